@@ -1,0 +1,1 @@
+"""Pure trading logic: no I/O, no frameworks; stdlib, numpy and scipy only."""

@@ -1,0 +1,29 @@
+"""The reasons a candidate contract is turned down, as bit flags over a whole chain."""
+
+from __future__ import annotations
+
+from enum import IntFlag
+
+
+class Reason(IntFlag):
+    """One bit per rule; members are declared in the order rejections are reported."""
+
+    OUTSIDE_WINDOW = 1 << 0
+    ADJUSTED = 1 << 1
+    NO_QUOTE = 1 << 2
+    NO_BID = 1 << 3
+    WIDE_SPREAD = 1 << 4
+    LOW_VOLUME = 1 << 5
+    LOW_OPEN_INTEREST = 1 << 6
+    STALE_QUOTE = 1 << 7
+    OFF_TARGET_STRIKE = 1 << 8
+    DELTA_OFF_TARGET = 1 << 9
+    DELTA_UNKNOWN = 1 << 10
+
+
+REPORT_ORDER: tuple[Reason, ...] = tuple(Reason)
+
+
+def reasons_in(flags: int) -> list[Reason]:
+    """The reasons set in ``flags``, in report order."""
+    return [r for r in REPORT_ORDER if flags & r]
