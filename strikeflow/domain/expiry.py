@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from strikeflow.domain.pricing import year_fraction
+
 NEW_YORK = ZoneInfo("America/New_York")
 MARKET_CLOSE = time(16, 0)
-SECONDS_PER_YEAR = 365.0 * 24 * 3600
 
 
 def require_aware(now: datetime, name: str = "now") -> datetime:
@@ -45,7 +46,7 @@ def years_to_expiry(expirations: np.ndarray, now: datetime) -> np.ndarray:
     closes = np.fromiter(
         (expiry_instant(d.item()).timestamp() for d in unique), dtype=np.float64, count=len(unique)
     )
-    return ((closes - now_ts) / SECONDS_PER_YEAR)[inverse.reshape(-1)]
+    return year_fraction(closes - now_ts)[inverse.reshape(-1)]
 
 
 def as_day_array(dates: Iterable[date]) -> np.ndarray:

@@ -9,13 +9,9 @@ from decimal import Decimal
 from enum import StrEnum
 
 from strikeflow.domain.errors import InvalidMarketData
+from strikeflow.domain.occ import Right, parse_occ
 
-
-class Right(StrEnum):
-    """An option's right, spelled as in OCC symbols."""
-
-    CALL = "C"
-    PUT = "P"
+__all__ = ["Greeks", "InstrumentType", "OptionContract", "Right", "StrategyType"]
 
 
 class InstrumentType(StrEnum):
@@ -74,20 +70,30 @@ class OptionContract:
     def __post_init__(self) -> None:
         if not isinstance(self.right, Right):
             object.__setattr__(self, "right", Right(self.right))
-        for name in ("strike", "bid", "ask"):
+        for name in ("bid", "ask", "last"):
             value = getattr(self, name)
+            if value is None and name == "last":
+                continue
             if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
                 raise InvalidMarketData(
                     f"{self.symbol}: {name} must be a finite Decimal >= 0, got {value!r}"
                 )
-        if self.strike <= 0:
-            raise InvalidMarketData(f"{self.symbol}: strike must be positive, got {self.strike}")
-        if self.volume < 0 or self.open_interest < 0:
-            raise InvalidMarketData(f"{self.symbol}: volume and open interest must be >= 0")
+        for name in ("volume", "open_interest", "multiplier"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidMarketData(f"{self.symbol}: {name} must be an int >= 0, got {value!r}")
         if self.implied_vol is not None and not math.isfinite(self.implied_vol):
             object.__setattr__(self, "implied_vol", None)
-        if self.quote_time.tzinfo is None:
-            raise InvalidMarketData(f"{self.symbol}: quote_time must be timezone-aware")
+        if not isinstance(self.quote_time, datetime) or self.quote_time.tzinfo is None:
+            raise InvalidMarketData(f"{self.symbol}: quote_time must be a timezone-aware datetime")
+        # The order goes out by symbol while the rules judge the fields: they must agree.
+        occ = parse_occ(self.symbol)
+        fields = (self.expiration, self.right, self.strike)
+        if (occ.expiration, occ.right, occ.strike) != fields:
+            raise InvalidMarketData(
+                f"{self.symbol}: symbol says {occ.expiration} {occ.right} {occ.strike},"
+                f" fields say {self.expiration} {self.right} {self.strike}"
+            )
 
     @property
     def mid(self) -> Decimal:

@@ -15,9 +15,18 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
+from functools import lru_cache
 
 from strikeflow.domain.errors import InvalidOccSymbol
-from strikeflow.domain.models import Right
+
+
+class Right(StrEnum):
+    """An option's right, spelled as in OCC symbols."""
+
+    CALL = "C"
+    PUT = "P"
+
 
 ROOT_WIDTH = 6
 PADDED_LENGTH = ROOT_WIDTH + 15
@@ -78,6 +87,12 @@ def parse_occ(symbol: object) -> OccSymbol:
         raise _bad(symbol, f"expected str, got {type(symbol).__name__}")
     if len(symbol) > PADDED_LENGTH:
         raise _bad(symbol, f"longer than {PADDED_LENGTH} characters ({len(symbol)})")
+    return _parse_valid_length(symbol)
+
+
+# The same contracts come back in every snapshot a worker fetches; OccSymbol is immutable.
+@lru_cache(maxsize=1 << 16)
+def _parse_valid_length(symbol: str) -> OccSymbol:
     match = _SYMBOL.fullmatch(symbol)
     if match is None:
         raise _bad(symbol, _mismatch(symbol))

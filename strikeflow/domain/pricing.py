@@ -16,7 +16,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import erfcx, ndtr, ndtri
 
 from strikeflow.domain.errors import InvalidPricingInput
 
@@ -26,14 +26,20 @@ DAYS_PER_YEAR = 365.0
 IV_SIGMA_MIN = 1e-6
 IV_SIGMA_MAX = 100.0
 IV_MAX_ITERATIONS = 64
-# Time value below this fraction of max(S e^{-qT}, K e^{-rT}) is lost in the rounding of
-# put-call parity, so the price no longer determines the volatility.
+# An out-of-the-money price within this fraction of max(S e^{-qT}, K e^{-rT}) of either
+# of its bounds (0, and min(S e^{-qT}, K e^{-rT}) as sigma -> infinity) is lost in the
+# rounding of put-call parity: the price no longer determines the volatility.
 IV_IDENTIFIABLE = 1e-12
-# Newton stops once a step in ln(sigma*sqrt(T)) is this small: relative error in sigma.
+# A Halley step of size d leaves an error ~ d^3 in ln(sigma); a bisection step leaves d.
+_IV_HALLEY_TOL = 1e-7
 _IV_STEP_TOL = 1e-12
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _INV_SQRT_2PI = 1.0 / _SQRT_2PI
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
+# Below this t = sigma sqrt(T) / 2 the OTM price is summed as a series (_otm_normalised).
+_SERIES_T = 0.01
 
 ArrayLike = float | np.ndarray
 
@@ -94,7 +100,7 @@ def _is_call(right: object) -> np.ndarray:
     calls = arr == "C"
     bad = ~(calls | (arr == "P"))
     if bad.any():
-        raise InvalidPricingInput(f"right must be 'C' or 'P', got {arr[bad].flat[0]!r}")
+        raise InvalidPricingInput(f"right must be 'C' or 'P', got {arr[bad].tolist()[0]!r}")
     return calls
 
 
@@ -105,7 +111,7 @@ def _floats(*values: object) -> list[np.ndarray]:
 def _all_finite(*arrays: np.ndarray) -> np.ndarray:
     ok = np.isfinite(arrays[0])
     for a in arrays[1:]:
-        ok &= np.isfinite(a)
+        ok = ok & np.isfinite(a)
     return ok
 
 
@@ -117,44 +123,82 @@ def _out(values: np.ndarray, valid: np.ndarray) -> np.ndarray | np.float64:
 class _Terms(NamedTuple):
     valid: np.ndarray
     sign: np.ndarray  # +1 call, -1 put
+    S: np.ndarray
     T: np.ndarray
     r: np.ndarray
     q: np.ndarray
     sigma: np.ndarray
-    S: np.ndarray
     dq: np.ndarray  # e^{-qT}
     sqrt_t: np.ndarray
     v: np.ndarray  # sigma sqrt(T)
     Fq: np.ndarray  # S e^{-qT}
     Kr: np.ndarray  # K e^{-rT}
-    n1: np.ndarray  # N(sign d1), the exact limit when v == 0
-    n2: np.ndarray  # N(sign d2)
-    d1: np.ndarray
-    degenerate: np.ndarray
+    x: np.ndarray  # ln(Fq / Kr)
+    degenerate: np.ndarray  # v == 0
 
 
 def _terms(S, K, T, r, q, sigma, right) -> _Terms:
     is_call = _is_call(right)
     S, K, T, r, q, sigma = _floats(S, K, T, r, q, sigma)
     valid = _all_finite(S, K, T, r, q, sigma) & (S > 0) & (K > 0) & (T >= 0) & (sigma >= 0)
-    sign = np.where(is_call, 1.0, -1.0)
     dq = np.exp(-q * T)
     sqrt_T = np.sqrt(T)
     v = sigma * sqrt_T
     Fq = S * dq
     Kr = K * np.exp(-r * T)
-    x_over_v = np.log(Fq / Kr) / v
-    d1 = x_over_v + 0.5 * v
-    d2 = x_over_v - 0.5 * v
-    n1 = ndtr(sign * d1)
-    n2 = ndtr(sign * d2)
-    degenerate = v == 0
-    if degenerate.any():
-        # sigma sqrt(T) -> 0: exercise iff strictly in the money (at the money is out).
-        itm = (sign * (Fq - Kr) > 0).astype(np.float64)
-        n1 = np.where(degenerate, itm, n1)
-        n2 = np.where(degenerate, itm, n2)
-    return _Terms(valid, sign, T, r, q, sigma, S, dq, sqrt_T, v, Fq, Kr, n1, n2, d1, degenerate)
+    sign = np.where(is_call, 1.0, -1.0)
+    return _Terms(valid, sign, S, T, r, q, sigma, dq, sqrt_T, v, Fq, Kr, np.log(Fq / Kr), v == 0)
+
+
+def _otm_normalised(abs_x, v):
+    """Out-of-the-money price over sqrt(Fq Kr), b, and E = e^{-(a^2 + t^2)/2}, where
+    a = |x| / v and t = v / 2, so that db/dv = E / sqrt(2 pi).
+
+    N(z) = erfcx(-z / sqrt 2) e^{-z^2 / 2} / 2 turns the difference of two normal tails
+    into one of erfcx values, which are flat where N is steep (the rounding of d1 and d2
+    is no longer amplified by d^2):
+        b = E/2 [erfcx((a - t)/sqrt 2) - erfcx((a + t)/sqrt 2)].
+    For small t that difference still cancels (by ~a/t), so it is taken by Taylor series
+    about a/sqrt 2 instead; relative error stays ~1e-13 for every identifiable price.
+    """
+    abs_x, v = np.broadcast_arrays(abs_x, v)
+    a = abs_x / v
+    t = 0.5 * v
+    E = np.exp(-0.5 * (a * a + t * t))
+    small = t < _SERIES_T
+    if not small.any():
+        return _otm_closed(abs_x, a, t, E), E
+    if small.all():
+        return _otm_series(a, t, E), E
+    b = np.empty_like(E)
+    large = ~small
+    b[small] = _otm_series(a[small], t[small], E[small])
+    b[large] = _otm_closed(abs_x[large], a[large], t[large], E[large])
+    return b, E
+
+
+def _otm_closed(abs_x, a, t, E):
+    # For a < t the first tail goes through 1 - N, keeping erfcx away from its overflow.
+    near = erfcx(np.abs(a - t) * _INV_SQRT2)
+    far = erfcx((a + t) * _INV_SQRT2)
+    return np.where(a >= t, 0.5 * E * (near - far), np.exp(-0.5 * abs_x) - 0.5 * E * (near + far))
+
+
+def _otm_series(a, t, E):
+    # With f = erfcx and fn its n-th derivative, f(c - h) - f(c + h) =
+    # -2 (f1 h + f3 h^3 / 3! + f5 h^5 / 5! + ...), and f(n+1) = 2 c fn + 2 n f(n-1).
+    # Truncation error < 1e-13 relative for t < _SERIES_T.
+    c = a * _INV_SQRT2
+    h = t * _INV_SQRT2
+    c2 = 2.0 * c
+    f0 = erfcx(c)
+    f1 = c2 * f0 - 2.0 * _INV_SQRT_PI
+    f2 = c2 * f1 + 2.0 * f0
+    f3 = c2 * f2 + 4.0 * f1
+    f4 = c2 * f3 + 6.0 * f2
+    f5 = c2 * f4 + 8.0 * f3
+    hh = h * h
+    return -E * h * (f1 + hh * (f3 / 6.0 + hh * (f5 / 120.0)))
 
 
 # --- prices and Greeks -------------------------------------------------------------
@@ -163,12 +207,16 @@ def _terms(S, K, T, r, q, sigma, right) -> _Terms:
 def bs_price(S, K, T, r, q, sigma, right):
     """Black-Scholes-Merton price of a European option on a dividend-paying underlying.
 
-    T < 0, S <= 0, K <= 0, sigma < 0 or non-finite inputs give NaN; T == 0 or
-    sigma == 0 give the discounted intrinsic value max(±(S e^{-qT} - K e^{-rT}), 0).
+    Computed as out-of-the-money time value plus discounted intrinsic value, both >= 0,
+    so cheap options keep their relative precision. T < 0, S <= 0, K <= 0, sigma < 0 or
+    non-finite inputs give NaN; T == 0 or sigma == 0 give the discounted intrinsic value
+    max(±(S e^{-qT} - K e^{-rT}), 0).
     """
     with np.errstate(all="ignore"):
         t = _terms(S, K, T, r, q, sigma, right)
-        price = t.sign * (t.Fq * t.n1 - t.Kr * t.n2)
+        b, _ = _otm_normalised(np.abs(t.x), t.v)
+        time_value = np.where(t.degenerate, 0.0, np.sqrt(t.Fq * t.Kr) * b)
+        price = time_value + np.maximum(t.sign * (t.Fq - t.Kr), 0.0)
     return _out(price, t.valid)
 
 
@@ -181,48 +229,45 @@ def bs_greeks(S, K, T, r, q, sigma, right) -> BsGreeks:
     """
     with np.errstate(all="ignore"):
         t = _terms(S, K, T, r, q, sigma, right)
-        pdf = np.exp(-0.5 * t.d1 * t.d1) * _INV_SQRT_2PI
-        Fq_pdf = np.where(t.degenerate, 0.0, t.Fq * pdf)
-        delta = t.sign * t.dq * t.n1
+        x_over_v = t.x / t.v
+        d1 = x_over_v + 0.5 * t.v
+        n1 = ndtr(t.sign * d1)
+        n2 = ndtr(t.sign * (x_over_v - 0.5 * t.v))
+        if t.degenerate.any():
+            # sigma sqrt(T) -> 0: exercised iff strictly in the money (at the money is out).
+            itm = (t.sign * (t.Fq - t.Kr) > 0).astype(np.float64)
+            n1 = np.where(t.degenerate, itm, n1)
+            n2 = np.where(t.degenerate, itm, n2)
+        Fq_pdf = np.where(t.degenerate, 0.0, t.Fq * np.exp(-0.5 * d1 * d1) * _INV_SQRT_2PI)
+        delta = t.sign * t.dq * n1
         gamma = np.where(t.degenerate, 0.0, Fq_pdf / (t.S * t.S * t.v))
         vega = Fq_pdf * t.sqrt_t
         decay = np.where(t.degenerate, 0.0, Fq_pdf * t.sigma / (2.0 * t.sqrt_t))
-        theta = t.sign * (t.q * t.Fq * t.n1 - t.r * t.Kr * t.n2) - decay
-        rho = t.sign * t.T * t.Kr * t.n2
+        theta = t.sign * (t.q * t.Fq * n1 - t.r * t.Kr * n2) - decay
+        rho = t.sign * t.T * t.Kr * n2
     v = t.valid
     return BsGreeks(_out(delta, v), _out(gamma, v), _out(theta, v), _out(vega, v), _out(rho, v))
 
 
 # --- implied volatility ------------------------------------------------------------
 #
-# The solver works on the out-of-the-money equivalent option (by put-call parity),
-# normalised by sqrt(F K) so that it depends only on x = ln(F/K) and s = sigma sqrt(T):
-#     b(x, s) = theta [e^{x/2} N(theta(x/s + s/2)) - e^{-x/2} N(theta(x/s - s/2))]
-# with theta = +1 (call) when x <= 0, else -1 (put). In u = ln s, g(u) = ln b - ln beta is
-# increasing and near-linear at the money, concave far from it, so Newton from a lower
-# estimate climbs monotonically; a bracket kept from the sign of g catches the rest.
-
-
-def _normalised_price(x, s, theta, ex, emx):
-    h = x / s
-    t = 0.5 * s
-    return theta * (ex * ndtr(theta * (h + t)) - emx * ndtr(theta * (h - t)))
-
-
-def _normalised_vega(x, s):
-    """d b / d s, written without the e^{±x/2} factors that could overflow."""
-    h = x / s
-    t = 0.5 * s
-    return np.exp(-0.5 * (h * h + t * t)) * _INV_SQRT_2PI
+# The solver inverts the out-of-the-money equivalent option (by put-call parity): its
+# price is pure time value, so it keeps full relative precision where the in-the-money
+# price would be mostly intrinsic. Normalised by sqrt(Fq Kr), that price b depends only on
+# |x| = |ln(Fq / Kr)| and v = sigma sqrt(T). In u = ln(sigma), g(u) = ln b - ln beta is
+# increasing, near-linear at the money (price ~ sigma) and concave far from it
+# (ln price ~ -x^2 / (2 sigma^2 T)), so Newton from a lower estimate climbs monotonically;
+# a bracket kept from the sign of g, with bisection, catches anything else.
 
 
 def implied_vol(price, S, K, T, r, q, right):
     """Implied sigma such that bs_price(..., sigma, right) == price, to ~1e-12 relative.
 
-    NaN where the price breaks the no-arbitrage bounds, where the out-of-the-money time
-    value is below IV_IDENTIFIABLE of the strike/forward scale, where the solution lies
-    outside [IV_SIGMA_MIN, IV_SIGMA_MAX], for T <= 0 or invalid inputs, and for the
-    (unexpected) elements not converged within IV_MAX_ITERATIONS.
+    NaN where the price breaks the no-arbitrage bounds; where the out-of-the-money price
+    is within IV_IDENTIFIABLE * max(S e^{-qT}, K e^{-rT}) of one of its bounds (the
+    volatility is then not identifiable); where the solution lies outside
+    [IV_SIGMA_MIN, IV_SIGMA_MAX]; for T <= 0 or invalid inputs; and for any element not
+    converged within IV_MAX_ITERATIONS.
     """
     is_call = _is_call(right)
     arrays = np.broadcast_arrays(*_floats(price, S, K, T, r, q), is_call)
@@ -235,54 +280,76 @@ def implied_vol(price, S, K, T, r, q, right):
         Kr = K * np.exp(-r * T)
         intrinsic = np.maximum(np.where(is_call, Fq - Kr, Kr - Fq), 0.0)
         time_value = p - intrinsic
-        ok &= (p < np.where(is_call, Fq, Kr)) & (time_value > 0)
-        ok &= time_value > IV_IDENTIFIABLE * np.maximum(Fq, Kr)
+        # Identifiable: the OTM price is clear of both its bounds, 0 and min(Fq, Kr)
+        # (sigma -> infinity), by more than the rounding of put-call parity.
+        resolution = IV_IDENTIFIABLE * np.maximum(Fq, Kr)
+        ok &= (p < np.where(is_call, Fq, Kr)) & (time_value > resolution)
+        ok &= np.minimum(Fq, Kr) - time_value > resolution
         idx = np.flatnonzero(ok)
-        sqrt_T = np.sqrt(T[idx])
-        x = np.log(Fq[idx] / Kr[idx])
-        beta = time_value[idx] / np.sqrt(Fq[idx] * Kr[idx])
-        s = _solve_normalised(x, beta, np.log(IV_SIGMA_MIN * sqrt_T), np.log(IV_SIGMA_MAX * sqrt_T))
-        out[idx] = s / sqrt_T
+        cap = np.minimum(Fq, Kr)[idx]  # the OTM price as sigma -> infinity
+        tv = time_value[idx]
+        out[idx] = _solve_otm(tv, (cap - tv) / cap, Fq[idx], Kr[idx], np.sqrt(T[idx]))
     return out.reshape(shape)[()]
 
 
-def _solve_normalised(x, beta, u_lo, u_hi):
-    """s = sigma sqrt(T) with b(x, s) == beta, per element; NaN if outside [e^u_lo, e^u_hi]."""
-    result = np.full(x.shape, np.nan)
-    theta = np.where(x > 0, -1.0, 1.0)
-    ex = np.exp(0.5 * x)
-    emx = 1.0 / ex
+def _solve_otm(time_value, gap, Fq, Kr, sqrt_T):
+    """sigma with OTM price == time_value, elementwise; NaN when not in the sigma range.
+
+    ``gap`` is 1 - time_value / min(Fq, Kr), the relative distance to the price's cap.
+
+    Prices go through _otm_normalised exactly as in bs_price, so the root found is a
+    root of the very function bs_price evaluates.
+    """
+    result = np.full(time_value.shape, np.nan)
+    abs_x = np.abs(np.log(Fq / Kr))
+    beta = time_value / np.sqrt(Fq * Kr)
     ln_beta = np.log(beta)
 
-    # Solutions outside the sigma range: b is increasing in s.
-    inside = np.log(_normalised_price(x, np.exp(u_hi), theta, ex, emx)) > ln_beta
-    inside &= np.log(_normalised_price(x, np.exp(u_lo), theta, ex, emx)) < ln_beta
+    def g(u, abs_x, sqrt_T, ln_beta):
+        """ln(b(e^u)) - ln(beta), its derivative in u, and g'' / g'."""
+        v = np.exp(u) * sqrt_T
+        b, E = _otm_normalised(abs_x, v)
+        slope = v * E * _INV_SQRT_2PI / b
+        a = abs_x / v
+        return np.log(b) - ln_beta, slope, 1.0 + a * a - 0.25 * v * v - slope
 
-    # Lower estimates: Brenner-Subrahmanyam near the money, ln b ~ -x^2 / (2 s^2) far out.
-    s0 = np.maximum(_SQRT_2PI * beta, np.abs(x) / np.sqrt(-2.0 * ln_beta))
-    u = np.log(np.clip(s0, np.exp(u_lo), np.exp(u_hi)))
+    lo = np.full(beta.shape, math.log(IV_SIGMA_MIN))
+    hi = np.full(beta.shape, math.log(IV_SIGMA_MAX))
+    # Lower bounds of the root v = sigma sqrt(T), since b(v) <= v / sqrt(2 pi) (tight near
+    # the money at low v), b(v) <= e^{-x^2 / (2 v^2)} (tight far from the money), and
+    # 1 - b(v) e^{|x|/2} >= 2 N(-v/2) (tight near the money at high v, near the cap where
+    # g flattens and Newton from below would crawl). Starting below a root of a concave
+    # increasing g, Newton and Halley climb monotonically.
+    v0 = np.maximum(_SQRT_2PI * beta, abs_x / np.sqrt(-2.0 * ln_beta))
+    v0 = np.maximum(v0, -2.0 * ndtri(0.5 * gap))
+    u = np.log(v0 / sqrt_T)
+    # b increases with sigma: a root inside the range needs a sign change at its ends.
+    # The lower end needs a look only where the lower bound does not already clear it.
+    inside = g(hi, abs_x, sqrt_T, ln_beta)[0] > 0
+    low = np.flatnonzero(u <= lo)
+    inside[low] &= g(lo[low], abs_x[low], sqrt_T[low], ln_beta[low])[0] < 0
+    u = np.clip(u, lo, hi)
 
     active = np.flatnonzero(inside)
-    x, theta, ex, emx, ln_beta = x[active], theta[active], ex[active], emx[active], ln_beta[active]
-    u, lo, hi = u[active], u_lo[active], u_hi[active]
+    state = [a[active] for a in (abs_x, sqrt_T, ln_beta, u, lo, hi)]
     for _ in range(IV_MAX_ITERATIONS):
         if active.size == 0:
             break
-        s = np.exp(u)
-        b = _normalised_price(x, s, theta, ex, emx)
-        g = np.log(b) - ln_beta
-        below = g < 0
+        abs_x, sqrt_T, ln_beta, u, lo, hi = state
+        gu, slope, curve = g(u, abs_x, sqrt_T, ln_beta)
+        below = gu < 0
         lo = np.where(below, u, lo)
         hi = np.where(below, hi, u)
-        u_next = u - g * b / (s * _normalised_vega(x, s))
-        done = np.abs(u_next - u) < _IV_STEP_TOL  # before the bracket test: at the root
-        # the step may round to zero and land on the end just moved to u.
+        newton = gu / slope
+        u_next = u - newton / np.clip(1.0 - 0.5 * newton * curve, 0.5, 2.0)  # Halley
+        # Test the step before the bracket: at the root it may round to zero and land
+        # exactly on the end just moved to u.
+        done = np.abs(u_next - u) < _IV_HALLEY_TOL
         wild = ~(done | ((u_next > lo) & (u_next < hi)))  # also catches NaN steps
         u_next = np.where(wild, 0.5 * (lo + hi), u_next)
         done |= np.abs(u_next - u) < _IV_STEP_TOL
         result[active[done]] = np.exp(u_next[done])
         keep = ~done
         active = active[keep]
-        x, theta, ex, emx, ln_beta = x[keep], theta[keep], ex[keep], emx[keep], ln_beta[keep]
-        u, lo, hi = u_next[keep], lo[keep], hi[keep]
+        state = [a[keep] for a in (abs_x, sqrt_T, ln_beta, u_next, lo, hi)]
     return result

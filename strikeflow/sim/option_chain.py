@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from strikeflow.domain.expiry import SECONDS_PER_YEAR, expiry_instant, trading_date
+from strikeflow.domain.expiry import trading_date, years_to_expiry
 from strikeflow.domain.models import Greeks, OptionContract, Right
 from strikeflow.domain.occ import format_occ
 from strikeflow.domain.pricing import bs_greeks, bs_price, to_broker_greeks
@@ -93,11 +93,7 @@ def generate_chain(
     spot = profile.spot if spot is None else spot
     rng = np.random.default_rng([seed, *underlying.encode()])
     expiry, strike, is_call = _listing(profile, spot, now)
-    years = np.maximum(
-        np.array([(expiry_instant(d).timestamp() - now.timestamp()) for d in expiry])
-        / SECONDS_PER_YEAR,
-        1e-6,
-    )
+    years = np.maximum(years_to_expiry(np.array(expiry, dtype="datetime64[D]"), now), 1e-6)
     right = np.where(is_call, "C", "P")
     q = profile.dividend_yield
     forward = spot * np.exp((rate - q) * years)
