@@ -162,8 +162,8 @@ def test_implied_vol_recovers_sigma(S, moneyness, T, r, q, sigma, right):
 
 @pytest.mark.parametrize("short_dated", [False, True], ids=["T-uniform", "T-log-uniform"])
 def test_implied_vol_recovers_sigma_vectorized(short_dated):
-    S, K, T, r, q, sigma, right = _realistic(np.random.default_rng(20240601), 20_000,
-                                             short_dated=short_dated)  # fmt: skip
+    rng = np.random.default_rng(20240601)
+    S, K, T, r, q, sigma, right = _realistic(rng, 20_000, short_dated=short_dated)
     price = bs_price(S, K, T, r, q, sigma, right)
     kept = _well_identified(price, S, K, T, r, q, sigma, right)
     # Short expiries hold many deep OTM options worth less than the parity resolution.
@@ -195,8 +195,8 @@ def test_implied_vol_is_backward_stable_wherever_finite():
     iv = implied_vol(price, S, K, T, r, q, right)
     finite = np.isfinite(iv)
     assert finite.mean() > 0.3
-    repriced = bs_price(S[finite], K[finite], T[finite], r[finite], q[finite], iv[finite],
-                        right[finite])  # fmt: skip
+    S, K, T, r, q, right = (a[finite] for a in (S, K, T, r, q, right))
+    repriced = bs_price(S, K, T, r, q, iv[finite], right)
     assert np.all(np.abs(repriced - price[finite]) <= 1e-10 * price[finite])
 
 
@@ -277,8 +277,10 @@ def test_implied_vol_iterations_are_bounded(monkeypatch):
 
     monkeypatch.setattr(pricing, "_otm_normalised", counting)
     iv = implied_vol(price, S, K, T, r, q, right)
-    # Two bracket checks, then one evaluation per iteration.
-    assert len(passes) <= pricing.IV_MAX_ITERATIONS + 2
+    # One evaluation per iteration, plus the bracket checks (one for the lower end, at
+    # most one more per iteration for the upper end); in practice a handful in all.
+    assert len(passes) <= 1 + 2 * pricing.IV_MAX_ITERATIONS
+    assert len(passes) <= 8
     finite = np.isfinite(iv)
     assert finite.sum() >= iv.size // 4  # the grid is extreme: most prices say nothing
     good = finite & _well_identified(price, S, K, T, r, q, sigma, right)
@@ -340,6 +342,10 @@ def test_shapes_broadcast():
     iv = implied_vol(price, S, K, 0.25, 0.02, 0.0, right)
     assert iv.shape == (3, 4)
     np.testing.assert_allclose(iv, 0.3, rtol=1e-9)
+    # Only right is an array: every Greek still takes its shape, gamma and vega included.
+    only_right = bs_greeks(100.0, 100.0, 0.25, 0.02, 0.0, 0.3, ["C", "P", "C"])
+    assert all(g.shape == (3,) for g in only_right)
+    assert implied_vol(5.0, 100.0, 100.0, 0.25, 0.02, 0.0, ["C", "P"]).shape == (2,)
 
 
 def test_invalid_elements_are_nan_and_leave_neighbours_alone():
@@ -424,6 +430,21 @@ def test_tiny_volatility_approaches_the_limit():
     np.testing.assert_allclose(
         bs_price(S, K, T, r, q, 1e-6, right), bs_price(S, K, T, r, q, 0.0, right), atol=1e-12
     )
+
+
+def test_price_is_smooth_where_its_formula_switches():
+    """Cheap options are priced by series below sigma sqrt(T) = 2 * _SERIES_T and in closed
+    form above; across the switch the price moves only by vega * d(sigma)."""
+    S, T = 100.0, 1.0
+    sigma = 2.0 * pricing._SERIES_T  # T = 1: sigma sqrt(T) at the switch
+    a = np.linspace(0.0, 7.0, 36)  # |ln(F/K)| / (sigma sqrt(T)), out of the money
+    K = np.concatenate([S * np.exp(a * sigma), S * np.exp(-a * sigma)])
+    right = np.repeat(["C", "P"], a.size)
+    below, above = sigma * (1 - 1e-9), sigma * (1 + 1e-9)
+    price = bs_price(S, K, T, 0.0, 0.0, sigma, right)
+    vega = bs_greeks(S, K, T, 0.0, 0.0, sigma, right).vega
+    jump = bs_price(S, K, T, 0.0, 0.0, above, right) - bs_price(S, K, T, 0.0, 0.0, below, right)
+    assert np.all(np.abs(jump - vega * (above - below)) <= 2e-12 * price)
 
 
 def test_put_call_parity():

@@ -1,0 +1,39 @@
+"""The benchmark scripts must keep running: run each on a small input (no timing asserted)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(autouse=True)
+def _benchmarks_importable(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    yield
+    for name in ("bench_pricing", "bench_selection"):
+        sys.modules.pop(name, None)
+
+
+def test_pricing_benchmark_agrees_with_vollib_on_a_small_run():
+    import bench_pricing
+
+    figures = bench_pricing.pricing_figures(contracts=2_000, sample=100, repeats=1)
+    assert figures["contracts"] == 2_000
+    assert all(math.isfinite(figures[k]) for k in ("total_ms", "vollib_ms", "speedup"))
+    assert figures["max_greek_gap_vs_vollib"] < 1e-9
+    assert figures["max_iv_gap_vs_vollib"] < 1e-7
+
+
+def test_selection_benchmark_selects_on_a_5000_contract_chain(monkeypatch):
+    import bench_selection
+
+    monkeypatch.setattr(bench_selection, "REPEATS", 1)
+    figures = bench_selection.selection_figures()
+    assert figures["contracts"] == 5_000
+    assert figures["atm_day_ms"] > 0
+    assert figures["delta_swing_ms"] > 0
