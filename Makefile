@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(BIN)/strikeflow demo
 
 test: $(STAMP)
+	scripts/ensure-services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

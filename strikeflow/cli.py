@@ -10,9 +10,15 @@ from datetime import datetime
 from decimal import Decimal
 
 import numpy as np
+from alembic.util import CommandError
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
+from strikeflow.config import Settings
+from strikeflow.db import migrate
+from strikeflow.db.engine import dispose_all
 from strikeflow.domain.chain import OptionChain
 from strikeflow.domain.errors import NoEligibleContract
 from strikeflow.domain.expiry import NEW_YORK
@@ -89,7 +95,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--rows", type=int, default=8, help="candidates shown per trade")
     demo.set_defaults(run=run_demo)
+    _add_db_commands(commands)
     return parser
+
+
+def _add_db_commands(commands: argparse._SubParsersAction) -> None:
+    db = commands.add_parser(
+        "db",
+        help="migrate the database at STRIKEFLOW_DATABASE_URL (default sqlite:///./strikeflow.db)",
+    )
+    actions = db.add_subparsers(required=True, metavar="ACTION")
+    upgrade = actions.add_parser("upgrade", help="migrate up to a revision (default: head)")
+    upgrade.add_argument("revision", nargs="?", default="head", help="e.g. 0001 (default head)")
+    upgrade.set_defaults(run=run_db, act=_db_upgrade)
+    downgrade = actions.add_parser("downgrade", help="migrate down to a revision")
+    downgrade.add_argument("revision", help="e.g. 0001, or base for an empty schema")
+    downgrade.set_defaults(run=run_db, act=_db_downgrade)
+    current = actions.add_parser("current", help="show the revision the database is at")
+    current.set_defaults(run=run_db, act=_db_current)
 
 
 def _aware_datetime(text: str) -> datetime:
@@ -100,6 +123,52 @@ def _aware_datetime(text: str) -> datetime:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"give a UTC offset, e.g. {text}-05:00")
     return moment
+
+
+def run_db(args: argparse.Namespace) -> int:
+    """One ``db`` action against the configured database; a failure is one line on stderr."""
+    url = Settings().database_url
+    try:
+        print(args.act(url, args))
+    except (SQLAlchemyError, CommandError) as failed:
+        print(f"strikeflow db: {_shown(url)}: {_first_line(failed)}", file=sys.stderr)
+        return 1
+    finally:
+        dispose_all()
+    return 0
+
+
+def _db_upgrade(url: str, args: argparse.Namespace) -> str:
+    migrate.upgrade(url, args.revision)
+    return f"{_shown(url)} upgraded to {_revision(migrate.current(url))}"
+
+
+def _db_downgrade(url: str, args: argparse.Namespace) -> str:
+    migrate.downgrade(url, args.revision)
+    return f"{_shown(url)} downgraded to {_revision(migrate.current(url))}"
+
+
+def _db_current(url: str, _args: argparse.Namespace) -> str:
+    return f"{_shown(url)} is at {_revision(migrate.current(url))}"
+
+
+def _revision(revision: str | None) -> str:
+    if revision is None:
+        return "no revision (empty database)"
+    return f"{revision} (head)" if revision == migrate.head() else revision
+
+
+def _shown(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "STRIKEFLOW_DATABASE_URL"
+
+
+def _first_line(error: Exception) -> str:
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
 
 
 def run_demo(args: argparse.Namespace) -> int:

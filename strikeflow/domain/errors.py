@@ -26,6 +26,14 @@ class InvalidMarketData(DomainError, ValueError):
     """A contract or quote whose fields cannot describe a real market."""
 
 
+class InvalidRecord(DomainError, ValueError):
+    """A recommendation or execution field that the store must not accept."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(f"{field} {problem}")
+
+
 class SizingError(DomainError, ValueError):
     """Sizing inputs that are non-finite, negative, zero or out of range."""
 

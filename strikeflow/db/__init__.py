@@ -1,0 +1,1 @@
+"""Persistence: the schema, its migrations, one engine per process, and the repositories."""

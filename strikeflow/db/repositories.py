@@ -1,0 +1,329 @@
+"""Repositories: recommendations and executions in, domain records out, each exactly once.
+
+Inserts are idempotent on their natural keys (the recommendation id, the client_order_id)
+through INSERT … ON CONFLICT DO NOTHING on both dialects, so a Celery task delivered twice
+finds the row its first delivery wrote instead of failing or duplicating it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Date,
+    Engine,
+    Integer,
+    Numeric,
+    Row,
+    Text,
+    column,
+    select,
+    table,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError
+
+from strikeflow.db.tables import dispatch_executions, recommendations
+from strikeflow.db.types import UtcDateTime
+from strikeflow.domain.errors import InvalidRecord
+from strikeflow.domain.expiry import trading_date
+from strikeflow.domain.records import (
+    Execution,
+    ExecutionStatus,
+    Recommendation,
+    RecommendationStatus,
+)
+
+_EXECUTION_FIELDS = tuple(f.name for f in fields(Execution))
+_RECOMMENDATION_FIELDS = tuple(f.name for f in fields(Recommendation))
+
+# Constraint names (see tables.py and the migrations) → the field a user must fix.
+_CONSTRAINT_FIELDS = {
+    "ck_dispatch_executions_option_fields": "strike_price/expiration_date/option_symbol/contracts",
+    "ck_dispatch_executions_instrument_type": "instrument_type",
+    "ck_dispatch_executions_quantity": "quantity",
+    "fk_dispatch_executions_recommendation_id_recommendations": "recommendation_id",
+    "fk_dispatch_executions_closes_execution_id_dispatch_executions": "closes_execution_id",
+    "FOREIGN KEY constraint failed": "recommendation_id/closes_execution_id",
+}
+
+
+class _Repository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A transaction whose constraint failures come out as InvalidRecord, naming the field."""
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except IntegrityError as error:
+            raise _as_invalid_record(error) from None
+        except DataError as error:
+            raise InvalidRecord("value", f"refused by the database: {_first_line(error)}") from None
+
+    def _insert(self, table, values: Mapping[str, Any]):
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table).values(**values)
+
+
+class RecommendationRepository(_Repository):
+    def insert(self, rec: Recommendation) -> tuple[Recommendation, bool]:
+        """Store ``rec`` unless its id is already stored; (the stored row, whether new)."""
+        values = {name: getattr(rec, name) for name in _RECOMMENDATION_FIELDS}
+        statement = self._insert(recommendations, values).on_conflict_do_nothing(
+            index_elements=["id"]
+        )
+        with self._transaction() as conn:
+            created = conn.execute(statement).rowcount == 1
+            stored = conn.execute(select(recommendations).where(recommendations.c.id == rec.id))
+            return _recommendation(stored.one()), created
+
+    def get(self, rec_id: str) -> Recommendation | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(recommendations).where(recommendations.c.id == rec_id)
+            ).one_or_none()
+        return None if row is None else _recommendation(row)
+
+    def set_status(
+        self,
+        rec_id: str,
+        status: RecommendationStatus,
+        reason: str | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Move to ``status`` unless already terminal; True if this call changed the row.
+
+        A terminal state is final: a second errback, or a late duplicate of a chain step,
+        cannot overwrite what already happened.
+        """
+        status = RecommendationStatus(status)
+        terminal = [s.value for s in RecommendationStatus if s.terminal]
+        statement = (
+            update(recommendations)
+            .where(recommendations.c.id == rec_id)
+            .where(recommendations.c.status.not_in(terminal))
+            .values(status=status.value, status_reason=reason, updated_at=now or _utcnow())
+        )
+        with self._transaction() as conn:
+            return conn.execute(statement).rowcount == 1
+
+    def pending(self, limit: int = 1_000) -> list[Recommendation]:
+        """Recommendations without a terminal state, oldest first."""
+        active = [s.value for s in RecommendationStatus if not s.terminal]
+        query = (
+            select(recommendations)
+            .where(recommendations.c.status.in_(active))
+            .order_by(recommendations.c.created_at)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [_recommendation(row) for row in conn.execute(query)]
+
+
+class ExecutionRepository(_Repository):
+    def insert(self, execution: Execution) -> tuple[Execution, bool]:
+        """Store ``execution`` unless its client_order_id is stored; (stored row, whether new)."""
+        values = {name: getattr(execution, name) for name in _EXECUTION_FIELDS if name != "id"}
+        values["trading_day"] = trading_date(execution.created_at)
+        values["explain_json"] = execution.explain_json
+        statement = self._insert(dispatch_executions, values).on_conflict_do_nothing(
+            index_elements=["client_order_id"]
+        )
+        with self._transaction() as conn:
+            created = conn.execute(statement).rowcount == 1
+            return self._by_client_order_id(conn, execution.client_order_id), created
+
+    def by_client_order_id(self, client_order_id: str) -> Execution | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(dispatch_executions).where(
+                    dispatch_executions.c.client_order_id == client_order_id
+                )
+            ).one_or_none()
+        return None if row is None else _execution(row)
+
+    def record_fill(
+        self,
+        client_order_id: str,
+        status: ExecutionStatus,
+        filled_qty: Decimal | None = None,
+        filled_avg_price: Decimal | None = None,
+        filled_at: datetime | None = None,
+        broker_order_id: str | None = None,
+    ) -> Execution:
+        """Record what the venue reports for an order; repeating a report changes nothing."""
+        status = ExecutionStatus(status)
+        changes: dict[str, Any] = {"status": status.value, "updated_at": _utcnow()}
+        for name, value in (("filled_qty", filled_qty), ("filled_avg_price", filled_avg_price)):
+            if value is not None:
+                if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
+                    raise InvalidRecord(name, f"must be a finite Decimal >= 0, got {value!r}")
+                changes[name] = value
+        if filled_at is not None:
+            changes["filled_at"] = filled_at
+        if broker_order_id is not None:
+            changes["broker_order_id"] = broker_order_id
+        if filled_qty is not None and filled_avg_price is not None:
+            changes["notional"] = filled_qty * filled_avg_price
+        key = dispatch_executions.c.client_order_id == client_order_id
+        with self._transaction() as conn:
+            if conn.execute(update(dispatch_executions).where(key).values(**changes)).rowcount != 1:
+                raise InvalidRecord("client_order_id", f"no execution {client_order_id!r}")
+            return self._by_client_order_id(conn, client_order_id)
+
+    def set_realized_pnl(self, execution_id: int, pnl: Decimal) -> None:
+        if not isinstance(pnl, Decimal) or not pnl.is_finite():
+            raise InvalidRecord("realized_pnl", f"must be a finite Decimal, got {pnl!r}")
+        statement = (
+            update(dispatch_executions)
+            .where(dispatch_executions.c.id == execution_id)
+            .values(realized_pnl=pnl, updated_at=_utcnow())
+        )
+        with self._transaction() as conn:
+            if conn.execute(statement).rowcount != 1:
+                raise InvalidRecord("id", f"no execution {execution_id}")
+
+    def recent(
+        self,
+        since: datetime | None = None,
+        ticker: str | None = None,
+        instrument_type: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[Execution]:
+        """Newest first, filtered; every filter is a bound parameter."""
+        query = select(dispatch_executions)
+        c = dispatch_executions.c
+        for field, value in (
+            (c.ticker, ticker),
+            (c.instrument_type, instrument_type),
+            (c.status, status),
+        ):
+            if value is not None:
+                query = query.where(field == value)
+        if since is not None:
+            query = query.where(c.created_at >= since)
+        query = query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+        with self._engine.connect() as conn:
+            return [_execution(row) for row in conn.execute(query)]
+
+    def unfinished(self, limit: int = 500) -> list[Execution]:
+        """Orders without a final state from the venue, oldest first (for reconciliation)."""
+        c = dispatch_executions.c
+        query = (
+            select(dispatch_executions)
+            .where(c.status.in_(("submitted", "accepted", "partially_filled")))
+            .order_by(c.created_at, c.id)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [_execution(row) for row in conn.execute(query)]
+
+    def _by_client_order_id(self, conn: Connection, client_order_id: str) -> Execution:
+        row = conn.execute(
+            select(dispatch_executions).where(
+                dispatch_executions.c.client_order_id == client_order_id
+            )
+        ).one()
+        return _execution(row)
+
+
+# The views' columns, typed so both dialects return the same Python types
+# (SQLite hands back dates as text and NUMERIC as float otherwise).
+_OPTION_GREEK = Numeric(10, 4)
+VIEW_COLUMNS: dict[str, dict[str, Any]] = {
+    "active_options_positions": {
+        "execution_id": Integer(),
+        "recommendation_id": Text(),
+        "ticker": Text(),
+        "instrument_type": Text(),
+        "option_symbol": Text(),
+        "strike_price": Numeric(10, 2),
+        "expiration_date": Date(),
+        "contracts": Integer(),
+        "premium_paid": Numeric(10, 2),
+        "delta": _OPTION_GREEK,
+        "theta": _OPTION_GREEK,
+        "implied_volatility": _OPTION_GREEK,
+        "strategy_type": Text(),
+        "execution_mode": Text(),
+        "filled_at": UtcDateTime(),
+        "days_to_expiry": Integer(),
+    },
+    "options_performance_by_strategy": {
+        "strategy_type": Text(),
+        "trades": Integer(),
+        "wins": Integer(),
+        "losses": Integer(),
+        "win_rate": Numeric(10, 4),
+        "total_realized_pnl": Numeric(18, 4),
+        "avg_realized_pnl": Numeric(18, 4),
+    },
+    "daily_options_summary": {
+        "trading_day": Date(),
+        "instrument_type": Text(),
+        "executions": Integer(),
+        "contracts": Integer(),
+        "premium_spent": Numeric(18, 4),
+        "fills": Integer(),
+        "rejections": Integer(),
+    },
+}
+VIEW_ORDER = {
+    "active_options_positions": ("expiration_date", "execution_id"),
+    "options_performance_by_strategy": ("strategy_type",),
+    "daily_options_summary": ("trading_day", "instrument_type"),
+}
+
+
+class ReportQueries(_Repository):
+    """The three views, as lists of dicts with the same Python types on both dialects."""
+
+    def view(self, name: str) -> list[dict[str, Any]]:
+        if name not in VIEW_COLUMNS:
+            known = ", ".join(VIEW_COLUMNS)
+            raise InvalidRecord("view", f"must be one of {known}; got {name!r}")
+        cols = [column(col, kind) for col, kind in VIEW_COLUMNS[name].items()]
+        by_name = {c.name: c for c in cols}
+        query = (
+            select(*cols)
+            .select_from(table(name))
+            .order_by(*(by_name[key] for key in VIEW_ORDER[name]))
+        )
+        with self._engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _recommendation(row: Row) -> Recommendation:
+    return Recommendation(**{name: row._mapping[name] for name in _RECOMMENDATION_FIELDS})
+
+
+def _execution(row: Row) -> Execution:
+    return Execution(**{name: row._mapping[name] for name in _EXECUTION_FIELDS})
+
+
+def _as_invalid_record(error: IntegrityError) -> InvalidRecord:
+    message = str(error.orig)
+    for marker, field in _CONSTRAINT_FIELDS.items():
+        if marker in message:
+            return InvalidRecord(field, f"violates {marker}")
+    return InvalidRecord("record", f"refused by the database: {_first_line(error)}")
+
+
+def _first_line(error: Exception) -> str:
+    orig = getattr(error, "orig", error)
+    return str(orig).strip().splitlines()[0][:200]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,66 @@
+"""Real databases for integration tests: PostgreSQL on 127.0.0.1:5432 and SQLite files.
+
+Each run creates its own uniquely named PostgreSQL databases and drops them at the end;
+nothing touches a database it did not create.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from strikeflow.db.engine import dispose_all
+
+ADMIN_URL = os.environ.get(
+    "STRIKEFLOW_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+DIALECTS = ("postgresql", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def create_database(tmp_path_factory) -> Iterator[Callable[[str], str]]:
+    """A factory of new, empty databases (by dialect), all dropped when the run ends."""
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    made: list[str] = []
+
+    def create(dialect: str) -> str:
+        name = f"strikeflow_test_{uuid.uuid4().hex[:12]}"
+        if dialect == "sqlite":
+            return f"sqlite:///{tmp_path_factory.mktemp('db') / name}.db"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    yield create
+    dispose_all()
+    with admin.connect() as conn:
+        for name in made:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=DIALECTS)
+def migrated_url(request, create_database) -> str:
+    """A database per dialect, migrated to head once per run."""
+    from strikeflow.db.migrate import upgrade
+
+    url = create_database(request.param)
+    upgrade(url, "head")
+    return url
+
+
+@pytest.fixture
+def db_url(migrated_url) -> Iterator[str]:
+    """The migrated database of the current dialect, emptied after each test."""
+    yield migrated_url
+    from strikeflow.db.engine import engine_for
+
+    with engine_for(migrated_url).begin() as conn:
+        conn.execute(text("DELETE FROM dispatch_executions"))
+        conn.execute(text("DELETE FROM recommendations"))

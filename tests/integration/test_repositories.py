@@ -1,0 +1,160 @@
+"""Repositories on real PostgreSQL and SQLite (every test runs on both)."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select, text
+
+from strikeflow.db.engine import engine_for
+from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
+from strikeflow.db.tables import dispatch_executions, recommendations
+from strikeflow.domain.errors import InvalidRecord
+from strikeflow.domain.models import InstrumentType
+from strikeflow.domain.records import ExecutionStatus, RecommendationStatus
+from tests.integration.records import AT, option_execution, recommendation, stock_execution
+
+
+@pytest.fixture
+def recs(db_url):
+    return RecommendationRepository(engine_for(db_url))
+
+
+@pytest.fixture
+def execs(db_url, recs):
+    recs.insert(recommendation())
+    return ExecutionRepository(engine_for(db_url))
+
+
+def count(db_url, table) -> int:
+    with engine_for(db_url).connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_a_recommendation_round_trips_and_a_second_insert_returns_the_first(recs, db_url):
+    first, created = recs.insert(recommendation())
+    assert created
+    assert first == recommendation()
+    again, created_again = recs.insert(recommendation(reason="a retry with other text"))
+    assert not created_again
+    assert again.reason == "volume surge with momentum"
+    assert count(db_url, recommendations) == 1
+
+
+@pytest.mark.parametrize("make", [stock_execution, option_execution])
+def test_an_execution_round_trips_every_field(execs, make):
+    stored, created = execs.insert(make())
+    assert created
+    assert isinstance(stored.id, int)
+    assert dataclasses.replace(stored, id=None) == make()
+    assert stored.created_at.tzinfo is not None
+
+
+def test_a_duplicate_client_order_id_returns_the_existing_row(execs, db_url):
+    first, _ = execs.insert(option_execution())
+    second, created = execs.insert(option_execution(contracts=9, premium_paid=Decimal("9.99")))
+    assert not created
+    assert second == first
+    assert count(db_url, dispatch_executions) == 1
+
+
+def test_terminal_states_are_final_and_a_repeat_is_harmless(recs):
+    recs.insert(recommendation())
+    assert recs.set_status("rec-aapl-1", RecommendationStatus.DISPATCHED)
+    assert recs.set_status("rec-aapl-1", RecommendationStatus.FAILED, "BrokerUnavailable: 503")
+    assert not recs.set_status("rec-aapl-1", RecommendationStatus.FAILED, "again")
+    assert not recs.set_status("rec-aapl-1", RecommendationStatus.EXECUTED)
+    stored = recs.get("rec-aapl-1")
+    assert (stored.status, stored.status_reason) == ("failed", "BrokerUnavailable: 503")
+    assert recs.pending() == []
+
+
+def test_fills_and_realized_pnl_are_recorded(execs):
+    entry, _ = execs.insert(option_execution(status=ExecutionStatus.ACCEPTED, filled_qty=None))
+    assert [e.client_order_id for e in execs.unfinished()] == ["sf-call-1"]
+    filled = execs.record_fill(
+        "sf-call-1", ExecutionStatus.FILLED, Decimal("3"), Decimal("2.20"), AT, "order-1"
+    )
+    assert (filled.status, filled.filled_qty, filled.notional) == ("filled", 3, Decimal("6.60"))
+    assert execs.record_fill("sf-call-1", ExecutionStatus.FILLED) == dataclasses.replace(
+        filled, updated_at=execs.by_client_order_id("sf-call-1").updated_at
+    )
+    execs.set_realized_pnl(entry.id, Decimal("-45.00"))
+    assert execs.by_client_order_id("sf-call-1").realized_pnl == Decimal("-45.00")
+    assert execs.unfinished() == []
+
+
+def test_recent_filters_with_bound_parameters(execs, db_url):
+    execs.insert(stock_execution())
+    execs.insert(option_execution(created_at=AT + timedelta(minutes=5)))
+    assert [e.client_order_id for e in execs.recent()] == ["sf-call-1", "sf-stock-1"]
+    assert [e.client_order_id for e in execs.recent(instrument_type="STOCK")] == ["sf-stock-1"]
+    assert execs.recent(since=AT + timedelta(minutes=1))[0].client_order_id == "sf-call-1"
+    assert execs.recent(ticker="'; DROP TABLE dispatch_executions;--") == []
+    assert count(db_url, dispatch_executions) == 2
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: stock_execution(filled_avg_price=Decimal("NaN")), "filled_avg_price"),
+        (lambda: stock_execution(notional=Decimal("Infinity")), "notional"),
+        (lambda: stock_execution(quantity=Decimal("-5")), "quantity"),
+        (lambda: stock_execution(instrument_type="FUTURE"), "instrument_type"),
+        (lambda: option_execution(strike_price=None), "strike_price"),
+        (lambda: option_execution(contracts=0), "contracts"),
+        (lambda: option_execution(delta=Decimal("1e7")), "delta"),
+        (lambda: stock_execution(client_order_id="x" * 49), "client_order_id"),
+        (lambda: stock_execution(ticker="'; DROP TABLE dispatch_executions;--"), "ticker"),
+        (lambda: recommendation(confidence=1.5), "confidence"),
+        (lambda: recommendation(reason="r" * 5_000), "reason"),
+        (lambda: recommendation(created_at=AT.replace(tzinfo=None)), "created_at"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_field(build, field):
+    with pytest.raises(InvalidRecord) as refused:
+        build()
+    assert refused.value.field == field
+    assert str(refused.value).startswith(field)
+
+
+def test_the_database_backstop_names_the_field_and_writes_nothing(execs, db_url):
+    orphan = stock_execution(rec_id="no-such-recommendation")
+    with pytest.raises(InvalidRecord, match="recommendation_id"):
+        execs.insert(orphan)
+    assert count(db_url, dispatch_executions) == 0
+    with engine_for(db_url).connect() as conn:  # the table survived the injection attempt
+        assert conn.execute(text("SELECT COUNT(*) FROM dispatch_executions")).scalar_one() == 0
+
+
+def _insert_in_child(args):
+    """Runs in a fresh process: its own engine, then the same insert as its siblings."""
+    url, kind, barrier = args
+    barrier.wait(timeout=30)
+    engine = engine_for(url)
+    if kind == "recommendation":
+        return RecommendationRepository(engine).insert(recommendation("rec-race"))[1]
+    return ExecutionRepository(engine).insert(stock_execution("sf-race", "rec-race"))[1]
+
+
+@pytest.mark.parametrize("kind", ["recommendation", "execution"])
+def test_eight_processes_racing_on_one_key_write_one_row(db_url, recs, kind):
+    if kind == "execution":
+        recs.insert(recommendation("rec-race"))
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager:
+        barrier = manager.Barrier(8)
+        with ctx.Pool(8) as pool:
+            created = pool.map(_insert_in_child, [(db_url, kind, barrier)] * 8)
+    assert sorted(created) == [False] * 7 + [True]
+    table = recommendations if kind == "recommendation" else dispatch_executions
+    assert count(db_url, table) == 1
+
+
+def test_option_rows_keep_their_instrument_type(execs):
+    stored, _ = execs.insert(option_execution(instrument_type=InstrumentType.PUT))
+    assert stored.instrument_type is InstrumentType.PUT
