@@ -26,10 +26,18 @@ def make_engine(url: str, **options: Any) -> Engine:
 
 def engine_for(url: str) -> Engine:
     """This process's engine for ``url``."""
-    key = (os.getpid(), url)
+    pid = os.getpid()
+    key = (pid, url)
     if key not in _ENGINES:
+        _forget_inherited(pid)
         _ENGINES[key] = make_engine(url)
     return _ENGINES[key]
+
+
+def _forget_inherited(pid: int) -> None:
+    """Drop engines a fork inherited, without closing the parent's sockets under it."""
+    for key in [k for k in _ENGINES if k[0] != pid]:
+        _ENGINES.pop(key).dispose(close=False)
 
 
 def dispose_all() -> None:
