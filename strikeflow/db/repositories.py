@@ -141,16 +141,11 @@ class ExecutionRepository(_Repository):
         )
         with self._transaction() as conn:
             created = conn.execute(statement).rowcount == 1
-            return self._by_client_order_id(conn, execution.client_order_id), created
+            return _stored(conn, execution.client_order_id), created
 
     def by_client_order_id(self, client_order_id: str) -> Execution | None:
         with self._engine.connect() as conn:
-            row = conn.execute(
-                select(dispatch_executions).where(
-                    dispatch_executions.c.client_order_id == client_order_id
-                )
-            ).one_or_none()
-        return None if row is None else _execution(row)
+            return _find_execution(conn, client_order_id)
 
     def record_fill(
         self,
@@ -179,7 +174,7 @@ class ExecutionRepository(_Repository):
         with self._transaction() as conn:
             if conn.execute(update(dispatch_executions).where(key).values(**changes)).rowcount != 1:
                 raise InvalidRecord("client_order_id", f"no execution {client_order_id!r}")
-            return self._by_client_order_id(conn, client_order_id)
+            return _stored(conn, client_order_id)
 
     def set_realized_pnl(self, execution_id: int, pnl: Decimal) -> None:
         if not isinstance(pnl, Decimal) or not pnl.is_finite():
@@ -228,14 +223,6 @@ class ExecutionRepository(_Repository):
         )
         with self._engine.connect() as conn:
             return [_execution(row) for row in conn.execute(query)]
-
-    def _by_client_order_id(self, conn: Connection, client_order_id: str) -> Execution:
-        row = conn.execute(
-            select(dispatch_executions).where(
-                dispatch_executions.c.client_order_id == client_order_id
-            )
-        ).one()
-        return _execution(row)
 
 
 # The views' columns, typed so both dialects return the same Python types
@@ -302,6 +289,21 @@ class ReportQueries(_Repository):
         )
         with self._engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _find_execution(conn: Connection, client_order_id: str) -> Execution | None:
+    row = conn.execute(
+        select(dispatch_executions).where(dispatch_executions.c.client_order_id == client_order_id)
+    ).one_or_none()
+    return None if row is None else _execution(row)
+
+
+def _stored(conn: Connection, client_order_id: str) -> Execution:
+    """The execution this transaction just wrote or found; it must exist."""
+    execution = _find_execution(conn, client_order_id)
+    if execution is None:
+        raise InvalidRecord("client_order_id", f"no execution {client_order_id!r}")
+    return execution
 
 
 def _recommendation(row: Row) -> Recommendation:
