@@ -1,0 +1,73 @@
+"""What the emulator's market and venue hand to its HTTP layer: plain values, Alpaca-shaped.
+
+Prices are floats here: the emulator speaks JSON numbers to clients, and the domain's
+Decimal discipline starts at the adapters that parse these responses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    t: datetime
+    o: float
+    h: float
+    low: float
+    c: float
+    v: int
+    n: int
+    vw: float
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    t: datetime
+    bid: float
+    ask: float
+    bid_size: int
+    ask_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    t: datetime
+    price: float
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContractInfo:
+    """One listed option contract's metadata, as /v2/options/contracts describes it."""
+
+    id: str
+    symbol: str
+    underlying: str
+    root: str
+    expiration: date
+    right: str  # "call" | "put"
+    strike: float
+    open_interest: int
+    close_price: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class GreeksValues:
+    """Broker units: theta per day, vega and rho per point."""
+
+    delta: float
+    gamma: float
+    theta: float
+    vega: float
+    rho: float
+
+
+@dataclass(frozen=True, slots=True)
+class OptionSnapshot:
+    symbol: str
+    quote: Quote
+    trade: Trade | None
+    greeks: GreeksValues | None
+    implied_vol: float | None
