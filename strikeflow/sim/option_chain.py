@@ -10,6 +10,7 @@ Greeks, stale quotes, empty bids).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -19,14 +20,15 @@ import numpy as np
 from strikeflow.domain.expiry import trading_date, years_to_expiry
 from strikeflow.domain.models import Greeks, OptionContract, Right
 from strikeflow.domain.occ import format_occ
-from strikeflow.domain.pricing import bs_greeks, bs_price, to_broker_greeks
+from strikeflow.domain.pricing import BsGreeks, bs_greeks, bs_price, to_broker_greeks
 
 
 @dataclass(frozen=True, slots=True)
 class UnderlyingProfile:
     """How one underlying trades: its level, its vol, its listing and its liquidity.
 
-    ``half_spread`` is the at-the-money half spread as a fraction of the option's value.
+    ``half_spread`` is the at-the-money half spread as a fraction of the option's value;
+    ``shares_per_day`` sets the stock's minute volumes in the emulator's market.
     """
 
     symbol: str
@@ -37,17 +39,18 @@ class UnderlyingProfile:
     open_interest_scale: int
     half_spread: float
     dividend_yield: float = 0.0
+    shares_per_day: int = 30_000_000
 
 
 PROFILES = {
     p.symbol: p
     for p in (
-        UnderlyingProfile("SPY", 598.0, 0.14, True, 1.0, 40_000, 0.005, 0.012),
-        UnderlyingProfile("QQQ", 515.0, 0.18, True, 1.0, 25_000, 0.006, 0.006),
-        UnderlyingProfile("AAPL", 229.0, 0.24, False, 2.5, 12_000, 0.012, 0.005),
-        UnderlyingProfile("MSFT", 418.0, 0.22, False, 2.5, 8_000, 0.015, 0.008),
-        UnderlyingProfile("NVDA", 181.0, 0.48, False, 1.0, 20_000, 0.010),
-        UnderlyingProfile("TSLA", 346.0, 0.58, False, 2.5, 15_000, 0.012),
+        UnderlyingProfile("SPY", 598.0, 0.14, True, 1.0, 40_000, 0.005, 0.012, 60_000_000),
+        UnderlyingProfile("QQQ", 515.0, 0.18, True, 1.0, 25_000, 0.006, 0.006, 40_000_000),
+        UnderlyingProfile("AAPL", 229.0, 0.24, False, 2.5, 12_000, 0.012, 0.005, 50_000_000),
+        UnderlyingProfile("MSFT", 418.0, 0.22, False, 2.5, 8_000, 0.015, 0.008, 20_000_000),
+        UnderlyingProfile("NVDA", 181.0, 0.48, False, 1.0, 20_000, 0.010, 0.0, 200_000_000),
+        UnderlyingProfile("TSLA", 346.0, 0.58, False, 2.5, 15_000, 0.012, 0.0, 90_000_000),
     )
 }
 
@@ -80,21 +83,31 @@ def option_tick(price: np.ndarray) -> np.ndarray:
     return np.where(price < 3.0, 0.01, 0.05)
 
 
-def generate_chain(
-    underlying: str,
-    now: datetime,
-    seed: int,
-    *,
-    spot: float | None = None,
-    rate: float = 0.04,
-) -> list[OptionContract]:
-    """Every listed call and put on ``underlying`` as quoted at ``now``."""
-    profile = PROFILES[underlying]
-    spot = profile.spot if spot is None else spot
-    rng = np.random.default_rng([seed, *underlying.encode()])
-    expiry, strike, is_call = _listing(profile, spot, now)
-    years = np.maximum(years_to_expiry(np.array(expiry, dtype="datetime64[D]"), now), 1e-6)
-    right = np.where(is_call, "C", "P")
+@dataclass(frozen=True, slots=True)
+class ChainPrices:
+    """One chain's model values, arrays aligned with the strikes priced.
+
+    ``z`` is log-moneyness against the forward in standard deviations; it drives the
+    skew, the spreads and the liquidity. Greeks are in broker units.
+    """
+
+    z: np.ndarray
+    iv: np.ndarray
+    fair: np.ndarray
+    bid: np.ndarray
+    ask: np.ndarray
+    greeks: BsGreeks
+
+
+def price_chain(
+    profile: UnderlyingProfile,
+    spot: float,
+    strike: np.ndarray,
+    years: np.ndarray,
+    right: np.ndarray,
+    rate: float,
+) -> ChainPrices:
+    """Vol surface, fair values, Greeks and a quoted market for every contract at once."""
     q = profile.dividend_yield
     forward = spot * np.exp((rate - q) * years)
     z = np.log(strike / forward) / (profile.vol * np.sqrt(years))
@@ -108,24 +121,88 @@ def generate_chain(
     half = np.maximum(fair * profile.half_spread * widening, tick / 2)
     bid = np.maximum(np.floor((fair - half) / tick) * tick, 0.0)
     ask = np.maximum(np.ceil((fair + half) / tick) * tick, bid + 0.01)
+    return ChainPrices(z, iv, fair, bid, ask, greeks)
 
+
+def liquidity(
+    profile: UnderlyingProfile,
+    z: np.ndarray,
+    years: np.ndarray,
+    oi_noise: np.ndarray,
+    volume_noise: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(open interest, day volume): both fade in the wings; volume also with time left.
+
+    The noises are multiplicative (lognormal around 1), drawn by the caller so that the
+    one-instant chain and the emulator's market can seed them their own way.
+    """
     near = np.exp(-years * 365 / 12)
     oi = profile.open_interest_scale * np.exp(-(z**2) / 3) * (0.3 + near)
-    oi = np.floor(oi * rng.lognormal(0.0, 0.7, oi.size)).astype(np.int64)
+    oi = np.floor(oi * oi_noise).astype(np.int64)
     turnover = (0.05 + 1.5 * near) * np.exp(-(z**2) / 4)
-    volume = np.floor(oi * turnover * rng.lognormal(0.0, 0.8, oi.size)).astype(np.int64)
-    volume[rng.random(oi.size) < 0.03] = 0
+    volume = np.floor(oi * turnover * volume_noise).astype(np.int64)
+    return oi, volume
 
-    missing = rng.random(oi.size) < MISSING_GREEKS_RATE
-    age = np.where(
-        rng.random(oi.size) < STALE_QUOTE_RATE,
-        rng.uniform(120, 900, oi.size),
-        rng.uniform(0, 5, oi.size),
+
+def strike_band(
+    profile: UnderlyingProfile, spot: float, today: date, expirations: Sequence[date]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(expiration as datetime64[D], strike, is_call) for each listed contract, calls and
+    puts interleaved, in a band around spot that widens with time to expiry."""
+    days, strikes = [], []
+    step = profile.strike_step
+    for day in expirations:
+        years = max((day - today).days, 1) / 365
+        width = spot * min(0.20, max(0.04, 2.5 * profile.vol * math.sqrt(years)))
+        low = math.ceil((spot - width) / step) * step
+        grid = np.arange(low, spot + width + step / 2, step)
+        days.append(np.full(grid.size, np.datetime64(day, "D")))
+        strikes.append(grid)
+    if not strikes:
+        return np.array([], "datetime64[D]"), np.array([]), np.array([], bool)
+    expiry = np.repeat(np.concatenate(days), 2)
+    strike = np.repeat(np.concatenate(strikes), 2)
+    is_call = np.tile([True, False], strike.size // 2)
+    return expiry, strike, is_call
+
+
+def generate_chain(
+    underlying: str,
+    now: datetime,
+    seed: int,
+    *,
+    spot: float | None = None,
+    rate: float = 0.04,
+) -> list[OptionContract]:
+    """Every listed call and put on ``underlying`` as quoted at ``now``."""
+    profile = PROFILES[underlying]
+    spot = profile.spot if spot is None else spot
+    rng = np.random.default_rng([seed, *underlying.encode()])
+    today = trading_date(now)
+    expiry_days, strike, is_call = strike_band(
+        profile, spot, today, listed_expirations(profile, today)
     )
-    last = np.round(np.maximum(fair * (1 + rng.normal(0, 0.02, oi.size)), 0.01), 2)
+    expiry = expiry_days.tolist()
+    years = np.maximum(years_to_expiry(expiry_days, now), 1e-6)
+    right = np.where(is_call, "C", "P")
+    prices = price_chain(profile, spot, strike, years, right, rate)
+    n = strike.size
+    oi, volume = liquidity(
+        profile, prices.z, years, rng.lognormal(0.0, 0.7, n), rng.lognormal(0.0, 0.8, n)
+    )
+    volume[rng.random(n) < 0.03] = 0
+
+    missing = rng.random(n) < MISSING_GREEKS_RATE
+    age = np.where(
+        rng.random(n) < STALE_QUOTE_RATE,
+        rng.uniform(120, 900, n),
+        rng.uniform(0, 5, n),
+    )
+    last = np.round(np.maximum(prices.fair * (1 + rng.normal(0, 0.02, n)), 0.01), 2)
+    greeks, iv = prices.greeks, prices.iv
 
     contracts = []
-    for i in range(oi.size):
+    for i in range(n):
         k = Decimal(str(round(float(strike[i]), 3)))
         r = Right(right[i])
         contracts.append(
@@ -135,8 +212,8 @@ def generate_chain(
                 expiration=expiry[i],
                 right=r,
                 strike=k,
-                bid=_money(bid[i]),
-                ask=_money(ask[i]),
+                bid=_money(prices.bid[i]),
+                ask=_money(prices.ask[i]),
                 last=_money(last[i]) if volume[i] > 0 else None,
                 volume=int(volume[i]),
                 open_interest=int(oi[i]),
@@ -146,28 +223,6 @@ def generate_chain(
             )
         )
     return contracts
-
-
-def _listing(
-    profile: UnderlyingProfile, spot: float, now: datetime
-) -> tuple[list[date], np.ndarray, np.ndarray]:
-    """(expiration, strike, is_call) for every listed contract, in a band around spot."""
-    expiry: list[date] = []
-    strikes: list[float] = []
-    calls: list[bool] = []
-    today = trading_date(now)
-    for day in listed_expirations(profile, today):
-        years = max((day - today).days, 1) / 365
-        width = spot * min(0.20, max(0.04, 2.5 * profile.vol * math.sqrt(years)))
-        step = profile.strike_step
-        low = math.ceil((spot - width) / step) * step
-        grid = np.arange(low, spot + width + step / 2, step)
-        for k in grid:
-            for call in (True, False):
-                expiry.append(day)
-                strikes.append(float(k))
-                calls.append(call)
-    return expiry, np.array(strikes), np.array(calls)
 
 
 def _money(value: float) -> Decimal:

@@ -15,6 +15,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from strikeflow.db.engine import dispose_all
+from strikeflow.sim.service import EmulatorOptions, running_emulator
+from tests.integration.emulator import KEY, SECRET, START, EmulatorHandle
 
 ADMIN_URL = os.environ.get(
     "STRIKEFLOW_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -64,3 +66,13 @@ def db_url(migrated_url) -> Iterator[str]:
     with engine_for(migrated_url).begin() as conn:
         conn.execute(text("DELETE FROM dispatch_executions"))
         conn.execute(text("DELETE FROM recommendations"))
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorHandle]:
+    """A fresh emulator for each test, in simulated time from START."""
+    options = EmulatorOptions(
+        seed=42, start=START, api_key=KEY, secret_key=SECRET, fill_delay_s=1.0
+    )
+    with running_emulator(options) as url:
+        yield EmulatorHandle(url)

@@ -1,0 +1,158 @@
+"""The emulator's HTTP face: the part of Alpaca's REST API strikeflow uses, over the sim market.
+
+Thin by design: every route parses its parameters, asks the market or the venue, and
+renders Alpaca's JSON (render.py). Refusals carry Alpaca's status codes and error bodies;
+nothing returns a stack trace. Faults (faults.py) are injected ahead of the routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from strikeflow.sim import routes_market, routes_trading
+from strikeflow.sim.faults import Faults
+from strikeflow.sim.http_common import (
+    BAD_REQUEST,
+    NOT_FOUND,
+    ClientError,
+    DropConnection,
+    Emulator,
+)
+from strikeflow.sim.venue import VenueError
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+MAX_BODY_BYTES = 64 * 1024
+UNAUTHORIZED = {"code": 40110000, "message": "request is not authorized"}
+
+
+def create_app(sim: Emulator) -> FastAPI:
+    app = FastAPI(title="strikeflow Alpaca emulator", docs_url=None, redoc_url=None)
+    app.state.sim = sim
+    _error_handlers(app)
+    app.include_router(routes_trading.router)
+    app.include_router(routes_market.router)
+    app.add_middleware(_FaultMiddleware, faults=sim.faults)
+    app.add_middleware(_GuardMiddleware, sim=sim)
+    return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(VenueError)
+    async def venue_error(_: Request, error: VenueError) -> JSONResponse:
+        body = {"code": error.code, "message": error.message, **error.extra}
+        return JSONResponse(body, status_code=error.status)
+
+    @app.exception_handler(ClientError)
+    async def client_error(_: Request, error: ClientError) -> JSONResponse:
+        return JSONResponse({"code": error.code, "message": error.message}, error.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+        return JSONResponse({"code": BAD_REQUEST, "message": message}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = NOT_FOUND if error.status_code == 404 else error.status_code * 100_000
+        message = "endpoint not found" if error.status_code == 404 else str(error.detail)
+        return JSONResponse({"code": code, "message": message}, error.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, error: Exception) -> JSONResponse:
+        kind = type(error).__name__
+        return JSONResponse({"code": 50010000, "message": f"internal error ({kind})"}, 500)
+
+
+class _GuardMiddleware:
+    """Alpaca's key headers on every route, and a cap on body size."""
+
+    def __init__(self, app, sim: Emulator) -> None:
+        self.app, self.sim = app, sim
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if scope["path"] != "/openapi.json" and (
+            headers.get("apca-api-key-id") != self.sim.api_key
+            or headers.get("apca-api-secret-key") != self.sim.secret_key
+        ):
+            await _send_json(send, 401, UNAUTHORIZED)
+            return
+        length = headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            await _send_json(send, 413, {"code": BAD_REQUEST, "message": "request body too large"})
+            return
+        await self.app(scope, receive, send)
+
+
+class _FaultMiddleware:
+    """Injects the configured faults ahead of the routes (never on /_sim control routes)."""
+
+    def __init__(self, app, faults: Faults) -> None:
+        self.app, self.faults = app, faults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_sim"):
+            await self.app(scope, receive, send)
+            return
+        fault = self.faults.for_request()
+        if fault.delay_s:
+            await asyncio.sleep(fault.delay_s)
+        if fault.status is not None:
+            await _send_json(send, fault.status, _fault_body(fault.status))
+        elif fault.drop:
+            await drop_connection(send)
+        else:
+            try:
+                await self.app(scope, receive, send)
+            except DropConnection:
+                await drop_connection(send)
+
+
+def _fault_body(status: int) -> dict[str, Any]:
+    if status == 429:
+        return {"code": 42910000, "message": "rate limit exceeded"}
+    return {"code": status * 100_000, "message": "service unavailable (injected fault)"}
+
+
+async def drop_connection(send: Send) -> None:
+    """Start a response and abandon it: the client sees its connection cut mid-reply."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-length", b"1000"), (b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b'{"trunc', "more_body": True})
+    raise ConnectionAbortedError("injected dropped connection")
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

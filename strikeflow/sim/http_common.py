@@ -1,0 +1,119 @@
+"""What the emulator's route modules share: its state, its refusals, parameter parsing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from strikeflow.sim import calendar
+from strikeflow.sim.faults import Faults
+from strikeflow.sim.market import Market
+from strikeflow.sim.venue import Venue
+
+BAD_REQUEST = 40010000
+NOT_FOUND = 40410000
+
+
+class DropConnection(Exception):
+    """Raised by a route to have the fault middleware cut the connection mid-reply."""
+
+
+class ClientError(Exception):
+    """A request the emulator refuses, rendered as Alpaca renders it."""
+
+    def __init__(self, status: int, message: str, code: int = BAD_REQUEST) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class Emulator:
+    """Everything one emulator instance serves."""
+
+    market: Market
+    venue: Venue
+    clock: calendar.SimClock
+    faults: Faults
+    api_key: str
+    secret_key: str
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+def sim_of(request: Request) -> Emulator:
+    """The emulator, with its venue brought up to the current instant first."""
+    sim: Emulator = request.app.state.sim
+    sim.venue.process(sim.now())
+    return sim
+
+
+def param_symbols(raw: str | None, name: str = "symbols") -> list[str]:
+    if not raw:
+        raise ClientError(422, f"{name} is required")
+    symbols = [s.strip() for s in raw.split(",") if s.strip()]
+    if not symbols or len(symbols) > 1_000:
+        raise ClientError(422, f"{name} must list 1 to 1000 symbols")
+    return symbols
+
+
+def param_int(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ClientError(422, f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ClientError(422, f"{name} must be within [{low}, {high}], got {value}")
+    return value
+
+
+def param_float(raw: str | None, name: str) -> float | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ClientError(422, f"{name} must be a number, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ClientError(422, f"{name} must be finite, got {raw!r}")
+    return value
+
+
+def param_date(raw: str | None, name: str) -> date | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return date.fromisoformat(raw[:10])
+    except ValueError:
+        raise ClientError(422, f"{name} must be a date YYYY-MM-DD, got {raw!r}") from None
+
+
+def param_time(raw: str | None, name: str) -> datetime | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ClientError(422, f"{name} must be an RFC 3339 time, got {raw!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def page(items: list[Any], token: str | None, limit: int) -> tuple[list[Any], str | None]:
+    """Offset pagination with an opaque token; the last page's token is null, never ""."""
+    start = 0
+    if token:
+        if not token.isdigit():
+            raise ClientError(422, f"page_token is not valid: {token[:40]!r}")
+        start = int(token)
+    end = start + limit
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return JSONResponse(body, status_code=status)

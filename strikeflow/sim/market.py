@@ -1,0 +1,333 @@
+"""The emulator's market: stock quotes, trades and minute bars, option listings and snapshots.
+
+Deterministic for a seed: the same seed gives the same prices at the same instants, whatever
+was asked before. Stocks follow ``stock_paths``; options are priced off the stock with the
+domain's Black-Scholes (through ``option_chain.price_chain``).
+
+Listings are fixed for a session: strikes are laid out around the previous close, as
+exchanges list them overnight, and open interest and the day's volume are drawn once per
+session. Quotes, Greeks and IV move with the stock through the day. Some snapshots lack
+Greeks and IV, and a few quotes are stale, as Alpaca's feed does.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+
+from strikeflow.domain.errors import InvalidOccSymbol
+from strikeflow.domain.expiry import NEW_YORK, expiry_instant, require_aware, years_to_expiry
+from strikeflow.domain.occ import parse_occ
+from strikeflow.sim import calendar
+from strikeflow.sim.option_chain import (
+    MISSING_GREEKS_RATE,
+    PROFILES,
+    STALE_QUOTE_RATE,
+    UnderlyingProfile,
+    liquidity,
+    listed_expirations,
+    price_chain,
+    strike_band,
+)
+from strikeflow.sim.stock_paths import DailyWalk, DayPath, symbol_key
+from strikeflow.sim.types import Bar, ContractInfo, GreeksValues, OptionSnapshot, Quote, Trade
+
+RATE = 0.04
+TICKER = re.compile(r"[A-Z]{1,5}")
+MINUTE = timedelta(minutes=1)
+CACHE_LIMIT = 256
+
+
+class UnknownSymbol(ValueError):
+    """A ticker the market does not simulate."""
+
+
+def synthetic_profile(symbol: str) -> UnderlyingProfile:
+    """A plausible profile for a ticker without a hand-written one (derived from its name)."""
+    rng = np.random.default_rng(symbol_key(symbol))
+    spot = float(np.round(np.exp(rng.uniform(np.log(20), np.log(400))), 2))
+    step = 1.0 if spot < 150 else 2.5 if spot < 400 else 5.0
+    return UnderlyingProfile(
+        symbol, spot, float(rng.uniform(0.2, 0.6)), False, step, 3_000, 0.02, 0.0, 5_000_000
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One session's listed contracts on one underlying, arrays aligned."""
+
+    session: tuple[datetime, datetime]
+    contracts: list[ContractInfo]
+    index: dict[str, int]
+    expiry: np.ndarray  # datetime64[D]
+    strike: np.ndarray
+    right: np.ndarray  # "C" | "P"
+    volume: np.ndarray
+    bid_size: np.ndarray
+    ask_size: np.ndarray
+    no_greeks: np.ndarray
+    stale_s: np.ndarray  # seconds a quote lags (0 for fresh ones)
+    trade_lag_s: np.ndarray
+    trade_noise: np.ndarray
+
+
+class Market:
+    """Every simulated price, for the symbols given. Thread-safe (its caches hold a lock)."""
+
+    def __init__(self, seed: int, symbols: list[str], start: datetime) -> None:
+        anchor = require_aware(start, "start").astimezone(NEW_YORK).date()
+        bad = [s for s in symbols if not isinstance(s, str) or not TICKER.fullmatch(s)]
+        if bad or not symbols:
+            raise ValueError(f"symbols must be 1-5 capital letters, got {bad or symbols!r}")
+        self.seed = seed
+        self.symbols = tuple(dict.fromkeys(symbols))
+        self._profiles = {s: PROFILES.get(s) or synthetic_profile(s) for s in self.symbols}
+        self._walks = {s: DailyWalk(seed, s, p, anchor) for s, p in self._profiles.items()}
+        self._lock = threading.Lock()
+        self._days: dict[tuple[str, int], DayPath] = {}
+        self._listings: dict[tuple[str, int], Listing] = {}
+        self._chains: dict[tuple[str, datetime], dict[str, OptionSnapshot]] = {}
+
+    # -- stocks -----------------------------------------------------------------------
+
+    def spot(self, symbol: str, t: datetime) -> float:
+        """The stock's price at ``t``: the minute path in session, the last close outside it."""
+        walk = self._walk(symbol)
+        local = require_aware(t, "t").astimezone(NEW_YORK)
+        k = walk.position(local.date())
+        if walk.days[k] != local.date():
+            return walk.close(k)
+        path = self._day(symbol, k)
+        elapsed = (t - path.opens_at).total_seconds() / 60
+        if elapsed < 0:
+            return walk.close(k - 1)
+        if elapsed >= path.minutes:
+            return walk.close(k)
+        i = int(elapsed)
+        low, high = path.points[i], path.points[i + 1]
+        return float(low * (high / low) ** (elapsed - i))
+
+    def stock_quote(self, symbol: str, t: datetime) -> Quote:
+        mid = self.spot(symbol, t)
+        half = max(0.005, mid * 0.0001)
+        bid = np.floor((mid - half) * 100) / 100
+        ask = max(np.ceil((mid + half) * 100) / 100, bid + 0.01)
+        sizes = self._noise(symbol, 3, int(t.timestamp() // 60)).integers(1, 12, 2) * 100
+        return Quote(t, round(float(bid), 2), round(float(ask), 2), int(sizes[0]), int(sizes[1]))
+
+    def latest_trade(self, symbol: str, t: datetime) -> Trade:
+        last = calendar.previous_close(t) if not calendar.is_open(t) else t
+        at = last or t
+        return Trade(at, round(self.spot(symbol, at), 2), 100)
+
+    def bars(self, symbol: str, start: datetime, end: datetime) -> list[Bar]:
+        """Completed one-minute bars with ``start <= t`` and ``t + 1 min <= end``."""
+        walk = self._walk(symbol)
+        first = require_aware(start, "start").astimezone(NEW_YORK).date()
+        last = require_aware(end, "end").astimezone(NEW_YORK).date()
+        bars: list[Bar] = []
+        for day in calendar.trading_days(first, last):
+            if not walk.covers(day):
+                continue
+            path = self._day(symbol, walk.index[day])
+            lo = max(0, int(np.ceil((start - path.opens_at).total_seconds() / 60)))
+            hi = min(path.minutes, int((end - path.opens_at).total_seconds() // 60))
+            for i in range(lo, hi):
+                bars.append(_bar(path, i))
+        return bars
+
+    # -- options ----------------------------------------------------------------------
+
+    def contracts(self, underlying: str, t: datetime) -> list[ContractInfo]:
+        """Contracts listed on ``underlying`` and not yet expired at ``t``."""
+        listing = self._listing(underlying, t)
+        live = self._live(listing, t)
+        return [listing.contracts[i] for i in np.flatnonzero(live)]
+
+    def option_snapshots(self, underlying: str, t: datetime) -> dict[str, OptionSnapshot]:
+        """Every live contract's snapshot at ``t``, by OCC symbol."""
+        key = (underlying, t)
+        with self._lock:
+            cached = self._chains.get(key)
+        if cached is None:
+            cached = self._price_snapshots(underlying, t)
+            with self._lock:
+                _bounded(self._chains)[key] = cached
+        return cached
+
+    def option_snapshot(self, symbol: str, t: datetime) -> OptionSnapshot | None:
+        """The snapshot of one contract, or None when it is not listed."""
+        try:
+            root = parse_occ(symbol).root
+        except InvalidOccSymbol:
+            return None
+        if root not in self._walks:
+            return None
+        return self.option_snapshots(root, t).get(symbol)
+
+    def quote(self, symbol: str, t: datetime) -> Quote | None:
+        """A stock's or an option's quote at ``t``; None for a symbol not traded here."""
+        if symbol in self._walks:
+            return self.stock_quote(symbol, t)
+        snapshot = self.option_snapshot(symbol, t)
+        return None if snapshot is None else snapshot.quote
+
+    def settlement_price(self, underlying: str, expiration: date) -> float:
+        return self.spot(underlying, expiry_instant(expiration))
+
+    # -- internals --------------------------------------------------------------------
+
+    def _walk(self, symbol: str) -> DailyWalk:
+        walk = self._walks.get(symbol)
+        if walk is None:
+            raise UnknownSymbol(f"unknown symbol {symbol!r}")
+        return walk
+
+    def _day(self, symbol: str, k: int) -> DayPath:
+        key = (symbol, k)
+        with self._lock:
+            path = self._days.get(key)
+        if path is None:
+            path = self._walks[symbol].day_path(k)
+            with self._lock:
+                _bounded(self._days)[key] = path
+        return path
+
+    def _noise(self, symbol: str, stream: int, n: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, symbol_key(symbol), stream, n])
+
+    def _listing(self, underlying: str, t: datetime) -> Listing:
+        walk = self._walk(underlying)
+        k = walk.position(require_aware(t, "t").astimezone(NEW_YORK).date())
+        with self._lock:
+            listing = self._listings.get((underlying, k))
+        if listing is None:
+            listing = self._list(underlying, walk, k)
+            with self._lock:
+                _bounded(self._listings)[(underlying, k)] = listing
+        return listing
+
+    def _list(self, underlying: str, walk: DailyWalk, k: int) -> Listing:
+        profile, day = self._profiles[underlying], walk.days[k]
+        spot = walk.close(k - 1)
+        expirations = sorted(
+            {calendar.last_trading_day_on_or_before(d) for d in listed_expirations(profile, day)}
+        )
+        expiry, strike, is_call = strike_band(
+            profile, spot, day, [d for d in expirations if d >= day]
+        )
+        right = np.where(is_call, "C", "P")
+        opened = calendar.session(day)[0]
+        years = np.maximum(years_to_expiry(expiry, opened), 1e-6)
+        prices = price_chain(profile, spot, strike, years, right, RATE)
+        rng = self._noise(underlying, 4, day.toordinal())
+        n = strike.size
+        oi, volume = liquidity(
+            profile, prices.z, years, rng.lognormal(0.0, 0.7, n), rng.lognormal(0.0, 0.8, n)
+        )
+        volume[rng.random(n) < 0.03] = 0
+        depth = np.maximum(1, oi // 200)
+        contracts, index = [], {}
+        days = expiry.tolist()
+        for i in range(n):
+            symbol = f"{underlying}{days[i]:%y%m%d}{right[i]}{round(strike[i] * 1000):08d}"
+            index[symbol] = i
+            contracts.append(
+                ContractInfo(
+                    id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"strikeflow-sim:contract:{symbol}")),
+                    symbol=symbol,
+                    underlying=underlying,
+                    root=underlying,
+                    expiration=days[i],
+                    right="call" if is_call[i] else "put",
+                    strike=float(strike[i]),
+                    open_interest=int(oi[i]),
+                    close_price=round(float(prices.fair[i]), 2),
+                )
+            )
+        stale = rng.random(n) < STALE_QUOTE_RATE
+        return Listing(
+            session=calendar.session(day),
+            contracts=contracts,
+            index=index,
+            expiry=expiry,
+            strike=strike,
+            right=right,
+            volume=volume,
+            bid_size=rng.integers(1, depth + 1),
+            ask_size=rng.integers(1, depth + 1),
+            no_greeks=rng.random(n) < MISSING_GREEKS_RATE,
+            stale_s=np.where(stale, rng.uniform(120, 900, n), 0.0),
+            trade_lag_s=rng.exponential(300.0, n),
+            trade_noise=rng.normal(0.0, 0.02, n),
+        )
+
+    def _live(self, listing: Listing, t: datetime) -> np.ndarray:
+        if listing.expiry.size == 0:
+            return np.zeros(0, bool)
+        return years_to_expiry(listing.expiry, t) > 0
+
+    def _price_snapshots(self, underlying: str, t: datetime) -> dict[str, OptionSnapshot]:
+        listing = self._listing(underlying, t)
+        live = np.flatnonzero(self._live(listing, t))
+        if live.size == 0:
+            return {}
+        years = years_to_expiry(listing.expiry[live], t)
+        profile = self._profiles[underlying]
+        spot = self.spot(underlying, t)
+        p = price_chain(profile, spot, listing.strike[live], years, listing.right[live], RATE)
+        g = p.greeks
+        opens, closes = listing.session
+        share = min(max((t - opens) / (closes - opens), 0.0), 1.0)
+        traded = np.floor(listing.volume[live] * share).astype(np.int64)
+        bid, ask = np.round(p.bid, 2), np.round(p.ask, 2)
+        last = np.round(np.maximum(p.fair * (1 + listing.trade_noise[live]), 0.01), 2)
+        last_trade_at = min(t, closes)
+        out = {}
+        for j, i in enumerate(live.tolist()):
+            info = listing.contracts[i]
+            quoted_at = t - timedelta(seconds=float(listing.stale_s[i]))
+            quote = Quote(
+                quoted_at,
+                float(bid[j]),
+                float(ask[j]),
+                int(listing.bid_size[i]),
+                int(listing.ask_size[i]),
+            )
+            trade = None
+            if traded[j] > 0:
+                lag = timedelta(seconds=float(listing.trade_lag_s[i]))
+                traded_at = max(opens, last_trade_at - lag)
+                trade = Trade(traded_at, float(last[j]), int(min(traded[j], 10)))
+            greeks, iv = None, None
+            if not listing.no_greeks[i]:
+                greeks = GreeksValues(
+                    float(g.delta[j]),
+                    float(g.gamma[j]),
+                    float(g.theta[j]),
+                    float(g.vega[j]),
+                    float(g.rho[j]),
+                )
+                iv = float(p.iv[j])
+            out[info.symbol] = OptionSnapshot(info.symbol, quote, trade, greeks, iv)
+        return out
+
+
+def _bar(path: DayPath, i: int) -> Bar:
+    o, c = round(float(path.points[i]), 2), round(float(path.points[i + 1]), 2)
+    high = max(round(float(path.high[i]), 2), o, c)
+    low = min(round(float(path.low[i]), 2), o, c)
+    vwap = min(max(round(float(path.vwap[i]), 4), low), high)
+    t = path.opens_at + i * MINUTE
+    return Bar(t, o, high, low, c, int(path.volume[i]), int(path.trades[i]), vwap)
+
+
+def _bounded(cache: dict) -> dict:
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    return cache

@@ -1,0 +1,126 @@
+"""Alpaca's JSON shapes, exactly as alpaca-py validates them (see ALPACA_API.md).
+
+Money on trading endpoints is a JSON string; market data uses numbers; timestamps are
+RFC 3339 in UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from strikeflow.sim.types import Bar, ContractInfo, OptionSnapshot, Quote, Trade
+from strikeflow.sim.venue_orders import Account, Order, Position, asset_id
+
+
+def ts(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def money(value: Decimal | float | int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def plain(value: Any) -> Any:
+    """A dataclass field value as JSON: datetimes RFC 3339, Decimals as strings."""
+    if isinstance(value, datetime):
+        return ts(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def record(obj: Any, renames: dict[str, str] | None = None) -> dict[str, Any]:
+    """Every dataclass field of ``obj`` as JSON, optionally renamed."""
+    renames = renames or {}
+    return {renames.get(f.name, f.name): plain(getattr(obj, f.name)) for f in fields(obj)}
+
+
+def account(a: Account) -> dict[str, Any]:
+    return record(a)
+
+
+def order(o: Order) -> dict[str, Any]:
+    body = record(o)
+    body["legs"] = None if o.legs is None else [order(leg) for leg in o.legs]
+    return body
+
+
+def position(p: Position) -> dict[str, Any]:
+    return record(p)
+
+
+def quote(q: Quote) -> dict[str, Any]:
+    return {"t": ts(q.t), "bp": q.bid, "bs": q.bid_size, "ap": q.ask, "as": q.ask_size, "c": []}
+
+
+def option_quote(q: Quote) -> dict[str, Any]:
+    return {
+        "t": ts(q.t),
+        "bp": q.bid,
+        "bs": q.bid_size,
+        "ap": q.ask,
+        "as": q.ask_size,
+        "bx": "C",
+        "ax": "C",
+        "c": "A",
+    }
+
+
+def trade(t: Trade) -> dict[str, Any]:
+    return {"t": ts(t.t), "p": t.price, "s": t.size, "x": "V", "i": 0, "c": ["@"], "z": "C"}
+
+
+def option_trade(t: Trade) -> dict[str, Any]:
+    return {"t": ts(t.t), "p": t.price, "s": t.size, "x": "C", "c": "I"}
+
+
+def bar(b: Bar) -> dict[str, Any]:
+    return {"t": ts(b.t), "o": b.o, "h": b.h, "l": b.low, "c": b.c, "v": b.v, "n": b.n, "vw": b.vw}
+
+
+def snapshot(s: OptionSnapshot) -> dict[str, Any]:
+    body: dict[str, Any] = {"latestQuote": option_quote(s.quote)}
+    if s.trade is not None:
+        body["latestTrade"] = option_trade(s.trade)
+    if s.greeks is not None:
+        g = s.greeks
+        body["greeks"] = {
+            "delta": g.delta,
+            "gamma": g.gamma,
+            "theta": g.theta,
+            "vega": g.vega,
+            "rho": g.rho,
+        }
+    if s.implied_vol is not None:
+        body["impliedVolatility"] = s.implied_vol
+    return body
+
+
+def contract(c: ContractInfo, as_of: date) -> dict[str, Any]:
+    kind = "call" if c.right == "call" else "put"
+    return {
+        "id": c.id,
+        "symbol": c.symbol,
+        "name": f"{c.underlying} {c.expiration:%b %d %Y} {c.strike:g} {kind.title()}",
+        "status": "active",
+        "tradable": True,
+        "expiration_date": c.expiration.isoformat(),
+        "root_symbol": c.root,
+        "underlying_symbol": c.underlying,
+        "underlying_asset_id": asset_id(c.underlying),
+        "type": kind,
+        "style": "american",
+        "strike_price": f"{c.strike:g}",
+        "size": "100",
+        "open_interest": str(c.open_interest),
+        "open_interest_date": as_of.isoformat(),
+        "close_price": None if c.close_price is None else f"{c.close_price:.2f}",
+        "close_price_date": as_of.isoformat() if c.close_price is not None else None,
+    }

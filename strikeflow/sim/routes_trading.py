@@ -1,0 +1,274 @@
+"""Trading API routes (/v2/...) and the emulator's own control routes (/_sim/...)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from strikeflow.sim import calendar, render
+from strikeflow.sim.http_common import (
+    ClientError,
+    DropConnection,
+    json_response,
+    page,
+    param_date,
+    param_float,
+    param_int,
+    param_symbols,
+    param_time,
+    sim_of,
+)
+
+router = APIRouter()
+
+ORDER_FIELDS = ("symbol", "qty", "side", "type", "time_in_force")
+
+
+@router.get("/v2/account")
+def account(request: Request) -> Response:
+    return json_response(render.account(sim_of(request).venue.account()))
+
+
+@router.post("/v2/orders")
+async def submit_order(request: Request) -> Response:
+    sim = sim_of(request)
+    body = await _json_body(request)
+    missing = [name for name in ORDER_FIELDS if body.get(name) in (None, "")]
+    if missing:
+        raise ClientError(422, f"missing required field(s): {', '.join(missing)}")
+    qty = param_float(str(body["qty"]), "qty")
+    limit = body.get("limit_price")
+    order = sim.venue.submit(
+        symbol=str(body["symbol"]),
+        qty=qty,
+        side=str(body["side"]),
+        type=str(body["type"]),
+        time_in_force=str(body["time_in_force"]),
+        limit_price=None if limit is None else param_float(str(limit), "limit_price"),
+        client_order_id=body.get("client_order_id"),
+        position_intent=body.get("position_intent"),
+        extended_hours=bool(body.get("extended_hours") or False),
+    )
+    fault = sim.faults.after_order_commit()
+    if fault is not None:  # "commit then fail": the order stands, the reply is lost
+        if fault.drop:
+            raise DropConnection("injected: order committed, connection dropped")
+        raise ClientError(500, "internal server error (injected after commit)", code=50010000)
+    return json_response(render.order(order))
+
+
+@router.get("/v2/orders:by_client_order_id")
+def order_by_client_id(request: Request, client_order_id: str = "") -> Response:
+    if not client_order_id:
+        raise ClientError(422, "client_order_id is required")
+    return json_response(
+        render.order(sim_of(request).venue.get_order_by_client_id(client_order_id))
+    )
+
+
+@router.get("/v2/orders")
+def list_orders(request: Request) -> Response:
+    q = request.query_params
+    status = q.get("status", "open")
+    if status not in ("open", "closed", "all"):
+        raise ClientError(422, f"status must be open, closed or all, got {status!r}")
+    orders = sim_of(request).venue.list_orders(
+        status=status,
+        limit=param_int(q.get("limit"), "limit", 50, 1, 500),
+        after=param_time(q.get("after"), "after"),
+        symbols=param_symbols(q["symbols"]) if q.get("symbols") else None,
+    )
+    return json_response([render.order(o) for o in orders])
+
+
+@router.get("/v2/orders/{order_id}")
+def get_order(request: Request, order_id: str) -> Response:
+    return json_response(render.order(sim_of(request).venue.get_order(order_id)))
+
+
+@router.delete("/v2/orders/{order_id}")
+def cancel_order(request: Request, order_id: str) -> Response:
+    sim_of(request).venue.cancel(order_id)
+    return Response(status_code=204)
+
+
+@router.delete("/v2/orders")
+def cancel_all(request: Request) -> Response:
+    results = sim_of(request).venue.cancel_all()
+    return json_response([{"id": oid, "status": status} for oid, status in results], 207)
+
+
+@router.get("/v2/positions")
+def positions(request: Request) -> Response:
+    return json_response([render.position(p) for p in sim_of(request).venue.positions()])
+
+
+@router.get("/v2/positions/{symbol}")
+def position(request: Request, symbol: str) -> Response:
+    return json_response(render.position(sim_of(request).venue.position(symbol)))
+
+
+@router.delete("/v2/positions/{symbol}")
+def close_position(request: Request, symbol: str) -> Response:
+    q = request.query_params
+    order = sim_of(request).venue.close_position(
+        symbol,
+        qty=param_float(q.get("qty"), "qty"),
+        percentage=param_float(q.get("percentage"), "percentage"),
+    )
+    return json_response(render.order(order))
+
+
+@router.get("/v2/options/contracts")
+def option_contracts(request: Request) -> Response:
+    sim, q = sim_of(request), request.query_params
+    now = sim.now()
+    underlyings = param_symbols(q.get("underlying_symbols"), "underlying_symbols")
+    status = q.get("status", "active")
+    if status not in ("active", "inactive"):
+        raise ClientError(422, f"status must be active or inactive, got {status!r}")
+    listed = (
+        [] if status == "inactive" else [c for u in underlyings for c in _contracts_of(sim, u, now)]
+    )
+    chosen = _filter_contracts(listed, q)
+    rows, token = page(
+        chosen, q.get("page_token"), param_int(q.get("limit"), "limit", 100, 1, 10_000)
+    )
+    today = now.astimezone(calendar.NEW_YORK).date()
+    return json_response(
+        {"option_contracts": [render.contract(c, today) for c in rows], "next_page_token": token}
+    )
+
+
+@router.get("/v2/clock")
+def clock(request: Request) -> Response:
+    now = sim_of(request).now()
+    return json_response(
+        {
+            "timestamp": render.ts(now),
+            "is_open": calendar.is_open(now),
+            "next_open": render.ts(calendar.next_open(now)),
+            "next_close": render.ts(calendar.next_close(now)),
+        }
+    )
+
+
+@router.get("/v2/calendar")
+def trading_calendar(request: Request) -> Response:
+    q, now = request.query_params, sim_of(request).now()
+    today = now.astimezone(calendar.NEW_YORK).date()
+    start = param_date(q.get("start"), "start") or today
+    end = param_date(q.get("end"), "end") or start + timedelta(days=30)
+    if end < start or (end - start).days > 3_660:
+        raise ClientError(422, "end must follow start, within ten years")
+    days = []
+    for day in calendar.trading_days(start, end):
+        opens, closes = calendar.session(day)
+        days.append(
+            {
+                "date": day.isoformat(),
+                "open": f"{opens:%H:%M}",
+                "close": f"{closes:%H:%M}",
+                "session_open": "0400",
+                "session_close": "2000",
+                "settlement_date": (day + timedelta(days=1)).isoformat(),
+            }
+        )
+    return json_response(days)
+
+
+# -- the emulator's own controls ------------------------------------------------------
+
+
+@router.post("/_sim/clock")
+async def advance_clock(request: Request) -> Response:
+    sim = request.app.state.sim
+    body = await _json_body(request)
+    if "to" in body:
+        target = param_time(str(body["to"]), "to")
+        if target is None:
+            raise ClientError(422, "to must be an RFC 3339 time")
+        _move_clock(sim.clock.set, target)
+    else:
+        seconds = param_float(str(body.get("seconds", "")), "seconds")
+        if seconds is None or seconds < 0 or seconds > 366 * 86_400:
+            raise ClientError(422, "give seconds (0 to one year) or to (an RFC 3339 time)")
+        _move_clock(sim.clock.advance, seconds)
+    sim.venue.process(sim.now())
+    return json_response(
+        {"timestamp": render.ts(sim.now()), "is_open": calendar.is_open(sim.now())}
+    )
+
+
+@router.post("/_sim/faults")
+async def set_faults(request: Request) -> Response:
+    body = await _json_body(request)
+    try:
+        request.app.state.sim.faults.update(body)
+    except (ValueError, TypeError) as bad:
+        raise ClientError(422, str(bad)) from None
+    return json_response(request.app.state.sim.faults.report())
+
+
+@router.get("/_sim/faults")
+def get_faults(request: Request) -> Response:
+    return json_response(request.app.state.sim.faults.report())
+
+
+@router.get("/_sim/orders")
+def audit(request: Request) -> Response:
+    return json_response(sim_of(request).venue.audit())
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ClientError(400, "request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ClientError(422, "request body must be a JSON object")
+    return body
+
+
+def _move_clock(move, value) -> None:
+    try:
+        move(value)
+    except ValueError as refused:
+        raise ClientError(422, str(refused)) from None
+
+
+def _contracts_of(sim, underlying: str, now: datetime) -> list:
+    try:
+        return sim.market.contracts(underlying, now)
+    except ValueError:
+        raise ClientError(422, f"unknown underlying symbol {underlying!r}") from None
+
+
+def _filter_contracts(contracts: list, q) -> list:
+    right = q.get("type")
+    if right not in (None, "", "call", "put"):
+        raise ClientError(422, f"type must be call or put, got {right!r}")
+    exact = param_date(q.get("expiration_date"), "expiration_date")
+    low = param_date(q.get("expiration_date_gte"), "expiration_date_gte")
+    high = param_date(q.get("expiration_date_lte"), "expiration_date_lte")
+    k_low = param_float(q.get("strike_price_gte"), "strike_price_gte")
+    k_high = param_float(q.get("strike_price_lte"), "strike_price_lte")
+    root = q.get("root_symbol")
+    return [
+        c
+        for c in contracts
+        if (not right or c.right == right)
+        and (exact is None or c.expiration == exact)
+        and (low is None or c.expiration >= low)
+        and (high is None or c.expiration <= high)
+        and (k_low is None or c.strike >= k_low)
+        and (k_high is None or c.strike <= k_high)
+        and (not root or c.root == root)
+    ]
