@@ -117,6 +117,10 @@ def _add_emulator_command(commands: argparse._SubParsersAction) -> None:
     emu.add_argument("--api-key", default="strikeflow", help="APCA-API-KEY-ID to accept")
     emu.add_argument("--secret-key", default="strikeflow-secret", help="APCA-API-SECRET-KEY")
     emu.add_argument("--fill-delay", type=float, default=1.0, help="seconds before a fill")
+    emu.add_argument("--cash", type=float, default=100_000, help="starting cash (default 100000)")
+    emu.add_argument(
+        "--options-level", type=int, default=2, help="options_approved_level (default 2)"
+    )
     for name, what in (
         ("error-5xx", "500/503/504"),
         ("rate-limit", "429"),
@@ -141,6 +145,8 @@ def run_emulator(args: argparse.Namespace) -> int:
             api_key=args.api_key,
             secret_key=args.secret_key,
             fill_delay_s=args.fill_delay,
+            cash=args.cash,
+            options_approved_level=args.options_level,
             faults=FaultConfig(
                 error_5xx=args.fault_error_5xx,
                 rate_limit=args.fault_rate_limit,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,7 +37,19 @@ MAX_BODY_BYTES = 64 * 1024
 UNAUTHORIZED = {"code": 40110000, "message": "request is not authorized"}
 
 
+class InjectedDrop(ConnectionAbortedError):
+    """Ends a response half-sent, on purpose; the server's error log is spared it."""
+
+
+class _QuietInjectedDrops(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], InjectedDrop))
+
+
 def create_app(sim: Emulator) -> FastAPI:
+    quiet = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietInjectedDrops) for f in quiet.filters):
+        quiet.addFilter(_QuietInjectedDrops())
     app = FastAPI(title="strikeflow Alpaca emulator", docs_url=None, redoc_url=None)
     app.state.sim = sim
     _error_handlers(app)
@@ -140,7 +153,7 @@ async def drop_connection(send: Send) -> None:
         }
     )
     await send({"type": "http.response.body", "body": b'{"trunc', "more_body": True})
-    raise ConnectionAbortedError("injected dropped connection")
+    raise InjectedDrop("injected dropped connection")
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:

@@ -81,6 +81,8 @@ class Market:
 
     def __init__(self, seed: int, symbols: list[str], start: datetime) -> None:
         anchor = require_aware(start, "start").astimezone(NEW_YORK).date()
+        if isinstance(symbols, str):  # else "AAPL" would be the tickers A, P and L
+            raise ValueError(f"symbols must be a list of tickers, got the string {symbols!r}")
         bad = [s for s in symbols if not isinstance(s, str) or not TICKER.fullmatch(s)]
         if bad or not symbols:
             raise ValueError(f"symbols must be 1-5 capital letters, got {bad or symbols!r}")
@@ -178,7 +180,8 @@ class Market:
         return None if snapshot is None else snapshot.quote
 
     def settlement_price(self, underlying: str, expiration: date) -> float:
-        return self.spot(underlying, expiry_instant(expiration))
+        """The official close on the expiration date, in cents, as the OCC settles against."""
+        return round(self.spot(underlying, expiry_instant(expiration)), 2)
 
     # -- internals --------------------------------------------------------------------
 

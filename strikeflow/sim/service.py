@@ -11,7 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from strikeflow.sim.app import create_app
-from strikeflow.sim.calendar import SimClock
+from strikeflow.sim.calendar import SimClock, next_close
 from strikeflow.sim.faults import FaultConfig, Faults
 from strikeflow.sim.http_common import Emulator
 from strikeflow.sim.market import Market
@@ -53,6 +53,7 @@ def build_app(options: EmulatorOptions) -> FastAPI:
         options_approved_level=options.options_approved_level,
         fill_delay_s=options.fill_delay_s,
         clock=clock.now,
+        session_close=next_close,
     )
     sim = Emulator(
         market=market,

@@ -27,6 +27,7 @@ from strikeflow.sim.option_chain import UnderlyingProfile
 TRADING_DAYS_PER_YEAR = 252
 WINDOW_DAYS = 3 * 366  # calendar days simulated on each side of the anchor
 GAP_SHARE = 0.2  # of the daily variance that falls overnight
+DRIFT_SHARE = 0.09  # of the daily variance that the trend regimes carry
 REGIME_DAYS = 10
 SURGES_PER_DAY = 1.0
 SURGE_MINUTES = (5, 15)
@@ -66,12 +67,16 @@ class DailyWalk:
         rng = np.random.default_rng([seed, symbol_key(symbol), 1])
         n = len(self.days)
         daily_sd = profile.vol / np.sqrt(TRADING_DAYS_PER_YEAR)
-        regimes = rng.normal(0.0, 0.3 * daily_sd, n // REGIME_DAYS + 1)
+        # The shares add up: a day's log return has variance daily_sd**2, so daily closes
+        # realise the profile's vol (the drifts stay a little correlated, as trends are).
+        regimes = rng.normal(0.0, daily_sd * np.sqrt(DRIFT_SHARE), n // REGIME_DAYS + 1)
         drift = np.repeat(regimes, REGIME_DAYS)[:n]
         self.gap = rng.normal(0.0, daily_sd * np.sqrt(GAP_SHARE), n)
-        self.session_move = drift + rng.normal(0.0, daily_sd * np.sqrt(1 - GAP_SHARE), n)
+        session_sd = daily_sd * np.sqrt(1 - GAP_SHARE - DRIFT_SHARE)
+        self.session_move = drift + rng.normal(0.0, session_sd, n)
         log_close = np.cumsum(self.gap + self.session_move)
-        pivot = np.searchsorted(np.array(self.days, dtype="datetime64[D]"), np.datetime64(anchor))
+        self._day_array = np.array(self.days, dtype="datetime64[D]")
+        pivot = np.searchsorted(self._day_array, np.datetime64(anchor))
         before = log_close[pivot - 1] if pivot > 0 else 0.0
         self.log_close = log_close - before + np.log(profile.spot)
         self.seed, self.symbol, self.profile = seed, symbol, profile
@@ -86,7 +91,7 @@ class DailyWalk:
             raise ValueError(
                 f"{day} is outside the simulated market ({self.days[0]} to {self.days[-1]})"
             )
-        return int(np.searchsorted(np.array(self.days, dtype="datetime64[D]"), day, "right")) - 1
+        return int(np.searchsorted(self._day_array, np.datetime64(day), "right")) - 1
 
     def close(self, k: int) -> float:
         return float(np.exp(self.log_close[k]))

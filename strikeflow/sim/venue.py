@@ -33,6 +33,7 @@ Refusals raise ``VenueError`` with Alpaca's status, code and message (see venue_
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -129,6 +130,8 @@ class Venue:
         self._by_cid: dict[str, str] = {}
         self._audit: list[dict[str, Any]] = []
         self._generated_cids = 0
+        self._pending: list[tuple[datetime, int, str]] = []  # (ready_at, seq, id): a heap
+        self._ready: dict[str, Working] = {}  # past their delay, tried at every process
 
     # -- orders ----------------------------------------------------------------------
 
@@ -277,8 +280,15 @@ class Venue:
         """Bring the venue up to ``now``: try fills, expire day orders, settle expiries."""
         with self._lock:
             moment = require_aware(self._now() if now is None else now)
-            for working in list(self._book.open.values()):
-                self._work(working, moment)
+            while self._pending and self._pending[0][0] <= moment:
+                order_id = heapq.heappop(self._pending)[2]
+                if order_id in self._book.open:
+                    self._ready[order_id] = self._book.open[order_id]
+            for order_id, working in list(self._ready.items()):
+                if order_id in self._book.open:
+                    self._work(working, moment)
+                if order_id not in self._book.open:
+                    del self._ready[order_id]
             self._settle_expired(moment)
 
     def settle_expired(self, now: datetime) -> None:
@@ -379,9 +389,9 @@ class Venue:
         )  # fmt: skip
         self._orders[order.id] = order
         self._by_cid[cid] = order.id
-        self._book.open[order.id] = Working(
-            order, now + self._delay, reserve, ticket.multiplier, ticket.option
-        )
+        ready_at = now + self._delay
+        self._book.add(Working(order, ready_at, reserve, ticket.multiplier, ticket.option))
+        heapq.heappush(self._pending, (ready_at, len(self._orders), order.id))
         self._audit.append(
             {
                 "id": order.id,

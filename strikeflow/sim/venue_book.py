@@ -65,19 +65,26 @@ class Book:
         self.lots: dict[str, Lot] = {}
         self.open: dict[str, Working] = {}
         self.activities: list[dict[str, Any]] = []
+        self._reservations: dict[str, Decimal] = {}  # open buys: qty x reserve x multiplier
+        self._reserved = Decimal(0)
 
     # -- what is free --------------------------------------------------------------------
 
     def reserved(self, excluding: str | None = None) -> Decimal:
-        """Cash that open buy orders (but ``excluding``) would need at their reserve price."""
-        return sum(
-            (
-                (w.order.qty - w.order.filled_qty) * w.reserve * w.multiplier
-                for w in self.open.values()
-                if w.order.side == "buy" and w.order.id != excluding
-            ),
-            Decimal(0),
-        )
+        """Cash that open buy orders (but ``excluding``) would need at their reserve price.
+
+        Kept as a running total: it is asked on every order and every account request.
+        """
+        return self._reserved - self._reservations.get(excluding or "", Decimal(0))
+
+    def add(self, working: Working) -> None:
+        """Start working an order; a buy reserves its cash until it closes."""
+        order = working.order
+        self.open[order.id] = working
+        if order.side == "buy":
+            reservation = order.qty * working.reserve * working.multiplier
+            self._reservations[order.id] = reservation
+            self._reserved += reservation
 
     def buying_power(self) -> Decimal:
         return tidy(self.cash - self.reserved())
@@ -130,6 +137,7 @@ class Book:
         if status in _CLOSED_STAMP:
             setattr(order, _CLOSED_STAMP[status], at)
         self.open.pop(order.id, None)
+        self._reserved -= self._reservations.pop(order.id, Decimal(0))
 
     def settle(self, symbol: str, spot: Decimal, close: datetime) -> None:
         """Settle an expired option lot: intrinsic value in cash when ITM by $0.01 or more."""

@@ -35,6 +35,7 @@ OPTION_MULTIPLIER = Decimal(100)
 STOCK_EXCHANGE = "NASDAQ"  # an AssetExchange enum value; options use "" as Alpaca does
 MAX_CLIENT_ORDER_ID = 128
 MAX_QTY_PLACES = 9
+MAX_DIGITS = 40  # no number taken needs more digits, either side of the point
 OPEN_STATUSES = frozenset({"accepted", "new", "pending_new", "partially_filled"})
 SIDES = ("buy", "sell")
 TYPES = ("market", "limit")
@@ -238,6 +239,9 @@ def to_number(value: object, name: str) -> Decimal:
         raise bad_request(f"{name} must be a number") from None
     if not number.is_finite():
         raise bad_request(f"{name} must be a finite number")
+    # Bounded so that order arithmetic never overflows and no refusal quotes a huge number.
+    if number and not -MAX_DIGITS <= number.adjusted() < MAX_DIGITS:
+        raise bad_request(f"{name} is out of range (1e-{MAX_DIGITS} to 1e{MAX_DIGITS})")
     return number
 
 

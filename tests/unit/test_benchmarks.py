@@ -15,7 +15,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 def _benchmarks_importable(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     yield
-    for name in ("bench_pricing", "bench_selection"):
+    for name in ("bench_pricing", "bench_selection", "bench_emulator"):
         sys.modules.pop(name, None)
 
 
@@ -37,3 +37,11 @@ def test_selection_benchmark_selects_on_a_5000_contract_chain(monkeypatch):
     assert figures["contracts"] == 5_000
     assert figures["atm_day_ms"] > 0
     assert figures["delta_swing_ms"] > 0
+
+
+def test_emulator_benchmark_serves_every_endpoint_briefly():
+    import bench_emulator
+
+    figures = bench_emulator.emulator_figures(seconds=0.3)
+    assert set(figures) == {"baseline_rps", "account_rps", "snapshot_rps", "order_rps"}
+    assert all(rps > 0 for rps in figures.values())
