@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./strikeflow.db"
@@ -11,6 +15,22 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STRIKEFLOW_", frozen=True)
 
     database_url: str = DEFAULT_DATABASE_URL
+
+    # Alpaca. The keys are SecretStr: masked in repr, str and logs.
+    alpaca_api_key: SecretStr | None = None
+    alpaca_secret_key: SecretStr | None = None
+    alpaca_paper: bool = True
+    # One override for trading and market data at once (the emulator), no trailing slash.
+    alpaca_base_url: str | None = None
+    alpaca_connect_timeout_s: float = Field(default=3.05, gt=0, le=60)
+    alpaca_read_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    alpaca_options_feed: Literal["indicative", "opra"] = "indicative"
+    # How option orders are priced: a marketable limit at mid + fraction x spread.
+    option_order_pricing: Literal["marketable_limit", "limit_at_mid", "market"] = "marketable_limit"
+    option_spread_fraction: Decimal = Field(default=Decimal("0.5"), ge=0, le=1)
+    # When Alpaca is down or refuses: simulate the fill in-process, or record the failure.
+    # Never applies to live trading, whatever it says.
+    on_broker_failure: Literal["simulate", "reject"] = "simulate"
 
 
 def load_settings() -> Settings:

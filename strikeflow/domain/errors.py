@@ -58,3 +58,34 @@ class NoEligibleContract(DomainError):
             return "no candidate contracts in the chain"
         parts = ", ".join(f"{n} {reason}" for reason, n in self.counts.items())
         return f"{self.candidates} rejected: {parts}"
+
+
+class BrokerError(DomainError):
+    """A broker refused or failed an operation; ``transient`` says whether to retry it."""
+
+    transient: bool = False
+
+
+class BrokerUnavailable(BrokerError):
+    """The broker could not be reached or did not answer in time (timeout, dropped
+    connection, 5xx, 429). Transient: retry with the same client_order_id, which the
+    broker deduplicates, so a retry can never place a second order."""
+
+    transient = True
+
+    def __init__(self, operation: str, detail: str, status: int | None = None) -> None:
+        self.operation, self.detail, self.status = operation, detail, status
+        shown = f" (HTTP {status})" if status else ""
+        super().__init__(f"broker unavailable during {operation}{shown}: {detail}")
+
+
+class OrderRejected(BrokerError):
+    """The broker answered and refused (a 4xx other than 429): insufficient buying power,
+    an unknown symbol, a time_in_force not allowed. Permanent: retrying cannot help.
+    ``code`` and ``message`` are the broker's own (Alpaca's 40310000, say)."""
+
+    transient = False
+
+    def __init__(self, operation: str, status: int | None, code: int | None, message: str) -> None:
+        self.operation, self.status, self.code, self.message = operation, status, code, message
+        super().__init__(f"{operation} refused (HTTP {status}, code {code}): {message}")

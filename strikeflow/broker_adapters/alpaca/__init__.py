@@ -1,0 +1,18 @@
+"""Alpaca through alpaca-py: config, hardened clients, error classification, parsing maps,
+and the adapter that serves the MarketData and Broker ports."""
+
+from strikeflow.broker_adapters.alpaca.adapter import (
+    AlpacaAdapter,
+    build_alpaca_adapter,
+    submit_with_retries,
+)
+from strikeflow.broker_adapters.alpaca.config import AlpacaConfig, Secret, Timeouts
+
+__all__ = [
+    "AlpacaAdapter",
+    "AlpacaConfig",
+    "Secret",
+    "Timeouts",
+    "build_alpaca_adapter",
+    "submit_with_retries",
+]

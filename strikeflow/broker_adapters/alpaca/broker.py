@@ -1,0 +1,123 @@
+"""The Broker port over Alpaca's trading API: orders placed at most once, failures classified.
+
+Idempotent submit, in three steps:
+
+1. look the client_order_id up: an order found is the answer (an earlier attempt
+   placed it, perhaps one whose reply was lost);
+2. otherwise submit it, once: the HTTP clients never retry (see ``http``), so one call
+   here is one POST on the wire;
+3. if the reply is a 422 duplicate, or is ambiguous (a timeout after sending, a 5xx
+   that may follow a commit, a dropped connection, a truncated body), look up again.
+   Found: that order is the answer. Not found: the failure is reported as
+   ``BrokerUnavailable`` and the caller retries the whole call with the same intent.
+   Should the POST still land later, Alpaca's uniqueness of client_order_id turns the
+   retry's POST into a duplicate, which step 3 resolves to the one order.
+
+Retries are therefore the caller's (Celery's policy, or ``submit_with_retries``), never
+alpaca-py's: a silent 3 x 3 s retry inside one call would stretch a task past its time
+limit, and hide from the record how often the venue failed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import requests
+from alpaca.common.exceptions import APIError
+from alpaca.trading.requests import ClosePositionRequest
+
+from strikeflow.broker_adapters.alpaca import parsing
+from strikeflow.broker_adapters.alpaca.config import AlpacaConfig
+from strikeflow.broker_adapters.alpaca.errors import (
+    NOT_FOUND,
+    TRANSLATED,
+    classify,
+    read_api_error,
+    translated,
+)
+from strikeflow.broker_adapters.alpaca.http import AlpacaClients
+from strikeflow.domain.errors import BrokerError, BrokerUnavailable, DomainError, OrderRejected
+from strikeflow.domain.orders import AccountSnapshot, BrokerOrder, OrderIntent, PositionSnapshot
+from strikeflow.domain.records import ExecutionMode
+
+
+class AlpacaBroker:
+    def __init__(self, clients: AlpacaClients, config: AlpacaConfig) -> None:
+        self._clients = clients
+        self._config = config
+        self._mode = ExecutionMode.PAPER if config.paper else ExecutionMode.LIVE
+        self._secrets = (config.api_key.reveal(), config.secret_key.reveal())
+
+    @property
+    def execution_mode(self) -> ExecutionMode:
+        return self._mode
+
+    def account(self) -> AccountSnapshot:
+        with translated("account", self._secrets):
+            return parsing.account_snapshot(self._clients.trading.get_account())
+
+    def positions(self) -> list[PositionSnapshot]:
+        with translated("positions", self._secrets):
+            return [parsing.position_snapshot(p) for p in self._clients.trading.get_all_positions()]
+
+    def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
+        try:
+            order = self._clients.trading.get_order_by_client_id(client_order_id)
+            return parsing.broker_order(order, self._mode)
+        except APIError as error:
+            if read_api_error(error).status == NOT_FOUND:
+                return None
+            raise classify(error, "order lookup", self._secrets) from None
+        except DomainError:
+            raise
+        except TRANSLATED as error:
+            raise classify(error, "order lookup", self._secrets) from None
+
+    def submit(self, intent: OrderIntent) -> BrokerOrder:
+        existing = self.order_by_client_id(intent.client_order_id)
+        if existing is not None:
+            return existing
+        request = parsing.order_request(intent)
+        try:
+            return parsing.broker_order(self._clients.trading.submit_order(request), self._mode)
+        except APIError as error:
+            failure = read_api_error(error)
+            if not failure.duplicate and not failure.transient:
+                raise classify(error, "submit", self._secrets) from None
+            cause: BrokerError = classify(error, "submit", self._secrets)
+        except DomainError:
+            raise
+        except (requests.RequestException, ValueError) as error:
+            cause = classify(error, "submit", self._secrets)
+        return self._resolve(intent, cause)
+
+    def _resolve(self, intent: OrderIntent, cause: BrokerError) -> BrokerOrder:
+        """After a duplicate or an ambiguous reply: the order if it stands, else ``cause``."""
+        try:
+            found = self.order_by_client_id(intent.client_order_id)
+        except BrokerUnavailable as lookup:
+            raise BrokerUnavailable(
+                "submit",
+                f"outcome unknown ({_detail(cause)}); the lookup failed too ({lookup.detail})",
+            ) from None
+        if found is not None:
+            return found
+        if isinstance(cause, OrderRejected):  # a duplicate we cannot see yet: retry later
+            raise BrokerUnavailable("submit", f"duplicate reported but not found: {cause.message}")
+        raise cause
+
+    def close_position(self, symbol: str, qty: Decimal | None = None) -> BrokerOrder:
+        """Not idempotent at Alpaca (no client_order_id): pipelines should close with a
+        sell_to_close ``submit`` instead, which is."""
+        options = None if qty is None else ClosePositionRequest(qty=str(qty))
+        with translated("close position", self._secrets):
+            order = self._clients.trading.close_position(symbol, close_options=options)
+            return parsing.broker_order(order, self._mode)
+
+    def cancel(self, order_id: str) -> None:
+        with translated("cancel", self._secrets):
+            self._clients.trading.cancel_order_by_id(order_id)
+
+
+def _detail(error: BrokerError) -> str:
+    return error.detail if isinstance(error, BrokerUnavailable) else str(error)

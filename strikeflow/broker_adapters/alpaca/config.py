@@ -1,0 +1,105 @@
+"""The Alpaca adapter's own frozen configuration, whose repr never shows a secret.
+
+Built from ``strikeflow.config.Settings`` by ``AlpacaConfig.from_settings`` (read by
+attribute, so this layer need not import the config layer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from strikeflow.domain.orders import OptionPricing, OrderPricing
+
+MASK = "**********"
+
+
+class Secret:
+    """A string that shows as ``**********`` in repr, str, format and logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str) or not value:
+            raise ValueError("a secret must be a non-empty string")
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret('{MASK}')"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __format__(self, spec: str) -> str:
+        return MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self):  # never pickled into a Celery message or a log
+        raise TypeError("secrets are not picklable")
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to connect and to wait for each read; passed to every HTTP request."""
+
+    connect_s: float = 3.05
+    read_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not (0 < self.connect_s <= 60 and 0 < self.read_s <= 120):
+            raise ValueError(f"timeouts out of range: {self}")
+
+    def as_requests(self) -> tuple[float, float]:
+        return (self.connect_s, self.read_s)
+
+
+@dataclass(frozen=True)
+class AlpacaConfig:
+    api_key: Secret
+    secret_key: Secret
+    paper: bool = True
+    base_url: str | None = None  # one override for trading and data (the emulator)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    options_feed: str = "indicative"
+    contracts_page_size: int = 1000  # /v2/options/contracts allows up to 10,000
+    option_pricing: OptionPricing = field(default_factory=OptionPricing)
+
+    def __post_init__(self) -> None:
+        if self.base_url is not None:
+            object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        if not 1 <= self.contracts_page_size <= 10_000:
+            raise ValueError("contracts_page_size must be within [1, 10000]")
+
+    @property
+    def live(self) -> bool:
+        return not self.paper
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> AlpacaConfig:
+        """From ``strikeflow.config.Settings``; refuses to start without both keys."""
+        key, secret = settings.alpaca_api_key, settings.alpaca_secret_key
+        if key is None or secret is None:
+            raise ValueError(
+                "STRIKEFLOW_ALPACA_API_KEY and STRIKEFLOW_ALPACA_SECRET_KEY must both be set"
+            )
+        return cls(
+            api_key=Secret(key.get_secret_value()),
+            secret_key=Secret(secret.get_secret_value()),
+            paper=settings.alpaca_paper,
+            base_url=settings.alpaca_base_url,
+            timeouts=Timeouts(settings.alpaca_connect_timeout_s, settings.alpaca_read_timeout_s),
+            options_feed=settings.alpaca_options_feed,
+            option_pricing=OptionPricing(
+                mode=OrderPricing(settings.option_order_pricing),
+                spread_fraction=Decimal(settings.option_spread_fraction),
+            ),
+        )

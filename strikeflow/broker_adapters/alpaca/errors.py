@@ -1,0 +1,106 @@
+"""Alpaca failures as domain errors: transient (``BrokerUnavailable``) or permanent
+(``OrderRejected``), with Alpaca's own code and message, and never a secret.
+
+alpaca-py raises ``APIError(response text)`` for any HTTP error; its ``code`` and
+``message`` properties parse that text as JSON and raise themselves when the body is
+not JSON or lacks the key (a proxy's HTML 502, say), so they are never called here.
+Transport failures arrive as ``requests`` exceptions. Messages are cut short and
+scrubbed of the keys before they go anywhere; the original exception is not chained
+(its ``request`` holds the auth headers).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import requests
+from alpaca.common.exceptions import APIError
+
+from strikeflow.domain.errors import BrokerError, BrokerUnavailable, DomainError, OrderRejected
+
+DUPLICATE_CLIENT_ORDER_ID = 40010001
+NOT_FOUND = 404
+MAX_MESSAGE = 300
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiFailure:
+    """What an APIError says, read without trusting its body."""
+
+    status: int | None
+    code: int | None
+    message: str
+
+    @property
+    def transient(self) -> bool:
+        return self.status is None or self.status == 429 or self.status >= 500
+
+    @property
+    def duplicate(self) -> bool:
+        return self.status == 422 and self.code == DUPLICATE_CLIENT_ORDER_ID
+
+
+def read_api_error(error: APIError) -> ApiFailure:
+    text = str(error)
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    code, message = None, text
+    if isinstance(body, dict):
+        raw_code = body.get("code")
+        if isinstance(raw_code, int | str) and str(raw_code).isdigit():
+            code = int(raw_code)
+        if isinstance(body.get("message"), str):
+            message = body["message"]
+    try:
+        status = error.status_code
+    except AttributeError:  # an http_error without a response
+        status = None
+    return ApiFailure(status, code, " ".join(message.split())[:MAX_MESSAGE] or "(empty body)")
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def classify(error: BaseException, operation: str, secrets: Iterable[str] = ()) -> BrokerError:
+    """The domain error for ``error`` (an APIError, a requests or parsing failure)."""
+    secrets = tuple(secrets)
+    if isinstance(error, APIError):
+        failure = read_api_error(error)
+        message = scrub(failure.message, secrets)
+        if failure.transient:
+            return BrokerUnavailable(operation, message, failure.status)
+        return OrderRejected(operation, failure.status, failure.code, message)
+    if isinstance(error, requests.Timeout):
+        kind = "read timeout" if isinstance(error, requests.ReadTimeout) else "connect timeout"
+        return BrokerUnavailable(operation, kind)
+    if isinstance(error, requests.RequestException):
+        detail = scrub(f"{type(error).__name__}: {error}", secrets)[:MAX_MESSAGE]
+        return BrokerUnavailable(operation, detail)
+    if isinstance(error, ValueError):  # a truncated or malformed reply, JSON or model
+        detail = scrub(f"malformed reply ({type(error).__name__})", secrets)
+        return BrokerUnavailable(operation, detail)
+    raise TypeError(f"not a broker failure: {type(error).__name__}")
+
+
+TRANSLATED = (APIError, requests.RequestException, ValueError)
+
+
+@contextmanager
+def translated(operation: str, secrets: Iterable[str] = ()) -> Iterator[None]:
+    """Turn what alpaca-py and requests raise inside the block into domain errors."""
+    try:
+        yield
+    except DomainError:
+        raise  # our own verdict on the reply (a malformed OCC symbol, say), kept as is
+    except TRANSLATED as error:
+        raise classify(error, operation, secrets) from None

@@ -1,0 +1,178 @@
+"""The MarketData port over Alpaca's market data and contracts endpoints.
+
+An option chain is two listings merged by symbol: contracts (``/v2/options/contracts``,
+open interest and size; alpaca-py fetches one page, so every page is walked here) and
+snapshots (``/v1beta1/options/snapshots/{underlying}``, quotes, IV and Greeks; alpaca-py
+walks those pages itself). Where a snapshot has no IV or Greeks, they are backed out of
+the mid with the domain's pricing model, against the underlying's mid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from alpaca.data.enums import OptionsFeed
+from alpaca.data.requests import (
+    OptionChainRequest,
+    OptionSnapshotRequest,
+    StockBarsRequest,
+    StockLatestQuoteRequest,
+)
+from alpaca.trading.requests import GetOptionContractsRequest
+
+from strikeflow.broker_adapters.alpaca import parsing
+from strikeflow.broker_adapters.alpaca.config import AlpacaConfig
+from strikeflow.broker_adapters.alpaca.errors import translated
+from strikeflow.broker_adapters.alpaca.http import AlpacaClients
+from strikeflow.domain.chain import OptionChain
+from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
+from strikeflow.domain.market import (
+    BarTimeframe,
+    ExpiryWindow,
+    MarketClock,
+    OptionQuote,
+    StockBar,
+    StockQuote,
+    StrikeBand,
+)
+from strikeflow.domain.model_greeks import MarketRates, model_greeks
+from strikeflow.domain.models import Greeks, OptionContract, Right
+
+SNAPSHOT_BATCH = 100  # symbols per /v1beta1/options/snapshots request (URL length)
+MAX_CONTRACT_PAGES = 1_000  # a venue that never ends its pages must not hang a worker
+
+
+class AlpacaMarketData:
+    def __init__(
+        self, clients: AlpacaClients, config: AlpacaConfig, rates: MarketRates | None = None
+    ) -> None:
+        self._clients = clients
+        self._config = config
+        self._rates = rates or MarketRates()
+        self._feed = OptionsFeed(config.options_feed)
+        self._secrets = (config.api_key.reveal(), config.secret_key.reveal())
+
+    def option_chain(
+        self,
+        underlying: str,
+        window: ExpiryWindow,
+        strikes: StrikeBand | None = None,
+        right: Right | None = None,
+    ) -> list[OptionContract]:
+        band = strikes or StrikeBand()
+        listed = list(self._contract_pages(underlying, window, band, right))
+        with translated("option chain snapshots", self._secrets):
+            snapshots = self._clients.options.get_option_chain(
+                OptionChainRequest(
+                    underlying_symbol=underlying,
+                    feed=self._feed,
+                    type=None if right is None else parsing.RIGHT_TO_ALPACA[right],
+                    expiration_date_gte=window.first,
+                    expiration_date_lte=window.last,
+                    strike_price_gte=None if band.low is None else float(band.low),
+                    strike_price_lte=None if band.high is None else float(band.high),
+                )
+            )
+            quotes = {s: parsing.option_quote(s, snap) for s, snap in snapshots.items()}
+            contracts = [
+                parsing.option_contract(meta, quotes[meta.symbol])
+                for meta in listed
+                if quotes.get(meta.symbol) is not None
+            ]
+        return self._with_model_greeks(underlying, contracts)
+
+    def _contract_pages(
+        self, underlying: str, window: ExpiryWindow, band: StrikeBand, right: Right | None
+    ) -> Iterator:
+        token: str | None = None
+        for _ in range(MAX_CONTRACT_PAGES):
+            with translated("option contracts", self._secrets):
+                page = self._clients.trading.get_option_contracts(
+                    GetOptionContractsRequest(
+                        underlying_symbols=[underlying],
+                        expiration_date_gte=window.first,
+                        expiration_date_lte=window.last,
+                        strike_price_gte=None if band.low is None else str(band.low),
+                        strike_price_lte=None if band.high is None else str(band.high),
+                        type=None if right is None else parsing.RIGHT_TO_ALPACA[right],
+                        limit=self._config.contracts_page_size,
+                        page_token=token,
+                    )
+                )
+            yield from page.option_contracts or ()
+            token = page.next_page_token
+            if not token:
+                return
+        raise BrokerUnavailable(
+            "option contracts", f"more than {MAX_CONTRACT_PAGES} pages for {underlying}"
+        )
+
+    def _with_model_greeks(
+        self, underlying: str, contracts: list[OptionContract]
+    ) -> list[OptionContract]:
+        """Fill in IV and Greeks the venue left null, from each contract's mid."""
+        need = [i for i, c in enumerate(contracts) if c.greeks is None or c.implied_vol is None]
+        if not need:
+            return contracts
+        try:
+            spot = self.stock_quote(underlying)
+        except OrderRejected:  # no stock quote (an index, say): leave them unknown
+            return contracts
+        if spot.bid <= 0 or spot.ask <= 0:
+            return contracts
+        sub = OptionChain.from_contracts([contracts[i] for i in need])
+        iv, computed = model_greeks(sub, float(spot.mid), spot.time, self._rates)
+        out = list(contracts)
+        for k, i in enumerate(need):
+            c = out[i]
+            vol = float(iv[k]) if math.isfinite(iv[k]) else None
+            greeks = c.greeks
+            if greeks is None and math.isfinite(computed.delta[k]):
+                greeks = Greeks(*(float(g[k]) for g in computed))
+            out[i] = replace(c, implied_vol=vol, greeks=greeks)
+        return out
+
+    def option_snapshots(self, symbols: Sequence[str]) -> Mapping[str, OptionQuote]:
+        found: dict[str, OptionQuote] = {}
+        unique = list(dict.fromkeys(symbols))
+        for start in range(0, len(unique), SNAPSHOT_BATCH):
+            batch = unique[start : start + SNAPSHOT_BATCH]
+            with translated("option snapshots", self._secrets):
+                snaps = self._clients.options.get_option_snapshot(
+                    OptionSnapshotRequest(symbol_or_symbols=batch, feed=self._feed)
+                )
+                for symbol, snap in snaps.items():
+                    quote = parsing.option_quote(symbol, snap)
+                    if quote is not None:
+                        found[symbol] = quote
+        return found
+
+    def stock_quote(self, symbol: str) -> StockQuote:
+        with translated("stock quote", self._secrets):
+            quotes = self._clients.stocks.get_stock_latest_quote(
+                StockLatestQuoteRequest(symbol_or_symbols=[symbol])
+            )
+            if symbol not in quotes:
+                raise OrderRejected("stock quote", None, None, f"no quote for {symbol}")
+            return parsing.stock_quote(quotes[symbol])
+
+    def stock_bars(
+        self, symbols: Sequence[str], timeframe: BarTimeframe, start: datetime, end: datetime
+    ) -> Mapping[str, list[StockBar]]:
+        with translated("stock bars", self._secrets):
+            barset = self._clients.stocks.get_stock_bars(
+                StockBarsRequest(
+                    symbol_or_symbols=list(symbols),
+                    timeframe=parsing.TIMEFRAME_TO_ALPACA[BarTimeframe(timeframe)],
+                    start=start,
+                    end=end,
+                )
+            )
+            return {s: [parsing.stock_bar(b) for b in barset.data.get(s, [])] for s in symbols}
+
+    def clock(self) -> MarketClock:
+        with translated("clock", self._secrets):
+            return parsing.market_clock(self._clients.trading.get_clock())

@@ -1,0 +1,243 @@
+"""Explicit maps between alpaca-py's models and strikeflow's domain types, both ways.
+
+Every translation the adapter makes is here, one function per model, so a change in
+Alpaca's payloads is a change in one place. Money becomes Decimal through ``str`` (never
+through binary float arithmetic): Alpaca sends trading money as strings and market
+data as floats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from alpaca.data.models import Bar, OptionsSnapshot, Quote
+from alpaca.data.timeframe import TimeFrame
+from alpaca.trading.enums import (
+    ContractType,
+    OrderSide,
+    OrderStatus,
+    PositionIntent,
+    TimeInForce,
+)
+from alpaca.trading.enums import (
+    OrderType as AlpacaOrderType,
+)
+from alpaca.trading.models import Clock, Order, Position, TradeAccount
+from alpaca.trading.models import OptionContract as AlpacaContract
+from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest, OrderRequest
+
+from strikeflow.domain.market import BarTimeframe, MarketClock, OptionQuote, StockBar, StockQuote
+from strikeflow.domain.models import Greeks, OptionContract, Right
+from strikeflow.domain.occ import parse_occ
+from strikeflow.domain.orders import (
+    AccountSnapshot,
+    BrokerOrder,
+    OrderIntent,
+    OrderType,
+    PositionSnapshot,
+)
+from strikeflow.domain.records import Action, BrokerName, ExecutionMode, ExecutionStatus
+
+ORDER_STATUS: Mapping[OrderStatus, ExecutionStatus] = {
+    OrderStatus.PENDING_NEW: ExecutionStatus.SUBMITTED,
+    OrderStatus.PENDING_REVIEW: ExecutionStatus.SUBMITTED,
+    OrderStatus.NEW: ExecutionStatus.ACCEPTED,
+    OrderStatus.ACCEPTED: ExecutionStatus.ACCEPTED,
+    OrderStatus.ACCEPTED_FOR_BIDDING: ExecutionStatus.ACCEPTED,
+    OrderStatus.CALCULATED: ExecutionStatus.ACCEPTED,
+    OrderStatus.HELD: ExecutionStatus.ACCEPTED,
+    OrderStatus.PENDING_CANCEL: ExecutionStatus.ACCEPTED,
+    OrderStatus.PENDING_REPLACE: ExecutionStatus.ACCEPTED,
+    OrderStatus.STOPPED: ExecutionStatus.ACCEPTED,
+    OrderStatus.PARTIALLY_FILLED: ExecutionStatus.PARTIALLY_FILLED,
+    OrderStatus.FILLED: ExecutionStatus.FILLED,
+    OrderStatus.DONE_FOR_DAY: ExecutionStatus.CANCELED,
+    OrderStatus.CANCELED: ExecutionStatus.CANCELED,
+    OrderStatus.EXPIRED: ExecutionStatus.CANCELED,
+    OrderStatus.REPLACED: ExecutionStatus.CANCELED,
+    OrderStatus.REJECTED: ExecutionStatus.REJECTED,
+    OrderStatus.SUSPENDED: ExecutionStatus.REJECTED,
+}
+SIDE_TO_ALPACA: Mapping[Action, OrderSide] = {
+    Action.BUY: OrderSide.BUY,
+    Action.SELL: OrderSide.SELL,
+}
+SIDE_FROM_ALPACA: Mapping[OrderSide, Action] = {v: k for k, v in SIDE_TO_ALPACA.items()}
+TYPE_FROM_ALPACA: Mapping[AlpacaOrderType, OrderType] = {
+    AlpacaOrderType.MARKET: OrderType.MARKET,
+    AlpacaOrderType.LIMIT: OrderType.LIMIT,
+}
+TIMEFRAME_TO_ALPACA: Mapping[BarTimeframe, TimeFrame] = {
+    BarTimeframe.MINUTE: TimeFrame.Minute,
+    BarTimeframe.HOUR: TimeFrame.Hour,
+    BarTimeframe.DAY: TimeFrame.Day,
+}
+RIGHT_TO_ALPACA: Mapping[Right, ContractType] = {
+    Right.CALL: ContractType.CALL,
+    Right.PUT: ContractType.PUT,
+}
+
+
+def money(value: Any) -> Decimal | None:
+    """A Decimal from Alpaca's string or float money; None stays None."""
+    if value is None or value == "":
+        return None
+    return Decimal(str(value))
+
+
+def _name(value: Any) -> str:
+    return value.value if isinstance(value, Enum) else str(value)
+
+
+# --- trading: domain -> Alpaca ------------------------------------------------------
+
+
+def order_request(intent: OrderIntent) -> OrderRequest:
+    common: dict[str, Any] = {
+        "symbol": intent.symbol,
+        "qty": float(intent.qty),
+        "side": SIDE_TO_ALPACA[intent.side],
+        "time_in_force": TimeInForce(intent.time_in_force),
+        "client_order_id": intent.client_order_id,
+    }
+    if intent.position_intent is not None:
+        common["position_intent"] = PositionIntent(intent.position_intent)
+    if intent.order_type is OrderType.LIMIT:
+        return LimitOrderRequest(limit_price=float(intent.limit_price), **common)
+    return MarketOrderRequest(**common)
+
+
+# --- trading: Alpaca -> domain ------------------------------------------------------
+
+
+def broker_order(order: Order, mode: ExecutionMode) -> BrokerOrder:
+    kind = order.order_type or order.type
+    return BrokerOrder(
+        id=str(order.id),
+        client_order_id=order.client_order_id,
+        symbol=order.symbol or "",
+        side=SIDE_FROM_ALPACA[order.side],
+        qty=money(order.qty) or Decimal(0),
+        order_type=TYPE_FROM_ALPACA.get(kind, OrderType.MARKET),
+        status=ORDER_STATUS[order.status],
+        broker_status=_name(order.status),
+        broker=BrokerName.ALPACA,
+        execution_mode=mode,
+        limit_price=money(order.limit_price),
+        filled_qty=money(order.filled_qty) or Decimal(0),
+        filled_avg_price=money(order.filled_avg_price),
+        submitted_at=order.submitted_at,
+        filled_at=order.filled_at,
+        position_intent=None if order.position_intent is None else _name(order.position_intent),
+    )
+
+
+def account_snapshot(account: TradeAccount) -> AccountSnapshot:
+    zero = Decimal(0)
+    level = account.options_trading_level
+    if level is None:
+        level = account.options_approved_level
+    return AccountSnapshot(
+        account_id=str(account.id),
+        status=_name(account.status),
+        cash=money(account.cash) or zero,
+        buying_power=money(account.buying_power) or zero,
+        options_buying_power=money(account.options_buying_power) or zero,
+        equity=money(account.equity) or zero,
+        options_level=level,
+    )
+
+
+def position_snapshot(position: Position) -> PositionSnapshot:
+    qty = money(position.qty) or Decimal(0)
+    if _name(position.side) == "short" and qty > 0:
+        qty = -qty
+    return PositionSnapshot(
+        symbol=position.symbol,
+        qty=qty,
+        avg_entry_price=money(position.avg_entry_price) or Decimal(0),
+        market_value=money(position.market_value),
+        unrealized_pl=money(position.unrealized_pl),
+    )
+
+
+def market_clock(clock: Clock) -> MarketClock:
+    return MarketClock(clock.timestamp, clock.is_open, clock.next_open, clock.next_close)
+
+
+# --- market data: Alpaca -> domain --------------------------------------------------
+
+
+def stock_quote(quote: Quote) -> StockQuote:
+    return StockQuote(
+        symbol=quote.symbol,
+        bid=money(quote.bid_price),
+        ask=money(quote.ask_price),
+        bid_size=int(quote.bid_size),
+        ask_size=int(quote.ask_size),
+        time=quote.timestamp,
+    )
+
+
+def stock_bar(bar: Bar) -> StockBar:
+    return StockBar(
+        symbol=bar.symbol,
+        time=bar.timestamp,
+        open=money(bar.open),
+        high=money(bar.high),
+        low=money(bar.low),
+        close=money(bar.close),
+        volume=int(bar.volume),
+        vwap=money(bar.vwap),
+        trades=None if bar.trade_count is None else int(bar.trade_count),
+    )
+
+
+def greeks(snapshot: OptionsSnapshot) -> Greeks | None:
+    g = snapshot.greeks
+    if g is None:
+        return None
+    return Greeks(delta=g.delta, gamma=g.gamma, theta=g.theta, vega=g.vega, rho=g.rho)
+
+
+def option_quote(symbol: str, snapshot: OptionsSnapshot) -> OptionQuote | None:
+    """None when the snapshot has no quote: a contract that cannot be priced."""
+    quote = snapshot.latest_quote
+    if quote is None:
+        return None
+    trade = snapshot.latest_trade
+    return OptionQuote(
+        symbol=symbol,
+        bid=money(quote.bid_price),
+        ask=money(quote.ask_price),
+        bid_size=int(quote.bid_size),
+        ask_size=int(quote.ask_size),
+        time=quote.timestamp,
+        last=None if trade is None else money(trade.price),
+        implied_vol=snapshot.implied_volatility,
+        greeks=greeks(snapshot),
+    )
+
+
+def option_contract(meta: AlpacaContract, quote: OptionQuote) -> OptionContract:
+    """A listed contract (its metadata) merged with its latest quote."""
+    occ = parse_occ(meta.symbol)
+    return OptionContract(
+        symbol=meta.symbol,
+        underlying=meta.underlying_symbol,
+        expiration=occ.expiration,
+        right=occ.right,
+        strike=occ.strike,
+        bid=quote.bid,
+        ask=quote.ask,
+        last=quote.last,
+        volume=0,  # alpaca-py 0.44's OptionsSnapshot drops dailyBar, Alpaca's volume
+        open_interest=int(meta.open_interest) if meta.open_interest else 0,
+        implied_vol=quote.implied_vol,
+        greeks=quote.greeks,
+        quote_time=quote.time,
+        multiplier=int(Decimal(meta.size)),
+    )

@@ -1,0 +1,1 @@
+"""Use cases that orchestrate the domain through the ports of ``services.ports``."""

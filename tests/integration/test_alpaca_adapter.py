@@ -1,0 +1,289 @@
+"""AlpacaAdapter against the running emulator: real HTTP, real alpaca-py, every port method."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from alpaca.data.historical.option import OptionHistoricalDataClient
+from alpaca.data.requests import OptionChainRequest
+
+from strikeflow.broker_adapters.alpaca import AlpacaAdapter, AlpacaConfig, Secret, Timeouts
+from strikeflow.broker_adapters.fallback import FallbackBroker
+from strikeflow.broker_adapters.simulated import SimulatedBroker
+from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
+from strikeflow.domain.market import BarTimeframe, ExpiryWindow, StrikeBand
+from strikeflow.domain.models import Right
+from strikeflow.domain.orders import OptionPricing, OrderIntent, client_order_id
+from strikeflow.domain.records import Action, ExecutionMode, ExecutionStatus, PositionEffect
+from strikeflow.services.ports import Broker, MarketData
+from tests.integration.emulator import KEY, SECRET, START, poll
+
+TODAY = START.date()
+D = Decimal
+
+
+def make_adapter(url: str, **changes) -> AlpacaAdapter:
+    fields = {"base_url": url, "timeouts": Timeouts(2.0, 5.0), **changes}
+    return AlpacaAdapter(AlpacaConfig(Secret(KEY), Secret(SECRET), **fields))
+
+
+@pytest.fixture
+def adapter(emulator) -> Iterator[AlpacaAdapter]:
+    made = make_adapter(emulator.url, contracts_page_size=50)
+    yield made
+    made.close()
+
+
+def liquid_call(adapter: AlpacaAdapter, underlying: str = "SPY"):
+    chain = adapter.option_chain(
+        underlying,
+        ExpiryWindow(TODAY + timedelta(days=7), TODAY + timedelta(days=14)),
+        right=Right.CALL,
+    )
+    return min(
+        (c for c in chain if c.bid > 0 and c.greeks is not None),
+        key=lambda c: abs(c.greeks.delta - 0.5),
+    )
+
+
+def test_the_adapter_serves_both_ports(adapter):
+    assert isinstance(adapter, MarketData)
+    assert isinstance(adapter, Broker)
+
+
+def test_account_clock_and_positions(adapter):
+    account = adapter.account()
+    assert account.buying_power == D(100_000)
+    assert account.options_level == 2
+    clock = adapter.clock()
+    assert clock.is_open
+    assert clock.timestamp == START
+    assert adapter.positions() == []
+
+
+def test_stock_quote_and_bars(adapter):
+    quote = adapter.stock_quote("AAPL")
+    assert 0 < quote.bid < quote.ask
+    assert quote.time == START
+    bars = adapter.stock_bars(
+        ["AAPL", "MSFT"], BarTimeframe.MINUTE, START - timedelta(hours=1), START
+    )
+    assert [len(bars["AAPL"]), len(bars["MSFT"])] == [60, 60]
+    assert all(b.low <= b.open <= b.high and b.volume > 0 for b in bars["MSFT"])
+    with pytest.raises(OrderRejected) as unknown:
+        adapter.stock_quote("NOPE")
+    assert unknown.value.status == 422
+
+
+def test_a_chain_over_many_pages_is_fetched_whole(adapter, emulator):
+    window = ExpiryWindow(TODAY, TODAY + timedelta(days=14))
+    paged = adapter.option_chain("SPY", window)  # 50 contracts a page
+    whole = make_adapter(emulator.url, contracts_page_size=10_000).option_chain("SPY", window)
+    symbols = [c.symbol for c in paged]
+    assert len(symbols) > 1_000  # more than twenty pages
+    assert len(set(symbols)) == len(symbols)
+    assert symbols == [c.symbol for c in whole]
+    assert all(window.first <= c.expiration <= window.last for c in paged)
+    assert sum(c.open_interest > 0 for c in paged) > len(paged) / 2
+    assert all(c.multiplier == 100 and c.underlying == "SPY" for c in paged)
+
+
+def test_the_chain_honours_strike_band_and_right(adapter):
+    band = StrikeBand(D(200), D(240))
+    chain = adapter.option_chain(
+        "AAPL", ExpiryWindow(TODAY, TODAY + timedelta(days=14)), band, Right.PUT
+    )
+    assert chain
+    assert all(c.right is Right.PUT and D(200) <= c.strike <= D(240) for c in chain)
+
+
+def test_null_greeks_come_out_computed(adapter, emulator):
+    window = ExpiryWindow(TODAY, TODAY + timedelta(days=14))
+    raw = OptionHistoricalDataClient(KEY, SECRET, url_override=emulator.url).get_option_chain(
+        OptionChainRequest(
+            underlying_symbol="SPY", expiration_date_gte=TODAY, expiration_date_lte=window.last
+        )
+    )
+    nulls = {s for s, snap in raw.items() if snap.greeks is None}
+    assert len(nulls) > 10  # the emulator leaves ~5% without Greeks
+    chain = {c.symbol: c for c in adapter.option_chain("SPY", window)}
+    computed = [chain[s] for s in nulls if s in chain and chain[s].bid > 0]
+    assert len(computed) > 10
+    for c in computed:
+        assert c.greeks is not None, c.symbol
+        assert c.implied_vol is not None, c.symbol
+        low, high = (0, 1) if c.right is Right.CALL else (-1, 0)
+        assert low <= c.greeks.delta <= high
+        assert c.greeks.gamma >= 0
+        assert 0.01 < c.implied_vol < 5
+    # where the venue did send Greeks they are kept as sent
+    sent = next(s for s, snap in raw.items() if snap.greeks is not None and s in chain)
+    assert chain[sent].greeks.delta == raw[sent].greeks.delta
+
+
+def test_option_snapshots_omit_unknown_symbols(adapter):
+    call = liquid_call(adapter)
+    ghost = "SPY990115C00100000"
+    quotes = adapter.option_snapshots([call.symbol, ghost, call.symbol])
+    assert set(quotes) == {call.symbol}
+    assert quotes[call.symbol].ask == call.ask
+
+
+def test_an_option_order_is_placed_once_and_fills_at_the_ask(adapter, emulator):
+    call = liquid_call(adapter)
+    cid = client_order_id("rec-option-1")
+    intent = OptionPricing().intent(cid, call.symbol, Action.BUY, D(2), call.bid, call.ask)
+    placed = adapter.submit(intent)
+    assert placed.status in (ExecutionStatus.SUBMITTED, ExecutionStatus.ACCEPTED)
+    assert placed.execution_mode is ExecutionMode.PAPER
+    assert placed.position_intent == "buy_to_open"
+    assert placed.limit_price == call.ask
+    assert adapter.submit(intent).id == placed.id  # found by its client_order_id
+    emulator.advance(seconds=5)
+    filled = poll(
+        lambda: adapter.order_by_client_id(cid), lambda o: o.status is ExecutionStatus.FILLED
+    )
+    assert filled.filled_qty == 2
+    assert filled.filled_avg_price <= call.ask
+    assert [e["client_order_id"] for e in emulator.audit()] == [cid]
+    held = {p.symbol: p for p in adapter.positions()}
+    assert held[call.symbol].qty == 2
+    closing = adapter.submit(
+        OrderIntent(
+            client_order_id("rec-option-1", "close"),
+            call.symbol,
+            Action.SELL,
+            D(2),
+            position_effect=PositionEffect.CLOSE,
+        )
+    )
+    assert closing.position_intent == "sell_to_close"
+
+
+def test_close_position_and_cancel(adapter, emulator):
+    adapter.submit(OrderIntent(client_order_id("rec-nvda"), "NVDA", Action.BUY, D(3)))
+    emulator.advance(seconds=5)
+    poll(adapter.positions, lambda ps: any(p.symbol == "NVDA" for p in ps))
+    closing = adapter.close_position("NVDA", D(1))
+    assert closing.side is Action.SELL
+    assert closing.qty == 1
+    emulator.advance(seconds=5)
+    poll(adapter.positions, lambda ps: [p.qty for p in ps if p.symbol == "NVDA"] == [D(2)])
+    resting = adapter.submit(
+        OrderIntent(client_order_id("rec-cheap"), "AAPL", Action.BUY, D(1), "limit", D("1.00"))
+    )
+    adapter.cancel(resting.id)
+    assert adapter.order_by_client_id(resting.client_order_id).status is ExecutionStatus.CANCELED
+    with pytest.raises(OrderRejected) as again:
+        adapter.cancel(resting.id)
+    assert again.value.status == 422
+
+
+def test_rejections_carry_alpacas_code_and_message(adapter):
+    with pytest.raises(OrderRejected) as broke:
+        adapter.submit(OrderIntent(client_order_id("rec-broke"), "SPY", Action.BUY, D(100_000)))
+    assert (broke.value.status, broke.value.code) == (403, 40310000)
+    assert broke.value.message == "insufficient buying power"
+    with pytest.raises(OrderRejected) as unknown:
+        adapter.submit(OrderIntent(client_order_id("rec-ghost"), "ZZZZ", Action.BUY, D(1)))
+    assert unknown.value.code == 40010000
+    assert "ZZZZ" in unknown.value.message
+    assert adapter.order_by_client_id(client_order_id("rec-broke")) is None
+
+
+def test_fallback_simulates_what_the_venue_refuses_or_cannot_take(adapter, emulator):
+    simulated = SimulatedBroker(adapter, cash=D(10_000_000))
+    broker = FallbackBroker(adapter, simulated, "simulate", live=adapter.config.live)
+    big = broker.submit(OrderIntent(client_order_id("rec-big"), "SPY", Action.BUY, D(1_000)))
+    assert big.execution_mode is ExecutionMode.SIMULATED
+    assert big.status is ExecutionStatus.FILLED
+    assert big.filled_avg_price == adapter.stock_quote("SPY").ask
+    assert "insufficient buying power" in big.explain()["simulated_reason"]
+    emulator.faults(error_5xx=1.0)  # down for orders and for quotes
+    call = "SPY261218C00600000"
+    limit = OrderIntent(client_order_id("rec-down"), call, Action.BUY, D(1), "limit", D("3.10"))
+    down = broker.submit(limit)
+    assert (down.execution_mode, down.filled_avg_price) == (ExecutionMode.SIMULATED, D("3.10"))
+    assert "broker unavailable" in down.simulated_reason
+    assert broker.submit(limit) == down  # a retry finds the simulated order
+    emulator.faults(error_5xx=0.0)
+    assert emulator.audit() == []  # nothing reached the venue's book
+
+
+def test_live_trading_never_falls_back(emulator):
+    live = make_adapter(emulator.url, paper=False)
+    broker = FallbackBroker(live, SimulatedBroker(live), "simulate", live=live.config.live)
+    with pytest.raises(OrderRejected):
+        broker.submit(OrderIntent(client_order_id("rec-live"), "SPY", Action.BUY, D(1_000)))
+    assert live.execution_mode is ExecutionMode.LIVE
+
+
+class BlindFirstLookup(AlpacaAdapter):
+    """Misses the order on its first lookup, as a racing retry would."""
+
+    blind = True
+
+    def order_by_client_id(self, cid):
+        if self.blind:
+            self.blind = False
+            return None
+        return super().order_by_client_id(cid)
+
+
+def test_a_duplicate_client_order_id_returns_the_existing_order(adapter, emulator):
+    intent = OrderIntent(client_order_id("rec-dup"), "MSFT", Action.BUY, D(1))
+    first = adapter.submit(intent)
+    racing = BlindFirstLookup(adapter.config)
+    assert racing.submit(intent) == first  # the POST got 422 40010001, then a lookup
+    assert len(emulator.audit()) == 1
+
+
+def test_alpaca_py_does_not_retry_a_rate_limit_behind_our_back(adapter, emulator):
+    emulator.faults(rate_limit=1.0)
+    started = time.monotonic()
+    with pytest.raises(BrokerUnavailable) as limited:
+        adapter.account()
+    assert limited.value.status == 429
+    assert time.monotonic() - started < 1.0  # alpaca-py's own retry sleeps 3 s
+    report = emulator.faults(rate_limit=0.0)
+    assert report["counts"]["429"] == 1
+
+
+@pytest.fixture
+def silent_venue() -> Iterator[str]:
+    """A socket that accepts connections (the kernel's backlog) and never answers."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("call", ["account", "submit", "option_snapshots"])
+def test_a_silent_venue_times_out_instead_of_hanging(silent_venue, call):
+    adapter = make_adapter(silent_venue, timeouts=Timeouts(1.0, 0.3))
+    action = {
+        "account": adapter.account,
+        "submit": lambda: adapter.submit(
+            OrderIntent(client_order_id("rec-silent"), "AAPL", Action.BUY, D(1))
+        ),
+        "option_snapshots": lambda: adapter.option_snapshots(["SPY261218C00500000"]),
+    }[call]
+    started = time.monotonic()
+    with pytest.raises(BrokerUnavailable) as timed_out:
+        action()
+    assert time.monotonic() - started < 2.0
+    assert "read timeout" in str(timed_out.value)
+
+
+def test_a_closed_port_is_unavailable_not_an_exception_leak():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed when the block ends: nothing listens
+    adapter = make_adapter(f"http://127.0.0.1:{port}")
+    with pytest.raises(BrokerUnavailable, match="ConnectionError"):
+        adapter.clock()
