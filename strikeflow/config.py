@@ -16,6 +16,15 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
 
+    # Celery: the broker and the result store, both Redis, on their own db numbers.
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    result_backend: str = "redis://127.0.0.1:6379/1"
+    # The app's own Redis state (the kill switch), apart from Celery's keys.
+    redis_url: str = "redis://127.0.0.1:6379/2"
+    # What "now" is for quote freshness and DTE: the wall clock, or the venue's clock
+    # (the emulator's simulated time, which moves only when told to).
+    clock: Literal["wall", "market"] = "wall"
+
     # Alpaca. The keys are SecretStr: masked in repr, str and logs.
     alpaca_api_key: SecretStr | None = None
     alpaca_secret_key: SecretStr | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy import (
     Row,
     Text,
     column,
+    func,
     select,
     table,
     update,
@@ -223,6 +224,48 @@ class ExecutionRepository(_Repository):
         )
         with self._engine.connect() as conn:
             return [_execution(row) for row in conn.execute(query)]
+
+    def realized_pnl_on(self, day: date) -> Decimal:
+        """Sum of realized P&L recorded on executions of New York trading ``day``."""
+        c = dispatch_executions.c
+        query = select(func.sum(c.realized_pnl)).where(
+            c.trading_day == day, c.realized_pnl.is_not(None)
+        )
+        with self._engine.connect() as conn:
+            total = conn.execute(query).scalar_one()
+        return Decimal(0) if total is None else Decimal(str(total))
+
+    def open_entries(self, limit: int = 10_000) -> tuple[list[Execution], set[int]]:
+        """Opening orders that hold or may hold a position, and the ids of the entries a
+        filled closing execution has closed (for ``domain.risk.open_exposure``)."""
+        c = dispatch_executions.c
+        holding = ("submitted", "accepted", "partially_filled", "filled")
+        query = (
+            select(dispatch_executions)
+            .where(c.position_effect == "OPEN", c.status.in_(holding))
+            .order_by(c.id)
+            .limit(limit)
+        )
+        closed = select(c.closes_execution_id).where(
+            c.closes_execution_id.is_not(None), c.status == "filled"
+        )
+        with self._engine.connect() as conn:
+            entries = [_execution(row) for row in conn.execute(query)]
+            closed_ids = {int(row[0]) for row in conn.execute(closed)}
+        return entries, closed_ids
+
+    def set_premium_paid(self, client_order_id: str, premium: Decimal) -> None:
+        """The per-contract premium of an option row, once its fill price is known."""
+        if not isinstance(premium, Decimal) or not premium.is_finite() or premium < 0:
+            raise InvalidRecord("premium_paid", f"must be a finite Decimal >= 0, got {premium!r}")
+        c = dispatch_executions.c
+        statement = (
+            update(dispatch_executions)
+            .where(c.client_order_id == client_order_id, c.instrument_type != "STOCK")
+            .values(premium_paid=premium)
+        )
+        with self._transaction() as conn:
+            conn.execute(statement)
 
 
 # The views' columns, typed so both dialects return the same Python types

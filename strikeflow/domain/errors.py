@@ -7,7 +7,12 @@ from typing import Any
 
 
 class DomainError(Exception):
-    """Base of every error the domain raises on purpose."""
+    """Base of every error the domain raises on purpose.
+
+    Errors with their own ``__init__`` define ``__reduce__``: Celery pickles a task's
+    exception before its errbacks see it, and replaces one that does not round-trip by
+    its nearest base class (an OrderRejected would arrive as a BrokerError).
+    """
 
 
 class InvalidOccSymbol(DomainError, ValueError):
@@ -30,8 +35,11 @@ class InvalidRecord(DomainError, ValueError):
     """A recommendation or execution field that the store must not accept."""
 
     def __init__(self, field: str, problem: str) -> None:
-        self.field = field
+        self.field, self.problem = field, problem
         super().__init__(f"{field} {problem}")
+
+    def __reduce__(self):
+        return (type(self), (self.field, self.problem))
 
 
 class SizingError(DomainError, ValueError):
@@ -52,6 +60,9 @@ class NoEligibleContract(DomainError):
         self.candidates = candidates
         self.explain = dict(explain or {})
         super().__init__(self.summary())
+
+    def __reduce__(self):
+        return (type(self), (self.counts, self.candidates, self.explain))
 
     def summary(self) -> str:
         if self.candidates == 0:
@@ -78,6 +89,9 @@ class BrokerUnavailable(BrokerError):
         shown = f" (HTTP {status})" if status else ""
         super().__init__(f"broker unavailable during {operation}{shown}: {detail}")
 
+    def __reduce__(self):
+        return (type(self), (self.operation, self.detail, self.status))
+
 
 class OrderRejected(BrokerError):
     """The broker answered and refused (a 4xx other than 429): insufficient buying power,
@@ -89,3 +103,22 @@ class OrderRejected(BrokerError):
     def __init__(self, operation: str, status: int | None, code: int | None, message: str) -> None:
         self.operation, self.status, self.code, self.message = operation, status, code, message
         super().__init__(f"{operation} refused (HTTP {status}, code {code}): {message}")
+
+    def __reduce__(self):
+        return (type(self), (self.operation, self.status, self.code, self.message))
+
+
+class DispatchRejected(DomainError):
+    """A recommendation the dispatcher refuses for good (a risk breach, the kill switch,
+    zero size, a price that ran away): terminal, routed to ``record_failure``, never retried.
+
+    ``explain`` holds the figures behind the decision for the record.
+    """
+
+    def __init__(self, reason: str, explain: Mapping[str, Any] | None = None) -> None:
+        self.reason = reason
+        self.explain = dict(explain or {})
+        super().__init__(reason)
+
+    def __reduce__(self):
+        return (type(self), (self.reason, self.explain))

@@ -24,6 +24,13 @@ from strikeflow.domain.market import (
 )
 from strikeflow.domain.models import OptionContract, Right
 from strikeflow.domain.orders import AccountSnapshot, BrokerOrder, OrderIntent, PositionSnapshot
+from strikeflow.domain.records import (
+    Execution,
+    ExecutionStatus,
+    Recommendation,
+    RecommendationStatus,
+)
+from strikeflow.domain.risk import OpenExposure
 
 
 @runtime_checkable
@@ -71,3 +78,51 @@ class Broker(Protocol):
         ...
 
     def cancel(self, order_id: str) -> None: ...
+
+
+@runtime_checkable
+class DispatchStore(Protocol):
+    """What the dispatch steps need from the database. Every write is idempotent."""
+
+    def get_recommendation(self, recommendation_id: str) -> Recommendation | None: ...
+
+    def set_status(
+        self, recommendation_id: str, status: RecommendationStatus, reason: str | None = None
+    ) -> bool:
+        """Move to ``status`` unless already terminal; True if this call changed it."""
+        ...
+
+    def upsert_execution(self, execution: Execution) -> tuple[Execution, bool]:
+        """Store ``execution`` unless its client_order_id is stored; (stored row, new?)."""
+        ...
+
+    def execution_by_client_order_id(self, client_order_id: str) -> Execution | None: ...
+
+    def unfinished_executions(self, limit: int = 500) -> list[Execution]:
+        """Orders without a final state from the venue, oldest first."""
+        ...
+
+    def record_fill(
+        self,
+        client_order_id: str,
+        status: ExecutionStatus,
+        filled_qty: Decimal | None = None,
+        filled_avg_price: Decimal | None = None,
+        filled_at: datetime | None = None,
+        broker_order_id: str | None = None,
+    ) -> Execution: ...
+
+    def realized_loss_today(self, now: datetime) -> Decimal:
+        """Net realized loss on the New York trading day of ``now``, positive for a loss."""
+        ...
+
+    def open_exposure(self, now: datetime) -> OpenExposure:
+        """Entries still held at ``now``: their count and cost by ticker."""
+        ...
+
+
+@runtime_checkable
+class KillSwitch(Protocol):
+    def is_on(self) -> bool:
+        """True when every chain must stop before submit_order."""
+        ...

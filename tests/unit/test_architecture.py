@@ -26,7 +26,12 @@ RULES: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
     "broker_adapters": (frozenset({"services.ports"}), frozenset({"alpaca", "requests"})),
     "db": (frozenset({"services.ports"}), frozenset({"sqlalchemy", "alembic", "psycopg2"})),
     "config": (frozenset(), frozenset({"pydantic", "pydantic_settings"})),
-    "bootstrap": (frozenset({"config", "broker_adapters", "db"}), frozenset()),
+    # The composition root wires the ports into services' DispatchContext; its one
+    # client of its own is Redis (the kill switch).
+    "bootstrap": (
+        frozenset({"config", "broker_adapters", "db", "services"}),
+        frozenset({"redis"}),
+    ),
     "tasks": (frozenset({"services", "bootstrap"}), frozenset({"celery", "kombu"})),
     "sim": (frozenset(), PURE_NUMERICS | {"fastapi", "uvicorn", "starlette", "pydantic"}),
     "workers": (ANYTHING, ANYTHING),
@@ -131,6 +136,10 @@ def test_imports_follow_the_table(path: Path):
         ("db", "alpaca.trading.client"),
         ("tasks", "strikeflow.db.tables"),
         ("bootstrap", "strikeflow.tasks.dispatch"),
+        ("bootstrap", "strikeflow.workers.app"),
+        ("bootstrap", "celery"),
+        ("tasks", "strikeflow.workers.config"),
+        ("tasks", "redis"),
     ],
 )
 def test_the_checker_refuses_forbidden_imports(layer, target):
@@ -147,6 +156,10 @@ def test_the_checker_refuses_forbidden_imports(layer, target):
         ("sim", "strikeflow.domain.pricing"),
         ("tasks", "celery"),
         ("cli", "rich.table"),
+        ("bootstrap", "strikeflow.services.dispatch"),
+        ("bootstrap", "redis"),
+        ("tasks", "strikeflow.bootstrap"),
+        ("workers", "kombu"),
     ],
 )
 def test_the_checker_allows_the_table(layer, target):

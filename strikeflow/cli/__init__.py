@@ -16,6 +16,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
+from strikeflow.cli.dispatch import add_dispatch_commands
 from strikeflow.config import Settings
 from strikeflow.db import migrate
 from strikeflow.db.engine import dispose_all
@@ -97,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=run_demo)
     _add_db_commands(commands)
     _add_emulator_command(commands)
+    add_dispatch_commands(commands)
     return parser
 
 

@@ -1,0 +1,223 @@
+"""``strikeflow signal | killswitch | executions | positions | report``: the pipeline from a
+shell. Bad arguments exit 2 before anything is stored or sent; a rejected or failed
+outcome under ``--wait`` exits 1, and a wait that runs out of time exits 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from strikeflow.config import Settings
+from strikeflow.db.engine import dispose_all, engine_for
+from strikeflow.db.repositories import (
+    ExecutionRepository,
+    RecommendationRepository,
+    ReportQueries,
+)
+from strikeflow.domain.errors import InvalidRecord
+from strikeflow.domain.records import Recommendation, RecommendationStatus
+from strikeflow.services.dispatch import client_order_id_for
+from strikeflow.services.manual_signal import DEFAULT_CONFIDENCE, manual_recommendation
+
+POLL_S = 0.25
+EXIT_OUTCOME = {"executed": 0, "fell_back": 0, "rejected": 1, "failed": 1}
+EXIT_TIMEOUT = 3
+
+
+def add_dispatch_commands(commands: argparse._SubParsersAction) -> None:
+    sig = commands.add_parser("signal", help="store a manual recommendation and send its chain")
+    sig.add_argument("ticker", help="underlying symbol, e.g. AAPL")
+    sig.add_argument("--action", required=True, type=str.upper, choices=("BUY", "SELL"))
+    sig.add_argument(
+        "--instrument", default="STOCK", type=str.upper, choices=("STOCK", "CALL", "PUT")
+    )
+    sig.add_argument("--strategy", type=str.lower, choices=("day_trade", "swing_trade"))
+    sig.add_argument("--confidence", type=float, default=DEFAULT_CONFIDENCE, help="in [0, 1]")
+    sig.add_argument("--reason", default=None, help="why, for the record")
+    sig.add_argument("--wait", action="store_true", help="block until the terminal state")
+    sig.add_argument("--timeout", type=float, default=120.0, help="seconds --wait waits")
+    sig.add_argument("--json", action="store_true", help="print JSON")
+    sig.set_defaults(run=run_signal, usage_error=sig.error)
+
+    kill = commands.add_parser("killswitch", help="stop (on) or allow (off) new orders")
+    kill.add_argument("state", choices=("on", "off", "status"))
+    kill.add_argument("--reason", default="manual", help="why it is on")
+    kill.set_defaults(run=run_killswitch)
+
+    execs = commands.add_parser("executions", help="recent executions, newest first")
+    execs.add_argument("--since", type=_instant, default=None, help="ISO 8601 with offset")
+    execs.add_argument("--limit", type=int, default=50)
+    execs.add_argument("--json", action="store_true")
+    execs.set_defaults(run=run_executions)
+
+    for name, views, what in (
+        ("positions", ("active_options_positions",), "open option positions"),
+        ("report", ("options_performance_by_strategy", "daily_options_summary"), "P&L report"),
+    ):
+        view = commands.add_parser(name, help=what)
+        view.add_argument("--json", action="store_true")
+        view.set_defaults(run=run_views, views=views)
+
+
+def run_signal(args: argparse.Namespace) -> int:
+    try:
+        rec = manual_recommendation(
+            args.ticker, args.action, args.instrument, args.strategy, args.confidence, args.reason
+        )
+    except InvalidRecord as bad:
+        args.usage_error(str(bad))  # exits 2; nothing stored, nothing sent
+    settings = Settings()
+    store = RecommendationRepository(engine_for(settings.database_url))
+    try:
+        store.insert(rec)
+        if not _send(store, rec.id):
+            return 1
+        if not args.wait:
+            _show({"recommendation_id": rec.id, "status": "dispatched"}, args.json)
+            return 0
+        final = _wait(store, rec.id, args.timeout)
+        execution = ExecutionRepository(engine_for(settings.database_url)).by_client_order_id(
+            client_order_id_for(rec.id)
+        )
+    except SQLAlchemyError as failed:
+        print(f"strikeflow signal: database: {str(failed).splitlines()[0]}", file=sys.stderr)
+        return 1
+    finally:
+        dispose_all()
+    _show_outcome(final, None if execution is None else asdict(execution), args.json)
+    return EXIT_OUTCOME.get(final.status.value, EXIT_TIMEOUT)
+
+
+def _send(store: RecommendationRepository, rid: str) -> bool:
+    """Send the chain; when the broker cannot take it, the recommendation ends failed."""
+    from celery import current_app
+
+    import strikeflow.workers.app  # noqa: F401  (configures and becomes the current app)
+    from strikeflow.tasks import dispatch_chain
+
+    try:
+        with current_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=2)
+        dispatch_chain(rid)
+    except Exception as unsent:  # kombu's errors vary by transport
+        store.set_status(rid, RecommendationStatus.FAILED, f"not sent: {unsent}")
+        print(f"strikeflow signal: could not send the chain: {unsent}", file=sys.stderr)
+        return False
+    store.set_status(rid, RecommendationStatus.DISPATCHED)
+    return True
+
+
+def _wait(store: RecommendationRepository, rid: str, timeout_s: float) -> Recommendation:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rec = store.get(rid)
+        assert rec is not None, f"recommendation {rid} vanished"
+        if rec.status.terminal or time.monotonic() >= deadline:
+            return rec
+        time.sleep(POLL_S)
+
+
+def _show_outcome(rec: Recommendation, execution: dict[str, Any] | None, as_json: bool) -> None:
+    if not rec.status.terminal:
+        print(f"strikeflow signal: {rec.id} still {rec.status.value}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"recommendation": asdict(rec), "execution": execution}, default=str))
+        return
+    table = Table(title=f"{rec.id}: {rec.status.value}", show_header=False)
+    rows = {"status_reason": rec.status_reason, **(execution or {})}
+    for key, value in rows.items():
+        if value not in (None, {}, ""):
+            table.add_row(
+                key, json.dumps(value, default=str) if isinstance(value, dict) else str(value)
+            )
+    Console().print(table)
+
+
+def run_killswitch(args: argparse.Namespace) -> int:
+    import redis
+
+    from strikeflow.bootstrap import RedisKillSwitch
+
+    switch = RedisKillSwitch.from_url(Settings().redis_url)
+    try:
+        if args.state == "on":
+            switch.turn_on(args.reason)
+        elif args.state == "off":
+            switch.turn_off()
+    except redis.RedisError as down:
+        print(f"strikeflow killswitch: {down}", file=sys.stderr)
+        return 1
+    state = switch.state()
+    if not state.readable:
+        print(f"strikeflow killswitch: {state.reason}", file=sys.stderr)
+        return 1
+    print(f"kill switch on since {state.since}: {state.reason}" if state.on else "kill switch off")
+    return 0
+
+
+def run_executions(args: argparse.Namespace) -> int:
+    def read(engine):
+        rows = ExecutionRepository(engine).recent(since=args.since, limit=args.limit)
+        return {"executions": [asdict(e) for e in rows]}
+
+    return _read_db(read, args.json)
+
+
+def run_views(args: argparse.Namespace) -> int:
+    return _read_db(
+        lambda engine: {v: ReportQueries(engine).view(v) for v in args.views}, args.json
+    )
+
+
+def _read_db(read, as_json: bool) -> int:
+    url = Settings().database_url
+    try:
+        tables = read(engine_for(url))
+    except SQLAlchemyError as failed:
+        print(f"strikeflow: database: {str(failed).splitlines()[0]}", file=sys.stderr)
+        return 1
+    finally:
+        dispose_all()
+    if as_json:
+        print(json.dumps(tables, default=str))
+        return 0
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    for title, rows in tables.items():
+        console.print(_table(title, rows))
+    return 0
+
+
+def _table(title: str, rows: list[dict[str, Any]]) -> Table | str:
+    if not rows:
+        return f"{title}: no rows"
+    table = Table(title=title, header_style="bold")
+    columns = [c for c in rows[0] if c != "explain_json"]
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+    return table
+
+
+def _show(data: dict[str, Any], as_json: bool) -> None:
+    print(json.dumps(data) if as_json else " ".join(f"{k}={v}" for k, v in data.items()))
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 instant: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give a UTC offset, e.g. {text}-05:00")
+    return moment

@@ -1,0 +1,72 @@
+"""The DispatchStore port over the repositories: what the dispatch steps read and write."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from sqlalchemy import Engine
+
+from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
+from strikeflow.domain.expiry import trading_date
+from strikeflow.domain.records import (
+    Execution,
+    ExecutionStatus,
+    Recommendation,
+    RecommendationStatus,
+)
+from strikeflow.domain.risk import OpenExposure, open_exposure
+
+CENT = Decimal("0.01")
+
+
+class SqlDispatchStore:
+    """Implements ``services.ports.DispatchStore``; every write is idempotent."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.recommendations = RecommendationRepository(engine)
+        self.executions = ExecutionRepository(engine)
+
+    def get_recommendation(self, recommendation_id: str) -> Recommendation | None:
+        return self.recommendations.get(recommendation_id)
+
+    def set_status(
+        self, recommendation_id: str, status: RecommendationStatus, reason: str | None = None
+    ) -> bool:
+        return self.recommendations.set_status(recommendation_id, status, reason)
+
+    def upsert_execution(self, execution: Execution) -> tuple[Execution, bool]:
+        return self.executions.insert(execution)
+
+    def execution_by_client_order_id(self, client_order_id: str) -> Execution | None:
+        return self.executions.by_client_order_id(client_order_id)
+
+    def unfinished_executions(self, limit: int = 500) -> list[Execution]:
+        return self.executions.unfinished(limit)
+
+    def record_fill(
+        self,
+        client_order_id: str,
+        status: ExecutionStatus,
+        filled_qty: Decimal | None = None,
+        filled_avg_price: Decimal | None = None,
+        filled_at: datetime | None = None,
+        broker_order_id: str | None = None,
+    ) -> Execution:
+        """The venue's report; an option row's premium_paid becomes its fill price."""
+        stored = self.executions.record_fill(
+            client_order_id, status, filled_qty, filled_avg_price, filled_at, broker_order_id
+        )
+        if stored.option_symbol and filled_avg_price is not None and filled_qty:
+            premium = filled_avg_price.quantize(CENT, ROUND_HALF_EVEN)
+            if premium != stored.premium_paid:
+                self.executions.set_premium_paid(client_order_id, premium)
+                stored = self.executions.by_client_order_id(client_order_id) or stored
+        return stored
+
+    def realized_loss_today(self, now: datetime) -> Decimal:
+        return Decimal(0) - self.executions.realized_pnl_on(trading_date(now))
+
+    def open_exposure(self, now: datetime) -> OpenExposure:
+        entries, closed = self.executions.open_entries()
+        return open_exposure(entries, closed, now)

@@ -1,0 +1,198 @@
+"""Pre-trade risk checks: pure functions over plain figures, each breach with its reason.
+
+The dispatcher gathers the figures (open positions, today's realized loss, exposure per
+ticker, the kill switch) and asks ``check_risk`` whether one more entry is allowed. Every
+breach is reported, not only the first, so a rejection explains itself completely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from strikeflow.domain.errors import InvalidPolicy
+from strikeflow.domain.expiry import NEW_YORK, require_aware, trading_date
+from strikeflow.domain.models import InstrumentType, StrategyType
+from strikeflow.domain.records import Execution, ExecutionStatus, PositionEffect
+
+OPTION_MULTIPLIER = 100
+# Orders that hold (or may still take) a position: counted as open exposure.
+HOLDING_STATUSES = frozenset(
+    {
+        ExecutionStatus.SUBMITTED,
+        ExecutionStatus.ACCEPTED,
+        ExecutionStatus.PARTIALLY_FILLED,
+        ExecutionStatus.FILLED,
+    }
+)
+
+
+class RiskBreach(StrEnum):
+    KILL_SWITCH = "kill_switch"
+    MAX_OPEN_POSITIONS = "max_open_positions"
+    MAX_DAILY_LOSS = "max_daily_loss"
+    MAX_TICKER_EXPOSURE = "max_ticker_exposure"
+    DAY_TRADE_CUTOFF = "day_trade_cutoff"
+
+
+@dataclass(frozen=True, slots=True)
+class RiskViolation:
+    breach: RiskBreach
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """Limits on new entries; None disables a limit. Money in dollars, losses positive."""
+
+    max_open_positions: int | None = 20
+    max_daily_realized_loss: Decimal | None = Decimal("5000")
+    max_exposure_per_ticker: Decimal | None = Decimal("25000")
+    day_trade_cutoff: time | None = time(15, 30)  # New York wall time
+
+    def __post_init__(self) -> None:
+        if self.max_open_positions is not None and self.max_open_positions < 1:
+            raise InvalidPolicy(f"max_open_positions must be >= 1, got {self.max_open_positions}")
+        for name in ("max_daily_realized_loss", "max_exposure_per_ticker"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, Decimal) and value.is_finite()):
+                raise InvalidPolicy(f"{name} must be a finite Decimal, got {value!r}")
+            if value is not None and value <= 0:
+                raise InvalidPolicy(f"{name} must be > 0, got {value}")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenExposure:
+    """Entries still held: how many, and their cost by ticker (dollars)."""
+
+    positions: int = 0
+    by_ticker: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def of(self, ticker: str) -> Decimal:
+        return self.by_ticker.get(ticker, Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class RiskCheck:
+    """The figures a decision was made on, and every breach (empty when allowed)."""
+
+    violations: tuple[RiskViolation, ...]
+    figures: Mapping[str, Any]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.violations
+
+    def reason(self) -> str:
+        return "; ".join(v.message for v in self.violations)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "breaches": [v.breach.value for v in self.violations],
+            "reason": self.reason() or None,
+            **{k: str(v) if isinstance(v, Decimal) else v for k, v in self.figures.items()},
+        }
+
+
+def check_risk(
+    limits: RiskLimits,
+    *,
+    ticker: str,
+    strategy: StrategyType | None,
+    order_cost: Decimal,
+    exposure: OpenExposure,
+    realized_loss_today: Decimal,
+    now: datetime,
+    kill_switch_on: bool,
+) -> RiskCheck:
+    """Whether one more entry of ``order_cost`` dollars in ``ticker`` is allowed at ``now``.
+
+    ``realized_loss_today`` is positive for a loss (a net gain is 0 or negative).
+    """
+    require_aware(now)
+    found: list[RiskViolation] = []
+    if kill_switch_on:
+        found.append(RiskViolation(RiskBreach.KILL_SWITCH, "kill switch on"))
+    cap = limits.max_open_positions
+    if cap is not None and exposure.positions >= cap:
+        found.append(
+            RiskViolation(
+                RiskBreach.MAX_OPEN_POSITIONS,
+                f"{exposure.positions} open positions, the maximum is {cap}",
+            )
+        )
+    loss_cap = limits.max_daily_realized_loss
+    if loss_cap is not None and realized_loss_today >= loss_cap:
+        found.append(
+            RiskViolation(
+                RiskBreach.MAX_DAILY_LOSS,
+                f"realized loss today {realized_loss_today} reached the maximum {loss_cap}",
+            )
+        )
+    held = exposure.of(ticker)
+    ticker_cap = limits.max_exposure_per_ticker
+    if ticker_cap is not None and held + order_cost > ticker_cap:
+        found.append(
+            RiskViolation(
+                RiskBreach.MAX_TICKER_EXPOSURE,
+                f"{ticker} exposure {held} + order {order_cost} = {held + order_cost}"
+                f" exceeds the maximum {ticker_cap}",
+            )
+        )
+    cutoff = limits.day_trade_cutoff
+    local = now.astimezone(NEW_YORK)
+    if strategy == StrategyType.DAY_TRADE and cutoff is not None and local.time() >= cutoff:
+        found.append(
+            RiskViolation(
+                RiskBreach.DAY_TRADE_CUTOFF,
+                f"no new day-trade entries after {cutoff:%H:%M} ET (now {local:%H:%M} ET)",
+            )
+        )
+    figures = {
+        "open_positions": exposure.positions,
+        "realized_loss_today": realized_loss_today,
+        "ticker_exposure": held,
+        "order_cost": order_cost,
+        "at": local.isoformat(),
+    }
+    return RiskCheck(tuple(found), figures)
+
+
+def execution_cost(execution: Execution) -> Decimal:
+    """Dollars committed by an entry: the fill when there is one, else the order estimate.
+
+    Options count ×100 (prices are per share). The estimate is the explain_json's
+    ``order_cost`` that the dispatcher writes; absent, an unfilled order counts as 0.
+    """
+    multiplier = 1 if execution.instrument_type is InstrumentType.STOCK else OPTION_MULTIPLIER
+    if execution.filled_qty and execution.filled_avg_price is not None:
+        return execution.filled_qty * execution.filled_avg_price * multiplier
+    estimate = execution.explain_json.get("order_cost")
+    return Decimal(str(estimate)) if estimate is not None else Decimal(0)
+
+
+def open_exposure(
+    executions: Iterable[Execution], closed_ids: set[int], now: datetime
+) -> OpenExposure:
+    """Exposure of entries still held at ``now``: opening orders that hold or may hold a
+    position, are not closed by a later execution, and (options) have not expired."""
+    today = trading_date(now)
+    count, by_ticker = 0, {}
+    for e in executions:
+        if e.position_effect is not PositionEffect.OPEN or e.status not in HOLDING_STATUSES:
+            continue
+        if e.id is not None and e.id in closed_ids:
+            continue
+        if e.expiration_date is not None and e.expiration_date < today:
+            continue
+        count += 1
+        by_ticker[e.ticker] = by_ticker.get(e.ticker, Decimal(0)) + execution_cost(e)
+    return OpenExposure(count, by_ticker)

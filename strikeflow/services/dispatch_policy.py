@@ -1,0 +1,95 @@
+"""What a dispatch step needs: the policy (from settings) and the ports (from bootstrap)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from types import MappingProxyType
+
+from strikeflow.domain.errors import InvalidPolicy
+from strikeflow.domain.liquidity import LiquidityRules
+from strikeflow.domain.models import StrategyType
+from strikeflow.domain.orders import OptionPricing, client_order_id
+from strikeflow.domain.risk import RiskLimits
+from strikeflow.domain.selection import StrikeMode, StrikeTarget
+from strikeflow.domain.sizing import SizingPolicy
+from strikeflow.services.ports import Broker, DispatchStore, KillSwitch, MarketData
+
+DEFAULT_STRIKES: Mapping[StrategyType, StrikeTarget] = MappingProxyType(
+    {
+        StrategyType.DAY_TRADE: StrikeTarget(StrikeMode.ATM),
+        StrategyType.SWING_TRADE: StrikeTarget(StrikeMode.DELTA, delta=0.40),
+    }
+)
+
+
+def _liquidity_without_volume() -> LiquidityRules:
+    """Open interest, spread, a bid and a fresh quote; no volume floor.
+
+    alpaca-py drops the option snapshot's daily bar, so every contract from the Alpaca
+    adapter reports volume 0: a volume floor would reject them all. Open interest and
+    a tight two-sided quote are what the selection relies on instead. A source that does
+    report volume can have a floor back with ``LiquidityRules(min_volume=...)``.
+    """
+    return LiquidityRules(min_volume=0)
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    """How the pipeline decides, with defaults a paper account can run on.
+
+    ``max_price_move`` is the fraction the underlying may move between selection and the
+    fresh quote; beyond it an option trade is re-selected (at most ``max_reselects``
+    times) and a stock trade rejected. ``stock_fallback`` trades the stock when no
+    contract is eligible or when not even one contract fits the budget.
+    """
+
+    strike_band_fraction: Decimal = Decimal("0.10")
+    quote_max_age_s: float = 30.0
+    max_price_move: Decimal = Decimal("0.02")
+    stock_fallback: bool = True
+    risk: RiskLimits = field(default_factory=RiskLimits)
+    sizing: SizingPolicy = field(default_factory=SizingPolicy)
+    pricing: OptionPricing = field(default_factory=OptionPricing)
+    liquidity: LiquidityRules = field(default_factory=_liquidity_without_volume)
+    strikes: Mapping[StrategyType, StrikeTarget] = field(default_factory=lambda: DEFAULT_STRIKES)
+    max_reselects: int = 1
+
+    def __post_init__(self) -> None:
+        if not Decimal(0) < self.strike_band_fraction < Decimal(1):
+            raise InvalidPolicy(
+                f"strike_band_fraction must be in (0, 1), got {self.strike_band_fraction}"
+            )
+        if not self.quote_max_age_s > 0:
+            raise InvalidPolicy(f"quote_max_age_s must be positive, got {self.quote_max_age_s}")
+        if not self.max_price_move > 0:
+            raise InvalidPolicy(f"max_price_move must be positive, got {self.max_price_move}")
+        if self.max_reselects < 0:
+            raise InvalidPolicy(f"max_reselects must be >= 0, got {self.max_reselects}")
+
+    def strike_for(self, strategy: StrategyType | None) -> StrikeTarget:
+        return self.strikes.get(strategy or StrategyType.DAY_TRADE, StrikeTarget())
+
+
+@dataclass
+class DispatchContext:
+    """The ports one worker process built (bootstrap), plus the policy and a clock.
+
+    ``now`` returns an aware datetime: the wall clock in production, the emulator's or a
+    test's clock elsewhere (DTE and quote freshness are judged against it).
+    """
+
+    market: MarketData
+    broker: Broker
+    store: DispatchStore
+    kill_switch: KillSwitch
+    policy: DispatchPolicy
+    now: Callable[[], datetime]
+
+
+def client_order_id_for(recommendation_id: str) -> str:
+    """The one client_order_id of a recommendation's entry order (``sf-open-<32 hex>``,
+    44 characters): every retry and every duplicate of submit_order sends this id."""
+    return client_order_id(recommendation_id, "open")

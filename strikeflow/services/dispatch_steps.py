@@ -1,0 +1,302 @@
+"""The steps from a recommendation to a placed order, each a plain function of a payload.
+
+Each step takes the previous step's JSON payload and returns it with what it adds; none
+writes anything but the recommendation's non-terminal DISPATCHED status, so running a
+step twice costs a repeated read and nothing else. Refusals for good raise
+``DispatchRejected``; broker and market failures propagate as their domain errors
+(``BrokerUnavailable`` is the one the task retries).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from strikeflow.domain.chain import OptionChain
+from strikeflow.domain.errors import DispatchRejected, NoEligibleContract, SizingError
+from strikeflow.domain.expiry import trading_date
+from strikeflow.domain.market import ExpiryWindow, StockQuote, StrikeBand
+from strikeflow.domain.models import InstrumentType, StrategyType
+from strikeflow.domain.orders import BrokerOrder, OrderIntent
+from strikeflow.domain.records import Action, RecommendationStatus
+from strikeflow.domain.risk import check_risk
+from strikeflow.domain.selection import STRATEGY_WINDOWS, SelectionPolicy
+from strikeflow.domain.selection import select_contract as select_from_chain
+from strikeflow.domain.sizing import size_position as size_from_budget
+from strikeflow.services.dispatch_payload import (
+    contract_from_json,
+    contract_to_json,
+    jsonable,
+    order_to_json,
+    quote_to_json,
+)
+from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
+
+Payload = dict[str, Any]
+STOCK = InstrumentType.STOCK.value
+FAILED_ALREADY = (RecommendationStatus.REJECTED, RecommendationStatus.FAILED)
+
+
+def fetch_chain(ctx: DispatchContext, recommendation_id: str) -> Payload:
+    """The recommendation, spot, and (options) the chain of its right in the strategy's
+    DTE window and a strike band around spot; nothing wider travels."""
+    rec = ctx.store.get_recommendation(recommendation_id)
+    if rec is None:
+        raise DispatchRejected(f"unknown recommendation {recommendation_id!r}")
+    if rec.status.terminal:
+        raise DispatchRejected(f"recommendation already {rec.status.value}")
+    ctx.store.set_status(recommendation_id, RecommendationStatus.DISPATCHED)
+    payload: Payload = {
+        "recommendation_id": rec.id,
+        "client_order_id": client_order_id_for(rec.id),
+        "ticker": rec.ticker,
+        "action": rec.action.value,
+        "instrument": rec.instrument_type.value,
+        "strategy": None if rec.strategy_type is None else rec.strategy_type.value,
+        "confidence": rec.confidence,
+        "trade": rec.instrument_type.value,
+        "reselects": 0,
+        "explain": {},
+    }
+    return _with_chain(ctx, payload)
+
+
+def _with_chain(ctx: DispatchContext, payload: Payload) -> Payload:
+    quote = _fresh_stock_quote(ctx, payload["ticker"])
+    spot = _spot(quote)
+    out = {**payload, "spot": str(spot), "spot_at": quote.time.isoformat()}
+    if payload["instrument"] == STOCK:
+        return out
+    strategy = _strategy(payload)
+    window = STRATEGY_WINDOWS[strategy or StrategyType.DAY_TRADE]
+    expiries = ExpiryWindow.days_ahead(trading_date(ctx.now()), window.min_days, window.max_days)
+    band = StrikeBand.around(spot, ctx.policy.strike_band_fraction)
+    right = InstrumentType(payload["instrument"]).right
+    chain = ctx.market.option_chain(payload["ticker"], expiries, band, right)
+    out["chain"] = [contract_to_json(c) for c in chain]
+    return out
+
+
+def select_contract(ctx: DispatchContext, payload: Payload) -> Payload:
+    """The domain's choice among the fetched contracts; with none eligible, the stock
+    (when the policy allows) with every candidate's reasons in explain."""
+    out = {k: v for k, v in payload.items() if k != "chain"}
+    if payload["trade"] == STOCK:
+        return out
+    instrument = InstrumentType(payload["instrument"])
+    policy = SelectionPolicy(
+        right=instrument.right,
+        window=STRATEGY_WINDOWS[_strategy(payload) or StrategyType.DAY_TRADE],
+        strike=ctx.policy.strike_for(_strategy(payload)),
+        liquidity=ctx.policy.liquidity,
+    )
+    chain = OptionChain.from_contracts([contract_from_json(c) for c in payload.get("chain", [])])
+    now = ctx.now()
+    explain = dict(payload["explain"])
+    try:
+        chosen = select_from_chain(chain, float(payload["spot"]), now, policy)
+    except NoEligibleContract as none:
+        explain["selection"] = jsonable(none.explain)
+        reason = f"no eligible contract: {none}"
+        if not ctx.policy.stock_fallback:
+            raise DispatchRejected(reason, explain) from None
+        explain["fallback"] = {"reason": reason, "counts": none.counts}
+        return {**out, "trade": STOCK, "contract": None, "explain": explain}
+    explain["selection"] = jsonable(chosen.explain())
+    return {
+        **out,
+        "contract": contract_to_json(chosen.chosen),
+        "selected_at": now.isoformat(),
+        "explain": explain,
+    }
+
+
+def snapshot_price(ctx: DispatchContext, payload: Payload) -> Payload:
+    """Fresh quotes (refetched once when older than the limit); a move of the underlying
+    beyond ``max_price_move`` since selection re-selects an option or rejects."""
+    stock = _fresh_stock_quote(ctx, payload["ticker"])
+    selected, spot = Decimal(payload["spot"]), _spot(stock)
+    move = abs(spot - selected) / selected
+    limit = ctx.policy.max_price_move
+    explain = dict(payload["explain"])
+    if move > limit:
+        why = (
+            f"{payload['ticker']} moved {move:.2%} since selection"
+            f" ({selected} → {spot}) > {limit:.2%}"
+        )
+        can_reselect = payload["trade"] != STOCK and payload["reselects"] < ctx.policy.max_reselects
+        if not can_reselect:
+            raise DispatchRejected(f"price moved: {why}", explain)
+        previous = (payload.get("contract") or {}).get("symbol")
+        explain.setdefault("price_checks", []).append(
+            {"moved": why, "action": "reselected", "previous": previous}
+        )
+        again = {**payload, "reselects": payload["reselects"] + 1, "explain": explain}
+        again = select_contract(ctx, _with_chain(ctx, again))
+        return snapshot_price(ctx, again)
+    out = {**payload, "stock_quote": quote_to_json(stock), "explain": explain}
+    if payload["trade"] == STOCK:
+        return out
+    symbol = payload["contract"]["symbol"]
+    quote = ctx.market.option_snapshots([symbol]).get(symbol)
+    if quote is None or _age(ctx, quote.time) > ctx.policy.quote_max_age_s:
+        quote = ctx.market.option_snapshots([symbol]).get(symbol)
+    if quote is None:
+        raise DispatchRejected(f"no quote for {symbol}", explain)
+    age = _age(ctx, quote.time)
+    if age > ctx.policy.quote_max_age_s:
+        raise DispatchRejected(
+            f"{symbol} quote {age:.0f} s old > {ctx.policy.quote_max_age_s:g} s", explain
+        )
+    if not (quote.ask > 0 and quote.ask >= quote.bid):
+        raise DispatchRejected(f"no two-sided quote for {symbol} ({quote.bid} x {quote.ask})")
+    return {**out, "option_quote": quote_to_json(quote)}
+
+
+def size_position(ctx: DispatchContext, payload: Payload) -> Payload:
+    """Quantity from buying power (zero: stock fallback or rejection), then the risk
+    checks on the resulting order cost, kill switch included."""
+    account = ctx.broker.account()
+    explain = dict(payload["explain"])
+    trade = payload["trade"]
+    size = _size(ctx, payload, trade, account.buying_power, account.options_buying_power)
+    if size.quantity == 0 and trade != STOCK and ctx.policy.stock_fallback:
+        explain["fallback"] = {"reason": f"zero contracts: {size.reason}"}
+        explain["option_sizing"] = size.describe()
+        trade = STOCK
+        size = _size(ctx, payload, trade, account.buying_power, account.options_buying_power)
+    if size.quantity == 0:
+        raise DispatchRejected(f"size 0: {size.reason}", explain)
+    explain["sizing"] = {
+        "describe": size.describe(),
+        "quantity": size.quantity,
+        "unit_cost": str(size.unit_cost),
+        "budget": str(size.budget),
+        "fraction": str(size.fraction),
+        "basis": size.basis,
+        "buying_power": str(size.buying_power),
+    }
+    now = ctx.now()
+    check = check_risk(
+        ctx.policy.risk,
+        ticker=payload["ticker"],
+        strategy=_strategy(payload),
+        order_cost=size.cost,
+        exposure=ctx.store.open_exposure(now),
+        realized_loss_today=ctx.store.realized_loss_today(now),
+        now=now,
+        kill_switch_on=ctx.kill_switch.is_on(),
+    )
+    explain["risk"] = check.to_json()
+    if not check.allowed:
+        raise DispatchRejected(f"risk: {check.reason()}", explain)
+    return {
+        **payload,
+        "trade": trade,
+        "contract": payload.get("contract") if trade != STOCK else None,
+        "quantity": str(size.quantity),
+        "order_cost": str(size.cost),
+        "explain": explain,
+    }
+
+
+def _size(ctx: DispatchContext, payload: Payload, trade: str, power, options_power):
+    try:
+        return size_from_budget(
+            instrument=InstrumentType(trade),
+            strategy=_strategy(payload),
+            confidence=Decimal(str(payload["confidence"])),
+            price=_unit_price(ctx, payload, trade),
+            buying_power=power,
+            options_buying_power=options_power,
+            policy=ctx.policy.sizing,
+        )
+    except SizingError as error:
+        raise DispatchRejected(f"cannot size: {error}", payload["explain"]) from None
+
+
+def _unit_price(ctx: DispatchContext, payload: Payload, trade: str) -> Decimal:
+    """What one share or contract will cost: the limit the order will carry for an
+    option, the ask (buy) or bid (sell) for stock."""
+    if trade == STOCK:
+        quote = payload["stock_quote"]
+        return Decimal(quote["ask"] if payload["action"] == Action.BUY.value else quote["bid"])
+    quote = payload["option_quote"]
+    bid, ask = Decimal(quote["bid"]), Decimal(quote["ask"])
+    _, limit = ctx.policy.pricing.price(Action.BUY, bid, ask, payload["ticker"])
+    return limit if limit is not None else ask
+
+
+def order_intent(ctx: DispatchContext, payload: Payload) -> OrderIntent:
+    """The order a sized payload stands for. Options are bought to open (the right
+    carries the direction) at the pricing policy's limit; stock is a market day order."""
+    cid, qty = payload["client_order_id"], Decimal(payload["quantity"])
+    if payload["trade"] == STOCK:
+        return OrderIntent(cid, payload["ticker"], Action(payload["action"]), qty)
+    quote = payload["option_quote"]
+    symbol = payload["contract"]["symbol"]
+    return ctx.policy.pricing.intent(
+        cid, symbol, Action.BUY, qty, Decimal(quote["bid"]), Decimal(quote["ask"])
+    )
+
+
+def submit_order(ctx: DispatchContext, payload: Payload) -> Payload:
+    """Place the order once. With the kill switch on, nothing is sent: a duplicate of
+    this step after the order went out finds that order; otherwise a terminal refusal."""
+    rec = ctx.store.get_recommendation(payload["recommendation_id"])
+    if rec is not None and rec.status in FAILED_ALREADY:
+        raise DispatchRejected(f"recommendation already {rec.status.value}")
+    intent = order_intent(ctx, payload)
+    if ctx.kill_switch.is_on():
+        placed = ctx.broker.order_by_client_id(intent.client_order_id)
+        if placed is None:
+            raise DispatchRejected("kill switch on", payload["explain"])
+        return with_order(payload, placed)
+    return with_order(payload, ctx.broker.submit(intent))
+
+
+def with_order(payload: Payload, order: BrokerOrder) -> Payload:
+    """``payload`` with the broker's order, for persist_execution (also what a task that
+    falls back to a simulated fill after its last retry hands on)."""
+    return {**payload, "order": order_to_json(order)}
+
+
+def _fresh_stock_quote(ctx: DispatchContext, ticker: str) -> StockQuote:
+    quote = ctx.market.stock_quote(ticker)
+    if _age(ctx, quote.time) > ctx.policy.quote_max_age_s:
+        quote = ctx.market.stock_quote(ticker)
+    age = _age(ctx, quote.time)
+    if age > ctx.policy.quote_max_age_s:
+        raise DispatchRejected(f"{ticker} quote {age:.0f} s old > {ctx.policy.quote_max_age_s:g} s")
+    return quote
+
+
+def _spot(quote: StockQuote) -> Decimal:
+    """Mid of a two-sided quote, else whichever side is quoted."""
+    if quote.bid > 0 and quote.ask >= quote.bid:
+        return quote.mid
+    if quote.ask > 0:
+        return quote.ask
+    if quote.bid > 0:
+        return quote.bid
+    raise DispatchRejected(f"no quote for {quote.symbol} ({quote.bid} x {quote.ask})")
+
+
+def _age(ctx: DispatchContext, at) -> float:
+    return (ctx.now() - at).total_seconds()
+
+
+def _strategy(payload: Payload) -> StrategyType | None:
+    value = payload.get("strategy")
+    return None if value is None else StrategyType(value)
+
+
+__all__ = [
+    "fetch_chain",
+    "order_intent",
+    "select_contract",
+    "size_position",
+    "snapshot_price",
+    "submit_order",
+    "with_order",
+]

@@ -1,0 +1,119 @@
+"""The entry point (``strikeflow.dispatch``), the chain it sends, and the failure path.
+
+Every step carries ``link_error → on_step_failure``. Celery calls an errback that takes
+``(request, exc, traceback)`` inline, in the process where the step failed (for a
+worker lost mid-task, its main process, which has no Runtime): so the errback only
+classifies the failure and sends ``record_failure`` to the persistence queue, where the
+write is retried like any other store write. Both tolerate running twice: a terminal
+state is never overwritten.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import chain, shared_task
+from celery.result import AsyncResult
+
+from strikeflow import bootstrap
+from strikeflow.domain.errors import InvalidRecord
+from strikeflow.domain.records import RecommendationStatus
+from strikeflow.services import dispatch as steps
+from strikeflow.services.dispatch_records import REJECTION_KINDS
+from strikeflow.services.manual_signal import manual_recommendation
+from strikeflow.tasks.pipeline import (
+    STORE_RETRY,
+    fetch_chain,
+    persist_execution,
+    select_contract,
+    size_position,
+    snapshot_price,
+    submit_order,
+)
+
+log = logging.getLogger(__name__)
+
+# Refusals (DispatchRejected, OrderRejected, NoEligibleContract, bad inputs) end
+# "rejected", anything else "failed". By class name along the MRO, so an exception
+# rebuilt from a result backend matches as well; the services own the list.
+REJECTIONS = frozenset(REJECTION_KINDS) - {"rejected"}
+
+
+MANUAL_FIELDS = frozenset({"ticker", "action", "instrument", "strategy", "confidence", "reason"})
+
+
+def failure_kind(exc: BaseException) -> str:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return "rejected" if names & REJECTIONS else "failed"
+
+
+def recommendation_id_of(request: Any) -> str | None:
+    """The id a failed step worked for: its first argument, or that payload's field."""
+    args = getattr(request, "args", None) or ()
+    first = args[0] if args else (getattr(request, "kwargs", None) or {}).get("payload")
+    if isinstance(first, str):
+        return first
+    if isinstance(first, dict) and isinstance(first.get("recommendation_id"), str):
+        return first["recommendation_id"]
+    return None
+
+
+def dispatch_chain(recommendation_id: str) -> AsyncResult:
+    """Send the six steps for ``recommendation_id``; each has the failure errback."""
+    signatures = [
+        fetch_chain.s(recommendation_id),
+        select_contract.s(),
+        snapshot_price.s(),
+        size_position.s(),
+        submit_order.s(),
+        persist_execution.s(),
+    ]
+    for signature in signatures:
+        signature.link_error(on_step_failure.s())
+    return chain(*signatures).apply_async()
+
+
+@shared_task(name="strikeflow.on_step_failure")
+def on_step_failure(request: Any, exc: BaseException, traceback: Any) -> None:
+    rid = recommendation_id_of(request)
+    message = f"{type(exc).__name__}: {exc}"
+    task = getattr(request, "task", None)
+    if rid is None:
+        log.error("step %s failed with no recommendation id to record: %s", task, message)
+        return
+    log.warning("step %s failed for %s: %s", task, rid, message)
+    record_failure.apply_async((rid, failure_kind(exc), f"{task}: {message}"))
+
+
+@shared_task(name="strikeflow.record_failure", **STORE_RETRY)
+def record_failure(recommendation_id: str, kind: str, message: str) -> dict[str, Any]:
+    steps.record_failure(bootstrap.runtime().context, recommendation_id, kind, message)
+    return {"recommendation_id": recommendation_id, "status": kind}
+
+
+@shared_task(name="strikeflow.dispatch", **STORE_RETRY)
+def dispatch(recommendation_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    """Send the chain of a stored recommendation, or store ``fields`` (ticker, action,
+    instrument, strategy, confidence, reason) as a manual one first.
+
+    A recommendation already terminal is not sent again; one already dispatched is
+    (a duplicate chain is harmless: the client_order_id and the upsert make it so).
+    """
+    store = bootstrap.runtime().recommendations
+    if recommendation_id is None:
+        unknown = set(fields) - MANUAL_FIELDS
+        if unknown:
+            raise InvalidRecord("fields", f"unknown: {', '.join(sorted(unknown))}")
+        rec, _ = store.insert(manual_recommendation(**fields))
+    else:
+        rec = store.get(recommendation_id)
+        if rec is None:
+            raise InvalidRecord(
+                "recommendation_id", f"names no stored recommendation: {recommendation_id!r}"
+            )
+    if rec.status.terminal:
+        return {"recommendation_id": rec.id, "status": rec.status.value, "sent": False}
+    sent = dispatch_chain(rec.id)
+    store.set_status(rec.id, RecommendationStatus.DISPATCHED)
+    return {"recommendation_id": rec.id, "status": "dispatched", "sent": True, "chain": sent.id}

@@ -1,0 +1,99 @@
+"""The chain's steps, one task each, so each retries on its own.
+
+Reads from the venue retry on BrokerUnavailable (they change nothing). submit_order
+retries only BrokerUnavailable, with the same client_order_id, and after its last
+retry hands the order to the fallback policy (a simulated fill, or the failure).
+persist_execution retries anything but a domain error: its upsert is idempotent and it
+must not lose the record of an order that was placed. Every countdown stays far below
+the broker's visibility timeout (workers.config.VISIBILITY_TIMEOUT_S = 600 s).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from strikeflow import bootstrap
+from strikeflow.domain.errors import BrokerUnavailable, DomainError
+from strikeflow.services import dispatch as steps
+
+Payload = dict[str, Any]
+
+# Venue reads: 1, 2, 4 s (jittered down), then the step fails.
+READ_RETRY = {
+    "autoretry_for": (BrokerUnavailable,),
+    "retry_backoff": 1,
+    "retry_backoff_max": 10,
+    "retry_jitter": True,
+    "max_retries": 3,
+}
+# Orders: 1, 2, 4, 8, 16, 30 s at most (jittered down, < 61 s in all), then fall back.
+ORDER_RETRY = {
+    "autoretry_for": (BrokerUnavailable,),
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "retry_jitter": True,
+    "max_retries": 6,
+}
+# Database writes: any error but a domain refusal (a bad record will not get better).
+STORE_RETRY = {
+    "autoretry_for": (Exception,),
+    "dont_autoretry_for": (DomainError,),
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+def _ctx() -> steps.DispatchContext:
+    return bootstrap.runtime().context
+
+
+@shared_task(name="strikeflow.fetch_chain", **READ_RETRY)
+def fetch_chain(recommendation_id: str) -> Payload:
+    return steps.fetch_chain(_ctx(), recommendation_id)
+
+
+@shared_task(name="strikeflow.select_contract")
+def select_contract(payload: Payload) -> Payload:
+    return steps.select_contract(_ctx(), payload)
+
+
+@shared_task(name="strikeflow.snapshot_price", **READ_RETRY)
+def snapshot_price(payload: Payload) -> Payload:
+    return steps.snapshot_price(_ctx(), payload)
+
+
+@shared_task(name="strikeflow.size_position", **READ_RETRY)
+def size_position(payload: Payload) -> Payload:
+    return steps.size_position(_ctx(), payload)
+
+
+@shared_task(
+    bind=True,
+    name="strikeflow.submit_order",
+    acks_late=True,
+    reject_on_worker_lost=False,
+    **ORDER_RETRY,
+)
+def submit_order(self, payload: Payload) -> Payload:
+    rt = bootstrap.runtime()
+    try:
+        return steps.submit_order(rt.context, payload)
+    except BrokerUnavailable as down:
+        if self.request.retries < self.max_retries:
+            raise  # autoretry: the same payload, so the same client_order_id
+        intent = steps.order_intent(rt.context, payload)
+        return steps.with_order(payload, rt.fallback.fall_back(intent, down))
+
+
+@shared_task(name="strikeflow.persist_execution", **STORE_RETRY)
+def persist_execution(payload: Payload) -> Payload:
+    return steps.persist_execution(_ctx(), payload)
+
+
+@shared_task(name="strikeflow.reconcile_orders", **READ_RETRY)
+def reconcile_orders(limit: int = 500) -> int:
+    return steps.reconcile_orders(_ctx(), limit)

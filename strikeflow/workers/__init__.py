@@ -1,0 +1,1 @@
+"""The Celery side: the app, its configuration, and per-process startup."""

@@ -1,0 +1,96 @@
+"""Per-process startup and log correlation, wired to Celery's signals by ``connect()``.
+
+- ``worker_process_init``: each pool process builds its own Runtime (engine, Alpaca
+  clients, Redis) after fork, never inheriting its parent's sockets.
+- ``worker_process_shutdown``: close this process's database pools.
+- ``celeryd_init``: a worker that consumes ``orders`` runs with prefetch 1.
+- ``task_prerun``/``task_postrun``: bind the recommendation id and its client_order_id
+  to every log record of the task (``%(recommendation_id)s`` in the log formats).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from typing import Any
+
+from celery import signals
+
+from strikeflow import bootstrap
+from strikeflow.db.engine import dispose_all
+from strikeflow.services.dispatch import client_order_id_for
+from strikeflow.workers.config import prefetch_for
+
+log = logging.getLogger(__name__)
+
+_BOUND: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
+    "strikeflow_log_binding", default=("-", "-")
+)
+_factory_installed = False
+
+
+def connect() -> None:
+    """Connect the handlers (idempotent: each has a dispatch_uid)."""
+    signals.worker_process_init.connect(on_process_init, weak=False, dispatch_uid="sf-init")
+    signals.worker_process_shutdown.connect(
+        on_process_shutdown, weak=False, dispatch_uid="sf-shutdown"
+    )
+    signals.celeryd_init.connect(on_worker_init, weak=False, dispatch_uid="sf-celeryd-init")
+    signals.task_prerun.connect(bind_task, weak=False, dispatch_uid="sf-prerun")
+    signals.task_postrun.connect(unbind_task, weak=False, dispatch_uid="sf-postrun")
+    install_log_fields()
+
+
+def on_process_init(**_: Any) -> None:
+    bootstrap.init_runtime()
+
+
+def on_process_shutdown(**_: Any) -> None:
+    dispose_all()
+
+
+def on_worker_init(sender: Any = None, conf: Any = None, options: Any = None, **_: Any) -> None:
+    queues = (options or {}).get("queues")
+    if isinstance(queues, str):
+        queues = {q.strip() for q in queues.split(",") if q.strip()}
+    names = set(queues) if queues else None
+    if conf is not None:
+        conf.worker_prefetch_multiplier = prefetch_for(names)
+
+
+def binding_for(args: Any) -> tuple[str, str]:
+    """(recommendation id, client_order_id) from a task's first argument, or dashes."""
+    first = args[0] if args else None
+    rid = first.get("recommendation_id") if isinstance(first, dict) else first
+    if not isinstance(rid, str) or not rid:
+        return ("-", "-")
+    return (rid, client_order_id_for(rid))
+
+
+def bind_task(task_id: str = "", task: Any = None, args: Any = None, **_: Any) -> None:
+    _BOUND.set(binding_for(args))
+
+
+def unbind_task(**_: Any) -> None:
+    _BOUND.set(("-", "-"))
+
+
+def current_binding() -> tuple[str, str]:
+    return _BOUND.get()
+
+
+def install_log_fields() -> None:
+    """Every LogRecord gets ``recommendation_id`` and ``client_order_id`` (dashes outside
+    a task), so the formats may name them and no handler can choke on their absence."""
+    global _factory_installed
+    if _factory_installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        record.recommendation_id, record.client_order_id = _BOUND.get()
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _factory_installed = True

@@ -1,0 +1,140 @@
+"""The DispatchStore adapter on real PostgreSQL and SQLite, and the dispatch steps over it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from strikeflow.db.dispatch_store import SqlDispatchStore
+from strikeflow.db.engine import engine_for
+from strikeflow.domain.models import InstrumentType
+from strikeflow.domain.records import (
+    ExecutionStatus,
+    PositionEffect,
+    RecommendationStatus,
+)
+from strikeflow.services.dispatch import (
+    DispatchContext,
+    DispatchPolicy,
+    client_order_id_for,
+    fetch_chain,
+    persist_execution,
+    record_failure,
+    select_contract,
+    size_position,
+    snapshot_price,
+    submit_order,
+)
+from strikeflow.services.ports import DispatchStore
+from tests.integration.records import AT, option_execution, recommendation, stock_execution
+from tests.unit.factories import NOW, contract
+from tests.unit.fakes_dispatch import FakeClock, FakeKillSwitch, FakeMarket
+
+SAME_DAY = AT.replace(hour=19)  # 14:00 in New York, the trading day of AT
+
+
+@pytest.fixture
+def store(db_url) -> SqlDispatchStore:
+    store = SqlDispatchStore(engine_for(db_url))
+    store.recommendations.insert(recommendation())
+    return store
+
+
+def test_it_implements_the_port(store):
+    assert isinstance(store, DispatchStore)
+
+
+def test_status_moves_until_terminal_then_stays(store):
+    assert store.set_status("rec-aapl-1", RecommendationStatus.DISPATCHED)
+    assert store.set_status("rec-aapl-1", RecommendationStatus.REJECTED, "kill switch on")
+    assert not store.set_status("rec-aapl-1", RecommendationStatus.FAILED, "late errback")
+    rec = store.get_recommendation("rec-aapl-1")
+    assert (rec.status, rec.status_reason) == (RecommendationStatus.REJECTED, "kill switch on")
+    assert store.get_recommendation("nope") is None
+
+
+def test_upsert_is_idempotent_on_client_order_id(store):
+    first, created = store.upsert_execution(option_execution())
+    again, created_again = store.upsert_execution(option_execution(contracts=5))
+    assert created
+    assert not created_again
+    assert again == first
+    assert again.contracts == 3
+    assert store.execution_by_client_order_id("sf-call-1") == first
+
+
+def test_record_fill_updates_the_premium_of_an_option_row(store):
+    store.upsert_execution(
+        option_execution(
+            status=ExecutionStatus.ACCEPTED, filled_qty=None, filled_avg_price=None, filled_at=None
+        )
+    )
+    assert [e.client_order_id for e in store.unfinished_executions()] == ["sf-call-1"]
+    row = store.record_fill("sf-call-1", ExecutionStatus.FILLED, Decimal(3), Decimal("2.237"), AT)
+    assert row.status is ExecutionStatus.FILLED
+    assert row.premium_paid == Decimal("2.24")
+    assert store.unfinished_executions() == []
+
+
+def test_realized_loss_today_is_the_net_of_the_day(store):
+    assert store.realized_loss_today(SAME_DAY) == 0
+    for cid, pnl in (("a", "-300.50"), ("b", "100"), ("c", "-1000")):
+        stored, _ = store.upsert_execution(stock_execution(cid))
+        store.executions.set_realized_pnl(stored.id, Decimal(pnl))
+    yesterday, _ = store.upsert_execution(stock_execution("d", created_at=AT - timedelta(days=1)))
+    store.executions.set_realized_pnl(yesterday.id, Decimal("-5000"))
+    assert store.realized_loss_today(SAME_DAY) == Decimal("1200.50")
+
+
+def test_open_exposure_counts_held_entries_by_ticker(store):
+    _held, _ = store.upsert_execution(option_execution("call"))  # 3 × 2.15 × 100
+    store.upsert_execution(stock_execution("stock"))  # 12 × 229.14
+    closed, _ = store.upsert_execution(stock_execution("closed"))
+    store.upsert_execution(
+        stock_execution(
+            "closer",
+            position_effect=PositionEffect.CLOSE,
+            closes_execution_id=closed.id,
+            action="SELL",
+        )
+    )
+    store.upsert_execution(stock_execution("canceled", status=ExecutionStatus.CANCELED))
+    store.upsert_execution(option_execution("expired", expiration_date=date(2026, 11, 18)))
+    exposure = store.open_exposure(SAME_DAY)
+    assert exposure.positions == 2
+    assert exposure.of("AAPL") == Decimal("645") + Decimal("12") * Decimal("229.14")
+
+
+def test_the_steps_persist_a_full_option_row_and_a_terminal_state(db_url):
+    """The dispatch steps through the real store: the record fits every column."""
+    from strikeflow.broker_adapters.simulated import SimulatedBroker
+
+    store = SqlDispatchStore(engine_for(db_url))
+    store.recommendations.insert(
+        recommendation("rec-xyz", ticker="XYZ", created_at=NOW, updated_at=NOW)
+    )
+    clock = FakeClock()
+    market = FakeMarket(clock, [contract(k, dte=dte) for dte in (0, 1) for k in range(90, 111)])
+    market.quote_stock("XYZ", "100")
+    broker = SimulatedBroker(market, reason="integration test", now=clock)
+    ctx = DispatchContext(market, broker, store, FakeKillSwitch(), DispatchPolicy(), clock)
+    payload = fetch_chain(ctx, "rec-xyz")
+    for step in (select_contract, snapshot_price, size_position, submit_order):
+        payload = step(ctx, payload)
+    persist_execution(ctx, payload)
+    persist_execution(ctx, payload)
+    record_failure(ctx, "rec-xyz", "WorkerLostError", "a late errback")
+    row = store.execution_by_client_order_id(client_order_id_for("rec-xyz"))
+    assert row.instrument_type is InstrumentType.CALL
+    assert row.contracts == 22
+    assert row.option_symbol == "XYZ261119C00100000"
+    assert row.premium_paid == Decimal("2.10")
+    assert row.delta == Decimal("0.5000")
+    assert row.implied_volatility == Decimal("0.3000")
+    assert row.explain_json["selection"]["chosen"]["symbol"] == row.option_symbol
+    assert store.get_recommendation("rec-xyz").status is RecommendationStatus.EXECUTED
+    exposure = store.open_exposure(NOW)
+    assert exposure.positions == 1
+    assert exposure.of("XYZ") == Decimal("4620.00")

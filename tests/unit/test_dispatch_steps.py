@@ -1,0 +1,452 @@
+"""The dispatch steps over hand-written fakes and the in-process SimulatedBroker."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from strikeflow.domain.errors import BrokerUnavailable, DispatchRejected, OrderRejected
+from strikeflow.domain.models import InstrumentType, Right, StrategyType
+from strikeflow.domain.orders import BrokerOrder, OrderType
+from strikeflow.domain.records import (
+    Action,
+    BrokerName,
+    ExecutionMode,
+    ExecutionStatus,
+    RecommendationStatus,
+)
+from strikeflow.domain.risk import OpenExposure, RiskLimits
+from strikeflow.services.dispatch import (
+    DispatchPolicy,
+    client_order_id_for,
+    fetch_chain,
+    order_intent,
+    persist_execution,
+    reconcile_orders,
+    record_failure,
+    select_contract,
+    size_position,
+    snapshot_price,
+    submit_order,
+)
+from tests.integration.records import recommendation, stock_execution
+from tests.unit.factories import NOW, TODAY, contract
+from tests.unit.fakes_dispatch import OrderBook, ScriptedBroker, make_context
+
+STRIKES = range(80, 121)
+
+
+def listed(volume: int = 1_000, **overrides) -> list:
+    """Calls and puts on XYZ, 0, 1 and 10 DTE, strikes 80-120."""
+    return [
+        contract(k, dte=dte, right=right, volume=volume, **overrides)
+        for dte in (0, 1, 10)
+        for right in (Right.CALL, Right.PUT)
+        for k in STRIKES
+    ]
+
+
+def setup(contracts=None, rec_overrides=None, **ctx_kwargs):
+    ctx, market, store, switch, broker = make_context(
+        listed() if contracts is None else contracts, **ctx_kwargs
+    )
+    market.quote_stock("XYZ", "100")
+    values = {"ticker": "XYZ", "created_at": NOW, "updated_at": NOW, **(rec_overrides or {})}
+    rec = store.add(recommendation("rec-1", **values))
+    return ctx, market, store, switch, broker, rec
+
+
+def run_to_size(ctx, rec_id="rec-1"):
+    payload = fetch_chain(ctx, rec_id)
+    for step in (select_contract, snapshot_price, size_position):
+        payload = json.loads(json.dumps(step(ctx, payload)))  # what Celery's JSON does
+    return payload
+
+
+def run_all(ctx, rec_id="rec-1"):
+    payload = submit_order(ctx, run_to_size(ctx, rec_id))
+    return persist_execution(ctx, json.loads(json.dumps(payload)))
+
+
+# -- client_order_id ------------------------------------------------------------------
+
+
+def test_client_order_id_is_deterministic_short_and_distinct():
+    a, b = client_order_id_for("rec-1"), client_order_id_for("rec-2")
+    assert a == client_order_id_for("rec-1")
+    assert a != b
+    assert a.startswith("sf-")
+    assert len(a) <= 48
+    assert len(client_order_id_for("x" * 500)) <= 48
+
+
+# -- the happy paths ------------------------------------------------------------------
+
+
+def test_call_day_trade_ends_executed_with_every_option_column():
+    ctx, _market, store, _, broker, _ = setup()
+    result = run_all(ctx)
+    assert result["status"] == "executed"
+    assert result["execution_status"] == "filled"
+    row = store.executions[client_order_id_for("rec-1")]
+    assert row.instrument_type is InstrumentType.CALL
+    assert row.option_symbol == "XYZ261119C00100000"  # ATM, nearest expiry (0 DTE)
+    assert (row.strike_price, row.expiration_date) == (Decimal("100"), TODAY)
+    assert row.contracts == 22  # 4.64% of 100,000 = 4,640 // 210
+    assert row.quantity == Decimal(22)
+    assert row.premium_paid == Decimal("2.10")
+    assert (row.delta, row.gamma, row.theta, row.vega) == (
+        Decimal("0.5000"),
+        Decimal("0.0500"),
+        Decimal("-0.0800"),
+        Decimal("0.1200"),
+    )
+    assert row.implied_volatility == Decimal("0.3000")
+    assert row.strategy_type is StrategyType.DAY_TRADE
+    assert row.execution_mode is ExecutionMode.SIMULATED
+    assert row.explain_json["order"]["simulated_reason"] == "unit test"
+    assert row.explain_json["selection"]["chosen"]["symbol"] == row.option_symbol
+    assert row.explain_json["risk"]["allowed"] is True
+    assert store.recs["rec-1"].status is RecommendationStatus.EXECUTED
+    assert broker.positions()[0].qty == Decimal(22)
+    json.dumps(row.explain_json)  # JSON all the way down
+
+
+def test_fetch_chain_asks_only_for_the_window_the_band_and_the_right():
+    ctx, market, store, _, _, _ = setup(rec_overrides={"instrument_type": InstrumentType.PUT})
+    payload = fetch_chain(ctx, "rec-1")
+    ((ticker, window, band, right),) = market.queries
+    assert (ticker, window.first, window.last, right) == ("XYZ", TODAY, TODAY + timedelta(1), "P")
+    assert (band.low, band.high) == (Decimal("90.000"), Decimal("110.000"))
+    strikes = {Decimal(c["strike"]) for c in payload["chain"]}
+    assert min(strikes) == 90
+    assert max(strikes) == 110
+    assert len(payload["chain"]) == 2 * 21
+    assert store.recs["rec-1"].status is RecommendationStatus.DISPATCHED
+
+
+def test_swing_trade_picks_by_delta_in_its_window():
+    chain = [contract(k, dte=10, right=Right.PUT, delta=-(0.5 - (100 - k) * 0.02)) for k in STRIKES]
+    ctx, *_ = setup(
+        chain,
+        rec_overrides={
+            "instrument_type": InstrumentType.PUT,
+            "strategy_type": StrategyType.SWING_TRADE,
+            "action": Action.SELL,
+        },
+    )
+    payload = run_to_size(ctx)
+    assert payload["contract"]["strike"] == "95"  # |delta| 0.40
+    assert order_intent(ctx, payload).side is Action.BUY  # puts are bought to open
+
+
+def test_stock_recommendation_passes_through_without_a_chain():
+    ctx, market, store, *_ = setup(rec_overrides={"instrument_type": InstrumentType.STOCK})
+    result = run_all(ctx)
+    assert market.queries == []
+    assert result["status"] == "executed"
+    row = store.executions[client_order_id_for("rec-1")]
+    assert row.instrument_type is InstrumentType.STOCK
+    assert row.option_symbol is None
+    assert row.quantity == Decimal(46)  # 4,640 // 100.01
+
+
+def test_alpaca_volume_zero_does_not_disqualify_contracts():
+    ctx, *_ = setup(listed(volume=0))
+    assert run_to_size(ctx)["trade"] == "CALL"
+
+
+# -- fallbacks and rejections -----------------------------------------------------------
+
+
+def test_no_eligible_contract_falls_back_to_stock_with_reasons():
+    ctx, _, store, *_ = setup(listed(bid="0.00"))
+    result = run_all(ctx)
+    assert result["status"] == "fell_back"
+    row = store.executions[client_order_id_for("rec-1")]
+    assert row.instrument_type is InstrumentType.STOCK
+    assert "no eligible contract" in row.explain_json["fallback"]["reason"]
+    assert row.explain_json["fallback"]["counts"] == {"no bid": 42}
+    assert row.explain_json["selection"]["rejected_counts"] == {"no bid": 42}
+    assert "no eligible contract" in store.recs["rec-1"].status_reason
+
+
+def test_no_eligible_contract_without_fallback_is_rejected():
+    ctx, *_ = setup(listed(bid="0.00"), policy=DispatchPolicy(stock_fallback=False))
+    payload = fetch_chain(ctx, "rec-1")
+    with pytest.raises(DispatchRejected, match="no eligible contract: 42 rejected: 42 no bid"):
+        select_contract(ctx, payload)
+
+
+def test_zero_contracts_falls_back_to_stock_when_allowed():
+    ctx, *_ = setup(cash=Decimal(4_000))  # budget 185.60 < 210 per contract
+    payload = run_to_size(ctx)
+    assert payload["trade"] == "STOCK"
+    assert payload["quantity"] == "1"
+    assert payload["contract"] is None
+    assert "zero contracts" in payload["explain"]["fallback"]["reason"]
+
+
+def test_zero_size_without_fallback_is_rejected_with_the_budget():
+    ctx, *_ = setup(cash=Decimal(4_000), policy=DispatchPolicy(stock_fallback=False))
+    with pytest.raises(DispatchRejected, match=r"size 0: premium 2\.10 × 100 = 210\.00"):
+        run_to_size(ctx)
+
+
+def test_risk_breach_rejects_in_size_position_with_the_reason():
+    limits = RiskLimits(max_exposure_per_ticker=Decimal("5000"))
+    ctx, _, store, *_ = setup(policy=DispatchPolicy(risk=limits))
+    store.exposure = OpenExposure(1, {"XYZ": Decimal("1000")})
+    with pytest.raises(DispatchRejected, match=r"XYZ exposure 1000 \+ order 4620\.00") as refused:
+        run_to_size(ctx)
+    assert refused.value.explain["risk"]["breaches"] == ["max_ticker_exposure"]
+
+
+def test_day_trade_after_the_cutoff_is_rejected():
+    ctx, *_ = setup(rec_overrides={"instrument_type": InstrumentType.STOCK})
+    ctx.now.at = datetime(2026, 11, 19, 20, 31, tzinfo=UTC)  # 15:31 in New York
+    ctx.market.quote_stock("XYZ", "100")
+    with pytest.raises(DispatchRejected, match="after 15:30 ET"):
+        run_to_size(ctx)
+
+
+def test_terminal_recommendation_does_not_start_again():
+    ctx, _, store, *_ = setup()
+    store.set_status("rec-1", RecommendationStatus.REJECTED, "earlier")
+    with pytest.raises(DispatchRejected, match="already rejected"):
+        fetch_chain(ctx, "rec-1")
+
+
+# -- snapshot_price -----------------------------------------------------------------------
+
+
+def test_stale_stock_quote_is_refetched():
+    ctx, market, *_ = setup(rec_overrides={"instrument_type": InstrumentType.STOCK})
+    payload = fetch_chain(ctx, "rec-1")
+    market.quote_stock("XYZ", "100", "100", ages=[31, 1])
+    assert snapshot_price(ctx, payload)["stock_quote"]["ask"] == "100.01"
+
+
+def test_quote_still_stale_after_refetch_is_rejected():
+    ctx, market, *_ = setup(rec_overrides={"instrument_type": InstrumentType.STOCK})
+    payload = fetch_chain(ctx, "rec-1")
+    market.quote_stock("XYZ", "100", ages=[45])
+    with pytest.raises(DispatchRejected, match="XYZ quote 45 s old > 30 s"):
+        snapshot_price(ctx, payload)
+
+
+def test_stale_option_quote_is_refetched_then_rejected():
+    ctx, market, *_ = setup(listed(quote_age_s=45))  # fresh enough to select (60 s)
+    payload = select_contract(ctx, fetch_chain(ctx, "rec-1"))
+    with pytest.raises(DispatchRejected, match="quote 45 s old > 30 s"):
+        snapshot_price(ctx, payload)
+    assert market.snapshot_calls == 2
+
+
+def test_a_move_beyond_the_limit_reselects_the_option():
+    ctx, market, *_ = setup()
+    payload = select_contract(ctx, fetch_chain(ctx, "rec-1"))
+    assert payload["contract"]["strike"] == "100"
+    market.quote_stock("XYZ", "103")
+    moved = snapshot_price(ctx, payload)
+    assert moved["contract"]["strike"] == "103"
+    assert moved["reselects"] == 1
+    assert moved["explain"]["price_checks"][0]["previous"] == "XYZ261119C00100000"
+    assert "moved 3.00%" in moved["explain"]["price_checks"][0]["moved"]
+    assert len(market.queries) == 2
+
+
+def test_a_second_move_after_reselecting_is_rejected():
+    ctx, market, *_ = setup()
+    payload = select_contract(ctx, fetch_chain(ctx, "rec-1"))
+    market.quote_stock("XYZ", "103", "103", "106")  # snapshot, reselect, snapshot again
+    with pytest.raises(DispatchRejected, match=r"price moved: XYZ moved 2\.91%"):
+        snapshot_price(ctx, payload)
+
+
+def test_a_move_on_a_stock_trade_is_rejected():
+    ctx, market, *_ = setup(rec_overrides={"instrument_type": InstrumentType.STOCK})
+    payload = fetch_chain(ctx, "rec-1")
+    market.quote_stock("XYZ", "97.9")
+    with pytest.raises(DispatchRejected, match=r"moved 2\.10%"):
+        snapshot_price(ctx, payload)
+
+
+def test_a_move_within_the_limit_keeps_the_selection():
+    ctx, market, *_ = setup()
+    payload = select_contract(ctx, fetch_chain(ctx, "rec-1"))
+    market.quote_stock("XYZ", "102")
+    assert snapshot_price(ctx, payload)["reselects"] == 0
+
+
+# -- submit_order -----------------------------------------------------------------------
+
+
+def test_kill_switch_on_sends_nothing():
+    ctx, _, _, switch, broker, _ = setup()
+    payload = run_to_size(ctx)
+    ctx.broker = scripted = ScriptedBroker(broker)
+    switch.on = True
+    with pytest.raises(DispatchRejected, match="kill switch on"):
+        submit_order(ctx, payload)
+    assert scripted.submits == 0
+    assert broker.order_by_client_id(payload["client_order_id"]) is None
+
+
+def test_kill_switch_is_also_checked_in_size_position():
+    ctx, _, _, switch, *_ = setup()
+    switch.on = True
+    with pytest.raises(DispatchRejected, match="risk: kill switch on"):
+        run_to_size(ctx)
+
+
+def test_a_duplicate_submit_finds_the_first_order_even_with_the_switch_on():
+    ctx, _, _, switch, broker, _ = setup()
+    payload = run_to_size(ctx)
+    first = submit_order(ctx, payload)["order"]
+    assert submit_order(ctx, payload)["order"] == first
+    switch.on = True
+    assert submit_order(ctx, payload)["order"] == first
+    assert broker.positions()[0].qty == Decimal(22)  # one order, not three
+
+
+def test_broker_unavailable_propagates_and_a_retry_uses_the_same_id():
+    ctx, _, _, _, broker, _ = setup()
+    payload = run_to_size(ctx)
+    ctx.broker = scripted = ScriptedBroker(broker, failures=1)
+    with pytest.raises(BrokerUnavailable):
+        submit_order(ctx, payload)
+    order = submit_order(ctx, payload)["order"]
+    assert order["client_order_id"] == client_order_id_for("rec-1")
+    assert scripted.submits == 2
+
+
+def test_order_rejected_propagates_and_is_recorded_as_rejected():
+    ctx, _, store, _, broker, _ = setup()
+    payload = run_to_size(ctx)
+    ctx.broker = ScriptedBroker(broker, reject=True)
+    with pytest.raises(OrderRejected) as refused:
+        submit_order(ctx, payload)
+    record_failure(ctx, "rec-1", type(refused.value).__name__, str(refused.value))
+    rec = store.recs["rec-1"]
+    assert rec.status is RecommendationStatus.REJECTED
+    assert "insufficient buying power" in rec.status_reason
+
+
+def test_submit_after_a_recorded_failure_sends_nothing():
+    ctx, _, _, _, broker, _ = setup()
+    payload = run_to_size(ctx)
+    record_failure(ctx, "rec-1", "BrokerUnavailable", "gave up")
+    with pytest.raises(DispatchRejected, match="already failed"):
+        submit_order(ctx, payload)
+    assert broker.order_by_client_id(payload["client_order_id"]) is None
+
+
+def test_option_order_is_a_marketable_limit_buy_to_open():
+    ctx, *_ = setup()
+    intent = order_intent(ctx, run_to_size(ctx))
+    assert intent.order_type is OrderType.LIMIT
+    assert intent.limit_price == Decimal("2.10")
+    assert intent.position_intent == "buy_to_open"
+    assert intent.qty == Decimal(22)
+
+
+# -- persist_execution, record_failure, reconcile_orders -----------------------------------
+
+
+def test_persist_twice_keeps_one_row_and_one_terminal_state():
+    ctx, _, store, *_ = setup()
+    payload = submit_order(ctx, run_to_size(ctx))
+    first = persist_execution(ctx, payload)
+    writes = store.status_writes
+    assert persist_execution(ctx, payload) == first
+    assert len(store.executions) == 1
+    assert store.status_writes == writes
+
+
+def test_record_failure_is_idempotent_and_never_overwrites():
+    ctx, _, store, *_ = setup()
+    record_failure(ctx, "rec-1", "DispatchRejected", "risk: kill switch on")
+    record_failure(ctx, "rec-1", "BrokerUnavailable", "later errback")
+    rec = store.recs["rec-1"]
+    assert rec.status is RecommendationStatus.REJECTED
+    assert rec.status_reason == "DispatchRejected: risk: kill switch on"
+
+
+def test_unexpected_errors_are_failed():
+    ctx, _, store, *_ = setup()
+    record_failure(ctx, "rec-1", "BrokerUnavailable", "retries exhausted")
+    assert store.recs["rec-1"].status is RecommendationStatus.FAILED
+
+
+def test_record_failure_after_an_executed_row_keeps_executed():
+    ctx, _, store, *_ = setup()
+    run_all(ctx)
+    record_failure(ctx, "rec-1", "WorkerLostError", "late")
+    assert store.recs["rec-1"].status is RecommendationStatus.EXECUTED
+
+
+def test_record_failure_when_the_row_exists_but_the_status_does_not():
+    ctx, _, store, *_ = setup()
+    store.upsert_execution(stock_execution(client_order_id_for("rec-1"), "rec-1", ticker="XYZ"))
+    record_failure(ctx, "rec-1", "WorkerLostError", "died after the insert")
+    assert store.recs["rec-1"].status is RecommendationStatus.EXECUTED
+
+
+def test_reconcile_records_fills_of_unfinished_orders():
+    ctx, _, store, *_ = setup()
+    cid = client_order_id_for("rec-1")
+    store.upsert_execution(
+        stock_execution(
+            cid,
+            "rec-1",
+            status=ExecutionStatus.ACCEPTED,
+            filled_qty=None,
+            filled_avg_price=None,
+            filled_at=None,
+        )
+    )
+    store.upsert_execution(stock_execution("sf-other", "rec-1", status=ExecutionStatus.ACCEPTED))
+    book = ctx.broker = OrderBook()
+    filled_at = NOW + timedelta(seconds=5)
+    book.orders[cid] = BrokerOrder(
+        id="o-1",
+        client_order_id=cid,
+        symbol="AAPL",
+        side=Action.BUY,
+        qty=Decimal(12),
+        order_type=OrderType.MARKET,
+        status=ExecutionStatus.FILLED,
+        broker_status="filled",
+        broker=BrokerName.ALPACA,
+        execution_mode=ExecutionMode.PAPER,
+        filled_qty=Decimal(12),
+        filled_avg_price=Decimal("229.50"),
+        filled_at=filled_at,
+    )
+    assert reconcile_orders(ctx) == 1
+    row = store.executions[cid]
+    assert (row.status, row.filled_qty, row.filled_avg_price) == (
+        ExecutionStatus.FILLED,
+        Decimal(12),
+        Decimal("229.50"),
+    )
+    assert reconcile_orders(ctx) == 0  # nothing left unfinished that changed
+
+
+def test_a_resting_limit_order_is_persisted_as_accepted():
+    ctx, market, store, *_ = setup()
+    payload = run_to_size(ctx)
+    market.contracts = [replace(c, ask=Decimal("2.50")) for c in market.contracts]
+    result = persist_execution(ctx, submit_order(ctx, payload))
+    assert result["execution_status"] == "accepted"
+    assert result["status"] == "executed"
+    row = store.executions[client_order_id_for("rec-1")]
+    assert row.premium_paid == Decimal("2.10")
+    assert row.filled_qty == 0
+    assert row.explain_json["order_cost"] == "4620.00"
+    assert row.expiration_date == date(2026, 11, 19)
