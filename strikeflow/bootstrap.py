@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -26,6 +26,7 @@ from strikeflow.config import Settings
 from strikeflow.db.dispatch_store import SqlDispatchStore
 from strikeflow.db.engine import engine_for
 from strikeflow.db.repositories import RecommendationRepository
+from strikeflow.domain.errors import BrokerError
 from strikeflow.services.dispatch import DispatchContext, DispatchPolicy
 from strikeflow.services.ports import MarketData
 
@@ -84,7 +85,12 @@ class RedisKillSwitch:
 
 class MarketTime:
     """``now`` from the venue's clock (the emulator's simulated time), read at most once
-    a second; the wall clock when ``STRIKEFLOW_CLOCK=wall`` (production)."""
+    a second; the wall clock when ``STRIKEFLOW_CLOCK=wall`` (production).
+
+    When the venue cannot be read (it is down: the very case the fallback policy is for),
+    ``now`` carries on from the last reading by the time elapsed since, or is the wall
+    clock if there never was one: recording a simulated fill must not need the venue.
+    """
 
     def __init__(self, market: MarketData, ttl_s: float = 1.0) -> None:
         self._market, self._ttl = market, ttl_s
@@ -95,7 +101,13 @@ class MarketTime:
         with self._lock:
             tick = time.monotonic()
             if self._cached is None or tick - self._cached[0] > self._ttl:
-                self._cached = (tick, self._market.clock().timestamp)
+                try:
+                    self._cached = (tick, self._market.clock().timestamp)
+                except BrokerError:
+                    if self._cached is None:
+                        return wall_clock()
+                    read_at, venue_now = self._cached
+                    return venue_now + timedelta(seconds=tick - read_at)
             return self._cached[1]
 
 

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # When Alpaca is down or refuses: simulate the fill in-process, or record the failure.
     # Never applies to live trading, whatever it says.
     on_broker_failure: Literal["simulate", "reject"] = "simulate"
+    # submit_order's retries on BrokerUnavailable (backoff 1, 2, 4, 8, 16, 30 s) before
+    # the fallback policy applies; tests and the demo lower it to see the fallback sooner.
+    order_retries: int = Field(default=6, ge=0, le=10)
 
 
 def load_settings() -> Settings:

@@ -91,6 +91,7 @@ def celery_config(settings: Settings | None = None) -> dict[str, Any]:
                 "time_limit": ORDER_TIME_LIMIT_S,
                 "reject_on_worker_lost": False,
                 "acks_late": True,
+                "max_retries": settings.order_retries,
             }
         },
         "result_expires": RESULT_EXPIRES_S,

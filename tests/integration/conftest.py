@@ -76,3 +76,21 @@ def emulator() -> Iterator[EmulatorHandle]:
     )
     with running_emulator(options) as url:
         yield EmulatorHandle(url)
+
+
+@pytest.fixture(scope="module")
+def postgres_url(create_database) -> str:
+    """A PostgreSQL database of this module's own, migrated to head."""
+    from strikeflow.db.migrate import upgrade
+
+    url = create_database("postgresql")
+    upgrade(url, "head")
+    return url
+
+
+def empty_tables(url: str) -> None:
+    from strikeflow.db.engine import engine_for
+
+    with engine_for(url).begin() as conn:
+        conn.execute(text("DELETE FROM dispatch_executions"))
+        conn.execute(text("DELETE FROM recommendations"))

@@ -59,9 +59,9 @@ def venue() -> Iterator[EmulatorHandle]:
         yield EmulatorHandle(url)
 
 
-def chaos_adapter(url: str) -> AlpacaAdapter:
+def chaos_adapter(url: str, read_timeout_s: float = READ_TIMEOUT_S) -> AlpacaAdapter:
     config = AlpacaConfig(
-        Secret(KEY), Secret(SECRET), base_url=url, timeouts=Timeouts(1.0, READ_TIMEOUT_S)
+        Secret(KEY), Secret(SECRET), base_url=url, timeouts=Timeouts(1.0, read_timeout_s)
     )
     return AlpacaAdapter(config)
 
@@ -123,6 +123,7 @@ def test_chaos_places_every_order_exactly_once(venue, capsys):
 
     # Every intent ends filled, accepted or a classified rejection.
     venue.advance(seconds=5)
+    calm = chaos_adapter(venue.url, read_timeout_s=10.0)  # checking, not under test: no spikes
     final = Counter()
     for intent in intents:
         outcome = outcomes[intent.client_order_id]
@@ -132,7 +133,7 @@ def test_chaos_places_every_order_exactly_once(venue, capsys):
             assert (outcome.status, outcome.code) == (403, 40310000)
             final["rejected"] += 1
             continue
-        order = adapter.order_by_client_id(intent.client_order_id)
+        order = calm.order_by_client_id(intent.client_order_id)
         assert order.id == outcome.id
         assert order.status in (ExecutionStatus.FILLED, ExecutionStatus.ACCEPTED), order
         final[order.status.value] += 1
@@ -143,7 +144,7 @@ def test_chaos_places_every_order_exactly_once(venue, capsys):
     assert counts.get("commit_then_fail", 0) > 10
     assert counts.get("429", 0) > 10
     assert len(retries) > 100  # the faults were felt, and survived
-    assert elapsed < 60
+    assert elapsed < 120  # bounded, not timed: retries must not run away
     with capsys.disabled():
         print(
             f"\nchaos: {len(intents)} intents in {elapsed:.1f} s, {len(retries)} retries,"

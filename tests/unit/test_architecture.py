@@ -36,6 +36,9 @@ RULES: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
     "sim": (frozenset(), PURE_NUMERICS | {"fastapi", "uvicorn", "starlette", "pydantic"}),
     "workers": (ANYTHING, ANYTHING),
     "cli": (ANYTHING, ANYTHING),
+    # The local fleet launcher (tests, demo, benchmarks, chaos) starts workers and the
+    # emulator: like workers and cli, an outer edge.
+    "devfleet": (ANYTHING, ANYTHING),
     "__main__": (ANYTHING, ANYTHING),
     "__init__": (frozenset(), frozenset()),
 }

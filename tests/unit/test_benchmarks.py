@@ -15,7 +15,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 def _benchmarks_importable(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     yield
-    for name in ("bench_pricing", "bench_selection", "bench_emulator"):
+    for name in ("bench_pricing", "bench_selection", "bench_emulator", "bench_pipeline"):
         sys.modules.pop(name, None)
 
 
@@ -45,3 +45,13 @@ def test_emulator_benchmark_serves_every_endpoint_briefly():
     figures = bench_emulator.emulator_figures(seconds=0.3)
     assert set(figures) == {"baseline_rps", "account_rps", "snapshot_rps", "order_rps"}
     assert all(rps > 0 for rps in figures.values())
+
+
+def test_pipeline_benchmark_runs_a_few_chains_of_each_kind():
+    """A fleet, the emulator and PostgreSQL for a handful of chains (Redis dbs 12-14)."""
+    import bench_pipeline
+
+    figures = bench_pipeline.pipeline_figures(recommendations=3, unloaded=2)
+    assert figures["recommendations"] == 3
+    assert figures["executed"] == 3
+    assert all(math.isfinite(value) and value > 0 for value in figures.values()), figures

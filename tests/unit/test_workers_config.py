@@ -145,3 +145,15 @@ def test_the_app_imports_without_connecting():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["redis://127.0.0.1:1/0", "dispatch"]
+
+
+def test_submit_orders_retries_come_from_settings_and_default_to_the_task_s():
+    default = celery_config(Settings())["task_annotations"]["strikeflow.submit_order"]
+    assert default["max_retries"] == ORDER_RETRY["max_retries"] == 6
+    app = Celery("sf-retries", set_as_current=False)
+    app.config_from_object(celery_config(Settings(order_retries=1)))
+    app.loader.import_default_modules()
+    import strikeflow.tasks.pipeline as pipeline_tasks
+
+    task = app.tasks[pipeline_tasks.submit_order.name]
+    assert task.max_retries == 1

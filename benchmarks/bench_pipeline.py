@@ -1,0 +1,279 @@
+"""The dispatch pipeline's throughput and latency, against a bare six-step Celery chain.
+
+Run: .venv/bin/python benchmarks/bench_pipeline.py [recommendations]
+
+A fleet (strikeflow.devfleet) on the local Redis, on db numbers of its own (12-14), with
+the emulator as its own process (simulated time, Monday 10:45 New York) and a fresh
+PostgreSQL database: worker ``pipeline`` (marketdata, dispatch, persistence; 2 processes)
+and worker ``orders`` (2 processes). The baseline is worker ``bare`` (4 processes, the
+same total) running six no-op tasks per chain with the same Celery settings.
+
+- Unloaded latency: chains sent one at a time, each awaited before the next.
+- Loaded: chains sent in batches at once; throughput is executions per second over the
+  batches, latency is per chain under that load.
+Latency runs from send to the last task's stored result (for the pipeline, after the
+execution row is committed), by the result's ``date_done``: the same clock and the same
+mechanism for both chains.
+
+The mix cycles SPY CALL, QQQ PUT, AAPL stock, QQQ CALL, SPY PUT, MSFT stock, day trades
+at confidence 0, so a batch of 18 stays inside the default risk limits (20 open
+positions, $25,000 per ticker); the venue and the tables are reset between batches.
+Targets: throughput >= 0.5 x bare, unloaded p50 <= 3 x bare.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from strikeflow.db.engine import dispose_all, engine_for
+from strikeflow.db.migrate import upgrade
+from strikeflow.db.repositories import RecommendationRepository
+from strikeflow.devfleet import (
+    Fleet,
+    FleetConfig,
+    RedisDbs,
+    SubprocessEmulator,
+    WorkerSpec,
+    free_port,
+)
+from strikeflow.services.manual_signal import manual_recommendation
+
+BENCHMARKS = Path(__file__).resolve().parent
+ADMIN_URL = os.environ.get(
+    "STRIKEFLOW_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+DBS = RedisDbs(broker=12, backend=13, app=14)
+KEY, SECRET = "bench-key", "bench-secret"
+START = "2037-11-16T10:45:00-05:00"  # a Monday: SPY and QQQ list 0-DTE contracts
+MIX = (
+    ("SPY", "BUY", "CALL"),
+    ("QQQ", "SELL", "PUT"),
+    ("AAPL", "BUY", "STOCK"),
+    ("QQQ", "BUY", "CALL"),
+    ("SPY", "SELL", "PUT"),
+    ("MSFT", "BUY", "STOCK"),
+)
+BATCH = 18
+EMULATOR_ARGS = ["--seed", "42", "--clock", "sim", "--start", START, "--fill-delay", "1"]
+EMULATOR_ARGS += ["--api-key", KEY, "--secret-key", SECRET]
+STEPS = ("fetch_chain", "select_contract", "snapshot_price", "size_position")
+STEPS += ("submit_order", "persist_execution")
+BARE_PATH = os.pathsep.join(filter(None, [str(BENCHMARKS), os.environ.get("PYTHONPATH")]))
+WORKERS = (
+    WorkerSpec("bench-pipeline", ("marketdata", "dispatch", "persistence"), concurrency=2),
+    WorkerSpec("bench-orders", ("orders",), concurrency=2),
+    WorkerSpec("bench-bare", ("bare",), 4, {"PYTHONPATH": BARE_PATH}, app="bare_chain"),
+)
+TIMEOUT_S = 60.0
+THROUGHPUT_TARGET, LATENCY_TARGET = 0.5, 3.0
+
+
+@dataclass
+class Run:
+    """One measured run: per-chain latencies (s), chains that ended in a row, seconds."""
+
+    latencies: list[float]
+    executed: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.executed / self.seconds if self.seconds else 0.0
+
+    def p(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"strikeflow_bench_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url, "head")
+        yield url
+    finally:
+        dispose_all()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+class Bench:
+    def __init__(self, fleet: Fleet, emulator: SubprocessEmulator, url: str) -> None:
+        self.fleet, self.emulator, self.url = fleet, emulator, url
+        self.store = RecommendationRepository(engine_for(url))
+        self._n = 0
+
+    def reset(self) -> None:
+        """A fresh venue (cash, book) and empty tables, so the risk limits start over."""
+        self.emulator.stop()
+        self.emulator.start()
+        with engine_for(self.url).begin() as conn:
+            conn.execute(text("DELETE FROM dispatch_executions"))
+            conn.execute(text("DELETE FROM recommendations"))
+
+    def recommendations(self, count: int) -> list[str]:
+        ids = []
+        for i in range(count):
+            ticker, action, instrument = MIX[i % len(MIX)]
+            self._n += 1
+            rid = f"bench-{self._n:06d}"
+            rec = manual_recommendation(ticker, action, instrument, "day_trade", 0.0, "bench", rid)
+            self.store.insert(rec)
+            ids.append(rid)
+        return ids
+
+    def pipeline_chain(self, rid: str):
+        app = self.fleet.app
+        chain = None
+        for name in STEPS:
+            sig = app.signature(f"strikeflow.{name}", args=(rid,) if chain is None else ())
+            sig.link_error(app.signature("strikeflow.on_step_failure"))
+            chain = sig if chain is None else chain | sig
+        return chain.apply_async()
+
+    def bare_chain(self, i: int):
+        app = self.fleet.app
+        chain = app.signature("bare.step", args=({"recommendation_id": f"bare-{i}"},), queue="bare")
+        for _ in range(5):
+            chain = chain | app.signature("bare.step", queue="bare")
+        return chain.apply_async()
+
+
+def _done(result) -> tuple[bool, datetime]:
+    result.get(timeout=TIMEOUT_S, propagate=False)
+    done = result.date_done
+    if isinstance(done, str):
+        done = datetime.fromisoformat(done)
+    if done.tzinfo is None:
+        done = done.replace(tzinfo=UTC)
+    return result.successful(), done
+
+
+def measure(send: Callable[[int], Any], count: int, at_once: bool) -> Run:
+    """Send ``count`` chains (all at once, or each after the previous one ended)."""
+    sent: list[tuple[datetime, Any]] = []
+    outcomes: list[tuple[bool, datetime]] = []
+    for i in range(count):
+        sent.append((datetime.now(UTC), send(i)))
+        if not at_once:
+            outcomes.append(_done(sent[-1][1]))
+    if at_once:
+        outcomes = [_done(result) for _, result in sent]
+    latencies = [
+        (done - start).total_seconds() for (start, _), (_, done) in zip(sent, outcomes, strict=True)
+    ]
+    span = (max(done for _, done in outcomes) - sent[0][0]).total_seconds()
+    return Run(latencies, sum(ok for ok, _ in outcomes), span)
+
+
+def combine(runs: list[Run]) -> Run:
+    return Run(
+        [x for r in runs for x in r.latencies],
+        sum(r.executed for r in runs),
+        sum(r.seconds for r in runs),
+    )
+
+
+def pipeline_figures(recommendations: int = 90, unloaded: int = 12) -> dict[str, float]:
+    """Every figure of the benchmark, for ``recommendations`` loaded chains of each kind."""
+    batches = [BATCH] * (recommendations // BATCH) + [recommendations % BATCH]
+    batches = [b for b in batches if b]
+    DBS.flush()
+    log_dir = Path(tempfile.mkdtemp(prefix="strikeflow-bench-"))
+    port = free_port()
+    emulator = SubprocessEmulator(
+        EMULATOR_ARGS,
+        port=port,
+        log=log_dir / "emulator.log",
+    )
+    with fresh_database() as url:
+        config = FleetConfig(url, emulator.url, DBS, log_dir, api_key=KEY, secret_key=SECRET)
+        try:
+            emulator.start()
+            with Fleet(config) as fleet:
+                fleet.start_workers(WORKERS)
+                bench = Bench(fleet, emulator, url)
+                figures = _measure_all(bench, batches, unloaded)
+        finally:
+            emulator.stop()
+            DBS.flush()
+    return figures
+
+
+def _measure_all(bench: Bench, batches: list[int], unloaded: int) -> dict[str, float]:
+    measure(bench.bare_chain, 4, at_once=False)  # warm up: connections, pools, imports
+    bare_idle = measure(bench.bare_chain, unloaded, at_once=False)
+    bare_load = combine([measure(bench.bare_chain, size, at_once=True) for size in batches])
+
+    bench.reset()
+    ids = bench.recommendations(unloaded)
+    pipe_idle = measure(lambda i: bench.pipeline_chain(ids[i]), unloaded, at_once=False)
+    loaded = []
+    for size in batches:
+        bench.reset()
+        ids = bench.recommendations(size)
+        loaded.append(measure(lambda i, ids=ids: bench.pipeline_chain(ids[i]), size, True))
+    pipe_load = combine(loaded)
+    return {
+        "recommendations": float(len(pipe_load.latencies)),
+        "executed": float(pipe_load.executed),
+        "pipeline_per_s": pipe_load.per_second,
+        "bare_per_s": bare_load.per_second,
+        "throughput_ratio": pipe_load.per_second / bare_load.per_second,
+        "pipeline_p50_ms": pipe_idle.p(0.5) * 1000,
+        "pipeline_p95_ms": pipe_idle.p(0.95) * 1000,
+        "pipeline_loaded_p50_ms": pipe_load.p(0.5) * 1000,
+        "pipeline_loaded_p95_ms": pipe_load.p(0.95) * 1000,
+        "bare_p50_ms": bare_idle.p(0.5) * 1000,
+        "bare_p95_ms": bare_idle.p(0.95) * 1000,
+        "bare_loaded_p50_ms": bare_load.p(0.5) * 1000,
+        "bare_loaded_p95_ms": bare_load.p(0.95) * 1000,
+        "latency_ratio": pipe_idle.p(0.5) / bare_idle.p(0.5),
+    }
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 90
+    started = time.monotonic()
+    f = pipeline_figures(count)
+    print(f"dispatch pipeline vs a bare 6-step chain ({count} recommendations, loaded in")
+    print(f"batches of {BATCH}; 4 worker processes each; local Redis, PostgreSQL, emulator)")
+    print(f"  executed {f['executed']:.0f} of {f['recommendations']:.0f}")
+    print(
+        f"  throughput  pipeline {f['pipeline_per_s']:7.1f} executions/s   bare"
+        f" {f['bare_per_s']:7.1f} chains/s   ratio {f['throughput_ratio']:.2f}"
+        f" (target >= {THROUGHPUT_TARGET})"
+    )
+    print(
+        f"  unloaded    pipeline p50 {f['pipeline_p50_ms']:6.1f} ms p95 {f['pipeline_p95_ms']:6.1f}"
+        f" ms   bare p50 {f['bare_p50_ms']:5.1f} ms p95 {f['bare_p95_ms']:5.1f} ms"
+        f"   p50 ratio {f['latency_ratio']:.2f} (target <= {LATENCY_TARGET})"
+    )
+    print(
+        f"  loaded      pipeline p50 {f['pipeline_loaded_p50_ms']:6.1f} ms p95"
+        f" {f['pipeline_loaded_p95_ms']:6.1f} ms   bare p50 {f['bare_loaded_p50_ms']:5.1f} ms"
+        f" p95 {f['bare_loaded_p95_ms']:5.1f} ms"
+    )
+    print(f"  ({time.monotonic() - started:.0f} s in all)")
+
+
+if __name__ == "__main__":
+    main()

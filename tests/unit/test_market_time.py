@@ -1,0 +1,60 @@
+"""``now`` on the venue's clock (STRIKEFLOW_CLOCK=market), including while the venue is down."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from strikeflow.bootstrap import MarketTime
+from strikeflow.domain.errors import BrokerUnavailable
+from strikeflow.domain.market import MarketClock
+
+VENUE_NOW = datetime(2037, 11, 16, 15, 45, tzinfo=UTC)
+
+
+class VenueClock:
+    """The one MarketData call MarketTime makes; ``down`` makes it fail as the adapter does."""
+
+    def __init__(self) -> None:
+        self.now, self.down, self.reads = VENUE_NOW, False, 0
+
+    def clock(self) -> MarketClock:
+        self.reads += 1
+        if self.down:
+            raise BrokerUnavailable("clock", "connection refused")
+        return MarketClock(self.now, True, self.now, self.now + timedelta(hours=5))
+
+
+def test_now_is_the_venues_time_read_at_most_once_per_ttl():
+    venue = VenueClock()
+    now = MarketTime(venue, ttl_s=60)
+    assert now() == VENUE_NOW
+    venue.now += timedelta(hours=1)
+    assert now() == VENUE_NOW
+    assert venue.reads == 1
+
+
+def test_with_the_venue_down_now_carries_on_from_the_last_reading(monkeypatch):
+    venue = VenueClock()
+    ticks = iter([100.0, 105.0])
+    monkeypatch.setattr("strikeflow.bootstrap.time.monotonic", lambda: next(ticks))
+    now = MarketTime(venue, ttl_s=1)
+    assert now() == VENUE_NOW
+    venue.down = True
+    assert now() == VENUE_NOW + timedelta(seconds=5)  # not the wall clock, not an error
+
+
+def test_with_the_venue_down_from_the_start_now_is_the_wall_clock():
+    venue = VenueClock()
+    venue.down = True
+    before = datetime.now(UTC)
+    assert before <= MarketTime(venue)() <= datetime.now(UTC)
+
+
+def test_a_venue_back_up_is_read_again():
+    venue = VenueClock()
+    now = MarketTime(venue, ttl_s=0.0)
+    venue.down = True
+    now()
+    venue.down = False
+    venue.now += timedelta(minutes=3)
+    assert now() == VENUE_NOW + timedelta(minutes=3)
