@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from strikeflow.sim import calendar
 from strikeflow.sim.faults import Faults
-from strikeflow.sim.market import Market
+from strikeflow.sim.market import ChainQuery, Market
 from strikeflow.sim.venue import Venue
 
 BAD_REQUEST = 40010000
@@ -117,3 +117,18 @@ def page(items: list[Any], token: str | None, limit: int) -> tuple[list[Any], st
 
 def json_response(body: Any, status: int = 200) -> Response:
     return JSONResponse(body, status_code=status)
+
+
+def chain_query(q) -> ChainQuery:
+    """Alpaca's chain filters from a query string, each refused by name when malformed."""
+    right = q.get("type")
+    if right not in (None, "", "call", "put"):
+        raise ClientError(422, f"type must be call or put, got {right!r}")
+    return ChainQuery(
+        right=right or None,
+        expiration=param_date(q.get("expiration_date"), "expiration_date"),
+        expiration_gte=param_date(q.get("expiration_date_gte"), "expiration_date_gte"),
+        expiration_lte=param_date(q.get("expiration_date_lte"), "expiration_date_lte"),
+        strike_gte=param_float(q.get("strike_price_gte"), "strike_price_gte"),
+        strike_lte=param_float(q.get("strike_price_lte"), "strike_price_lte"),
+    )

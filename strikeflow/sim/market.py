@@ -76,6 +76,35 @@ class Listing:
     trade_noise: np.ndarray
 
 
+@dataclass(frozen=True, slots=True)
+class ChainQuery:
+    """Alpaca's chain filters (all optional, bounds inclusive)."""
+
+    right: str | None = None  # "call" | "put"
+    expiration: date | None = None
+    expiration_gte: date | None = None
+    expiration_lte: date | None = None
+    strike_gte: float | None = None
+    strike_lte: float | None = None
+
+    def mask(self, listing: Listing) -> np.ndarray:
+        keep = np.ones(listing.strike.size, bool)
+        if self.right:
+            keep &= listing.right == self.right[0].upper()
+        for bound, test in (
+            (self.expiration, np.equal),
+            (self.expiration_gte, np.greater_equal),
+            (self.expiration_lte, np.less_equal),
+        ):
+            if bound is not None:
+                keep &= test(listing.expiry, np.datetime64(bound, "D"))
+        if self.strike_gte is not None:
+            keep &= listing.strike >= self.strike_gte
+        if self.strike_lte is not None:
+            keep &= listing.strike <= self.strike_lte
+        return keep
+
+
 class Market:
     """Every simulated price, for the symbols given. Thread-safe (its caches hold a lock)."""
 
@@ -150,6 +179,17 @@ class Market:
         listing = self._listing(underlying, t)
         live = self._live(listing, t)
         return [listing.contracts[i] for i in np.flatnonzero(live)]
+
+    def contracts_where(
+        self, underlying: str, t: datetime, query: ChainQuery | None = None
+    ) -> list[ContractInfo]:
+        """The live contracts that ``query`` selects, in listing order, filtered as arrays
+        (a chain has thousands of contracts and every page of a request asks again)."""
+        listing = self._listing(underlying, t)
+        chosen = self._live(listing, t)
+        if query is not None:
+            chosen &= query.mask(listing)
+        return [listing.contracts[i] for i in np.flatnonzero(chosen)]
 
     def option_snapshots(self, underlying: str, t: datetime) -> dict[str, OptionSnapshot]:
         """Every live contract's snapshot at ``t``, by OCC symbol."""

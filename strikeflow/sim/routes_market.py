@@ -12,15 +12,15 @@ from strikeflow.sim import render
 from strikeflow.sim.http_common import (
     ClientError,
     Emulator,
+    chain_query,
     json_response,
     page,
-    param_date,
-    param_float,
     param_int,
     param_symbols,
     param_time,
     sim_of,
 )
+from strikeflow.sim.market import UnknownSymbol
 
 router = APIRouter()
 
@@ -90,34 +90,17 @@ def stock_bars(request: Request) -> Response:
 @router.get("/v1beta1/options/snapshots/{underlying}")
 def option_chain(request: Request, underlying: str) -> Response:
     sim, q = sim_of(request), request.query_params
+    query = chain_query(q)
+    now = sim.now()
     try:
-        snapshots = sim.market.option_snapshots(underlying, sim.now())
-    except ValueError:
+        listed = sim.market.contracts_where(underlying, now, query)
+    except UnknownSymbol:
         raise ClientError(422, f"unknown underlying symbol {underlying!r}") from None
-    right = q.get("type")
-    if right not in (None, "", "call", "put"):
-        raise ClientError(422, f"type must be call or put, got {right!r}")
-    exact = param_date(q.get("expiration_date"), "expiration_date")
-    low = param_date(q.get("expiration_date_gte"), "expiration_date_gte")
-    high = param_date(q.get("expiration_date_lte"), "expiration_date_lte")
-    k_low = param_float(q.get("strike_price_gte"), "strike_price_gte")
-    k_high = param_float(q.get("strike_price_lte"), "strike_price_lte")
-    chosen = []
-    for symbol in sorted(snapshots):
-        occ = parse_occ(symbol)
-        strike = float(occ.strike)
-        if (
-            (not right or occ.right == right[0].upper())
-            and (exact is None or occ.expiration == exact)
-            and (low is None or occ.expiration >= low)
-            and (high is None or occ.expiration <= high)
-            and (k_low is None or strike >= k_low)
-            and (k_high is None or strike <= k_high)
-        ):
-            chosen.append(symbol)
+    chosen = sorted(c.symbol for c in listed)
     rows, token = page(
         chosen, q.get("page_token"), param_int(q.get("limit"), "limit", 100, 1, 1_000)
     )
+    snapshots = sim.market.option_snapshots(underlying, now)
     return json_response(
         {"snapshots": {s: render.snapshot(snapshots[s]) for s in rows}, "next_page_token": token}
     )

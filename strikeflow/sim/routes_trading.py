@@ -12,6 +12,7 @@ from strikeflow.sim import calendar, render
 from strikeflow.sim.http_common import (
     ClientError,
     DropConnection,
+    chain_query,
     json_response,
     page,
     param_date,
@@ -21,6 +22,7 @@ from strikeflow.sim.http_common import (
     param_time,
     sim_of,
 )
+from strikeflow.sim.market import ChainQuery, UnknownSymbol
 
 router = APIRouter()
 
@@ -130,10 +132,13 @@ def option_contracts(request: Request) -> Response:
     status = q.get("status", "active")
     if status not in ("active", "inactive"):
         raise ClientError(422, f"status must be active or inactive, got {status!r}")
-    listed = (
-        [] if status == "inactive" else [c for u in underlyings for c in _contracts_of(sim, u, now)]
-    )
-    chosen = _filter_contracts(listed, q)
+    query, root = chain_query(q), q.get("root_symbol")
+    chosen = [
+        c
+        for u in ([] if status == "inactive" else underlyings)
+        if not root or root == u
+        for c in _contracts_of(sim, u, now, query)
+    ]
     rows, token = page(
         chosen, q.get("page_token"), param_int(q.get("limit"), "limit", 100, 1, 10_000)
     )
@@ -244,31 +249,8 @@ def _move_clock(move, value) -> None:
         raise ClientError(422, str(refused)) from None
 
 
-def _contracts_of(sim, underlying: str, now: datetime) -> list:
+def _contracts_of(sim, underlying: str, now: datetime, query: ChainQuery) -> list:
     try:
-        return sim.market.contracts(underlying, now)
-    except ValueError:
+        return sim.market.contracts_where(underlying, now, query)
+    except UnknownSymbol:
         raise ClientError(422, f"unknown underlying symbol {underlying!r}") from None
-
-
-def _filter_contracts(contracts: list, q) -> list:
-    right = q.get("type")
-    if right not in (None, "", "call", "put"):
-        raise ClientError(422, f"type must be call or put, got {right!r}")
-    exact = param_date(q.get("expiration_date"), "expiration_date")
-    low = param_date(q.get("expiration_date_gte"), "expiration_date_gte")
-    high = param_date(q.get("expiration_date_lte"), "expiration_date_lte")
-    k_low = param_float(q.get("strike_price_gte"), "strike_price_gte")
-    k_high = param_float(q.get("strike_price_lte"), "strike_price_lte")
-    root = q.get("root_symbol")
-    return [
-        c
-        for c in contracts
-        if (not right or c.right == right)
-        and (exact is None or c.expiration == exact)
-        and (low is None or c.expiration >= low)
-        and (high is None or c.expiration <= high)
-        and (k_low is None or c.strike >= k_low)
-        and (k_high is None or c.strike <= k_high)
-        and (not root or c.root == root)
-    ]
