@@ -18,7 +18,7 @@ from strikeflow.domain.expiry import trading_date
 from strikeflow.domain.market import ExpiryWindow, StockQuote, StrikeBand
 from strikeflow.domain.models import InstrumentType, StrategyType
 from strikeflow.domain.orders import BrokerOrder, OrderIntent
-from strikeflow.domain.records import Action, RecommendationStatus
+from strikeflow.domain.records import Action, Execution, ExecutionMode, RecommendationStatus
 from strikeflow.domain.risk import check_risk
 from strikeflow.domain.selection import STRATEGY_WINDOWS, SelectionPolicy
 from strikeflow.domain.selection import select_contract as select_from_chain
@@ -247,12 +247,40 @@ def submit_order(ctx: DispatchContext, payload: Payload) -> Payload:
     if rec is not None and rec.status in FAILED_ALREADY:
         raise DispatchRejected(f"recommendation already {rec.status.value}")
     intent = order_intent(ctx, payload)
+    recorded = ctx.store.execution_by_client_order_id(intent.client_order_id)
+    if recorded is not None and recorded.execution_mode is ExecutionMode.SIMULATED:
+        # An earlier delivery fell back to a simulated fill: the venue must never see
+        # this client_order_id now, or one recommendation would trade twice.
+        return with_order(payload, recorded_order(recorded, intent))
     if ctx.kill_switch.is_on():
         placed = ctx.broker.order_by_client_id(intent.client_order_id)
         if placed is None:
             raise DispatchRejected("kill switch on", payload["explain"])
         return with_order(payload, placed)
     return with_order(payload, ctx.broker.submit(intent))
+
+
+def recorded_order(recorded: Execution, intent: OrderIntent) -> BrokerOrder:
+    """The order an execution row already stands for, as the next step expects it."""
+    return BrokerOrder(
+        id=recorded.broker_order_id or recorded.client_order_id,
+        client_order_id=recorded.client_order_id,
+        symbol=intent.symbol,
+        side=intent.side,
+        qty=recorded.quantity or intent.qty,
+        order_type=intent.order_type,
+        status=recorded.status,
+        broker_status=recorded.status.value,
+        broker=recorded.broker,
+        execution_mode=recorded.execution_mode,
+        limit_price=intent.limit_price,
+        filled_qty=recorded.filled_qty or Decimal(0),
+        filled_avg_price=recorded.filled_avg_price,
+        submitted_at=recorded.submitted_at,
+        filled_at=recorded.filled_at,
+        position_intent=intent.position_intent,
+        simulated_reason=str(recorded.explain_json.get("simulated_reason") or "recorded"),
+    )
 
 
 def with_order(payload: Payload, order: BrokerOrder) -> Payload:

@@ -325,6 +325,20 @@ def test_broker_unavailable_propagates_and_a_retry_uses_the_same_id():
     assert scripted.submits == 2
 
 
+def test_a_duplicate_after_a_simulated_fallback_never_reaches_the_venue():
+    ctx, _, store, *_ = setup()
+    payload = run_to_size(ctx)
+    simulated = submit_order(ctx, payload)  # the fallback's simulated fill, persisted
+    persist_execution(ctx, simulated)
+    ctx.broker = venue = ScriptedBroker(OrderBook())  # the venue is back
+    again = submit_order(ctx, payload)  # Celery delivers the step a second time
+    assert venue.submits == 0
+    assert again["order"]["execution_mode"] == ExecutionMode.SIMULATED.value
+    assert again["order"]["id"] == simulated["order"]["id"]
+    persist_execution(ctx, again)
+    assert len(store.executions) == 1
+
+
 def test_order_rejected_propagates_and_is_recorded_as_rejected():
     ctx, _, store, _, broker, _ = setup()
     payload = run_to_size(ctx)
