@@ -44,9 +44,12 @@ class DispatchPolicy:
     fresh quote; beyond it an option trade is re-selected (at most ``max_reselects``
     times) and a stock trade rejected. ``stock_fallback`` trades the stock when no
     contract is eligible or when not even one contract fits the budget.
+    ``day_trade_strike_band_fraction`` is narrower than ``strike_band_fraction``: a 0-1
+    DTE at-the-money pick never looks 10 % away, and every strike fetched costs time.
     """
 
     strike_band_fraction: Decimal = Decimal("0.10")
+    day_trade_strike_band_fraction: Decimal = Decimal("0.04")
     quote_max_age_s: float = 30.0
     max_price_move: Decimal = Decimal("0.02")
     stock_fallback: bool = True
@@ -58,10 +61,9 @@ class DispatchPolicy:
     max_reselects: int = 1
 
     def __post_init__(self) -> None:
-        if not Decimal(0) < self.strike_band_fraction < Decimal(1):
-            raise InvalidPolicy(
-                f"strike_band_fraction must be in (0, 1), got {self.strike_band_fraction}"
-            )
+        for name in ("strike_band_fraction", "day_trade_strike_band_fraction"):
+            if not Decimal(0) < getattr(self, name) < Decimal(1):
+                raise InvalidPolicy(f"{name} must be in (0, 1), got {getattr(self, name)}")
         if not self.quote_max_age_s > 0:
             raise InvalidPolicy(f"quote_max_age_s must be positive, got {self.quote_max_age_s}")
         if not self.max_price_move > 0:

@@ -70,7 +70,10 @@ def _with_chain(ctx: DispatchContext, payload: Payload) -> Payload:
     strategy = _strategy(payload)
     window = STRATEGY_WINDOWS[strategy or StrategyType.DAY_TRADE]
     expiries = ExpiryWindow.days_ahead(trading_date(ctx.now()), window.min_days, window.max_days)
-    band = StrikeBand.around(spot, ctx.policy.strike_band_fraction)
+    fraction = ctx.policy.strike_band_fraction
+    if strategy in (None, StrategyType.DAY_TRADE):
+        fraction = ctx.policy.day_trade_strike_band_fraction
+    band = StrikeBand.around(spot, fraction)
     right = InstrumentType(payload["instrument"]).right
     chain = ctx.market.option_chain(payload["ticker"], expiries, band, right)
     out["chain"] = [contract_to_json(c) for c in chain]

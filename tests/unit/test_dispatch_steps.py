@@ -121,17 +121,17 @@ def test_fetch_chain_asks_only_for_the_window_the_band_and_the_right():
     payload = fetch_chain(ctx, "rec-1")
     ((ticker, window, band, right),) = market.queries
     assert (ticker, window.first, window.last, right) == ("XYZ", TODAY, TODAY + timedelta(1), "P")
-    assert (band.low, band.high) == (Decimal("90.000"), Decimal("110.000"))
+    assert (band.low, band.high) == (Decimal("96.0000"), Decimal("104.0000"))  # day: +-4 %
     strikes = {Decimal(c["strike"]) for c in payload["chain"]}
-    assert min(strikes) == 90
-    assert max(strikes) == 110
-    assert len(payload["chain"]) == 2 * 21
+    assert min(strikes) == 96
+    assert max(strikes) == 104
+    assert len(payload["chain"]) == 2 * 9
     assert store.recs["rec-1"].status is RecommendationStatus.DISPATCHED
 
 
 def test_swing_trade_picks_by_delta_in_its_window():
     chain = [contract(k, dte=10, right=Right.PUT, delta=-(0.5 - (100 - k) * 0.02)) for k in STRIKES]
-    ctx, *_ = setup(
+    ctx, market, *_ = setup(
         chain,
         rec_overrides={
             "instrument_type": InstrumentType.PUT,
@@ -141,6 +141,8 @@ def test_swing_trade_picks_by_delta_in_its_window():
     )
     payload = run_to_size(ctx)
     assert payload["contract"]["strike"] == "95"  # |delta| 0.40
+    ((_, _, band, _),) = market.queries
+    assert (band.low, band.high) == (Decimal("90.000"), Decimal("110.000"))  # swing: +-10 %
     assert order_intent(ctx, payload).side is Action.BUY  # puts are bought to open
 
 
@@ -170,15 +172,15 @@ def test_no_eligible_contract_falls_back_to_stock_with_reasons():
     row = store.executions[client_order_id_for("rec-1")]
     assert row.instrument_type is InstrumentType.STOCK
     assert "no eligible contract" in row.explain_json["fallback"]["reason"]
-    assert row.explain_json["fallback"]["counts"] == {"no bid": 42}
-    assert row.explain_json["selection"]["rejected_counts"] == {"no bid": 42}
+    assert row.explain_json["fallback"]["counts"] == {"no bid": 18}
+    assert row.explain_json["selection"]["rejected_counts"] == {"no bid": 18}
     assert "no eligible contract" in store.recs["rec-1"].status_reason
 
 
 def test_no_eligible_contract_without_fallback_is_rejected():
     ctx, *_ = setup(listed(bid="0.00"), policy=DispatchPolicy(stock_fallback=False))
     payload = fetch_chain(ctx, "rec-1")
-    with pytest.raises(DispatchRejected, match="no eligible contract: 42 rejected: 42 no bid"):
+    with pytest.raises(DispatchRejected, match="no eligible contract: 18 rejected: 18 no bid"):
         select_contract(ctx, payload)
 
 
