@@ -15,7 +15,13 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 def _benchmarks_importable(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     yield
-    for name in ("bench_pricing", "bench_selection", "bench_emulator", "bench_pipeline"):
+    for name in (
+        "bench_pricing",
+        "bench_selection",
+        "bench_emulator",
+        "bench_pipeline",
+        "bench_signals",
+    ):
         sys.modules.pop(name, None)
 
 
@@ -55,3 +61,13 @@ def test_pipeline_benchmark_runs_a_few_chains_of_each_kind():
     assert figures["recommendations"] == 3
     assert figures["executed"] == 3
     assert all(math.isfinite(value) and value > 0 for value in figures.values()), figures
+
+
+def test_signals_benchmark_finds_the_planted_signals_on_a_small_scan():
+    import bench_signals
+
+    figures = bench_signals.signal_figures(tickers=100, minutes=60, repeats=1)
+    assert (figures["tickers"], figures["minutes"]) == (100, 60)
+    assert figures["day_trade"] == 100 // bench_signals.SURGE_EVERY
+    assert figures["swing"] >= 100 // bench_signals.TREND_EVERY
+    assert all(math.isfinite(figures[k]) and figures[k] > 0 for k in ("scan_ms", "ratio"))

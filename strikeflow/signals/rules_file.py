@@ -1,0 +1,226 @@
+"""The rules file: the signal thresholds as TOML a user edits without touching code.
+
+The defaults ship with the package (``default_rules.toml``, the one source of default
+values). A user's file overrides any subset of keys. Every value is checked for its type
+and range; an unknown section or key is refused too (a typo must not silently keep the
+default). Each failure is an ``InvalidRules`` naming the key, e.g. ``day_trade.min_confidence``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar
+
+from strikeflow.domain.errors import DomainError
+
+__all__ = [
+    "ConfidenceModel",
+    "DayTradeRule",
+    "FeatureParams",
+    "InvalidRules",
+    "Rules",
+    "StockRule",
+    "SwingRule",
+    "default_rules",
+    "load_rules",
+    "rules_from_mapping",
+]
+
+DEFAULT_RULES_FILE = "default_rules.toml"
+
+
+class InvalidRules(DomainError, ValueError):
+    """A rules file, or a value in it, that the signal engine must not run with."""
+
+    def __init__(self, key: str, problem: str, source: str | None = None) -> None:
+        self.key, self.problem, self.source = key, problem, source
+        where = f"rules file {source}: " if source else ""
+        super().__init__(f"{where}{key} {problem}")
+
+    def __reduce__(self):
+        return (type(self), (self.key, self.problem, self.source))
+
+
+def _num(*, ge: float | None = None, gt: float | None = None, le: float | None = None) -> Any:
+    return field(metadata={"kind": float, "ge": ge, "gt": gt, "le": le})
+
+
+def _int(*, ge: int, le: int) -> Any:
+    return field(metadata={"kind": int, "ge": ge, "gt": None, "le": le})
+
+
+def _flag() -> Any:
+    return field(metadata={"kind": bool})
+
+
+class _Section:
+    """Checks every field of a section against its metadata when it is built."""
+
+    __slots__ = ()
+    SECTION: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            _check(f"{self.SECTION}.{f.name}", value, f.metadata)
+            if f.metadata["kind"] is float:  # TOML's 3 and 3.0 mean the same threshold
+                object.__setattr__(self, f.name, float(value))
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureParams(_Section):
+    SECTION: ClassVar[str] = "features"
+    volume_lookback: int = _int(ge=1, le=389)
+    momentum_minutes: int = _int(ge=1, le=389)
+    rsi_period: int = _int(ge=2, le=200)
+    trend_days: int = _int(ge=1, le=250)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfidenceModel(_Section):
+    SECTION: ClassVar[str] = "confidence"
+    volume_full: float = _num(gt=1.0)
+    momentum_full: float = _num(gt=0.0, le=1.0)
+    rsi_span: float = _num(gt=0.0, le=50.0)
+    vwap_full: float = _num(gt=0.0, le=1.0)
+    weight_volume: float = _num(ge=0.0)
+    weight_momentum: float = _num(ge=0.0)
+    weight_rsi: float = _num(ge=0.0)
+    weight_vwap: float = _num(ge=0.0)
+    sentiment_weight: float = _num(ge=0.0, le=1.0)
+    trend_full: float = _num(gt=0.0, le=10.0)
+
+    def __post_init__(self) -> None:
+        _Section.__post_init__(self)
+        if self.weight_volume + self.weight_momentum + self.weight_rsi + self.weight_vwap <= 0:
+            raise InvalidRules("confidence.weight_volume", "and the other weights are all 0")
+
+
+@dataclass(frozen=True, slots=True)
+class DayTradeRule(_Section):
+    SECTION: ClassVar[str] = "day_trade"
+    enabled: bool = _flag()
+    min_confidence: float = _num(ge=0.0, le=1.0)
+    min_volume_ratio: float = _num(ge=0.0)
+    min_abs_momentum: float = _num(ge=0.0, le=1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class SwingRule(_Section):
+    SECTION: ClassVar[str] = "swing"
+    enabled: bool = _flag()
+    min_trend_return: float = _num(ge=0.0, le=10.0)
+    min_consistency: float = _num(ge=0.0, le=1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class StockRule(_Section):
+    SECTION: ClassVar[str] = "stock"
+    min_confidence: float = _num(ge=0.0, le=1.0)
+    allow_short: bool = _flag()
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The whole rule set, one attribute per section of the file."""
+
+    features: FeatureParams
+    confidence: ConfidenceModel
+    day_trade: DayTradeRule
+    swing: SwingRule
+    stock: StockRule
+
+
+SECTIONS: dict[str, type] = {
+    "features": FeatureParams,
+    "confidence": ConfidenceModel,
+    "day_trade": DayTradeRule,
+    "swing": SwingRule,
+    "stock": StockRule,
+}
+
+
+@functools.cache
+def default_rules() -> Rules:
+    """The rules shipped with the package (read once; Rules is immutable)."""
+    text = resources.files(__package__).joinpath(DEFAULT_RULES_FILE).read_text(encoding="utf-8")
+    return _build(_parse(text, DEFAULT_RULES_FILE), None, DEFAULT_RULES_FILE)
+
+
+def load_rules(path: str | Path | None = None) -> Rules:
+    """The defaults, overridden by the keys of the TOML file at ``path`` if one is given."""
+    if path is None:
+        return default_rules()
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidRules("file", f"cannot be read: {exc.strerror or exc}", source) from None
+    return rules_from_mapping(_parse(text, source), source)
+
+
+def rules_from_mapping(doc: Mapping[str, Any], source: str | None = None) -> Rules:
+    """The defaults overridden by ``doc`` (a parsed rules file: sections of keys)."""
+    return _build(doc, default_rules(), source)
+
+
+def _parse(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidRules("file", f"is not valid TOML: {exc}", source) from None
+
+
+def _build(doc: Mapping[str, Any], base: Rules | None, source: str | None) -> Rules:
+    """Sections of ``doc`` over ``base``; with no base every key must be present."""
+    unknown = sorted(set(doc) - set(SECTIONS))
+    if unknown:
+        raise InvalidRules(unknown[0], f"is not a section (known: {', '.join(SECTIONS)})", source)
+    built = {}
+    for name, kind in SECTIONS.items():
+        given = doc.get(name, {})
+        if not isinstance(given, Mapping):
+            raise InvalidRules(name, f"must be a table [{name}], got {given!r}", source)
+        keys = [f.name for f in dataclasses.fields(kind)]
+        extra = sorted(set(given) - set(keys))
+        if extra:
+            raise InvalidRules(
+                f"{name}.{extra[0]}", f"is not a key (known: {', '.join(keys)})", source
+            )
+        values = {} if base is None else dataclasses.asdict(getattr(base, name))
+        values.update(given)
+        missing = [k for k in keys if k not in values]
+        if missing:
+            raise InvalidRules(f"{name}.{missing[0]}", "is missing", source)
+        try:
+            built[name] = kind(**values)
+        except InvalidRules as exc:
+            raise InvalidRules(exc.key, exc.problem, source) from None
+    return Rules(**built)
+
+
+def _check(key: str, value: object, spec: Mapping[str, Any]) -> None:
+    kind = spec["kind"]
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise InvalidRules(key, f"must be true or false, got {value!r}")
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidRules(key, f"must be a number, got {value!r}")
+    if kind is int and not isinstance(value, int):
+        raise InvalidRules(key, f"must be a whole number, got {value!r}")
+    if not math.isfinite(value):
+        raise InvalidRules(key, f"must be finite, got {value!r}")
+    if spec["ge"] is not None and value < spec["ge"]:
+        raise InvalidRules(key, f"must be >= {spec['ge']}, got {value!r}")
+    if spec["gt"] is not None and value <= spec["gt"]:
+        raise InvalidRules(key, f"must be > {spec['gt']}, got {value!r}")
+    if spec["le"] is not None and value > spec["le"]:
+        raise InvalidRules(key, f"must be <= {spec['le']}, got {value!r}")
