@@ -13,10 +13,10 @@ import threading
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
-from strikeflow.domain.expiry import NEW_YORK, require_aware
+from strikeflow.domain.expiry import MARKET_CLOSE, NEW_YORK, require_aware
 
 OPEN = time(9, 30)
-CLOSE = time(16, 0)
+CLOSE = MARKET_CLOSE
 EARLY_CLOSE = time(13, 0)
 
 # Unscheduled full-day closures (they follow no rule): Ford, Sandy, G. H. W. Bush, Carter.

@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse, Response
 
 from strikeflow.sim import calendar
 from strikeflow.sim.faults import Faults
-from strikeflow.sim.market import ChainQuery, Market
+from strikeflow.sim.market import ChainQuery, Market, UnknownSymbol
+from strikeflow.sim.types import ContractInfo
 from strikeflow.sim.venue import Venue
 
 BAD_REQUEST = 40010000
@@ -132,3 +133,13 @@ def chain_query(q) -> ChainQuery:
         strike_gte=param_float(q.get("strike_price_gte"), "strike_price_gte"),
         strike_lte=param_float(q.get("strike_price_lte"), "strike_price_lte"),
     )
+
+
+def listed_contracts(
+    sim: Emulator, underlying: str, now: datetime, query: ChainQuery
+) -> list[ContractInfo]:
+    """The live contracts ``query`` selects on ``underlying``; 422 for an unknown one."""
+    try:
+        return sim.market.contracts_where(underlying, now, query)
+    except UnknownSymbol:
+        raise ClientError(422, f"unknown underlying symbol {underlying!r}") from None

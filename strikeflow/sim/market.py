@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import re
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
 
 from strikeflow.domain.errors import InvalidOccSymbol
-from strikeflow.domain.expiry import NEW_YORK, expiry_instant, require_aware, years_to_expiry
+from strikeflow.domain.expiry import NEW_YORK, expiry_instant, require_aware
 from strikeflow.domain.occ import parse_occ
+from strikeflow.domain.pricing import year_fraction
 from strikeflow.sim import calendar
 from strikeflow.sim.option_chain import (
     MISSING_GREEKS_RATE,
@@ -36,6 +36,7 @@ from strikeflow.sim.option_chain import (
 )
 from strikeflow.sim.stock_paths import DailyWalk, DayPath, symbol_key
 from strikeflow.sim.types import Bar, ContractInfo, GreeksValues, OptionSnapshot, Quote, Trade
+from strikeflow.sim.venue_orders import asset_id
 
 RATE = 0.04
 TICKER = re.compile(r"[A-Z]{1,5}")
@@ -65,6 +66,9 @@ class Listing:
     contracts: list[ContractInfo]
     index: dict[str, int]
     expiry: np.ndarray  # datetime64[D]
+    # Each contract's expiration close (epoch seconds), kept so that every request's
+    # liveness test and time to expiry is one array operation over the chain.
+    closes_s: np.ndarray
     strike: np.ndarray
     right: np.ndarray  # "C" | "P"
     volume: np.ndarray
@@ -265,8 +269,11 @@ class Market:
             profile, spot, day, [d for d in expirations if d >= day]
         )
         right = np.where(is_call, "C", "P")
+        days = expiry.tolist()
+        close_of = {d: expiry_instant(d).timestamp() for d in expirations}
+        closes_s = np.array([close_of[d] for d in days], dtype=np.float64)
         opened = calendar.session(day)[0]
-        years = np.maximum(years_to_expiry(expiry, opened), 1e-6)
+        years = np.maximum(year_fraction(closes_s - opened.timestamp()), 1e-6)
         prices = price_chain(profile, spot, strike, years, right, RATE)
         rng = self._noise(underlying, 4, day.toordinal())
         n = strike.size
@@ -276,13 +283,12 @@ class Market:
         volume[rng.random(n) < 0.03] = 0
         depth = np.maximum(1, oi // 200)
         contracts, index = [], {}
-        days = expiry.tolist()
         for i in range(n):
             symbol = f"{underlying}{days[i]:%y%m%d}{right[i]}{round(strike[i] * 1000):08d}"
             index[symbol] = i
             contracts.append(
                 ContractInfo(
-                    id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"strikeflow-sim:contract:{symbol}")),
+                    id=asset_id(symbol),
                     symbol=symbol,
                     underlying=underlying,
                     root=underlying,
@@ -299,6 +305,7 @@ class Market:
             contracts=contracts,
             index=index,
             expiry=expiry,
+            closes_s=closes_s,
             strike=strike,
             right=right,
             volume=volume,
@@ -311,16 +318,14 @@ class Market:
         )
 
     def _live(self, listing: Listing, t: datetime) -> np.ndarray:
-        if listing.expiry.size == 0:
-            return np.zeros(0, bool)
-        return years_to_expiry(listing.expiry, t) > 0
+        return listing.closes_s > t.timestamp()
 
     def _price_snapshots(self, underlying: str, t: datetime) -> dict[str, OptionSnapshot]:
         listing = self._listing(underlying, t)
         live = np.flatnonzero(self._live(listing, t))
         if live.size == 0:
             return {}
-        years = years_to_expiry(listing.expiry[live], t)
+        years = year_fraction(listing.closes_s[live] - t.timestamp())
         profile = self._profiles[underlying]
         spot = self.spot(underlying, t)
         p = price_chain(profile, spot, listing.strike[live], years, listing.right[live], RATE)

@@ -7,22 +7,17 @@ RFC 3339 in UTC.
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from strikeflow.sim.types import Bar, ContractInfo, OptionSnapshot, Quote, Trade
+from strikeflow.sim.venue_book import rfc3339
 from strikeflow.sim.venue_orders import Account, Order, Position, asset_id
 
 
 def ts(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def money(value: Decimal | float | int | None) -> str | None:
-    return None if value is None else str(value)
+    return None if moment is None else rfc3339(moment)
 
 
 def plain(value: Any) -> Any:

@@ -14,13 +14,13 @@ from strikeflow.sim.http_common import (
     Emulator,
     chain_query,
     json_response,
+    listed_contracts,
     page,
     param_int,
     param_symbols,
     param_time,
     sim_of,
 )
-from strikeflow.sim.market import UnknownSymbol
 
 router = APIRouter()
 
@@ -92,11 +92,7 @@ def option_chain(request: Request, underlying: str) -> Response:
     sim, q = sim_of(request), request.query_params
     query = chain_query(q)
     now = sim.now()
-    try:
-        listed = sim.market.contracts_where(underlying, now, query)
-    except UnknownSymbol:
-        raise ClientError(422, f"unknown underlying symbol {underlying!r}") from None
-    chosen = sorted(c.symbol for c in listed)
+    chosen = sorted(c.symbol for c in listed_contracts(sim, underlying, now, query))
     rows, token = page(
         chosen, q.get("page_token"), param_int(q.get("limit"), "limit", 100, 1, 1_000)
     )

@@ -42,7 +42,7 @@ class Trade:
 class ContractInfo:
     """One listed option contract's metadata, as /v2/options/contracts describes it."""
 
-    id: str
+    id: str  # its asset id, as orders and positions on it carry (venue_orders.asset_id)
     symbol: str
     underlying: str
     root: str

@@ -17,7 +17,7 @@ import hashlib
 import math
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -205,11 +205,14 @@ class OrderTicket:
     client_order_id: str | None
     position_intent: str | None
     extended_hours: bool
-    multiplier: Decimal = field(default=Decimal(1))
 
     @property
     def asset_class(self) -> str:
         return "us_equity" if self.option is None else "us_option"
+
+    @property
+    def multiplier(self) -> Decimal:
+        return Decimal(1) if self.option is None else OPTION_MULTIPLIER
 
 
 def shown(value: object) -> str:
@@ -310,7 +313,6 @@ def make_ticket(
         client_order_id=client_order_id,
         position_intent=intent,
         extended_hours=extended_hours,
-        multiplier=Decimal(1) if option is None else OPTION_MULTIPLIER,
     )
 
 

@@ -155,6 +155,17 @@ def test_market_and_limit_orders_for_stocks_and_options(trading, emulator, optio
         )
     )
     assert option.symbol == symbol
+    occ = parse_occ(symbol)
+    listed = trading.get_option_contracts(
+        GetOptionContractsRequest(
+            underlying_symbols=["SPY"],
+            expiration_date=occ.expiration,
+            strike_price_gte=str(occ.strike),
+            strike_price_lte=str(occ.strike),
+        )
+    )
+    (contract,) = [c for c in listed.option_contracts if c.symbol == symbol]
+    assert str(contract.id) == str(option.asset_id)  # one id per asset, as Alpaca has it
     emulator.advance(seconds=5)
     filled = poll(
         lambda: trading.get_order_by_client_id("sf-t-call-1"),
@@ -164,10 +175,7 @@ def test_market_and_limit_orders_for_stocks_and_options(trading, emulator, optio
     assert float(filled.filled_avg_price) < 99.0  # a marketable limit fills at the ask
     positions = {p.symbol: p for p in trading.get_all_positions()}
     assert float(positions[symbol].qty) == 2
-    assert positions[symbol].exchange in ("", None) or str(positions[symbol].exchange) in (
-        "AssetExchange.EMPTY",
-        "",
-    )
+    assert positions[symbol].exchange == ""
 
 
 def test_duplicate_client_order_id_is_422_with_alpacas_code(trading):

@@ -703,7 +703,8 @@ def test_bad_input_is_refused_by_name_and_changes_nothing(venue, changes, status
     assert len(error.message) < 200
     assert state(venue) == before
     # The refused order took nothing, not even its client_order_id.
-    assert venue.submit(CALL, 1, "buy", "market", "day", client_order_id="sf-bad")
+    accepted = venue.submit(CALL, 1, "buy", "market", "day", client_order_id="sf-bad")
+    assert (accepted.client_order_id, accepted.status) == ("sf-bad", "accepted")
 
 
 # -- threads ---------------------------------------------------------------------------------
