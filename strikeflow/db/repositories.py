@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -35,15 +35,23 @@ from strikeflow.db.tables import dispatch_executions, recommendations
 from strikeflow.db.types import UtcDateTime
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.expiry import trading_date
+from strikeflow.domain.orders import OPEN_STATUSES
 from strikeflow.domain.records import (
     Execution,
     ExecutionStatus,
+    PositionEffect,
     Recommendation,
     RecommendationStatus,
+    utcnow,
 )
+from strikeflow.domain.risk import HOLDING_STATUSES
 
 _EXECUTION_FIELDS = tuple(f.name for f in fields(Execution))
 _RECOMMENDATION_FIELDS = tuple(f.name for f in fields(Recommendation))
+_TERMINAL = sorted(s.value for s in RecommendationStatus if s.terminal)
+_ACTIVE = sorted(s.value for s in RecommendationStatus if not s.terminal)
+_UNFINISHED = sorted(s.value for s in OPEN_STATUSES)
+_HOLDING = sorted(s.value for s in HOLDING_STATUSES)
 
 # Constraint names (see tables.py and the migrations) → the field a user must fix.
 _CONSTRAINT_FIELDS = {
@@ -80,13 +88,17 @@ class RecommendationRepository(_Repository):
     def insert(self, rec: Recommendation) -> tuple[Recommendation, bool]:
         """Store ``rec`` unless its id is already stored; (the stored row, whether new)."""
         values = {name: getattr(rec, name) for name in _RECOMMENDATION_FIELDS}
-        statement = self._insert(recommendations, values).on_conflict_do_nothing(
-            index_elements=["id"]
+        statement = (
+            self._insert(recommendations, values)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(recommendations)
         )
         with self._transaction() as conn:
-            created = conn.execute(statement).rowcount == 1
+            row = conn.execute(statement).one_or_none()
+            if row is not None:
+                return _recommendation(row), True
             stored = conn.execute(select(recommendations).where(recommendations.c.id == rec.id))
-            return _recommendation(stored.one()), created
+            return _recommendation(stored.one()), False
 
     def get(self, rec_id: str) -> Recommendation | None:
         with self._engine.connect() as conn:
@@ -108,22 +120,20 @@ class RecommendationRepository(_Repository):
         cannot overwrite what already happened.
         """
         status = RecommendationStatus(status)
-        terminal = [s.value for s in RecommendationStatus if s.terminal]
         statement = (
             update(recommendations)
             .where(recommendations.c.id == rec_id)
-            .where(recommendations.c.status.not_in(terminal))
-            .values(status=status.value, status_reason=reason, updated_at=now or _utcnow())
+            .where(recommendations.c.status.not_in(_TERMINAL))
+            .values(status=status.value, status_reason=reason, updated_at=now or utcnow())
         )
         with self._transaction() as conn:
             return conn.execute(statement).rowcount == 1
 
     def pending(self, limit: int = 1_000) -> list[Recommendation]:
         """Recommendations without a terminal state, oldest first."""
-        active = [s.value for s in RecommendationStatus if not s.terminal]
         query = (
             select(recommendations)
-            .where(recommendations.c.status.in_(active))
+            .where(recommendations.c.status.in_(_ACTIVE))
             .order_by(recommendations.c.created_at)
             .limit(limit)
         )
@@ -136,13 +146,16 @@ class ExecutionRepository(_Repository):
         """Store ``execution`` unless its client_order_id is stored; (stored row, whether new)."""
         values = {name: getattr(execution, name) for name in _EXECUTION_FIELDS if name != "id"}
         values["trading_day"] = trading_date(execution.created_at)
-        values["explain_json"] = execution.explain_json
-        statement = self._insert(dispatch_executions, values).on_conflict_do_nothing(
-            index_elements=["client_order_id"]
+        statement = (
+            self._insert(dispatch_executions, values)
+            .on_conflict_do_nothing(index_elements=["client_order_id"])
+            .returning(dispatch_executions)
         )
         with self._transaction() as conn:
-            created = conn.execute(statement).rowcount == 1
-            return _stored(conn, execution.client_order_id), created
+            row = conn.execute(statement).one_or_none()
+            if row is not None:
+                return _execution(row), True
+            return _stored(conn, execution.client_order_id), False
 
     def by_client_order_id(self, client_order_id: str) -> Execution | None:
         with self._engine.connect() as conn:
@@ -159,7 +172,7 @@ class ExecutionRepository(_Repository):
     ) -> Execution:
         """Record what the venue reports for an order; repeating a report changes nothing."""
         status = ExecutionStatus(status)
-        changes: dict[str, Any] = {"status": status.value, "updated_at": _utcnow()}
+        changes: dict[str, Any] = {"status": status.value, "updated_at": utcnow()}
         for name, value in (("filled_qty", filled_qty), ("filled_avg_price", filled_avg_price)):
             if value is not None:
                 if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
@@ -171,11 +184,17 @@ class ExecutionRepository(_Repository):
             changes["broker_order_id"] = broker_order_id
         if filled_qty is not None and filled_avg_price is not None:
             changes["notional"] = filled_qty * filled_avg_price
-        key = dispatch_executions.c.client_order_id == client_order_id
+        statement = (
+            update(dispatch_executions)
+            .where(dispatch_executions.c.client_order_id == client_order_id)
+            .values(**changes)
+            .returning(dispatch_executions)
+        )
         with self._transaction() as conn:
-            if conn.execute(update(dispatch_executions).where(key).values(**changes)).rowcount != 1:
-                raise InvalidRecord("client_order_id", f"no execution {client_order_id!r}")
-            return _stored(conn, client_order_id)
+            row = conn.execute(statement).one_or_none()
+        if row is None:
+            raise InvalidRecord("client_order_id", f"no execution {client_order_id!r}")
+        return _execution(row)
 
     def set_realized_pnl(self, execution_id: int, pnl: Decimal) -> None:
         if not isinstance(pnl, Decimal) or not pnl.is_finite():
@@ -183,7 +202,7 @@ class ExecutionRepository(_Repository):
         statement = (
             update(dispatch_executions)
             .where(dispatch_executions.c.id == execution_id)
-            .values(realized_pnl=pnl, updated_at=_utcnow())
+            .values(realized_pnl=pnl, updated_at=utcnow())
         )
         with self._transaction() as conn:
             if conn.execute(statement).rowcount != 1:
@@ -218,7 +237,7 @@ class ExecutionRepository(_Repository):
         c = dispatch_executions.c
         query = (
             select(dispatch_executions)
-            .where(c.status.in_(("submitted", "accepted", "partially_filled")))
+            .where(c.status.in_(_UNFINISHED))
             .order_by(c.created_at, c.id)
             .limit(limit)
         )
@@ -239,15 +258,14 @@ class ExecutionRepository(_Repository):
         """Opening orders that hold or may hold a position, and the ids of the entries a
         filled closing execution has closed (for ``domain.risk.open_exposure``)."""
         c = dispatch_executions.c
-        holding = ("submitted", "accepted", "partially_filled", "filled")
         query = (
             select(dispatch_executions)
-            .where(c.position_effect == "OPEN", c.status.in_(holding))
+            .where(c.position_effect == PositionEffect.OPEN.value, c.status.in_(_HOLDING))
             .order_by(c.id)
             .limit(limit)
         )
         closed = select(c.closes_execution_id).where(
-            c.closes_execution_id.is_not(None), c.status == "filled"
+            c.closes_execution_id.is_not(None), c.status == ExecutionStatus.FILLED.value
         )
         with self._engine.connect() as conn:
             entries = [_execution(row) for row in conn.execute(query)]
@@ -368,7 +386,3 @@ def _as_invalid_record(error: IntegrityError) -> InvalidRecord:
 def _first_line(error: Exception) -> str:
     orig = getattr(error, "orig", error)
     return str(orig).strip().splitlines()[0][:200]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -82,7 +82,8 @@ OPTION_COLUMN_LIMITS = {
 }
 
 
-def _now() -> datetime:
+def utcnow() -> datetime:
+    """The current instant, timezone-aware in UTC: every record's default timestamp."""
     return datetime.now(UTC)
 
 
@@ -103,8 +104,8 @@ class Recommendation:
     rule_id: str | None = None
     status: RecommendationStatus = RecommendationStatus.PENDING
     status_reason: str | None = None
-    created_at: datetime = field(default_factory=_now)
-    updated_at: datetime = field(default_factory=_now)
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
 
     def __post_init__(self) -> None:
         _text("id", self.id, MAX_ID, required=True)
@@ -165,10 +166,10 @@ class Execution:
     implied_volatility: Decimal | None = None
     option_symbol: str | None = None
     strategy_type: StrategyType | None = None
-    created_at: datetime = field(default_factory=_now)
+    created_at: datetime = field(default_factory=utcnow)
     submitted_at: datetime | None = None
     filled_at: datetime | None = None
-    updated_at: datetime = field(default_factory=_now)
+    updated_at: datetime = field(default_factory=utcnow)
     id: int | None = None
 
     def __post_init__(self) -> None:

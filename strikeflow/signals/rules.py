@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -32,6 +32,7 @@ from strikeflow.domain.records import (
     Recommendation,
     RecommendationSource,
     RecommendationStatus,
+    utcnow,
 )
 from strikeflow.signals.features import Bars, Features, compute_features
 from strikeflow.signals.ids import recommendation_id
@@ -252,7 +253,7 @@ def to_recommendation(
     A skipped decision is recorded as REJECTED with the skip as its status_reason, so the
     user can see why nothing traded; only PENDING ones go on to a chain.
     """
-    at = now or datetime.now(UTC)
+    at = now or utcnow()
     features: dict[str, Any] = dict(decision.features)
     return Recommendation(
         id=recommendation_id(decision.ticker, decision.rule_id, bar_minute),
@@ -293,7 +294,7 @@ def recommend(
         trend_days=p.trend_days,
     )
     decisions = decide(tickers, features, rules, held, sentiment)
-    at = now or datetime.now(UTC)
+    at = now or utcnow()
     return [to_recommendation(d, bar_minute, at) for d in decisions]
 
 

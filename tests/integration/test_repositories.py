@@ -15,7 +15,12 @@ from strikeflow.db.repositories import ExecutionRepository, RecommendationReposi
 from strikeflow.db.tables import dispatch_executions, recommendations
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.models import InstrumentType
-from strikeflow.domain.records import ExecutionStatus, RecommendationStatus
+from strikeflow.domain.records import (
+    Action,
+    ExecutionStatus,
+    PositionEffect,
+    RecommendationStatus,
+)
 from tests.integration.records import AT, option_execution, recommendation, stock_execution
 
 
@@ -64,7 +69,9 @@ def test_a_duplicate_client_order_id_returns_the_existing_row(execs, db_url):
 
 def test_terminal_states_are_final_and_a_repeat_is_harmless(recs):
     recs.insert(recommendation())
+    assert [r.id for r in recs.pending()] == ["rec-aapl-1"]
     assert recs.set_status("rec-aapl-1", RecommendationStatus.DISPATCHED)
+    assert [r.id for r in recs.pending()] == ["rec-aapl-1"]  # dispatched is not terminal
     assert recs.set_status("rec-aapl-1", RecommendationStatus.FAILED, "BrokerUnavailable: 503")
     assert not recs.set_status("rec-aapl-1", RecommendationStatus.FAILED, "again")
     assert not recs.set_status("rec-aapl-1", RecommendationStatus.EXECUTED)
@@ -86,6 +93,37 @@ def test_fills_and_realized_pnl_are_recorded(execs):
     execs.set_realized_pnl(entry.id, Decimal("-45.00"))
     assert execs.by_client_order_id("sf-call-1").realized_pnl == Decimal("-45.00")
     assert execs.unfinished() == []
+
+
+def test_open_entries_and_the_day_s_realized_pnl(execs):
+    held, _ = execs.insert(option_execution("sf-held"))
+    execs.insert(stock_execution("sf-pending", status=ExecutionStatus.SUBMITTED))
+    execs.insert(stock_execution("sf-refused", status=ExecutionStatus.REJECTED))
+    closed, _ = execs.insert(option_execution("sf-closed"))
+    execs.insert(
+        option_execution(
+            "sf-exit",
+            action=Action.SELL,
+            position_effect=PositionEffect.CLOSE,
+            closes_execution_id=closed.id,
+            realized_pnl=Decimal("-12.50"),
+        )
+    )
+    execs.insert(
+        option_execution(
+            "sf-exit-pending",
+            action=Action.SELL,
+            position_effect=PositionEffect.CLOSE,
+            closes_execution_id=held.id,
+            status=ExecutionStatus.ACCEPTED,
+            filled_qty=None,
+        )
+    )
+    entries, closed_ids = execs.open_entries()
+    assert [e.client_order_id for e in entries] == ["sf-held", "sf-pending", "sf-closed"]
+    assert closed_ids == {closed.id}  # an exit not yet filled closes nothing
+    assert execs.realized_pnl_on(AT.date()) == Decimal("-12.50")
+    assert execs.realized_pnl_on(AT.date() + timedelta(days=1)) == Decimal(0)
 
 
 def test_recent_filters_with_bound_parameters(execs, db_url):

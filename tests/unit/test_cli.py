@@ -15,8 +15,9 @@ def test_demo_selects_contracts_and_explains_the_rejections(capsys):
     assert main(["demo", "--seed", "42"]) == 0
     out = capsys.readouterr().out
     chosen = re.findall(r"chosen (\S+) ask", out)
-    assert len(chosen) >= 3
     assert all(OCC.fullmatch(s) for s in chosen)
+    # every sample trade but the strict MSFT one gets a contract of its own underlying
+    assert [re.match(r"[A-Z]+", s).group() for s in chosen] == ["SPY", "AAPL", "TSLA"]
     assert "CHOSEN" in out
     assert "outside 0–1 DTE" in out
     assert "no eligible contract" in out  # the strict MSFT policy falls back
