@@ -8,6 +8,7 @@ builds it on first use). Tests install their own Runtime with ``install_runtime`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -94,21 +95,23 @@ class MarketTime:
 
     def __init__(self, market: MarketData, ttl_s: float = 1.0) -> None:
         self._market, self._ttl = market, ttl_s
-        self._cached: tuple[float, datetime] | None = None
+        self._cached: tuple[float, datetime] | None = None  # the last good reading
+        self._asked_at: float | None = None  # the last attempt, good or not
         self._lock = threading.Lock()
 
     def __call__(self) -> datetime:
         with self._lock:
             tick = time.monotonic()
-            if self._cached is None or tick - self._cached[0] > self._ttl:
-                try:
+            if self._asked_at is None or tick - self._asked_at > self._ttl:
+                self._asked_at = tick  # a venue that is down is asked again after the ttl too
+                with contextlib.suppress(BrokerError):
                     self._cached = (tick, self._market.clock().timestamp)
-                except BrokerError:
-                    if self._cached is None:
-                        return wall_clock()
-                    read_at, venue_now = self._cached
-                    return venue_now + timedelta(seconds=tick - read_at)
-            return self._cached[1]
+            if self._cached is None:
+                return wall_clock()
+            read_at, venue_now = self._cached
+            if read_at == self._asked_at:
+                return venue_now
+            return venue_now + timedelta(seconds=tick - read_at)
 
 
 def wall_clock() -> datetime:
@@ -128,7 +131,6 @@ class Runtime:
     context: DispatchContext
     fallback: FallbackBroker
     recommendations: RecommendationRepository
-    kill_switch: RedisKillSwitch
 
 
 def build_runtime(settings: Settings | None = None) -> Runtime:
@@ -140,19 +142,17 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         policy=settings.on_broker_failure,
         live=not settings.alpaca_paper,
     )
-    engine = engine_for(settings.database_url)
-    kill_switch = RedisKillSwitch.from_url(settings.redis_url)
+    store = SqlDispatchStore(engine_for(settings.database_url))
     now: Callable[[], datetime] = MarketTime(adapter) if settings.clock == "market" else wall_clock
     context = DispatchContext(
         market=adapter,
         broker=adapter,
-        store=SqlDispatchStore(engine),
-        kill_switch=kill_switch,
+        store=store,
+        kill_switch=RedisKillSwitch.from_url(settings.redis_url),
         policy=DispatchPolicy(),
         now=now,
     )
-    recommendations = RecommendationRepository(engine)
-    return Runtime(settings, context, fallback, recommendations, kill_switch)
+    return Runtime(settings, context, fallback, store.recommendations)
 
 
 _RUNTIMES: dict[int, Any] = {}

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
+from strikeflow.domain.models import InstrumentType
 from strikeflow.domain.orders import (
     AccountSnapshot,
     BrokerOrder,
@@ -28,6 +29,7 @@ from strikeflow.domain.orders import (
     OrderType,
     PositionSnapshot,
     client_order_id,
+    instrument_of,
 )
 from strikeflow.domain.records import (
     Action,
@@ -36,10 +38,10 @@ from strikeflow.domain.records import (
     ExecutionStatus,
     PositionEffect,
 )
+from strikeflow.domain.sizing import OPTION_MULTIPLIER
 from strikeflow.services.ports import MarketData
 
 ORDER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://strikeflow/simulated-broker/orders")
-OPTION_MULTIPLIER = 100
 ACCOUNT_ID = str(uuid.uuid5(ORDER_NAMESPACE, "account"))
 
 
@@ -107,7 +109,7 @@ class SimulatedBroker:
                 return known
         reason = reason or self._reason
         try:
-            bid, ask, at = self._quote(intent.symbol)
+            bid, ask, at = self._quote(intent)
         except BrokerUnavailable:
             if intent.limit_price is None:
                 raise
@@ -153,9 +155,9 @@ class SimulatedBroker:
 
     # -- fills -----------------------------------------------------------------------------
 
-    def _quote(self, symbol: str):
-        option = len(symbol) > 15
-        if option:
+    def _quote(self, intent: OrderIntent):
+        symbol = intent.symbol
+        if intent.is_option:
             quote = self._market.option_snapshots([symbol]).get(symbol)
         else:
             quote = self._market.stock_quote(symbol)
@@ -223,4 +225,4 @@ class SimulatedBroker:
 
 
 def _multiplier(symbol: str) -> int:
-    return OPTION_MULTIPLIER if len(symbol) > 15 else 1
+    return 1 if instrument_of(symbol) is InstrumentType.STOCK else OPTION_MULTIPLIER

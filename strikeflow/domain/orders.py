@@ -28,7 +28,7 @@ from strikeflow.domain.records import (
     PositionEffect,
 )
 
-CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9._:\-]{1,48}")
+CLIENT_ORDER_ID = re.compile(rf"[A-Za-z0-9._:\-]{{1,{MAX_CLIENT_ORDER_ID}}}")
 CENT = Decimal("0.01")
 NICKEL = Decimal("0.05")
 PENNY_TICK_BELOW = Decimal(3)

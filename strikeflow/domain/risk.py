@@ -18,8 +18,8 @@ from strikeflow.domain.errors import InvalidPolicy
 from strikeflow.domain.expiry import NEW_YORK, require_aware, trading_date
 from strikeflow.domain.models import InstrumentType, StrategyType
 from strikeflow.domain.records import Execution, ExecutionStatus, PositionEffect
+from strikeflow.domain.sizing import OPTION_MULTIPLIER
 
-OPTION_MULTIPLIER = 100
 # Orders that hold (or may still take) a position: counted as open exposure.
 HOLDING_STATUSES = frozenset(
     {

@@ -9,13 +9,14 @@ step twice costs a repeated read and nothing else. Refusals for good raise
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from strikeflow.domain.chain import OptionChain
 from strikeflow.domain.errors import DispatchRejected, NoEligibleContract, SizingError
 from strikeflow.domain.expiry import trading_date
-from strikeflow.domain.market import ExpiryWindow, StockQuote, StrikeBand
+from strikeflow.domain.market import ExpiryWindow, OptionQuote, StockQuote, StrikeBand
 from strikeflow.domain.models import InstrumentType, StrategyType
 from strikeflow.domain.orders import BrokerOrder, OrderIntent
 from strikeflow.domain.records import Action, Execution, ExecutionMode, RecommendationStatus
@@ -33,6 +34,7 @@ from strikeflow.services.dispatch_payload import (
 from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
 
 Payload = dict[str, Any]
+Q = TypeVar("Q", StockQuote, OptionQuote)
 STOCK = InstrumentType.STOCK.value
 FAILED_ALREADY = (RecommendationStatus.REJECTED, RecommendationStatus.FAILED)
 
@@ -45,7 +47,8 @@ def fetch_chain(ctx: DispatchContext, recommendation_id: str) -> Payload:
         raise DispatchRejected(f"unknown recommendation {recommendation_id!r}")
     if rec.status.terminal:
         raise DispatchRejected(f"recommendation already {rec.status.value}")
-    ctx.store.set_status(recommendation_id, RecommendationStatus.DISPATCHED)
+    if rec.status is not RecommendationStatus.DISPATCHED:  # the entry point usually did
+        ctx.store.set_status(recommendation_id, RecommendationStatus.DISPATCHED)
     payload: Payload = {
         "recommendation_id": rec.id,
         "client_order_id": client_order_id_for(rec.id),
@@ -75,7 +78,7 @@ def _with_chain(ctx: DispatchContext, payload: Payload) -> Payload:
         fraction = ctx.policy.day_trade_strike_band_fraction
     band = StrikeBand.around(spot, fraction)
     right = InstrumentType(payload["instrument"]).right
-    chain = ctx.market.option_chain(payload["ticker"], expiries, band, right)
+    chain = ctx.market.option_chain(payload["ticker"], expiries, band, right, spot=quote)
     out["chain"] = [contract_to_json(c) for c in chain]
     return out
 
@@ -141,16 +144,7 @@ def snapshot_price(ctx: DispatchContext, payload: Payload) -> Payload:
     if payload["trade"] == STOCK:
         return out
     symbol = payload["contract"]["symbol"]
-    quote = ctx.market.option_snapshots([symbol]).get(symbol)
-    if quote is None or _age(ctx, quote.time) > ctx.policy.quote_max_age_s:
-        quote = ctx.market.option_snapshots([symbol]).get(symbol)
-    if quote is None:
-        raise DispatchRejected(f"no quote for {symbol}", explain)
-    age = _age(ctx, quote.time)
-    if age > ctx.policy.quote_max_age_s:
-        raise DispatchRejected(
-            f"{symbol} quote {age:.0f} s old > {ctx.policy.quote_max_age_s:g} s", explain
-        )
+    quote = _fresh(ctx, symbol, lambda: ctx.market.option_snapshots([symbol]).get(symbol), explain)
     if not (quote.ask > 0 and quote.ask >= quote.bid):
         raise DispatchRejected(f"no two-sided quote for {symbol} ({quote.bid} x {quote.ask})")
     return {**out, "option_quote": quote_to_json(quote)}
@@ -293,12 +287,21 @@ def with_order(payload: Payload, order: BrokerOrder) -> Payload:
 
 
 def _fresh_stock_quote(ctx: DispatchContext, ticker: str) -> StockQuote:
-    quote = ctx.market.stock_quote(ticker)
-    if _age(ctx, quote.time) > ctx.policy.quote_max_age_s:
-        quote = ctx.market.stock_quote(ticker)
+    return _fresh(ctx, ticker, lambda: ctx.market.stock_quote(ticker))
+
+
+def _fresh(ctx: DispatchContext, symbol: str, fetch: Callable[[], Q | None], explain=None) -> Q:
+    """``fetch()``, asked once more when it has no quote or one older than the limit;
+    still none or still too old is a refusal."""
+    limit = ctx.policy.quote_max_age_s
+    quote = fetch()
+    if quote is None or _age(ctx, quote.time) > limit:
+        quote = fetch()
+    if quote is None:
+        raise DispatchRejected(f"no quote for {symbol}", explain)
     age = _age(ctx, quote.time)
-    if age > ctx.policy.quote_max_age_s:
-        raise DispatchRejected(f"{ticker} quote {age:.0f} s old > {ctx.policy.quote_max_age_s:g} s")
+    if age > limit:
+        raise DispatchRejected(f"{symbol} quote {age:.0f} s old > {limit:g} s", explain)
     return quote
 
 

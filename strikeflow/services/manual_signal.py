@@ -8,19 +8,13 @@ direction: a BUY expressed as a PUT, or a SELL as a CALL, is a contradiction.
 
 from __future__ import annotations
 
-import math
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.models import InstrumentType, StrategyType
-from strikeflow.domain.records import (
-    TICKER,
-    Action,
-    Recommendation,
-    RecommendationSource,
-)
+from strikeflow.domain.records import Action, Recommendation, RecommendationSource
 
 DEFAULT_CONFIDENCE = 0.8
 CONTRADICTIONS = {
@@ -40,9 +34,6 @@ def manual_recommendation(
     now: datetime | None = None,
 ) -> Recommendation:
     """A validated manual Recommendation; InvalidRecord names the argument at fault."""
-    symbol = str(ticker).strip().upper()
-    if not TICKER.fullmatch(symbol):
-        raise InvalidRecord("ticker", f"is not a ticker symbol: {ticker!r}")
     side = _choice("action", action, Action)
     kind = _choice("instrument", instrument, InstrumentType)
     if (side, kind) in CONTRADICTIONS:
@@ -52,12 +43,11 @@ def manual_recommendation(
         style = StrategyType.DAY_TRADE  # an option needs a DTE window
     if isinstance(confidence, bool) or not isinstance(confidence, int | float):
         raise InvalidRecord("confidence", f"must be a number in [0, 1], got {confidence!r}")
-    if not (math.isfinite(confidence) and 0 <= confidence <= 1):
-        raise InvalidRecord("confidence", f"must be within [0, 1], got {confidence!r}")
     at = now or datetime.now(UTC)
+    # Recommendation itself refuses a bad ticker or a confidence outside [0, 1].
     return Recommendation(
         id=recommendation_id or f"manual-{uuid.uuid4().hex}",
-        ticker=symbol,
+        ticker=str(ticker).strip().upper(),
         action=side,
         instrument_type=kind,
         strategy_type=style,

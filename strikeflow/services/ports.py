@@ -41,10 +41,12 @@ class MarketData(Protocol):
         window: ExpiryWindow,
         strikes: StrikeBand | None = None,
         right: Right | None = None,
+        spot: StockQuote | None = None,
     ) -> list[OptionContract]:
         """Every listed contract in the window and band (all pages), with its latest quote;
-        IV and Greeks computed from the mid where the venue sent none. Contracts with
-        no quote at all are left out."""
+        IV and Greeks computed from the mid where the venue sent none, against ``spot``
+        (the underlying's quote, fetched when not given). Contracts with no quote at all
+        are left out."""
         ...
 
     def option_snapshots(self, symbols: Sequence[str]) -> Mapping[str, OptionQuote]:

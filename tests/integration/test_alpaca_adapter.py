@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -124,6 +125,13 @@ def test_null_greeks_come_out_computed(adapter, emulator):
     # where the venue did send Greeks they are kept as sent
     sent = next(s for s, snap in raw.items() if snap.greeks is not None and s in chain)
     assert chain[sent].greeks.delta == raw[sent].greeks.delta
+    # a caller that already holds the underlying's quote: it is the one used
+    spot = adapter.stock_quote("SPY")
+    assert adapter.option_chain("SPY", window, spot=spot) == list(chain.values())
+    moved = replace(spot, bid=spot.bid * D("1.05"), ask=spot.ask * D("1.05"))
+    shifted = {c.symbol: c for c in adapter.option_chain("SPY", window, spot=moved)}
+    assert all(shifted[c.symbol].greeks != c.greeks for c in computed)
+    assert shifted[sent].greeks == chain[sent].greeks
 
 
 def test_option_snapshots_omit_unknown_symbols(adapter):

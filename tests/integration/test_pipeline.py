@@ -11,7 +11,6 @@ polling with a deadline; nothing sleeps to synchronise.
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -116,16 +115,15 @@ class Pipeline:
     def fill(self, rid: str) -> Execution:
         """Let simulated time pass, 5 minutes a step, until the venue fills (a marketable limit
         rests while the ask is above it) and reconcile_orders has recorded the fill."""
-        end = time.monotonic() + DEADLINE_S
-        while True:
+
+        def advance_and_reconcile() -> Execution | None:
             self.venue.advance(seconds=300)
             self.fleet.app.send_task("strikeflow.reconcile_orders").get(timeout=DEADLINE_S)
-            execution = self.execution(rid)
-            if execution is not None and execution.status is ExecutionStatus.FILLED:
-                return execution
-            if time.monotonic() > end:
-                status = None if execution is None else execution.status
-                raise AssertionError(self.fleet.report(f"{rid} not filled: {status}"))
+            return self.execution(rid)
+
+        return self._poll(
+            advance_and_reconcile, lambda e: e is not None and e.status is ExecutionStatus.FILLED
+        )
 
     def _poll(self, fetch, ready):
         try:

@@ -20,7 +20,12 @@ from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
 from strikeflow.broker_adapters.alpaca import parsing
 from strikeflow.broker_adapters.alpaca.config import AlpacaConfig, Secret, Timeouts
-from strikeflow.broker_adapters.alpaca.errors import classify, read_api_error, translated
+from strikeflow.broker_adapters.alpaca.errors import (
+    classify,
+    is_duplicate,
+    read_api_error,
+    translated,
+)
 from strikeflow.broker_adapters.alpaca.http import TimeoutSession, build_clients
 from strikeflow.config import Settings
 from strikeflow.domain.errors import BrokerUnavailable, InvalidOccSymbol, OrderRejected
@@ -232,10 +237,11 @@ def test_api_errors_are_classified_without_trusting_the_body(status, body, kind,
 
 
 def test_a_duplicate_client_order_id_is_recognised():
-    failure = read_api_error(
-        api_error(422, '{"code":40010001,"message":"client_order_id must be unique"}')
-    )
-    assert failure.duplicate
+    duplicate = api_error(422, '{"code":40010001,"message":"client_order_id must be unique"}')
+    assert is_duplicate(classify(duplicate, "submit"))
+    assert not is_duplicate(classify(api_error(422, '{"code":42210000,"message":"x"}'), "submit"))
+    assert not is_duplicate(classify(api_error(503, '{"code":40010001}'), "submit"))
+    failure = read_api_error(duplicate)
     assert not failure.transient
     assert failure.message == "client_order_id must be unique"
     assert read_api_error(APIError("no http error")).status is None

@@ -129,6 +129,15 @@ def test_fetch_chain_asks_only_for_the_window_the_band_and_the_right():
     assert store.recs["rec-1"].status is RecommendationStatus.DISPATCHED
 
 
+def test_fetch_chain_leaves_a_status_the_entry_point_wrote_alone():
+    ctx, _, store, *_ = setup()
+    store.set_status("rec-1", RecommendationStatus.DISPATCHED)
+    writes = store.status_writes
+    fetch_chain(ctx, "rec-1")
+    assert store.status_writes == writes
+    assert store.recs["rec-1"].status is RecommendationStatus.DISPATCHED
+
+
 def test_swing_trade_picks_by_delta_in_its_window():
     chain = [contract(k, dte=10, right=Right.PUT, delta=-(0.5 - (100 - k) * 0.02)) for k in STRIKES]
     ctx, market, *_ = setup(

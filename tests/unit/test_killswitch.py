@@ -82,3 +82,8 @@ def test_the_cli_turns_it_on_and_off(server, monkeypatch, capsys):
 def test_bootstrap_wires_it_from_settings():
     switch = bootstrap.RedisKillSwitch.from_url("redis://127.0.0.1:6379/15")
     assert isinstance(switch, KillSwitch)  # built without connecting
+    pool = switch._redis.connection_pool
+    assert pool.connection_kwargs["db"] == 15
+    # bounded waits: a Redis that hangs makes is_on fail closed, it does not stall an order
+    assert pool.connection_kwargs["socket_timeout"] == 2
+    assert pool.connection_kwargs["socket_connect_timeout"] == 2

@@ -58,3 +58,18 @@ def test_a_venue_back_up_is_read_again():
     venue.down = False
     venue.now += timedelta(minutes=3)
     assert now() == VENUE_NOW + timedelta(minutes=3)
+
+
+def test_a_venue_that_is_down_is_asked_at_most_once_per_ttl(monkeypatch):
+    venue = VenueClock()
+    ticks = iter([100.0, 105.0, 105.5, 106.0, 107.0])
+    monkeypatch.setattr("strikeflow.bootstrap.time.monotonic", lambda: next(ticks))
+    now = MarketTime(venue, ttl_s=1)
+    assert now() == VENUE_NOW
+    venue.down = True
+    assert now() == VENUE_NOW + timedelta(seconds=5)
+    assert now() == VENUE_NOW + timedelta(seconds=5.5)  # extrapolated, not asked again
+    assert now() == VENUE_NOW + timedelta(seconds=6)
+    assert venue.reads == 2
+    assert now() == VENUE_NOW + timedelta(seconds=7)  # the ttl has passed: asked again
+    assert venue.reads == 3

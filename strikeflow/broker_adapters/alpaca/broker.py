@@ -22,21 +22,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import requests
-from alpaca.common.exceptions import APIError
 from alpaca.trading.requests import ClosePositionRequest
 
 from strikeflow.broker_adapters.alpaca import parsing
 from strikeflow.broker_adapters.alpaca.config import AlpacaConfig
-from strikeflow.broker_adapters.alpaca.errors import (
-    NOT_FOUND,
-    TRANSLATED,
-    classify,
-    read_api_error,
-    translated,
-)
+from strikeflow.broker_adapters.alpaca.errors import NOT_FOUND, is_duplicate, translated
 from strikeflow.broker_adapters.alpaca.http import AlpacaClients
-from strikeflow.domain.errors import BrokerError, BrokerUnavailable, DomainError, OrderRejected
+from strikeflow.domain.errors import BrokerError, BrokerUnavailable, OrderRejected
 from strikeflow.domain.orders import AccountSnapshot, BrokerOrder, OrderIntent, PositionSnapshot
 from strikeflow.domain.records import ExecutionMode
 
@@ -45,33 +37,28 @@ class AlpacaBroker:
     def __init__(self, clients: AlpacaClients, config: AlpacaConfig) -> None:
         self._clients = clients
         self._config = config
-        self._mode = ExecutionMode.PAPER if config.paper else ExecutionMode.LIVE
-        self._secrets = (config.api_key.reveal(), config.secret_key.reveal())
 
     @property
     def execution_mode(self) -> ExecutionMode:
-        return self._mode
+        return ExecutionMode.PAPER if self._config.paper else ExecutionMode.LIVE
 
     def account(self) -> AccountSnapshot:
-        with translated("account", self._secrets):
+        with translated("account", self._config.secrets):
             return parsing.account_snapshot(self._clients.trading.get_account())
 
     def positions(self) -> list[PositionSnapshot]:
-        with translated("positions", self._secrets):
+        with translated("positions", self._config.secrets):
             return [parsing.position_snapshot(p) for p in self._clients.trading.get_all_positions()]
 
     def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         try:
-            order = self._clients.trading.get_order_by_client_id(client_order_id)
-            return parsing.broker_order(order, self._mode)
-        except APIError as error:
-            if read_api_error(error).status == NOT_FOUND:
+            with translated("order lookup", self._config.secrets):
+                order = self._clients.trading.get_order_by_client_id(client_order_id)
+                return parsing.broker_order(order, self.execution_mode)
+        except OrderRejected as refused:
+            if refused.status == NOT_FOUND:
                 return None
-            raise classify(error, "order lookup", self._secrets) from None
-        except DomainError:
             raise
-        except TRANSLATED as error:
-            raise classify(error, "order lookup", self._secrets) from None
 
     def submit(self, intent: OrderIntent) -> BrokerOrder:
         existing = self.order_by_client_id(intent.client_order_id)
@@ -79,16 +66,13 @@ class AlpacaBroker:
             return existing
         request = parsing.order_request(intent)
         try:
-            return parsing.broker_order(self._clients.trading.submit_order(request), self._mode)
-        except APIError as error:
-            failure = read_api_error(error)
-            if not failure.duplicate and not failure.transient:
-                raise classify(error, "submit", self._secrets) from None
-            cause: BrokerError = classify(error, "submit", self._secrets)
-        except DomainError:
-            raise
-        except (requests.RequestException, ValueError) as error:
-            cause = classify(error, "submit", self._secrets)
+            with translated("submit", self._config.secrets):
+                order = self._clients.trading.submit_order(request)
+                return parsing.broker_order(order, self.execution_mode)
+        except BrokerError as failure:
+            if not (failure.transient or is_duplicate(failure)):
+                raise
+            cause = failure
         return self._resolve(intent, cause)
 
     def _resolve(self, intent: OrderIntent, cause: BrokerError) -> BrokerOrder:
@@ -110,12 +94,12 @@ class AlpacaBroker:
         """Not idempotent at Alpaca (no client_order_id): pipelines should close with a
         sell_to_close ``submit`` instead, which is."""
         options = None if qty is None else ClosePositionRequest(qty=str(qty))
-        with translated("close position", self._secrets):
+        with translated("close position", self._config.secrets):
             order = self._clients.trading.close_position(symbol, close_options=options)
-            return parsing.broker_order(order, self._mode)
+            return parsing.broker_order(order, self.execution_mode)
 
     def cancel(self, order_id: str) -> None:
-        with translated("cancel", self._secrets):
+        with translated("cancel", self._config.secrets):
             self._clients.trading.cancel_order_by_id(order_id)
 
 

@@ -83,6 +83,11 @@ class AlpacaConfig:
     def live(self) -> bool:
         return not self.paper
 
+    @property
+    def secrets(self) -> tuple[str, str]:
+        """The keys revealed, for scrubbing them out of error messages."""
+        return (self.api_key.reveal(), self.secret_key.reveal())
+
     @classmethod
     def from_settings(cls, settings: Any) -> AlpacaConfig:
         """From ``strikeflow.config.Settings``; refuses to start without both keys."""

@@ -39,10 +39,6 @@ class ApiFailure:
     def transient(self) -> bool:
         return self.status is None or self.status == 429 or self.status >= 500
 
-    @property
-    def duplicate(self) -> bool:
-        return self.status == 422 and self.code == DUPLICATE_CLIENT_ORDER_ID
-
 
 def read_api_error(error: APIError) -> ApiFailure:
     text = str(error)
@@ -90,6 +86,15 @@ def classify(error: BaseException, operation: str, secrets: Iterable[str] = ()) 
         detail = scrub(f"malformed reply ({type(error).__name__})", secrets)
         return BrokerUnavailable(operation, detail)
     raise TypeError(f"not a broker failure: {type(error).__name__}")
+
+
+def is_duplicate(error: BrokerError) -> bool:
+    """A 422 saying the client_order_id is taken: an earlier attempt placed the order."""
+    return (
+        isinstance(error, OrderRejected)
+        and error.status == 422
+        and error.code == DUPLICATE_CLIENT_ORDER_ID
+    )
 
 
 TRANSLATED = (APIError, requests.RequestException, ValueError)

@@ -65,7 +65,7 @@ def harden(client: RESTClient, timeouts: Timeouts) -> RESTClient:
 
 def build_clients(config: AlpacaConfig) -> AlpacaClients:
     """The three alpaca-py clients, hardened. Opens no connection until first used."""
-    key, secret = config.api_key.reveal(), config.secret_key.reveal()
+    key, secret = config.secrets
     url = config.base_url
     trading = TradingClient(key, secret, paper=config.paper, url_override=url)
     stocks = StockHistoricalDataClient(key, secret, url_override=url)

@@ -53,7 +53,6 @@ class AlpacaMarketData:
         self._config = config
         self._rates = rates or MarketRates()
         self._feed = OptionsFeed(config.options_feed)
-        self._secrets = (config.api_key.reveal(), config.secret_key.reveal())
 
     def option_chain(
         self,
@@ -61,10 +60,11 @@ class AlpacaMarketData:
         window: ExpiryWindow,
         strikes: StrikeBand | None = None,
         right: Right | None = None,
+        spot: StockQuote | None = None,
     ) -> list[OptionContract]:
         band = strikes or StrikeBand()
         listed = list(self._contract_pages(underlying, window, band, right))
-        with translated("option chain snapshots", self._secrets):
+        with translated("option chain snapshots", self._config.secrets):
             snapshots = self._clients.options.get_option_chain(
                 OptionChainRequest(
                     underlying_symbol=underlying,
@@ -82,14 +82,14 @@ class AlpacaMarketData:
                 for meta in listed
                 if quotes.get(meta.symbol) is not None
             ]
-        return self._with_model_greeks(underlying, contracts)
+        return self._with_model_greeks(underlying, contracts, spot)
 
     def _contract_pages(
         self, underlying: str, window: ExpiryWindow, band: StrikeBand, right: Right | None
     ) -> Iterator:
         token: str | None = None
         for _ in range(MAX_CONTRACT_PAGES):
-            with translated("option contracts", self._secrets):
+            with translated("option contracts", self._config.secrets):
                 page = self._clients.trading.get_option_contracts(
                     GetOptionContractsRequest(
                         underlying_symbols=[underlying],
@@ -111,16 +111,18 @@ class AlpacaMarketData:
         )
 
     def _with_model_greeks(
-        self, underlying: str, contracts: list[OptionContract]
+        self, underlying: str, contracts: list[OptionContract], spot: StockQuote | None
     ) -> list[OptionContract]:
-        """Fill in IV and Greeks the venue left null, from each contract's mid."""
+        """Fill in IV and Greeks the venue left null, from each contract's mid; the
+        underlying is quoted only when needed and not given."""
         need = [i for i, c in enumerate(contracts) if c.greeks is None or c.implied_vol is None]
         if not need:
             return contracts
-        try:
-            spot = self.stock_quote(underlying)
-        except OrderRejected:  # no stock quote (an index, say): leave them unknown
-            return contracts
+        if spot is None:
+            try:
+                spot = self.stock_quote(underlying)
+            except OrderRejected:  # no stock quote (an index, say): leave them unknown
+                return contracts
         if spot.bid <= 0 or spot.ask <= 0:
             return contracts
         sub = OptionChain.from_contracts([contracts[i] for i in need])
@@ -140,7 +142,7 @@ class AlpacaMarketData:
         unique = list(dict.fromkeys(symbols))
         for start in range(0, len(unique), SNAPSHOT_BATCH):
             batch = unique[start : start + SNAPSHOT_BATCH]
-            with translated("option snapshots", self._secrets):
+            with translated("option snapshots", self._config.secrets):
                 snaps = self._clients.options.get_option_snapshot(
                     OptionSnapshotRequest(symbol_or_symbols=batch, feed=self._feed)
                 )
@@ -151,7 +153,7 @@ class AlpacaMarketData:
         return found
 
     def stock_quote(self, symbol: str) -> StockQuote:
-        with translated("stock quote", self._secrets):
+        with translated("stock quote", self._config.secrets):
             quotes = self._clients.stocks.get_stock_latest_quote(
                 StockLatestQuoteRequest(symbol_or_symbols=[symbol])
             )
@@ -162,7 +164,7 @@ class AlpacaMarketData:
     def stock_bars(
         self, symbols: Sequence[str], timeframe: BarTimeframe, start: datetime, end: datetime
     ) -> Mapping[str, list[StockBar]]:
-        with translated("stock bars", self._secrets):
+        with translated("stock bars", self._config.secrets):
             barset = self._clients.stocks.get_stock_bars(
                 StockBarsRequest(
                     symbol_or_symbols=list(symbols),
@@ -174,5 +176,5 @@ class AlpacaMarketData:
             return {s: [parsing.stock_bar(b) for b in barset.data.get(s, [])] for s in symbols}
 
     def clock(self) -> MarketClock:
-        with translated("clock", self._secrets):
+        with translated("clock", self._config.secrets):
             return parsing.market_clock(self._clients.trading.get_clock())
