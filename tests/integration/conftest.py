@@ -11,6 +11,9 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from alpaca.data.historical.option import OptionHistoricalDataClient
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.trading.client import TradingClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -94,3 +97,19 @@ def empty_tables(url: str) -> None:
     with engine_for(url).begin() as conn:
         conn.execute(text("DELETE FROM dispatch_executions"))
         conn.execute(text("DELETE FROM recommendations"))
+
+
+@pytest.fixture
+def trading(emulator) -> TradingClient:
+    """alpaca-py, unmodified, pointed at the emulator."""
+    return TradingClient(KEY, SECRET, paper=True, url_override=emulator.url)
+
+
+@pytest.fixture
+def stocks(emulator) -> StockHistoricalDataClient:
+    return StockHistoricalDataClient(KEY, SECRET, url_override=emulator.url)
+
+
+@pytest.fixture
+def options_data(emulator) -> OptionHistoricalDataClient:
+    return OptionHistoricalDataClient(KEY, SECRET, url_override=emulator.url)

@@ -12,8 +12,6 @@ import pytest
 import requests
 from alpaca.common.exceptions import APIError
 from alpaca.data.enums import OptionsFeed
-from alpaca.data.historical.option import OptionHistoricalDataClient
-from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import (
     OptionChainRequest,
     OptionSnapshotRequest,
@@ -32,7 +30,7 @@ from alpaca.trading.requests import (
 )
 
 from strikeflow.domain.occ import parse_occ
-from tests.integration.emulator import KEY, SECRET, START, poll
+from tests.integration.emulator import START, poll
 
 
 def test_account_money_fields_are_strings_that_parse(trading):
@@ -275,18 +273,3 @@ def _liquid_call(options_data) -> str:
         if sym[-9] == "C" and s.latest_quote.bid_price > 0
     ]
     return min(calls)[1]
-
-
-@pytest.fixture
-def trading(emulator) -> TradingClient:
-    return TradingClient(KEY, SECRET, paper=True, url_override=emulator.url)
-
-
-@pytest.fixture
-def stocks(emulator) -> StockHistoricalDataClient:
-    return StockHistoricalDataClient(KEY, SECRET, url_override=emulator.url)
-
-
-@pytest.fixture
-def options_data(emulator) -> OptionHistoricalDataClient:
-    return OptionHistoricalDataClient(KEY, SECRET, url_override=emulator.url)
