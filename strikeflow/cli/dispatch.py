@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import asdict
@@ -32,6 +33,8 @@ from strikeflow.services.manual_signal import DEFAULT_CONFIDENCE, manual_recomme
 POLL_S = 0.25
 EXIT_OUTCOME = {"executed": 0, "fell_back": 0, "rejected": 1, "failed": 1}
 EXIT_TIMEOUT = 3
+MAX_WAIT_S = 24 * 3600.0
+MAX_ROWS = 10_000
 
 
 def add_dispatch_commands(commands: argparse._SubParsersAction) -> None:
@@ -45,7 +48,7 @@ def add_dispatch_commands(commands: argparse._SubParsersAction) -> None:
     sig.add_argument("--confidence", type=float, default=DEFAULT_CONFIDENCE, help="in [0, 1]")
     sig.add_argument("--reason", default=None, help="why, for the record")
     sig.add_argument("--wait", action="store_true", help="block until the terminal state")
-    sig.add_argument("--timeout", type=float, default=120.0, help="seconds --wait waits")
+    sig.add_argument("--timeout", type=_seconds, default=120.0, help="seconds --wait waits")
     sig.add_argument("--json", action="store_true", help="print JSON")
     sig.set_defaults(run=run_signal, usage_error=sig.error)
 
@@ -56,7 +59,7 @@ def add_dispatch_commands(commands: argparse._SubParsersAction) -> None:
 
     execs = commands.add_parser("executions", help="recent executions, newest first")
     execs.add_argument("--since", type=_instant, default=None, help="ISO 8601 with offset")
-    execs.add_argument("--limit", type=int, default=50)
+    execs.add_argument("--limit", type=_row_limit, default=50, help=f"1 to {MAX_ROWS}")
     execs.add_argument("--json", action="store_true")
     execs.set_defaults(run=run_executions)
 
@@ -211,6 +214,26 @@ def _table(title: str, rows: list[dict[str, Any]]) -> Table | str:
 
 def _show(data: dict[str, Any], as_json: bool) -> None:
     print(json.dumps(data) if as_json else " ".join(f"{k}={v}" for k, v in data.items()))
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= MAX_WAIT_S:  # NaN too: a deadline of NaN is never reached
+        raise argparse.ArgumentTypeError(f"seconds in (0, {MAX_WAIT_S:.0f}], got {text!r}")
+    return value
+
+
+def _row_limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_ROWS:
+        raise argparse.ArgumentTypeError(f"a whole number in [1, {MAX_ROWS}], got {text!r}")
+    return value
 
 
 def _instant(text: str) -> datetime:

@@ -120,11 +120,11 @@ class Recommendation:
         if self.sentiment is not None and not (
             _finite_number(self.sentiment) and -1 <= self.sentiment <= 1
         ):
-            raise InvalidRecord("sentiment", f"must be within [-1, 1], got {self.sentiment!r}")
+            raise InvalidRecord("sentiment", f"must be within [-1, 1], got {shown(self.sentiment)}")
         for name in ("reason", "rule_id", "status_reason"):
             _text(name, getattr(self, name), MAX_TEXT if name != "rule_id" else MAX_ID)
         if not isinstance(self.features, dict):
-            raise InvalidRecord("features", f"must be a JSON object, got {self.features!r}")
+            raise InvalidRecord("features", f"must be a JSON object, got {shown(self.features)}")
         _aware("created_at", self.created_at)
         _aware("updated_at", self.updated_at)
 
@@ -215,7 +215,7 @@ class Execution:
         _amount("strike_price", self.strike_price, Decimal(0), exclusive=True, required=True)
         if not isinstance(self.expiration_date, date) or isinstance(self.expiration_date, datetime):
             raise InvalidRecord(
-                "expiration_date", f"{kind} rows need a date, got {self.expiration_date!r}"
+                "expiration_date", f"{kind} rows need a date, got {shown(self.expiration_date)}"
             )
         if not self.option_symbol:
             raise InvalidRecord("option_symbol", f"{kind} rows need an OCC symbol")
@@ -225,8 +225,18 @@ class Execution:
             or self.contracts <= 0
         ):
             raise InvalidRecord(
-                "contracts", f"{kind} rows need a whole number > 0, got {self.contracts!r}"
+                "contracts", f"{kind} rows need a whole number > 0, got {shown(self.contracts)}"
             )
+
+
+def shown(value: object, limit: int = 64) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for an error message: a payload can
+    be huge, and ``repr`` of an int of over 4300 digits raises instead of returning."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"<{type(value).__name__} too large to show>"
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def _enum(record: object, name: str, kind: type[StrEnum]) -> None:
@@ -235,14 +245,14 @@ def _enum(record: object, name: str, kind: type[StrEnum]) -> None:
         object.__setattr__(record, name, kind(value))
     except ValueError:
         allowed = ", ".join(m.value for m in kind)
-        raise InvalidRecord(name, f"must be one of {allowed}; got {value!r}") from None
+        raise InvalidRecord(name, f"must be one of {allowed}; got {shown(value)}") from None
 
 
 def _text(name: str, value: object, limit: int, required: bool = False) -> None:
     if value is None and not required:
         return
     if not isinstance(value, str) or (required and not value):
-        raise InvalidRecord(name, f"must be a non-empty string, got {value!r}")
+        raise InvalidRecord(name, f"must be a non-empty string, got {shown(value)}")
     if len(value) > limit:
         raise InvalidRecord(name, f"is {len(value)} characters, more than {limit}")
     if "\x00" in value:
@@ -251,9 +261,9 @@ def _text(name: str, value: object, limit: int, required: bool = False) -> None:
 
 def _ticker(value: object) -> None:
     if not isinstance(value, str) or TICKER.fullmatch(value) is None:
-        shown = repr(value)[:40]
         raise InvalidRecord(
-            "ticker", f"must be 1-16 of A-Z, 0-9, '.', '-', '/' starting with a letter; got {shown}"
+            "ticker",
+            f"must be 1-16 of A-Z, 0-9, '.', '-', '/' starting with a letter; got {shown(value)}",
         )
 
 
@@ -267,7 +277,7 @@ def _finite_number(value: object) -> bool:
 
 def _unit_interval(name: str, value: object) -> None:
     if not (_finite_number(value) and 0 <= value <= 1):
-        raise InvalidRecord(name, f"must be within [0, 1], got {value!r}")
+        raise InvalidRecord(name, f"must be within [0, 1], got {shown(value)}")
 
 
 def _amount(
@@ -282,7 +292,7 @@ def _amount(
             raise InvalidRecord(name, "is required")
         return
     if not isinstance(value, Decimal) or not value.is_finite():
-        raise InvalidRecord(name, f"must be a finite Decimal, got {value!r}")
+        raise InvalidRecord(name, f"must be a finite Decimal, got {shown(value)}")
     if minimum is not None and (value <= minimum if exclusive else value < minimum):
         raise InvalidRecord(name, f"must be {'>' if exclusive else '>='} {minimum}, got {value}")
     if abs(value) >= Decimal("1e12"):
@@ -291,4 +301,4 @@ def _amount(
 
 def _aware(name: str, value: object) -> None:
     if not isinstance(value, datetime) or value.tzinfo is None:
-        raise InvalidRecord(name, f"must be a timezone-aware datetime, got {value!r}")
+        raise InvalidRecord(name, f"must be a timezone-aware datetime, got {shown(value)}")

@@ -21,7 +21,7 @@ from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services import dispatch as steps
 from strikeflow.services.dispatch_records import REJECTION_KINDS
-from strikeflow.services.manual_signal import manual_recommendation
+from strikeflow.services.manual_signal import manual_recommendation_from, stored_recommendation_id
 from strikeflow.tasks.pipeline import (
     STORE_RETRY,
     fetch_chain,
@@ -38,9 +38,6 @@ log = logging.getLogger(__name__)
 # "rejected", anything else "failed". By class name along the MRO, so an exception
 # rebuilt from a result backend matches as well; the services own the list.
 REJECTIONS = frozenset(REJECTION_KINDS) - {"rejected"}
-
-
-MANUAL_FIELDS = frozenset({"ticker", "action", "instrument", "strategy", "confidence", "reason"})
 
 
 def failure_kind(exc: BaseException) -> str:
@@ -102,12 +99,13 @@ def dispatch(recommendation_id: str | None = None, **fields: Any) -> dict[str, A
     """
     store = bootstrap.runtime().recommendations
     if recommendation_id is None:
-        unknown = set(fields) - MANUAL_FIELDS
-        if unknown:
-            raise InvalidRecord("fields", f"unknown: {', '.join(sorted(unknown))}")
-        rec, _ = store.insert(manual_recommendation(**fields))
+        rec, _ = store.insert(manual_recommendation_from(fields))
     else:
-        rec = store.get(recommendation_id)
+        if fields:
+            raise InvalidRecord(
+                "fields", "give a recommendation_id or a new one's fields, not both"
+            )
+        rec = store.get(stored_recommendation_id(recommendation_id))
         if rec is None:
             raise InvalidRecord(
                 "recommendation_id", f"names no stored recommendation: {recommendation_id!r}"
