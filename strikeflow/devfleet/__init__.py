@@ -1,0 +1,51 @@
+"""A local fleet for tests, the demo, benchmarks, chaos runs and ``scripts/fleet``: the
+emulator plus real Celery subprocesses (workers, beat, Flower), all on the caller's Redis
+db numbers and database. Importing it connects to nothing.
+
+    dbs = RedisDbs(broker=8, backend=9, app=10)
+    with InProcessEmulator(EmulatorOptions(...)) as emu, Fleet(
+        FleetConfig(database_url=url, emulator_url=emu.url, redis=dbs, log_dir=tmp)
+    ) as fleet:
+        fleet.start_workers([WorkerSpec("pipeline", ("marketdata", "dispatch", "persistence"))])
+        fleet.app.send_task("strikeflow.dispatch", kwargs={"recommendation_id": rid})
+
+``LocalStack`` starts everything docker-compose.yml does, in the same order.
+"""
+
+from strikeflow.devfleet.emulator import (
+    ClockDriver,
+    InProcessEmulator,
+    SubprocessEmulator,
+    emulator_args,
+    free_port,
+)
+from strikeflow.devfleet.processes import LoggedProcess
+from strikeflow.devfleet.redis_server import RedisServer
+from strikeflow.devfleet.stack import STACK_WORKERS, LocalStack, StackConfig
+from strikeflow.devfleet.workers import (
+    ALL_QUEUES,
+    Fleet,
+    FleetConfig,
+    RedisDbs,
+    WorkerProcess,
+    WorkerSpec,
+)
+
+__all__ = [
+    "ALL_QUEUES",
+    "STACK_WORKERS",
+    "ClockDriver",
+    "Fleet",
+    "FleetConfig",
+    "InProcessEmulator",
+    "LocalStack",
+    "LoggedProcess",
+    "RedisDbs",
+    "RedisServer",
+    "StackConfig",
+    "SubprocessEmulator",
+    "WorkerProcess",
+    "WorkerSpec",
+    "emulator_args",
+    "free_port",
+]

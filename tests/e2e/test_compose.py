@@ -1,0 +1,269 @@
+"""docker-compose.yml, checked without a Docker engine: the services the issue asks for,
+every command a real strikeflow or celery invocation that parses (a typo fails here,
+not at 3 a.m. in a container), the same workers as scripts/fleet, the settings in
+.env.example real Settings fields, and ``docker compose config`` where the client is.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from dotenv import dotenv_values
+
+from strikeflow.config import Settings
+from strikeflow.devfleet import STACK_WORKERS
+from strikeflow.workers.config import QUEUES
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+PROMETHEUS = ROOT / "deploy" / "prometheus.yml"
+BIN = Path(sys.executable).parent
+APP = "strikeflow.workers.app"
+SERVICES = {
+    "redis", "postgres", "migrate", "emulator", "worker-marketdata", "worker-dispatch",
+    "worker-orders", "worker-persistence", "worker-signals", "beat", "flower",
+}  # fmt: skip
+OPTIONAL = {"prometheus"}  # the "monitoring" profile
+VARIABLE = re.compile(r"\$\$|\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
+CLI_TIMEOUT_S = 60
+
+
+def interpolate(value, env: dict[str, str]):
+    """Compose's ``${NAME}``, ``${NAME:-default}``, ``${NAME:?error}`` and ``$$``."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def one(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, arg = match.groups()
+        found = env.get(name)
+        if op in (":?", "?") and not found:
+            raise AssertionError(f"${{{name}}} is required: {arg}")
+        return found if found else (arg or "")
+
+    return VARIABLE.sub(one, value)
+
+
+def env_example() -> dict[str, str]:
+    return {k: v or "" for k, v in dotenv_values(ENV_EXAMPLE).items()}
+
+
+def compose() -> dict:
+    return interpolate(yaml.safe_load(COMPOSE.read_text()), env_example())
+
+
+def app_services() -> dict[str, dict]:
+    """The services that run the strikeflow image (all but Redis, PostgreSQL, Prometheus)."""
+    return {n: s for n, s in compose()["services"].items() if s.get("image") == "strikeflow:latest"}
+
+
+def run(argv: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+
+
+def check_strikeflow(args: list[str]) -> None:
+    """The installed entry point knows the subcommand, and the real parser takes every
+    argument (``--help`` alone would not catch an unknown option)."""
+    from strikeflow.cli import _parser
+
+    shown = run([str(BIN / "strikeflow"), *args, "--help"])
+    assert shown.returncode == 0, f"strikeflow {shlex.join(args)}: {shown.stderr}"
+    try:
+        _parser().parse_args(args)
+    except SystemExit as refused:
+        raise AssertionError(f"strikeflow {shlex.join(args)} does not parse") from refused
+
+
+FLOWER_OPTIONS_CHECK = """
+import sys
+from flower.command import is_flower_option
+from tornado.options import parse_command_line
+unknown = [a for a in sys.argv[1:] if not is_flower_option(a)]
+if unknown:
+    sys.exit(f"not flower options (flower would ignore them): {unknown}")
+parse_command_line(["flower", *sys.argv[1:]], final=False)
+"""
+
+
+def check_celery(args: list[str]) -> None:
+    """Celery's own parser (click) takes the command with ``--help`` appended: an
+    unknown subcommand or option fails. Flower's options are tornado's, which its click
+    command passes on unchecked (and silently drops if unknown): checked apart."""
+    assert args[:2] == ["-A", APP], f"not the strikeflow app: {args}"
+    shown = run([str(BIN / "celery"), *args, "--help"])
+    assert shown.returncode == 0, f"celery {shlex.join(args)}:\n{shown.stdout}{shown.stderr}"
+    command, rest = args[2], args[3:]
+    if command == "worker":
+        queues = rest[rest.index("-Q") + 1].split(",")
+        assert set(queues) <= set(QUEUES), f"unknown queues {queues}"
+    if command == "flower":
+        checked = run([sys.executable, "-c", FLOWER_OPTIONS_CHECK, *rest])
+        assert checked.returncode == 0, checked.stderr or checked.stdout
+
+
+def check_command(argv: list[str]) -> None:
+    program, args = Path(argv[0]).name, argv[1:]
+    if program == "strikeflow":
+        check_strikeflow(args)
+    elif program == "celery":
+        check_celery(args)
+    else:
+        raise AssertionError(f"{argv[0]!r} is neither strikeflow nor celery")
+
+
+def healthcheck_command(service: dict) -> list[str] | None:
+    """A celery healthcheck's argv, shell variables given a stand-in value."""
+    test = service.get("healthcheck", {}).get("test")
+    if not test or test[0] != "CMD-SHELL" or not test[1].startswith("celery "):
+        return None
+    return shlex.split(test[1].replace("${HOSTNAME}", "host"))
+
+
+def test_the_fleet_has_every_service_of_the_issue():
+    assert set(compose()["services"]) - OPTIONAL == SERVICES
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES - {"redis", "postgres"}))
+def test_each_command_is_a_real_invocation_that_parses(name):
+    service = app_services()[name]
+    command = service["command"]
+    assert isinstance(command, list), f"{name}: give the command as a list (no shell)"
+    check_command(command)
+    probe = healthcheck_command(service)
+    if probe is not None:
+        check_command(probe)
+
+
+@pytest.mark.parametrize(
+    "typo",
+    [
+        ["celery", "-A", APP, "worker", "-Q", "orders", "--concurency", "1"],
+        ["celery", "-A", APP, "wroker", "-Q", "orders"],
+        ["celery", "-A", APP, "worker", "-Q", "order"],
+        ["celery", "-A", APP, "flower", "--adress=0.0.0.0"],
+        ["celery", "-A", "strikeflow.worker.app", "beat"],
+        ["strikeflow", "db", "upgrad"],
+        ["strikeflow", "emulator", "--hots", "0.0.0.0"],
+        ["strikeflow", "emulator", "--clock", "fast"],
+        ["strikefow", "db", "upgrade"],
+    ],
+    ids=lambda argv: " ".join(argv[2:] if argv[0] == "celery" else argv),
+)
+def test_a_typo_in_a_command_fails_the_check(typo):
+    with pytest.raises(AssertionError):
+        check_command(typo)
+
+
+def test_the_workers_are_those_scripts_fleet_starts():
+    """One worker service per queue, with scripts/fleet's pool sizes (devfleet.STACK_WORKERS)."""
+    in_compose = {}
+    for name, service in app_services().items():
+        argv = service["command"]
+        if "worker" in argv:
+            queues = tuple(argv[argv.index("-Q") + 1].split(","))
+            in_compose[name] = (queues, int(argv[argv.index("-c") + 1]))
+    local = {f"worker-{s.name}": (s.queues, s.concurrency) for s in STACK_WORKERS}
+    assert in_compose == local
+    assert {q for queues, _ in local.values() for q in queues} == set(QUEUES)
+    assert in_compose["worker-orders"][1] == 1
+
+
+def test_the_order_of_start_and_the_exposure():
+    services = compose()["services"]
+    redis = services["redis"]["command"]
+    assert redis[redis.index("--maxmemory-policy") + 1] == "noeviction"
+    assert {"redis", "postgres"} <= {n for n, s in services.items() if "healthcheck" in s}
+    for name, service in app_services().items():
+        if name in ("migrate", "emulator", "flower"):
+            continue
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert "ports" not in service, f"{name} must not publish a port"
+    assert services["migrate"]["restart"] == "no"
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "ports" not in services["emulator"]
+    assert services["emulator"]["profiles"] == ["emulator"]
+    for name, service in services.items():  # published on the host's loopback, if at all
+        assert all(p.startswith("127.0.0.1:") for p in service.get("ports", [])), name
+    assert services["flower"]["ports"] == ["127.0.0.1:5555:5555"]
+    assert any(a.startswith("--basic-auth=") and ":" in a for a in services["flower"]["command"])
+
+
+def test_env_example_names_only_real_settings_with_valid_values():
+    env = env_example()
+    prefix = "STRIKEFLOW_"
+    ours = {k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix)}
+    unknown = set(ours) - set(Settings.model_fields)
+    assert not unknown, f".env.example sets no such setting: {unknown}"
+    settings = Settings(**ours)
+    assert settings.broker_url != settings.result_backend != settings.redis_url
+    assert settings.alpaca_base_url == "http://emulator:8765"
+    assert env["COMPOSE_PROFILES"] == "emulator"
+    assert ":" in env["FLOWER_BASIC_AUTH"]
+
+
+def test_prometheus_scrapes_flower_metrics():
+    config = yaml.safe_load(PROMETHEUS.read_text())
+    [job] = [j for j in config["scrape_configs"] if j["job_name"] == "flower"]
+    assert job["metrics_path"] == "/metrics"
+    [target] = [t for group in job["static_configs"] for t in group["targets"]]
+    port = compose()["services"]["flower"]["ports"][0].rsplit(":", 1)[1]
+    assert target == f"flower:{port}"
+
+
+def docker_compose() -> list[str] | None:
+    docker = shutil.which("docker")
+    if docker is None:
+        return None
+    try:
+        found = subprocess.run([docker, "compose", "version"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return [docker, "compose"] if found.returncode == 0 else None
+
+
+def project(tmp_path: Path, edit=lambda env: env) -> Path:
+    """The compose project as a user sets it up: ``cp .env.example .env`` (then edits)."""
+    for path in (COMPOSE, ROOT / "Dockerfile", PROMETHEUS):
+        target = tmp_path / path.relative_to(ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    (tmp_path / ".env").write_text(edit(ENV_EXAMPLE.read_text()))
+    return tmp_path
+
+
+def alpaca_paper(env: str) -> str:
+    """The documented switch: no emulator profile, no base URL, real keys."""
+    env = re.sub(r"(?m)^COMPOSE_PROFILES=.*$", "COMPOSE_PROFILES=", env)
+    env = re.sub(r"(?m)^STRIKEFLOW_ALPACA_BASE_URL=.*\n", "", env)
+    return re.sub(r"(?m)^STRIKEFLOW_ALPACA_API_KEY=.*$", "STRIKEFLOW_ALPACA_API_KEY=PKTEST", env)
+
+
+@pytest.mark.parametrize("variant", ["emulator", "alpaca-paper"])
+def test_docker_compose_config_validates(tmp_path, variant):
+    client = docker_compose()
+    if client is None:
+        pytest.skip("no `docker compose` client here (the compose plugin is not installed)")
+    where = project(tmp_path, alpaca_paper if variant == "alpaca-paper" else lambda env: env)
+    checked = subprocess.run(
+        [*client, "config", "-q"], cwd=where, capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stderr
+    listed = subprocess.run(
+        [*client, "config", "--services"], cwd=where, capture_output=True, text=True, timeout=60
+    )
+    services = set(listed.stdout.split())
+    expected = SERVICES if variant == "emulator" else SERVICES - {"emulator"}
+    assert services == expected
