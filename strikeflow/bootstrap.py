@@ -13,7 +13,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,9 +29,17 @@ from strikeflow.db.engine import engine_for
 from strikeflow.db.repositories import RecommendationRepository
 from strikeflow.domain.errors import BrokerError
 from strikeflow.services.dispatch import DispatchContext, DispatchPolicy
-from strikeflow.services.ports import MarketData
+from strikeflow.services.ports import KillSwitch, MarketData, ScanLock, SignalCooldown
+from strikeflow.services.scan import ScanContext, load_rules
 
 KILL_SWITCH_KEY = "strikeflow:killswitch"
+COOLDOWN_PREFIX = "strikeflow:cooldown:"
+# Cooldown stamps are compared on the scan's clock; this only bounds how long Redis
+# keeps them (the longest cooldown is a session, 390 minutes).
+COOLDOWN_KEEP_S = 2 * 24 * 3600
+# STRIKEFLOW_REDIS_URL=memory://... keeps the app's own state in this process: the demo
+# and single-process runs need no Redis at all.
+MEMORY_URL_PREFIX = "memory://"
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,140 @@ class RedisKillSwitch:
         return self.state().on
 
 
+class InProcessKillSwitch:
+    """The kill switch of a single process (``STRIKEFLOW_REDIS_URL=memory://``): the
+    RedisKillSwitch's interface over a flag, shared by everything in the process."""
+
+    def __init__(self) -> None:
+        self._state = KillSwitchState(False)
+        self._lock = threading.Lock()
+
+    def turn_on(self, reason: str = "manual", now: datetime | None = None) -> None:
+        since = (now or datetime.now(UTC)).isoformat()
+        with self._lock:
+            self._state = KillSwitchState(True, reason, since)
+
+    def turn_off(self) -> None:
+        with self._lock:
+            self._state = KillSwitchState(False)
+
+    def state(self) -> KillSwitchState:
+        with self._lock:
+            return self._state
+
+    def is_on(self) -> bool:
+        return self.state().on
+
+
+class RedisScanLock:
+    """``ScanLock`` as SET NX PX: one claim per key until it expires or is released."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    def claim(self, key: str, ttl_s: float) -> bool:
+        return bool(self._redis.set(key, b"1", nx=True, px=max(1, int(ttl_s * 1000))))
+
+    def release(self, key: str) -> None:
+        # A claim that cannot be deleted expires with its ttl: never mask the scan's error.
+        with contextlib.suppress(redis.RedisError):
+            self._redis.delete(key)
+
+
+class InProcessScanLock:
+    """``ScanLock`` for one process: claimed keys with their monotonic expiry."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, key: str, ttl_s: float) -> bool:
+        tick = time.monotonic()
+        with self._lock:
+            self._held = {k: until for k, until in self._held.items() if until > tick}
+            if key in self._held:
+                return False
+            self._held[key] = tick + ttl_s
+            return True
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._held.pop(key, None)
+
+
+class RedisCooldown:
+    """``SignalCooldown`` as one key per ticker and action holding an ISO instant."""
+
+    def __init__(self, client: redis.Redis, prefix: str = COOLDOWN_PREFIX) -> None:
+        self._redis, self._prefix = client, prefix
+
+    def last_recorded(self, keys: Sequence[str]) -> dict[str, datetime]:
+        if not keys:
+            return {}
+        values = self._redis.mget([self._prefix + k for k in keys])
+        out = {}
+        for key, raw in zip(keys, values, strict=True):
+            if raw is not None:
+                with contextlib.suppress(ValueError):
+                    out[key] = datetime.fromisoformat(raw.decode())
+        return out
+
+    def record(self, stamps: Mapping[str, datetime]) -> None:
+        with self._redis.pipeline(transaction=False) as pipe:
+            for key, at in stamps.items():
+                pipe.set(self._prefix + key, at.isoformat(), ex=COOLDOWN_KEEP_S)
+            pipe.execute()
+
+
+class InProcessCooldown:
+    """``SignalCooldown`` for one process."""
+
+    def __init__(self) -> None:
+        self._stamps: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def last_recorded(self, keys: Sequence[str]) -> dict[str, datetime]:
+        with self._lock:
+            return {k: self._stamps[k] for k in keys if k in self._stamps}
+
+    def record(self, stamps: Mapping[str, datetime]) -> None:
+        with self._lock:
+            self._stamps.update(stamps)
+
+
+@dataclass(frozen=True)
+class AppState:
+    """The app's own shared state (not Celery's): kill switch, scan claims, cooldowns."""
+
+    kill_switch: KillSwitch
+    scan_lock: ScanLock
+    cooldown: SignalCooldown
+
+
+_MEMORY_STATES: dict[str, AppState] = {}
+
+
+def app_state(url: str) -> AppState:
+    """Redis at ``url``, or, for ``memory://...``, this process's one in-process state
+    per URL (so the CLI's kill switch and a worker thread in the same process agree)."""
+    if url.startswith(MEMORY_URL_PREFIX):
+        with _LOCK:
+            if url not in _MEMORY_STATES:
+                _MEMORY_STATES[url] = AppState(
+                    InProcessKillSwitch(), InProcessScanLock(), InProcessCooldown()
+                )
+            return _MEMORY_STATES[url]
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    return AppState(RedisKillSwitch(client), RedisScanLock(client), RedisCooldown(client))
+
+
+def kill_switch_for(url: str) -> RedisKillSwitch | InProcessKillSwitch:
+    """The kill switch ``strikeflow killswitch`` turns: Redis, or in-process for memory://."""
+    switch = app_state(url).kill_switch
+    assert isinstance(switch, RedisKillSwitch | InProcessKillSwitch)
+    return switch
+
+
 class MarketTime:
     """``now`` from the venue's clock (the emulator's simulated time), read at most once
     a second; the wall clock when ``STRIKEFLOW_CLOCK=wall`` (production).
@@ -131,6 +273,7 @@ class Runtime:
     context: DispatchContext
     fallback: FallbackBroker
     recommendations: RecommendationRepository
+    scan: ScanContext | None = None
 
 
 def build_runtime(settings: Settings | None = None) -> Runtime:
@@ -144,15 +287,26 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     )
     store = SqlDispatchStore(engine_for(settings.database_url))
     now: Callable[[], datetime] = MarketTime(adapter) if settings.clock == "market" else wall_clock
+    state = app_state(settings.redis_url)
     context = DispatchContext(
         market=adapter,
         broker=adapter,
         store=store,
-        kill_switch=RedisKillSwitch.from_url(settings.redis_url),
+        kill_switch=state.kill_switch,
         policy=DispatchPolicy(),
         now=now,
     )
-    return Runtime(settings, context, fallback, store.recommendations)
+    scan = ScanContext(
+        market=adapter,
+        broker=adapter,
+        store=store.recommendations,
+        lock=state.scan_lock,
+        cooldown=state.cooldown,
+        rules=load_rules(settings.rules_file),  # once per process: a bad file fails here
+        watchlist=settings.watchlist,
+        now=now,
+    )
+    return Runtime(settings, context, fallback, store.recommendations, scan)
 
 
 _RUNTIMES: dict[int, Any] = {}

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./strikeflow.db"
+DEFAULT_WATCHLIST = ("SPY", "QQQ", "AAPL", "MSFT", "NVDA", "TSLA")
+# The ticker shape the records accept (domain.records.TICKER), kept here too: config
+# imports nothing of strikeflow's.
+WATCHLIST_TICKER = re.compile(r"[A-Z][A-Z0-9.\-/]{0,15}")
+MAX_WATCHLIST = 2_000
 
 
 class Settings(BaseSettings):
@@ -43,6 +50,39 @@ class Settings(BaseSettings):
     # submit_order's retries on BrokerUnavailable (backoff 1, 2, 4, 8, 16, 30 s) before
     # the fallback policy applies; tests and the demo lower it to see the fallback sooner.
     order_retries: int = Field(default=6, ge=0, le=10)
+
+    # Scans (beat → strikeflow.scan): the tickers, comma-separated ("SPY,QQQ,AAPL").
+    watchlist: Annotated[tuple[str, ...], NoDecode] = DEFAULT_WATCHLIST
+    # A TOML rules file over the packaged defaults (strikeflow/signals/default_rules.toml).
+    rules_file: Path | None = None
+    # Unset: scans on market-hours crontabs (New York, weekdays). Set: every this many
+    # wall seconds, for simulated time (the emulator's clock runs faster than the wall).
+    scan_every_s: float | None = Field(default=None, gt=0, le=3600)
+    # A scan's crontab step in minutes (1: every minute from 09:31 to 15:59).
+    scan_every_min: int = Field(default=1, ge=1, le=30)
+    # How often beat sends reconcile_orders (accepted-but-unfilled orders → their fills).
+    reconcile_every_s: float = Field(default=5.0, gt=0, le=3600)
+
+    @field_validator("watchlist", mode="before")
+    @classmethod
+    def _split_watchlist(cls, value: object) -> object:
+        """'spy, QQQ ,aapl' → ('SPY', 'QQQ', 'AAPL'); every ticker checked, none twice."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list | tuple) or not value:
+            raise ValueError("give at least one ticker, comma-separated (e.g. SPY,QQQ,AAPL)")
+        tickers = [t.upper() if isinstance(t, str) else t for t in value]
+        bad = [t for t in tickers if not isinstance(t, str) or not WATCHLIST_TICKER.fullmatch(t)]
+        if bad:
+            raise ValueError(f"not ticker symbols: {', '.join(map(repr, bad[:10]))}")
+        if len(tickers) > MAX_WATCHLIST:
+            raise ValueError(f"at most {MAX_WATCHLIST} tickers, got {len(tickers)}")
+        return tuple(dict.fromkeys(tickers))
+
+    @field_validator("rules_file", mode="before")
+    @classmethod
+    def _blank_rules_file_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 def load_settings() -> Settings:

@@ -128,3 +128,36 @@ class KillSwitch(Protocol):
     def is_on(self) -> bool:
         """True when every chain must stop before submit_order."""
         ...
+
+
+@runtime_checkable
+class ScanLock(Protocol):
+    """Claims a key once (Redis SET NX with a ttl in production): a minute is scanned once."""
+
+    def claim(self, key: str, ttl_s: float) -> bool:
+        """True for the one caller that took ``key``; False while anyone holds it."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Give a claim back, so a scan that failed before it finished can run again."""
+        ...
+
+
+@runtime_checkable
+class SignalCooldown(Protocol):
+    """When each cooldown key (ticker and action) was last recorded, on the scan's clock."""
+
+    def last_recorded(self, keys: Sequence[str]) -> Mapping[str, datetime]:
+        """The stored instants; keys never recorded (or expired) are absent."""
+        ...
+
+    def record(self, stamps: Mapping[str, datetime]) -> None: ...
+
+
+@runtime_checkable
+class RecommendationInbox(Protocol):
+    """Where a scan stores what it found; the id is the natural key."""
+
+    def insert(self, rec: Recommendation) -> tuple[Recommendation, bool]:
+        """Store ``rec`` unless its id is stored; (the stored row, whether new)."""
+        ...

@@ -12,6 +12,7 @@ from strikeflow.signals.rules import (
     NeutralSentiment,
     SentimentProvider,
     decide,
+    features_of,
     recommend,
     to_recommendation,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "compute_features",
     "decide",
     "default_rules",
+    "features_of",
     "load_rules",
     "recommend",
     "recommendation_id",

@@ -46,6 +46,7 @@ __all__ = [
     "NeutralSentiment",
     "SentimentProvider",
     "decide",
+    "features_of",
     "intraday_confidence",
     "recommend",
     "swing_confidence",
@@ -274,6 +275,18 @@ def to_recommendation(
     )
 
 
+def features_of(bars: Bars, rules: Rules | None = None) -> Features:
+    """The features of ``bars`` with the rules file's parameters (lookbacks, periods)."""
+    p = (rules or default_rules()).features
+    return compute_features(
+        bars,
+        volume_lookback=p.volume_lookback,
+        momentum_minutes=p.momentum_minutes,
+        rsi_period=p.rsi_period,
+        trend_days=p.trend_days,
+    )
+
+
 def recommend(
     tickers: Sequence[str],
     bars: Bars,
@@ -285,15 +298,7 @@ def recommend(
 ) -> list[Recommendation]:
     """Bars of a watchlist → its recommendations for ``bar_minute`` (features, rules, ids)."""
     rules = rules or default_rules()
-    p = rules.features
-    features = compute_features(
-        bars,
-        volume_lookback=p.volume_lookback,
-        momentum_minutes=p.momentum_minutes,
-        rsi_period=p.rsi_period,
-        trend_days=p.trend_days,
-    )
-    decisions = decide(tickers, features, rules, held, sentiment)
+    decisions = decide(tickers, features_of(bars, rules), rules, held, sentiment)
     at = now or utcnow()
     return [to_recommendation(d, bar_minute, at) for d in decisions]
 

@@ -22,6 +22,7 @@ from strikeflow.domain.errors import DomainError
 
 __all__ = [
     "ConfidenceModel",
+    "CooldownRule",
     "DayTradeRule",
     "FeatureParams",
     "InvalidRules",
@@ -128,6 +129,15 @@ class StockRule(_Section):
 
 
 @dataclass(frozen=True, slots=True)
+class CooldownRule(_Section):
+    """Minutes of the scan's clock (bar minutes, so simulated time too) during which a
+    ticker recorded with one action gets no new record with that action; 0: none."""
+
+    SECTION: ClassVar[str] = "cooldown"
+    minutes: int = _int(ge=0, le=390)
+
+
+@dataclass(frozen=True, slots=True)
 class Rules:
     """The whole rule set, one attribute per section of the file."""
 
@@ -136,6 +146,7 @@ class Rules:
     day_trade: DayTradeRule
     swing: SwingRule
     stock: StockRule
+    cooldown: CooldownRule
 
 
 SECTIONS: dict[str, type] = {
@@ -144,6 +155,7 @@ SECTIONS: dict[str, type] = {
     "day_trade": DayTradeRule,
     "swing": SwingRule,
     "stock": StockRule,
+    "cooldown": CooldownRule,
 }
 
 

@@ -1,10 +1,10 @@
 """All Celery configuration in one place: connections, queues, routes, reliability, limits.
 
 Built by ``celery_config()`` when the app first needs its config (never at import), from
-``Settings`` (STRIKEFLOW_BROKER_URL, STRIKEFLOW_RESULT_BACKEND). The numbers follow
-CELERY_NOTES.md: delivery is at least once, so the settings only bound the damage of a
-redelivery (no requeue loops, no countdown outliving the visibility timeout); correctness
-comes from client_order_id and database unique constraints.
+``Settings`` (STRIKEFLOW_BROKER_URL, STRIKEFLOW_RESULT_BACKEND; beat's part: beat.py).
+The numbers follow CELERY_NOTES.md: delivery is at least once, so the settings only
+bound the damage of a redelivery (no requeue loops, no countdown outliving the visibility
+timeout); correctness comes from client_order_id and database unique constraints.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from kombu import Queue
 
 from strikeflow.config import Settings
+from strikeflow.workers.beat import beat_config
 
 # Queues and what runs on each. A worker takes any set with -Q.
 QUEUES: dict[str, tuple[str, ...]] = {
@@ -25,7 +26,7 @@ QUEUES: dict[str, tuple[str, ...]] = {
         "strikeflow.record_failure",
         "strikeflow.reconcile_orders",
     ),
-    "signals": (),  # scans, in a later issue
+    "signals": ("strikeflow.scan",),
 }
 DEFAULT_QUEUE = "dispatch"
 ROUTES = {task: {"queue": queue} for queue, tasks in QUEUES.items() for task in tasks}
@@ -102,6 +103,8 @@ def celery_config(settings: Settings | None = None) -> dict[str, Any]:
         "enable_utc": True,
         "worker_log_format": LOG_FORMAT,
         "worker_task_log_format": TASK_LOG_FORMAT,
+        # Beat: market-hours scans and reconcile_orders, scheduled by redbeat (beat.py).
+        **beat_config(settings),
     }
 
 
