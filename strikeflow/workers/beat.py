@@ -30,6 +30,7 @@ from strikeflow.config import Settings
 __all__ = [
     "BEAT_MAX_LOOP_INTERVAL_S",
     "REDBEAT_KEY_PREFIX",
+    "REDBEAT_LOCK_KEY",
     "REDBEAT_LOCK_TIMEOUT_S",
     "REDBEAT_SCHEDULER",
     "beat_config",
@@ -38,6 +39,7 @@ __all__ = [
 
 REDBEAT_SCHEDULER = "redbeat.RedBeatScheduler"
 REDBEAT_KEY_PREFIX = "strikeflow:redbeat:"
+REDBEAT_LOCK_KEY = REDBEAT_KEY_PREFIX + "lock"  # redbeat's own default would be "...::lock"
 # Beat wakes at least this often, refreshing its lock each time; a lock not refreshed
 # for REDBEAT_LOCK_TIMEOUT_S (a dead beat) passes to the next beat that asks for it.
 BEAT_MAX_LOOP_INTERVAL_S = 5
@@ -92,6 +94,7 @@ def beat_config(settings: Settings) -> dict[str, Any]:
             beat_scheduler=REDBEAT_SCHEDULER,
             redbeat_redis_url=settings.redis_url,
             redbeat_key_prefix=REDBEAT_KEY_PREFIX,
+            redbeat_lock_key=REDBEAT_LOCK_KEY,
             redbeat_lock_timeout=REDBEAT_LOCK_TIMEOUT_S,
         )
     return conf

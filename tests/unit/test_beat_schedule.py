@@ -134,6 +134,7 @@ def test_the_app_config_selects_redbeat_on_the_app_s_redis():
     assert symbol_by_name(conf["beat_scheduler"]).__name__ == "RedBeatScheduler"
     assert conf["redbeat_redis_url"] == "redis://127.0.0.1:6379/7"
     assert conf["redbeat_key_prefix"] == beat.REDBEAT_KEY_PREFIX
+    assert conf["redbeat_lock_key"] == "strikeflow:redbeat:lock"
     # lowered from redbeat's default (5 x a 300 s loop): a standby takes over in seconds
     assert conf["beat_max_loop_interval"] < conf["redbeat_lock_timeout"] <= 60
 
