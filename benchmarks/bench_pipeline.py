@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from strikeflow.devfleet import (
     WorkerSpec,
     free_port,
 )
+from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
 
 BENCHMARKS = Path(__file__).resolve().parent
@@ -136,7 +137,8 @@ class Bench:
             self._n += 1
             rid = f"bench-{self._n:06d}"
             rec = manual_recommendation(ticker, action, instrument, "day_trade", 0.0, "bench", rid)
-            self.store.insert(rec)
+            # dispatched already, as every sender (entry task, scan, CLI) marks what it sends
+            self.store.insert(replace(rec, status=RecommendationStatus.DISPATCHED))
             ids.append(rid)
         return ids
 

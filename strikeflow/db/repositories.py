@@ -256,10 +256,16 @@ class ExecutionRepository(_Repository):
 
     def open_entries(self, limit: int = 10_000) -> tuple[list[Execution], set[int]]:
         """Opening orders that hold or may hold a position, and the ids of the entries a
-        filled closing execution has closed (for ``domain.risk.open_exposure``)."""
+        filled closing execution has closed (for ``domain.risk.open_exposure``). Their
+        ``explain_json`` carries ``order_cost`` alone."""
         c = dispatch_executions.c
+        # Every column but the explain document, of which risk needs one key: decoding
+        # whole explains (a selection report each) cost more than the rest of the check.
+        order_cost = c.explain_json["order_cost"].as_string().label("order_cost")
         query = (
-            select(dispatch_executions)
+            select(
+                *(col for col in dispatch_executions.c if col.name != "explain_json"), order_cost
+            )
             .where(c.position_effect == PositionEffect.OPEN.value, c.status.in_(_HOLDING))
             .order_by(c.id)
             .limit(limit)
@@ -268,7 +274,7 @@ class ExecutionRepository(_Repository):
             c.closes_execution_id.is_not(None), c.status == ExecutionStatus.FILLED.value
         )
         with self._engine.connect() as conn:
-            entries = [_execution(row) for row in conn.execute(query)]
+            entries = [_entry(row) for row in conn.execute(query)]
             closed_ids = {int(row[0]) for row in conn.execute(closed)}
         return entries, closed_ids
 
@@ -373,6 +379,15 @@ def _recommendation(row: Row) -> Recommendation:
 
 def _execution(row: Row) -> Execution:
     return Execution(**{name: row._mapping[name] for name in _EXECUTION_FIELDS})
+
+
+def _entry(row: Row) -> Execution:
+    """An open entry whose explain_json holds only ``order_cost`` (see ``open_entries``)."""
+    values = row._mapping
+    cost = values["order_cost"]
+    explain = {} if cost is None else {"order_cost": cost}
+    fields = {name: values[name] for name in _EXECUTION_FIELDS if name != "explain_json"}
+    return Execution(**fields, explain_json=explain)
 
 
 def _as_invalid_record(error: IntegrityError) -> InvalidRecord:

@@ -49,7 +49,8 @@ class StockBar:
 
 @dataclass(frozen=True, slots=True)
 class OptionQuote:
-    """The latest quote of one option contract, with the venue's IV and Greeks if sent."""
+    """The latest quote of one option contract, with the venue's IV, Greeks and the day's
+    volume when sent."""
 
     symbol: str
     bid: Decimal
@@ -60,6 +61,7 @@ class OptionQuote:
     last: Decimal | None = None
     implied_vol: float | None = None
     greeks: Greeks | None = None
+    volume: int | None = None
 
     @property
     def mid(self) -> Decimal:

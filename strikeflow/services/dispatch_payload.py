@@ -79,6 +79,30 @@ def quote_to_json(q: StockQuote | OptionQuote) -> dict[str, Any]:
     return {"symbol": q.symbol, "bid": str(q.bid), "ask": str(q.ask), "time": q.time.isoformat()}
 
 
+def recent_stock_quote(payload: dict[str, Any]) -> StockQuote | None:
+    """The underlying's quote fetch_chain took, if the payload carries it (sizes unknown)."""
+    q = payload.get("spot_quote")
+    if q is None:
+        return None
+    return StockQuote(q["symbol"], Decimal(q["bid"]), Decimal(q["ask"]), 0, 0, when(q["time"]))
+
+
+def contract_quote(c: dict[str, Any]) -> OptionQuote:
+    """The quote a chain contract arrived with."""
+    return OptionQuote(
+        symbol=c["symbol"],
+        bid=Decimal(c["bid"]),
+        ask=Decimal(c["ask"]),
+        bid_size=0,
+        ask_size=0,
+        time=datetime.fromisoformat(c["quote_time"]),
+        last=dec(c.get("last")),
+        implied_vol=c.get("implied_vol"),
+        greeks=None if c.get("greeks") is None else Greeks(*c["greeks"]),
+        volume=c.get("volume"),
+    )
+
+
 def order_to_json(o: BrokerOrder) -> dict[str, Any]:
     return {
         "id": o.id,

@@ -28,10 +28,11 @@ DEFAULT_STRIKES: Mapping[StrategyType, StrikeTarget] = MappingProxyType(
 def _liquidity_without_volume() -> LiquidityRules:
     """Open interest, spread, a bid and a fresh quote; no volume floor.
 
-    alpaca-py drops the option snapshot's daily bar, so every contract from the Alpaca
-    adapter reports volume 0: a volume floor would reject them all. Open interest and
-    a tight two-sided quote are what the selection relies on instead. A source that does
-    report volume can have a floor back with ``LiquidityRules(min_volume=...)``.
+    Option volume reaches the domain only from a snapshot's ``dailyBar``: Alpaca sends
+    one once the contract has traded today, the emulator never does, so a volume floor
+    would reject a whole emulated chain (and every contract at the open). Open interest
+    and a tight two-sided quote are what the selection relies on instead; a deployment
+    that wants a floor sets ``LiquidityRules(min_volume=...)``.
     """
     return LiquidityRules(min_volume=0)
 
@@ -46,11 +47,14 @@ class DispatchPolicy:
     contract is eligible or when not even one contract fits the budget.
     ``day_trade_strike_band_fraction`` is narrower than ``strike_band_fraction``: a 0-1
     DTE at-the-money pick never looks 10 % away, and every strike fetched costs time.
+    ``requote_after_s``: snapshot_price uses the quotes fetch_chain took when it runs
+    within this many seconds of them, and fetches new ones otherwise (0: always).
     """
 
     strike_band_fraction: Decimal = Decimal("0.10")
     day_trade_strike_band_fraction: Decimal = Decimal("0.04")
     quote_max_age_s: float = 30.0
+    requote_after_s: float = 1.0
     max_price_move: Decimal = Decimal("0.02")
     stock_fallback: bool = True
     risk: RiskLimits = field(default_factory=RiskLimits)
@@ -66,6 +70,10 @@ class DispatchPolicy:
                 raise InvalidPolicy(f"{name} must be in (0, 1), got {getattr(self, name)}")
         if not self.quote_max_age_s > 0:
             raise InvalidPolicy(f"quote_max_age_s must be positive, got {self.quote_max_age_s}")
+        if not 0 <= self.requote_after_s <= self.quote_max_age_s:
+            raise InvalidPolicy(
+                f"requote_after_s must be within [0, quote_max_age_s], got {self.requote_after_s}"
+            )
         if not self.max_price_move > 0:
             raise InvalidPolicy(f"max_price_move must be positive, got {self.max_price_move}")
         if self.max_reselects < 0:

@@ -1,8 +1,9 @@
 """The steps from a recommendation to a placed order, each a plain function of a payload.
 
 Each step takes the previous step's JSON payload and returns it with what it adds; none
-writes anything but the recommendation's non-terminal DISPATCHED status, so running a
-step twice costs a repeated read and nothing else. Refusals for good raise
+writes anything (whoever sends a chain marks it DISPATCHED: the entry task, the scan,
+the CLI, recovery), so running a step twice costs a repeated read and nothing else.
+Refusals for good raise
 ``DispatchRejected``; broker and market failures propagate as their domain errors
 (``BrokerUnavailable`` is the one the task retries).
 """
@@ -10,6 +11,7 @@ step twice costs a repeated read and nothing else. Refusals for good raise
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -26,10 +28,12 @@ from strikeflow.domain.selection import select_contract as select_from_chain
 from strikeflow.domain.sizing import size_position as size_from_budget
 from strikeflow.services.dispatch_payload import (
     contract_from_json,
+    contract_quote,
     contract_to_json,
     jsonable,
     order_to_json,
     quote_to_json,
+    recent_stock_quote,
 )
 from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
 
@@ -47,8 +51,6 @@ def fetch_chain(ctx: DispatchContext, recommendation_id: str) -> Payload:
         raise DispatchRejected(f"unknown recommendation {recommendation_id!r}")
     if rec.status.terminal:
         raise DispatchRejected(f"recommendation already {rec.status.value}")
-    if rec.status is not RecommendationStatus.DISPATCHED:  # the entry point usually did
-        ctx.store.set_status(recommendation_id, RecommendationStatus.DISPATCHED)
     payload: Payload = {
         "recommendation_id": rec.id,
         "client_order_id": client_order_id_for(rec.id),
@@ -67,7 +69,13 @@ def fetch_chain(ctx: DispatchContext, recommendation_id: str) -> Payload:
 def _with_chain(ctx: DispatchContext, payload: Payload) -> Payload:
     quote = _fresh_stock_quote(ctx, payload["ticker"])
     spot = _spot(quote)
-    out = {**payload, "spot": str(spot), "spot_at": quote.time.isoformat()}
+    out = {
+        **payload,
+        "spot": str(spot),
+        "spot_at": quote.time.isoformat(),
+        "spot_quote": quote_to_json(quote),
+        "quoted_at": ctx.now().isoformat(),
+    }
     if payload["instrument"] == STOCK:
         return out
     strategy = _strategy(payload)
@@ -119,8 +127,17 @@ def select_contract(ctx: DispatchContext, payload: Payload) -> Payload:
 
 def snapshot_price(ctx: DispatchContext, payload: Payload) -> Payload:
     """Fresh quotes (refetched once when older than the limit); a move of the underlying
-    beyond ``max_price_move`` since selection re-selects an option or rejects."""
-    stock = _fresh_stock_quote(ctx, payload["ticker"])
+    beyond ``max_price_move`` since selection re-selects an option or rejects.
+
+    The quotes fetch_chain took are used again when this step runs less than
+    ``requote_after_s`` after them (and they pass the freshness limit): asking again a
+    few milliseconds later would cost a round trip to learn the same price. Later than
+    that (a backlog, a retry), both are fetched anew and the move is checked against them.
+    """
+    recent = _quoted_recently(ctx, payload)
+    stock = recent_stock_quote(payload) if recent else None
+    if stock is None or _age(ctx, stock.time) > ctx.policy.quote_max_age_s:
+        stock = _fresh_stock_quote(ctx, payload["ticker"])
     selected, spot = Decimal(payload["spot"]), _spot(stock)
     move = abs(spot - selected) / selected
     limit = ctx.policy.max_price_move
@@ -144,7 +161,10 @@ def snapshot_price(ctx: DispatchContext, payload: Payload) -> Payload:
     if payload["trade"] == STOCK:
         return out
     symbol = payload["contract"]["symbol"]
-    quote = _fresh(ctx, symbol, lambda: ctx.market.option_snapshots([symbol]).get(symbol), explain)
+    quote = contract_quote(payload["contract"]) if recent else None
+    if quote is None or _age(ctx, quote.time) > ctx.policy.quote_max_age_s:
+        fetch = lambda: ctx.market.option_snapshots([symbol]).get(symbol)  # noqa: E731
+        quote = _fresh(ctx, symbol, fetch, explain)
     if not (quote.ask > 0 and quote.ask >= quote.bid):
         raise DispatchRejected(f"no two-sided quote for {symbol} ({quote.bid} x {quote.ask})")
     return {**out, "option_quote": quote_to_json(quote)}
@@ -303,6 +323,14 @@ def _fresh(ctx: DispatchContext, symbol: str, fetch: Callable[[], Q | None], exp
     if age > limit:
         raise DispatchRejected(f"{symbol} quote {age:.0f} s old > {limit:g} s", explain)
     return quote
+
+
+def _quoted_recently(ctx: DispatchContext, payload: Payload) -> bool:
+    at = payload.get("quoted_at")
+    if at is None:
+        return False
+    elapsed = _age(ctx, datetime.fromisoformat(at))
+    return 0 <= elapsed < ctx.policy.requote_after_s
 
 
 def _spot(quote: StockQuote) -> Decimal:

@@ -103,6 +103,40 @@ def test_the_chain_honours_strike_band_and_right(adapter):
     assert all(c.right is Right.PUT and D(200) <= c.strike <= D(240) for c in chain)
 
 
+class CountingListings:
+    """Wraps the listings client's get_option_contracts, counting the pages asked for."""
+
+    def __init__(self, adapter: AlpacaAdapter) -> None:
+        self.pages = 0
+        client = adapter._clients.listings
+        inner = client.get_option_contracts
+
+        def counted(request):
+            self.pages += 1
+            return inner(request)
+
+        client.get_option_contracts = counted
+
+
+def test_the_days_listing_is_fetched_once_per_window_and_right(emulator):
+    cached = make_adapter(emulator.url)
+    pages = CountingListings(cached)
+    window = ExpiryWindow(TODAY, TODAY + timedelta(days=1))
+    wide, narrow = StrikeBand(D(500), D(700)), StrikeBand(D(560), D(600))
+    first = cached.option_chain("SPY", window, wide, Right.CALL)
+    second = cached.option_chain("SPY", window, narrow, Right.CALL)
+    assert pages.pages == 1  # the band filters the cached listing
+    assert {c.symbol for c in second} < {c.symbol for c in first}
+    fresh = make_adapter(emulator.url, listing_ttl_s=0)
+    assert second == fresh.option_chain("SPY", window, narrow, Right.CALL)
+    cached.option_chain("SPY", window, narrow, Right.PUT)
+    assert pages.pages == 2  # another right, another listing
+    uncached = CountingListings(fresh)
+    fresh.option_chain("SPY", window, narrow, Right.CALL)
+    fresh.option_chain("SPY", window, narrow, Right.CALL)
+    assert uncached.pages == 2  # ttl 0: listed every time
+
+
 def test_null_greeks_come_out_computed(adapter, emulator):
     window = ExpiryWindow(TODAY, TODAY + timedelta(days=14))
     raw = OptionHistoricalDataClient(KEY, SECRET, url_override=emulator.url).get_option_chain(
@@ -232,7 +266,7 @@ def test_live_trading_never_falls_back(emulator):
 
 
 class BlindFirstLookup(AlpacaAdapter):
-    """Misses the order on its first lookup, as a racing retry would."""
+    """Misses the order on its first lookup, as one that races the venue's commit would."""
 
     blind = True
 
@@ -246,8 +280,18 @@ class BlindFirstLookup(AlpacaAdapter):
 def test_a_duplicate_client_order_id_returns_the_existing_order(adapter, emulator):
     intent = OrderIntent(client_order_id("rec-dup"), "MSFT", Action.BUY, D(1))
     first = adapter.submit(intent)
+    again = make_adapter(emulator.url)  # another worker: no state shared but the venue
+    assert again.submit(intent) == first  # the POST got 422 40010001, then a lookup
+    assert len(emulator.audit()) == 1
+
+
+def test_a_duplicate_not_yet_visible_is_retried_not_refused(adapter, emulator):
+    intent = OrderIntent(client_order_id("rec-dup-race"), "MSFT", Action.BUY, D(1))
+    first = adapter.submit(intent)
     racing = BlindFirstLookup(adapter.config)
-    assert racing.submit(intent) == first  # the POST got 422 40010001, then a lookup
+    with pytest.raises(BrokerUnavailable, match="duplicate reported but not found"):
+        racing.submit(intent)
+    assert racing.submit(intent) == first  # the retry's duplicate resolves to the order
     assert len(emulator.audit()) == 1
 
 

@@ -41,6 +41,7 @@ class FakeMarket:
         self.stock: dict[str, list[StockQuote]] = {}
         self.queries: list[tuple[str, ExpiryWindow, StrikeBand | None, Right | None]] = []
         self.snapshot_calls = 0
+        self.stock_calls = 0
 
     def quote_stock(self, ticker: str, *mids: str, ages: Sequence[float] = ()) -> None:
         """Serve ``mids`` in turn (the last one repeats), each ``ages[i]`` s old (1 s)."""
@@ -58,6 +59,7 @@ class FakeMarket:
         ]
 
     def stock_quote(self, symbol: str) -> StockQuote:
+        self.stock_calls += 1
         queue = self.stock[symbol]
         return queue.pop(0) if len(queue) > 1 else queue[0]
 

@@ -1,20 +1,20 @@
 """The Alpaca adapter's pure parts: parsing maps, failure classification, config, clients.
 
 Alpaca payloads are the JSON Alpaca sends (ALPACA_API.md), run through alpaca-py's own
-models, then through our maps.
+models, then through our maps; option snapshots and contracts go through our maps as the
+raw JSON the ``raw_data`` clients hand over.
 """
 
 from __future__ import annotations
 
 import pickle
+from datetime import date
 from decimal import Decimal
 
 import pytest
 import requests
 from alpaca.common.exceptions import APIError
-from alpaca.data.models import OptionsSnapshot
 from alpaca.trading.enums import OrderStatus
-from alpaca.trading.models import OptionContract as AlpacaContract
 from alpaca.trading.models import Order, Position, TradeAccount
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
@@ -27,6 +27,7 @@ from strikeflow.broker_adapters.alpaca.errors import (
     translated,
 )
 from strikeflow.broker_adapters.alpaca.http import TimeoutSession, build_clients
+from strikeflow.broker_adapters.alpaca.listings import ListingCache
 from strikeflow.config import Settings
 from strikeflow.domain.errors import BrokerUnavailable, InvalidOccSymbol, OrderRejected
 from strikeflow.domain.orders import OrderIntent, OrderPricing, OrderType
@@ -154,17 +155,26 @@ def test_account_and_positions_money_is_decimal():
     assert short.avg_entry_price == D("190.5")
 
 
-def snapshot(greeks: bool = True, quote: bool = True) -> OptionsSnapshot:
+def snapshot(greeks: bool = True, quote: bool = True, daily_bar: bool = False) -> dict:
     raw: dict = {"latestTrade": {"t": "2026-11-19T15:44:00Z", "p": 2.12, "s": 1}}
     if quote:
-        raw["latestQuote"] = {"t": "2026-11-19T15:45:00Z", "bp": 2.1, "bs": 5, "ap": 2.2, "as": 7}
+        raw["latestQuote"] = {
+            "t": "2026-11-19T15:45:00.123456789Z",
+            "bp": 2.1,
+            "bs": 5,
+            "ap": 2.2,
+            "as": 7,
+        }
     if greeks:
         raw["greeks"] = {"delta": 0.5, "gamma": 0.04, "theta": -0.1, "vega": 0.2, "rho": 0.05}
         raw["impliedVolatility"] = 0.31
-    return OptionsSnapshot(CALL, raw)
+    if daily_bar:
+        raw["dailyBar"] = {"t": "2026-11-19T05:00:00Z", "o": 2, "h": 2.3, "l": 1.9, "c": 2.12}
+        raw["dailyBar"] |= {"v": 4321, "n": 120, "vw": 2.1}
+    return raw
 
 
-def contract_meta(**changes) -> AlpacaContract:
+def contract_meta(**changes) -> dict:
     body = {
         "id": "0f3b6c8e-6d2a-4a7e-9e25-1d0f8a1f4c11",
         "symbol": CALL,
@@ -181,31 +191,63 @@ def contract_meta(**changes) -> AlpacaContract:
         "size": "100",
         "open_interest": "1234",
     }
-    return AlpacaContract(**{**body, **changes})
+    return {**body, **changes}
 
 
 def test_contract_and_snapshot_merge_into_an_option_contract():
     quote = parsing.option_quote(CALL, snapshot())
     assert (quote.bid, quote.ask, quote.last) == (D("2.1"), D("2.2"), D("2.12"))
-    contract = parsing.option_contract(contract_meta(), quote)
+    assert quote.time.isoformat() == "2026-11-19T15:45:00.123456+00:00"  # ns cut to us
+    contract = parsing.option_contract(parsing.listed_contract(contract_meta()), quote)
     assert contract.open_interest == 1234
     assert contract.multiplier == 100
     assert contract.strike == D(190)
     assert contract.right == "C"
     assert contract.greeks.delta == 0.5
     assert contract.implied_vol == 0.31
+    assert contract.volume == 0  # no dailyBar: volume unknown
     bare = parsing.option_quote(CALL, snapshot(greeks=False))
     assert bare.greeks is None
     assert bare.implied_vol is None
     assert parsing.option_quote(CALL, snapshot(quote=False)) is None
-    no_oi = parsing.option_contract(contract_meta(open_interest=None), quote)
+    no_oi = parsing.option_contract(
+        parsing.listed_contract(contract_meta(open_interest=None)), quote
+    )
     assert no_oi.open_interest == 0
 
 
+def test_the_daily_bar_carries_option_volume_to_the_contract():
+    quote = parsing.option_quote(CALL, snapshot(daily_bar=True))
+    assert quote.volume == 4321
+    contract = parsing.option_contract(parsing.listed_contract(contract_meta()), quote)
+    assert contract.volume == 4321
+
+
 def test_a_malformed_contract_symbol_is_refused_by_name():
-    quote = parsing.option_quote(CALL, snapshot())
     with pytest.raises(InvalidOccSymbol):
-        parsing.option_contract(contract_meta(symbol="AAPL 2612X"), quote)
+        parsing.listed_contract(contract_meta(symbol="AAPL 2612X"))
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"latestQuote": {"t": "2026-11-19T15:45:00Z", "bp": 2.1}},  # no ask
+        {"latestQuote": {"t": "2026-11-19T15:45:00Z", "bp": "x", "bs": 1, "ap": 2, "as": 1}},
+        {"latestQuote": {"t": "not a time", "bp": 2.1, "bs": 1, "ap": 2.2, "as": 1}},
+        {
+            "latestQuote": {"t": "2026-11-19T15:45:00Z", "bp": 2, "bs": 1, "ap": 2, "as": 1},
+            "greeks": {"delta": 0.5},
+        },
+    ],
+)
+def test_a_malformed_raw_snapshot_is_a_malformed_reply(broken):
+    with pytest.raises(BrokerUnavailable, match="malformed reply"), translated("chain"):
+        parsing.option_quote(CALL, broken)
+
+
+def test_a_malformed_raw_contract_is_a_malformed_reply():
+    with pytest.raises(BrokerUnavailable, match="malformed reply"), translated("contracts"):
+        parsing.listed_contract({k: v for k, v in contract_meta().items() if k != "size"})
 
 
 # -- failure classification ---------------------------------------------------------------
@@ -324,10 +366,49 @@ def test_settings_defaults_and_env(monkeypatch):
 def test_clients_time_out_and_never_retry_on_their_own():
     config = AlpacaConfig(Secret(KEY), Secret(SECRET), timeouts=Timeouts(1.5, 4.0))
     clients = build_clients(config)
-    for client in (clients.trading, clients.stocks, clients.options):
+    raw = {name: getattr(clients, name)._use_raw_data for name in clients.__dataclass_fields__}
+    assert raw == {"trading": False, "stocks": False, "options": True, "listings": True}
+    for client in clients.all:
         assert isinstance(client._session, TimeoutSession)
         assert client._session.timeouts.as_requests() == (1.5, 4.0)
         assert client._retry == 0
         for adapter in client._session.adapters.values():
             assert adapter.max_retries.total == 0
     clients.close()
+
+
+def test_the_listing_cache_reuses_until_the_ttl_and_keeps_the_newest():
+    now = [0.0]
+    cache = ListingCache(ttl_s=60, max_entries=2, clock=lambda: now[0])
+    fetched = []
+
+    def fetch(name):
+        def run():
+            fetched.append(name)
+            return [parsing.listed_contract(contract_meta())]
+
+        return run
+
+    key = ("AAPL", date(2026, 12, 18), date(2026, 12, 18), None)
+    assert cache.get(key, fetch("a")) == cache.get(key, fetch("b"))
+    assert fetched == ["a"]
+    now[0] = 61.0
+    cache.get(key, fetch("c"))
+    assert fetched == ["a", "c"]  # past the ttl: listed again
+    other = [("MSFT", *key[1:]), ("SPY", *key[1:])]
+    for k in other:
+        cache.get(k, fetch(k[0]))
+    cache.get(key, fetch("d"))
+    assert fetched[-1] == "d"  # evicted by the two newer keys
+
+
+def test_a_failed_listing_is_not_cached():
+    cache = ListingCache(ttl_s=60)
+    key = ("AAPL", date(2026, 12, 18), date(2026, 12, 18), None)
+
+    def down():
+        raise BrokerUnavailable("option contracts", "down")
+
+    with pytest.raises(BrokerUnavailable):
+        cache.get(key, down)
+    assert cache.get(key, list) == ()

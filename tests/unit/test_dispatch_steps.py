@@ -9,7 +9,12 @@ from decimal import Decimal
 
 import pytest
 
-from strikeflow.domain.errors import BrokerUnavailable, DispatchRejected, OrderRejected
+from strikeflow.domain.errors import (
+    BrokerUnavailable,
+    DispatchRejected,
+    InvalidPolicy,
+    OrderRejected,
+)
 from strikeflow.domain.models import InstrumentType, Right, StrategyType
 from strikeflow.domain.orders import BrokerOrder, OrderType
 from strikeflow.domain.records import (
@@ -117,7 +122,7 @@ def test_call_day_trade_ends_executed_with_every_option_column():
 
 
 def test_fetch_chain_asks_only_for_the_window_the_band_and_the_right():
-    ctx, market, store, _, _, _ = setup(rec_overrides={"instrument_type": InstrumentType.PUT})
+    ctx, market, *_ = setup(rec_overrides={"instrument_type": InstrumentType.PUT})
     payload = fetch_chain(ctx, "rec-1")
     ((ticker, window, band, right),) = market.queries
     assert (ticker, window.first, window.last, right) == ("XYZ", TODAY, TODAY + timedelta(1), "P")
@@ -126,16 +131,14 @@ def test_fetch_chain_asks_only_for_the_window_the_band_and_the_right():
     assert min(strikes) == 96
     assert max(strikes) == 104
     assert len(payload["chain"]) == 2 * 9
-    assert store.recs["rec-1"].status is RecommendationStatus.DISPATCHED
 
 
-def test_fetch_chain_leaves_a_status_the_entry_point_wrote_alone():
+def test_fetch_chain_writes_nothing():
     ctx, _, store, *_ = setup()
-    store.set_status("rec-1", RecommendationStatus.DISPATCHED)
     writes = store.status_writes
     fetch_chain(ctx, "rec-1")
-    assert store.status_writes == writes
-    assert store.recs["rec-1"].status is RecommendationStatus.DISPATCHED
+    assert store.status_writes == writes  # the sender marks it dispatched
+    assert store.recs["rec-1"].status is RecommendationStatus.PENDING
 
 
 def test_swing_trade_picks_by_delta_in_its_window():
@@ -235,9 +238,48 @@ def test_terminal_recommendation_does_not_start_again():
 # -- snapshot_price -----------------------------------------------------------------------
 
 
+def later(ctx, seconds: float = 2.0) -> None:
+    """Let the next step run ``seconds`` after the previous one (past requote_after_s)."""
+    ctx.now.at += timedelta(seconds=seconds)
+
+
+def test_snapshot_right_after_the_fetch_reuses_its_quotes():
+    ctx, market, *_ = setup()
+    payload = select_contract(ctx, fetch_chain(ctx, "rec-1"))
+    stock_calls = market.stock_calls
+    later(ctx, 0.5)  # within requote_after_s (1 s)
+    priced = snapshot_price(ctx, payload)
+    assert (market.stock_calls, market.snapshot_calls) == (stock_calls, 0)
+    assert priced["stock_quote"] == payload["spot_quote"]
+    assert priced["option_quote"]["ask"] == payload["contract"]["ask"]
+
+
+def test_snapshot_after_requote_after_s_asks_again():
+    ctx, market, *_ = setup()
+    payload = select_contract(ctx, fetch_chain(ctx, "rec-1"))
+    stock_calls = market.stock_calls
+    later(ctx, 1.5)
+    snapshot_price(ctx, payload)
+    assert (market.stock_calls, market.snapshot_calls) == (stock_calls + 1, 1)
+
+
+def test_requote_after_zero_always_asks_again():
+    ctx, market, *_ = setup(policy=DispatchPolicy(requote_after_s=0))
+    payload = select_contract(ctx, fetch_chain(ctx, "rec-1"))
+    later(ctx, 0.001)
+    snapshot_price(ctx, payload)
+    assert market.snapshot_calls == 1
+
+
+def test_requote_after_beyond_the_freshness_limit_is_refused():
+    with pytest.raises(InvalidPolicy, match="requote_after_s"):
+        DispatchPolicy(requote_after_s=31)
+
+
 def test_stale_stock_quote_is_refetched():
     ctx, market, *_ = setup(rec_overrides={"instrument_type": InstrumentType.STOCK})
     payload = fetch_chain(ctx, "rec-1")
+    later(ctx)
     market.quote_stock("XYZ", "100", "100", ages=[31, 1])
     assert snapshot_price(ctx, payload)["stock_quote"]["ask"] == "100.01"
 
@@ -245,6 +287,7 @@ def test_stale_stock_quote_is_refetched():
 def test_quote_still_stale_after_refetch_is_rejected():
     ctx, market, *_ = setup(rec_overrides={"instrument_type": InstrumentType.STOCK})
     payload = fetch_chain(ctx, "rec-1")
+    later(ctx)
     market.quote_stock("XYZ", "100", ages=[45])
     with pytest.raises(DispatchRejected, match="XYZ quote 45 s old > 30 s"):
         snapshot_price(ctx, payload)
@@ -253,7 +296,8 @@ def test_quote_still_stale_after_refetch_is_rejected():
 def test_stale_option_quote_is_refetched_then_rejected():
     ctx, market, *_ = setup(listed(quote_age_s=45))  # fresh enough to select (60 s)
     payload = select_contract(ctx, fetch_chain(ctx, "rec-1"))
-    with pytest.raises(DispatchRejected, match="quote 45 s old > 30 s"):
+    later(ctx)
+    with pytest.raises(DispatchRejected, match="quote 47 s old > 30 s"):
         snapshot_price(ctx, payload)
     assert market.snapshot_calls == 2
 
@@ -261,6 +305,7 @@ def test_stale_option_quote_is_refetched_then_rejected():
 def test_a_move_beyond_the_limit_reselects_the_option():
     ctx, market, *_ = setup()
     payload = select_contract(ctx, fetch_chain(ctx, "rec-1"))
+    later(ctx)
     assert payload["contract"]["strike"] == "100"
     market.quote_stock("XYZ", "103")
     moved = snapshot_price(ctx, payload)
@@ -272,8 +317,9 @@ def test_a_move_beyond_the_limit_reselects_the_option():
 
 
 def test_a_second_move_after_reselecting_is_rejected():
-    ctx, market, *_ = setup()
+    ctx, market, *_ = setup(policy=DispatchPolicy(requote_after_s=0))  # each check asks
     payload = select_contract(ctx, fetch_chain(ctx, "rec-1"))
+    later(ctx)
     market.quote_stock("XYZ", "103", "103", "106")  # snapshot, reselect, snapshot again
     with pytest.raises(DispatchRejected, match=r"price moved: XYZ moved 2\.91%"):
         snapshot_price(ctx, payload)
@@ -282,6 +328,7 @@ def test_a_second_move_after_reselecting_is_rejected():
 def test_a_move_on_a_stock_trade_is_rejected():
     ctx, market, *_ = setup(rec_overrides={"instrument_type": InstrumentType.STOCK})
     payload = fetch_chain(ctx, "rec-1")
+    later(ctx)
     market.quote_stock("XYZ", "97.9")
     with pytest.raises(DispatchRejected, match=r"moved 2\.10%"):
         snapshot_price(ctx, payload)
@@ -290,6 +337,7 @@ def test_a_move_on_a_stock_trade_is_rejected():
 def test_a_move_within_the_limit_keeps_the_selection():
     ctx, market, *_ = setup()
     payload = select_contract(ctx, fetch_chain(ctx, "rec-1"))
+    later(ctx)
     market.quote_stock("XYZ", "102")
     assert snapshot_price(ctx, payload)["reselects"] == 0
 

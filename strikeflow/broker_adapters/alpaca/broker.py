@@ -1,17 +1,20 @@
 """The Broker port over Alpaca's trading API: orders placed at most once, failures classified.
 
-Idempotent submit, in three steps:
+Idempotent submit, in two steps, resting on Alpaca's uniqueness of client_order_id
+(for good, canceled orders included: a second POST with it is a 422 duplicate):
 
-1. look the client_order_id up: an order found is the answer (an earlier attempt
-   placed it, perhaps one whose reply was lost);
-2. otherwise submit it, once: the HTTP clients never retry (see ``http``), so one call
-   here is one POST on the wire;
-3. if the reply is a 422 duplicate, or is ambiguous (a timeout after sending, a 5xx
-   that may follow a commit, a dropped connection, a truncated body), look up again.
-   Found: that order is the answer. Not found: the failure is reported as
-   ``BrokerUnavailable`` and the caller retries the whole call with the same intent.
-   Should the POST still land later, Alpaca's uniqueness of client_order_id turns the
-   retry's POST into a duplicate, which step 3 resolves to the one order.
+1. submit it, once: the HTTP clients never retry (see ``http``), so one call here is
+   one POST on the wire. An earlier attempt that placed the order (perhaps one whose
+   reply was lost) makes this POST a duplicate;
+2. if the reply is a 422 duplicate, or is ambiguous (a timeout after sending, a 5xx
+   that may follow a commit, a dropped connection, a truncated body), look the
+   client_order_id up. Found: that order is the answer. Not found: the failure is
+   reported as ``BrokerUnavailable`` and the caller retries the whole call with the
+   same intent. Should the POST still land later, the retry's POST is a duplicate,
+   which step 2 resolves to the one order.
+
+No lookup before the POST: it would cost every order a round trip to learn what the
+venue's own uniqueness check says anyway.
 
 Retries are therefore the caller's (Celery's policy, or ``submit_with_retries``), never
 alpaca-py's: a silent 3 x 3 s retry inside one call would stretch a task past its time
@@ -61,9 +64,6 @@ class AlpacaBroker:
             raise
 
     def submit(self, intent: OrderIntent) -> BrokerOrder:
-        existing = self.order_by_client_id(intent.client_order_id)
-        if existing is not None:
-            return existing
         request = parsing.order_request(intent)
         try:
             with translated("submit", self._config.secrets):

@@ -70,7 +70,8 @@ class AlpacaConfig:
     base_url: str | None = None  # one override for trading and data (the emulator)
     timeouts: Timeouts = field(default_factory=Timeouts)
     options_feed: str = "indicative"
-    contracts_page_size: int = 1000  # /v2/options/contracts allows up to 10,000
+    contracts_page_size: int = 10_000  # the most /v2/options/contracts allows: fewest pages
+    listing_ttl_s: float = 3600.0  # a chain's contract listing is reused this long (0: never)
     option_pricing: OptionPricing = field(default_factory=OptionPricing)
 
     def __post_init__(self) -> None:
@@ -78,6 +79,8 @@ class AlpacaConfig:
             object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         if not 1 <= self.contracts_page_size <= 10_000:
             raise ValueError("contracts_page_size must be within [1, 10000]")
+        if not 0 <= self.listing_ttl_s <= 86_400:
+            raise ValueError("listing_ttl_s must be within [0, 86400]")
 
     @property
     def live(self) -> bool:

@@ -12,11 +12,18 @@ call, order POSTs included. Both are replaced here, once, at construction:
 
 Retries then belong to the caller, who repeats the whole idempotent operation (same
 client_order_id) under its own policy: Celery's, or ``submit_with_retries``.
+
+Option market data and the contract listing come from ``raw_data=True`` clients (plain
+dicts, parsed by ``parsing``): ``options`` and ``listings``, a second TradingClient
+used for ``get_option_contracts`` only. Orders, the account and stock quotes keep
+alpaca-py's models.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from urllib.request import getproxies
 
 import requests
 from alpaca.common.rest import RESTClient
@@ -34,6 +41,14 @@ class TimeoutSession(requests.Session):
     def __init__(self, timeouts: Timeouts) -> None:
         super().__init__()
         self.timeouts = timeouts
+        if not any(getproxies().values()):
+            # With no proxy configured, trusting the environment only makes requests
+            # scan it (and ~/.netrc) again on every call: half a millisecond each.
+            # A CA bundle named there is still honoured; auth is Alpaca's headers.
+            self.trust_env = False
+            self.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
+                "CURL_CA_BUNDLE", True
+            )
         no_retries = HTTPAdapter(max_retries=0)
         self.mount("http://", no_retries)
         self.mount("https://", no_retries)
@@ -48,10 +63,15 @@ class TimeoutSession(requests.Session):
 class AlpacaClients:
     trading: TradingClient
     stocks: StockHistoricalDataClient
-    options: OptionHistoricalDataClient
+    options: OptionHistoricalDataClient  # raw_data: dicts
+    listings: TradingClient  # raw_data: dicts, for the contracts endpoint
+
+    @property
+    def all(self) -> tuple[RESTClient, ...]:
+        return (self.trading, self.stocks, self.options, self.listings)
 
     def close(self) -> None:
-        for client in (self.trading, self.stocks, self.options):
+        for client in self.all:
             client._session.close()
 
 
@@ -64,12 +84,15 @@ def harden(client: RESTClient, timeouts: Timeouts) -> RESTClient:
 
 
 def build_clients(config: AlpacaConfig) -> AlpacaClients:
-    """The three alpaca-py clients, hardened. Opens no connection until first used."""
+    """The alpaca-py clients, hardened. Opens no connection until first used."""
     key, secret = config.secrets
     url = config.base_url
-    trading = TradingClient(key, secret, paper=config.paper, url_override=url)
-    stocks = StockHistoricalDataClient(key, secret, url_override=url)
-    options = OptionHistoricalDataClient(key, secret, url_override=url)
-    for client in (trading, stocks, options):
+    clients = AlpacaClients(
+        trading=TradingClient(key, secret, paper=config.paper, url_override=url),
+        stocks=StockHistoricalDataClient(key, secret, url_override=url),
+        options=OptionHistoricalDataClient(key, secret, url_override=url, raw_data=True),
+        listings=TradingClient(key, secret, paper=config.paper, url_override=url, raw_data=True),
+    )
+    for client in clients.all:
         harden(client, config.timeouts)
-    return AlpacaClients(trading, stocks, options)
+    return clients

@@ -1,16 +1,19 @@
 """The MarketData port over Alpaca's market data and contracts endpoints.
 
 An option chain is two listings merged by symbol: contracts (``/v2/options/contracts``,
-open interest and size; alpaca-py fetches one page, so every page is walked here) and
-snapshots (``/v1beta1/options/snapshots/{underlying}``, quotes, IV and Greeks; alpaca-py
-walks those pages itself). Where a snapshot has no IV or Greeks, they are backed out of
-the mid with the domain's pricing model, against the underlying's mid.
+open interest and size; alpaca-py fetches one page, so every page is walked here), kept
+per process for the day (``listings``), and snapshots
+(``/v1beta1/options/snapshots/{underlying}``, quotes, IV, Greeks and the daily bar's
+volume; alpaca-py walks those pages itself, 1,000 a page), asked for each chain with the
+right, window and strike band as filters. Both arrive as raw JSON (``raw_data`` clients,
+see ``parsing``). Where a snapshot has no IV or Greeks, they are backed out of the mid
+with the domain's pricing model, against the underlying's mid.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -27,6 +30,8 @@ from strikeflow.broker_adapters.alpaca import parsing
 from strikeflow.broker_adapters.alpaca.config import AlpacaConfig
 from strikeflow.broker_adapters.alpaca.errors import translated
 from strikeflow.broker_adapters.alpaca.http import AlpacaClients
+from strikeflow.broker_adapters.alpaca.listings import ListedContract, ListingCache, in_band
+from strikeflow.broker_adapters.alpaca.parsing import malformed
 from strikeflow.domain.chain import OptionChain
 from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
 from strikeflow.domain.market import (
@@ -53,6 +58,7 @@ class AlpacaMarketData:
         self._config = config
         self._rates = rates or MarketRates()
         self._feed = OptionsFeed(config.options_feed)
+        self._listings = ListingCache(config.listing_ttl_s)
 
     def option_chain(
         self,
@@ -63,7 +69,11 @@ class AlpacaMarketData:
         spot: StockQuote | None = None,
     ) -> list[OptionContract]:
         band = strikes or StrikeBand()
-        listed = list(self._contract_pages(underlying, window, band, right))
+        key = (underlying, window.first, window.last, right)
+        listing = self._listings.get(key, lambda: self._list_contracts(underlying, window, right))
+        listed = in_band(listing, band)
+        if not listed:
+            return []
         with translated("option chain snapshots", self._config.secrets):
             snapshots = self._clients.options.get_option_chain(
                 OptionChainRequest(
@@ -76,36 +86,37 @@ class AlpacaMarketData:
                     strike_price_lte=None if band.high is None else float(band.high),
                 )
             )
-            quotes = {s: parsing.option_quote(s, snap) for s, snap in snapshots.items()}
-            contracts = [
-                parsing.option_contract(meta, quotes[meta.symbol])
-                for meta in listed
-                if quotes.get(meta.symbol) is not None
-            ]
+            contracts = []
+            for meta in listed:  # in listing order: the same chain gives the same list
+                snapshot = snapshots.get(meta.symbol)
+                quote = None if snapshot is None else parsing.option_quote(meta.symbol, snapshot)
+                if quote is not None:
+                    contracts.append(parsing.option_contract(meta, quote))
         return self._with_model_greeks(underlying, contracts, spot)
 
-    def _contract_pages(
-        self, underlying: str, window: ExpiryWindow, band: StrikeBand, right: Right | None
-    ) -> Iterator:
+    def _list_contracts(
+        self, underlying: str, window: ExpiryWindow, right: Right | None
+    ) -> list[ListedContract]:
+        """Every page of the window's listing, all strikes (the cache applies the band)."""
+        listed: list[ListedContract] = []
         token: str | None = None
         for _ in range(MAX_CONTRACT_PAGES):
-            with translated("option contracts", self._config.secrets):
-                page = self._clients.trading.get_option_contracts(
+            with translated("option contracts", self._config.secrets), malformed("contracts"):
+                page = self._clients.listings.get_option_contracts(
                     GetOptionContractsRequest(
                         underlying_symbols=[underlying],
                         expiration_date_gte=window.first,
                         expiration_date_lte=window.last,
-                        strike_price_gte=None if band.low is None else str(band.low),
-                        strike_price_lte=None if band.high is None else str(band.high),
                         type=None if right is None else parsing.RIGHT_TO_ALPACA[right],
                         limit=self._config.contracts_page_size,
                         page_token=token,
                     )
                 )
-            yield from page.option_contracts or ()
-            token = page.next_page_token
+                entries = page.get("option_contracts") or ()
+                listed.extend(parsing.listed_contract(c) for c in entries)
+                token = page.get("next_page_token")
             if not token:
-                return
+                return listed
         raise BrokerUnavailable(
             "option contracts", f"more than {MAX_CONTRACT_PAGES} pages for {underlying}"
         )
@@ -146,7 +157,7 @@ class AlpacaMarketData:
                 snaps = self._clients.options.get_option_snapshot(
                     OptionSnapshotRequest(symbol_or_symbols=batch, feed=self._feed)
                 )
-                for symbol, snap in snaps.items():
+                for symbol, snap in (snaps or {}).items():
                     quote = parsing.option_quote(symbol, snap)
                     if quote is not None:
                         found[symbol] = quote

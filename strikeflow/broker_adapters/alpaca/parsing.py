@@ -8,12 +8,14 @@ data as floats.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from alpaca.data.models import Bar, OptionsSnapshot, Quote
+from alpaca.data.models import Bar, Quote
 from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.enums import (
     ContractType,
@@ -26,9 +28,9 @@ from alpaca.trading.enums import (
     OrderType as AlpacaOrderType,
 )
 from alpaca.trading.models import Clock, Order, Position, TradeAccount
-from alpaca.trading.models import OptionContract as AlpacaContract
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest, OrderRequest
 
+from strikeflow.broker_adapters.alpaca.listings import ListedContract
 from strikeflow.domain.market import BarTimeframe, MarketClock, OptionQuote, StockBar, StockQuote
 from strikeflow.domain.models import Greeks, OptionContract, Right
 from strikeflow.domain.occ import parse_occ
@@ -196,48 +198,98 @@ def stock_bar(bar: Bar) -> StockBar:
     )
 
 
-def greeks(snapshot: OptionsSnapshot) -> Greeks | None:
-    g = snapshot.greeks
-    if g is None:
-        return None
-    return Greeks(delta=g.delta, gamma=g.gamma, theta=g.theta, vega=g.vega, rho=g.rho)
+# Option market data arrives as raw JSON (the clients are built with raw_data=True):
+# building alpaca-py's models for hundreds of snapshots cost more than the request, and
+# its OptionsSnapshot drops ``dailyBar``, the only place Alpaca reports option volume.
+# A reply missing a required key is malformed, as a model would have found it.
 
 
-def option_quote(symbol: str, snapshot: OptionsSnapshot) -> OptionQuote | None:
-    """None when the snapshot has no quote: a contract that cannot be priced."""
-    quote = snapshot.latest_quote
-    if quote is None:
+@contextmanager
+def malformed(what: str) -> Iterator[None]:
+    """KeyError/TypeError/bad numbers in a raw reply become a ValueError naming ``what``
+    (which ``errors.translated`` reports as a malformed reply)."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, ArithmeticError) as error:
+        raise ValueError(f"malformed {what}: {type(error).__name__} {error}") from None
+
+
+def timestamp(value: Any) -> datetime:
+    """RFC 3339 as Alpaca sends it (``Z``, up to nanoseconds, cut to microseconds),
+    timezone-aware; anything else is malformed."""
+    when = datetime.fromisoformat(value)
+    if when.tzinfo is None:
+        raise ValueError(f"timestamp without a zone: {value!r}")
+    return when
+
+
+def greeks(raw: Mapping[str, Any] | None) -> Greeks | None:
+    if not raw:
         return None
-    trade = snapshot.latest_trade
-    return OptionQuote(
-        symbol=symbol,
-        bid=money(quote.bid_price),
-        ask=money(quote.ask_price),
-        bid_size=int(quote.bid_size),
-        ask_size=int(quote.ask_size),
-        time=quote.timestamp,
-        last=None if trade is None else money(trade.price),
-        implied_vol=snapshot.implied_volatility,
-        greeks=greeks(snapshot),
+    return Greeks(
+        delta=float(raw["delta"]),
+        gamma=float(raw["gamma"]),
+        theta=float(raw["theta"]),
+        vega=float(raw["vega"]),
+        rho=float(raw["rho"]),
     )
 
 
-def option_contract(meta: AlpacaContract, quote: OptionQuote) -> OptionContract:
-    """A listed contract (its metadata) merged with its latest quote."""
-    occ = parse_occ(meta.symbol)
+def option_quote(symbol: str, snapshot: Mapping[str, Any]) -> OptionQuote | None:
+    """A raw snapshot's quote, trade, IV, Greeks and daily volume; None when the snapshot
+    has no quote (a contract that cannot be priced)."""
+    with malformed(f"snapshot of {symbol}"):
+        quote = snapshot.get("latestQuote")
+        if not quote:
+            return None
+        trade = snapshot.get("latestTrade")
+        bar = snapshot.get("dailyBar")
+        iv = snapshot.get("impliedVolatility")
+        return OptionQuote(
+            symbol=symbol,
+            bid=money(quote["bp"]) or Decimal(0),
+            ask=money(quote["ap"]) or Decimal(0),
+            bid_size=int(quote["bs"]),
+            ask_size=int(quote["as"]),
+            time=timestamp(quote["t"]),
+            last=money(trade["p"]) if trade else None,
+            implied_vol=None if iv is None else float(iv),
+            greeks=greeks(snapshot.get("greeks")),
+            volume=int(bar["v"]) if bar else None,
+        )
+
+
+def listed_contract(raw: Mapping[str, Any]) -> ListedContract:
+    """One raw /v2/options/contracts entry; its symbol is parsed strictly (OCC)."""
+    with malformed("option contract"):
+        occ = parse_occ(raw["symbol"])
+        open_interest = raw.get("open_interest")
+        return ListedContract(
+            symbol=raw["symbol"],
+            underlying=raw["underlying_symbol"],
+            expiration=occ.expiration,
+            right=occ.right,
+            strike=occ.strike,
+            open_interest=int(open_interest) if open_interest else 0,
+            multiplier=int(Decimal(str(raw["size"]))),
+        )
+
+
+def option_contract(listed: ListedContract, quote: OptionQuote) -> OptionContract:
+    """A listed contract merged with its latest quote."""
     return OptionContract(
-        symbol=meta.symbol,
-        underlying=meta.underlying_symbol,
-        expiration=occ.expiration,
-        right=occ.right,
-        strike=occ.strike,
+        symbol=listed.symbol,
+        underlying=listed.underlying,
+        expiration=listed.expiration,
+        right=listed.right,
+        strike=listed.strike,
         bid=quote.bid,
         ask=quote.ask,
         last=quote.last,
-        volume=0,  # alpaca-py 0.44's OptionsSnapshot drops dailyBar, Alpaca's volume
-        open_interest=int(meta.open_interest) if meta.open_interest else 0,
+        volume=quote.volume or 0,
+        open_interest=listed.open_interest,
         implied_vol=quote.implied_vol,
         greeks=quote.greeks,
         quote_time=quote.time,
-        multiplier=int(Decimal(meta.size)),
+        multiplier=listed.multiplier,
     )
