@@ -11,6 +11,7 @@ contract on a Monday). Everything waits by polling with a deadline.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import redis
 from sqlalchemy import text
 
 from strikeflow.db.engine import dispose_all, engine_for
+from strikeflow.db.repositories import RecommendationRepository
 from strikeflow.devfleet import Fleet, FleetConfig, InProcessEmulator, RedisDbs, WorkerSpec
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.sim.service import EmulatorOptions
@@ -73,6 +75,11 @@ class ScanRig:
         with engine_for(self.url).connect() as conn:
             query = "SELECT id, instrument_type, action, status_reason FROM recommendations"
             return {r[0]: tuple(r[1:]) for r in conn.execute(text(query))}
+
+    def trends(self) -> list[float]:
+        """The trend_return each stored recommendation was computed with."""
+        recommendations = RecommendationRepository(engine_for(self.url))
+        return [recommendations.get(rid).features["trend_return"] for rid in self.statuses()]
 
     def claims(self) -> list[bytes]:
         return sorted(self.app_redis.scan_iter("strikeflow:scan:*"))
@@ -146,6 +153,8 @@ def test_the_same_minute_twice_gives_one_set_whose_chains_all_end(rig):
             assert detail[rid][2], detail[rid]  # with its reason
     for skip in first["skipped_signals"]:
         assert statuses[skip["recommendation_id"]] == "rejected"
+    # the emulator serves no daily bars: the trend came from past sessions' minute bars
+    assert all(trend != 0.0 for trend in rig.trends())
 
 
 def test_a_closed_market_means_no_scan(rig):
@@ -185,15 +194,14 @@ class Beat:
         return self.text().count("Sending due task scan")
 
     def stop(self) -> None:
+        """SIGTERM (a warm shutdown: redbeat releases its lock), then SIGKILL its group."""
         if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
-                    signal_group = self.process.pid
-                    subprocess.run(["kill", "-9", f"-{signal_group}"], check=False)
+                    os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=15)
         self._handle.close()
 
