@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
 from typing import Any
 
 import redis
@@ -28,6 +29,7 @@ from strikeflow.db.dispatch_store import SqlDispatchStore
 from strikeflow.db.engine import engine_for
 from strikeflow.db.repositories import RecommendationRepository
 from strikeflow.domain.errors import BrokerError
+from strikeflow.domain.risk import RiskLimits
 from strikeflow.services.dispatch import DispatchContext, DispatchPolicy
 from strikeflow.services.ports import KillSwitch, MarketData, ScanLock, SignalCooldown
 from strikeflow.services.scan import ScanContext, load_rules
@@ -276,6 +278,17 @@ class Runtime:
     scan: ScanContext | None = None
 
 
+def risk_limits(settings: Settings) -> RiskLimits:
+    """The pre-trade limits from settings (0 or no cut-off: that limit is off)."""
+    cutoff = settings.risk_day_trade_cutoff
+    return RiskLimits(
+        max_open_positions=settings.risk_max_open_positions or None,
+        max_daily_realized_loss=settings.risk_max_daily_realized_loss or None,
+        max_exposure_per_ticker=settings.risk_max_exposure_per_ticker or None,
+        day_trade_cutoff=None if cutoff is None else time_of_day.fromisoformat(cutoff),
+    )
+
+
 def build_runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or Settings()
     adapter = build_alpaca_adapter(settings)
@@ -293,7 +306,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         broker=adapter,
         store=store,
         kill_switch=state.kill_switch,
-        policy=DispatchPolicy(),
+        policy=DispatchPolicy(risk=risk_limits(settings)),
         now=now,
     )
     scan = ScanContext(

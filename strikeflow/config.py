@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     # the fallback policy applies; tests and the demo lower it to see the fallback sooner.
     order_retries: int = Field(default=6, ge=0, le=10)
 
+    # Pre-trade risk limits (size_position); each breach is a rejection with its reason.
+    # 0 disables the count or dollar limit; the cut-off is New York wall time (HH:MM).
+    risk_max_open_positions: int = Field(default=20, ge=0, le=1_000_000)
+    risk_max_daily_realized_loss: Decimal = Field(default=Decimal("5000"), ge=0)
+    risk_max_exposure_per_ticker: Decimal = Field(default=Decimal("25000"), ge=0)
+    risk_day_trade_cutoff: str | None = Field(default="15:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
     # Scans (beat → strikeflow.scan): the tickers, comma-separated ("SPY,QQQ,AAPL").
     watchlist: Annotated[tuple[str, ...], NoDecode] = DEFAULT_WATCHLIST
     # A TOML rules file over the packaged defaults (strikeflow/signals/default_rules.toml).
@@ -78,6 +85,11 @@ class Settings(BaseSettings):
         if len(tickers) > MAX_WATCHLIST:
             raise ValueError(f"at most {MAX_WATCHLIST} tickers, got {len(tickers)}")
         return tuple(dict.fromkeys(tickers))
+
+    @field_validator("risk_day_trade_cutoff", mode="before")
+    @classmethod
+    def _blank_cutoff_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none") else value
 
     @field_validator("rules_file", mode="before")
     @classmethod
