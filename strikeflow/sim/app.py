@@ -50,13 +50,23 @@ def create_app(sim: Emulator) -> FastAPI:
     quiet = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _QuietInjectedDrops) for f in quiet.filters):
         quiet.addFilter(_QuietInjectedDrops())
-    app = FastAPI(title="strikeflow Alpaca emulator", docs_url=None, redoc_url=None)
+    app = _routes()
     app.state.sim = sim
     _error_handlers(app)
-    app.include_router(routes_trading.router)
-    app.include_router(routes_market.router)
     app.add_middleware(_FaultMiddleware, faults=sim.faults)
     app.add_middleware(_GuardMiddleware, sim=sim)
+    return app
+
+
+def openapi_schema() -> dict[str, Any]:
+    """The document /openapi.json serves, without building an emulator (for fuzzers)."""
+    return _routes().openapi()
+
+
+def _routes() -> FastAPI:
+    app = FastAPI(title="strikeflow Alpaca emulator", docs_url=None, redoc_url=None)
+    app.include_router(routes_trading.router)
+    app.include_router(routes_market.router)
     return app
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from strikeflow.sim import calendar
@@ -16,6 +16,10 @@ from strikeflow.sim.types import ContractInfo
 from strikeflow.sim.venue import Venue
 
 BAD_REQUEST = 40010000
+# Dates and instants a request may name: wide enough for any real use, narrow enough that
+# date arithmetic and time-zone conversion never overflow (years 1 and 9999 do).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 NOT_FOUND = 40410000
 
 
@@ -90,19 +94,32 @@ def param_date(raw: str | None, name: str) -> date | None:
     if raw is None or raw == "":
         return None
     try:
-        return date.fromisoformat(raw[:10])
+        day = date.fromisoformat(raw[:10])
     except ValueError:
-        raise ClientError(422, f"{name} must be a date YYYY-MM-DD, got {raw!r}") from None
+        raise ClientError(422, f"{name} must be a date YYYY-MM-DD, got {raw[:40]!r}") from None
+    if not EARLIEST.date() <= day < LATEST.date():
+        raise ClientError(422, f"{name} must be within {EARLIEST.year}-{LATEST.year - 1}")
+    return day
 
 
 def param_time(raw: str | None, name: str) -> datetime | None:
+    """An RFC 3339 instant, in UTC; one without an offset is taken as UTC."""
     if raw is None or raw == "":
         return None
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise ClientError(422, f"{name} must be an RFC 3339 time, got {raw!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise ClientError(422, f"{name} must be an RFC 3339 time, got {raw[:40]!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    # Years 1 and 9999 with an offset overflow on conversion: bound first, then convert.
+    if (
+        not EARLIEST.replace(tzinfo=None)
+        <= moment.replace(tzinfo=None)
+        < LATEST.replace(tzinfo=None)
+    ):
+        raise ClientError(422, f"{name} must be within {EARLIEST.year}-{LATEST.year - 1}")
+    return moment.astimezone(UTC)
 
 
 def page(items: list[Any], token: str | None, limit: int) -> tuple[list[Any], str | None]:
@@ -120,19 +137,45 @@ def json_response(body: Any, status: int = 200) -> Response:
     return JSONResponse(body, status_code=status)
 
 
-def chain_query(q) -> ChainQuery:
-    """Alpaca's chain filters from a query string, each refused by name when malformed."""
-    right = q.get("type")
-    if right not in (None, "", "call", "put"):
-        raise ClientError(422, f"type must be call or put, got {right!r}")
+# Query parameters are declared with their types and bounds, so /openapi.json says what
+# each route takes (and FastAPI refuses what does not fit, with Alpaca's 422 body naming
+# the parameter: see app.py); text the emulator parses itself (dates, instants) goes
+# through the helpers above for the same reason.
+def limit_up_to(high: int) -> Any:
+    return Annotated[int | None, Query(ge=1, le=high, description=f"1 to {high}")]
+
+
+Text = Annotated[str | None, Query(max_length=200)]
+PageToken = Annotated[str | None, Query(description="next_page_token of the previous page")]
+Symbols = Annotated[str | None, Query(description="comma-separated symbols", examples=["AAPL,SPY"])]
+Day = Annotated[str | None, Query(description="YYYY-MM-DD", json_schema_extra={"format": "date"})]
+Instant = Annotated[
+    str | None, Query(description="RFC 3339", json_schema_extra={"format": "date-time"})
+]
+Price = Annotated[float | None, Query(allow_inf_nan=False)]
+Right = Annotated[Literal["call", "put"] | None, Query(alias="type")]
+
+
+def chain_query(
+    right: Right = None,
+    expiration_date: Day = None,
+    expiration_date_gte: Day = None,
+    expiration_date_lte: Day = None,
+    strike_price_gte: Price = None,
+    strike_price_lte: Price = None,
+) -> ChainQuery:
+    """Alpaca's chain filters (a route dependency), each refused by name when malformed."""
     return ChainQuery(
-        right=right or None,
-        expiration=param_date(q.get("expiration_date"), "expiration_date"),
-        expiration_gte=param_date(q.get("expiration_date_gte"), "expiration_date_gte"),
-        expiration_lte=param_date(q.get("expiration_date_lte"), "expiration_date_lte"),
-        strike_gte=param_float(q.get("strike_price_gte"), "strike_price_gte"),
-        strike_lte=param_float(q.get("strike_price_lte"), "strike_price_lte"),
+        right=right,
+        expiration=param_date(expiration_date, "expiration_date"),
+        expiration_gte=param_date(expiration_date_gte, "expiration_date_gte"),
+        expiration_lte=param_date(expiration_date_lte, "expiration_date_lte"),
+        strike_gte=strike_price_gte,
+        strike_lte=strike_price_lte,
     )
+
+
+Chain = Annotated[ChainQuery, Depends(chain_query)]
 
 
 def listed_contracts(

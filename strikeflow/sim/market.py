@@ -128,6 +128,14 @@ class Market:
         self._listings: dict[tuple[str, int], Listing] = {}
         self._chains: dict[tuple[str, datetime], dict[str, OptionSnapshot]] = {}
 
+    @property
+    def last_day(self) -> date:
+        """The last trading day the simulated window covers (the clock must stop there)."""
+        return min(walk.days[-1] for walk in self._walks.values())
+
+    def covers(self, t: datetime) -> bool:
+        return require_aware(t, "t").astimezone(NEW_YORK).date() <= self.last_day
+
     # -- stocks -----------------------------------------------------------------------
 
     def spot(self, symbol: str, t: datetime) -> float:

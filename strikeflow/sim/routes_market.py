@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from strikeflow.domain.errors import InvalidOccSymbol
 from strikeflow.domain.occ import parse_occ
 from strikeflow.sim import render
 from strikeflow.sim.http_common import (
+    Chain,
     ClientError,
     Emulator,
-    chain_query,
+    Instant,
+    PageToken,
+    Symbols,
     json_response,
+    limit_up_to,
     listed_contracts,
     page,
-    param_int,
     param_symbols,
     param_time,
     sim_of,
@@ -25,33 +29,35 @@ from strikeflow.sim.http_common import (
 router = APIRouter()
 
 TIMEFRAMES = {"1Min", "1T", "1min"}
+BarsLimit = limit_up_to(10_000)
+ChainLimit = limit_up_to(1_000)
 MAX_BARS_SPAN = timedelta(days=31)
 
 
 @router.get("/v2/stocks/quotes/latest")
-def stock_quotes(request: Request) -> Response:
+def stock_quotes(request: Request, symbols: Symbols = None) -> Response:
     sim = sim_of(request)
-    now, symbols = sim.now(), _stocks(sim, request.query_params.get("symbols"))
+    now, symbols = sim.now(), _stocks(sim, symbols)
     return json_response(
         {"quotes": {s: render.quote(sim.market.stock_quote(s, now)) for s in symbols}}
     )
 
 
 @router.get("/v2/stocks/trades/latest")
-def stock_trades(request: Request) -> Response:
+def stock_trades(request: Request, symbols: Symbols = None) -> Response:
     sim = sim_of(request)
-    now, symbols = sim.now(), _stocks(sim, request.query_params.get("symbols"))
+    now, symbols = sim.now(), _stocks(sim, symbols)
     return json_response(
         {"trades": {s: render.trade(sim.market.latest_trade(s, now)) for s in symbols}}
     )
 
 
 @router.get("/v2/stocks/snapshots")
-def stock_snapshots(request: Request) -> Response:
+def stock_snapshots(request: Request, symbols: Symbols = None) -> Response:
     sim = sim_of(request)
-    now, symbols = sim.now(), _stocks(sim, request.query_params.get("symbols"))
+    now = sim.now()
     body = {}
-    for symbol in symbols:
+    for symbol in _stocks(sim, symbols):
         minute = sim.market.bars(symbol, now - timedelta(minutes=1), now)
         body[symbol] = {
             "latestTrade": render.trade(sim.market.latest_trade(symbol, now)),
@@ -64,23 +70,29 @@ def stock_snapshots(request: Request) -> Response:
 
 
 @router.get("/v2/stocks/bars")
-def stock_bars(request: Request) -> Response:
-    sim, q = sim_of(request), request.query_params
-    symbols = _stocks(sim, q.get("symbols"))
-    timeframe = q.get("timeframe", "1Min")
+def stock_bars(
+    request: Request,
+    symbols: Symbols = None,
+    timeframe: Annotated[str, Query(description="1Min (the only one served)")] = "1Min",
+    start: Instant = None,
+    end: Instant = None,
+    sort: Annotated[Literal["asc", "desc"], Query()] = "asc",
+    page_token: PageToken = None,
+    limit: BarsLimit = 1_000,
+) -> Response:
+    sim = sim_of(request)
+    listed = _stocks(sim, symbols)
     if timeframe not in TIMEFRAMES:
         raise ClientError(422, f"timeframe {timeframe!r} is not served; use 1Min")
     now = sim.now()
-    end = min(param_time(q.get("end"), "end") or now, now)
-    start = param_time(q.get("start"), "start") or end - timedelta(days=1)
-    if start >= end or end - start > MAX_BARS_SPAN:
+    until = min(param_time(end, "end") or now, now)
+    since = param_time(start, "start") or until - timedelta(days=1)
+    if since >= until or until - since > MAX_BARS_SPAN:
         raise ClientError(422, "start must precede end, by at most 31 days")
-    rows = [(s, b) for s in sorted(symbols) for b in sim.market.bars(s, start, end)]
-    if q.get("sort") == "desc":
+    rows = [(s, b) for s in sorted(listed) for b in sim.market.bars(s, since, until)]
+    if sort == "desc":
         rows.sort(key=lambda row: (row[0], row[1].t), reverse=True)
-    chunk, token = page(
-        rows, q.get("page_token"), param_int(q.get("limit"), "limit", 1_000, 1, 10_000)
-    )
+    chunk, token = page(rows, page_token, limit or 1_000)
     bars: dict[str, list] = {}
     for symbol, b in chunk:
         bars.setdefault(symbol, []).append(render.bar(b))
@@ -88,14 +100,17 @@ def stock_bars(request: Request) -> Response:
 
 
 @router.get("/v1beta1/options/snapshots/{underlying}")
-def option_chain(request: Request, underlying: str) -> Response:
-    sim, q = sim_of(request), request.query_params
-    query = chain_query(q)
+def option_chain(
+    request: Request,
+    underlying: str,
+    query: Chain,
+    page_token: PageToken = None,
+    limit: ChainLimit = 100,
+) -> Response:
+    sim = sim_of(request)
     now = sim.now()
     chosen = sorted(c.symbol for c in listed_contracts(sim, underlying, now, query))
-    rows, token = page(
-        chosen, q.get("page_token"), param_int(q.get("limit"), "limit", 100, 1, 1_000)
-    )
+    rows, token = page(chosen, page_token, limit or 100)
     snapshots = sim.market.option_snapshots(underlying, now)
     return json_response(
         {"snapshots": {s: render.snapshot(snapshots[s]) for s in rows}, "next_page_token": token}
@@ -103,11 +118,11 @@ def option_chain(request: Request, underlying: str) -> Response:
 
 
 @router.get("/v1beta1/options/snapshots")
-def option_snapshots(request: Request) -> Response:
+def option_snapshots(request: Request, symbols: Symbols = None) -> Response:
     sim = sim_of(request)
     now = sim.now()
     body = {}
-    for symbol in _options(request.query_params.get("symbols")):
+    for symbol in _options(symbols):
         snap = sim.market.option_snapshot(symbol, now)
         if snap is not None:  # unknown symbols are omitted: a null value crashes alpaca-py
             body[symbol] = render.snapshot(snap)
@@ -115,14 +130,14 @@ def option_snapshots(request: Request) -> Response:
 
 
 @router.get("/v1beta1/options/quotes/latest")
-def option_quotes(request: Request) -> Response:
-    snaps = _known_snapshots(sim_of(request), request.query_params.get("symbols"))
+def option_quotes(request: Request, symbols: Symbols = None) -> Response:
+    snaps = _known_snapshots(sim_of(request), symbols)
     return json_response({"quotes": {s: render.option_quote(v.quote) for s, v in snaps.items()}})
 
 
 @router.get("/v1beta1/options/trades/latest")
-def option_trades(request: Request) -> Response:
-    snaps = _known_snapshots(sim_of(request), request.query_params.get("symbols"))
+def option_trades(request: Request, symbols: Symbols = None) -> Response:
+    snaps = _known_snapshots(sim_of(request), symbols)
     return json_response(
         {"trades": {s: render.option_trade(v.trade) for s, v in snaps.items() if v.trade}}
     )

@@ -4,28 +4,36 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from strikeflow.domain.expiry import trading_date
 from strikeflow.sim import calendar, render
 from strikeflow.sim.http_common import (
+    Chain,
     ClientError,
+    Day,
     DropConnection,
-    chain_query,
+    Instant,
+    PageToken,
+    Symbols,
+    Text,
     json_response,
+    limit_up_to,
     listed_contracts,
     page,
     param_date,
     param_float,
-    param_int,
     param_symbols,
     param_time,
     sim_of,
 )
 
 router = APIRouter()
+OrdersLimit = limit_up_to(500)
+ContractsLimit = limit_up_to(10_000)
+Amount = Annotated[str | None, Query(description="a decimal number", examples=["1"])]
 
 ORDER_FIELDS = ("symbol", "qty", "side", "type", "time_in_force")
 
@@ -35,7 +43,38 @@ def account(request: Request) -> Response:
     return json_response(render.account(sim_of(request).venue.account()))
 
 
-@router.post("/v2/orders")
+ORDER_BODY = {
+    "type": "object",
+    "required": list(ORDER_FIELDS),
+    "properties": {
+        "symbol": {"type": "string"},
+        "qty": {"type": "string", "description": "a decimal number of shares or contracts"},
+        "side": {"type": "string", "enum": ["buy", "sell"]},
+        "type": {"type": "string", "enum": ["market", "limit"]},
+        "time_in_force": {"type": "string", "enum": ["day", "gtc", "ioc", "fok"]},
+        "limit_price": {"type": "string"},
+        "client_order_id": {"type": "string", "maxLength": 128},
+        "position_intent": {"type": "string"},
+        "extended_hours": {"type": "boolean"},
+    },
+}
+CLOCK_BODY = {
+    "type": "object",
+    "properties": {
+        "seconds": {"type": "number", "minimum": 0, "maximum": 366 * 86_400},
+        "to": {"type": "string", "format": "date-time"},
+    },
+}
+FAULTS_BODY = {"type": "object", "description": "fault rates and latencies (see faults.py)"}
+
+
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """The request body a route reads itself, declared for /openapi.json."""
+    content = {"application/json": {"schema": schema}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+@router.post("/v2/orders", openapi_extra=json_body(ORDER_BODY))
 async def submit_order(request: Request) -> Response:
     sim = sim_of(request)
     body = await _json_body(request)
@@ -73,13 +112,18 @@ def order_by_client_id(request: Request, client_order_id: str = "") -> Response:
 
 
 @router.get("/v2/orders")
-def list_orders(request: Request) -> Response:
-    q = request.query_params
+def list_orders(
+    request: Request,
+    status: Annotated[str, Query(description="open, closed or all")] = "open",
+    limit: OrdersLimit = 50,
+    after: Instant = None,
+    symbols: Symbols = None,
+) -> Response:
     orders = sim_of(request).venue.list_orders(
-        status=q.get("status", "open"),  # the venue refuses an unknown status
-        limit=param_int(q.get("limit"), "limit", 50, 1, 500),
-        after=param_time(q.get("after"), "after"),
-        symbols=param_symbols(q["symbols"]) if q.get("symbols") else None,
+        status=status,  # the venue refuses an unknown status
+        limit=limit or 50,
+        after=param_time(after, "after"),
+        symbols=param_symbols(symbols) if symbols else None,
     )
     return json_response([render.order(o) for o in orders])
 
@@ -112,34 +156,36 @@ def position(request: Request, symbol: str) -> Response:
 
 
 @router.delete("/v2/positions/{symbol}")
-def close_position(request: Request, symbol: str) -> Response:
-    q = request.query_params
+def close_position(
+    request: Request, symbol: str, qty: Amount = None, percentage: Amount = None
+) -> Response:
     order = sim_of(request).venue.close_position(
-        symbol,
-        qty=q.get("qty") or None,
-        percentage=q.get("percentage") or None,
+        symbol, qty=qty or None, percentage=percentage or None
     )
     return json_response(render.order(order))
 
 
 @router.get("/v2/options/contracts")
-def option_contracts(request: Request) -> Response:
-    sim, q = sim_of(request), request.query_params
+def option_contracts(
+    request: Request,
+    query: Chain,
+    underlying_symbols: Symbols = None,
+    status: Annotated[Literal["active", "inactive"], Query()] = "active",
+    root_symbol: Text = None,
+    page_token: PageToken = None,
+    limit: ContractsLimit = 100,
+) -> Response:
+    sim = sim_of(request)
     now = sim.now()
-    underlyings = param_symbols(q.get("underlying_symbols"), "underlying_symbols")
-    status = q.get("status", "active")
-    if status not in ("active", "inactive"):
-        raise ClientError(422, f"status must be active or inactive, got {status!r}")
-    query, root = chain_query(q), q.get("root_symbol")
+    underlyings = param_symbols(underlying_symbols, "underlying_symbols")
+    root = root_symbol
     chosen = [
         c
         for u in ([] if status == "inactive" else underlyings)
         if not root or root == u
         for c in listed_contracts(sim, u, now, query)
     ]
-    rows, token = page(
-        chosen, q.get("page_token"), param_int(q.get("limit"), "limit", 100, 1, 10_000)
-    )
+    rows, token = page(chosen, page_token, limit or 100)
     today = trading_date(now)
     return json_response(
         {"option_contracts": [render.contract(c, today) for c in rows], "next_page_token": token}
@@ -160,14 +206,14 @@ def clock(request: Request) -> Response:
 
 
 @router.get("/v2/calendar")
-def trading_calendar(request: Request) -> Response:
-    q, now = request.query_params, sim_of(request).now()
-    start = param_date(q.get("start"), "start") or trading_date(now)
-    end = param_date(q.get("end"), "end") or start + timedelta(days=30)
-    if end < start or (end - start).days > 3_660:
+def trading_calendar(request: Request, start: Day = None, end: Day = None) -> Response:
+    now = sim_of(request).now()
+    first = param_date(start, "start") or trading_date(now)
+    last = param_date(end, "end") or first + timedelta(days=30)
+    if last < first or (last - first).days > 3_660:
         raise ClientError(422, "end must follow start, within ten years")
     days = []
-    for day in calendar.trading_days(start, end):
+    for day in calendar.trading_days(first, last):
         opens, closes = calendar.session(day)
         days.append(
             {
@@ -185,7 +231,7 @@ def trading_calendar(request: Request) -> Response:
 # -- the emulator's own controls ------------------------------------------------------
 
 
-@router.post("/_sim/clock")
+@router.post("/_sim/clock", openapi_extra=json_body(CLOCK_BODY))
 async def advance_clock(request: Request) -> Response:
     sim = request.app.state.sim
     body = await _json_body(request)
@@ -193,11 +239,13 @@ async def advance_clock(request: Request) -> Response:
         target = param_time(str(body["to"]), "to")
         if target is None:
             raise ClientError(422, "to must be an RFC 3339 time")
+        _within_market(sim, target)
         _move_clock(sim.clock.set, target)
     else:
         seconds = param_float(str(body.get("seconds", "")), "seconds")
         if seconds is None or seconds < 0 or seconds > 366 * 86_400:
             raise ClientError(422, "give seconds (0 to one year) or to (an RFC 3339 time)")
+        _within_market(sim, sim.now() + timedelta(seconds=seconds))
         _move_clock(sim.clock.advance, seconds)
     sim.venue.process(sim.now())
     return json_response(
@@ -205,7 +253,7 @@ async def advance_clock(request: Request) -> Response:
     )
 
 
-@router.post("/_sim/faults")
+@router.post("/_sim/faults", openapi_extra=json_body(FAULTS_BODY))
 async def set_faults(request: Request) -> Response:
     body = await _json_body(request)
     try:
@@ -237,6 +285,14 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ClientError(422, "request body must be a JSON object")
     return body
+
+
+def _within_market(sim, target) -> None:
+    """Refuse a move past the simulated window: no price exists there to quote."""
+    if not sim.market.covers(target):
+        raise ClientError(
+            422, f"the simulated market ends on {sim.market.last_day}: cannot move to {target}"
+        )
 
 
 def _move_clock(move, value) -> None:
