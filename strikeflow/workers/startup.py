@@ -6,6 +6,8 @@
 - ``celeryd_init``: a worker that consumes ``orders`` runs with prefetch 1.
 - ``task_prerun``/``task_postrun``: bind the recommendation id and its client_order_id
   to every log record of the task (``%(recommendation_id)s`` in the log formats).
+- ``after_setup_logger``: the worker's own lines carry them too (Celery's "Task ...
+  succeeded" is logged inside the task, so a chain's every step names its ids).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 from typing import Any
 
 from celery import signals
+from celery.utils.log import ColorFormatter
 
 from strikeflow import bootstrap
 from strikeflow.db.engine import dispose_all
@@ -27,6 +30,13 @@ _BOUND: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
     "strikeflow_log_binding", default=("-", "-")
 )
 _factory_installed = False
+# config.LOG_FORMAT with the bound ids, set only where the record factory is installed
+# (this app's processes): another app on the same config (the benchmark's bare chain)
+# keeps a format its records can fill.
+LOG_FORMAT_WITH_IDS = (
+    "[%(asctime)s: %(levelname)s/%(processName)s]"
+    " rec=%(recommendation_id)s coid=%(client_order_id)s: %(message)s"
+)
 
 
 def connect() -> None:
@@ -38,7 +48,17 @@ def connect() -> None:
     signals.celeryd_init.connect(on_worker_init, weak=False, dispatch_uid="sf-celeryd-init")
     signals.task_prerun.connect(bind_task, weak=False, dispatch_uid="sf-prerun")
     signals.task_postrun.connect(unbind_task, weak=False, dispatch_uid="sf-postrun")
+    signals.after_setup_logger.connect(on_setup_logger, weak=False, dispatch_uid="sf-log-ids")
     install_log_fields()
+
+
+def on_setup_logger(logger: logging.Logger | None = None, **_: Any) -> None:
+    """Celery's own handlers (only those: a host process's are left alone) print the
+    bound ids on every line."""
+    for handler in getattr(logger, "handlers", ()):
+        if isinstance(handler.formatter, ColorFormatter):
+            colored = handler.formatter.use_color
+            handler.setFormatter(ColorFormatter(LOG_FORMAT_WITH_IDS, use_color=colored))
 
 
 def on_process_init(**_: Any) -> None:
