@@ -9,6 +9,9 @@
   now (the emulator's clock with STRIKEFLOW_CLOCK=market) whatever the wall time is.
 - ``reconcile_orders`` runs every ``reconcile_every_s`` seconds, all day: fills reported
   after the close are fills too.
+- ``recover`` with ``redrive=False`` runs every ``ADOPT_EVERY_S``: an order the venue
+  accepted whose worker died before the execution row was written is found by its
+  client_order_id and recorded (recommendations idle for ``ADOPT_MIN_AGE_S``).
 - Every entry expires: a message that waited longer than its period is dropped instead
   of piling up behind a stopped worker (the next one comes anyway).
 
@@ -47,6 +50,8 @@ REDBEAT_LOCK_TIMEOUT_S = 30
 WEEKDAYS = "mon-fri"
 CRONTAB_EXPIRES_S = 50  # a minute's scan that waited most of the minute is not worth running
 MIN_INTERVAL_EXPIRES_S = 10.0
+ADOPT_EVERY_S = 30.0
+ADOPT_MIN_AGE_S = 60.0
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -75,6 +80,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "task": "strikeflow.reconcile_orders",
         "schedule": timedelta(seconds=reconcile),
         "options": {"expires": max(MIN_INTERVAL_EXPIRES_S, 2 * reconcile)},
+    }
+    entries["adopt-orphan-orders"] = {
+        "task": "strikeflow.recover",
+        "schedule": timedelta(seconds=ADOPT_EVERY_S),
+        "kwargs": {"min_age_s": ADOPT_MIN_AGE_S, "redrive": False},
+        "options": {"expires": ADOPT_EVERY_S},
     }
     return entries
 

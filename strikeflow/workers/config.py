@@ -25,6 +25,7 @@ QUEUES: dict[str, tuple[str, ...]] = {
         "strikeflow.persist_execution",
         "strikeflow.record_failure",
         "strikeflow.reconcile_orders",
+        "strikeflow.recover",
     ),
     "signals": ("strikeflow.scan",),
 }

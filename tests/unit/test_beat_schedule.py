@@ -152,3 +152,10 @@ def test_without_redis_there_is_no_redbeat(url):
     assert "beat_scheduler" not in conf
     assert "redbeat_redis_url" not in conf
     assert conf["beat_schedule"]
+
+
+def test_orders_without_a_row_are_adopted_on_beat_without_redriving():
+    entry = beat_schedule(Settings())["adopt-orphan-orders"]
+    assert entry["task"] == "strikeflow.recover"
+    assert entry["kwargs"] == {"min_age_s": 60.0, "redrive": False}
+    assert entry["schedule"] == timedelta(seconds=30)

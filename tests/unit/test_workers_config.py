@@ -26,6 +26,7 @@ ROUTED = {
     "strikeflow.persist_execution": "persistence",
     "strikeflow.record_failure": "persistence",
     "strikeflow.reconcile_orders": "persistence",
+    "strikeflow.recover": "persistence",
     "strikeflow.scan": "signals",
 }
 
