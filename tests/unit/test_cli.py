@@ -12,7 +12,7 @@ OCC = re.compile(r"\b[A-Z]{1,6}\d{6}[CP]\d{8}\b")
 
 
 def test_demo_selects_contracts_and_explains_the_rejections(capsys):
-    assert main(["demo", "--seed", "42"]) == 0
+    assert main(["demo", "--explain", "--seed", "42"]) == 0
     out = capsys.readouterr().out
     chosen = re.findall(r"chosen (\S+) ask", out)
     assert all(OCC.fullmatch(s) for s in chosen)
@@ -25,16 +25,16 @@ def test_demo_selects_contracts_and_explains_the_rejections(capsys):
 
 
 def test_demo_is_deterministic_for_a_seed(capsys):
-    main(["demo", "--seed", "3"])
+    main(["demo", "--explain", "--seed", "3"])
     first = capsys.readouterr().out
-    main(["demo", "--seed", "3"])
+    main(["demo", "--explain", "--seed", "3"])
     assert capsys.readouterr().out == first
 
 
 @pytest.mark.parametrize("at", ["yesterday", "2026-11-19T10:45"])
 def test_a_bad_instant_is_a_usage_error(at, capsys):
     with pytest.raises(SystemExit) as exited:
-        main(["demo", "--at", at])
+        main(["demo", "--explain", "--at", at])
     assert exited.value.code == 2
     assert "--at" in capsys.readouterr().err
 

@@ -1,0 +1,161 @@
+"""The compressed trading day: the emulator's clock moves through the session a step at a
+time, and at each step the scan fires, its chains run to a terminal state, and
+reconcile_orders records what the venue filled.
+
+Nothing sleeps to synchronise: every wait polls the database (or a task's result) with
+a deadline, and a deadline that passes stops the day with what was still running.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from celery import Celery
+from sqlalchemy import Engine, select
+
+from strikeflow.db.tables import recommendations
+from strikeflow.domain.records import RecommendationStatus
+from strikeflow.sim import calendar
+
+POLL_S = 0.01
+CHAIN_DEADLINE_S = 30.0
+TASK_DEADLINE_S = 30.0
+# After the close: the venue expires day orders and settles expiring options at 16:00,
+# and the last reconcile records it.
+AFTER_CLOSE = timedelta(minutes=5)
+# reconcile_orders every this many steps, as beat sends it every few seconds: fills
+# change nothing the scans look at, so the day need not pay for a round trip per minute.
+RECONCILE_EVERY = 5
+# After a step's orders are in, the clock moves this much more before the next step: the
+# venue tries a fill once its fill delay (1 s) has passed, against the quote of that
+# moment, as a live venue fills a marketable order a second after it arrives; without
+# it the first try would be a whole step later, at another price.
+FILL_AFTER = timedelta(seconds=2)
+TERMINAL = tuple(s.value for s in RecommendationStatus if s.terminal)
+
+
+class DemoTimeout(RuntimeError):
+    """A wait ran past its deadline."""
+
+
+class Clock(Protocol):
+    def move_clock(self, to: datetime) -> dict[str, Any]: ...
+
+
+Scan = Callable[[datetime], dict[str, Any]]
+
+
+def session_steps(day: date, step_minutes: int) -> list[datetime]:
+    """The instants the day is scanned at: every ``step_minutes`` after the open while the
+    market is open (at the close it is not: the scan of 16:00 would be skipped). A closed
+    day has none."""
+    if step_minutes < 1:
+        raise ValueError(f"the step must be at least one minute, got {step_minutes}")
+    hours = calendar.session(day)
+    if hours is None:
+        return []
+    opens, closes = hours
+    minutes = int((closes - opens).total_seconds() // 60)
+    return [opens + timedelta(minutes=m) for m in range(step_minutes, minutes, step_minutes)]
+
+
+@dataclass
+class DayTally:
+    """What the day did, for the progress bar and the summary."""
+
+    scans: int = 0
+    skipped_scans: int = 0
+    sent: list[str] = field(default_factory=list)
+    skipped_signals: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[str] = field(default_factory=Counter)
+    fills_recorded: int = 0
+
+    def line(self) -> str:
+        done = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "none yet"
+        return f"{self.scans} scans · {len(self.sent)} chains · {done}"
+
+
+def task_scan(app: Celery, deadline_s: float = TASK_DEADLINE_S) -> Scan:
+    """The scan as beat fires it: ``strikeflow.scan`` on the signals queue, with ``at``."""
+
+    def scan(at: datetime) -> dict[str, Any]:
+        sent = app.send_task("strikeflow.scan", kwargs={"at": at.isoformat()})
+        return sent.get(timeout=deadline_s, interval=POLL_S)
+
+    return scan
+
+
+def reconcile(app: Celery, deadline_s: float = TASK_DEADLINE_S) -> int:
+    """``strikeflow.reconcile_orders`` once: the number of executions it updated."""
+    sent = app.send_task("strikeflow.reconcile_orders")
+    return int(sent.get(timeout=deadline_s, interval=POLL_S))
+
+
+def wait_terminal(
+    engine: Engine, ids: Sequence[str], deadline_s: float = CHAIN_DEADLINE_S
+) -> dict[str, str]:
+    """Poll the database until every recommendation in ``ids`` is terminal; their statuses."""
+    if not ids:
+        return {}
+    c = recommendations.c
+    query = select(c.id, c.status).where(c.id.in_(list(ids)))
+    end = time.monotonic() + deadline_s
+    while True:
+        with engine.connect() as conn:
+            statuses = {row.id: row.status for row in conn.execute(query)}
+        waiting = [i for i in ids if statuses.get(i) not in TERMINAL]
+        if not waiting:
+            return statuses
+        if time.monotonic() > end:
+            shown = ", ".join(f"{i} ({statuses.get(i, 'absent')})" for i in waiting[:5])
+            raise DemoTimeout(
+                f"{len(waiting)} chain(s) not finished after {deadline_s:g} s: {shown}"
+            )
+        time.sleep(POLL_S)
+
+
+def run_day(
+    clock: Clock,
+    scan: Scan,
+    reconcile_once: Callable[[], int],
+    wait: Callable[[Sequence[str]], dict[str, str]],
+    steps: Iterable[datetime],
+    tally: DayTally | None = None,
+) -> Iterator[tuple[datetime, DayTally]]:
+    """The day, one step per iteration (the caller draws progress between them): move the
+    clock, scan, ``wait`` for the chains the scan sent (their terminal statuses), and
+    every few steps reconcile."""
+    tally = tally or DayTally()
+    last: datetime | None = None
+    for n, at in enumerate(steps, 1):
+        clock.move_clock(at)
+        outcome = scan(at)
+        tally.scans += 1
+        if outcome.get("skipped"):
+            tally.skipped_scans += 1
+        for skipped in outcome.get("skipped_signals") or ():
+            tally.skipped_signals[_skip_reason(skipped)] += 1
+        sent = list(outcome.get("sent") or ())
+        tally.sent += sent
+        for status in wait(sent).values():
+            tally.statuses[status] += 1
+        if sent:
+            clock.move_clock(at + FILL_AFTER)
+        if n % RECONCILE_EVERY == 0:
+            tally.fills_recorded += reconcile_once()
+        last = at
+        yield at, tally
+    if last is not None:
+        clock.move_clock(last + AFTER_CLOSE)
+        tally.fills_recorded += reconcile_once()
+
+
+def _skip_reason(skipped: Any) -> str:
+    if isinstance(skipped, dict):
+        return str(skipped.get("reason") or skipped.get("status_reason") or skipped)
+    return str(skipped)

@@ -1,0 +1,213 @@
+"""The demo's pure pieces: the day's steps, the day loop over fakes, the settings it
+shares with the worker, and the report's labels. The whole demo runs in
+tests/integration/test_demo.py."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from strikeflow.cli.demo_day import (
+    AFTER_CLOSE,
+    FILL_AFTER,
+    RECONCILE_EVERY,
+    DayTally,
+    run_day,
+    session_steps,
+)
+from strikeflow.cli.demo_report import short_reason, trade_label
+from strikeflow.cli.demo_stack import EMBEDDED, StackPlan, settings_env, stack_settings
+from strikeflow.config import Settings
+from strikeflow.domain.expiry import NEW_YORK
+
+THURSDAY = date(2027, 11, 18)
+
+
+def test_a_full_session_is_scanned_every_minute_while_open():
+    steps = session_steps(THURSDAY, 1)
+    assert steps[0] == datetime(2027, 11, 18, 9, 31, tzinfo=NEW_YORK)
+    assert steps[-1] == datetime(2027, 11, 18, 15, 59, tzinfo=NEW_YORK)
+    assert len(steps) == 389
+    assert all(b - a == timedelta(minutes=1) for a, b in itertools.pairwise(steps))
+
+
+def test_a_longer_step_and_an_early_close():
+    assert len(session_steps(THURSDAY, 5)) == 77  # 09:35 ... 15:55
+    black_friday = session_steps(date(2027, 11, 26), 1)
+    assert black_friday[-1] == datetime(2027, 11, 26, 12, 59, tzinfo=NEW_YORK)
+
+
+@pytest.mark.parametrize("day", [date(2027, 11, 20), date(2027, 11, 25)])  # Saturday, Thanksgiving
+def test_a_closed_day_has_no_steps(day):
+    assert session_steps(day, 1) == []
+
+
+def test_a_step_below_a_minute_is_refused():
+    with pytest.raises(ValueError, match="at least one minute"):
+        session_steps(THURSDAY, 0)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.moves: list[datetime] = []
+
+    def move_clock(self, to: datetime) -> dict:
+        self.moves.append(to)
+        return {"timestamp": to.isoformat()}
+
+
+class FakeScan:
+    """Sends one chain at the steps listed, skips a bearish signal at another."""
+
+    def __init__(self, sends_at: dict[datetime, list[str]], skip_at: datetime) -> None:
+        self.sends_at, self.skip_at = sends_at, skip_at
+        self.calls: list[datetime] = []
+
+    def __call__(self, at: datetime) -> dict:
+        self.calls.append(at)
+        skipped = [{"ticker": "SPY", "reason": "no shorting"}] if at == self.skip_at else []
+        sent = self.sends_at.get(at, [])
+        return {"skipped": None, "sent": sent, "recommendations": sent, "skipped_signals": skipped}
+
+
+def test_the_day_moves_the_clock_before_each_scan_and_waits_for_what_it_sent():
+    steps = session_steps(THURSDAY, 30)
+    events: list[tuple[str, object]] = []
+    clock = FakeClock()
+    scan = FakeScan({steps[1]: ["rec-a", "rec-b"], steps[3]: ["rec-c"]}, skip_at=steps[2])
+
+    def move(to):
+        events.append(("clock", to))
+        return clock.move_clock(to)
+
+    clock_proxy = type("Clock", (), {"move_clock": staticmethod(move)})()
+
+    def scan_logged(at):
+        events.append(("scan", at))
+        return scan(at)
+
+    def wait(ids):
+        events.append(("wait", tuple(ids)))
+        return {i: "rejected" if i == "rec-c" else "executed" for i in ids}
+
+    reconciles: list[int] = []
+
+    def reconcile() -> int:
+        events.append(("reconcile", None))
+        reconciles.append(1)
+        return 1
+
+    tally = DayTally()
+    seen = [at for at, _ in run_day(clock_proxy, scan_logged, reconcile, wait, steps, tally)]
+
+    assert seen == steps
+    assert scan.calls == steps
+    nudged = {steps[1], steps[3]}  # the steps that sent orders: a fill try 2 s later
+    expected = [m for at in steps for m in ([at, at + FILL_AFTER] if at in nudged else [at])]
+    assert clock.moves == [*expected, steps[-1] + AFTER_CLOSE]
+    # each step: the clock, then the scan, then the wait on exactly what it sent
+    assert events[:3] == [("clock", steps[0]), ("scan", steps[0]), ("wait", ())]
+    assert ("wait", ("rec-a", "rec-b")) in events
+    assert events[-2:] == [("clock", steps[-1] + AFTER_CLOSE), ("reconcile", None)]
+    assert tally.sent == ["rec-a", "rec-b", "rec-c"]
+    assert tally.statuses == {"executed": 2, "rejected": 1}
+    assert tally.skipped_signals == {"no shorting": 1}
+    assert len(reconciles) == len(steps) // RECONCILE_EVERY + 1
+    assert tally.fills_recorded == len(reconciles)
+    assert "3 chains" in tally.line()
+    assert "2 executed, 1 rejected" in tally.line()
+
+
+def test_a_skipped_scan_is_counted_and_sends_nothing():
+    steps = session_steps(THURSDAY, 60)[:2]
+    tally = DayTally()
+    list(
+        run_day(
+            FakeClock(),
+            lambda at: {"skipped": "market closed", "sent": []},
+            lambda: 0,
+            lambda ids: {},
+            steps,
+            tally,
+        )
+    )
+    assert (tally.scans, tally.skipped_scans, tally.sent) == (2, 2, [])
+
+
+def plan(**env: str) -> StackPlan:
+    return StackPlan(
+        seed=7,
+        watchlist=("SPY", "AAPL"),
+        start=datetime(2027, 11, 18, 9, 30, tzinfo=NEW_YORK),
+        db_path=Path("demo.db"),
+        log_path=Path("demo.log"),
+        minutes=(),
+        env=env,
+    )
+
+
+def test_embedded_settings_need_no_server():
+    settings = stack_settings(plan(), "http://127.0.0.1:5555")
+    assert settings.broker_url == EMBEDDED
+    assert settings.redis_url == EMBEDDED
+    assert settings.result_backend.startswith("cache+memory")
+    assert settings.database_url == f"sqlite:///{Path('demo.db').resolve()}"
+    assert settings.alpaca_base_url == "http://127.0.0.1:5555"
+    assert settings.clock == "market"
+
+
+def test_a_broker_and_a_database_in_the_environment_switch_both():
+    env = {
+        "STRIKEFLOW_BROKER_URL": "redis://127.0.0.1:6379/6",
+        "STRIKEFLOW_DATABASE_URL": "postgresql+psycopg2://postgres@127.0.0.1/x",
+        "STRIKEFLOW_RESULT_BACKEND": "redis://127.0.0.1:6379/7",
+        "STRIKEFLOW_REDIS_URL": "redis://127.0.0.1:6379/7",
+    }
+    settings = stack_settings(plan(**env), "http://127.0.0.1:5555")
+    assert plan(**env).external
+    assert (settings.broker_url, settings.database_url) == (
+        env["STRIKEFLOW_BROKER_URL"],
+        env["STRIKEFLOW_DATABASE_URL"],
+    )
+    assert settings.redis_url == env["STRIKEFLOW_REDIS_URL"]
+    assert settings.alpaca_base_url == "http://127.0.0.1:5555"  # the venue is still ours
+
+
+def test_a_broker_alone_does_not_leave_the_embedded_stack():
+    only_broker = plan(STRIKEFLOW_BROKER_URL="redis://127.0.0.1:6379/6")
+    assert not only_broker.external
+    assert stack_settings(only_broker, "http://x").broker_url == EMBEDDED
+
+
+def test_the_exported_environment_reads_back_as_the_same_settings(monkeypatch):
+    settings = stack_settings(plan(), "http://127.0.0.1:5555")
+    env = settings_env(settings)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert Settings() == settings
+    assert env["STRIKEFLOW_ALPACA_SECRET_KEY"] != "**********"
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "shown"),
+    [
+        (
+            "rejected",
+            "rejected: strikeflow.size_position: DispatchRejected: risk: too late",
+            "size_position: DispatchRejected: risk: too late",
+        ),
+        ("fell_back", "no eligible contract: 12 spread", "no eligible contract: 12 spread"),
+        ("rejected", "bearish STOCK signal on SPY", "bearish STOCK signal on SPY"),
+    ],
+)
+def test_reasons_drop_the_repeated_status_and_the_task_prefix(status, reason, shown):
+    assert short_reason(status, reason) == shown
+
+
+def test_trade_labels():
+    assert trade_label("CALL", "day_trade") == "CALL day"
+    assert trade_label("PUT", "swing_trade") == "PUT swing"
+    assert trade_label("STOCK", None) == "STOCK"
