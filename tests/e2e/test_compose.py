@@ -6,6 +6,7 @@ not at 3 a.m. in a container), the same workers as scripts/fleet, the settings i
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import shlex
 import shutil
@@ -221,6 +222,27 @@ def test_prometheus_scrapes_flower_metrics():
     [target] = [t for group in job["static_configs"] for t in group["targets"]]
     port = compose()["services"]["flower"]["ports"][0].rsplit(":", 1)[1]
     assert target == f"flower:{port}"
+
+
+def test_the_dockerfile_builds_from_what_the_context_holds():
+    """python:3.11-slim, the package installed from sources .dockerignore keeps, and a
+    user other than root."""
+    lines = [line.split() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    lines = [words for words in lines if words and not words[0].startswith("#")]
+    assert lines[0] == ["FROM", "python:3.11-slim"]
+    ignored = [
+        p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines()
+        if p.strip() and not p.startswith("#")
+    ]  # fmt: skip
+    for words in lines:
+        if words[0] == "COPY":
+            for source in words[1:-1]:
+                assert (ROOT / source).exists(), source
+                assert not any(fnmatch.fnmatch(source, pattern) for pattern in ignored), source
+    runs = " ".join(" ".join(words[1:]) for words in lines if words[0] == "RUN")
+    assert "pip install ." in runs
+    [user] = [words[1] for words in lines if words[0] == "USER"]
+    assert user not in ("root", "0")
 
 
 def docker_compose() -> list[str] | None:
