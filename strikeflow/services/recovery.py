@@ -16,17 +16,22 @@ not terminal, and the database says which. ``recover`` walks them, oldest first:
 adopts (the crash between accept and write heals within one beat) but leaves chains that
 may simply be queued behind others to ``strikeflow recover``.
 
+A recommendation whose order the venue cannot be asked about is left for the next run
+(``unreachable``): sending its chain blind would be safe, but the walk says what it knows.
+
 Recommendations touched within ``min_age_s`` of the wall clock (the records' own clock,
 not the venue's) are left alone: their chain may be in flight.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from strikeflow.domain.errors import BrokerUnavailable
 from strikeflow.domain.records import (
     Execution,
     ExecutionStatus,
@@ -51,6 +56,7 @@ class RecoveryReport:
     adopted: list[str] = field(default_factory=list)  # the venue had the order, no row
     redriven: list[str] = field(default_factory=list)  # chain sent again
     waiting: int = 0  # stale, nothing at the venue, not re-driven (redrive=False)
+    unreachable: list[str] = field(default_factory=list)  # the venue could not be asked
     in_flight: int = 0  # too recent to touch
 
     def to_json(self) -> dict[str, object]:
@@ -60,6 +66,7 @@ class RecoveryReport:
             "adopted": self.adopted,
             "redriven": self.redriven,
             "waiting": self.waiting,
+            "unreachable": self.unreachable,
             "in_flight": self.in_flight,
         }
 
@@ -76,7 +83,9 @@ def recover(
 ) -> RecoveryReport:
     """Bring every stale non-terminal recommendation to its state, or its chain (a
     chain is sent for an order the venue holds always, for the others when ``redrive``)."""
-    report = RecoveryReport(reconciled=reconcile_orders(ctx, limit))
+    report = RecoveryReport()
+    with contextlib.suppress(BrokerUnavailable):  # fills wait for the next run
+        report.reconciled = reconcile_orders(ctx, limit)
     cutoff = (now or utcnow()) - timedelta(seconds=min_age_s)
     stale, report.in_flight = _split_by_age(pending.pending(limit), cutoff)
     for rec in stale:
@@ -87,7 +96,12 @@ def recover(
             ctx.store.set_status(rec.id, status, "recovered: state of the recorded execution")
             report.settled.append(rec.id)
             continue
-        if ctx.broker.order_by_client_id(coid) is not None:
+        try:
+            placed = ctx.broker.order_by_client_id(coid)
+        except BrokerUnavailable:
+            report.unreachable.append(rec.id)  # never re-driven blind: it may be placed
+            continue
+        if placed is not None:
             report.adopted.append(rec.id)
         elif redrive:
             report.redriven.append(rec.id)

@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from datetime import timedelta
 
+from strikeflow.domain.errors import BrokerUnavailable
 from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services.dispatch import (
     client_order_id_for,
@@ -117,6 +118,7 @@ def test_terminal_recommendations_are_not_touched():
     report = recover(ctx, Pending(store), chains, now=LATER)
     assert report.to_json() == {
         "reconciled": 0, "settled": [], "adopted": [], "redriven": [], "waiting": 0,
+        "unreachable": [],
         "in_flight": 0,
     }  # fmt: skip
     assert chains.sent == []
@@ -133,3 +135,22 @@ def test_without_redrive_only_orders_at_the_venue_get_their_chain():
     assert chains.sent == ["r-1"]
     assert store.recs["r-1"].status is RecommendationStatus.EXECUTED
     assert store.recs["r-2"].status is RecommendationStatus.DISPATCHED
+
+
+class Unreachable:
+    """A venue that cannot be asked: every call is BrokerUnavailable."""
+
+    def __getattr__(self, name: str):
+        def down(*_args, **_kwargs):
+            raise BrokerUnavailable(name, "connection refused", None)
+
+        return down
+
+
+def test_a_venue_that_cannot_be_asked_leaves_the_recommendation_for_the_next_run():
+    ctx, store, _broker, chains = world("r-1")
+    ctx.broker = Unreachable()
+    report = recover(ctx, Pending(store), chains, now=LATER)
+    assert report.unreachable == ["r-1"]
+    assert chains.sent == []
+    assert store.recs["r-1"].status is RecommendationStatus.DISPATCHED
