@@ -7,6 +7,7 @@ not at 3 a.m. in a container), the same workers as scripts/fleet, the settings i
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import shlex
 import shutil
@@ -34,7 +35,19 @@ SERVICES = {
 }  # fmt: skip
 OPTIONAL = {"prometheus"}  # the "monitoring" profile
 VARIABLE = re.compile(r"\$\$|\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
-CLI_TIMEOUT_S = 60
+CLI_TIMEOUT_S = 120
+
+TYPOS = [
+    ["celery", "-A", APP, "worker", "-Q", "orders", "--concurency", "1"],
+    ["celery", "-A", APP, "wroker", "-Q", "orders"],
+    ["celery", "-A", APP, "worker", "-Q", "order"],
+    ["celery", "-A", APP, "flower", "--adress=0.0.0.0"],
+    ["celery", "-A", "strikeflow.worker.app", "beat"],
+    ["strikeflow", "db", "upgrad"],
+    ["strikeflow", "emulator", "--hots", "0.0.0.0"],
+    ["strikeflow", "emulator", "--clock", "fast"],
+    ["strikefow", "db", "upgrade"],
+]
 
 
 def interpolate(value, env: dict[str, str]):
@@ -71,56 +84,81 @@ def app_services() -> dict[str, dict]:
     return {n: s for n, s in compose()["services"].items() if s.get("image") == "strikeflow:latest"}
 
 
-def run(argv: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
-
-
 def check_strikeflow(args: list[str]) -> None:
-    """The installed entry point knows the subcommand, and the real parser takes every
-    argument (``--help`` alone would not catch an unknown option)."""
+    """The CLI's real parser takes every argument (``--help`` alone would not catch an
+    unknown option; the entry point itself is run by its own test)."""
     from strikeflow.cli import _parser
 
-    shown = run([str(BIN / "strikeflow"), *args, "--help"])
-    assert shown.returncode == 0, f"strikeflow {shlex.join(args)}: {shown.stderr}"
     try:
         _parser().parse_args(args)
     except SystemExit as refused:
         raise AssertionError(f"strikeflow {shlex.join(args)} does not parse") from refused
 
 
-FLOWER_OPTIONS_CHECK = """
-import sys
+# Runs in one subprocess for every celery command (each import of celery and the app
+# costs a second or more): celery's own click CLI with ``--help`` appended, where an
+# unknown subcommand or option fails; then flower's options, which are tornado's, which
+# its click command passes on unchecked (and would silently drop if unknown).
+CELERY_CHECK = """
+import contextlib, io, json, sys
+import click
+from celery.bin.celery import celery
 from flower.command import is_flower_option
 from tornado.options import parse_command_line
-unknown = [a for a in sys.argv[1:] if not is_flower_option(a)]
-if unknown:
-    sys.exit(f"not flower options (flower would ignore them): {unknown}")
-parse_command_line(["flower", *sys.argv[1:]], final=False)
+
+def verdict(args):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            code = celery.main(args=[*args, "--help"], prog_name="celery", standalone_mode=False)
+        except click.ClickException as refused:
+            return refused.format_message()
+        except Exception as failed:
+            return f"{type(failed).__name__}: {failed}"
+    if code not in (0, None):
+        return f"exit {code}"
+    if len(args) > 2 and args[2] == "flower":
+        unknown = [a for a in args[3:] if not is_flower_option(a)]
+        if unknown:
+            return f"not flower options (flower would ignore them): {unknown}"
+        try:
+            parse_command_line(["flower", *args[3:]], final=False)
+        except Exception as refused:
+            return str(refused)
+    return None
+
+print(json.dumps([verdict(args) for args in json.loads(sys.argv[1])]))
 """
 
 
-def check_celery(args: list[str]) -> None:
-    """Celery's own parser (click) takes the command with ``--help`` appended: an
-    unknown subcommand or option fails. Flower's options are tornado's, which its click
-    command passes on unchecked (and silently drops if unknown): checked apart."""
+def celery_verdicts(commands: list[list[str]]) -> dict[tuple[str, ...], str | None]:
+    """For each celery argv: None if celery takes it, else why not."""
+    argument_lists = [argv[1:] for argv in commands]
+    done = subprocess.run(
+        [sys.executable, "-c", CELERY_CHECK, json.dumps(argument_lists)],
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stderr
+    return dict(zip(map(tuple, commands), json.loads(done.stdout), strict=True))
+
+
+def check_celery(argv: list[str], verdicts: dict) -> None:
+    args = argv[1:]
+    refused = verdicts[tuple(argv)]
+    assert refused is None, f"celery {shlex.join(args)}: {refused}"
     assert args[:2] == ["-A", APP], f"not the strikeflow app: {args}"
-    shown = run([str(BIN / "celery"), *args, "--help"])
-    assert shown.returncode == 0, f"celery {shlex.join(args)}:\n{shown.stdout}{shown.stderr}"
-    command, rest = args[2], args[3:]
-    if command == "worker":
-        queues = rest[rest.index("-Q") + 1].split(",")
+    if args[2] == "worker":
+        queues = args[args.index("-Q") + 1].split(",")
         assert set(queues) <= set(QUEUES), f"unknown queues {queues}"
-    if command == "flower":
-        checked = run([sys.executable, "-c", FLOWER_OPTIONS_CHECK, *rest])
-        assert checked.returncode == 0, checked.stderr or checked.stdout
 
 
-def check_command(argv: list[str]) -> None:
-    program, args = Path(argv[0]).name, argv[1:]
+def check_command(argv: list[str], verdicts: dict) -> None:
+    program = Path(argv[0]).name
     if program == "strikeflow":
-        check_strikeflow(args)
+        check_strikeflow(argv[1:])
     elif program == "celery":
-        check_celery(args)
+        check_celery(argv, verdicts)
     else:
         raise AssertionError(f"{argv[0]!r} is neither strikeflow nor celery")
 
@@ -133,39 +171,44 @@ def healthcheck_command(service: dict) -> list[str] | None:
     return shlex.split(test[1].replace("${HOSTNAME}", "host"))
 
 
+@pytest.fixture(scope="module")
+def verdicts() -> dict[tuple[str, ...], str | None]:
+    commands = [*TYPOS]
+    for service in app_services().values():
+        commands += [c for c in (service["command"], healthcheck_command(service)) if c]
+    return celery_verdicts([c for c in commands if c[0] == "celery"])
+
+
+def test_the_strikeflow_entry_point_runs():
+    shown = subprocess.run(
+        [str(BIN / "strikeflow"), "--help"], capture_output=True, text=True, timeout=CLI_TIMEOUT_S
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "db" in shown.stdout
+    assert "emulator" in shown.stdout
+
+
 def test_the_fleet_has_every_service_of_the_issue():
     assert set(compose()["services"]) - OPTIONAL == SERVICES
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES - {"redis", "postgres"}))
-def test_each_command_is_a_real_invocation_that_parses(name):
+def test_each_command_is_a_real_invocation_that_parses(name, verdicts):
     service = app_services()[name]
     command = service["command"]
     assert isinstance(command, list), f"{name}: give the command as a list (no shell)"
-    check_command(command)
+    check_command(command, verdicts)
     probe = healthcheck_command(service)
     if probe is not None:
-        check_command(probe)
+        check_command(probe, verdicts)
 
 
 @pytest.mark.parametrize(
-    "typo",
-    [
-        ["celery", "-A", APP, "worker", "-Q", "orders", "--concurency", "1"],
-        ["celery", "-A", APP, "wroker", "-Q", "orders"],
-        ["celery", "-A", APP, "worker", "-Q", "order"],
-        ["celery", "-A", APP, "flower", "--adress=0.0.0.0"],
-        ["celery", "-A", "strikeflow.worker.app", "beat"],
-        ["strikeflow", "db", "upgrad"],
-        ["strikeflow", "emulator", "--hots", "0.0.0.0"],
-        ["strikeflow", "emulator", "--clock", "fast"],
-        ["strikefow", "db", "upgrade"],
-    ],
-    ids=lambda argv: " ".join(argv[2:] if argv[0] == "celery" else argv),
+    "typo", TYPOS, ids=lambda argv: " ".join(argv[2:] if argv[0] == "celery" else argv)
 )
-def test_a_typo_in_a_command_fails_the_check(typo):
+def test_a_typo_in_a_command_fails_the_check(typo, verdicts):
     with pytest.raises(AssertionError):
-        check_command(typo)
+        check_command(typo, verdicts)
 
 
 def test_the_workers_are_those_scripts_fleet_starts():
