@@ -17,6 +17,7 @@ from celery import shared_task
 from strikeflow import bootstrap
 from strikeflow.domain.errors import BrokerUnavailable, DomainError
 from strikeflow.services import dispatch as steps
+from strikeflow.services.manual_signal import stored_recommendation_id
 
 Payload = dict[str, Any]
 
@@ -36,10 +37,11 @@ ORDER_RETRY = {
     "retry_jitter": True,
     "max_retries": 6,
 }
-# Database writes: any error but a domain refusal (a bad record will not get better).
+# Database writes: any error but a domain refusal or a malformed argument (neither a bad
+# record nor a payload of the wrong shape gets better by waiting).
 STORE_RETRY = {
     "autoretry_for": (Exception,),
-    "dont_autoretry_for": (DomainError,),
+    "dont_autoretry_for": (DomainError, TypeError, KeyError),
     "retry_backoff": 1,
     "retry_backoff_max": 30,
     "retry_jitter": True,
@@ -53,7 +55,7 @@ def _ctx() -> steps.DispatchContext:
 
 @shared_task(name="strikeflow.fetch_chain", **READ_RETRY)
 def fetch_chain(recommendation_id: str) -> Payload:
-    return steps.fetch_chain(_ctx(), recommendation_id)
+    return steps.fetch_chain(_ctx(), stored_recommendation_id(recommendation_id))
 
 
 @shared_task(name="strikeflow.select_contract")

@@ -11,7 +11,9 @@ from celery import Celery
 from strikeflow.workers import startup
 from strikeflow.workers.config import celery_config
 
-app = Celery("strikeflow", include=["strikeflow.tasks"])
+app = Celery(
+    "strikeflow", include=["strikeflow.tasks"], task_cls="strikeflow.workers.messages:CheckedTask"
+)
 app.add_defaults(celery_config)
 startup.connect()
 

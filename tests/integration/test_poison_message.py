@@ -1,0 +1,221 @@
+"""Poison messages on a real worker: refused, recorded, and the queue moves on.
+
+One worker subprocess with a single process takes every pipeline queue (Redis dbs 6, 7
+and 15 of this module's own, PostgreSQL, the emulator), so a message that blocked or
+killed it would stop everything behind it. Each poison is followed by a good signal,
+which must end executed. Then a Hypothesis sample of generated payloads goes to
+``strikeflow.dispatch`` through the broker: each ends FAILURE with an InvalidRecord
+naming its field, or as a stored recommendation, and the worker lives through them all.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+import redis
+from celery.result import AsyncResult
+from hypothesis import given, settings
+from sqlalchemy import func, select
+
+from strikeflow.db.engine import dispose_all, engine_for
+from strikeflow.db.repositories import RecommendationRepository
+from strikeflow.db.tables import recommendations
+from strikeflow.devfleet import Fleet, FleetConfig, InProcessEmulator, RedisDbs, WorkerSpec
+from strikeflow.domain.expiry import NEW_YORK
+from strikeflow.domain.records import RecommendationStatus
+from strikeflow.services.manual_signal import manual_recommendation
+from strikeflow.sim.service import EmulatorOptions
+from tests.integration.conftest import empty_tables
+from tests.integration.emulator import KEY, SECRET, poll
+from tests.unit.test_bad_input_dispatch import FUZZ, payloads
+
+MONDAY = datetime(2037, 11, 16, 10, 45, tzinfo=NEW_YORK)
+DBS = RedisDbs(broker=6, backend=7, app=15)
+WORKER = WorkerSpec("sf-poison", ("marketdata", "dispatch", "orders", "persistence"))
+DEADLINE_S = 30.0
+WORKER_EXAMPLES = 150
+
+
+class Queue:
+    """The fleet as a sender sees it: tasks by name, raw messages, results, the log."""
+
+    def __init__(self, fleet: Fleet, url: str) -> None:
+        self.fleet, self.url = fleet, url
+        self.recommendations = RecommendationRepository(engine_for(url))
+        self._ids = itertools.count(1)
+
+    @property
+    def worker(self):
+        return self.fleet.workers[WORKER.name]
+
+    def publish_raw(self, body: bytes | str, content_type: str = "application/json") -> str:
+        """A message with a task's headers and ``body`` as it stands, on the dispatch queue."""
+        task_id = str(uuid.uuid4())
+        with self.fleet.app.connection_for_write() as conn:
+            conn.Producer().publish(
+                body,
+                routing_key="dispatch",
+                content_type=content_type,
+                content_encoding="utf-8" if content_type.endswith("json") else "binary",
+                headers={"task": "strikeflow.dispatch", "id": task_id, "lang": "py"},
+            )
+        return task_id
+
+    def failed(self, task_id: str) -> str:
+        """The FAILURE a task ended in, as text (waits for it)."""
+        result = AsyncResult(task_id, app=self.fleet.app)
+        poll(lambda: result.state, lambda state: state in ("FAILURE", "SUCCESS"), DEADLINE_S)
+        assert result.state == "FAILURE", (result.state, result.result)
+        return repr(result.result)
+
+    def good_signal_executes(self) -> None:
+        """A stored MSFT stock signal, sent through strikeflow.dispatch, ends executed."""
+        rid = f"poison-good-{next(self._ids)}"
+        self.recommendations.insert(manual_recommendation("MSFT", "BUY", recommendation_id=rid))
+        self.fleet.app.send_task("strikeflow.dispatch", kwargs={"recommendation_id": rid})
+        rec = poll(lambda: self.recommendations.get(rid), lambda r: r.status.terminal, DEADLINE_S)
+        assert rec.status is RecommendationStatus.EXECUTED, rec.status_reason
+        assert self.worker.alive(), self.fleet.report("the worker died")
+
+    def log(self) -> str:
+        return self.worker.log.read_text(errors="replace")
+
+    def retries_of(self, task_id: str) -> int:
+        return sum(task_id in line and " retry: " in line for line in self.log().splitlines())
+
+    def stored(self) -> int:
+        with engine_for(self.url).connect() as conn:
+            return conn.execute(select(func.count()).select_from(recommendations)).scalar_one()
+
+    def nothing_waiting(self) -> bool:
+        """The broker holds no message for any queue, delivered-unacked ones included."""
+        client = redis.Redis(host=DBS.host, port=DBS.port, db=DBS.broker)
+        try:
+            queued = sum(client.llen(q) for q in WORKER.queues)
+            return queued == 0 and client.hlen("unacked") == 0
+        finally:
+            client.close()
+
+
+@pytest.fixture(scope="module")
+def queue(postgres_url, tmp_path_factory) -> Iterator[Queue]:
+    DBS.flush()
+    emulator = InProcessEmulator(
+        EmulatorOptions(seed=42, start=MONDAY, api_key=KEY, secret_key=SECRET, fill_delay_s=1.0)
+    )
+    emulator.start()
+    config = FleetConfig(
+        database_url=postgres_url,
+        emulator_url=emulator.url,
+        redis=DBS,
+        log_dir=tmp_path_factory.mktemp("poison-logs"),
+        api_key=KEY,
+        secret_key=SECRET,
+    )
+    fleet = Fleet(config)
+    try:
+        fleet.start_workers([WORKER])
+        yield Queue(fleet, postgres_url)
+    finally:
+        fleet.stop()
+        emulator.stop()
+        DBS.flush()
+        dispose_all()
+
+
+@pytest.fixture(autouse=True)
+def empty(queue) -> None:
+    """No executions left from earlier tests: their exposure would refuse the good signal."""
+    empty_tables(queue.url)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "why"),
+    [
+        (json.dumps({"ticker": "MSFT"}), "application/json", "the body must be [args, kwargs"),
+        (json.dumps([["MSFT"], {}]), "application/json", "the body must be [args, kwargs"),
+        (json.dumps(["MSFT", {}, {}]), "application/json", "args must be a list"),
+        (json.dumps([[], ["not", "an", "object"], {}]), "application/json", "kwargs must be"),
+        ("not json{", "application/json", "undecodable body"),
+        (b"\x80\x04K\x01.", "application/x-python-serialize", "untrusted content"),
+    ],
+    ids=["object", "two-items", "args-not-list", "kwargs-not-object", "not-json", "pickle"],
+)
+def test_a_malformed_message_is_refused_recorded_and_the_queue_moves_on(
+    queue, body, content_type, why
+):
+    task_id = queue.publish_raw(body, content_type)
+
+    assert why in queue.failed(task_id)  # FAILURE in the result backend, under its id
+    queue.good_signal_executes()  # the same single worker process, still consuming
+    assert f"refused strikeflow.dispatch message {task_id}" in queue.log()
+    poll(queue.nothing_waiting, bool, DEADLINE_S)  # discarded: never redelivered
+
+
+@pytest.mark.parametrize(
+    ("task", "args", "kwargs", "error"),
+    [
+        ("strikeflow.fetch_chain", [12345], {}, "recommendation_id must be a string"),
+        ("strikeflow.fetch_chain", ["a", "b", "c"], {}, "TypeError"),
+        ("strikeflow.dispatch", [1, 2, 3], {}, "TypeError"),
+        ("strikeflow.dispatch", [], {"recommendation_id": {"id": 1}}, "must be a string"),
+        ("strikeflow.dispatch", [], {"ticker": "MSFT"}, "action is required"),
+        ("strikeflow.persist_execution", ["not a payload"], {}, "TypeError"),
+        ("strikeflow.record_failure", [1, 2], {}, "TypeError"),
+    ],
+    ids=["id-not-str", "extra-args", "dispatch-args", "id-object", "missing", "persist", "errback"],
+)
+def test_arguments_a_task_cannot_take_fail_at_once_and_block_nothing(
+    queue, task, args, kwargs, error
+):
+    sent = queue.fleet.app.send_task(task, args=args, kwargs=kwargs)
+
+    assert error in queue.failed(sent.id)
+    assert queue.retries_of(sent.id) == 0  # a malformed argument is not retried
+    queue.good_signal_executes()
+
+
+def test_a_poison_step_of_a_chain_is_recorded_on_its_recommendation(queue):
+    """A step given a payload of the wrong shape (say, from an older version) fails, and
+    its errback, which finds the id in the payload, leaves the recommendation failed."""
+    rid = "poison-chain-step"
+    queue.recommendations.insert(manual_recommendation("SPY", "BUY", "CALL", recommendation_id=rid))
+    app = queue.fleet.app
+    step = app.signature("strikeflow.select_contract", args=({"recommendation_id": rid},))
+    step.link_error(app.signature("strikeflow.on_step_failure"))
+    step.apply_async()
+
+    rec = poll(lambda: queue.recommendations.get(rid), lambda r: r.status.terminal, DEADLINE_S)
+    assert rec.status is RecommendationStatus.FAILED
+    assert "strikeflow.select_contract" in rec.status_reason
+    assert "KeyError" in rec.status_reason
+    queue.good_signal_executes()
+
+
+@settings(FUZZ, max_examples=WORKER_EXAMPLES)
+@given(payloads())
+def test_generated_payloads_through_the_broker(queue, case):
+    """The unit suite's payloads, JSON-serializable ones, on the real worker."""
+    payload, spoiled = case
+    try:
+        json.dumps(payload)
+    except (TypeError, ValueError):
+        return  # a JSON message cannot carry it (bytes, an int past 4300 digits)
+    before = queue.stored()
+    sent = queue.fleet.app.send_task("strikeflow.dispatch", kwargs=payload)
+    result = AsyncResult(sent.id, app=queue.fleet.app)
+    poll(lambda: result.state, lambda state: state in ("FAILURE", "SUCCESS"), DEADLINE_S)
+    if spoiled:
+        assert result.state == "FAILURE", (payload, result.result)
+        assert "InvalidRecord" in repr(result.result)
+        assert queue.stored() == before
+    else:
+        assert result.state == "SUCCESS", (payload, result.result)
+        assert result.result["sent"] is True
+        assert queue.recommendations.get(result.result["recommendation_id"]) is not None
+    assert queue.worker.alive()
