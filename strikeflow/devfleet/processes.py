@@ -36,6 +36,7 @@ class LoggedProcess:
         self.name, self.command, self.log = name, list(command), log
         log.parent.mkdir(parents=True, exist_ok=True)
         self._handle: IO[bytes] | None = log.open("ab")
+        self._swept = False  # its group SIGKILLed once: never again (the pid may be reused)
         self.process = subprocess.Popen(
             self.command,
             env=dict(env) if env is not None else None,
@@ -54,12 +55,14 @@ class LoggedProcess:
         return self.process.poll() is None
 
     def stop(self, deadline_s: float = STOP_DEADLINE_S) -> int:
-        """SIGTERM (a warm shutdown), then SIGKILL to its process group."""
+        """SIGTERM (a warm shutdown), then SIGKILL to its process group; once."""
+        if self._swept:
+            return self.process.returncode
         if self.alive():
             signal_group(self.pid, signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=deadline_s)
-        signal_group(self.pid, signal.SIGKILL)  # stray children, if any
+        self._sweep()  # stray children, if any
         if self.alive():
             self.process.wait(timeout=deadline_s)
         self._close_log()
@@ -67,9 +70,14 @@ class LoggedProcess:
 
     def kill(self) -> None:
         """SIGKILL the process and its children at once (a crash, for chaos runs)."""
-        signal_group(self.pid, signal.SIGKILL)
-        self.process.wait(timeout=STOP_DEADLINE_S)
+        if not self._swept:
+            self._sweep()
+            self.process.wait(timeout=STOP_DEADLINE_S)
         self._close_log()
+
+    def _sweep(self) -> None:
+        signal_group(self.pid, signal.SIGKILL)
+        self._swept = True
 
     def tail(self, chars: int = LOG_TAIL_CHARS) -> str:
         try:

@@ -113,3 +113,24 @@ def test_the_stack_gives_the_emulator_the_fleets_keys_and_the_fleet_its_url(tmp_
 def test_a_clock_driver_refuses_what_cannot_drive(speed, tick_s, until):
     with pytest.raises(ValueError, match=r"speed|until"):
         ClockDriver("http://127.0.0.1:1", "k", "s", speed=speed, tick_s=tick_s, until=until)
+
+
+def test_a_stopped_process_is_never_signalled_again(tmp_path, monkeypatch):
+    """Its pid may belong to someone else by the second stop."""
+    from strikeflow.devfleet import processes
+
+    process = processes.LoggedProcess("sleeper", ["sleep", "30"], tmp_path / "sleep.log")
+    sent: list[tuple[int, int]] = []
+    real = processes.signal_group
+
+    def recording(pid, sig):
+        sent.append((pid, sig))
+        real(pid, sig)
+
+    monkeypatch.setattr(processes, "signal_group", recording)
+    first = process.stop(deadline_s=5)
+    signalled = len(sent)
+    assert process.stop(deadline_s=5) == first
+    process.kill()
+    assert len(sent) == signalled == 2  # SIGTERM, then the group's SIGKILL sweep
+    assert not process.alive()
