@@ -132,10 +132,14 @@ def run_demo(args: argparse.Namespace) -> int:
         return 2
     if code == 0 and not plan.external:
         console.print(
-            f"\nThe day is in {args.db}. Query it again with:\n"
+            f"\nThe day is in {args.db} (the worker's log in {plan.log_path}). Query it again:\n"
             f"  STRIKEFLOW_DATABASE_URL=sqlite:///{args.db} strikeflow report"
         )
     return code
+
+
+def _where(plan: StackPlan) -> str:
+    return "the database" if plan.external else str(plan.db_path)
 
 
 def _demo_day(console: Console, stack: DemoStack, app: Celery, args: argparse.Namespace) -> int:
@@ -152,6 +156,9 @@ def _demo_day(console: Console, stack: DemoStack, app: Celery, args: argparse.Na
     except DemoTimeout as late:
         console.print(f"[red]strikeflow demo: {late}[/] (worker log: {plan.log_path})")
         return 1
+    except KeyboardInterrupt:
+        console.print(f"strikeflow demo: interrupted; what was traded is in {_where(plan)}")
+        return 130
     console.print(
         f"{tally.scans} scans, {len(tally.sent)} chains sent, "
         f"{tally.fills_recorded} fills recorded by reconcile_orders"

@@ -167,3 +167,51 @@ def test_the_same_command_runs_on_redis_and_postgresql(own_redis, create_databas
     assert again.returncode == 2
     assert "--reset" in again.stderr
     assert executions(url) == day
+
+
+def test_a_database_with_rows_is_refused_unless_reset(create_database):
+    from strikeflow.cli.demo_stack import DemoRefused, fresh_database
+    from strikeflow.db.engine import engine_for
+    from strikeflow.db.repositories import RecommendationRepository
+    from strikeflow.services.manual_signal import manual_recommendation
+
+    url = create_database("postgresql")
+    fresh_database(url, reset=False)  # empty: migrated, nothing to refuse
+    store = RecommendationRepository(engine_for(url))
+    store.insert(manual_recommendation("SPY", "BUY", recommendation_id="someone-elses"))
+    with pytest.raises(DemoRefused, match="1 rows in recommendations"):
+        fresh_database(url, reset=False)
+    assert store.get("someone-elses") is not None  # refused before touching anything
+    fresh_database(url, reset=True)
+    assert store.get("someone-elses") is None
+
+
+def test_only_the_demo_days_claims_and_the_watchlists_cooldowns_are_cleared(own_redis):
+    from datetime import datetime
+
+    from strikeflow.bootstrap import COOLDOWN_PREFIX
+    from strikeflow.cli.demo_stack import clear_scan_state
+    from strikeflow.domain.expiry import NEW_YORK
+    from strikeflow.services.scan import cooldown_key, lock_key
+
+    minutes = [
+        datetime(2027, 4, 15, 9, 35, tzinfo=NEW_YORK),
+        datetime(2027, 4, 15, 9, 40, tzinfo=NEW_YORK),
+    ]
+    watchlist = ("SPY", "AAPL")
+    client = redis.Redis.from_url(own_redis["STRIKEFLOW_REDIS_URL"])
+    ours = [lock_key(watchlist, m) for m in minutes] + [
+        COOLDOWN_PREFIX + cooldown_key("SPY", "BUY")
+    ]
+    others = [
+        lock_key(("QQQ",), minutes[0]),  # another watchlist's claim
+        lock_key(watchlist, datetime(2027, 4, 16, 9, 35, tzinfo=NEW_YORK)),  # another day
+        COOLDOWN_PREFIX + cooldown_key("QQQ", "BUY"),
+        "strikeflow:killswitch",
+    ]
+    for key in ours + others:
+        client.set(key, b"1")
+    clear_scan_state(own_redis["STRIKEFLOW_REDIS_URL"], watchlist, minutes)
+    assert [client.exists(k) for k in ours] == [0] * len(ours)
+    assert [client.exists(k) for k in others] == [1] * len(others)
+    client.close()
