@@ -332,13 +332,3 @@ def test_docker_compose_config_validates(tmp_path, variant):
     services = set(listed.stdout.split())
     expected = SERVICES if variant == "emulator" else SERVICES - {"emulator"}
     assert services == expected
-
-
-def test_env_example_shows_every_setting():
-    """A new Settings field gets a line in .env.example (the fleet's one settings file);
-    the sim-time scan interval only in a comment: compose's emulator runs in real time,
-    and an empty value is no number."""
-    text = ENV_EXAMPLE.read_text()
-    named = {k[len("STRIKEFLOW_") :].lower() for k in env_example() if k.startswith("STRIKEFLOW_")}
-    assert set(Settings.model_fields) - named == {"scan_every_s"}
-    assert "STRIKEFLOW_SCAN_EVERY_S" in text
