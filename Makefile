@@ -16,6 +16,8 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# A compressed trading day of the whole pipeline in one process: the emulator, SQLite
+# (strikeflow-demo.db), Celery on memory:// with a worker thread. Nothing but Python.
 demo: $(STAMP)
 	$(BIN)/strikeflow demo
 

@@ -36,6 +36,7 @@ from strikeflow.cli.demo_stack import DemoRefused, DemoStack, StackPlan
 from strikeflow.config import DEFAULT_WATCHLIST
 from strikeflow.db.engine import engine_for
 from strikeflow.domain.expiry import NEW_YORK
+from strikeflow.sim.market import TICKER as SIMULATED_TICKER
 
 # A seeded day on which the default rules trade calls and puts (day and swing) and stock:
 # a Thursday, so the stocks' Friday weeklies are 1 DTE; in the future, so the options
@@ -66,7 +67,7 @@ def add_demo_command(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--seed", type=int, default=DEMO_SEED, help=f"market seed ({DEMO_SEED})")
     demo.add_argument(
         "--date",
-        type=date.fromisoformat,
+        type=_day,
         default=DEMO_DAY,
         help=f"the trading day, YYYY-MM-DD ({DEMO_DAY})",
     )
@@ -111,7 +112,9 @@ def run_demo(args: argparse.Namespace) -> int:
         args.usage_error(f"--step must be at least 1 minute, got {args.step}")
     if not steps:
         args.usage_error(f"--date {args.date} is not a trading day (weekend or NYSE holiday)")
-    console = Console(width=None if sys.stdout.isatty() else 150)
+    if not args.db.resolve().parent.is_dir():
+        args.usage_error(f"--db {args.db}: no such directory {args.db.resolve().parent}")
+    console = Console(width=None if sys.stdout.isatty() else 160)
     plan = StackPlan(
         seed=args.seed,
         watchlist=args.watchlist,
@@ -204,7 +207,19 @@ def _tickers(text: str) -> tuple[str, ...]:
     tickers = tuple(dict.fromkeys(t.strip().upper() for t in text.split(",") if t.strip()))
     if not tickers:
         raise argparse.ArgumentTypeError("give at least one ticker, e.g. SPY,AAPL")
+    bad = [t for t in tickers if not SIMULATED_TICKER.fullmatch(t)]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"the emulator simulates tickers of 1 to 5 letters, not {', '.join(bad)}"
+        )
     return tickers
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _shown_db(url: str) -> str:

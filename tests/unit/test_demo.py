@@ -211,3 +211,27 @@ def test_trade_labels():
     assert trade_label("CALL", "day_trade") == "CALL day"
     assert trade_label("PUT", "swing_trade") == "PUT swing"
     assert trade_label("STOCK", None) == "STOCK"
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--date", "someday"], "--date"),
+        (["--date", "2027-11-25"], "not a trading day"),  # Thanksgiving
+        (["--watchlist", "BRK.B"], "--watchlist"),
+        (["--watchlist", " , "], "--watchlist"),
+        (["--step", "0"], "--step"),
+        (["--db", "/no/such/dir/demo.db"], "no such directory"),
+    ],
+)
+def test_bad_arguments_are_usage_errors_before_anything_starts(
+    args, named, capsys, tmp_path, monkeypatch
+):
+    from strikeflow.cli import main
+
+    monkeypatch.chdir(tmp_path)  # where a started demo would write its file
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", *args])
+    assert exited.value.code == 2
+    assert named in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
