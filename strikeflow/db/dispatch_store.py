@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -31,9 +33,13 @@ class SqlDispatchStore:
         return self.recommendations.get(recommendation_id)
 
     def set_status(
-        self, recommendation_id: str, status: RecommendationStatus, reason: str | None = None
+        self,
+        recommendation_id: str,
+        status: RecommendationStatus,
+        reason: str | None = None,
+        explain: Mapping[str, Any] | None = None,
     ) -> bool:
-        return self.recommendations.set_status(recommendation_id, status, reason)
+        return self.recommendations.set_status(recommendation_id, status, reason, explain=explain)
 
     def upsert_execution(self, execution: Execution) -> tuple[Execution, bool]:
         return self.executions.insert(execution)

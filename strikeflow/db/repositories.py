@@ -113,21 +113,36 @@ class RecommendationRepository(_Repository):
         status: RecommendationStatus,
         reason: str | None = None,
         now: datetime | None = None,
+        explain: Mapping[str, Any] | None = None,
     ) -> bool:
         """Move to ``status`` unless already terminal; True if this call changed the row.
 
         A terminal state is final: a second errback, or a late duplicate of a chain step,
-        cannot overwrite what already happened.
+        cannot overwrite what already happened. ``explain`` (JSON) is why, in full: the
+        figures behind a refusal, kept in ``status_explain``.
         """
         status = RecommendationStatus(status)
+        values: dict[str, Any] = {
+            "status": status.value,
+            "status_reason": reason,
+            "updated_at": now or utcnow(),
+        }
+        if explain is not None:
+            values["status_explain"] = dict(explain)
         statement = (
             update(recommendations)
             .where(recommendations.c.id == rec_id)
             .where(recommendations.c.status.not_in(_TERMINAL))
-            .values(status=status.value, status_reason=reason, updated_at=now or utcnow())
+            .values(**values)
         )
         with self._transaction() as conn:
             return conn.execute(statement).rowcount == 1
+
+    def status_explain(self, rec_id: str) -> dict[str, Any] | None:
+        """Why the recommendation ended as it did, in full (None: nothing recorded)."""
+        query = select(recommendations.c.status_explain).where(recommendations.c.id == rec_id)
+        with self._engine.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
 
     def pending(self, limit: int = 1_000) -> list[Recommendation]:
         """Recommendations without a terminal state, oldest first."""

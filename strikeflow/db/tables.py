@@ -60,6 +60,7 @@ recommendations = Table(
     Column("status", Text, nullable=False, server_default="pending"),
     Column("status_reason", Text),
     Column("updated_at", TIMESTAMP, nullable=False),
+    Column("status_explain", JSON_DOCUMENT),  # revision 0003: why it ended so, in full
     CheckConstraint("action IN ('BUY', 'SELL')", name="action"),
     CheckConstraint("instrument_type IN ('STOCK', 'CALL', 'PUT')", name="instrument_type"),
     CheckConstraint(

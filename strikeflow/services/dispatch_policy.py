@@ -47,6 +47,8 @@ class DispatchPolicy:
     contract is eligible or when not even one contract fits the budget.
     ``day_trade_strike_band_fraction`` is narrower than ``strike_band_fraction``: a 0-1
     DTE at-the-money pick never looks 10 % away, and every strike fetched costs time.
+    ``allow_short`` off: a stock SELL closes a long position or is refused, never
+    opening a short (``dispatch_close``).
     ``requote_after_s``: snapshot_price uses the quotes fetch_chain took when it runs
     within this many seconds of them, and fetches new ones otherwise (0: always).
     """
@@ -57,6 +59,7 @@ class DispatchPolicy:
     requote_after_s: float = 1.0
     max_price_move: Decimal = Decimal("0.02")
     stock_fallback: bool = True
+    allow_short: bool = False
     risk: RiskLimits = field(default_factory=RiskLimits)
     sizing: SizingPolicy = field(default_factory=SizingPolicy)
     pricing: OptionPricing = field(default_factory=OptionPricing)

@@ -18,6 +18,7 @@ from strikeflow.domain.records import (
     Action,
     Execution,
     ExecutionStatus,
+    PositionEffect,
     RecommendationStatus,
 )
 from strikeflow.services.dispatch_payload import order_from_json
@@ -73,6 +74,8 @@ def build_execution(ctx: DispatchContext, payload: dict[str, Any], order: Broker
         "requested": payload["instrument"],
         "traded": payload["trade"],
     }
+    if payload.get("refusal") is not None:
+        explain["refusal"] = payload["refusal"]
     values: dict[str, Any] = {
         "recommendation_id": payload["recommendation_id"],
         "client_order_id": order.client_order_id,
@@ -83,7 +86,8 @@ def build_execution(ctx: DispatchContext, payload: dict[str, Any], order: Broker
         "execution_mode": order.execution_mode,
         "status": order.status,
         "quantity": order.qty,
-        "broker_order_id": order.id,
+        "broker_order_id": order.id or None,
+        "position_effect": PositionEffect(payload.get("position_effect", "OPEN")),
         "filled_qty": order.filled_qty,
         "filled_avg_price": order.filled_avg_price,
         "notional": _notional(order),
@@ -139,6 +143,9 @@ def _outcome(
     payload: dict[str, Any], order: BrokerOrder
 ) -> tuple[RecommendationStatus, str | None]:
     if order.status in REFUSED_ORDER:
+        refusal = payload.get("refusal")
+        if refusal is not None:  # the venue refused the submit itself: its own words
+            return RecommendationStatus.REJECTED, _clip(f"submit_order: {refusal['error']}")
         return RecommendationStatus.REJECTED, f"order {order.broker_status}"
     fallback = payload["explain"].get("fallback")
     if fallback is not None:
@@ -146,12 +153,20 @@ def _outcome(
     return RecommendationStatus.EXECUTED, None
 
 
-def record_failure(ctx: DispatchContext, recommendation_id: str, kind: str, message: str) -> None:
-    """The terminal state of a chain that stopped: rejected (a refusal) or failed.
+def record_failure(
+    ctx: DispatchContext,
+    recommendation_id: str,
+    kind: str,
+    message: str,
+    explain: dict[str, Any] | None = None,
+) -> None:
+    """The terminal state of a chain that stopped: rejected (a refusal) or failed, with
+    the refusal's explain (its reasons and figures) kept in full beside the message.
 
     A terminal state already written is left alone. If the execution was persisted but
     the status was not (a worker died between the two), the execution decides.
     """
+    reason = _clip(f"{kind}: {message}")
     stored = ctx.store.execution_by_client_order_id(client_order_id_for(recommendation_id))
     if stored is not None:
         status = RecommendationStatus.EXECUTED
@@ -159,11 +174,11 @@ def record_failure(ctx: DispatchContext, recommendation_id: str, kind: str, mess
             status = RecommendationStatus.REJECTED
         elif stored.explain_json.get("fallback") is not None:
             status = RecommendationStatus.FELL_BACK
-        ctx.store.set_status(recommendation_id, status, _clip(f"{kind}: {message}"))
+        ctx.store.set_status(recommendation_id, status, reason)
         return
     failed = kind not in REJECTION_KINDS
     status = RecommendationStatus.FAILED if failed else RecommendationStatus.REJECTED
-    ctx.store.set_status(recommendation_id, status, _clip(f"{kind}: {message}"))
+    ctx.store.set_status(recommendation_id, status, reason, explain=explain or None)
 
 
 def reconcile_orders(ctx: DispatchContext, limit: int = 500) -> int:

@@ -16,16 +16,30 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from strikeflow.domain.chain import OptionChain
-from strikeflow.domain.errors import DispatchRejected, NoEligibleContract, SizingError
+from strikeflow.domain.errors import (
+    DispatchRejected,
+    NoEligibleContract,
+    OrderRejected,
+    SizingError,
+)
 from strikeflow.domain.expiry import trading_date
 from strikeflow.domain.market import ExpiryWindow, OptionQuote, StockQuote, StrikeBand
 from strikeflow.domain.models import InstrumentType, StrategyType
 from strikeflow.domain.orders import BrokerOrder, OrderIntent
-from strikeflow.domain.records import Action, Execution, ExecutionMode, RecommendationStatus
+from strikeflow.domain.records import (
+    Action,
+    BrokerName,
+    Execution,
+    ExecutionMode,
+    ExecutionStatus,
+    PositionEffect,
+    RecommendationStatus,
+)
 from strikeflow.domain.risk import check_risk
 from strikeflow.domain.selection import STRATEGY_WINDOWS, SelectionPolicy
 from strikeflow.domain.selection import select_contract as select_from_chain
 from strikeflow.domain.sizing import size_position as size_from_budget
+from strikeflow.services.dispatch_close import close_long, opens_a_short
 from strikeflow.services.dispatch_payload import (
     contract_from_json,
     contract_quote,
@@ -172,15 +186,20 @@ def snapshot_price(ctx: DispatchContext, payload: Payload) -> Payload:
 
 def size_position(ctx: DispatchContext, payload: Payload) -> Payload:
     """Quantity from buying power (zero: stock fallback or rejection), then the risk
-    checks on the resulting order cost, kill switch included."""
-    account = ctx.broker.account()
+    checks on the resulting order cost, kill switch included. A stock SELL closes the
+    long position held, or is refused when none is (no shorting: ``dispatch_close``)."""
     explain = dict(payload["explain"])
     trade = payload["trade"]
+    if opens_a_short(ctx, payload, trade):
+        return close_long(ctx, payload, explain)
+    account = ctx.broker.account()
     size = _size(ctx, payload, trade, account.buying_power, account.options_buying_power)
     if size.quantity == 0 and trade != STOCK and ctx.policy.stock_fallback:
         explain["fallback"] = {"reason": f"zero contracts: {size.reason}"}
         explain["option_sizing"] = size.describe()
         trade = STOCK
+        if opens_a_short(ctx, payload, trade):
+            return close_long(ctx, payload, explain)
         size = _size(ctx, payload, trade, account.buying_power, account.options_buying_power)
     if size.quantity == 0:
         raise DispatchRejected(f"size 0: {size.reason}", explain)
@@ -249,7 +268,10 @@ def order_intent(ctx: DispatchContext, payload: Payload) -> OrderIntent:
     carries the direction) at the pricing policy's limit; stock is a market day order."""
     cid, qty = payload["client_order_id"], Decimal(payload["quantity"])
     if payload["trade"] == STOCK:
-        return OrderIntent(cid, payload["ticker"], Action(payload["action"]), qty)
+        effect = PositionEffect(payload.get("position_effect", PositionEffect.OPEN.value))
+        return OrderIntent(
+            cid, payload["ticker"], Action(payload["action"]), qty, position_effect=effect
+        )
     quote = payload["option_quote"]
     symbol = payload["contract"]["symbol"]
     return ctx.policy.pricing.intent(
@@ -274,7 +296,40 @@ def submit_order(ctx: DispatchContext, payload: Payload) -> Payload:
         if placed is None:
             raise DispatchRejected("kill switch on", payload["explain"])
         return with_order(payload, placed)
-    return with_order(payload, ctx.broker.submit(intent))
+    try:
+        return with_order(payload, ctx.broker.submit(intent))
+    except OrderRejected as refused:  # the venue said no: an order record all the same
+        return refused_order(ctx, payload, intent, refused)
+
+
+def refused_order(
+    ctx: DispatchContext, payload: Payload, intent: OrderIntent, refused: OrderRejected
+) -> Payload:
+    """The payload of an order the venue refused (insufficient buying power, say): it is
+    persisted as a ``rejected`` execution with the venue's code and message, and the
+    recommendation ends rejected with them (``dispatch_records``)."""
+    mode = getattr(ctx.broker, "execution_mode", ExecutionMode.PAPER)  # the real broker's
+    order = BrokerOrder(
+        id="",  # the venue gave it none
+        client_order_id=intent.client_order_id,
+        symbol=intent.symbol,
+        side=intent.side,
+        qty=intent.qty,
+        order_type=intent.order_type,
+        status=ExecutionStatus.REJECTED,
+        broker_status="refused",
+        broker=BrokerName.ALPACA,
+        execution_mode=mode,
+        limit_price=intent.limit_price,
+        position_intent=intent.position_intent,
+    )
+    refusal = {
+        "error": f"{type(refused).__name__}: {refused}",
+        "status": refused.status,
+        "code": refused.code,
+        "message": refused.message,
+    }
+    return {**with_order(payload, order), "refusal": refusal}
 
 
 def recorded_order(recorded: Execution, intent: OrderIntent) -> BrokerOrder:

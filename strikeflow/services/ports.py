@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from strikeflow.domain.market import (
     BarTimeframe,
@@ -89,9 +89,14 @@ class DispatchStore(Protocol):
     def get_recommendation(self, recommendation_id: str) -> Recommendation | None: ...
 
     def set_status(
-        self, recommendation_id: str, status: RecommendationStatus, reason: str | None = None
+        self,
+        recommendation_id: str,
+        status: RecommendationStatus,
+        reason: str | None = None,
+        explain: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Move to ``status`` unless already terminal; True if this call changed it."""
+        """Move to ``status`` unless already terminal; True if this call changed it.
+        ``explain`` (JSON) keeps why, in full, next to the one-line ``reason``."""
         ...
 
     def upsert_execution(self, execution: Execution) -> tuple[Execution, bool]:

@@ -17,9 +17,10 @@ from celery import chain, shared_task
 from celery.result import AsyncResult
 
 from strikeflow import bootstrap
-from strikeflow.domain.errors import InvalidRecord
+from strikeflow.domain.errors import InvalidRecord, OrderRejected
 from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services import dispatch as steps
+from strikeflow.services.dispatch_payload import jsonable
 from strikeflow.services.dispatch_records import REJECTION_KINDS
 from strikeflow.services.manual_signal import manual_recommendation_from, stored_recommendation_id
 from strikeflow.tasks.pipeline import (
@@ -80,12 +81,26 @@ def on_step_failure(request: Any, exc: BaseException, traceback: Any) -> None:
         log.error("step %s failed with no recommendation id to record: %s", task, message)
         return
     log.warning("step %s failed for %s: %s", task, rid, message)
-    record_failure.apply_async((rid, failure_kind(exc), f"{task}: {message}"))
+    record_failure.apply_async((rid, failure_kind(exc), f"{task}: {message}", explain_of(exc)))
+
+
+def explain_of(exc: BaseException) -> dict[str, Any] | None:
+    """What a refusal carries for the record, as JSON: DispatchRejected's explain (the
+    selection report, sizing, risk check), or the broker's status, code and message."""
+    explain = getattr(exc, "explain", None)
+    if isinstance(explain, dict) and explain:
+        return jsonable(explain)
+    if isinstance(exc, OrderRejected):
+        return {"broker": {"status": exc.status, "code": exc.code, "message": exc.message}}
+    return None
 
 
 @shared_task(name="strikeflow.record_failure", **STORE_RETRY)
-def record_failure(recommendation_id: str, kind: str, message: str) -> dict[str, Any]:
-    steps.record_failure(bootstrap.runtime().context, recommendation_id, kind, message)
+def record_failure(
+    recommendation_id: str, kind: str, message: str, explain: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    ctx = bootstrap.runtime().context
+    steps.record_failure(ctx, recommendation_id, kind, message, explain)
     return {"recommendation_id": recommendation_id, "status": kind}
 
 

@@ -1,4 +1,5 @@
-"""The migration history on real PostgreSQL and SQLite: 0001 (stock only) → 0002 (options).
+"""The migration history on real PostgreSQL and SQLite: 0001 (stock only) → 0002 (options)
+→ 0003 (the status explain of a recommendation).
 
 Stock rows written by the stock-only system must come through the options upgrade intact,
 and go back down again; the head schema must match tables.py exactly (alembic check).
@@ -158,9 +159,9 @@ def _stock_rows(url: str, *extra: str) -> list[dict]:
         return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def _columns(url: str) -> set[str]:
+def _columns(url: str, table: str = "dispatch_executions") -> set[str]:
     with engine_for(url).connect() as conn:
-        return {c["name"] for c in inspect(conn).get_columns("dispatch_executions")}
+        return {c["name"] for c in inspect(conn).get_columns(table)}
 
 
 def _insert(conn: Connection, row: dict) -> int:
@@ -200,7 +201,7 @@ def test_stock_rows_survive_the_options_upgrade_and_the_way_back(blank_url):
         assert not set(VIEWS) & set(inspect(conn).get_view_names())
 
     migrate.upgrade(url)
-    assert migrate.current(url) == "0002"
+    assert migrate.current(url) == "0003"
     assert _stock_rows(url) == book
     _options_now_insert_and_bad_rows_are_refused(url)
 
@@ -257,7 +258,7 @@ def test_current_reports_the_revision(blank_url):
     migrate.upgrade(blank_url, "0001")
     assert migrate.current(blank_url) == "0001"
     migrate.upgrade(blank_url, "head")
-    assert migrate.current(blank_url) == "0002" == migrate.head()
+    assert migrate.current(blank_url) == "0003" == migrate.head()
     migrate.downgrade(blank_url, "base")
     assert migrate.current(blank_url) is None
 
@@ -279,8 +280,28 @@ def test_downgrade_refuses_to_drop_option_executions(blank_url):
         _insert(conn, _call("sf-opt-keep", date(2026, 5, 15)))
     with pytest.raises(CommandError, match="1 option execution"):
         migrate.downgrade(blank_url, "0001")
-    assert migrate.current(blank_url) == "0002"
+    assert migrate.current(blank_url) == "0003"  # all or nothing: 0003's step is undone too
     assert "strike_price" in _columns(blank_url)
+    assert "status_explain" in _columns(blank_url, "recommendations")
+
+
+def test_status_explain_is_added_kept_and_dropped_without_touching_rows(blank_url):
+    url = blank_url
+    migrate.upgrade(url, "0002")
+    book = _insert_stock_book(url)
+    assert "status_explain" not in _columns(url, "recommendations")
+    migrate.upgrade(url, "0003")
+    explain = {"risk": {"allowed": False, "breaches": ["max_open_positions"]}, "n": [1, 2]}
+    with engine_for(url).begin() as conn:
+        (before,) = conn.execute(select(recommendations)).mappings().all()
+        assert before["status_explain"] is None  # existing rows: no explain, nothing rewritten
+        conn.execute(recommendations.update().values(status_explain=explain))
+    with engine_for(url).connect() as conn:
+        assert conn.execute(select(recommendations.c.status_explain)).scalar_one() == explain
+    migrate.downgrade(url, "0002")
+    assert migrate.current(url) == "0002"
+    assert "status_explain" not in _columns(url, "recommendations")
+    assert _stock_rows(url) == book
 
 
 def test_downgrade_on_sqlite_before_3_35_copies_the_table(create_database, monkeypatch):
@@ -337,18 +358,18 @@ def test_the_db_commands(tmp_path, monkeypatch, capsys):
         return code, out.strip(), err
 
     assert run("current") == (0, f"{url} is at no revision (empty database)", "")
-    assert run("upgrade") == (0, f"{url} upgraded to 0002 (head)", "")
-    assert run("current") == (0, f"{url} is at 0002 (head)", "")
+    assert run("upgrade") == (0, f"{url} upgraded to 0003 (head)", "")
+    assert run("current") == (0, f"{url} is at 0003 (head)", "")
     assert run("downgrade", "0001") == (0, f"{url} downgraded to 0001", "")
     assert migrate.current(url) == "0001"
-    assert run("upgrade", "0002") == (0, f"{url} upgraded to 0002 (head)", "")
+    assert run("upgrade", "0003") == (0, f"{url} upgraded to 0003 (head)", "")
 
 
 def test_the_db_commands_default_to_a_local_sqlite_file(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("STRIKEFLOW_DATABASE_URL", raising=False)
     monkeypatch.chdir(tmp_path)
     assert main(["db", "upgrade"]) == 0
-    assert "sqlite:///./strikeflow.db upgraded to 0002 (head)" in capsys.readouterr().out
+    assert "sqlite:///./strikeflow.db upgraded to 0003 (head)" in capsys.readouterr().out
     assert (tmp_path / "strikeflow.db").is_file()
 
 

@@ -226,8 +226,15 @@ def test_no_eligible_contract_falls_back_to_the_stock_with_its_reason(pipeline):
     assert pipeline.fill(rid).filled_qty == execution.quantity
 
 
-def test_insufficient_buying_power_is_rejected_with_alpacas_message(pipeline):
-    rid = pipeline.recommend("MSFT", "BUY", "STOCK", None)
+@pytest.mark.parametrize(
+    ("ticker", "action", "instrument", "strategy"),
+    [("MSFT", "BUY", "STOCK", None), ("SPY", "BUY", "CALL", "day_trade")],
+    ids=["stock", "call"],
+)
+def test_insufficient_buying_power_is_rejected_with_alpacas_message(
+    pipeline, ticker, action, instrument, strategy
+):
+    rid = pipeline.recommend(ticker, action, instrument, strategy)
     payload = pipeline.prepare(rid)  # sized against the whole account
     # Then a resting order elsewhere reserves nearly all of it, before submit_order runs.
     account = pipeline.venue.session.get(f"{pipeline.emulator.url}/v2/account", timeout=10)
@@ -245,8 +252,29 @@ def test_insufficient_buying_power_is_rejected_with_alpacas_message(pipeline):
     assert rec.status is RecommendationStatus.REJECTED
     assert "insufficient buying power" in rec.status_reason
     assert "OrderRejected" in rec.status_reason
-    assert pipeline.execution(rid) is None
+    refused = pipeline.execution(rid)  # the order the venue refused, on record
+    assert refused.status is ExecutionStatus.REJECTED
+    assert refused.broker_order_id is None
+    assert refused.explain_json["refusal"]["message"] == "insufficient buying power"
     assert all(o["symbol"] == "NVDA" for o in pipeline.venue.audit())
+    if instrument != "STOCK":
+        [daily] = ReportQueries(engine_for(pipeline.url)).view("daily_options_summary")
+        assert (daily["instrument_type"], daily["rejections"], daily["fills"]) == (instrument, 1, 0)
+
+
+def test_a_put_falling_back_to_stock_with_nothing_held_is_refused_before_the_venue(pipeline):
+    rid = pipeline.recommend("AAPL", "SELL", "PUT", "day_trade")  # no AAPL expiry in 0–1 DTE
+    pipeline.dispatch(rid)
+
+    rec = pipeline.terminal(rid)
+    assert rec.status is RecommendationStatus.REJECTED, rec.status_reason
+    assert "no shorting: SELL AAPL stock with no long position" in rec.status_reason
+    explain = pipeline.recommendations.status_explain(rid)
+    assert "no eligible contract" in explain["fallback"]["reason"]
+    assert explain["short"]["held"] == "0"
+    assert "selection" in explain  # the selection report: here, an empty 0-1 DTE chain
+    assert pipeline.execution(rid) is None
+    assert pipeline.venue.audit() == []
 
 
 def _down_then_tail(pipeline: Pipeline) -> tuple[str, Recommendation]:
@@ -293,6 +321,9 @@ def test_with_the_kill_switch_on_nothing_reaches_the_venue(pipeline):
     rec = pipeline.terminal(rid)
     assert rec.status is RecommendationStatus.REJECTED
     assert "kill switch" in rec.status_reason
+    explain = pipeline.recommendations.status_explain(rid)  # the figures, in the database
+    assert explain["risk"]["allowed"] is False
+    assert explain["sizing"]["quantity"] > 0
     assert pipeline.execution(rid) is None
     assert pipeline.venue.audit() == []
 

@@ -80,6 +80,29 @@ def test_terminal_states_are_final_and_a_repeat_is_harmless(recs):
     assert recs.pending() == []
 
 
+def test_a_terminal_state_keeps_its_explain_and_a_repeat_cannot_replace_it(recs):
+    recs.insert(recommendation())
+    assert recs.status_explain("rec-aapl-1") is None
+    why = {"risk": {"allowed": False, "breaches": ["max_open_positions"]}, "sizing": {"q": 3}}
+    assert recs.set_status(
+        "rec-aapl-1", RecommendationStatus.REJECTED, "risk: 20 open", explain=why
+    )
+    assert not recs.set_status("rec-aapl-1", RecommendationStatus.FAILED, "late", explain={"x": 1})
+    assert recs.status_explain("rec-aapl-1") == why
+    assert recs.get("rec-aapl-1").status_reason == "risk: 20 open"
+    assert recs.status_explain("no-such-id") is None
+
+
+def test_open_entries_carry_their_order_cost_without_the_whole_explain(execs):
+    entry = stock_execution(status=ExecutionStatus.ACCEPTED, filled_qty=None)
+    big = {**entry.explain_json, "order_cost": "1234.50", "selection": {"rejected": [1] * 500}}
+    execs.insert(dataclasses.replace(entry, explain_json=big))
+    (open_entry,), closed = execs.open_entries()
+    assert open_entry.explain_json == {"order_cost": "1234.50"}
+    assert open_entry.client_order_id == entry.client_order_id
+    assert closed == set()
+
+
 def test_fills_and_realized_pnl_are_recorded(execs):
     entry, _ = execs.insert(option_execution(status=ExecutionStatus.ACCEPTED, filled_qty=None))
     assert [e.client_order_id for e in execs.unfinished()] == ["sf-call-1"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from strikeflow.broker_adapters.simulated import SimulatedBroker
 from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
@@ -107,6 +109,7 @@ class FakeStore:
         self.exposure = OpenExposure()
         self.realized_loss = Decimal(0)
         self.status_writes = 0
+        self.explains: dict[str, dict] = {}
 
     def add(self, rec: Recommendation) -> Recommendation:
         self.recs[rec.id] = rec
@@ -116,12 +119,18 @@ class FakeStore:
         return self.recs.get(recommendation_id)
 
     def set_status(
-        self, recommendation_id: str, status: RecommendationStatus, reason: str | None = None
+        self,
+        recommendation_id: str,
+        status: RecommendationStatus,
+        reason: str | None = None,
+        explain: Mapping[str, Any] | None = None,
     ) -> bool:
         rec = self.recs.get(recommendation_id)
         if rec is None or rec.status.terminal:
             return False
         self.recs[recommendation_id] = replace(rec, status=status, status_reason=reason)
+        if explain is not None:
+            self.explains[recommendation_id] = json.loads(json.dumps(dict(explain)))  # as JSON
         self.status_writes += 1
         return True
 

@@ -13,15 +13,15 @@ from strikeflow.domain.errors import (
     BrokerUnavailable,
     DispatchRejected,
     InvalidPolicy,
-    OrderRejected,
 )
 from strikeflow.domain.models import InstrumentType, Right, StrategyType
-from strikeflow.domain.orders import BrokerOrder, OrderType
+from strikeflow.domain.orders import BrokerOrder, OrderIntent, OrderType
 from strikeflow.domain.records import (
     Action,
     BrokerName,
     ExecutionMode,
     ExecutionStatus,
+    PositionEffect,
     RecommendationStatus,
 )
 from strikeflow.domain.risk import OpenExposure, RiskLimits
@@ -235,6 +235,42 @@ def test_terminal_recommendation_does_not_start_again():
         fetch_chain(ctx, "rec-1")
 
 
+# -- bearish stock trades: no shorting ---------------------------------------------------
+
+
+def test_a_put_falling_back_to_stock_with_nothing_held_is_refused_before_the_venue():
+    rec = {"instrument_type": InstrumentType.PUT, "action": Action.SELL}
+    ctx, _, _store, _, broker, _ = setup(listed(open_interest=0), rec_overrides=rec)
+    with pytest.raises(DispatchRejected, match="no shorting: SELL XYZ stock") as refused:
+        run_to_size(ctx)
+    assert refused.value.explain["fallback"]["reason"].startswith("no eligible contract")
+    assert broker.positions() == []  # and nothing was sent
+
+
+def test_a_bearish_stock_trade_closes_the_long_position_held():
+    ctx, _market, store, _, broker, _ = setup(
+        rec_overrides={"instrument_type": InstrumentType.STOCK}
+    )
+    held = broker.submit(OrderIntent("sf-held", "XYZ", Action.BUY, Decimal(7)))
+    assert held.status is ExecutionStatus.FILLED
+    bearish = {"instrument_type": InstrumentType.STOCK, "action": Action.SELL}
+    store.add(recommendation("rec-2", ticker="XYZ", created_at=NOW, updated_at=NOW, **bearish))
+    out = run_all(ctx, "rec-2")
+    assert out["status"] == RecommendationStatus.EXECUTED.value
+    row = store.executions[client_order_id_for("rec-2")]
+    assert (row.action, row.quantity) == (Action.SELL, Decimal(7))
+    assert row.position_effect is PositionEffect.CLOSE
+    assert broker.positions() == []
+
+
+def test_allow_short_lets_a_bearish_stock_trade_be_sized_as_before():
+    rec = {"instrument_type": InstrumentType.STOCK, "action": Action.SELL}
+    ctx, *_ = setup(rec_overrides=rec, policy=DispatchPolicy(allow_short=True))
+    sized = run_to_size(ctx)
+    assert "position_effect" not in sized
+    assert Decimal(sized["quantity"]) > 0
+
+
 # -- snapshot_price -----------------------------------------------------------------------
 
 
@@ -398,16 +434,30 @@ def test_a_duplicate_after_a_simulated_fallback_never_reaches_the_venue():
     assert len(store.executions) == 1
 
 
-def test_order_rejected_propagates_and_is_recorded_as_rejected():
+def test_a_refused_order_is_one_rejected_row_with_alpacas_message():
     ctx, _, store, _, broker, _ = setup()
     payload = run_to_size(ctx)
     ctx.broker = ScriptedBroker(broker, reject=True)
-    with pytest.raises(OrderRejected) as refused:
-        submit_order(ctx, payload)
-    record_failure(ctx, "rec-1", type(refused.value).__name__, str(refused.value))
+    refused = submit_order(ctx, payload)  # no exception: the refusal is an order record
+    assert refused["order"]["status"] == ExecutionStatus.REJECTED.value
+    out = persist_execution(ctx, json.loads(json.dumps(refused)))
+    assert out["status"] == RecommendationStatus.REJECTED.value
     rec = store.recs["rec-1"]
     assert rec.status is RecommendationStatus.REJECTED
+    assert "OrderRejected" in rec.status_reason
     assert "insufficient buying power" in rec.status_reason
+    (row,) = store.executions.values()
+    assert row.status is ExecutionStatus.REJECTED
+    assert row.broker_order_id is None
+    assert row.option_symbol == payload["contract"]["symbol"]  # what was refused
+    assert row.explain_json["refusal"]["code"] == 40310000
+    # a duplicate of the step stops at the recorded state; its errback changes nothing
+    with pytest.raises(DispatchRejected, match="already rejected"):
+        submit_order(ctx, payload)
+    record_failure(ctx, "rec-1", "DispatchRejected", "recommendation already rejected")
+    persist_execution(ctx, json.loads(json.dumps(refused)))
+    assert len(store.executions) == 1
+    assert "insufficient buying power" in store.recs["rec-1"].status_reason
 
 
 def test_submit_after_a_recorded_failure_sends_nothing():
@@ -448,6 +498,19 @@ def test_record_failure_is_idempotent_and_never_overwrites():
     rec = store.recs["rec-1"]
     assert rec.status is RecommendationStatus.REJECTED
     assert rec.status_reason == "DispatchRejected: risk: kill switch on"
+
+
+def test_a_refusal_keeps_its_explain_beside_the_status():
+    ctx, _, store, *_ = setup(policy=DispatchPolicy(risk=RiskLimits(max_open_positions=1)))
+    store.exposure = OpenExposure(1, {})
+    with pytest.raises(DispatchRejected) as refused:
+        run_to_size(ctx)
+    explain = refused.value.explain
+    assert explain["risk"]["allowed"] is False
+    record_failure(ctx, "rec-1", "DispatchRejected", str(refused.value), explain)
+    assert store.recs["rec-1"].status is RecommendationStatus.REJECTED
+    assert store.explains["rec-1"]["risk"] == json.loads(json.dumps(explain["risk"]))
+    assert "selection" in store.explains["rec-1"]  # every candidate's reasons too
 
 
 def test_unexpected_errors_are_failed():

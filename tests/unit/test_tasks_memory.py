@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -43,6 +44,7 @@ class FakeSteps:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
         self.failures: list[tuple[str, str, str]] = []
+        self.explains: list[dict | None] = []
         self.fail: dict[str, list[BaseException]] = {}
         self.lock = threading.Lock()
 
@@ -78,9 +80,12 @@ class FakeSteps:
     def with_order(self, payload, order):
         return {**payload, "order": order}
 
-    def record_failure(self, ctx, recommendation_id: str, kind: str, message: str) -> None:
+    def record_failure(
+        self, ctx, recommendation_id: str, kind: str, message: str, explain=None
+    ) -> None:
         with self.lock:
             self.failures.append((recommendation_id, kind, message))
+            self.explains.append(explain)
 
     def reconcile_orders(self, ctx, limit: int = 500) -> int:
         return 0
@@ -191,6 +196,8 @@ def test_a_rejection_is_not_retried_and_ends_rejected(fakes):
     assert (rid, kind) == ("rec-refused", "rejected")
     assert "OrderRejected" in message
     assert "insufficient" in message
+    broker = {"status": 403, "code": 40310000, "message": "insufficient"}
+    assert steps.explains == [{"broker": broker}]
     assert names(steps).count("submit_order") == 1
     assert "persist_execution" not in names(steps)
 
@@ -205,9 +212,11 @@ def test_a_failure_in_the_first_step_ends_failed_with_the_id_from_its_argument(f
 
 def test_a_dispatch_refusal_midway_ends_rejected_and_sends_no_order(fakes):
     steps, _ = fakes
-    steps.fail["size_position"] = [DispatchRejected("kill switch on")]
+    figures = {"risk": {"allowed": False, "order_cost": Decimal("12.50")}}
+    steps.fail["size_position"] = [DispatchRejected("kill switch on", figures)]
     dispatch_chain("rec-killed")
     assert wait_for(lambda: steps.failures)[0][:2] == ("rec-killed", "rejected")
+    assert steps.explains == [{"risk": {"allowed": False, "order_cost": "12.50"}}]  # JSON
     assert "submit_order" not in names(steps)
 
 
