@@ -1,0 +1,85 @@
+"""What the chaos suite breaks, each under the test's own control: its own PostgreSQL
+database and the fleet's workers (its own redis-server is strikeflow.devfleet's)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import create_engine, text
+
+from strikeflow.devfleet import Fleet
+
+DEADLINE_S = 20.0
+
+
+def refuse_connections(admin_url: str, database: str, seconds: float) -> int:
+    """PostgreSQL refuses ``database`` for ``seconds``: new connections are turned away
+    and every open one is terminated. Returns how many backends were terminated."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false'))
+            ended = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = :db AND pid <> pg_backend_pid()"
+                ),
+                {"db": database},
+            ).scalar_one()
+            threading.Event().wait(seconds)  # the outage's length, not a synchronisation
+            conn.execute(text(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true'))
+    finally:
+        admin.dispose()
+    return int(ended)
+
+
+@dataclass
+class Killer:
+    """A thread that restarts dead workers (killed by their own kill points or by it)
+    and SIGKILLs a worker, chosen by a seeded generator, every few seconds."""
+
+    fleet: Fleet
+    seed: int
+    every_s: tuple[float, float] = (4.0, 8.0)
+    max_random_kills: int = 12
+    random_kills: int = 0
+    restarts: int = 0
+    log: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._stop = threading.Event()
+        self._killing = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chaos-killer", daemon=True)
+
+    def start(self) -> None:
+        self._killing.set()
+        self._thread.start()
+
+    def stop_killing(self) -> None:
+        self._killing.clear()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=DEADLINE_S)
+
+    def _run(self) -> None:
+        next_kill = time.monotonic() + self._rng.uniform(*self.every_s)
+        while not self._stop.wait(0.2):
+            for name, worker in list(self.fleet.workers.items()):
+                if not worker.alive():
+                    self.fleet.start(worker.spec)
+                    self.restarts += 1
+                    self.log.append(f"restarted {name}")
+            due = time.monotonic() >= next_kill and self.random_kills < self.max_random_kills
+            if self._killing.is_set() and due:
+                name = self._rng.choice(sorted(self.fleet.workers))
+                worker = self.fleet.workers[name]
+                if worker.alive():
+                    worker.kill()
+                    self.random_kills += 1
+                    self.log.append(f"killed {name}")
+                next_kill = time.monotonic() + self._rng.uniform(*self.every_s)
