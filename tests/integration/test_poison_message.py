@@ -219,3 +219,44 @@ def test_generated_payloads_through_the_broker(queue, case):
         assert result.result["sent"] is True
         assert queue.recommendations.get(result.result["recommendation_id"]) is not None
     assert queue.worker.alive()
+
+
+INJECTION = "'; DROP TABLE dispatch_executions;--"
+
+
+def table_counts(url: str) -> dict[str, int]:
+    """Rows per table; a dropped table would raise here."""
+    from sqlalchemy import inspect
+
+    engine = engine_for(url)
+    names = set(inspect(engine).get_table_names())
+    assert {"recommendations", "dispatch_executions"} <= names
+    with engine.connect() as conn:
+        return {
+            name: conn.execute(
+                select(func.count()).select_from(recommendations.metadata.tables[name])
+            ).scalar_one()
+            for name in ("recommendations", "dispatch_executions")
+        }
+
+
+def test_an_injected_ticker_through_dispatch_is_refused_and_changes_nothing(queue):
+    queue.good_signal_executes()  # a row in each table to lose
+    before = table_counts(queue.url)
+    for fields in (
+        {"ticker": INJECTION, "action": "BUY"},
+        {"recommendation_id": f"x{INJECTION}"},
+    ):
+        sent = queue.fleet.app.send_task("strikeflow.dispatch", kwargs=fields)
+        assert "InvalidRecord" in queue.failed(sent.id)
+    assert table_counts(queue.url) == before
+
+
+def test_an_injection_in_free_text_is_stored_as_text(queue):
+    """A reason is free text: it is stored verbatim, as a bound parameter, not run."""
+    sent = queue.fleet.app.send_task(
+        "strikeflow.dispatch", kwargs={"ticker": "MSFT", "action": "BUY", "reason": INJECTION}
+    )
+    out = sent.get(timeout=DEADLINE_S)
+    assert queue.recommendations.get(out["recommendation_id"]).reason == INJECTION
+    assert set(table_counts(queue.url)) == {"recommendations", "dispatch_executions"}
