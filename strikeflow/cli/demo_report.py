@@ -92,6 +92,7 @@ def execution_table(rows: Sequence[Execution]) -> Table:
         table.add_row(
             _ny(e.created_at),
             e.ticker,
+            e.action.value,
             trade_label(
                 e.instrument_type.value, e.strategy_type.value if e.strategy_type else None
             ),
@@ -110,7 +111,7 @@ def execution_table(rows: Sequence[Execution]) -> Table:
 
 
 EXECUTION_COLUMNS = (
-    "time", "ticker", "trade", "OCC symbol", "strike", "expiry", "qty",
+    "time", "ticker", "side", "trade", "OCC symbol", "strike", "expiry", "qty",
     "premium", "delta", "theta", "IV", "status", "mode",
 )  # fmt: skip
 NUMERIC = frozenset({"strike", "qty", "premium", "delta", "theta", "IV"})
