@@ -65,7 +65,18 @@ CLOCK_BODY = {
         "to": {"type": "string", "format": "date-time"},
     },
 }
-FAULTS_BODY = {"type": "object", "description": "fault rates and latencies (see faults.py)"}
+PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
+FAULTS_BODY = {
+    "type": "object",
+    "description": "fault rates (error_5xx + rate_limit + drop <= 1) and latencies",
+    "properties": {
+        **dict.fromkeys(("error_5xx", "rate_limit", "drop", "latency"), PROBABILITY),
+        "commit_then_fail": PROBABILITY,
+        "latency_mean_ms": {"type": "number", "minimum": 0, "maximum": 60_000},
+        "latency_max_ms": {"type": "number", "minimum": 0, "maximum": 60_000},
+    },
+    "additionalProperties": False,
+}
 
 
 def json_body(schema: dict[str, Any]) -> dict[str, Any]:
