@@ -2,7 +2,8 @@
 the database migrated fresh, and a real Celery worker in a thread of this process.
 
 Embedded (the default, nothing but Python): SQLite in a file, Celery on ``memory://``
-with results in memory, the kill switch and scan lock in memory. With
+with results in memory, the app's own state (kill switch, scan claims, cooldowns) in
+memory. With
 STRIKEFLOW_BROKER_URL and STRIKEFLOW_DATABASE_URL both set, the same stack runs on that
 Redis and that database instead (the worker then consumes from Redis). Either way the
 worker is the real one: it takes every queue from the broker and runs the real tasks.
@@ -197,6 +198,7 @@ class DemoStack:
         self._exit.close()
 
     def _start(self) -> None:
+        self._exit.callback(self._session.close)
         self.emulator.start()
         self._exit.callback(self.emulator.stop)
         settings = stack_settings(self.plan, self.emulator.url)

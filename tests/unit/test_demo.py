@@ -18,7 +18,7 @@ from strikeflow.cli.demo_day import (
     run_day,
     session_steps,
 )
-from strikeflow.cli.demo_report import short_reason, trade_label
+from strikeflow.cli.demo_report import Outcome, group_outcomes, short_reason, trade_label
 from strikeflow.cli.demo_stack import EMBEDDED, StackPlan, settings_env, stack_settings
 from strikeflow.config import Settings
 from strikeflow.domain.expiry import NEW_YORK
@@ -235,3 +235,24 @@ def test_bad_arguments_are_usage_errors_before_anything_starts(
     assert exited.value.code == 2
     assert named in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_outcomes_alike_but_for_their_figures_are_one_group_in_first_seen_order():
+    def at(hour, minute):
+        return datetime(2027, 4, 15, hour, minute, tzinfo=NEW_YORK)
+
+    exposure = "size_position: risk: TSLA exposure {} + order {} exceeds the maximum 25000"
+    rows = [
+        Outcome(at(9, 50), "TSLA", "PUT swing", "rejected", exposure.format("17250.00", "14220")),
+        Outcome(at(9, 55), "QQQ", "STOCK", "rejected", "bearish STOCK signal on QQQ"),
+        Outcome(at(10, 5), "TSLA", "PUT swing", "rejected", exposure.format("17250.00", "13900")),
+        Outcome(at(10, 20), "TSLA", "PUT swing", "fell_back", exposure.format("1", "2")),
+        Outcome(at(15, 55), "TSLA", "PUT swing", "rejected", exposure.format("9", "8")),
+    ]
+    groups = group_outcomes(rows)
+    assert [(g.first.at, g.last_at, g.count) for g in groups] == [
+        (at(9, 50), at(15, 55), 3),
+        (at(9, 55), at(9, 55), 1),
+        (at(10, 20), at(10, 20), 1),  # another outcome is another group
+    ]
+    assert groups[0].first.reason == rows[0].reason  # the first one's figures are shown
