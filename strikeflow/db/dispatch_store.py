@@ -44,6 +44,11 @@ class SqlDispatchStore:
     def upsert_execution(self, execution: Execution) -> tuple[Execution, bool]:
         return self.executions.insert(execution)
 
+    def record_outcome(
+        self, execution: Execution, status: RecommendationStatus, reason: str | None = None
+    ) -> tuple[Execution, bool]:
+        return self.executions.insert_with_status(execution, status, reason)
+
     def execution_by_client_order_id(self, client_order_id: str) -> Execution | None:
         return self.executions.by_client_order_id(client_order_id)
 

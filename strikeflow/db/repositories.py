@@ -121,22 +121,8 @@ class RecommendationRepository(_Repository):
         cannot overwrite what already happened. ``explain`` (JSON) is why, in full: the
         figures behind a refusal, kept in ``status_explain``.
         """
-        status = RecommendationStatus(status)
-        values: dict[str, Any] = {
-            "status": status.value,
-            "status_reason": reason,
-            "updated_at": now or utcnow(),
-        }
-        if explain is not None:
-            values["status_explain"] = dict(explain)
-        statement = (
-            update(recommendations)
-            .where(recommendations.c.id == rec_id)
-            .where(recommendations.c.status.not_in(_TERMINAL))
-            .values(**values)
-        )
         with self._transaction() as conn:
-            return conn.execute(statement).rowcount == 1
+            return set_status_in(conn, rec_id, status, reason, now, explain)
 
     def status_explain(self, rec_id: str) -> dict[str, Any] | None:
         """Why the recommendation ended as it did, in full (None: nothing recorded)."""
@@ -159,6 +145,23 @@ class RecommendationRepository(_Repository):
 class ExecutionRepository(_Repository):
     def insert(self, execution: Execution) -> tuple[Execution, bool]:
         """Store ``execution`` unless its client_order_id is stored; (stored row, whether new)."""
+        with self._transaction() as conn:
+            return self.insert_in(conn, execution)
+
+    def insert_with_status(
+        self,
+        execution: Execution,
+        status: RecommendationStatus,
+        reason: str | None = None,
+    ) -> tuple[Execution, bool]:
+        """``insert`` and the recommendation's terminal status in one transaction: one
+        commit, and no moment where the order is recorded but its outcome is not."""
+        with self._transaction() as conn:
+            stored = self.insert_in(conn, execution)
+            set_status_in(conn, execution.recommendation_id, status, reason)
+            return stored
+
+    def insert_in(self, conn: Connection, execution: Execution) -> tuple[Execution, bool]:
         values = {name: getattr(execution, name) for name in _EXECUTION_FIELDS if name != "id"}
         values["trading_day"] = trading_date(execution.created_at)
         statement = (
@@ -166,11 +169,10 @@ class ExecutionRepository(_Repository):
             .on_conflict_do_nothing(index_elements=["client_order_id"])
             .returning(dispatch_executions)
         )
-        with self._transaction() as conn:
-            row = conn.execute(statement).one_or_none()
-            if row is not None:
-                return _execution(row), True
-            return _stored(conn, execution.client_order_id), False
+        row = conn.execute(statement).one_or_none()
+        if row is not None:
+            return _execution(row), True
+        return _stored(conn, execution.client_order_id), False
 
     def by_client_order_id(self, client_order_id: str) -> Execution | None:
         with self._engine.connect() as conn:
@@ -371,6 +373,32 @@ class ReportQueries(_Repository):
         )
         with self._engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def set_status_in(
+    conn: Connection,
+    rec_id: str,
+    status: RecommendationStatus,
+    reason: str | None = None,
+    now: datetime | None = None,
+    explain: Mapping[str, Any] | None = None,
+) -> bool:
+    """``RecommendationRepository.set_status`` inside the caller's transaction."""
+    status = RecommendationStatus(status)
+    values: dict[str, Any] = {
+        "status": status.value,
+        "status_reason": reason,
+        "updated_at": now or utcnow(),
+    }
+    if explain is not None:
+        values["status_explain"] = dict(explain)
+    statement = (
+        update(recommendations)
+        .where(recommendations.c.id == rec_id)
+        .where(recommendations.c.status.not_in(_TERMINAL))
+        .values(**values)
+    )
+    return conn.execute(statement).rowcount == 1
 
 
 def _find_execution(conn: Connection, client_order_id: str) -> Execution | None:

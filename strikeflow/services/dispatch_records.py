@@ -46,14 +46,14 @@ REFUSED_ORDER = frozenset(
 
 
 def persist_execution(ctx: DispatchContext, payload: dict[str, Any]) -> dict[str, Any]:
-    """Upsert the execution on client_order_id with every option column, then mark the
-    recommendation executed, fell_back, or rejected when the venue refused the order."""
+    """Upsert the execution on client_order_id with every option column and mark the
+    recommendation executed, fell_back, or rejected when the venue refused the order, in
+    one transaction. A duplicate finding the row with another state records the order's."""
     order = order_from_json(payload["order"])
-    stored, created = ctx.store.upsert_execution(build_execution(ctx, payload, order))
+    status, reason = _outcome(payload, order)
+    stored, created = ctx.store.record_outcome(build_execution(ctx, payload, order), status, reason)
     if not created and stored.status != order.status and stored.status not in REFUSED_ORDER:
         stored = _record(ctx, order)
-    status, reason = _outcome(payload, order)
-    ctx.store.set_status(payload["recommendation_id"], status, reason)
     return {
         "recommendation_id": payload["recommendation_id"],
         "client_order_id": stored.client_order_id,

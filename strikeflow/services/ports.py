@@ -103,6 +103,12 @@ class DispatchStore(Protocol):
         """Store ``execution`` unless its client_order_id is stored; (stored row, new?)."""
         ...
 
+    def record_outcome(
+        self, execution: Execution, status: RecommendationStatus, reason: str | None = None
+    ) -> tuple[Execution, bool]:
+        """``upsert_execution`` and the recommendation's ``set_status``, atomically."""
+        ...
+
     def execution_by_client_order_id(self, client_order_id: str) -> Execution | None: ...
 
     def unfinished_executions(self, limit: int = 500) -> list[Execution]:

@@ -10,8 +10,8 @@ setting) with three changes read from the environment:
   - ``after_publish``: fetch_chain has published select_contract, not yet acked;
   - ``after_accept``: inside submit_order, the venue accepted the order, the task has
     not returned (nothing persisted, nothing acked);
-  - ``in_persist``: inside persist_execution, the execution row is committed, the
-    recommendation's terminal state is not;
+  - ``in_persist``: inside persist_execution, the execution row (with the
+    recommendation's terminal state, one transaction) is committed, the task not acked;
 - ``CHAOS_DIR``: where each firing leaves a marker, so a point fires at most
   ``CHAOS_MAX_FIRES`` times in a whole run, across restarts.
 """
@@ -88,6 +88,11 @@ class KillAfterUpsert:
 
     def upsert_execution(self, execution: Any) -> Any:
         stored = self._store.upsert_execution(execution)
+        reach("in_persist")
+        return stored
+
+    def record_outcome(self, execution: Any, *args: Any) -> Any:  # row and status, one commit
+        stored = self._store.record_outcome(execution, *args)
         reach("in_persist")
         return stored
 

@@ -93,6 +93,28 @@ def test_a_terminal_state_keeps_its_explain_and_a_repeat_cannot_replace_it(recs)
     assert recs.status_explain("no-such-id") is None
 
 
+def test_an_execution_and_its_outcome_are_written_together_once(execs, recs, db_url):
+    first, created = execs.insert_with_status(
+        stock_execution(), RecommendationStatus.EXECUTED, None
+    )
+    assert created
+    assert recs.get("rec-aapl-1").status is RecommendationStatus.EXECUTED
+    again, created = execs.insert_with_status(
+        stock_execution(), RecommendationStatus.REJECTED, "a late duplicate"
+    )
+    assert (again, created) == (first, False)
+    assert recs.get("rec-aapl-1").status is RecommendationStatus.EXECUTED  # terminal stays
+    assert count(db_url, dispatch_executions) == 1
+
+
+def test_a_refused_execution_writes_no_status_either(execs, recs, db_url):
+    bad = dataclasses.replace(stock_execution(), closes_execution_id=999_999)  # no such row
+    with pytest.raises(InvalidRecord, match="closes_execution_id"):
+        execs.insert_with_status(bad, RecommendationStatus.EXECUTED)
+    assert recs.get("rec-aapl-1").status is RecommendationStatus.PENDING
+    assert count(db_url, dispatch_executions) == 0
+
+
 def test_open_entries_carry_their_order_cost_without_the_whole_explain(execs):
     entry = stock_execution(status=ExecutionStatus.ACCEPTED, filled_qty=None)
     big = {**entry.explain_json, "order_cost": "1234.50", "selection": {"rejected": [1] * 500}}

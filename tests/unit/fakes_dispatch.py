@@ -142,6 +142,13 @@ class FakeStore:
         self.executions[execution.client_order_id] = stored
         return stored, True
 
+    def record_outcome(
+        self, execution: Execution, status: RecommendationStatus, reason: str | None = None
+    ) -> tuple[Execution, bool]:
+        stored = self.upsert_execution(execution)
+        self.set_status(execution.recommendation_id, status, reason)
+        return stored
+
     def execution_by_client_order_id(self, client_order_id: str) -> Execution | None:
         return self.executions.get(client_order_id)
 
