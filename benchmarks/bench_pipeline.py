@@ -1,12 +1,14 @@
 """The dispatch pipeline's throughput and latency, against a bare six-step Celery chain.
 
-Run: .venv/bin/python benchmarks/bench_pipeline.py [recommendations]
+Run: .venv/bin/python benchmarks/bench_pipeline.py [recommendations] [processes]
 
-A fleet (strikeflow.devfleet) on the local Redis, on db numbers of its own (12-14), with
+A fleet (strikeflow.devfleet) on a redis-server of its own on this machine (db 12-14 of
+the shared Redis with STRIKEFLOW_BENCH_REDIS=shared), with
 the emulator as its own process (simulated time, Monday 10:45 New York) and a fresh
-PostgreSQL database: worker ``pipeline`` (marketdata, dispatch, persistence; 2 processes)
-and worker ``orders`` (2 processes). The baseline is worker ``bare`` (4 processes, the
-same total) running six no-op tasks per chain with the same Celery settings.
+PostgreSQL database: worker ``pipeline`` (marketdata, dispatch, persistence) and worker
+``orders``, sharing a budget of pool processes (4 by default: 3 + 1). The baseline is
+worker ``bare`` with the same number of processes, running six no-op tasks per chain with
+the same Celery settings.
 
 - Unloaded latency: chains sent one at a time, each awaited before the next.
 - Loaded: chains sent in batches at once; throughput is executions per second over the
@@ -45,6 +47,7 @@ from strikeflow.devfleet import (
     Fleet,
     FleetConfig,
     RedisDbs,
+    RedisServer,
     SubprocessEmulator,
     WorkerSpec,
     free_port,
@@ -73,11 +76,21 @@ EMULATOR_ARGS += ["--api-key", KEY, "--secret-key", SECRET]
 STEPS = ("fetch_chain", "select_contract", "snapshot_price", "size_position")
 STEPS += ("submit_order", "persist_execution")
 BARE_PATH = os.pathsep.join(filter(None, [str(BENCHMARKS), os.environ.get("PYTHONPATH")]))
-WORKERS = (
-    WorkerSpec("bench-pipeline", ("marketdata", "dispatch", "persistence"), concurrency=2),
-    WorkerSpec("bench-orders", ("orders",), concurrency=2),
-    WorkerSpec("bench-bare", ("bare",), 4, {"PYTHONPATH": BARE_PATH}, app="bare_chain"),
-)
+PROCESSES = 4
+
+
+def workers(processes: int) -> tuple[WorkerSpec, ...]:
+    """The same budget of pool processes for each side: the pipeline's split as one step
+    in six goes to orders (at least one), the bare chain's in one worker."""
+    orders = max(1, processes // 4)
+    return (
+        WorkerSpec("bench-pipeline", PIPELINE_QUEUES, concurrency=processes - orders),
+        WorkerSpec("bench-orders", ("orders",), concurrency=orders),
+        WorkerSpec("bench-bare", ("bare",), processes, {"PYTHONPATH": BARE_PATH}, app="bare_chain"),
+    )
+
+
+PIPELINE_QUEUES = ("marketdata", "dispatch", "persistence")
 TIMEOUT_S = 60.0
 THROUGHPUT_TARGET, LATENCY_TARGET = 0.5, 3.0
 
@@ -121,6 +134,17 @@ class Bench:
         self.fleet, self.emulator, self.url = fleet, emulator, url
         self.store = RecommendationRepository(engine_for(url))
         self._n = 0
+
+    def outcomes(self) -> dict[str, int]:
+        """How the recommendations sent since the last reset ended, by status and reason."""
+        query = text("SELECT status, status_reason FROM recommendations")
+        with engine_for(self.url).connect() as conn:
+            rows = conn.execute(query).all()
+        counts: dict[str, int] = {}
+        for status, reason in rows:
+            key = status if status == "executed" else f"{status}: {(reason or '')[:90]}"
+            counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def reset(self) -> None:
         """A fresh venue (cash, book) and empty tables, so the risk limits start over."""
@@ -194,33 +218,48 @@ def combine(runs: list[Run]) -> Run:
     )
 
 
-def pipeline_figures(recommendations: int = 90, unloaded: int = 12) -> dict[str, float]:
-    """Every figure of the benchmark, for ``recommendations`` loaded chains of each kind."""
+def pipeline_figures(
+    recommendations: int = 90,
+    unloaded: int = 12,
+    processes: int = PROCESSES,
+    outcomes: dict[str, int] | None = None,
+) -> dict[str, float]:
+    """Every figure of the benchmark, for ``recommendations`` loaded chains of each kind;
+    ``outcomes`` (when given) is filled with how the loaded chains ended."""
     batches = [BATCH] * (recommendations // BATCH) + [recommendations % BATCH]
     batches = [b for b in batches if b]
-    DBS.flush()
     log_dir = Path(tempfile.mkdtemp(prefix="strikeflow-bench-"))
-    port = free_port()
-    emulator = SubprocessEmulator(
-        EMULATOR_ARGS,
-        port=port,
-        log=log_dir / "emulator.log",
-    )
-    with fresh_database() as url:
-        config = FleetConfig(url, emulator.url, DBS, log_dir, api_key=KEY, secret_key=SECRET)
+    emulator = SubprocessEmulator(EMULATOR_ARGS, port=free_port(), log=log_dir / "emulator.log")
+    with own_redis(log_dir) as dbs, fresh_database() as url:
+        dbs.flush()
+        config = FleetConfig(url, emulator.url, dbs, log_dir, api_key=KEY, secret_key=SECRET)
         try:
             emulator.start()
             with Fleet(config) as fleet:
-                fleet.start_workers(WORKERS)
+                fleet.start_workers(workers(processes))
                 bench = Bench(fleet, emulator, url)
-                figures = _measure_all(bench, batches, unloaded)
+                figures = _measure_all(bench, batches, unloaded, outcomes)
         finally:
             emulator.stop()
-            DBS.flush()
+            dbs.flush()
     return figures
 
 
-def _measure_all(bench: Bench, batches: list[int], unloaded: int) -> dict[str, float]:
+@contextmanager
+def own_redis(log_dir: Path) -> Iterator[RedisDbs]:
+    """A redis-server of the benchmark's own (same machine, same cores): nothing else on
+    the shared Redis can take its messages. STRIKEFLOW_BENCH_REDIS=shared uses db 12-14
+    of the shared one instead."""
+    if os.environ.get("STRIKEFLOW_BENCH_REDIS") == "shared":
+        yield DBS
+        return
+    with RedisServer(log_dir / "redis.log") as server:
+        yield RedisDbs(DBS.broker, DBS.backend, DBS.app, port=server.port)
+
+
+def _measure_all(
+    bench: Bench, batches: list[int], unloaded: int, outcomes: dict[str, int] | None
+) -> dict[str, float]:
     measure(bench.bare_chain, 4, at_once=False)  # warm up: connections, pools, imports
     bare_idle = measure(bench.bare_chain, unloaded, at_once=False)
     bare_load = combine([measure(bench.bare_chain, size, at_once=True) for size in batches])
@@ -228,11 +267,13 @@ def _measure_all(bench: Bench, batches: list[int], unloaded: int) -> dict[str, f
     bench.reset()
     ids = bench.recommendations(unloaded)
     pipe_idle = measure(lambda i: bench.pipeline_chain(ids[i]), unloaded, at_once=False)
-    loaded = []
+    loaded, ended = [], {} if outcomes is None else outcomes
     for size in batches:
         bench.reset()
         ids = bench.recommendations(size)
         loaded.append(measure(lambda i, ids=ids: bench.pipeline_chain(ids[i]), size, True))
+        for key, n in bench.outcomes().items():
+            ended[key] = ended.get(key, 0) + n
     pipe_load = combine(loaded)
     return {
         "recommendations": float(len(pipe_load.latencies)),
@@ -254,11 +295,21 @@ def _measure_all(bench: Bench, batches: list[int], unloaded: int) -> dict[str, f
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 90
+    processes = int(sys.argv[2]) if len(sys.argv) > 2 else PROCESSES
     started = time.monotonic()
-    f = pipeline_figures(count)
+    ended: dict[str, int] = {}
+    f = pipeline_figures(count, processes=processes, outcomes=ended)
+    split = workers(processes)
     print(f"dispatch pipeline vs a bare 6-step chain ({count} recommendations, loaded in")
-    print(f"batches of {BATCH}; 4 worker processes each; local Redis, PostgreSQL, emulator)")
+    print(
+        f"batches of {BATCH}; {processes} worker processes each (pipeline"
+        f" {split[0].concurrency} + orders {split[1].concurrency}); local Redis,"
+        " PostgreSQL, emulator)"
+    )
     print(f"  executed {f['executed']:.0f} of {f['recommendations']:.0f}")
+    for outcome, n in sorted(ended.items()):
+        if outcome != "executed":
+            print(f"    {n:3d} {outcome}")
     print(
         f"  throughput  pipeline {f['pipeline_per_s']:7.1f} executions/s   bare"
         f" {f['bare_per_s']:7.1f} chains/s   ratio {f['throughput_ratio']:.2f}"
