@@ -162,12 +162,12 @@ def _demo_day(console: Console, stack: DemoStack, app: Celery, args: argparse.Na
     except KeyboardInterrupt:
         console.print(f"strikeflow demo: interrupted; what was traded is in {_where(plan)}")
         return 130
+    skipped = sum(tally.skipped_signals.values())
     console.print(
-        f"{tally.scans} scans, {len(tally.sent)} chains sent, "
-        f"{tally.fills_recorded} fills recorded by reconcile_orders"
+        f"{tally.scans} scans: {len(tally.sent)} chains sent, {skipped} signals skipped"
+        f" (listed with the rejections), {tally.fills_recorded} fills recorded by"
+        " reconcile_orders"
     )
-    for reason, n in tally.skipped_signals.most_common():
-        console.print(f"  skipped {n}×: {reason}")
     print_report(console, engine, OUTCOME_ROWS)
     return 0
 
