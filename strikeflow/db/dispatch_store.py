@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
+from strikeflow.domain.errors import StoreUnavailable
 from strikeflow.domain.expiry import trading_date
 from strikeflow.domain.records import (
     Execution,
@@ -20,18 +23,37 @@ from strikeflow.domain.records import (
 from strikeflow.domain.risk import OpenExposure, open_exposure
 
 CENT = Decimal("0.01")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _reachable(method: F) -> F:
+    """A database that cannot be reached is StoreUnavailable (the tasks retry it); a
+    refused value stays the InvalidRecord the repositories raise."""
+
+    @functools.wraps(method)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (OperationalError, InterfaceError) as down:
+            detail = str(down.orig if down.orig is not None else down).strip().splitlines()
+            raise StoreUnavailable(method.__name__, detail[0] if detail else "") from None
+
+    return call  # type: ignore[return-value]
 
 
 class SqlDispatchStore:
-    """Implements ``services.ports.DispatchStore``; every write is idempotent."""
+    """Implements ``services.ports.DispatchStore``; every write is idempotent, and every
+    call that cannot reach the database raises StoreUnavailable."""
 
     def __init__(self, engine: Engine) -> None:
         self.recommendations = RecommendationRepository(engine)
         self.executions = ExecutionRepository(engine)
 
+    @_reachable
     def get_recommendation(self, recommendation_id: str) -> Recommendation | None:
         return self.recommendations.get(recommendation_id)
 
+    @_reachable
     def set_status(
         self,
         recommendation_id: str,
@@ -41,20 +63,25 @@ class SqlDispatchStore:
     ) -> bool:
         return self.recommendations.set_status(recommendation_id, status, reason, explain=explain)
 
+    @_reachable
     def upsert_execution(self, execution: Execution) -> tuple[Execution, bool]:
         return self.executions.insert(execution)
 
+    @_reachable
     def record_outcome(
         self, execution: Execution, status: RecommendationStatus, reason: str | None = None
     ) -> tuple[Execution, bool]:
         return self.executions.insert_with_status(execution, status, reason)
 
+    @_reachable
     def execution_by_client_order_id(self, client_order_id: str) -> Execution | None:
         return self.executions.by_client_order_id(client_order_id)
 
+    @_reachable
     def unfinished_executions(self, limit: int = 500) -> list[Execution]:
         return self.executions.unfinished(limit)
 
+    @_reachable
     def record_fill(
         self,
         client_order_id: str,
@@ -75,9 +102,11 @@ class SqlDispatchStore:
                 stored = self.executions.by_client_order_id(client_order_id) or stored
         return stored
 
+    @_reachable
     def realized_loss_today(self, now: datetime) -> Decimal:
         return Decimal(0) - self.executions.realized_pnl_on(trading_date(now))
 
+    @_reachable
     def open_exposure(self, now: datetime) -> OpenExposure:
         entries, closed = self.executions.open_entries()
         return open_exposure(entries, closed, now)

@@ -93,6 +93,21 @@ class BrokerUnavailable(BrokerError):
         return (type(self), (self.operation, self.detail, self.status))
 
 
+class StoreUnavailable(ConnectionError):
+    """The database could not be reached (refused, restarted, a connection cut). Not a
+    DomainError: nothing was refused, and a read or an idempotent write retried later
+    succeeds; the tasks retry it like BrokerUnavailable."""
+
+    transient = True
+
+    def __init__(self, operation: str, detail: str) -> None:
+        self.operation, self.detail = operation, detail
+        super().__init__(f"database unavailable during {operation}: {detail}")
+
+    def __reduce__(self):
+        return (type(self), (self.operation, self.detail))
+
+
 class OrderRejected(BrokerError):
     """The broker answered and refused (a 4xx other than 429): insufficient buying power,
     an unknown symbol, a time_in_force not allowed. Permanent: retrying cannot help.

@@ -15,23 +15,25 @@ from typing import Any
 from celery import shared_task
 
 from strikeflow import bootstrap
-from strikeflow.domain.errors import BrokerUnavailable, DomainError
+from strikeflow.domain.errors import BrokerUnavailable, DomainError, StoreUnavailable
 from strikeflow.services import dispatch as steps
 from strikeflow.services.manual_signal import stored_recommendation_id
 
 Payload = dict[str, Any]
 
-# Venue reads: 1, 2, 4 s (jittered down), then the step fails.
+# Venue and database reads: 1, 2, 4, 8, 10 s (jittered down), then the step fails: a
+# database that refuses connections for a few seconds must not fail a chain.
 READ_RETRY = {
-    "autoretry_for": (BrokerUnavailable,),
+    "autoretry_for": (BrokerUnavailable, StoreUnavailable),
     "retry_backoff": 1,
     "retry_backoff_max": 10,
     "retry_jitter": True,
-    "max_retries": 3,
+    "max_retries": 5,
 }
-# Orders: 1, 2, 4, 8, 16, 30 s at most (jittered down, < 61 s in all), then fall back.
+# Orders: 1, 2, 4, 8, 16, 30 s at most (jittered down, < 61 s in all), then fall back
+# (the venue) or fail (the database: submit_order reads it before sending anything).
 ORDER_RETRY = {
-    "autoretry_for": (BrokerUnavailable,),
+    "autoretry_for": (BrokerUnavailable, StoreUnavailable),
     "retry_backoff": 1,
     "retry_backoff_max": 30,
     "retry_jitter": True,

@@ -18,7 +18,12 @@ from celery.contrib.testing.worker import start_worker
 
 import strikeflow.tasks  # noqa: F401  (registers the tasks)
 from strikeflow import bootstrap
-from strikeflow.domain.errors import BrokerUnavailable, DispatchRejected, OrderRejected
+from strikeflow.domain.errors import (
+    BrokerUnavailable,
+    DispatchRejected,
+    OrderRejected,
+    StoreUnavailable,
+)
 from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.tasks import entry, pipeline
@@ -311,3 +316,23 @@ def test_domain_errors_survive_the_pickling_celery_does_before_errbacks(exc):
     kept = get_pickleable_exception(exc)
     assert type(kept) is type(exc)
     assert str(kept) == str(exc)
+
+
+@pytest.mark.parametrize("step", ["fetch_chain", "size_position", "submit_order"])
+def test_a_database_that_cannot_be_reached_is_retried_not_failed(fakes, step):
+    steps, _ = fakes
+    steps.fail[step] = [StoreUnavailable("get_recommendation", "connection refused")] * 2
+    result = dispatch_chain(f"rec-db-{step}").get(timeout=30)
+    assert result["trail"] == list(STEPS)
+    assert names(steps).count(step) == 3
+    assert steps.failures == []
+
+
+def test_store_unavailable_survives_pickling_and_counts_as_failed():
+    from celery.utils.serialization import get_pickleable_exception
+
+    down = StoreUnavailable("upsert_execution", "server closed the connection")
+    kept = get_pickleable_exception(down)
+    assert type(kept) is StoreUnavailable
+    assert str(kept) == "database unavailable during upsert_execution: server closed the connection"
+    assert failure_kind(kept) == "failed"

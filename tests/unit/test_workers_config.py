@@ -100,10 +100,12 @@ def test_time_limits_exceed_the_http_timeouts(conf):
     assert orders["time_limit"] > orders["soft_time_limit"]
 
 
-def test_submit_order_retries_only_broker_unavailable():
-    from strikeflow.domain.errors import BrokerUnavailable
+def test_submit_order_retries_only_the_unreachable_venue_or_database():
+    """Both are transient and change nothing (the same client_order_id is sent again);
+    anything else, a refusal above all, is never retried."""
+    from strikeflow.domain.errors import BrokerUnavailable, StoreUnavailable
 
-    assert ORDER_RETRY["autoretry_for"] == (BrokerUnavailable,)
+    assert ORDER_RETRY["autoretry_for"] == (BrokerUnavailable, StoreUnavailable)
     assert ORDER_RETRY["retry_jitter"] is True
     assert ORDER_RETRY["max_retries"] > 0
 
