@@ -51,72 +51,68 @@ def test_a_step_below_a_minute_is_refused():
 
 
 class FakeClock:
-    def __init__(self) -> None:
+    """The emulator's clock control; every move lands in the shared event log."""
+
+    def __init__(self, events: list[tuple[str, object]]) -> None:
+        self.events = events
         self.moves: list[datetime] = []
 
     def move_clock(self, to: datetime) -> dict:
+        self.events.append(("clock", to))
         self.moves.append(to)
         return {"timestamp": to.isoformat()}
 
 
-class FakeScan:
-    """Sends one chain at the steps listed, skips a bearish signal at another."""
+class FakeDay:
+    """The scan (sends chains at the steps listed, skips a bearish signal at another),
+    the wait on chains, and reconcile_orders, all logging to the same events."""
 
     def __init__(self, sends_at: dict[datetime, list[str]], skip_at: datetime) -> None:
         self.sends_at, self.skip_at = sends_at, skip_at
-        self.calls: list[datetime] = []
+        self.events: list[tuple[str, object]] = []
+        self.reconciles = 0
 
-    def __call__(self, at: datetime) -> dict:
-        self.calls.append(at)
+    def scan(self, at: datetime) -> dict:
+        self.events.append(("scan", at))
         skipped = [{"ticker": "SPY", "reason": "no shorting"}] if at == self.skip_at else []
         sent = self.sends_at.get(at, [])
         return {"skipped": None, "sent": sent, "recommendations": sent, "skipped_signals": skipped}
 
+    def wait(self, ids) -> dict[str, str]:
+        self.events.append(("wait", tuple(ids)))
+        return {i: "rejected" if i == "rec-c" else "executed" for i in ids}
+
+    def reconcile(self) -> int:
+        self.events.append(("reconcile", None))
+        self.reconciles += 1
+        return 1
+
 
 def test_the_day_moves_the_clock_before_each_scan_and_waits_for_what_it_sent():
     steps = session_steps(THURSDAY, 30)
-    events: list[tuple[str, object]] = []
-    clock = FakeClock()
-    scan = FakeScan({steps[1]: ["rec-a", "rec-b"], steps[3]: ["rec-c"]}, skip_at=steps[2])
-
-    def move(to):
-        events.append(("clock", to))
-        return clock.move_clock(to)
-
-    clock_proxy = type("Clock", (), {"move_clock": staticmethod(move)})()
-
-    def scan_logged(at):
-        events.append(("scan", at))
-        return scan(at)
-
-    def wait(ids):
-        events.append(("wait", tuple(ids)))
-        return {i: "rejected" if i == "rec-c" else "executed" for i in ids}
-
-    reconciles: list[int] = []
-
-    def reconcile() -> int:
-        events.append(("reconcile", None))
-        reconciles.append(1)
-        return 1
-
+    day = FakeDay({steps[1]: ["rec-a", "rec-b"], steps[3]: ["rec-c"]}, skip_at=steps[2])
+    clock = FakeClock(day.events)
     tally = DayTally()
-    seen = [at for at, _ in run_day(clock_proxy, scan_logged, reconcile, wait, steps, tally)]
+    seen = [at for at, _ in run_day(clock, day.scan, day.reconcile, day.wait, steps, tally)]
 
     assert seen == steps
-    assert scan.calls == steps
+    assert [at for kind, at in day.events if kind == "scan"] == steps
     nudged = {steps[1], steps[3]}  # the steps that sent orders: a fill try 2 s later
     expected = [m for at in steps for m in ([at, at + FILL_AFTER] if at in nudged else [at])]
     assert clock.moves == [*expected, steps[-1] + AFTER_CLOSE]
     # each step: the clock, then the scan, then the wait on exactly what it sent
-    assert events[:3] == [("clock", steps[0]), ("scan", steps[0]), ("wait", ())]
-    assert ("wait", ("rec-a", "rec-b")) in events
-    assert events[-2:] == [("clock", steps[-1] + AFTER_CLOSE), ("reconcile", None)]
+    assert day.events[:3] == [("clock", steps[0]), ("scan", steps[0]), ("wait", ())]
+    second = day.events.index(("scan", steps[1]))
+    assert day.events[second + 1 : second + 3] == [
+        ("wait", ("rec-a", "rec-b")),
+        ("clock", steps[1] + FILL_AFTER),
+    ]
+    assert day.events[-2:] == [("clock", steps[-1] + AFTER_CLOSE), ("reconcile", None)]
     assert tally.sent == ["rec-a", "rec-b", "rec-c"]
     assert tally.statuses == {"executed": 2, "rejected": 1}
     assert tally.skipped_signals == {"no shorting": 1}
-    assert len(reconciles) == len(steps) // RECONCILE_EVERY + 1
-    assert tally.fills_recorded == len(reconciles)
+    assert day.reconciles == len(steps) // RECONCILE_EVERY + 1
+    assert tally.fills_recorded == day.reconciles
     assert "3 chains" in tally.line()
     assert "2 executed, 1 rejected" in tally.line()
 
@@ -126,7 +122,7 @@ def test_a_skipped_scan_is_counted_and_sends_nothing():
     tally = DayTally()
     list(
         run_day(
-            FakeClock(),
+            FakeClock([]),
             lambda at: {"skipped": "market closed", "sent": []},
             lambda: 0,
             lambda ids: {},
