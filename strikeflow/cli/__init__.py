@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from strikeflow.cli.demo import add_demo_command, aware_instant
 from strikeflow.cli.dispatch import add_dispatch_commands
+from strikeflow.cli.recover import add_recover_command
 from strikeflow.config import Settings
 from strikeflow.db import migrate
 from strikeflow.db.engine import dispose_all
@@ -31,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_db_commands(commands)
     _add_emulator_command(commands)
     add_dispatch_commands(commands)
+    add_recover_command(commands)
     return parser
 
 
