@@ -95,6 +95,36 @@ TIMEOUT_S = 60.0
 THROUGHPUT_TARGET, LATENCY_TARGET = 0.5, 3.0
 
 
+def cpu_seconds(group: int) -> float:
+    """User + system CPU of every live process in process group ``group`` (a worker and
+    its pool, the emulator), from /proc; 0 where /proc is not there."""
+    total, tick = 0, os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # pgrp; utime and stime are fields 14 and 15 of stat
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+class CpuMeter:
+    """CPU seconds spent by named process groups between ``start`` and ``stop``."""
+
+    def __init__(self, groups: dict[str, int]) -> None:
+        self.groups = groups
+        self.spent: dict[str, float] = {}
+
+    def __enter__(self) -> CpuMeter:
+        self._before = {name: cpu_seconds(pid) for name, pid in self.groups.items()}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name, pid in self.groups.items():
+            self.spent[name] = cpu_seconds(pid) - self._before[name]
+
+
 @dataclass
 class Run:
     """One measured run: per-chain latencies (s), chains that ended in a row, seconds."""
@@ -135,6 +165,11 @@ class Bench:
         self.store = RecommendationRepository(engine_for(url))
         self._n = 0
 
+    def groups(self) -> dict[str, int]:
+        """Process groups to meter: each worker (with its pool) and the emulator."""
+        found = {name: worker.pid for name, worker in self.fleet.workers.items()}
+        return {**found, "emulator": self.emulator.process.pid}
+
     def outcomes(self) -> dict[str, int]:
         """How the recommendations sent since the last reset ended, by status and reason."""
         query = text("SELECT status, status_reason FROM recommendations")
@@ -147,12 +182,29 @@ class Bench:
         return counts
 
     def reset(self) -> None:
-        """A fresh venue (cash, book) and empty tables, so the risk limits start over."""
+        """A fresh venue (cash, book) and empty tables, so the risk limits start over. The
+        new emulator process is asked for each chain once (untimed): it builds a listing on
+        first demand, which a venue that never restarts would not do in the middle of a day."""
         self.emulator.stop()
         self.emulator.start()
+        self._warm_venue()
         with engine_for(self.url).begin() as conn:
             conn.execute(text("DELETE FROM dispatch_executions"))
             conn.execute(text("DELETE FROM recommendations"))
+
+    def _warm_venue(self) -> None:
+        import requests
+
+        headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+        for underlying in sorted(
+            {ticker for ticker, _, instrument in MIX if instrument != "STOCK"}
+        ):
+            for path, params in (
+                (f"/v1beta1/options/snapshots/{underlying}", {"limit": 1}),
+                ("/v2/options/contracts", {"underlying_symbols": underlying, "limit": 1}),
+            ):
+                reply = requests.get(self.emulator.url + path, params, headers=headers, timeout=30)
+                reply.raise_for_status()
 
     def recommendations(self, count: int) -> list[str]:
         ids = []
@@ -262,20 +314,33 @@ def _measure_all(
 ) -> dict[str, float]:
     measure(bench.bare_chain, 4, at_once=False)  # warm up: connections, pools, imports
     bare_idle = measure(bench.bare_chain, unloaded, at_once=False)
-    bare_load = combine([measure(bench.bare_chain, size, at_once=True) for size in batches])
+    with CpuMeter(bench.groups()) as bare_cpu:
+        bare_load = combine([measure(bench.bare_chain, size, at_once=True) for size in batches])
 
+    bench.reset()  # warm up as the bare chain did: each process lists its chains once
+    ids = bench.recommendations(len(MIX) * 2)
+    measure(lambda i: bench.pipeline_chain(ids[i]), len(ids), at_once=False)
     bench.reset()
     ids = bench.recommendations(unloaded)
     pipe_idle = measure(lambda i: bench.pipeline_chain(ids[i]), unloaded, at_once=False)
-    loaded, ended = [], {} if outcomes is None else outcomes
+    loaded, ended, pipe_cpu = [], {} if outcomes is None else outcomes, {}
     for size in batches:
         bench.reset()
         ids = bench.recommendations(size)
-        loaded.append(measure(lambda i, ids=ids: bench.pipeline_chain(ids[i]), size, True))
+        with CpuMeter(bench.groups()) as meter:  # the emulator restarted: measure per batch
+            loaded.append(measure(lambda i, ids=ids: bench.pipeline_chain(ids[i]), size, True))
+        for name, spent in meter.spent.items():
+            pipe_cpu[name] = pipe_cpu.get(name, 0.0) + spent
         for key, n in bench.outcomes().items():
             ended[key] = ended.get(key, 0) + n
     pipe_load = combine(loaded)
+    per_execution = 1000 / max(1, pipe_load.executed)
+    per_chain = 1000 / max(1, len(bare_load.latencies))
     return {
+        "cpu_ms_pipeline_workers": per_execution
+        * (pipe_cpu["bench-pipeline"] + pipe_cpu["bench-orders"]),
+        "cpu_ms_emulator": per_execution * pipe_cpu["emulator"],
+        "cpu_ms_bare_workers": per_chain * bare_cpu.spent["bench-bare"],
         "recommendations": float(len(pipe_load.latencies)),
         "executed": float(pipe_load.executed),
         "pipeline_per_s": pipe_load.per_second,
@@ -324,6 +389,11 @@ def main() -> None:
         f"  loaded      pipeline p50 {f['pipeline_loaded_p50_ms']:6.1f} ms p95"
         f" {f['pipeline_loaded_p95_ms']:6.1f} ms   bare p50 {f['bare_loaded_p50_ms']:5.1f} ms"
         f" p95 {f['bare_loaded_p95_ms']:5.1f} ms"
+    )
+    print(
+        f"  CPU, loaded: pipeline workers {f['cpu_ms_pipeline_workers']:.1f} ms + emulator"
+        f" {f['cpu_ms_emulator']:.1f} ms an execution; bare workers"
+        f" {f['cpu_ms_bare_workers']:.1f} ms a chain (Redis, PostgreSQL not metered)"
     )
     print(f"  ({time.monotonic() - started:.0f} s in all)")
 
