@@ -6,15 +6,20 @@ persistence loses every queued step, and a worker killed between the venue's acc
 not terminal, and the database says which. ``recover`` walks them, oldest first:
 
 - an execution row exists → the recommendation takes the state the row implies;
+- the venue holds an order for its client_order_id (a worker died between the accept
+  and the write) → the order is adopted: its row is written from what the venue holds
+  (contract, quantity, state), never from a new selection. A chain sent again would
+  select at today's prices: another strike once the market moved, or a refusal (after
+  the close, with the buying power the order itself holds) that leaves the order
+  without a row for good;
 - otherwise the chain is sent again. It is safe: ``fetch_chain`` refuses a terminal
   recommendation, ``submit_order`` finds an order the venue already has by the
-  client_order_id derived from the recommendation id (lookup before submit), and the
-  execution is upserted on that id. An order the venue accepted is adopted, never
-  placed twice.
+  client_order_id derived from the recommendation id, and the execution is upserted on
+  that id. Nothing is placed twice.
 
-``reconcile_orders`` on beat runs the same walk with ``redrive=False``: it settles and
-adopts (the crash between accept and write heals within one beat) but leaves chains that
-may simply be queued behind others to ``strikeflow recover``.
+Beat runs the same walk with ``redrive=False``: it settles and adopts (the crash between
+accept and write heals within one beat) but leaves chains that may simply be queued
+behind others to ``strikeflow recover``.
 
 A recommendation whose order the venue cannot be asked about is left for the next run
 (``unreachable``): sending its chain blind would be safe, but the walk says what it knows.
@@ -29,18 +34,26 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_EVEN
 from typing import Protocol
 
 from strikeflow.domain.errors import BrokerUnavailable
+from strikeflow.domain.models import InstrumentType
+from strikeflow.domain.occ import parse_occ
+from strikeflow.domain.orders import BrokerOrder
 from strikeflow.domain.records import (
+    Action,
     Execution,
     ExecutionStatus,
+    PositionEffect,
     Recommendation,
     RecommendationStatus,
     utcnow,
 )
 from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
-from strikeflow.services.dispatch_records import reconcile_orders
+from strikeflow.services.dispatch_records import CENT, reconcile_orders
+
+STOCK = InstrumentType.STOCK
 
 
 class PendingRecommendations(Protocol):
@@ -53,7 +66,7 @@ class PendingRecommendations(Protocol):
 class RecoveryReport:
     reconciled: int = 0  # executions whose venue state changed
     settled: list[str] = field(default_factory=list)  # took the state of their row
-    adopted: list[str] = field(default_factory=list)  # the venue had the order, no row
+    adopted: list[str] = field(default_factory=list)  # no row: written from the venue's order
     redriven: list[str] = field(default_factory=list)  # chain sent again
     waiting: int = 0  # stale, nothing at the venue, not re-driven (redrive=False)
     unreachable: list[str] = field(default_factory=list)  # the venue could not be asked
@@ -81,8 +94,8 @@ def recover(
     now: datetime | None = None,
     limit: int = 1_000,
 ) -> RecoveryReport:
-    """Bring every stale non-terminal recommendation to its state, or its chain (a
-    chain is sent for an order the venue holds always, for the others when ``redrive``)."""
+    """Bring every stale non-terminal recommendation to its state: its row's, the order's
+    the venue holds (adopted), or with ``redrive`` its chain's, sent again."""
     report = RecoveryReport()
     with contextlib.suppress(BrokerUnavailable):  # fills wait for the next run
         report.reconciled = reconcile_orders(ctx, limit)
@@ -102,16 +115,74 @@ def recover(
             report.unreachable.append(rec.id)  # never re-driven blind: it may be placed
             continue
         if placed is not None:
+            stored, _ = ctx.store.upsert_execution(adopted_execution(rec, placed, ctx.now()))
+            ctx.store.set_status(rec.id, _status_of(stored), "recovered: adopted the venue's order")
             report.adopted.append(rec.id)
-        elif redrive:
-            report.redriven.append(rec.id)
-        else:
+        elif not redrive:
             report.waiting += 1
-            continue
-        if rec.status is RecommendationStatus.PENDING:
-            ctx.store.set_status(rec.id, RecommendationStatus.DISPATCHED)
-        send_chain(rec.id)
+        else:
+            if rec.status is RecommendationStatus.PENDING:
+                ctx.store.set_status(rec.id, RecommendationStatus.DISPATCHED)
+            send_chain(rec.id)
+            report.redriven.append(rec.id)
     return report
+
+
+def adopted_execution(rec: Recommendation, order: BrokerOrder, now: datetime) -> Execution:
+    """The row of an order the venue holds that no chain recorded, as persist_execution
+    would write it, from the order itself: its contract (strike and expiry from the OCC
+    symbol), quantity, limit and state. The Greeks at selection died with the worker."""
+    traded = order.instrument
+    explain: dict[str, object] = {
+        "adopted": "the venue held this order; no execution row recorded it",
+        "order": order.explain(),
+        "requested": rec.instrument_type.value,
+        "traded": traded.value,
+    }
+    if traded is STOCK and rec.instrument_type is not STOCK:
+        explain["fallback"] = {"reason": "adopted: the venue holds the stock order"}
+    closes = (
+        order.side is Action.SELL
+        if traded is STOCK
+        else "_to_close" in (order.position_intent or "")
+    )
+    values: dict[str, object] = {}
+    if traded is not STOCK:
+        occ = parse_occ(order.symbol)
+        premium = order.filled_avg_price or order.limit_price
+        values = {
+            "strike_price": occ.strike,
+            "expiration_date": occ.expiration,
+            "contracts": int(order.qty),
+            "premium_paid": None if premium is None else premium.quantize(CENT, ROUND_HALF_EVEN),
+            "option_symbol": order.symbol,
+        }
+    notional = None
+    if order.filled_qty and order.filled_avg_price is not None:
+        notional = order.filled_qty * order.filled_avg_price
+    return Execution(
+        recommendation_id=rec.id,
+        client_order_id=order.client_order_id,
+        ticker=rec.ticker,
+        action=rec.action if traded is STOCK else order.side,
+        instrument_type=traded,
+        broker=order.broker,
+        execution_mode=order.execution_mode,
+        status=order.status,
+        quantity=order.qty,
+        broker_order_id=order.id or None,
+        position_effect=PositionEffect.CLOSE if closes else PositionEffect.OPEN,
+        filled_qty=order.filled_qty,
+        filled_avg_price=order.filled_avg_price,
+        notional=notional,
+        explain_json=explain,
+        strategy_type=rec.strategy_type,
+        created_at=now,
+        updated_at=now,
+        submitted_at=order.submitted_at,
+        filled_at=order.filled_at,
+        **values,
+    )
 
 
 def _split_by_age(

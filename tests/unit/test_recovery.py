@@ -5,9 +5,20 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 
 from strikeflow.domain.errors import BrokerUnavailable
-from strikeflow.domain.records import RecommendationStatus
+from strikeflow.domain.models import InstrumentType
+from strikeflow.domain.occ import parse_occ
+from strikeflow.domain.orders import BrokerOrder, OrderType
+from strikeflow.domain.records import (
+    Action,
+    BrokerName,
+    ExecutionMode,
+    ExecutionStatus,
+    PositionEffect,
+    RecommendationStatus,
+)
 from strikeflow.services.dispatch import (
     client_order_id_for,
     fetch_chain,
@@ -20,7 +31,7 @@ from strikeflow.services.dispatch import (
 from strikeflow.services.recovery import recover
 from tests.integration.records import recommendation
 from tests.unit.factories import NOW
-from tests.unit.fakes_dispatch import make_context
+from tests.unit.fakes_dispatch import OrderBook, make_context
 from tests.unit.test_dispatch_steps import listed
 
 LATER = NOW + timedelta(minutes=10)
@@ -88,8 +99,11 @@ def test_an_order_the_venue_accepted_without_a_row_is_adopted_not_placed_again()
     report = recover(ctx, Pending(store), chains, now=LATER)
     assert report.adopted == ["r-1"]
     assert report.redriven == []
+    assert chains.sent == []
     row = store.executions[client_order_id_for("r-1")]
     assert row.broker_order_id == placed["id"]
+    assert row.option_symbol == placed["symbol"]
+    assert row.contracts == int(Decimal(placed["qty"]))
     assert store.recs["r-1"].status is RecommendationStatus.EXECUTED
     assert repr(broker) == "SimulatedBroker(orders=1, reason='unit test')"
 
@@ -132,7 +146,7 @@ def test_without_redrive_only_orders_at_the_venue_get_their_chain():
     report = recover(ctx, Pending(store), chains, redrive=False, now=LATER)
     assert report.adopted == ["r-1"]
     assert report.waiting == 1
-    assert chains.sent == ["r-1"]
+    assert chains.sent == []  # the adopted row is written from the venue's order
     assert store.recs["r-1"].status is RecommendationStatus.EXECUTED
     assert store.recs["r-2"].status is RecommendationStatus.DISPATCHED
 
@@ -154,3 +168,81 @@ def test_a_venue_that_cannot_be_asked_leaves_the_recommendation_for_the_next_run
     assert report.unreachable == ["r-1"]
     assert chains.sent == []
     assert store.recs["r-1"].status is RecommendationStatus.DISPATCHED
+
+
+class NoMarket:
+    """A market that cannot answer (after the close, say): adoption must not need it."""
+
+    def __getattr__(self, name: str):
+        def down(*_args, **_kwargs):
+            raise AssertionError(f"adoption asked the market: {name}")
+
+        return down
+
+
+def test_adoption_records_the_contract_the_venue_holds_not_a_new_selection():
+    ctx, store, _broker, chains = world("r-1")
+    payload = fetch_chain(ctx, "r-1")
+    for step in (select_contract, snapshot_price, size_position):
+        payload = json.loads(json.dumps(step(ctx, payload)))
+    placed = submit_order(ctx, payload)["order"]
+    ctx.market = NoMarket()  # a chain sent again now would select from another market
+    report = recover(ctx, Pending(store), chains, redrive=False, now=LATER)
+    assert report.adopted == ["r-1"]
+    row = store.executions[client_order_id_for("r-1")]
+    occ = parse_occ(placed["symbol"])
+    assert (row.option_symbol, row.strike_price, row.expiration_date) == (
+        placed["symbol"],
+        occ.strike,
+        occ.expiration,
+    )
+    assert row.instrument_type is InstrumentType(payload["instrument"])
+    assert row.premium_paid == Decimal(placed["limit_price"]).quantize(Decimal("0.01"))
+    assert row.explain_json["adopted"]
+    assert store.recs["r-1"].status is RecommendationStatus.EXECUTED
+
+
+def held(coid: str, symbol: str, side: Action, status=ExecutionStatus.FILLED) -> BrokerOrder:
+    return BrokerOrder(
+        id="venue-1",
+        client_order_id=coid,
+        symbol=symbol,
+        side=side,
+        qty=Decimal(5),
+        order_type=OrderType.MARKET,
+        status=status,
+        broker_status=status.value,
+        broker=BrokerName.ALPACA,
+        execution_mode=ExecutionMode.PAPER,
+        filled_qty=Decimal(5) if status is ExecutionStatus.FILLED else Decimal(0),
+        filled_avg_price=Decimal("101.5") if status is ExecutionStatus.FILLED else None,
+    )
+
+
+def test_a_stock_order_held_for_an_option_recommendation_is_adopted_as_its_fallback():
+    ctx, store, _broker, chains = world("r-1")
+    ctx.broker = book = OrderBook()
+    coid = client_order_id_for("r-1")
+    book.orders[coid] = held(coid, "XYZ", Action.BUY)
+    recover(ctx, Pending(store), chains, redrive=False, now=LATER)
+    row = store.executions[coid]
+    assert row.instrument_type is InstrumentType.STOCK
+    assert (row.option_symbol, row.contracts) == (None, None)
+    assert row.notional == Decimal("507.5")
+    assert store.recs["r-1"].status is RecommendationStatus.FELL_BACK
+
+
+def test_a_stock_sell_held_is_adopted_as_a_close_and_a_refused_order_as_a_rejection():
+    ctx, store, _broker, chains = world("r-1", "r-2")
+    store.recs["r-1"] = replace(
+        store.recs["r-1"], action=Action.SELL, instrument_type=InstrumentType.STOCK
+    )
+    ctx.broker = book = OrderBook()
+    sell, refused = client_order_id_for("r-1"), client_order_id_for("r-2")
+    book.orders[sell] = held(sell, "XYZ", Action.SELL)
+    book.orders[refused] = held(refused, "XYZ", Action.BUY, status=ExecutionStatus.REJECTED)
+    report = recover(ctx, Pending(store), chains, redrive=False, now=LATER)
+    assert sorted(report.adopted) == ["r-1", "r-2"]
+    assert store.executions[sell].position_effect is PositionEffect.CLOSE
+    assert store.recs["r-1"].status is RecommendationStatus.EXECUTED
+    assert store.recs["r-2"].status is RecommendationStatus.REJECTED
