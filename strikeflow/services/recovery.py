@@ -115,8 +115,8 @@ def recover(
             report.unreachable.append(rec.id)  # never re-driven blind: it may be placed
             continue
         if placed is not None:
-            stored, _ = ctx.store.upsert_execution(adopted_execution(rec, placed, ctx.now()))
-            ctx.store.set_status(rec.id, _status_of(stored), "recovered: adopted the venue's order")
+            row = adopted_execution(rec, placed, ctx.now())
+            ctx.store.record_outcome(row, _status_of(row), "recovered: adopted the venue's order")
             report.adopted.append(rec.id)
         elif not redrive:
             report.waiting += 1
