@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from strikeflow.domain.models import InstrumentType, StrategyType
+from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.orders import BrokerOrder
 from strikeflow.domain.records import (
     MAX_TEXT,
@@ -65,8 +66,10 @@ def persist_execution(ctx: DispatchContext, payload: dict[str, Any]) -> dict[str
 
 
 def build_execution(ctx: DispatchContext, payload: dict[str, Any], order: BrokerOrder) -> Execution:
-    """The record of ``order`` for the payload's recommendation."""
+    """The record of ``order`` for the payload's recommendation. What was traded is the
+    order's: a second delivery of a chain may have selected otherwise (see below)."""
     now = ctx.now()
+    traded = order.instrument
     explain = {
         **payload["explain"],
         "order": order.explain(),
@@ -80,8 +83,8 @@ def build_execution(ctx: DispatchContext, payload: dict[str, Any], order: Broker
         "recommendation_id": payload["recommendation_id"],
         "client_order_id": order.client_order_id,
         "ticker": payload["ticker"],
-        "action": order.side if payload["trade"] != STOCK else Action(payload["action"]),
-        "instrument_type": InstrumentType(payload["trade"]),
+        "action": order.side if traded != STOCK else Action(payload["action"]),
+        "instrument_type": traded,
         "broker": order.broker,
         "execution_mode": order.execution_mode,
         "status": order.status,
@@ -98,7 +101,7 @@ def build_execution(ctx: DispatchContext, payload: dict[str, Any], order: Broker
         "submitted_at": order.submitted_at,
         "filled_at": order.filled_at,
     }
-    if payload["trade"] != STOCK:
+    if traded != STOCK:
         values.update(_option_columns(payload, order))
     return Execution(**values)
 
@@ -108,10 +111,18 @@ def _option_columns(payload: dict[str, Any], order: BrokerOrder) -> dict[str, An
 
     ``premium_paid`` is the fill price per contract (per share), or until a fill the
     price the order was sent at (its limit, else the quoted ask).
+
+    An order the venue already held under this client_order_id (placed by an earlier
+    delivery of the chain, at other prices) keeps its own contract, read from its OCC
+    symbol; this delivery's selection, Greeks and quote describe another contract.
     """
-    c = payload["contract"]
+    c, quote = payload.get("contract") or {}, payload.get("option_quote")
+    if c.get("symbol") != order.symbol:
+        occ = parse_occ(order.symbol)
+        c = {"symbol": order.symbol, "strike": str(occ.strike), "expiration": str(occ.expiration)}
+        quote = None
     greeks = c.get("greeks") or [None] * 5
-    quoted = Decimal(payload["option_quote"]["ask"]) if payload.get("option_quote") else None
+    quoted = Decimal(quote["ask"]) if quote else None
     premium = order.filled_avg_price or order.limit_price or quoted
     return {
         "strike_price": Decimal(c["strike"]),

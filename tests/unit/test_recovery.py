@@ -246,3 +246,28 @@ def test_a_stock_sell_held_is_adopted_as_a_close_and_a_refused_order_as_a_reject
     assert store.executions[sell].position_effect is PositionEffect.CLOSE
     assert store.recs["r-1"].status is RecommendationStatus.EXECUTED
     assert store.recs["r-2"].status is RecommendationStatus.REJECTED
+
+
+def test_a_second_delivery_after_the_market_moved_records_the_order_the_venue_holds():
+    """A chain delivered twice (its fetch_chain redelivered after a kill): the second
+    selects at the new prices, and its submit finds the first delivery's order under the
+    same client_order_id. The row must describe that order, whichever persists first."""
+    ctx, store, _broker, _chains = world("r-1")
+    first = fetch_chain(ctx, "r-1")
+    for step in (select_contract, snapshot_price, size_position, submit_order):
+        first = json.loads(json.dumps(step(ctx, first)))
+    ctx.market.quote_stock("XYZ", "108")
+    second = fetch_chain(ctx, "r-1")
+    for step in (select_contract, snapshot_price, size_position, submit_order):
+        second = json.loads(json.dumps(step(ctx, second)))
+    assert second["contract"]["symbol"] != first["contract"]["symbol"]  # another selection
+    persist_execution(ctx, second)
+    persist_execution(ctx, first)
+    row = store.executions[client_order_id_for("r-1")]
+    held_symbol = first["order"]["symbol"]
+    assert row.option_symbol == held_symbol
+    assert (row.strike_price, row.expiration_date) == (
+        parse_occ(held_symbol).strike,
+        parse_occ(held_symbol).expiration,
+    )
+    assert row.contracts == int(Decimal(first["order"]["qty"]))
