@@ -361,4 +361,4 @@ def test_an_order_accepted_before_the_worker_died_is_adopted_by_the_beat_walk(
         assert_one_order_one_row(world, rid)
         assert world.executions(rid)[0]["explain_json"]["adopted"]
     with capsys.disabled():
-        print(f"\nrecovery, accepted then killed: adopted by the walk in {took:.1f} s")
+        print(f"\nrecovery, accepted then killed: adopted by the walk in {took * 1000:.0f} ms")
