@@ -10,9 +10,13 @@ PostgreSQL database: worker ``pipeline`` (marketdata, dispatch, persistence) and
 worker ``bare`` with the same number of processes, running six no-op tasks per chain with
 the same Celery settings.
 
-- Unloaded latency: chains sent one at a time, each awaited before the next.
-- Loaded: chains sent in batches at once; throughput is executions per second over the
-  batches, latency is per chain under that load.
+- Unloaded latency: chains sent one at a time, each awaited before the next, a bare
+  chain and a pipeline chain in turn (both sides see the same moments of a shared
+  machine).
+- Loaded: chains sent in batches at once, a bare batch then a pipeline batch; throughput
+  is chains per second over the batches, latency is per chain under that load.
+- Both sides are warmed up first; the first five steps of both chains store no result
+  (only the last one's is read, see strikeflow.tasks.entry.chain_for).
 Latency runs from send to the last task's stored result (for the pipeline, after the
 execution row is committed), by the result's ``date_done``: the same clock and the same
 mechanism for both chains.
@@ -37,6 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import celery
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -54,6 +59,7 @@ from strikeflow.devfleet import (
 )
 from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
+from strikeflow.tasks.entry import chain_for
 
 BENCHMARKS = Path(__file__).resolve().parent
 ADMIN_URL = os.environ.get(
@@ -73,8 +79,6 @@ MIX = (
 BATCH = 18
 EMULATOR_ARGS = ["--seed", "42", "--clock", "sim", "--start", START, "--fill-delay", "1"]
 EMULATOR_ARGS += ["--api-key", KEY, "--secret-key", SECRET]
-STEPS = ("fetch_chain", "select_contract", "snapshot_price", "size_position")
-STEPS += ("submit_order", "persist_execution")
 BARE_PATH = os.pathsep.join(filter(None, [str(BENCHMARKS), os.environ.get("PYTHONPATH")]))
 PROCESSES = 4
 
@@ -219,20 +223,17 @@ class Bench:
         return ids
 
     def pipeline_chain(self, rid: str):
-        app = self.fleet.app
-        chain = None
-        for name in STEPS:
-            sig = app.signature(f"strikeflow.{name}", args=(rid,) if chain is None else ())
-            sig.link_error(app.signature("strikeflow.on_step_failure"))
-            chain = sig if chain is None else chain | sig
-        return chain.apply_async()
+        """The chain as the entry task sends it (strikeflow.tasks.entry.chain_for)."""
+        return chain_for(rid, self.fleet.app).apply_async()
 
     def bare_chain(self, i: int):
+        """Six no-op steps, built like the pipeline's: results of the first five unstored."""
         app = self.fleet.app
-        chain = app.signature("bare.step", args=({"recommendation_id": f"bare-{i}"},), queue="bare")
-        for _ in range(5):
-            chain = chain | app.signature("bare.step", queue="bare")
-        return chain.apply_async()
+        steps = [app.signature("bare.step", args=({"recommendation_id": f"bare-{i}"},))]
+        steps += [app.signature("bare.step") for _ in range(5)]
+        for step in steps[:-1]:
+            step.set(ignore_result=True)
+        return celery.chain(*(step.set(queue="bare") for step in steps)).apply_async()
 
 
 def _done(result) -> tuple[bool, datetime]:
@@ -309,30 +310,42 @@ def own_redis(log_dir: Path) -> Iterator[RedisDbs]:
         yield RedisDbs(DBS.broker, DBS.backend, DBS.app, port=server.port)
 
 
+def _add(totals: dict, more: dict) -> None:
+    for key, value in more.items():
+        totals[key] = totals.get(key, 0) + value
+
+
 def _measure_all(
     bench: Bench, batches: list[int], unloaded: int, outcomes: dict[str, int] | None
 ) -> dict[str, float]:
     measure(bench.bare_chain, 4, at_once=False)  # warm up: connections, pools, imports
-    bare_idle = measure(bench.bare_chain, unloaded, at_once=False)
-    with CpuMeter(bench.groups()) as bare_cpu:
-        bare_load = combine([measure(bench.bare_chain, size, at_once=True) for size in batches])
-
-    bench.reset()  # warm up as the bare chain did: each process lists its chains once
+    bench.reset()  # the pipeline's too: each process lists its chains once
     ids = bench.recommendations(len(MIX) * 2)
     measure(lambda i: bench.pipeline_chain(ids[i]), len(ids), at_once=False)
+
+    # Interleaved, so that both sides see the same machine (it is shared and noisy):
+    # unloaded, one bare chain then one pipeline chain; loaded, batch by batch.
     bench.reset()
     ids = bench.recommendations(unloaded)
-    pipe_idle = measure(lambda i: bench.pipeline_chain(ids[i]), unloaded, at_once=False)
-    loaded, ended, pipe_cpu = [], {} if outcomes is None else outcomes, {}
+    bare_runs, pipe_runs = [], []
+    for rid in ids:
+        bare_runs.append(measure(bench.bare_chain, 1, at_once=False))
+        pipe_runs.append(measure(lambda _, rid=rid: bench.pipeline_chain(rid), 1, at_once=False))
+    bare_idle, pipe_idle = combine(bare_runs), combine(pipe_runs)
+    bare_loaded, loaded, ended = [], [], {} if outcomes is None else outcomes
+    bare_cpu: dict[str, float] = {}
+    pipe_cpu: dict[str, float] = {}
     for size in batches:
+        with CpuMeter(bench.groups()) as meter:
+            bare_loaded.append(measure(bench.bare_chain, size, at_once=True))
+        _add(bare_cpu, meter.spent)
         bench.reset()
         ids = bench.recommendations(size)
         with CpuMeter(bench.groups()) as meter:  # the emulator restarted: measure per batch
             loaded.append(measure(lambda i, ids=ids: bench.pipeline_chain(ids[i]), size, True))
-        for name, spent in meter.spent.items():
-            pipe_cpu[name] = pipe_cpu.get(name, 0.0) + spent
-        for key, n in bench.outcomes().items():
-            ended[key] = ended.get(key, 0) + n
+        _add(pipe_cpu, meter.spent)
+        _add(ended, bench.outcomes())
+    bare_load = combine(bare_loaded)
     pipe_load = combine(loaded)
     per_execution = 1000 / max(1, pipe_load.executed)
     per_chain = 1000 / max(1, len(bare_load.latencies))
@@ -340,7 +353,7 @@ def _measure_all(
         "cpu_ms_pipeline_workers": per_execution
         * (pipe_cpu["bench-pipeline"] + pipe_cpu["bench-orders"]),
         "cpu_ms_emulator": per_execution * pipe_cpu["emulator"],
-        "cpu_ms_bare_workers": per_chain * bare_cpu.spent["bench-bare"],
+        "cpu_ms_bare_workers": per_chain * bare_cpu["bench-bare"],
         "recommendations": float(len(pipe_load.latencies)),
         "executed": float(pipe_load.executed),
         "pipeline_per_s": pipe_load.per_second,

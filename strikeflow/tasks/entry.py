@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import chain, shared_task
+from celery import Celery, chain, current_app, shared_task
 from celery.result import AsyncResult
 
 from strikeflow import bootstrap
@@ -57,19 +57,38 @@ def recommendation_id_of(request: Any) -> str | None:
     return None
 
 
-def dispatch_chain(recommendation_id: str) -> AsyncResult:
-    """Send the six steps for ``recommendation_id``; each has the failure errback."""
-    signatures = [
-        fetch_chain.s(recommendation_id),
-        select_contract.s(),
-        snapshot_price.s(),
-        size_position.s(),
-        submit_order.s(),
-        persist_execution.s(),
-    ]
+STEPS = tuple(
+    task.name
+    for task in (
+        fetch_chain,
+        select_contract,
+        snapshot_price,
+        size_position,
+        submit_order,
+        persist_execution,
+    )
+)
+
+
+def chain_for(recommendation_id: str, app: Celery | None = None) -> chain:
+    """The six steps for ``recommendation_id``, each with the failure errback.
+
+    Only the last step's result is ever read: each step hands its payload to the next in
+    the next one's message, so the first five store none in the result backend (each
+    would be written, published and kept for a day, 10-30 KB for an option chain)."""
+    app = app or current_app
+    signatures = [app.signature(STEPS[0], args=(recommendation_id,))]
+    signatures += [app.signature(name) for name in STEPS[1:]]
+    for signature in signatures[:-1]:
+        signature.set(ignore_result=True)
     for signature in signatures:
-        signature.link_error(on_step_failure.s())
-    return chain(*signatures).apply_async()
+        signature.link_error(app.signature(on_step_failure.name))
+    return chain(*signatures)
+
+
+def dispatch_chain(recommendation_id: str) -> AsyncResult:
+    """Send the six steps for ``recommendation_id`` (``chain_for``)."""
+    return chain_for(recommendation_id).apply_async()
 
 
 @shared_task(name="strikeflow.on_step_failure")

@@ -27,7 +27,12 @@ from strikeflow.domain.errors import (
 from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.tasks import entry, pipeline
-from strikeflow.tasks.entry import dispatch_chain, failure_kind, recommendation_id_of
+from strikeflow.tasks.entry import (
+    chain_for,
+    dispatch_chain,
+    failure_kind,
+    recommendation_id_of,
+)
 from strikeflow.workers.config import QUEUES, celery_config
 
 STEPS = (
@@ -336,3 +341,14 @@ def test_store_unavailable_survives_pickling_and_counts_as_failed():
     assert type(kept) is StoreUnavailable
     assert str(kept) == "database unavailable during upsert_execution: server closed the connection"
     assert failure_kind(kept) == "failed"
+
+
+def test_only_the_last_step_stores_its_result_and_every_step_has_the_errback(celery_app):
+    steps = chain_for("rec-chain", celery_app).tasks
+    assert [s.task for s in steps] == [f"strikeflow.{name}" for name in STEPS]
+    assert steps[0].args == ("rec-chain",)
+    assert [bool(s.options.get("ignore_result")) for s in steps] == [True] * 5 + [False]
+    assert all(
+        [e["task"] for e in s.options["link_error"]] == ["strikeflow.on_step_failure"]
+        for s in steps
+    )
