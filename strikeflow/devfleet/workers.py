@@ -164,8 +164,11 @@ class Fleet:
 
     def start(self, spec: WorkerSpec) -> WorkerProcess:
         """Spawn one worker (not awaited: see ``wait_ready``)."""
-        if spec.name in self.workers and self.workers[spec.name].alive():
+        previous = self.workers.get(spec.name)
+        if previous is not None and previous.alive():
             raise RuntimeError(f"worker {spec.name} is already running")
+        if previous is not None:
+            previous.stop()  # a dead one: reap it and close its log
         log = self.config.log_dir / f"worker-{spec.name}.log"
         node = f"{spec.name}@{self.host}"
         worker = WorkerProcess(spec, node, self.command(spec), log, self.env_for(spec))

@@ -81,7 +81,8 @@ class KillAfterSubmit:
 
 
 class KillAfterUpsert:
-    """The store, killing the worker once an execution row is committed."""
+    """The store, killing the worker once an execution row is committed (alone, or with
+    the recommendation's outcome in the same transaction)."""
 
     def __init__(self, store: Any) -> None:
         self._store = store
