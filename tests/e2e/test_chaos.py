@@ -1,0 +1,349 @@
+"""Chaos: 300 recommendations through a real fleet while everything breaks.
+
+Workers on every queue (real processes, tests.e2e.chaos_worker: the real app with kill
+points), the emulator in its own process with 5xx, 429, commit-then-fail and latency past
+the HTTP timeout, the test's own redis-server (restarted once, losing every queue), and a
+PostgreSQL database that refuses connections for a few seconds. Workers die at chosen
+points (after fetch_chain published its successor; after the venue accepted an order,
+inside submit_order; after the execution row was committed, inside persist_execution) and
+at random, and come back. Then ``strikeflow recover`` re-drives what Redis lost.
+
+Afterwards: at most one order per client_order_id at the venue, every recommendation in
+exactly one terminal state, every order the venue accepted with exactly one execution
+row, and the three views in agreement with the executions. The figures are printed on one
+line (the README's Reliability section quotes it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from strikeflow.db.engine import dispose_all, engine_for
+from strikeflow.db.migrate import upgrade
+from strikeflow.db.repositories import RecommendationRepository, ReportQueries
+from strikeflow.devfleet import (
+    Fleet,
+    FleetConfig,
+    RedisDbs,
+    RedisServer,
+    SubprocessEmulator,
+    WorkerSpec,
+    free_port,
+)
+from strikeflow.domain.expiry import NEW_YORK
+from strikeflow.services.manual_signal import manual_recommendation
+from tests.e2e.chaos_support import Killer, refuse_connections
+from tests.integration.conftest import ADMIN_URL, create_database  # noqa: F401  (fixture)
+
+REPO = Path(__file__).resolve().parents[2]
+MONDAY = datetime(2037, 11, 16, 10, 45, tzinfo=NEW_YORK)
+KEY, SECRET = "chaos-key-id", "chaos-secret-key"
+SEED = 20261201
+RECOMMENDATIONS = 300
+RUN_DEADLINE_S = 285.0  # the whole chaos phase, recovery included
+VISIBILITY_TIMEOUT_S = 6
+# An operator's recover: after the pipeline stood still for STALL_S, for what has not
+# moved in RECOVER_MIN_AGE_S (beyond the longest retry countdown, 30 s: not in flight).
+STALL_S = 2 * VISIBILITY_TIMEOUT_S + 8
+RECOVER_MIN_AGE_S = 35
+KILLS = "after_publish@7,after_accept@9,in_persist@11"
+MIX = (  # a quarter each CALL and PUT, half STOCK; the stock sells close what was bought
+    ("SPY", "BUY", "CALL", "day_trade"),
+    ("AAPL", "BUY", "STOCK", None),
+    ("QQQ", "SELL", "PUT", "day_trade"),
+    ("AAPL", "SELL", "STOCK", None),
+    ("QQQ", "BUY", "CALL", "swing_trade"),
+    ("MSFT", "BUY", "STOCK", None),
+    ("SPY", "SELL", "PUT", "day_trade"),
+    ("MSFT", "SELL", "STOCK", None),
+)
+TIMELINE = Path("/tmp/strikeflow-chaos-timeline.log")  # progress, for a failed run
+REASONS = Path("/tmp/strikeflow-chaos-reasons.txt")  # outcomes and reasons, counted
+TERMINAL = ("executed", "fell_back", "rejected", "failed")
+
+
+def worker_specs(chaos_dir: Path) -> list[WorkerSpec]:
+    env = {
+        "PYTHONPATH": str(REPO),
+        "CHAOS_KILLS": KILLS,
+        "CHAOS_DIR": str(chaos_dir),
+        "CHAOS_MAX_FIRES": "2",
+        "CHAOS_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
+    }
+    app = "tests.e2e.chaos_worker"
+    return [
+        WorkerSpec("chaos-marketdata", ("marketdata",), concurrency=2, env=env, app=app),
+        WorkerSpec("chaos-dispatch", ("dispatch",), concurrency=2, env=env, app=app),
+        WorkerSpec("chaos-orders", ("orders",), concurrency=2, env=env, app=app),
+        WorkerSpec("chaos-persistence", ("persistence",), concurrency=2, env=env, app=app),
+    ]
+
+
+class Venue:
+    """The emulator's own controls: faults, clock, audit (never the chaos faults)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = requests.Session()
+        self.http.headers.update({"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET})
+
+    def faults(self, **settings) -> None:
+        self.http.post(f"{self.url}/_sim/faults", json=settings, timeout=10).raise_for_status()
+
+    def advance(self, seconds: float) -> None:
+        reply = self.http.post(f"{self.url}/_sim/clock", json={"seconds": seconds}, timeout=10)
+        reply.raise_for_status()
+
+    def audit(self) -> list[dict]:
+        reply = self.http.get(f"{self.url}/_sim/orders", timeout=30)
+        reply.raise_for_status()
+        return reply.json()
+
+
+def statuses(url: str) -> Counter[str]:
+    with engine_for(url).connect() as conn:
+        rows = conn.execute(text("SELECT status, count(*) FROM recommendations GROUP BY status"))
+        return Counter(dict(rows.all()))
+
+
+def send(fleet: Fleet, rid: str, deadline_s: float = 30.0) -> None:
+    """Send the entry task, through a Redis that may be restarting."""
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            fleet.app.send_task("strikeflow.dispatch", kwargs={"recommendation_id": rid})
+            return
+        except Exception:  # kombu's connection errors vary; the deadline bounds it
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.2)
+
+
+def recover(config: FleetConfig, min_age_s: float) -> dict:
+    """``strikeflow recover`` as an operator runs it, with the fleet's settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIKEFLOW_")}
+    env.update(config.settings_env())
+    done = subprocess.run(
+        [sys.executable, "-m", "strikeflow", "recover", "--min-age", str(min_age_s), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode in (0, 3), done.stderr[-3000:]  # 3: the venue was unreachable
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def chaos_world(url: str, tmp_path: Path) -> Iterator[tuple[FleetConfig, Fleet, RedisServer]]:
+    """The test's own redis-server, the emulator in its own process, the fleet's config;
+    everything stopped on the way out, whatever happened."""
+    with contextlib.ExitStack() as stack:
+        redis_server = RedisServer(tmp_path / "redis.log").start()
+        stack.callback(lambda: redis_server.stop())
+        emulator = SubprocessEmulator(
+            [
+                "--seed", str(SEED), "--clock", "sim", "--start", MONDAY.isoformat(),
+                "--api-key", KEY, "--secret-key", SECRET, "--fill-delay", "1",
+                "--cash", "10000000000",  # sizing takes 3-18 % of what is left, each trade
+            ],
+            port=free_port(),
+            log=tmp_path / "emulator.log",
+        )  # fmt: skip
+        stack.enter_context(emulator)
+        config = FleetConfig(
+            database_url=url,
+            emulator_url=emulator.url,
+            redis=RedisDbs(broker=0, backend=1, app=2, port=redis_server.port),
+            log_dir=tmp_path / "logs",
+            api_key=KEY,
+            secret_key=SECRET,
+            env={
+                "STRIKEFLOW_ALPACA_READ_TIMEOUT_S": "1.0",
+                "STRIKEFLOW_ALPACA_CONNECT_TIMEOUT_S": "1.0",
+                "STRIKEFLOW_RISK_MAX_OPEN_POSITIONS": "0",
+                "STRIKEFLOW_RISK_MAX_EXPOSURE_PER_TICKER": "0",
+            },
+        )
+        fleet = stack.enter_context(Fleet(config))
+        stack.callback(dispose_all)
+        yield config, fleet, redis_server
+
+
+def store_recommendations(url: str) -> list[str]:
+    store = RecommendationRepository(engine_for(url))
+    rids = []
+    for i in range(RECOMMENDATIONS):
+        ticker, action, instrument, strategy = MIX[i % len(MIX)]
+        rid = f"chaos-{i:03d}"
+        store.insert(manual_recommendation(ticker, action, instrument, strategy, 0.8, "chaos", rid))
+        rids.append(rid)
+    return rids
+
+
+def test_chaos_nothing_duplicated_nothing_lost(create_database, tmp_path, capsys):  # noqa: F811
+    started = time.monotonic()
+    url = create_database("postgresql")
+    upgrade(url, "head")
+    chaos_dir = tmp_path / "chaos"
+    chaos_dir.mkdir()
+    with chaos_world(url, tmp_path) as (config, fleet, redis_server):
+        venue = Venue(config.emulator_url)
+        fleet.start_workers(worker_specs(chaos_dir))
+        rids = store_recommendations(url)
+        venue.faults(
+            error_5xx=0.10, rate_limit=0.05, commit_then_fail=0.05,
+            latency=0.03, latency_mean_ms=1500, latency_max_ms=2500,
+        )  # fmt: skip
+        killer = Killer(fleet, seed=SEED)
+        killer.start()
+        try:
+            pg_ended = 0
+            for i, rid in enumerate(rids):
+                send(fleet, rid)
+                if i == RECOMMENDATIONS // 3:
+                    pg_ended = refuse_connections(ADMIN_URL, make_url(url).database, seconds=3)
+                if i == 2 * RECOMMENDATIONS // 3:
+                    redis_server.stop()  # no persistence: every queue and result is gone
+                    redis_server.start()
+                if i % 10 == 9:
+                    venue.advance(1)  # fills come with simulated time, at the wall's pace
+                    time.sleep(0.1)  # the pace of a steady stream, not a synchronisation
+            recovered = settle(config, url, venue, killer, started)
+        finally:
+            killer.stop()
+        # Calm: no more kills or faults; the fills come and reconcile records them.
+        venue.faults(error_5xx=0, rate_limit=0, commit_then_fail=0, latency=0)
+        venue.advance(600)
+        fleet.app.send_task("strikeflow.reconcile_orders").get(timeout=60)
+        final = statuses(url)
+        REASONS.write_text("\n".join(f"{n:4d} {r}" for r, n in reasons_of(url).most_common()))
+        assert sum(final[s] for s in TERMINAL) == RECOMMENDATIONS, (final, f"see {REASONS}")
+        audit = venue.audit()
+
+    per_id = Counter(order["client_order_id"] for order in audit)
+    duplicates = sum(n - 1 for n in per_id.values() if n > 1)
+    with engine_for(url).connect() as conn:
+        recorded = Counter(
+            conn.execute(text("SELECT client_order_id FROM dispatch_executions")).scalars()
+        )
+        refused = conn.execute(
+            text(
+                "SELECT status, status_reason FROM recommendations"
+                " WHERE status IN ('failed', 'rejected')"
+            )
+        ).all()
+        kinds = Counter(f"{status} {failure_kind(reason)}" for status, reason in refused)
+    lost = sorted(set(per_id) - set(recorded))
+    point_kills = sorted(p.name for p in chaos_dir.iterdir())
+
+    assert duplicates == 0, [c for c, n in per_id.items() if n > 1]
+    assert lost == [], f"accepted by the venue, no execution row: {lost[:10]}"
+    assert set(recorded.values()) == {1}
+    assert {p.split(".")[0] for p in point_kills} == {"after_publish", "after_accept", "in_persist"}
+    assert killer.random_kills >= 10
+    assert pg_ended > 0  # the outage met live connections
+    check_views(url)
+    line = (
+        f"chaos: sent {RECOMMENDATIONS}, orders {len(audit)}, duplicates {duplicates},"
+        f" lost {len(lost)}, outcomes {dict(sorted(final.items()))}, refusals and failures"
+        f" {dict(sorted(kinds.items()))}, kills {len(point_kills)} at points +"
+        f" {killer.random_kills} random, restarts {killer.restarts}, 1 redis restart,"
+        f" {pg_ended} pg backends terminated, recover runs {len(recovered)} (re-driven"
+        f" {sum(len(r['redriven']) for r in recovered)}), {time.monotonic() - started:.0f} s"
+    )
+    (REPO / ".chaos-figures.txt").write_text(line + "\n")
+    with capsys.disabled():
+        print("\n" + line)
+
+
+def settle(config: FleetConfig, url: str, venue: Venue, killer: Killer, started: float):
+    """Until every recommendation is terminal (and the random kills are done): when
+    nothing moves for STALL_S, ``strikeflow recover`` re-drives what was lost. Returns the
+    recover reports."""
+    recovered: list[dict] = []
+    last, last_change = statuses(url), time.monotonic()
+    timeline = open(TIMELINE, "a")  # noqa: SIM115  (closed below; read when a run fails)
+    while time.monotonic() - started < RUN_DEADLINE_S:
+        now = statuses(url)
+        print(f"{time.monotonic() - started:6.1f} {dict(now)} {killer.log[-1:]}", file=timeline)
+        if sum(now[s] for s in TERMINAL) == RECOMMENDATIONS and killer.random_kills >= 10:
+            break
+        if now != last:
+            last, last_change = now, time.monotonic()
+        elif time.monotonic() - last_change > STALL_S:
+            recovered.append(recover(config, min_age_s=RECOVER_MIN_AGE_S))
+            print(f"recover: {recovered[-1]}", file=timeline)
+            last_change = time.monotonic()
+        venue.advance(0.5)  # simulated time at the wall's pace: quotes stay fresh
+        time.sleep(0.5)  # the poll's period; the loop's deadline bounds it
+    timeline.close()
+    killer.stop_killing()
+    return recovered
+
+
+def reasons_of(url: str) -> Counter[str]:
+    with engine_for(url).connect() as conn:
+        rows = conn.execute(text("SELECT status, status_reason FROM recommendations")).all()
+    return Counter(f"{status}: {(reason or '')[:110]}" for status, reason in rows)
+
+
+def failure_kind(reason: str | None) -> str:
+    """The exception class in a refused or failed recommendation's reason
+    (``kind: task: ExceptionClass: message``), or the reason's first word."""
+    parts = [p.strip() for p in (reason or "").split(":")]
+    named = [p for p in parts[:4] if p[:1].isupper() and p.isidentifier()]
+    return named[0] if named else parts[0] or "unknown"
+
+
+def check_views(url: str) -> None:
+    """The three views against the executions, recomputed here in Python."""
+    views = ReportQueries(engine_for(url))
+    with engine_for(url).connect() as conn:
+        rows = conn.execute(text("SELECT * FROM dispatch_executions")).mappings().all()
+    options = [r for r in rows if r["instrument_type"] in ("CALL", "PUT")]
+    today = datetime.now(UTC).date()
+    closed = {
+        r["closes_execution_id"]
+        for r in options
+        if r["position_effect"] == "CLOSE" and r["status"] == "filled"
+    }
+    active = {
+        r["id"]
+        for r in options
+        if r["position_effect"] == "OPEN"
+        and r["status"] == "filled"
+        and r["expiration_date"] >= today
+        and r["id"] not in closed
+    }
+    assert {r["execution_id"] for r in views.view("active_options_positions")} == active
+    expected: dict[tuple[str, str], Counter[str]] = {}
+    for r in options:
+        day = expected.setdefault((str(r["trading_day"]), r["instrument_type"]), Counter())
+        day["executions"] += 1
+        day["contracts"] += r["contracts"] or 0
+        day["fills"] += r["status"] == "filled"
+        day["rejections"] += r["status"] == "rejected"
+    summary = {
+        (str(v["trading_day"]), v["instrument_type"]): Counter(
+            {k: int(v[k]) for k in ("executions", "contracts", "fills", "rejections")}
+        )
+        for v in views.view("daily_options_summary")
+    }
+    assert summary == expected
+    closes = sum(r["position_effect"] == "CLOSE" for r in options)
+    assert sum(v["trades"] for v in views.view("options_performance_by_strategy")) == closes
