@@ -136,7 +136,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if code == 0 and not plan.external:
         console.print(
             f"\nThe day is in {args.db} (the worker's log in {plan.log_path}). Query it again:\n"
-            f"  STRIKEFLOW_DATABASE_URL=sqlite:///{args.db} strikeflow report"
+            f"  strikeflow report --db {args.db}      (also: positions, executions)"
         )
     return code
 

@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -30,6 +31,7 @@ from strikeflow.domain.records import Recommendation, RecommendationStatus
 from strikeflow.services.dispatch import client_order_id_for
 from strikeflow.services.manual_signal import DEFAULT_CONFIDENCE, manual_recommendation
 
+DB_HELP = "database URL or SQLite file (default: STRIKEFLOW_DATABASE_URL)"
 POLL_S = 0.25
 EXIT_OUTCOME = {"executed": 0, "fell_back": 0, "rejected": 1, "failed": 1}
 EXIT_TIMEOUT = 3
@@ -61,6 +63,7 @@ def add_dispatch_commands(commands: argparse._SubParsersAction) -> None:
     execs.add_argument("--since", type=_instant, default=None, help="ISO 8601 with offset")
     execs.add_argument("--limit", type=_row_limit, default=50, help=f"1 to {MAX_ROWS}")
     execs.add_argument("--json", action="store_true")
+    execs.add_argument("--db", type=database_url, default=None, help=DB_HELP)
     execs.set_defaults(run=run_executions)
 
     for name, views, what in (
@@ -69,6 +72,7 @@ def add_dispatch_commands(commands: argparse._SubParsersAction) -> None:
     ):
         view = commands.add_parser(name, help=what)
         view.add_argument("--json", action="store_true")
+        view.add_argument("--db", type=database_url, default=None, help=DB_HELP)
         view.set_defaults(run=run_views, views=views)
 
 
@@ -173,17 +177,28 @@ def run_executions(args: argparse.Namespace) -> int:
         rows = ExecutionRepository(engine).recent(since=args.since, limit=args.limit)
         return {"executions": [asdict(e) for e in rows]}
 
-    return _read_db(read, args.json)
+    return _read_db(read, args.json, args.db)
 
 
 def run_views(args: argparse.Namespace) -> int:
     return _read_db(
-        lambda engine: {v: ReportQueries(engine).view(v) for v in args.views}, args.json
+        lambda engine: {v: ReportQueries(engine).view(v) for v in args.views}, args.json, args.db
     )
 
 
-def _read_db(read, as_json: bool) -> int:
-    url = Settings().database_url
+def database_url(text: str) -> str:
+    """``--db``: a SQLAlchemy URL, or the path of an existing SQLite file (the demo's
+    ``strikeflow-demo.db``); a path that names no file is refused, not created."""
+    if "://" in text:
+        return text
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no database file at {text!r} (or give a URL)")
+    return f"sqlite:///{path.resolve()}"
+
+
+def _read_db(read, as_json: bool, url: str | None = None) -> int:
+    url = url or Settings().database_url
     try:
         tables = read(engine_for(url))
     except SQLAlchemyError as failed:

@@ -97,7 +97,7 @@ def test_the_demo_exits_0_and_prints_the_day(embedded):
     for view in ("active_options_positions", "options_performance_by_strategy"):
         assert view in out
     assert "daily_options_summary" in out
-    assert "STRIKEFLOW_DATABASE_URL=sqlite:///strikeflow-demo.db strikeflow report" in out
+    assert "strikeflow report --db strikeflow-demo.db" in out
 
 
 def test_the_sqlite_file_holds_filled_options_and_stock(embedded):
