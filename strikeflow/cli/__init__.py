@@ -10,7 +10,8 @@ from alembic.util import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from strikeflow.cli.demo import add_demo_command, aware_instant
+from strikeflow.cli.arguments import aware_instant
+from strikeflow.cli.demo import add_demo_command
 from strikeflow.cli.dispatch import add_dispatch_commands
 from strikeflow.cli.recover import add_recover_command
 from strikeflow.config import Settings

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
+from strikeflow.cli.arguments import aware_instant
 from strikeflow.cli.demo_day import (
     DayTally,
     DemoTimeout,
@@ -46,17 +47,6 @@ DEMO_SEED = 22
 DEMO_STEP_MINUTES = 5
 DEMO_DB = "strikeflow-demo.db"
 OUTCOME_ROWS = 25
-
-
-def aware_instant(text: str) -> datetime:
-    """An ISO 8601 instant with its UTC offset (argparse type)."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 instant: {text!r}") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"give a UTC offset, e.g. {text}-05:00")
-    return moment
 
 
 def add_demo_command(commands: argparse._SubParsersAction) -> None:

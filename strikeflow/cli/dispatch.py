@@ -11,14 +11,13 @@ import math
 import sys
 import time
 from dataclasses import asdict
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from strikeflow.cli.arguments import aware_instant, database_url
 from strikeflow.config import Settings
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.repositories import (
@@ -60,7 +59,7 @@ def add_dispatch_commands(commands: argparse._SubParsersAction) -> None:
     kill.set_defaults(run=run_killswitch)
 
     execs = commands.add_parser("executions", help="recent executions, newest first")
-    execs.add_argument("--since", type=_instant, default=None, help="ISO 8601 with offset")
+    execs.add_argument("--since", type=aware_instant, default=None, help="ISO 8601 with offset")
     execs.add_argument("--limit", type=_row_limit, default=50, help=f"1 to {MAX_ROWS}")
     execs.add_argument("--json", action="store_true")
     execs.add_argument("--db", type=database_url, default=None, help=DB_HELP)
@@ -186,17 +185,6 @@ def run_views(args: argparse.Namespace) -> int:
     )
 
 
-def database_url(text: str) -> str:
-    """``--db``: a SQLAlchemy URL, or the path of an existing SQLite file (the demo's
-    ``strikeflow-demo.db``); a path that names no file is refused, not created."""
-    if "://" in text:
-        return text
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"no database file at {text!r} (or give a URL)")
-    return f"sqlite:///{path.resolve()}"
-
-
 def _read_db(read, as_json: bool, url: str | None = None) -> int:
     url = url or Settings().database_url
     try:
@@ -249,13 +237,3 @@ def _row_limit(text: str) -> int:
     if not 1 <= value <= MAX_ROWS:
         raise argparse.ArgumentTypeError(f"a whole number in [1, {MAX_ROWS}], got {text!r}")
     return value
-
-
-def _instant(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 instant: {text!r}") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"give a UTC offset, e.g. {text}-05:00")
-    return moment
