@@ -18,19 +18,16 @@ import string
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from celery import Celery
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
 
 import strikeflow.workers.app  # noqa: F401  (the production app exists before the test app)
 from strikeflow.cli import main
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.migrate import upgrade
 from strikeflow.db.repositories import RecommendationRepository
-from strikeflow.db.tables import recommendations
 from strikeflow.domain.records import TICKER, RecommendationStatus
-from strikeflow.workers.config import QUEUES, celery_config
+from tests.unit.memory_celery import memory_current_app, stored_recommendations
 from tests.unit.test_bad_input_dispatch import (
     FUZZ,
     GOOD_TICKERS,
@@ -134,22 +131,12 @@ def cli_db(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def memory_app():
-    from celery import current_app
-
-    previous = current_app._get_current_object()
-    app = Celery("strikeflow-bad-cli", set_as_current=False)
-    app.config_from_object({**celery_config(), "broker_url": "memory://"})
-    app.set_current()
-    yield app
-    previous.set_current()
-    with app.connection_for_write() as conn:  # the memory transport is process-wide
-        for queue in QUEUES:
-            conn.default_channel.queue_purge(queue)
+    with memory_current_app("strikeflow-bad-cli") as app:
+        yield app
 
 
 def rows(url: str) -> int:
-    with engine_for(url).connect() as conn:
-        return conn.execute(select(func.count()).select_from(recommendations)).scalar_one()
+    return stored_recommendations(url)
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:

@@ -18,16 +18,13 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
-from celery import Celery
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
 
 from strikeflow import bootstrap
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.migrate import upgrade
 from strikeflow.db.repositories import RecommendationRepository
-from strikeflow.db.tables import recommendations
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.occ import format_occ
 from strikeflow.domain.records import TICKER, Recommendation, RecommendationStatus
@@ -37,7 +34,7 @@ from strikeflow.services.manual_signal import (
     manual_recommendation_from,
 )
 from strikeflow.tasks import entry
-from strikeflow.workers.config import QUEUES, celery_config
+from tests.unit.memory_celery import memory_current_app, stored_recommendations
 
 PURE_EXAMPLES = 7_000
 ENTRY_EXAMPLES = 1_500
@@ -244,17 +241,8 @@ def test_a_payload_is_a_valid_recommendation_or_a_refusal_naming_its_field(case)
 
 @pytest.fixture(scope="module")
 def memory_app():
-    from celery import current_app
-
-    previous = current_app._get_current_object()
-    app = Celery("strikeflow-bad-input", set_as_current=False)
-    app.config_from_object({**celery_config(), "broker_url": "memory://"})
-    app.set_current()
-    yield app
-    previous.set_current()
-    with app.connection_for_write() as conn:  # the memory transport is process-wide
-        for queue in QUEUES:
-            conn.default_channel.queue_purge(queue)
+    with memory_current_app("strikeflow-bad-input") as app:
+        yield app
 
 
 class StoreOnly:
@@ -275,8 +263,7 @@ def sqlite_url(tmp_path_factory, memory_app):
 
 
 def rows(url: str) -> int:
-    with engine_for(url).connect() as conn:
-        return conn.execute(select(func.count()).select_from(recommendations)).scalar_one()
+    return stored_recommendations(url)
 
 
 @settings(FUZZ, max_examples=ENTRY_EXAMPLES)

@@ -6,16 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from celery import Celery
-from sqlalchemy import func, select
 
 import strikeflow.workers.app  # noqa: F401  (the production app exists before the test app)
 from strikeflow.cli import main
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.migrate import upgrade
 from strikeflow.db.repositories import RecommendationRepository
-from strikeflow.db.tables import recommendations
-from strikeflow.workers.config import QUEUES, celery_config
+from tests.unit.memory_celery import memory_current_app, stored_recommendations
 
 
 @pytest.fixture
@@ -29,22 +26,12 @@ def db_url(tmp_path, monkeypatch) -> str:
 
 @pytest.fixture
 def memory_app():
-    from celery import current_app
-
-    previous = current_app._get_current_object()
-    app = Celery("strikeflow-cli-test", set_as_current=False)
-    app.config_from_object({**celery_config(), "broker_url": "memory://"})
-    app.set_current()
-    yield app
-    previous.set_current()
-    with app.connection_for_write() as conn:  # the memory transport is process-wide
-        for queue in QUEUES:
-            conn.default_channel.queue_purge(queue)
+    with memory_current_app("strikeflow-cli-test") as app:
+        yield app
 
 
 def stored(url: str) -> int:
-    with engine_for(url).connect() as conn:
-        return conn.execute(select(func.count()).select_from(recommendations)).scalar_one()
+    return stored_recommendations(url)
 
 
 @pytest.mark.parametrize(
