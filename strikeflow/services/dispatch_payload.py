@@ -2,11 +2,23 @@
 
 Celery serializes with JSON only, so Decimals travel as strings (never floats: a price
 must arrive to the cent), datetimes as ISO 8601 and enums as their values. Only the
-filtered chain (one right, the strategy's window, a strike band) ever travels.
+filtered chain (one right, the strategy's window, a strike band) ever travels, and as
+columns (one list per field, the values shared by every contract said once): a hop
+costs its worker time per key and per byte, and a chain of 80 contracts as 80 objects
+with 14 keys each was ~33 KB.
+
+The selection's explain (the chosen contract and every rejected candidate with its
+reasons, ~11 KB for 80 candidates) rides four hops before persist_execution stores it:
+it travels packed (``pack_selection``, zlib-compressed JSON in base64, ~2 KB) and is
+expanded to the same dict wherever it is stored (``unpacked_explain``).
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import zlib
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -52,23 +64,135 @@ def contract_to_json(c: OptionContract) -> dict[str, Any]:
     }
 
 
-def contract_from_json(d: dict[str, Any]) -> OptionContract:
-    return OptionContract(
-        symbol=d["symbol"],
-        underlying=d["underlying"],
-        expiration=date.fromisoformat(d["expiration"]),
-        right=d["right"],
-        strike=Decimal(d["strike"]),
-        bid=Decimal(d["bid"]),
-        ask=Decimal(d["ask"]),
-        last=dec(d.get("last")),
-        volume=int(d["volume"]),
-        open_interest=int(d["open_interest"]),
-        implied_vol=d.get("implied_vol"),
-        greeks=None if d.get("greeks") is None else Greeks(*d["greeks"]),
-        quote_time=datetime.fromisoformat(d["quote_time"]),
-        multiplier=int(d.get("multiplier", 100)),
+PACKED = "packed"  # the key of a packed selection: {"packed": "<base64 zlib JSON>"}
+
+
+def chain_to_json(contracts: Sequence[OptionContract]) -> dict[str, Any]:
+    """The contracts as columns: each field a list in contract order; a field whose
+    value every contract shares (underlying, right, multiplier) is given once, and the
+    few expirations and quote times each once with an index per contract."""
+    columns: dict[str, Any] = {
+        "symbol": [c.symbol for c in contracts],
+        "expiration": _coded([c.expiration.isoformat() for c in contracts]),
+        "strike": [str(c.strike) for c in contracts],
+        "bid": [str(c.bid) for c in contracts],
+        "ask": [str(c.ask) for c in contracts],
+        "last": [text(c.last) for c in contracts],
+        "volume": [c.volume for c in contracts],
+        "open_interest": [c.open_interest for c in contracts],
+        "implied_vol": [c.implied_vol for c in contracts],
+        "greeks": [None if c.greeks is None else list(_greek_values(c.greeks)) for c in contracts],
+        "quote_time": _coded([c.quote_time.isoformat() for c in contracts]),
+    }
+    per_contract = {
+        "underlying": [c.underlying for c in contracts],
+        "right": [c.right.value for c in contracts],
+        "multiplier": [c.multiplier for c in contracts],
+    }
+    shared: dict[str, Any] = {}
+    for name, values in per_contract.items():
+        if values and values.count(values[0]) == len(values):
+            shared[name] = values[0]
+        else:
+            columns[name] = values
+    return {"count": len(contracts), "shared": shared, "columns": columns}
+
+
+def chain_from_json(d: dict[str, Any]) -> list[OptionContract]:
+    """``chain_to_json``'s contracts, in their order."""
+    n, shared, cols = d["count"], d["shared"], dict(d["columns"])
+    cols["expiration"] = _decoded(cols["expiration"], date.fromisoformat)
+    cols["quote_time"] = _decoded(cols["quote_time"], datetime.fromisoformat)
+    for name in cols:
+        if len(cols[name]) != n:
+            raise ValueError(f"chain column {name!r} has {len(cols[name])} values, not {n}")
+
+    def column(name: str) -> Sequence[Any]:
+        return cols[name] if name in cols else [shared[name]] * n
+
+    contracts = []
+    rows = zip(
+        cols["symbol"],
+        column("underlying"),
+        cols["expiration"],
+        column("right"),
+        cols["strike"],
+        cols["bid"],
+        cols["ask"],
+        cols["last"],
+        cols["volume"],
+        cols["open_interest"],
+        cols["implied_vol"],
+        cols["greeks"],
+        cols["quote_time"],
+        column("multiplier"),
+        strict=True,
     )
+    for (
+        symbol,
+        under,
+        expiration,
+        right,
+        strike,
+        bid,
+        ask,
+        last,
+        vol,
+        oi,
+        iv,
+        greeks,
+        quoted,
+        mult,
+    ) in rows:
+        contracts.append(
+            OptionContract(
+                symbol=symbol,
+                underlying=under,
+                expiration=expiration,
+                right=right,
+                strike=Decimal(strike),
+                bid=Decimal(bid),
+                ask=Decimal(ask),
+                last=None if last is None else Decimal(last),
+                volume=int(vol),
+                open_interest=int(oi),
+                implied_vol=iv,
+                greeks=None if greeks is None else Greeks(*greeks),
+                quote_time=quoted,
+                multiplier=int(mult),
+            )
+        )
+    return contracts
+
+
+def _coded(values: list[str]) -> dict[str, list]:
+    """A column of few distinct values: each once, and per row the index of its own."""
+    distinct = list(dict.fromkeys(values))
+    index = {value: i for i, value in enumerate(distinct)}
+    return {"values": distinct, "index": [index[v] for v in values]}
+
+
+def _decoded(coded: dict[str, list], parse: Any) -> list[Any]:
+    parsed = [parse(value) for value in coded["values"]]
+    return [parsed[i] for i in coded["index"]]
+
+
+def pack_selection(explain: dict[str, Any]) -> dict[str, str]:
+    """The selection explain as it travels between steps."""
+    raw = json.dumps(explain, separators=(",", ":"), ensure_ascii=False, default=_plain)
+    return {PACKED: base64.b64encode(zlib.compress(raw.encode(), 1)).decode("ascii")}
+
+
+def unpacked_explain(explain: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``explain`` with its selection as stored (the dict ``pack_selection`` packed);
+    an explain whose selection is not packed is returned as it is."""
+    if not explain:
+        return explain
+    selection = explain.get("selection")
+    if not (isinstance(selection, dict) and set(selection) == {PACKED}):
+        return explain
+    raw = zlib.decompress(base64.b64decode(selection[PACKED]))
+    return {**explain, "selection": json.loads(raw)}
 
 
 def _greek_values(g: Greeks) -> tuple[float, ...]:
@@ -145,6 +269,13 @@ def order_from_json(d: dict[str, Any]) -> BrokerOrder:
         position_intent=d.get("position_intent"),
         simulated_reason=d.get("simulated_reason"),
     )
+
+
+def _plain(value: Any) -> Any:
+    """What ``json.dumps`` cannot write itself, as ``jsonable`` writes it."""
+    if isinstance(value, Decimal | datetime | date):
+        return jsonable(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def jsonable(value: Any) -> Any:

@@ -22,7 +22,7 @@ from strikeflow.domain.records import (
     PositionEffect,
     RecommendationStatus,
 )
-from strikeflow.services.dispatch_payload import order_from_json
+from strikeflow.services.dispatch_payload import order_from_json, unpacked_explain
 from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
 
 STOCK = InstrumentType.STOCK.value
@@ -71,7 +71,7 @@ def build_execution(ctx: DispatchContext, payload: dict[str, Any], order: Broker
     now = ctx.now()
     traded = order.instrument
     explain = {
-        **payload["explain"],
+        **unpacked_explain(payload["explain"]),
         "order": order.explain(),
         "order_cost": payload.get("order_cost"),
         "requested": payload["instrument"],
@@ -189,7 +189,9 @@ def record_failure(
         return
     failed = kind not in REJECTION_KINDS
     status = RecommendationStatus.FAILED if failed else RecommendationStatus.REJECTED
-    ctx.store.set_status(recommendation_id, status, reason, explain=explain or None)
+    ctx.store.set_status(
+        recommendation_id, status, reason, explain=unpacked_explain(explain) or None
+    )
 
 
 def reconcile_orders(ctx: DispatchContext, limit: int = 500) -> int:

@@ -41,11 +41,12 @@ from strikeflow.domain.selection import select_contract as select_from_chain
 from strikeflow.domain.sizing import size_position as size_from_budget
 from strikeflow.services.dispatch_close import close_long, opens_a_short
 from strikeflow.services.dispatch_payload import (
-    contract_from_json,
+    chain_from_json,
+    chain_to_json,
     contract_quote,
     contract_to_json,
-    jsonable,
     order_to_json,
+    pack_selection,
     quote_to_json,
     recent_stock_quote,
 )
@@ -101,7 +102,7 @@ def _with_chain(ctx: DispatchContext, payload: Payload) -> Payload:
     band = StrikeBand.around(spot, fraction)
     right = InstrumentType(payload["instrument"]).right
     chain = ctx.market.option_chain(payload["ticker"], expiries, band, right, spot=quote)
-    out["chain"] = [contract_to_json(c) for c in chain]
+    out["chain"] = chain_to_json(chain)
     return out
 
 
@@ -118,19 +119,20 @@ def select_contract(ctx: DispatchContext, payload: Payload) -> Payload:
         strike=ctx.policy.strike_for(_strategy(payload)),
         liquidity=ctx.policy.liquidity,
     )
-    chain = OptionChain.from_contracts([contract_from_json(c) for c in payload.get("chain", [])])
+    fetched = payload.get("chain")
+    chain = OptionChain.from_contracts([] if fetched is None else chain_from_json(fetched))
     now = ctx.now()
     explain = dict(payload["explain"])
     try:
         chosen = select_from_chain(chain, float(payload["spot"]), now, policy)
     except NoEligibleContract as none:
-        explain["selection"] = jsonable(none.explain)
+        explain["selection"] = pack_selection(none.explain)
         reason = f"no eligible contract: {none}"
         if not ctx.policy.stock_fallback:
             raise DispatchRejected(reason, explain) from None
         explain["fallback"] = {"reason": reason, "counts": none.counts}
         return {**out, "trade": STOCK, "contract": None, "explain": explain}
-    explain["selection"] = jsonable(chosen.explain())
+    explain["selection"] = pack_selection(chosen.explain())
     return {
         **out,
         "contract": contract_to_json(chosen.chosen),

@@ -115,6 +115,7 @@ def test_call_day_trade_ends_executed_with_every_option_column():
     assert row.execution_mode is ExecutionMode.SIMULATED
     assert row.explain_json["order"]["simulated_reason"] == "unit test"
     assert row.explain_json["selection"]["chosen"]["symbol"] == row.option_symbol
+    assert {"symbol", "reasons"} <= set(row.explain_json["selection"]["rejected"][0])
     assert row.explain_json["risk"]["allowed"] is True
     assert store.recs["rec-1"].status is RecommendationStatus.EXECUTED
     assert broker.positions()[0].qty == Decimal(22)
@@ -127,10 +128,12 @@ def test_fetch_chain_asks_only_for_the_window_the_band_and_the_right():
     ((ticker, window, band, right),) = market.queries
     assert (ticker, window.first, window.last, right) == ("XYZ", TODAY, TODAY + timedelta(1), "P")
     assert (band.low, band.high) == (Decimal("96.0000"), Decimal("104.0000"))  # day: +-4 %
-    strikes = {Decimal(c["strike"]) for c in payload["chain"]}
+    columns = payload["chain"]["columns"]
+    strikes = {Decimal(strike) for strike in columns["strike"]}
     assert min(strikes) == 96
     assert max(strikes) == 104
-    assert len(payload["chain"]) == 2 * 9
+    assert payload["chain"]["count"] == len(columns["symbol"]) == 2 * 9
+    assert payload["chain"]["shared"] == {"underlying": "XYZ", "right": "P", "multiplier": 100}
 
 
 def test_fetch_chain_writes_nothing():
@@ -510,7 +513,10 @@ def test_a_refusal_keeps_its_explain_beside_the_status():
     record_failure(ctx, "rec-1", "DispatchRejected", str(refused.value), explain)
     assert store.recs["rec-1"].status is RecommendationStatus.REJECTED
     assert store.explains["rec-1"]["risk"] == json.loads(json.dumps(explain["risk"]))
-    assert "selection" in store.explains["rec-1"]  # every candidate's reasons too
+    # every candidate's reasons too, as stored (it travelled packed)
+    selection = store.explains["rec-1"]["selection"]
+    assert selection["chosen"]["symbol"] == "XYZ261119C00100000"
+    assert len(selection["rejected"]) == selection["candidates"] - 2 > 0
 
 
 def test_unexpected_errors_are_failed():
