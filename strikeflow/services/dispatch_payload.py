@@ -19,6 +19,7 @@ import base64
 import json
 import zlib
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -64,6 +65,7 @@ def contract_to_json(c: OptionContract) -> dict[str, Any]:
     }
 
 
+CONTRACT_FIELDS = tuple(f.name for f in fields(OptionContract))  # its constructor's order
 PACKED = "packed"  # the key of a packed selection: {"packed": "<base64 zlib JSON>"}
 
 
@@ -99,70 +101,34 @@ def chain_to_json(contracts: Sequence[OptionContract]) -> dict[str, Any]:
 
 
 def chain_from_json(d: dict[str, Any]) -> list[OptionContract]:
-    """``chain_to_json``'s contracts, in their order."""
-    n, shared, cols = d["count"], d["shared"], dict(d["columns"])
-    cols["expiration"] = _decoded(cols["expiration"], date.fromisoformat)
-    cols["quote_time"] = _decoded(cols["quote_time"], datetime.fromisoformat)
-    for name in cols:
-        if len(cols[name]) != n:
-            raise ValueError(f"chain column {name!r} has {len(cols[name])} values, not {n}")
+    """``chain_to_json``'s contracts, in their order (each column parsed as a whole)."""
+    n, shared, cols = d["count"], d["shared"], d["columns"]
+    for name, values in cols.items():
+        count = len(values["index"]) if isinstance(values, dict) else len(values)
+        if count != n:
+            raise ValueError(f"chain column {name!r} has {count} values, not {n}")
 
-    def column(name: str) -> Sequence[Any]:
+    def column(name: str) -> list[Any]:
         return cols[name] if name in cols else [shared[name]] * n
 
-    contracts = []
-    rows = zip(
-        cols["symbol"],
-        column("underlying"),
-        cols["expiration"],
-        column("right"),
-        cols["strike"],
-        cols["bid"],
-        cols["ask"],
-        cols["last"],
-        cols["volume"],
-        cols["open_interest"],
-        cols["implied_vol"],
-        cols["greeks"],
-        cols["quote_time"],
-        column("multiplier"),
-        strict=True,
-    )
-    for (
-        symbol,
-        under,
-        expiration,
-        right,
-        strike,
-        bid,
-        ask,
-        last,
-        vol,
-        oi,
-        iv,
-        greeks,
-        quoted,
-        mult,
-    ) in rows:
-        contracts.append(
-            OptionContract(
-                symbol=symbol,
-                underlying=under,
-                expiration=expiration,
-                right=right,
-                strike=Decimal(strike),
-                bid=Decimal(bid),
-                ask=Decimal(ask),
-                last=None if last is None else Decimal(last),
-                volume=int(vol),
-                open_interest=int(oi),
-                implied_vol=iv,
-                greeks=None if greeks is None else Greeks(*greeks),
-                quote_time=quoted,
-                multiplier=int(mult),
-            )
-        )
-    return contracts
+    parsed = {
+        "symbol": cols["symbol"],
+        "underlying": column("underlying"),
+        "expiration": _decoded(cols["expiration"], date.fromisoformat),
+        "right": column("right"),
+        "strike": [Decimal(v) for v in cols["strike"]],
+        "bid": [Decimal(v) for v in cols["bid"]],
+        "ask": [Decimal(v) for v in cols["ask"]],
+        "last": [dec(v) for v in cols["last"]],
+        "volume": [int(v) for v in cols["volume"]],
+        "open_interest": [int(v) for v in cols["open_interest"]],
+        "implied_vol": cols["implied_vol"],
+        "greeks": [None if g is None else Greeks(*g) for g in cols["greeks"]],
+        "quote_time": _decoded(cols["quote_time"], datetime.fromisoformat),
+        "multiplier": [int(v) for v in column("multiplier")],
+    }
+    rows = zip(*(parsed[name] for name in CONTRACT_FIELDS), strict=True)
+    return [OptionContract(*row) for row in rows]
 
 
 def _coded(values: list[str]) -> dict[str, list]:
