@@ -65,6 +65,27 @@ def contract_to_json(c: OptionContract) -> dict[str, Any]:
     }
 
 
+def contract_from_json(d: dict[str, Any]) -> OptionContract:
+    """One contract as ``contract_to_json`` wrote it (a chain sent before chains
+    travelled as columns is a list of these: a message still queued across an upgrade)."""
+    return OptionContract(
+        symbol=d["symbol"],
+        underlying=d["underlying"],
+        expiration=date.fromisoformat(d["expiration"]),
+        right=d["right"],
+        strike=Decimal(d["strike"]),
+        bid=Decimal(d["bid"]),
+        ask=Decimal(d["ask"]),
+        last=dec(d.get("last")),
+        volume=int(d["volume"]),
+        open_interest=int(d["open_interest"]),
+        implied_vol=d.get("implied_vol"),
+        greeks=None if d.get("greeks") is None else Greeks(*d["greeks"]),
+        quote_time=datetime.fromisoformat(d["quote_time"]),
+        multiplier=int(d.get("multiplier", 100)),
+    )
+
+
 CONTRACT_FIELDS = tuple(f.name for f in fields(OptionContract))  # its constructor's order
 PACKED = "packed"  # the key of a packed selection: {"packed": "<base64 zlib JSON>"}
 
@@ -100,8 +121,10 @@ def chain_to_json(contracts: Sequence[OptionContract]) -> dict[str, Any]:
     return {"count": len(contracts), "shared": shared, "columns": columns}
 
 
-def chain_from_json(d: dict[str, Any]) -> list[OptionContract]:
+def chain_from_json(d: dict[str, Any] | list[dict[str, Any]]) -> list[OptionContract]:
     """``chain_to_json``'s contracts, in their order (each column parsed as a whole)."""
+    if isinstance(d, list):  # one object per contract, as chains travelled before
+        return [contract_from_json(c) for c in d]
     n, shared, cols = d["count"], d["shared"], d["columns"]
     for name, values in cols.items():
         count = len(values["index"]) if isinstance(values, dict) else len(values)

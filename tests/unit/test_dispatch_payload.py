@@ -58,6 +58,11 @@ def test_values_that_differ_stay_per_contract():
     assert chain_from_json(hop(packed)) == contracts
 
 
+def test_a_chain_queued_before_the_columns_still_reads():
+    contracts = mixed_chain()
+    assert chain_from_json(hop([contract_to_json(c) for c in contracts])) == contracts
+
+
 def test_an_empty_chain_travels_as_an_empty_one():
     assert chain_from_json(hop(chain_to_json([]))) == []
 
