@@ -93,7 +93,7 @@ def build_execution(ctx: DispatchContext, payload: dict[str, Any], order: Broker
         "position_effect": PositionEffect(payload.get("position_effect", "OPEN")),
         "filled_qty": order.filled_qty,
         "filled_avg_price": order.filled_avg_price,
-        "notional": _notional(order),
+        "notional": notional_of(order),
         "explain_json": explain,
         "strategy_type": None if payload["strategy"] is None else StrategyType(payload["strategy"]),
         "created_at": now,
@@ -144,7 +144,7 @@ def _four(value: float | None) -> Decimal | None:
     return Decimal(repr(float(value))).quantize(FOUR_PLACES, ROUND_HALF_EVEN)
 
 
-def _notional(order: BrokerOrder) -> Decimal | None:
+def notional_of(order: BrokerOrder) -> Decimal | None:
     if not order.filled_qty or order.filled_avg_price is None:
         return None
     return order.filled_qty * order.filled_avg_price
@@ -164,6 +164,15 @@ def _outcome(
     return RecommendationStatus.EXECUTED, None
 
 
+def status_of_execution(execution: Execution) -> RecommendationStatus:
+    """The recommendation's terminal state that a recorded execution implies."""
+    if execution.status in REFUSED_ORDER:
+        return RecommendationStatus.REJECTED
+    if execution.explain_json.get("fallback") is not None:
+        return RecommendationStatus.FELL_BACK
+    return RecommendationStatus.EXECUTED
+
+
 def record_failure(
     ctx: DispatchContext,
     recommendation_id: str,
@@ -180,12 +189,7 @@ def record_failure(
     reason = _clip(f"{kind}: {message}")
     stored = ctx.store.execution_by_client_order_id(client_order_id_for(recommendation_id))
     if stored is not None:
-        status = RecommendationStatus.EXECUTED
-        if stored.status in REFUSED_ORDER:
-            status = RecommendationStatus.REJECTED
-        elif stored.explain_json.get("fallback") is not None:
-            status = RecommendationStatus.FELL_BACK
-        ctx.store.set_status(recommendation_id, status, reason)
+        ctx.store.set_status(recommendation_id, status_of_execution(stored), reason)
         return
     failed = kind not in REJECTION_KINDS
     status = RecommendationStatus.FAILED if failed else RecommendationStatus.REJECTED

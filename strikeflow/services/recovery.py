@@ -44,14 +44,18 @@ from strikeflow.domain.orders import BrokerOrder
 from strikeflow.domain.records import (
     Action,
     Execution,
-    ExecutionStatus,
     PositionEffect,
     Recommendation,
     RecommendationStatus,
     utcnow,
 )
 from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
-from strikeflow.services.dispatch_records import CENT, reconcile_orders
+from strikeflow.services.dispatch_records import (
+    CENT,
+    notional_of,
+    reconcile_orders,
+    status_of_execution,
+)
 
 STOCK = InstrumentType.STOCK
 
@@ -105,7 +109,7 @@ def recover(
         coid = client_order_id_for(rec.id)
         stored = ctx.store.execution_by_client_order_id(coid)
         if stored is not None:
-            status = _status_of(stored)
+            status = status_of_execution(stored)
             ctx.store.set_status(rec.id, status, "recovered: state of the recorded execution")
             report.settled.append(rec.id)
             continue
@@ -116,7 +120,9 @@ def recover(
             continue
         if placed is not None:
             row = adopted_execution(rec, placed, ctx.now())
-            ctx.store.record_outcome(row, _status_of(row), "recovered: adopted the venue's order")
+            ctx.store.record_outcome(
+                row, status_of_execution(row), "recovered: adopted the venue's order"
+            )
             report.adopted.append(rec.id)
         elif not redrive:
             report.waiting += 1
@@ -157,9 +163,6 @@ def adopted_execution(rec: Recommendation, order: BrokerOrder, now: datetime) ->
             "premium_paid": None if premium is None else premium.quantize(CENT, ROUND_HALF_EVEN),
             "option_symbol": order.symbol,
         }
-    notional = None
-    if order.filled_qty and order.filled_avg_price is not None:
-        notional = order.filled_qty * order.filled_avg_price
     return Execution(
         recommendation_id=rec.id,
         client_order_id=order.client_order_id,
@@ -174,7 +177,7 @@ def adopted_execution(rec: Recommendation, order: BrokerOrder, now: datetime) ->
         position_effect=PositionEffect.CLOSE if closes else PositionEffect.OPEN,
         filled_qty=order.filled_qty,
         filled_avg_price=order.filled_avg_price,
-        notional=notional,
+        notional=notional_of(order),
         explain_json=explain,
         strategy_type=rec.strategy_type,
         created_at=now,
@@ -190,13 +193,3 @@ def _split_by_age(
 ) -> tuple[list[Recommendation], int]:
     stale = [r for r in recs if (r.updated_at or r.created_at) <= cutoff]
     return stale, len(recs) - len(stale)
-
-
-def _status_of(execution: Execution) -> RecommendationStatus:
-    if execution.status in (ExecutionStatus.REJECTED, ExecutionStatus.CANCELED):
-        return RecommendationStatus.REJECTED
-    if execution.status is ExecutionStatus.FAILED:
-        return RecommendationStatus.FAILED
-    if execution.explain_json.get("fallback") is not None:
-        return RecommendationStatus.FELL_BACK
-    return RecommendationStatus.EXECUTED
