@@ -221,13 +221,6 @@ def app_state(url: str) -> AppState:
     return AppState(RedisKillSwitch(client), RedisScanLock(client), RedisCooldown(client))
 
 
-def kill_switch_for(url: str) -> RedisKillSwitch | InProcessKillSwitch:
-    """The kill switch ``strikeflow killswitch`` turns: Redis, or in-process for memory://."""
-    switch = app_state(url).kill_switch
-    assert isinstance(switch, RedisKillSwitch | InProcessKillSwitch)
-    return switch
-
-
 class MarketTime:
     """``now`` from the venue's clock (the emulator's simulated time), read at most once
     a second; the wall clock when ``STRIKEFLOW_CLOCK=wall`` (production).
@@ -301,12 +294,13 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     store = SqlDispatchStore(engine_for(settings.database_url))
     now: Callable[[], datetime] = MarketTime(adapter) if settings.clock == "market" else wall_clock
     state = app_state(settings.redis_url)
+    rules = load_rules(settings.rules_file)  # once per process: a bad file fails here
     context = DispatchContext(
         market=adapter,
         broker=adapter,
         store=store,
         kill_switch=state.kill_switch,
-        policy=DispatchPolicy(risk=risk_limits(settings)),
+        policy=DispatchPolicy(risk=risk_limits(settings), allow_short=rules.stock.allow_short),
         now=now,
     )
     scan = ScanContext(
@@ -315,7 +309,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         store=store.recommendations,
         lock=state.scan_lock,
         cooldown=state.cooldown,
-        rules=load_rules(settings.rules_file),  # once per process: a bad file fails here
+        rules=rules,
         watchlist=settings.watchlist,
         now=now,
     )

@@ -97,5 +97,13 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def is_redis_url(url: str) -> bool:
+    """A Redis the fleet shares (not memory://, which lives in one process)."""
+    return url.startswith(REDIS_SCHEMES)
+
+
 def load_settings() -> Settings:
     return Settings()

@@ -18,7 +18,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from strikeflow.cli.arguments import aware_instant, database_url
-from strikeflow.config import Settings
+from strikeflow.config import Settings, is_redis_url
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.repositories import (
     ExecutionRepository,
@@ -154,7 +154,15 @@ def run_killswitch(args: argparse.Namespace) -> int:
 
     from strikeflow.bootstrap import RedisKillSwitch
 
-    switch = RedisKillSwitch.from_url(Settings().redis_url)
+    url = Settings().redis_url
+    if not is_redis_url(url):
+        print(
+            f"strikeflow killswitch: STRIKEFLOW_REDIS_URL={url} keeps the switch inside one"
+            " process (the demo); the fleet's switch is a Redis key: give a redis:// URL",
+            file=sys.stderr,
+        )
+        return 2
+    switch = RedisKillSwitch.from_url(url)
     try:
         if args.state == "on":
             switch.turn_on(args.reason)

@@ -102,11 +102,11 @@ def build_execution(ctx: DispatchContext, payload: dict[str, Any], order: Broker
         "filled_at": order.filled_at,
     }
     if traded != STOCK:
-        values.update(_option_columns(payload, order))
+        values.update(option_columns(payload, order))
     return Execution(**values)
 
 
-def _option_columns(payload: dict[str, Any], order: BrokerOrder) -> dict[str, Any]:
+def option_columns(payload: dict[str, Any], order: BrokerOrder) -> dict[str, Any]:
     """Strike, expiry, contracts, premium and the Greeks at selection, at column scale.
 
     ``premium_paid`` is the fill price per contract (per share), or until a fill the

@@ -87,7 +87,6 @@ def _with_chain(ctx: DispatchContext, payload: Payload) -> Payload:
     out = {
         **payload,
         "spot": str(spot),
-        "spot_at": quote.time.isoformat(),
         "spot_quote": quote_to_json(quote),
         "quoted_at": ctx.now().isoformat(),
     }

@@ -34,12 +34,10 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_EVEN
 from typing import Protocol
 
 from strikeflow.domain.errors import BrokerUnavailable
 from strikeflow.domain.models import InstrumentType
-from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.orders import BrokerOrder
 from strikeflow.domain.records import (
     Action,
@@ -51,8 +49,8 @@ from strikeflow.domain.records import (
 )
 from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
 from strikeflow.services.dispatch_records import (
-    CENT,
     notional_of,
+    option_columns,
     reconcile_orders,
     status_of_execution,
 )
@@ -152,17 +150,7 @@ def adopted_execution(rec: Recommendation, order: BrokerOrder, now: datetime) ->
         if traded is STOCK
         else "_to_close" in (order.position_intent or "")
     )
-    values: dict[str, object] = {}
-    if traded is not STOCK:
-        occ = parse_occ(order.symbol)
-        premium = order.filled_avg_price or order.limit_price
-        values = {
-            "strike_price": occ.strike,
-            "expiration_date": occ.expiration,
-            "contracts": int(order.qty),
-            "premium_paid": None if premium is None else premium.quantize(CENT, ROUND_HALF_EVEN),
-            "option_symbol": order.symbol,
-        }
+    values = option_columns({}, order) if traded is not STOCK else {}
     return Execution(
         recommendation_id=rec.id,
         client_order_id=order.client_order_id,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -213,6 +213,16 @@ def scan(ctx: ScanContext, at: datetime) -> ScanOutcome:
     return outcome
 
 
+class KnownSentiment:
+    """A provider's scores for one scan, asked for once however often they are read."""
+
+    def __init__(self, provider: SentimentProvider | None, tickers: Sequence[str]) -> None:
+        self._scores = {} if provider is None else dict(provider.scores(tickers))
+
+    def scores(self, tickers: Sequence[str]) -> Mapping[str, float]:
+        return self._scores
+
+
 def _scan_claimed(ctx: ScanContext, minute: datetime, bar_minute: datetime) -> ScanOutcome:
     opened = session_open(minute)
     raw = ctx.market.stock_bars(ctx.watchlist, BarTimeframe.MINUTE, opened, minute)
@@ -222,10 +232,11 @@ def _scan_claimed(ctx: ScanContext, minute: datetime, bar_minute: datetime) -> S
     daily = _daily(ctx, session.tickers, opened, session.close[:, 0])
     bars = Bars(session.close, session.volume, session.high, session.low, daily)
     features = features_of(bars, ctx.rules)
-    decisions = decide(session.tickers, features, ctx.rules, frozenset(), ctx.sentiment)
+    sentiment = KnownSentiment(ctx.sentiment, session.tickers)  # asked once a scan
+    decisions = decide(session.tickers, features, ctx.rules, frozenset(), sentiment)
     if any(d.skipped for d in decisions):  # a short: only now is a held position relevant
         held = stock_holdings(ctx.broker.positions())
-        decisions = decide(session.tickers, features, ctx.rules, held, ctx.sentiment)
+        decisions = decide(session.tickers, features, ctx.rules, held, sentiment)
     fresh, cooling = _outside_cooldown(ctx, decisions, bar_minute)
     now = ctx.now()
     recommended: list[str] = []

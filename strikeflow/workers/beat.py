@@ -28,7 +28,7 @@ from typing import Any
 
 from celery.schedules import crontab
 
-from strikeflow.config import Settings
+from strikeflow.config import Settings, is_redis_url
 
 __all__ = [
     "BEAT_MAX_LOOP_INTERVAL_S",
@@ -100,7 +100,7 @@ def beat_config(settings: Settings) -> dict[str, Any]:
         "beat_schedule": beat_schedule(settings),
         "beat_max_loop_interval": BEAT_MAX_LOOP_INTERVAL_S,
     }
-    if settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
+    if is_redis_url(settings.redis_url):
         conf.update(
             beat_scheduler=REDBEAT_SCHEDULER,
             redbeat_redis_url=settings.redis_url,

@@ -78,7 +78,7 @@ def test_memory_url_keeps_the_app_state_in_process_and_shared():
     assert isinstance(first.kill_switch, InProcessKillSwitch)
     assert isinstance(first.scan_lock, InProcessScanLock)
     assert app_state("memory://sf-other") is not first
-    switch = bootstrap.kill_switch_for("memory://sf-test")
+    switch = app_state("memory://sf-test").kill_switch
     assert isinstance(switch, KillSwitch)
     switch.turn_on("test", now=AT)
     assert first.kill_switch.is_on()
