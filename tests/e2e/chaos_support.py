@@ -3,16 +3,57 @@ database and the fleet's workers (its own redis-server is strikeflow.devfleet's)
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from strikeflow.devfleet import Fleet
+from strikeflow.devfleet import Fleet, FleetConfig
+from strikeflow.domain.expiry import NEW_YORK
 
 DEADLINE_S = 20.0
+REPO = Path(__file__).resolve().parents[2]
+# A Monday far enough ahead that its expirations are "today or later" for the views.
+MONDAY = datetime(2037, 11, 16, 10, 45, tzinfo=NEW_YORK)
+SEED = 20261201
+TERMINAL = frozenset({"executed", "fell_back", "rejected", "failed"})
+CHAOS_APP = "tests.e2e.chaos_worker"
+
+
+def chaos_env(chaos_dir: Path, kills: str, max_fires: int, visibility_s: float) -> dict[str, str]:
+    """The environment of a chaos_worker: its kill points and its visibility timeout."""
+    return {
+        "PYTHONPATH": str(REPO),
+        "CHAOS_KILLS": kills,
+        "CHAOS_DIR": str(chaos_dir),
+        "CHAOS_MAX_FIRES": str(max_fires),
+        "CHAOS_VISIBILITY_TIMEOUT_S": str(visibility_s),
+    }
+
+
+def strikeflow_recover(config: FleetConfig, *args: str, timeout_s: float = 120.0):
+    """``strikeflow recover --json`` as an operator runs it, with the fleet's settings:
+    (exit code, report). 3 is an answer too: the venue could not be asked about some."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIKEFLOW_")}
+    env.update(config.settings_env())
+    done = subprocess.run(
+        [sys.executable, "-m", "strikeflow", "recover", *args, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    assert done.returncode in (0, 3), done.stderr[-3000:]
+    return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def refuse_connections(admin_url: str, database: str, seconds: float) -> int:

@@ -17,17 +17,12 @@ line (the README's Reliability section quotes it).
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import requests
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -43,15 +38,22 @@ from strikeflow.devfleet import (
     WorkerSpec,
     free_port,
 )
-from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.services.manual_signal import manual_recommendation
-from tests.e2e.chaos_support import Killer, refuse_connections
+from tests.e2e.chaos_support import (
+    CHAOS_APP,
+    MONDAY,
+    REPO,
+    SEED,
+    TERMINAL,
+    Killer,
+    chaos_env,
+    refuse_connections,
+    strikeflow_recover,
+)
 from tests.integration.conftest import ADMIN_URL, create_database  # noqa: F401  (fixture)
+from tests.integration.emulator import EmulatorHandle
 
-REPO = Path(__file__).resolve().parents[2]
-MONDAY = datetime(2037, 11, 16, 10, 45, tzinfo=NEW_YORK)
 KEY, SECRET = "chaos-key-id", "chaos-secret-key"
-SEED = 20261201
 RECOMMENDATIONS = 300
 RUN_DEADLINE_S = 285.0  # the whole chaos phase, recovery included
 VISIBILITY_TIMEOUT_S = 6
@@ -72,45 +74,14 @@ MIX = (  # a quarter each CALL and PUT, half STOCK; the stock sells close what w
 )
 TIMELINE = Path("/tmp/strikeflow-chaos-timeline.log")  # progress, for a failed run
 REASONS = Path("/tmp/strikeflow-chaos-reasons.txt")  # outcomes and reasons, counted
-TERMINAL = ("executed", "fell_back", "rejected", "failed")
 
 
 def worker_specs(chaos_dir: Path) -> list[WorkerSpec]:
-    env = {
-        "PYTHONPATH": str(REPO),
-        "CHAOS_KILLS": KILLS,
-        "CHAOS_DIR": str(chaos_dir),
-        "CHAOS_MAX_FIRES": "2",
-        "CHAOS_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
-    }
-    app = "tests.e2e.chaos_worker"
+    env = chaos_env(chaos_dir, KILLS, max_fires=2, visibility_s=VISIBILITY_TIMEOUT_S)
     return [
-        WorkerSpec("chaos-marketdata", ("marketdata",), concurrency=2, env=env, app=app),
-        WorkerSpec("chaos-dispatch", ("dispatch",), concurrency=2, env=env, app=app),
-        WorkerSpec("chaos-orders", ("orders",), concurrency=2, env=env, app=app),
-        WorkerSpec("chaos-persistence", ("persistence",), concurrency=2, env=env, app=app),
+        WorkerSpec(f"chaos-{queue}", (queue,), concurrency=2, env=env, app=CHAOS_APP)
+        for queue in ("marketdata", "dispatch", "orders", "persistence")
     ]
-
-
-class Venue:
-    """The emulator's own controls: faults, clock, audit (never the chaos faults)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.http = requests.Session()
-        self.http.headers.update({"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET})
-
-    def faults(self, **settings) -> None:
-        self.http.post(f"{self.url}/_sim/faults", json=settings, timeout=10).raise_for_status()
-
-    def advance(self, seconds: float) -> None:
-        reply = self.http.post(f"{self.url}/_sim/clock", json={"seconds": seconds}, timeout=10)
-        reply.raise_for_status()
-
-    def audit(self) -> list[dict]:
-        reply = self.http.get(f"{self.url}/_sim/orders", timeout=30)
-        reply.raise_for_status()
-        return reply.json()
 
 
 def statuses(url: str) -> Counter[str]:
@@ -133,19 +104,7 @@ def send(fleet: Fleet, rid: str, deadline_s: float = 30.0) -> None:
 
 
 def recover(config: FleetConfig, min_age_s: float) -> dict:
-    """``strikeflow recover`` as an operator runs it, with the fleet's settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIKEFLOW_")}
-    env.update(config.settings_env())
-    done = subprocess.run(
-        [sys.executable, "-m", "strikeflow", "recover", "--min-age", str(min_age_s), "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode in (0, 3), done.stderr[-3000:]  # 3: the venue was unreachable
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return strikeflow_recover(config, "--min-age", str(min_age_s))[1]
 
 
 @contextlib.contextmanager
@@ -202,7 +161,7 @@ def test_chaos_nothing_duplicated_nothing_lost(create_database, tmp_path, capsys
     chaos_dir = tmp_path / "chaos"
     chaos_dir.mkdir()
     with chaos_world(url, tmp_path) as (config, fleet, redis_server):
-        venue = Venue(config.emulator_url)
+        venue = EmulatorHandle(config.emulator_url, KEY, SECRET)
         fleet.start_workers(worker_specs(chaos_dir))
         rids = store_recommendations(url)
         venue.faults(
@@ -221,14 +180,14 @@ def test_chaos_nothing_duplicated_nothing_lost(create_database, tmp_path, capsys
                     redis_server.stop()  # no persistence: every queue and result is gone
                     redis_server.start()
                 if i % 10 == 9:
-                    venue.advance(1)  # fills come with simulated time, at the wall's pace
+                    venue.advance(seconds=1)  # fills come with simulated time, at the wall's pace
                     time.sleep(0.1)  # the pace of a steady stream, not a synchronisation
             recovered = settle(config, url, venue, killer, started)
         finally:
             killer.stop()
         # Calm: no more kills or faults; the fills come and reconcile records them.
         venue.faults(error_5xx=0, rate_limit=0, commit_then_fail=0, latency=0)
-        venue.advance(600)
+        venue.advance(seconds=600)
         fleet.app.send_task("strikeflow.reconcile_orders").get(timeout=60)
         final = statuses(url)
         REASONS.write_text("\n".join(f"{n:4d} {r}" for r, n in reasons_of(url).most_common()))
@@ -271,7 +230,7 @@ def test_chaos_nothing_duplicated_nothing_lost(create_database, tmp_path, capsys
         print("\n" + line)
 
 
-def settle(config: FleetConfig, url: str, venue: Venue, killer: Killer, started: float):
+def settle(config: FleetConfig, url: str, venue: EmulatorHandle, killer: Killer, started: float):
     """Until every recommendation is terminal (and the random kills are done): when
     nothing moves for STALL_S, ``strikeflow recover`` re-drives what was lost. Returns the
     recover reports."""
@@ -289,7 +248,7 @@ def settle(config: FleetConfig, url: str, venue: Venue, killer: Killer, started:
             recovered.append(recover(config, min_age_s=RECOVER_MIN_AGE_S))
             print(f"recover: {recovered[-1]}", file=timeline)
             last_change = time.monotonic()
-        venue.advance(0.5)  # simulated time at the wall's pace: quotes stay fresh
+        venue.advance(seconds=0.5)  # simulated time at the wall's pace: quotes stay fresh
         time.sleep(0.5)  # the poll's period; the loop's deadline bounds it
     timeline.close()
     killer.stop_killing()

@@ -20,20 +20,14 @@ restart it), its own PostgreSQL database, the emulator in this process in simula
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import kombu.pools
 import redis
-import requests
 from sqlalchemy import text
 
 from strikeflow.db.engine import dispose_all, engine_for
@@ -47,17 +41,21 @@ from strikeflow.devfleet import (
     RedisServer,
     WorkerSpec,
 )
-from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.services.dispatch_policy import client_order_id_for
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.service import EmulatorOptions
+from tests.e2e.chaos_support import (
+    CHAOS_APP,
+    MONDAY,
+    SEED,
+    TERMINAL,
+    chaos_env,
+    strikeflow_recover,
+)
 from tests.integration.conftest import create_database  # noqa: F401  (fixture)
+from tests.integration.emulator import EmulatorHandle
 
-REPO = Path(__file__).resolve().parents[2]
-MONDAY = datetime(2037, 11, 16, 10, 45, tzinfo=NEW_YORK)
 KEY, SECRET = "recovery-key-id", "recovery-secret-key"
-SEED = 20261201
-TERMINAL = frozenset({"executed", "fell_back", "rejected", "failed"})
 VISIBILITY_TIMEOUT_S = 4.0
 # A killed chain ends within the visibility timeout plus this: the worker's restart (a
 # Celery boot, a few seconds on a loaded 2-core machine) and the chain's tail.
@@ -69,44 +67,19 @@ POLL_S = 0.1
 BROKER, BACKEND, APP = 0, 1, 2  # db numbers on the test's own redis-server
 
 
-class Venue:
-    """The emulator's own controls: its clock and its audit of accepted orders."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.http = requests.Session()
-        self.http.headers.update({"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET})
-
-    def advance(self, seconds: float) -> None:
-        reply = self.http.post(f"{self.url}/_sim/clock", json={"seconds": seconds}, timeout=10)
-        reply.raise_for_status()
-
-    def audit(self) -> list[dict]:
-        reply = self.http.get(f"{self.url}/_sim/orders", timeout=10)
-        reply.raise_for_status()
-        return reply.json()
-
-
 @dataclass
 class World:
     url: str
     config: FleetConfig
     fleet: Fleet
     redis_server: RedisServer
-    venue: Venue
+    venue: EmulatorHandle
     chaos_dir: Path
 
     def spec(self, name: str, queues: tuple[str, ...], kills: str = "", **env: str) -> WorkerSpec:
         """A worker of the chaos app on ``queues``, its kill points armed by ``kills``."""
-        chaos = {
-            "PYTHONPATH": str(REPO),
-            "CHAOS_KILLS": kills,
-            "CHAOS_DIR": str(self.chaos_dir),
-            "CHAOS_MAX_FIRES": "1",
-            "CHAOS_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
-            **env,
-        }
-        return WorkerSpec(name, queues, env=chaos, app="tests.e2e.chaos_worker")
+        chaos = chaos_env(self.chaos_dir, kills, max_fires=1, visibility_s=VISIBILITY_TIMEOUT_S)
+        return WorkerSpec(name, queues, env={**chaos, **env}, app=CHAOS_APP)
 
     def store(self, rid: str, ticker="SPY", action="BUY", instrument="CALL", strategy="day_trade"):
         recs = RecommendationRepository(engine_for(self.url))
@@ -156,19 +129,7 @@ class World:
         self.fleet.wait_ready([name])
 
     def strikeflow_recover(self, *args: str) -> tuple[int, dict]:
-        """``strikeflow recover --json`` as an operator runs it, with the fleet's settings."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STRIKEFLOW_")}
-        env.update(self.config.settings_env())
-        done = subprocess.run(
-            [sys.executable, "-m", "strikeflow", "recover", *args, "--json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=DEADLINE_S,
-            check=False,
-        )
-        assert done.returncode in (0, 3), done.stderr[-3000:]
-        return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
+        return strikeflow_recover(self.config, *args, timeout_s=DEADLINE_S)
 
 
 def wait_for(done: Callable[[], bool], what: str, world: World, deadline_s=DEADLINE_S) -> float:
@@ -210,7 +171,9 @@ def small_fleet(create_database, tmp_path: Path) -> Iterator[World]:  # noqa: F8
         )
         fleet = stack.enter_context(Fleet(config))
         stack.callback(dispose_all)
-        yield World(url, config, fleet, redis_server, Venue(emulator.url), chaos_dir)
+        yield World(
+            url, config, fleet, redis_server, EmulatorHandle(emulator.url, KEY, SECRET), chaos_dir
+        )
 
 
 def assert_one_order_one_row(world: World, rid: str) -> None:
@@ -346,7 +309,7 @@ def test_an_order_accepted_before_the_worker_died_is_adopted_by_the_beat_walk(
         assert world.status(rid) == "dispatched"  # the submit waits for its redelivery
         # The walk comes later (beat: a minute at least); half an hour here, so the market
         # moved and a new selection would pick another strike than the order holds.
-        world.venue.advance(MARKET_MOVES_S)
+        world.venue.advance(seconds=MARKET_MOVES_S)
 
         started = time.monotonic()
         walk = world.fleet.app.send_task(

@@ -17,10 +17,12 @@ T = TypeVar("T")
 
 
 class EmulatorHandle:
-    def __init__(self, url: str) -> None:
+    """The emulator's own controls (clock, faults, audit), with the keys it accepts."""
+
+    def __init__(self, url: str, key: str = KEY, secret: str = SECRET) -> None:
         self.url = url
         self.session = requests.Session()
-        self.session.headers.update({"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET})
+        self.session.headers.update({"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret})
 
     def advance(self, **body) -> dict:
         reply = self.session.post(f"{self.url}/_sim/clock", json=body, timeout=10)
@@ -33,7 +35,7 @@ class EmulatorHandle:
         return reply.json()
 
     def audit(self) -> list[dict]:
-        reply = self.session.get(f"{self.url}/_sim/orders", timeout=10)
+        reply = self.session.get(f"{self.url}/_sim/orders", timeout=30)
         reply.raise_for_status()
         return reply.json()
 
