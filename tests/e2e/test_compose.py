@@ -252,7 +252,7 @@ def test_env_example_names_only_real_settings_with_valid_values():
     unknown = set(ours) - set(Settings.model_fields)
     assert not unknown, f".env.example sets no such setting: {unknown}"
     settings = Settings(**ours)
-    assert settings.broker_url != settings.result_backend != settings.redis_url
+    assert len({settings.broker_url, settings.result_backend, settings.redis_url}) == 3
     assert settings.alpaca_base_url == "http://emulator:8765"
     assert env["COMPOSE_PROFILES"] == "emulator"
     assert ":" in env["FLOWER_BASIC_AUTH"]

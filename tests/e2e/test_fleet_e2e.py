@@ -137,7 +137,12 @@ def test_a_simulated_hour_of_scans_ends_in_executions(fleet_run):
     )
     assert reached  # a failed tick (a slow reply under load) is caught up by the next
 
-    rows = wait_for("an execution in PostgreSQL", lambda: executions(url), stack, DEADLINE_S)
+    rows = wait_for(
+        "a filled execution in PostgreSQL",
+        lambda: [r for r in executions(url) if r["status"] == "filled"] and executions(url),
+        stack,
+        DEADLINE_S,
+    )
     assert {r["client_order_id"] for r in rows} == {
         client_order_id_for(r["recommendation_id"]) for r in rows
     }
@@ -147,7 +152,12 @@ def test_a_simulated_hour_of_scans_ends_in_executions(fleet_run):
 
 def test_every_chain_task_line_names_its_recommendation_and_order(fleet_run):
     stack, url = fleet_run
-    rows = wait_for("an execution in PostgreSQL", lambda: executions(url), stack, DEADLINE_S)
+    rows = wait_for(
+        "a filled execution in PostgreSQL",
+        lambda: [r for r in executions(url) if r["status"] == "filled"] and executions(url),
+        stack,
+        DEADLINE_S,
+    )
     lines = task_lines(stack.fleet.config.log_dir)
     chain = [(task, rec, coid) for task, rec, coid in lines if task.split(".")[1] in CHAIN_TASKS]
     assert chain, stack.report("no log line of a chain's task in the worker logs")

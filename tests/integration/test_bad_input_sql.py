@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from strikeflow.db.engine import engine_for
-from strikeflow.db.repositories import RecommendationRepository
+from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
 from strikeflow.db.tables import dispatch_executions, recommendations
 from strikeflow.services.manual_signal import manual_recommendation
+from tests.integration.records import stock_execution
 
 INJECTION = "'; DROP TABLE dispatch_executions;--"
 
@@ -26,6 +27,7 @@ def filled(postgres_url) -> str:
     RecommendationRepository(engine_for(postgres_url)).insert(
         manual_recommendation("MSFT", "BUY", recommendation_id="sql-kept")
     )
+    ExecutionRepository(engine_for(postgres_url)).insert(stock_execution(rec_id="sql-kept"))
     return postgres_url
 
 
@@ -66,4 +68,4 @@ def test_an_injection_is_refused_with_exit_2_and_changes_nothing(filled, argv, n
     assert named in done.stderr
     assert "Traceback" not in done.stderr
     assert counts(filled) == before
-    assert counts(filled)["recommendations"] == 1
+    assert counts(filled) == {"recommendations": 1, "dispatch_executions": 1}

@@ -219,8 +219,9 @@ def test_beat_with_redbeat_fires_scans_and_a_second_beat_waits_for_the_lock(rig)
         assert rig.app_redis.exists(REDBEAT_LOCK_KEY)
 
         second = Beat(rig, "sf-beat-b", every_s=0.5)
-        # While the first holds the lock, the second waits: first keeps sending, second
-        # never does.
+        # Up to redbeat's lock: "Starting..." is logged just before beat_init, where it
+        # waits. While the first holds the lock, the second never sends.
+        rig.poll(second.text, lambda text: "beat: Starting..." in text)
         already = first.sent()
         rig.poll(first.sent, lambda n: n >= already + 6)
         assert second.process.poll() is None, second.text()
