@@ -91,6 +91,15 @@ def dispatch_chain(recommendation_id: str) -> AsyncResult:
     return chain_for(recommendation_id).apply_async()
 
 
+def send_and_mark(recommendation_id: str, store: Any) -> AsyncResult:
+    """Send the chain, then mark the recommendation dispatched, as every sender does
+    (fetch_chain writes nothing). A chain sent but never marked stays pending, where
+    ``strikeflow recover`` finds it; a mark without a chain could not be told apart."""
+    sent = dispatch_chain(recommendation_id)
+    store.set_status(recommendation_id, RecommendationStatus.DISPATCHED)
+    return sent
+
+
 @shared_task(name="strikeflow.on_step_failure")
 def on_step_failure(request: Any, exc: BaseException, traceback: Any) -> None:
     rid = recommendation_id_of(request)
@@ -146,6 +155,5 @@ def dispatch(recommendation_id: str | None = None, **fields: Any) -> dict[str, A
             )
     if rec.status.terminal:
         return {"recommendation_id": rec.id, "status": rec.status.value, "sent": False}
-    sent = dispatch_chain(rec.id)
-    store.set_status(rec.id, RecommendationStatus.DISPATCHED)
+    sent = send_and_mark(rec.id, store)
     return {"recommendation_id": rec.id, "status": "dispatched", "sent": True, "chain": sent.id}

@@ -15,9 +15,8 @@ from celery import shared_task
 
 from strikeflow import bootstrap
 from strikeflow.domain.errors import BrokerUnavailable, InvalidRecord
-from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services import scan as scans
-from strikeflow.tasks.entry import dispatch_chain
+from strikeflow.tasks.entry import send_and_mark
 
 MAX_RETRIES = 3  # 1, 2, 4 s (jittered down): well inside the minute
 ZONE_SUFFIXES = ("Z", "z")
@@ -48,7 +47,6 @@ def scan(self, at: str | None = None) -> dict[str, Any]:
         raise self.retry(kwargs={"at": instant.isoformat()}, exc=down, countdown=delay) from down
     sent = []
     for rid in outcome.to_send:
-        dispatch_chain(rid)
-        rt.recommendations.set_status(rid, RecommendationStatus.DISPATCHED)
+        send_and_mark(rid, rt.recommendations)
         sent.append(rid)
     return {**outcome.to_json(), "sent": sent}

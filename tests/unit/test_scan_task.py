@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from celery import Celery
@@ -17,6 +17,7 @@ import strikeflow.tasks  # noqa: F401  (registers the tasks)
 from strikeflow import bootstrap
 from strikeflow.domain.errors import BrokerUnavailable
 from strikeflow.domain.records import RecommendationStatus
+from strikeflow.tasks import entry
 from strikeflow.tasks import scan as scan_task
 from strikeflow.tasks.scan import parse_instant
 from strikeflow.workers.config import QUEUES, celery_config
@@ -89,7 +90,7 @@ def runtime(monkeypatch, celery_app) -> Iterator[FakeRuntime]:
             rt.sent.append(rid)
         return Sent(rid)
 
-    monkeypatch.setattr(scan_task, "dispatch_chain", dispatch_chain)
+    monkeypatch.setattr(entry, "dispatch_chain", dispatch_chain)  # what send_and_mark sends
     bootstrap.install_runtime(rt)
     yield rt
     bootstrap.reset_runtime()
@@ -149,6 +150,7 @@ def test_a_retry_after_the_venue_was_down_scans_the_same_minute(celery_app, runt
 
     def flaky(*args, **kwargs):
         if failures:
+            market.now = AT + timedelta(minutes=3)  # the retry runs in a later minute
             raise failures.pop()
         return real(*args, **kwargs)
 
