@@ -59,6 +59,7 @@ from strikeflow.devfleet import (
 )
 from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
+from strikeflow.sim.service import EmulatorOptions
 from strikeflow.tasks.entry import chain_for
 
 BENCHMARKS = Path(__file__).resolve().parent
@@ -77,8 +78,10 @@ MIX = (
     ("MSFT", "BUY", "STOCK"),
 )
 BATCH = 18
-EMULATOR_ARGS = ["--seed", "42", "--clock", "sim", "--start", START, "--fill-delay", "1"]
-EMULATOR_ARGS += ["--api-key", KEY, "--secret-key", SECRET]
+EMULATOR = EmulatorOptions(
+    seed=42, clock="sim", start=datetime.fromisoformat(START), fill_delay_s=1.0,
+    api_key=KEY, secret_key=SECRET,
+)  # fmt: skip
 BARE_PATH = os.pathsep.join(filter(None, [str(BENCHMARKS), os.environ.get("PYTHONPATH")]))
 PROCESSES = 4
 
@@ -282,7 +285,7 @@ def pipeline_figures(
     batches = [BATCH] * (recommendations // BATCH) + [recommendations % BATCH]
     batches = [b for b in batches if b]
     log_dir = Path(tempfile.mkdtemp(prefix="strikeflow-bench-"))
-    emulator = SubprocessEmulator(EMULATOR_ARGS, port=free_port(), log=log_dir / "emulator.log")
+    emulator = SubprocessEmulator.from_options(EMULATOR, free_port(), log_dir / "emulator.log")
     with own_redis(log_dir) as dbs, fresh_database() as url:
         dbs.flush()
         config = FleetConfig(url, emulator.url, dbs, log_dir, api_key=KEY, secret_key=SECRET)

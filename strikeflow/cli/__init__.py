@@ -7,10 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from alembic.util import CommandError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from strikeflow.cli.arguments import aware_instant
+from strikeflow.cli.arguments import aware_instant, shown_url
 from strikeflow.cli.demo import add_demo_command
 from strikeflow.cli.dispatch import add_dispatch_commands
 from strikeflow.cli.recover import add_recover_command
@@ -123,7 +122,7 @@ def run_db(args: argparse.Namespace) -> int:
     try:
         print(args.act(url, args))
     except (SQLAlchemyError, CommandError) as failed:
-        print(f"strikeflow db: {_shown(url)}: {_first_line(failed)}", file=sys.stderr)
+        print(f"strikeflow db: {shown_url(url)}: {_first_line(failed)}", file=sys.stderr)
         return 1
     finally:
         dispose_all()
@@ -132,29 +131,22 @@ def run_db(args: argparse.Namespace) -> int:
 
 def _db_upgrade(url: str, args: argparse.Namespace) -> str:
     migrate.upgrade(url, args.revision)
-    return f"{_shown(url)} upgraded to {_revision(migrate.current(url))}"
+    return f"{shown_url(url)} upgraded to {_revision(migrate.current(url))}"
 
 
 def _db_downgrade(url: str, args: argparse.Namespace) -> str:
     migrate.downgrade(url, args.revision)
-    return f"{_shown(url)} downgraded to {_revision(migrate.current(url))}"
+    return f"{shown_url(url)} downgraded to {_revision(migrate.current(url))}"
 
 
 def _db_current(url: str, _args: argparse.Namespace) -> str:
-    return f"{_shown(url)} is at {_revision(migrate.current(url))}"
+    return f"{shown_url(url)} is at {_revision(migrate.current(url))}"
 
 
 def _revision(revision: str | None) -> str:
     if revision is None:
         return "no revision (empty database)"
     return f"{revision} (head)" if revision == migrate.head() else revision
-
-
-def _shown(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "STRIKEFLOW_DATABASE_URL"
 
 
 def _first_line(error: Exception) -> str:

@@ -1,11 +1,15 @@
-"""Argument types the commands share: argparse calls them, and a bad value is a usage
-error (exit 2) that names it, before anything is read or written."""
+"""What the commands share: argument types (argparse calls them, and a bad value is a
+usage error, exit 2, that names it, before anything is read or written) and how a
+database URL is shown (never its password)."""
 
 from __future__ import annotations
 
 import argparse
 from datetime import datetime
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 def aware_instant(text: str) -> datetime:
@@ -28,3 +32,11 @@ def database_url(text: str) -> str:
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"no database file at {text!r} (or give a URL)")
     return f"sqlite:///{path.resolve()}"
+
+
+def shown_url(url: str) -> str:
+    """A database URL as a message may show it: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "STRIKEFLOW_DATABASE_URL"

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
-from strikeflow.cli.arguments import aware_instant
+from strikeflow.cli.arguments import aware_instant, shown_url
 from strikeflow.cli.demo_day import (
     DayTally,
     DemoTimeout,
@@ -139,7 +139,7 @@ def _demo_day(console: Console, stack: DemoStack, app: Celery, args: argparse.Na
     plan, settings = stack.plan, stack.settings
     assert settings is not None
     engine = engine_for(settings.database_url)
-    where = f"Redis and {_shown_db(settings.database_url)}" if plan.external else "in process"
+    where = f"Redis and {shown_url(settings.database_url)}" if plan.external else "in process"
     console.rule(
         f"[bold]strikeflow demo[/] · {args.date:%a %Y-%m-%d} · seed {args.seed}"
         f" · {', '.join(plan.watchlist)} · {where}"
@@ -210,9 +210,3 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _shown_db(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

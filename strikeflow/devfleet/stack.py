@@ -112,9 +112,8 @@ class LocalStack:
         return self.fleet.report(headline, self.processes())
 
     def down(self) -> None:
-        """Beat first (no new work), then Flower and the workers, the clock, the emulator."""
-        if self.fleet.beat is not None:
-            self.fleet.beat.stop()
+        """Beat first (no new work), then Flower and the workers (Fleet.stop keeps that
+        order), the clock, the emulator."""
         self.fleet.stop()
         if self.clock is not None:
             self.clock.stop()

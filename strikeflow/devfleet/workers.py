@@ -215,7 +215,6 @@ class Fleet:
         if self.beat is not None and self.beat.alive():
             raise RuntimeError("beat is already running")
         log_dir = self.config.log_dir
-        log_dir.mkdir(parents=True, exist_ok=True)
         command = [
             sys.executable, "-m", "celery", "-A", CELERY_APP, "beat", "-l", "INFO",
             "-s", str(log_dir / "celerybeat-schedule"),
@@ -244,7 +243,6 @@ class Fleet:
             f"--address={address}", f"--port={port}", f"--basic-auth={basic_auth}",
         ]  # fmt: skip
         log_dir = self.config.log_dir
-        log_dir.mkdir(parents=True, exist_ok=True)
         self.flower = LoggedProcess("flower", command, log_dir / "flower.log", self.env(), log_dir)
         url = f"http://{address}:{port}"
 

@@ -66,18 +66,6 @@ def param_symbols(raw: str | None, name: str = "symbols") -> list[str]:
     return symbols
 
 
-def param_int(raw: str | None, name: str, default: int, low: int, high: int) -> int:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ClientError(422, f"{name} must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ClientError(422, f"{name} must be within [{low}, {high}], got {value}")
-    return value
-
-
 def param_float(raw: str | None, name: str) -> float | None:
     if raw is None or raw == "":
         return None

@@ -39,6 +39,7 @@ from strikeflow.devfleet import (
     free_port,
 )
 from strikeflow.services.manual_signal import manual_recommendation
+from strikeflow.sim.service import EmulatorOptions
 from tests.e2e.chaos_support import (
     CHAOS_APP,
     MONDAY,
@@ -114,15 +115,12 @@ def chaos_world(url: str, tmp_path: Path) -> Iterator[tuple[FleetConfig, Fleet, 
     with contextlib.ExitStack() as stack:
         redis_server = RedisServer(tmp_path / "redis.log").start()
         stack.callback(lambda: redis_server.stop())
-        emulator = SubprocessEmulator(
-            [
-                "--seed", str(SEED), "--clock", "sim", "--start", MONDAY.isoformat(),
-                "--api-key", KEY, "--secret-key", SECRET, "--fill-delay", "1",
-                "--cash", "10000000000",  # sizing takes 3-18 % of what is left, each trade
-            ],
-            port=free_port(),
-            log=tmp_path / "emulator.log",
+        options = EmulatorOptions(
+            seed=SEED, clock="sim", start=MONDAY, api_key=KEY, secret_key=SECRET,
+            fill_delay_s=1.0,
+            cash=10_000_000_000,  # sizing takes 3-18 % of what is left, each trade
         )  # fmt: skip
+        emulator = SubprocessEmulator.from_options(options, free_port(), tmp_path / "emulator.log")
         stack.enter_context(emulator)
         config = FleetConfig(
             database_url=url,
