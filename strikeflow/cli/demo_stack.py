@@ -23,13 +23,14 @@ from typing import Any
 import requests
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
-from sqlalchemy import text
+from sqlalchemy import delete, func, select
 
 from strikeflow import bootstrap
 from strikeflow.bootstrap import COOLDOWN_PREFIX
 from strikeflow.config import Settings
 from strikeflow.db import migrate
 from strikeflow.db.engine import dispose_all, engine_for
+from strikeflow.db.tables import dispatch_executions, recommendations
 from strikeflow.services.scan import cooldown_key, lock_key
 from strikeflow.sim.server import EmulatorServer
 from strikeflow.sim.service import EmulatorOptions, build_app
@@ -132,7 +133,9 @@ def fresh_database(url: str, reset: bool) -> None:
         return
     migrate.upgrade(url)
     with engine_for(url).begin() as conn:
-        counts = {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in TABLES}
+        counts = {
+            t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in TABLES
+        }
         if any(counts.values()) and not reset:
             held = " and ".join(f"{n} rows in {t}" for t, n in counts.items() if n)
             raise DemoRefused(
@@ -141,10 +144,10 @@ def fresh_database(url: str, reset: bool) -> None:
                 " database."
             )
         for table in TABLES:
-            conn.execute(text(f"DELETE FROM {table}"))
+            conn.execute(delete(table))
 
 
-TABLES = ("dispatch_executions", "recommendations")  # children first
+TABLES = (dispatch_executions, recommendations)  # children first
 
 
 def clear_scan_state(redis_url: str, watchlist: Sequence[str], minutes: Sequence[datetime]) -> None:
