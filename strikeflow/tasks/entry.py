@@ -75,15 +75,27 @@ def chain_for(recommendation_id: str, app: Celery | None = None) -> chain:
 
     Only the last step's result is ever read: each step hands its payload to the next in
     the next one's message, so the first five store none in the result backend (each
-    would be written, published and kept for a day, 10-30 KB for an option chain)."""
+    would be written, published and kept for a day, 10-30 KB for an option chain).
+
+    Each step's ``argsrepr`` (what the task-sent and task-received events, Flower and
+    the worker's log show as its arguments) is set here, once: the recommendation id.
+    Left to Celery, it is a repr of the whole payload, rendered on every hop."""
     app = app or current_app
-    signatures = [app.signature(STEPS[0], args=(recommendation_id,))]
-    signatures += [app.signature(name) for name in STEPS[1:]]
+    first = (recommendation_id,)
+    signatures = [app.signature(STEPS[0], args=first, argsrepr=repr(first))]
+    signatures += [
+        app.signature(name, argsrepr=payload_repr(recommendation_id)) for name in STEPS[1:]
+    ]
     for signature in signatures[:-1]:
         signature.set(ignore_result=True)
     for signature in signatures:
         signature.link_error(app.signature(on_step_failure.name))
     return chain(*signatures)
+
+
+def payload_repr(recommendation_id: str) -> str:
+    """How a step's payload argument reads in events and logs: its first key, then ..."""
+    return f"({{'recommendation_id': {recommendation_id!r}, ...}},)"
 
 
 def dispatch_chain(recommendation_id: str) -> AsyncResult:

@@ -71,6 +71,12 @@ def record_refusal(task: Task, headers: dict[str, Any], error: Exception) -> Non
 
 
 class CheckedTask(Task):
-    """The app's task base: every task's messages are checked for shape."""
+    """The app's task base: every task's messages are checked for shape.
+
+    A result's repr (the "succeeded" log line, the task-succeeded event Flower shows)
+    stops at 256 characters: a step's payload opens with its recommendation id, client
+    order id, ticker, action and instrument, and the rest (chain, quotes, explain) cost
+    more to render on every step than the line is worth."""
 
     Strategy = "strikeflow.workers.messages:checked_strategy"
+    resultrepr_maxsize = 256

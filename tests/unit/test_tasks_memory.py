@@ -352,3 +352,25 @@ def test_only_the_last_step_stores_its_result_and_every_step_has_the_errback(cel
         [e["task"] for e in s.options["link_error"]] == ["strikeflow.on_step_failure"]
         for s in steps
     )
+
+
+def test_every_step_shows_its_recommendation_id_not_a_repr_of_the_payload(celery_app):
+    """The argsrepr of each step (events, Flower, the worker log) is set when the chain
+    is built; left to Celery it would be a repr of the whole payload, on every hop."""
+    steps = chain_for("rec-shown", celery_app).tasks
+    assert steps[0].options["argsrepr"] == "('rec-shown',)"
+    assert [s.options["argsrepr"] for s in steps[1:]] == [
+        "({'recommendation_id': 'rec-shown', ...},)"
+    ] * 5
+
+
+def test_a_step_result_repr_is_bounded():
+    from celery.utils.saferepr import saferepr
+
+    from strikeflow.workers.app import app
+
+    task = app.tasks["strikeflow.size_position"]
+    payload = {"recommendation_id": "rec-1", "chain": ["x" * 50] * 200}
+    shown = saferepr(payload, task.resultrepr_maxsize)
+    assert shown.startswith("{'recommendation_id': 'rec-1'")
+    assert len(shown) < 400 < len(repr(payload))
