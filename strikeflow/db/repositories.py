@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Numeric,
     Row,
     Text,
+    bindparam,
     column,
     func,
     select,
@@ -63,6 +65,21 @@ _CONSTRAINT_FIELDS = {
     "FOREIGN KEY constraint failed": "recommendation_id/closes_execution_id",
 }
 
+# The statements every chain runs, built once: building and hashing a statement costs
+# more CPU than PostgreSQL spends running one of these, and a chain runs several.
+_REC_BY_ID = select(recommendations).where(recommendations.c.id == bindparam("rec_id"))
+_EXECUTION_BY_COID = select(dispatch_executions).where(
+    dispatch_executions.c.client_order_id == bindparam("client_order_id")
+)
+_REALIZED_ON = select(func.sum(dispatch_executions.c.realized_pnl)).where(
+    dispatch_executions.c.trading_day == bindparam("day"),
+    dispatch_executions.c.realized_pnl.is_not(None),
+)
+_CLOSED_ENTRY_IDS = select(dispatch_executions.c.closes_execution_id).where(
+    dispatch_executions.c.closes_execution_id.is_not(None),
+    dispatch_executions.c.status == ExecutionStatus.FILLED.value,
+)
+
 
 class _Repository:
     def __init__(self, engine: Engine) -> None:
@@ -79,22 +96,19 @@ class _Repository:
         except DataError as error:
             raise InvalidRecord("value", f"refused by the database: {_first_line(error)}") from None
 
-    def _insert(self, table, values: Mapping[str, Any]):
-        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(table).values(**values)
+    def _insert_once(self, table, key: str):
+        """INSERT … ON CONFLICT (key) DO NOTHING RETURNING every column, built once per
+        dialect; the values come as parameters."""
+        return _insert_once(self._engine.dialect.name, table, key)
 
 
 class RecommendationRepository(_Repository):
     def insert(self, rec: Recommendation) -> tuple[Recommendation, bool]:
         """Store ``rec`` unless its id is already stored; (the stored row, whether new)."""
         values = {name: getattr(rec, name) for name in _RECOMMENDATION_FIELDS}
-        statement = (
-            self._insert(recommendations, values)
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(recommendations)
-        )
+        statement = self._insert_once(recommendations, "id")
         with self._transaction() as conn:
-            row = conn.execute(statement).one_or_none()
+            row = conn.execute(statement, values).one_or_none()
             if row is not None:
                 return _recommendation(row), True
             stored = conn.execute(select(recommendations).where(recommendations.c.id == rec.id))
@@ -102,9 +116,7 @@ class RecommendationRepository(_Repository):
 
     def get(self, rec_id: str) -> Recommendation | None:
         with self._engine.connect() as conn:
-            row = conn.execute(
-                select(recommendations).where(recommendations.c.id == rec_id)
-            ).one_or_none()
+            row = conn.execute(_REC_BY_ID, {"rec_id": rec_id}).one_or_none()
         return None if row is None else _recommendation(row)
 
     def set_status(
@@ -164,12 +176,8 @@ class ExecutionRepository(_Repository):
     def insert_in(self, conn: Connection, execution: Execution) -> tuple[Execution, bool]:
         values = {name: getattr(execution, name) for name in _EXECUTION_FIELDS if name != "id"}
         values["trading_day"] = trading_date(execution.created_at)
-        statement = (
-            self._insert(dispatch_executions, values)
-            .on_conflict_do_nothing(index_elements=["client_order_id"])
-            .returning(dispatch_executions)
-        )
-        row = conn.execute(statement).one_or_none()
+        statement = self._insert_once(dispatch_executions, "client_order_id")
+        row = conn.execute(statement, values).one_or_none()
         if row is not None:
             return _execution(row), True
         return _stored(conn, execution.client_order_id), False
@@ -263,36 +271,17 @@ class ExecutionRepository(_Repository):
 
     def realized_pnl_on(self, day: date) -> Decimal:
         """Sum of realized P&L recorded on executions of New York trading ``day``."""
-        c = dispatch_executions.c
-        query = select(func.sum(c.realized_pnl)).where(
-            c.trading_day == day, c.realized_pnl.is_not(None)
-        )
         with self._engine.connect() as conn:
-            total = conn.execute(query).scalar_one()
+            total = conn.execute(_REALIZED_ON, {"day": day}).scalar_one()
         return Decimal(0) if total is None else Decimal(str(total))
 
     def open_entries(self, limit: int = 10_000) -> tuple[list[Execution], set[int]]:
         """Opening orders that hold or may hold a position, and the ids of the entries a
         filled closing execution has closed (for ``domain.risk.open_exposure``). Their
         ``explain_json`` carries ``order_cost`` alone."""
-        c = dispatch_executions.c
-        # Every column but the explain document, of which risk needs one key: decoding
-        # whole explains (a selection report each) cost more than the rest of the check.
-        order_cost = c.explain_json["order_cost"].as_string().label("order_cost")
-        query = (
-            select(
-                *(col for col in dispatch_executions.c if col.name != "explain_json"), order_cost
-            )
-            .where(c.position_effect == PositionEffect.OPEN.value, c.status.in_(_HOLDING))
-            .order_by(c.id)
-            .limit(limit)
-        )
-        closed = select(c.closes_execution_id).where(
-            c.closes_execution_id.is_not(None), c.status == ExecutionStatus.FILLED.value
-        )
         with self._engine.connect() as conn:
-            entries = [_entry(row) for row in conn.execute(query)]
-            closed_ids = {int(row[0]) for row in conn.execute(closed)}
+            entries = [_entry(row) for row in conn.execute(_open_entries_query(limit))]
+            closed_ids = {int(row[0]) for row in conn.execute(_CLOSED_ENTRY_IDS)}
         return entries, closed_ids
 
     def set_premium_paid(self, client_order_id: str, premium: Decimal) -> None:
@@ -375,6 +364,39 @@ class ReportQueries(_Repository):
             return [dict(row._mapping) for row in conn.execute(query)]
 
 
+@cache
+def _insert_once(dialect_name: str, table, key: str):
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table)
+
+
+@cache
+def _open_entries_query(limit: int):
+    c = dispatch_executions.c
+    # Every column but the explain document, of which risk needs one key: decoding
+    # whole explains (a selection report each) cost more than the rest of the check.
+    order_cost = c.explain_json["order_cost"].as_string().label("order_cost")
+    return (
+        select(*(col for col in dispatch_executions.c if col.name != "explain_json"), order_cost)
+        .where(c.position_effect == PositionEffect.OPEN.value, c.status.in_(_HOLDING))
+        .order_by(c.id)
+        .limit(limit)
+    )
+
+
+@cache
+def _status_update(with_explain: bool):
+    """UPDATE of a recommendation's state unless terminal, parameters ``rec_id`` and
+    ``new_<column>`` (with ``new_status_explain`` when ``with_explain``)."""
+    c = recommendations.c
+    names = ["status", "status_reason", "updated_at"] + (["status_explain"] if with_explain else [])
+    return (
+        update(recommendations)
+        .where(c.id == bindparam("rec_id"), c.status.not_in(_TERMINAL))
+        .values({name: bindparam(f"new_{name}", type_=c[name].type) for name in names})
+    )
+
+
 def set_status_in(
     conn: Connection,
     rec_id: str,
@@ -386,25 +408,19 @@ def set_status_in(
     """``RecommendationRepository.set_status`` inside the caller's transaction."""
     status = RecommendationStatus(status)
     values: dict[str, Any] = {
-        "status": status.value,
-        "status_reason": reason,
-        "updated_at": now or utcnow(),
+        "rec_id": rec_id,
+        "new_status": status.value,
+        "new_status_reason": reason,
+        "new_updated_at": now or utcnow(),
     }
     if explain is not None:
-        values["status_explain"] = dict(explain)
-    statement = (
-        update(recommendations)
-        .where(recommendations.c.id == rec_id)
-        .where(recommendations.c.status.not_in(_TERMINAL))
-        .values(**values)
-    )
-    return conn.execute(statement).rowcount == 1
+        values["new_status_explain"] = dict(explain)
+    statement = _status_update(explain is not None)
+    return conn.execute(statement, values).rowcount == 1
 
 
 def _find_execution(conn: Connection, client_order_id: str) -> Execution | None:
-    row = conn.execute(
-        select(dispatch_executions).where(dispatch_executions.c.client_order_id == client_order_id)
-    ).one_or_none()
+    row = conn.execute(_EXECUTION_BY_COID, {"client_order_id": client_order_id}).one_or_none()
     return None if row is None else _execution(row)
 
 
