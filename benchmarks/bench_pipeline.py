@@ -116,8 +116,20 @@ def cpu_seconds(group: int) -> float:
     return total / tick
 
 
+def machine_cpu_seconds() -> float:
+    """CPU seconds this machine spent busy (every core, every process: PostgreSQL and
+    Redis too), from /proc/stat; 0 where it is not there."""
+    try:
+        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks[:8]) - idle) / (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
+
+
 class CpuMeter:
-    """CPU seconds spent by named process groups between ``start`` and ``stop``."""
+    """CPU seconds spent by named process groups between ``start`` and ``stop``, and by
+    the whole machine (``spent["machine"]``)."""
 
     def __init__(self, groups: dict[str, int]) -> None:
         self.groups = groups
@@ -125,9 +137,11 @@ class CpuMeter:
 
     def __enter__(self) -> CpuMeter:
         self._before = {name: cpu_seconds(pid) for name, pid in self.groups.items()}
+        self._machine = machine_cpu_seconds()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.spent["machine"] = machine_cpu_seconds() - self._machine
         for name, pid in self.groups.items():
             self.spent[name] = cpu_seconds(pid) - self._before[name]
 
@@ -357,6 +371,10 @@ def _measure_all(
         * (pipe_cpu["bench-pipeline"] + pipe_cpu["bench-orders"]),
         "cpu_ms_emulator": per_execution * pipe_cpu["emulator"],
         "cpu_ms_bare_workers": per_chain * bare_cpu["bench-bare"],
+        "cpu_ms_machine_pipeline": per_execution * pipe_cpu["machine"],
+        "cpu_ms_machine_bare": per_chain * bare_cpu["machine"],
+        "cores_busy_pipeline": pipe_cpu["machine"] / max(pipe_load.seconds, 1e-9),
+        "cores_busy_bare": bare_cpu["machine"] / max(bare_load.seconds, 1e-9),
         "recommendations": float(len(pipe_load.latencies)),
         "executed": float(pipe_load.executed),
         "pipeline_per_s": pipe_load.per_second,
@@ -410,6 +428,12 @@ def main() -> None:
         f"  CPU, loaded: pipeline workers {f['cpu_ms_pipeline_workers']:.1f} ms + emulator"
         f" {f['cpu_ms_emulator']:.1f} ms an execution; bare workers"
         f" {f['cpu_ms_bare_workers']:.1f} ms a chain (Redis, PostgreSQL not metered)"
+    )
+    print(
+        f"  CPU, loaded, whole machine ({os.cpu_count()} cores; PostgreSQL, Redis and this"
+        f" script included): {f['cpu_ms_machine_pipeline']:.1f} ms an execution"
+        f" ({f['cores_busy_pipeline']:.2f} cores busy), {f['cpu_ms_machine_bare']:.1f} ms a"
+        f" bare chain ({f['cores_busy_bare']:.2f} cores busy)"
     )
     print(f"  ({time.monotonic() - started:.0f} s in all)")
 
