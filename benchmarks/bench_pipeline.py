@@ -204,8 +204,9 @@ class Bench:
 
     def reset(self) -> None:
         """A fresh venue (cash, book) and empty tables, so the risk limits start over. The
-        new emulator process is asked for each chain once (untimed): it builds a listing on
-        first demand, which a venue that never restarts would not do in the middle of a day."""
+        new emulator process is asked once, untimed, on each route a chain uses (and for
+        each chain): it builds a listing on first demand, and FastAPI a route's state on
+        its first request, which a venue that never restarts would not do mid-day."""
         self.emulator.stop()
         self.emulator.start()
         self._warm_venue()
@@ -217,15 +218,25 @@ class Bench:
         import requests
 
         headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+        gets = [("/v2/account", {}), ("/v2/clock", {}), ("/v2/positions", {})]
+        gets += [("/v2/stocks/quotes/latest", {"symbols": t}) for t in sorted({m[0] for m in MIX})]
+        gets.append(("/v2/orders:by_client_order_id", {"client_order_id": "bench-warm-up"}))
         for underlying in sorted(
             {ticker for ticker, _, instrument in MIX if instrument != "STOCK"}
         ):
-            for path, params in (
+            gets += [
                 (f"/v1beta1/options/snapshots/{underlying}", {"limit": 1}),
                 ("/v2/options/contracts", {"underlying_symbols": underlying, "limit": 1}),
-            ):
-                reply = requests.get(self.emulator.url + path, params, headers=headers, timeout=30)
-                reply.raise_for_status()
+            ]
+        with requests.Session() as session:
+            for path, params in gets:
+                reply = session.get(self.emulator.url + path, params=params, headers=headers)
+                if reply.status_code >= 500 or reply.status_code in (401, 403):
+                    reply.raise_for_status()
+            # an order the venue refuses (no quantity): the route runs, nothing is placed
+            refused = session.post(self.emulator.url + "/v2/orders", json={}, headers=headers)
+            if refused.status_code not in (400, 422):
+                raise RuntimeError(f"the warm-up order was not refused: {refused.status_code}")
 
     def recommendations(self, count: int) -> list[str]:
         ids = []
