@@ -1,4 +1,8 @@
-"""Market data routes: stocks (/v2/stocks/...) and options (/v1beta1/options/...)."""
+"""Market data routes: stocks (/v2/stocks/...) and options (/v1beta1/options/...).
+
+Every route is ``async``: its work is in memory, short and under the market's and the
+venue's own locks, so the thread pool FastAPI runs a plain ``def`` in would only add a
+hand-off per request (a third of the CPU of a simple one)."""
 
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ MAX_BARS_SPAN = timedelta(days=31)
 
 
 @router.get("/v2/stocks/quotes/latest")
-def stock_quotes(request: Request, symbols: Symbols = None) -> Response:
+async def stock_quotes(request: Request, symbols: Symbols = None) -> Response:
     sim = sim_of(request)
     now, symbols = sim.now(), _stocks(sim, symbols)
     return json_response(
@@ -44,7 +48,7 @@ def stock_quotes(request: Request, symbols: Symbols = None) -> Response:
 
 
 @router.get("/v2/stocks/trades/latest")
-def stock_trades(request: Request, symbols: Symbols = None) -> Response:
+async def stock_trades(request: Request, symbols: Symbols = None) -> Response:
     sim = sim_of(request)
     now, symbols = sim.now(), _stocks(sim, symbols)
     return json_response(
@@ -53,7 +57,7 @@ def stock_trades(request: Request, symbols: Symbols = None) -> Response:
 
 
 @router.get("/v2/stocks/snapshots")
-def stock_snapshots(request: Request, symbols: Symbols = None) -> Response:
+async def stock_snapshots(request: Request, symbols: Symbols = None) -> Response:
     sim = sim_of(request)
     now = sim.now()
     body = {}
@@ -70,7 +74,7 @@ def stock_snapshots(request: Request, symbols: Symbols = None) -> Response:
 
 
 @router.get("/v2/stocks/bars")
-def stock_bars(
+async def stock_bars(
     request: Request,
     symbols: Symbols = None,
     timeframe: Annotated[str, Query(description="1Min (the only one served)")] = "1Min",
@@ -100,7 +104,7 @@ def stock_bars(
 
 
 @router.get("/v1beta1/options/snapshots/{underlying}")
-def option_chain(
+async def option_chain(
     request: Request,
     underlying: str,
     query: Chain,
@@ -118,7 +122,7 @@ def option_chain(
 
 
 @router.get("/v1beta1/options/snapshots")
-def option_snapshots(request: Request, symbols: Symbols = None) -> Response:
+async def option_snapshots(request: Request, symbols: Symbols = None) -> Response:
     sim = sim_of(request)
     now = sim.now()
     body = {}
@@ -130,13 +134,13 @@ def option_snapshots(request: Request, symbols: Symbols = None) -> Response:
 
 
 @router.get("/v1beta1/options/quotes/latest")
-def option_quotes(request: Request, symbols: Symbols = None) -> Response:
+async def option_quotes(request: Request, symbols: Symbols = None) -> Response:
     snaps = _known_snapshots(sim_of(request), symbols)
     return json_response({"quotes": {s: render.option_quote(v.quote) for s, v in snaps.items()}})
 
 
 @router.get("/v1beta1/options/trades/latest")
-def option_trades(request: Request, symbols: Symbols = None) -> Response:
+async def option_trades(request: Request, symbols: Symbols = None) -> Response:
     snaps = _known_snapshots(sim_of(request), symbols)
     return json_response(
         {"trades": {s: render.option_trade(v.trade) for s, v in snaps.items() if v.trade}}

@@ -1,4 +1,6 @@
-"""Trading API routes (/v2/...) and the emulator's own control routes (/_sim/...)."""
+"""Trading API routes (/v2/...) and the emulator's own control routes (/_sim/...).
+
+``async`` routes, as in ``routes_market``: in-memory work, no thread-pool hand-off."""
 
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ ORDER_FIELDS = ("symbol", "qty", "side", "type", "time_in_force")
 
 
 @router.get("/v2/account")
-def account(request: Request) -> Response:
+async def account(request: Request) -> Response:
     return json_response(render.account(sim_of(request).venue.account()))
 
 
@@ -114,7 +116,7 @@ async def submit_order(request: Request) -> Response:
 
 
 @router.get("/v2/orders:by_client_order_id")
-def order_by_client_id(request: Request, client_order_id: str = "") -> Response:
+async def order_by_client_id(request: Request, client_order_id: str = "") -> Response:
     if not client_order_id:
         raise ClientError(422, "client_order_id is required")
     return json_response(
@@ -123,7 +125,7 @@ def order_by_client_id(request: Request, client_order_id: str = "") -> Response:
 
 
 @router.get("/v2/orders")
-def list_orders(
+async def list_orders(
     request: Request,
     status: Annotated[str, Query(description="open, closed or all")] = "open",
     limit: OrdersLimit = 50,
@@ -140,34 +142,34 @@ def list_orders(
 
 
 @router.get("/v2/orders/{order_id}")
-def get_order(request: Request, order_id: str) -> Response:
+async def get_order(request: Request, order_id: str) -> Response:
     return json_response(render.order(sim_of(request).venue.get_order(order_id)))
 
 
 @router.delete("/v2/orders/{order_id}")
-def cancel_order(request: Request, order_id: str) -> Response:
+async def cancel_order(request: Request, order_id: str) -> Response:
     sim_of(request).venue.cancel(order_id)
     return Response(status_code=204)
 
 
 @router.delete("/v2/orders")
-def cancel_all(request: Request) -> Response:
+async def cancel_all(request: Request) -> Response:
     results = sim_of(request).venue.cancel_all()
     return json_response([{"id": oid, "status": status} for oid, status in results], 207)
 
 
 @router.get("/v2/positions")
-def positions(request: Request) -> Response:
+async def positions(request: Request) -> Response:
     return json_response([render.position(p) for p in sim_of(request).venue.positions()])
 
 
 @router.get("/v2/positions/{symbol}")
-def position(request: Request, symbol: str) -> Response:
+async def position(request: Request, symbol: str) -> Response:
     return json_response(render.position(sim_of(request).venue.position(symbol)))
 
 
 @router.delete("/v2/positions/{symbol}")
-def close_position(
+async def close_position(
     request: Request, symbol: str, qty: Amount = None, percentage: Amount = None
 ) -> Response:
     order = sim_of(request).venue.close_position(
@@ -177,7 +179,7 @@ def close_position(
 
 
 @router.get("/v2/options/contracts")
-def option_contracts(
+async def option_contracts(
     request: Request,
     query: Chain,
     underlying_symbols: Symbols = None,
@@ -204,7 +206,7 @@ def option_contracts(
 
 
 @router.get("/v2/clock")
-def clock(request: Request) -> Response:
+async def clock(request: Request) -> Response:
     now = sim_of(request).now()
     return json_response(
         {
@@ -217,7 +219,7 @@ def clock(request: Request) -> Response:
 
 
 @router.get("/v2/calendar")
-def trading_calendar(request: Request, start: Day = None, end: Day = None) -> Response:
+async def trading_calendar(request: Request, start: Day = None, end: Day = None) -> Response:
     now = sim_of(request).now()
     first = param_date(start, "start") or trading_date(now)
     last = param_date(end, "end") or first + timedelta(days=30)
@@ -275,12 +277,12 @@ async def set_faults(request: Request) -> Response:
 
 
 @router.get("/_sim/faults")
-def get_faults(request: Request) -> Response:
+async def get_faults(request: Request) -> Response:
     return json_response(request.app.state.sim.faults.report())
 
 
 @router.get("/_sim/orders")
-def audit(request: Request) -> Response:
+async def audit(request: Request) -> Response:
     return json_response(sim_of(request).venue.audit())
 
 
