@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -370,7 +370,7 @@ def _insert_once(dialect_name: str, table, key: str):
     return dialect.insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table)
 
 
-@cache
+@lru_cache(maxsize=16)  # by limit: callers pass the default, or a few
 def _open_entries_query(limit: int):
     c = dispatch_executions.c
     # Every column but the explain document, of which risk needs one key: decoding
