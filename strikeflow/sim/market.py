@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -203,16 +204,34 @@ class Market:
             chosen &= query.mask(listing)
         return [listing.contracts[i] for i in np.flatnonzero(chosen)]
 
-    def option_snapshots(self, underlying: str, t: datetime) -> dict[str, OptionSnapshot]:
-        """Every live contract's snapshot at ``t``, by OCC symbol."""
+    def option_snapshots(
+        self, underlying: str, t: datetime, symbols: Iterable[str] | None = None
+    ) -> dict[str, OptionSnapshot]:
+        """The snapshots at ``t`` of the live contracts named in ``symbols`` (those not
+        listed or expired left out), or of every live one, by OCC symbol.
+
+        Priced on demand and kept per instant: a listing has thousands of contracts (SPY
+        ~9,600, ~90 ms to price them all) and a request wants tens. Each contract's price
+        is a function of its own row alone, so pricing a few gives what pricing all does.
+        """
+        listing = self._listing(underlying, t)
+        live = self._live(listing, t)
+        if symbols is None:
+            wanted = np.flatnonzero(live)
+        else:
+            rows = [listing.index[s] for s in dict.fromkeys(symbols) if s in listing.index]
+            wanted = np.array([i for i in rows if live[i]], dtype=np.int64)
         key = (underlying, t)
         with self._lock:
-            cached = self._chains.get(key)
-        if cached is None:
-            cached = self._price_snapshots(underlying, t)
+            priced = self._chains.get(key)
+            if priced is None:
+                priced = _bounded(self._chains)[key] = {}
+            missing = [i for i in wanted.tolist() if listing.contracts[i].symbol not in priced]
+        if missing:
+            fresh = self._price_snapshots(underlying, listing, t, np.array(missing, np.int64))
             with self._lock:
-                _bounded(self._chains)[key] = cached
-        return cached
+                priced.update(fresh)
+        return {listing.contracts[i].symbol: priced[listing.contracts[i].symbol] for i in wanted}
 
     def option_snapshot(self, symbol: str, t: datetime) -> OptionSnapshot | None:
         """The snapshot of one contract, or None when it is not listed."""
@@ -222,7 +241,7 @@ class Market:
             return None
         if root not in self._walks:
             return None
-        return self.option_snapshots(root, t).get(symbol)
+        return self.option_snapshots(root, t, (symbol,)).get(symbol)
 
     def quote(self, symbol: str, t: datetime) -> Quote | None:
         """A stock's or an option's quote at ``t``; None for a symbol not traded here."""
@@ -328,11 +347,10 @@ class Market:
     def _live(self, listing: Listing, t: datetime) -> np.ndarray:
         return listing.closes_s > t.timestamp()
 
-    def _price_snapshots(self, underlying: str, t: datetime) -> dict[str, OptionSnapshot]:
-        listing = self._listing(underlying, t)
-        live = np.flatnonzero(self._live(listing, t))
-        if live.size == 0:
-            return {}
+    def _price_snapshots(
+        self, underlying: str, listing: Listing, t: datetime, live: np.ndarray
+    ) -> dict[str, OptionSnapshot]:
+        """Snapshots of the listing's rows ``live`` (indices of live contracts) at ``t``."""
         years = year_fraction(listing.closes_s[live] - t.timestamp())
         profile = self._profiles[underlying]
         spot = self.spot(underlying, t)

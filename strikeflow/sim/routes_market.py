@@ -115,7 +115,7 @@ async def option_chain(
     now = sim.now()
     chosen = sorted(c.symbol for c in listed_contracts(sim, underlying, now, query))
     rows, token = page(chosen, page_token, limit or 100)
-    snapshots = sim.market.option_snapshots(underlying, now)
+    snapshots = sim.market.option_snapshots(underlying, now, rows)
     return json_response(
         {"snapshots": {s: render.snapshot(snapshots[s]) for s in rows}, "next_page_token": token}
     )

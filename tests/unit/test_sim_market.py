@@ -575,3 +575,18 @@ def test_invalid_symbols_are_named(symbols, named):
 def test_the_start_must_be_aware():
     with pytest.raises(ValueError, match="timezone-aware"):
         Market(1, ["AAPL"], datetime(2026, 3, 2, 10, 0))
+
+
+def test_snapshots_priced_on_demand_are_those_of_the_whole_chain():
+    """A request that names a few contracts prices those alone, and gets what pricing the
+    whole chain at that instant gives; unlisted and expired names are left out."""
+    whole = Market(7, ["SPY"], START).option_snapshots("SPY", T_CHAIN)
+    named = sorted(whole)[::250]
+    expired = next(s for s in sorted(whole) if parse_occ(s).expiration == T_CHAIN.date())
+    later = ny(2026, 3, 4, 16, 30)  # after the close: the 0-DTE contracts have expired
+    fresh = Market(7, ["SPY"], START)
+    few = fresh.option_snapshots("SPY", T_CHAIN, [*named, "SPY991231C00001000", named[0]])
+    assert list(few) == named
+    assert all(few[s] == whole[s] for s in named)
+    assert len(fresh._chains[("SPY", T_CHAIN)]) == len(named)  # nothing else was priced
+    assert fresh.option_snapshots("SPY", later, [expired]) == {}
