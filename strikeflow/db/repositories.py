@@ -37,6 +37,7 @@ from strikeflow.db.tables import dispatch_executions, recommendations
 from strikeflow.db.types import UtcDateTime
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.expiry import trading_date
+from strikeflow.domain.models import InstrumentType
 from strikeflow.domain.orders import OPEN_STATUSES
 from strikeflow.domain.records import (
     Execution,
@@ -46,7 +47,7 @@ from strikeflow.domain.records import (
     RecommendationStatus,
     utcnow,
 )
-from strikeflow.domain.risk import HOLDING_STATUSES
+from strikeflow.domain.risk import HOLDING_STATUSES, HeldEntry
 
 _EXECUTION_FIELDS = tuple(f.name for f in fields(Execution))
 _RECOMMENDATION_FIELDS = tuple(f.name for f in fields(Recommendation))
@@ -54,6 +55,7 @@ _TERMINAL = sorted(s.value for s in RecommendationStatus if s.terminal)
 _ACTIVE = sorted(s.value for s in RecommendationStatus if not s.terminal)
 _UNFINISHED = sorted(s.value for s in OPEN_STATUSES)
 _HOLDING = sorted(s.value for s in HOLDING_STATUSES)
+_HELD_ENTRY_COLUMNS = tuple(f.name for f in fields(HeldEntry) if f.name != "explain_json")
 
 # Constraint names (see tables.py and the migrations) → the field a user must fix.
 _CONSTRAINT_FIELDS = {
@@ -275,7 +277,7 @@ class ExecutionRepository(_Repository):
             total = conn.execute(_REALIZED_ON, {"day": day}).scalar_one()
         return Decimal(0) if total is None else Decimal(str(total))
 
-    def open_entries(self, limit: int = 10_000) -> tuple[list[Execution], set[int]]:
+    def open_entries(self, limit: int = 10_000) -> tuple[list[HeldEntry], set[int]]:
         """Opening orders that hold or may hold a position, and the ids of the entries a
         filled closing execution has closed (for ``domain.risk.open_exposure``). Their
         ``explain_json`` carries ``order_cost`` alone."""
@@ -373,11 +375,12 @@ def _insert_once(dialect_name: str, table, key: str):
 @lru_cache(maxsize=16)  # by limit: callers pass the default, or a few
 def _open_entries_query(limit: int):
     c = dispatch_executions.c
-    # Every column but the explain document, of which risk needs one key: decoding
-    # whole explains (a selection report each) cost more than the rest of the check.
+    # The columns the risk check reads (domain.risk.HeldEntry), of the explain document
+    # its one key: decoding whole explains (a selection report each) cost more than the
+    # rest of the check.
     order_cost = c.explain_json["order_cost"].as_string().label("order_cost")
     return (
-        select(*(col for col in dispatch_executions.c if col.name != "explain_json"), order_cost)
+        select(*(c[name] for name in _HELD_ENTRY_COLUMNS), order_cost)
         .where(c.position_effect == PositionEffect.OPEN.value, c.status.in_(_HOLDING))
         .order_by(c.id)
         .limit(limit)
@@ -440,13 +443,22 @@ def _execution(row: Row) -> Execution:
     return Execution(**{name: row._mapping[name] for name in _EXECUTION_FIELDS})
 
 
-def _entry(row: Row) -> Execution:
+def _entry(row: Row) -> HeldEntry:
     """An open entry whose explain_json holds only ``order_cost`` (see ``open_entries``)."""
     values = row._mapping
     cost = values["order_cost"]
-    explain = {} if cost is None else {"order_cost": cost}
-    fields = {name: values[name] for name in _EXECUTION_FIELDS if name != "explain_json"}
-    return Execution(**fields, explain_json=explain)
+    return HeldEntry(
+        id=values["id"],
+        client_order_id=values["client_order_id"],
+        ticker=values["ticker"],
+        instrument_type=InstrumentType(values["instrument_type"]),
+        position_effect=PositionEffect(values["position_effect"]),
+        status=ExecutionStatus(values["status"]),
+        expiration_date=values["expiration_date"],
+        filled_qty=values["filled_qty"],
+        filled_avg_price=values["filled_avg_price"],
+        explain_json={} if cost is None else {"order_cost": cost},
+    )
 
 
 def _as_invalid_record(error: IntegrityError) -> InvalidRecord:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -29,6 +29,25 @@ HOLDING_STATUSES = frozenset(
         ExecutionStatus.FILLED,
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class HeldEntry:
+    """What the exposure check reads of an opening execution (an ``Execution`` has all of
+    it too). The store reads open entries as these columns alone: an open book of hundreds
+    of rows is read on every size_position, and building each row as a whole validated
+    record cost more than the check itself."""
+
+    id: int | None
+    client_order_id: str
+    ticker: str
+    instrument_type: InstrumentType
+    position_effect: PositionEffect
+    status: ExecutionStatus
+    expiration_date: date | None
+    filled_qty: Decimal | None
+    filled_avg_price: Decimal | None
+    explain_json: Mapping[str, Any]
 
 
 class RiskBreach(StrEnum):
@@ -166,7 +185,7 @@ def check_risk(
     return RiskCheck(tuple(found), figures)
 
 
-def execution_cost(execution: Execution) -> Decimal:
+def execution_cost(execution: Execution | HeldEntry) -> Decimal:
     """Dollars committed by an entry: the fill when there is one, else the order estimate.
 
     Options count ×100 (prices are per share). The estimate is the explain_json's
@@ -180,7 +199,7 @@ def execution_cost(execution: Execution) -> Decimal:
 
 
 def open_exposure(
-    executions: Iterable[Execution], closed_ids: set[int], now: datetime
+    executions: Iterable[Execution | HeldEntry], closed_ids: set[int], now: datetime
 ) -> OpenExposure:
     """Exposure of entries still held at ``now``: opening orders that hold or may hold a
     position, are not closed by a later execution, and (options) have not expired."""
