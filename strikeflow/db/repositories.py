@@ -56,6 +56,11 @@ _ACTIVE = sorted(s.value for s in RecommendationStatus if not s.terminal)
 _UNFINISHED = sorted(s.value for s in OPEN_STATUSES)
 _HOLDING = sorted(s.value for s in HOLDING_STATUSES)
 _HELD_ENTRY_COLUMNS = tuple(f.name for f in fields(HeldEntry) if f.name != "explain_json")
+_HELD_ENTRY_ENUMS = {
+    "instrument_type": InstrumentType,
+    "position_effect": PositionEffect,
+    "status": ExecutionStatus,
+}
 
 # Constraint names (see tables.py and the migrations) → the field a user must fix.
 _CONSTRAINT_FIELDS = {
@@ -446,19 +451,11 @@ def _execution(row: Row) -> Execution:
 def _entry(row: Row) -> HeldEntry:
     """An open entry whose explain_json holds only ``order_cost`` (see ``open_entries``)."""
     values = row._mapping
+    held = {name: values[name] for name in _HELD_ENTRY_COLUMNS}
+    for name, kind in _HELD_ENTRY_ENUMS.items():
+        held[name] = kind(held[name])
     cost = values["order_cost"]
-    return HeldEntry(
-        id=values["id"],
-        client_order_id=values["client_order_id"],
-        ticker=values["ticker"],
-        instrument_type=InstrumentType(values["instrument_type"]),
-        position_effect=PositionEffect(values["position_effect"]),
-        status=ExecutionStatus(values["status"]),
-        expiration_date=values["expiration_date"],
-        filled_qty=values["filled_qty"],
-        filled_avg_price=values["filled_avg_price"],
-        explain_json={} if cost is None else {"order_cost": cost},
-    )
+    return HeldEntry(**held, explain_json={} if cost is None else {"order_cost": cost})
 
 
 def _as_invalid_record(error: IntegrityError) -> InvalidRecord:
