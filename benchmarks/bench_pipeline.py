@@ -102,10 +102,13 @@ TIMEOUT_S = 60.0
 THROUGHPUT_TARGET, LATENCY_TARGET = 0.5, 3.0
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # /proc's unit
+
+
 def cpu_seconds(group: int) -> float:
     """User + system CPU of every live process in process group ``group`` (a worker and
     its pool, the emulator), from /proc; 0 where /proc is not there."""
-    total, tick = 0, os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
     for entry in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = entry.read_text().rsplit(")", 1)[1].split()
@@ -113,7 +116,7 @@ def cpu_seconds(group: int) -> float:
             continue
         if int(fields[2]) == group:  # pgrp; utime and stime are fields 14 and 15 of stat
             total += int(fields[11]) + int(fields[12])
-    return total / tick
+    return total / CLOCK_TICKS
 
 
 def machine_cpu_seconds() -> float:
@@ -124,7 +127,7 @@ def machine_cpu_seconds() -> float:
     except OSError:
         return 0.0
     idle = ticks[3] + ticks[4]  # idle, iowait
-    return (sum(ticks[:8]) - idle) / (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
+    return (sum(ticks[:8]) - idle) / CLOCK_TICKS
 
 
 class CpuMeter:

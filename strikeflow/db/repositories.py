@@ -104,9 +104,7 @@ class _Repository:
             raise InvalidRecord("value", f"refused by the database: {_first_line(error)}") from None
 
     def _insert_once(self, table, key: str):
-        """INSERT … ON CONFLICT (key) DO NOTHING RETURNING every column, built once per
-        dialect; the values come as parameters."""
-        return _insert_once(self._engine.dialect.name, table, key)
+        return _insert_statement(self._engine.dialect.name, table, key)
 
 
 class RecommendationRepository(_Repository):
@@ -118,8 +116,8 @@ class RecommendationRepository(_Repository):
             row = conn.execute(statement, values).one_or_none()
             if row is not None:
                 return _recommendation(row), True
-            stored = conn.execute(select(recommendations).where(recommendations.c.id == rec.id))
-            return _recommendation(stored.one()), False
+            stored = conn.execute(_REC_BY_ID, {"rec_id": rec.id}).one()
+            return _recommendation(stored), False
 
     def get(self, rec_id: str) -> Recommendation | None:
         with self._engine.connect() as conn:
@@ -372,7 +370,9 @@ class ReportQueries(_Repository):
 
 
 @cache
-def _insert_once(dialect_name: str, table, key: str):
+def _insert_statement(dialect_name: str, table, key: str):
+    """INSERT … ON CONFLICT (key) DO NOTHING RETURNING every column, built once per
+    dialect; the values come as parameters."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table)
 
