@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 
+from strikeflow.db.engine import reader_for
 from strikeflow.db.tables import dispatch_executions, recommendations
 from strikeflow.db.types import UtcDateTime
 from strikeflow.domain.errors import InvalidRecord
@@ -89,8 +90,14 @@ _CLOSED_ENTRY_IDS = select(dispatch_executions.c.closes_execution_id).where(
 
 
 class _Repository:
+    """Writes in transactions on ``engine``; reads on its autocommit twin (``reader_for``)."""
+
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    @cached_property
+    def _reads(self) -> Engine:
+        return reader_for(self._engine)
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -120,7 +127,7 @@ class RecommendationRepository(_Repository):
             return _recommendation(stored), False
 
     def get(self, rec_id: str) -> Recommendation | None:
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             row = conn.execute(_REC_BY_ID, {"rec_id": rec_id}).one_or_none()
         return None if row is None else _recommendation(row)
 
@@ -144,7 +151,7 @@ class RecommendationRepository(_Repository):
     def status_explain(self, rec_id: str) -> dict[str, Any] | None:
         """Why the recommendation ended as it did, in full (None: nothing recorded)."""
         query = select(recommendations.c.status_explain).where(recommendations.c.id == rec_id)
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             return conn.execute(query).scalar_one_or_none()
 
     def pending(self, limit: int = 1_000) -> list[Recommendation]:
@@ -155,7 +162,7 @@ class RecommendationRepository(_Repository):
             .order_by(recommendations.c.created_at)
             .limit(limit)
         )
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             return [_recommendation(row) for row in conn.execute(query)]
 
 
@@ -188,7 +195,7 @@ class ExecutionRepository(_Repository):
         return _stored(conn, execution.client_order_id), False
 
     def by_client_order_id(self, client_order_id: str) -> Execution | None:
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             return _find_execution(conn, client_order_id)
 
     def record_fill(
@@ -259,7 +266,7 @@ class ExecutionRepository(_Repository):
         if since is not None:
             query = query.where(c.created_at >= since)
         query = query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             return [_execution(row) for row in conn.execute(query)]
 
     def unfinished(self, limit: int = 500) -> list[Execution]:
@@ -271,12 +278,12 @@ class ExecutionRepository(_Repository):
             .order_by(c.created_at, c.id)
             .limit(limit)
         )
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             return [_execution(row) for row in conn.execute(query)]
 
     def realized_pnl_on(self, day: date) -> Decimal:
         """Sum of realized P&L recorded on executions of New York trading ``day``."""
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             total = conn.execute(_REALIZED_ON, {"day": day}).scalar_one()
         return Decimal(0) if total is None else Decimal(str(total))
 
@@ -284,7 +291,7 @@ class ExecutionRepository(_Repository):
         """Opening orders that hold or may hold a position, and the ids of the entries a
         filled closing execution has closed (for ``domain.risk.open_exposure``). Their
         ``explain_json`` carries ``order_cost`` alone."""
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             entries = [_entry(row) for row in conn.execute(_open_entries_query(limit))]
             closed_ids = {int(row[0]) for row in conn.execute(_CLOSED_ENTRY_IDS)}
         return entries, closed_ids
@@ -365,7 +372,7 @@ class ReportQueries(_Repository):
             .select_from(table(name))
             .order_by(*(by_name[key] for key in VIEW_ORDER[name]))
         )
-        with self._engine.connect() as conn:
+        with self._reads.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
 
