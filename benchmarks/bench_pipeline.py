@@ -30,6 +30,7 @@ Targets: throughput >= 0.5 x bare, unloaded p50 <= 3 x bare.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -312,21 +313,33 @@ def pipeline_figures(
     ``outcomes`` (when given) is filled with how the loaded chains ended."""
     batches = [BATCH] * (recommendations // BATCH) + [recommendations % BATCH]
     batches = [b for b in batches if b]
-    log_dir = Path(tempfile.mkdtemp(prefix="strikeflow-bench-"))
-    emulator = SubprocessEmulator.from_options(EMULATOR, free_port(), log_dir / "emulator.log")
-    with own_redis(log_dir) as dbs, fresh_database() as url:
-        dbs.flush()
-        config = FleetConfig(url, emulator.url, dbs, log_dir, api_key=KEY, secret_key=SECRET)
-        try:
-            emulator.start()
-            with Fleet(config) as fleet:
-                fleet.start_workers(workers(processes))
-                bench = Bench(fleet, emulator, url)
-                figures = _measure_all(bench, batches, unloaded, outcomes)
-        finally:
-            emulator.stop()
+    with kept_on_failure(Path(tempfile.mkdtemp(prefix="strikeflow-bench-"))) as log_dir:
+        emulator = SubprocessEmulator.from_options(EMULATOR, free_port(), log_dir / "emulator.log")
+        with own_redis(log_dir) as dbs, fresh_database() as url:
             dbs.flush()
+            config = FleetConfig(url, emulator.url, dbs, log_dir, api_key=KEY, secret_key=SECRET)
+            try:
+                emulator.start()
+                with Fleet(config) as fleet:
+                    fleet.start_workers(workers(processes))
+                    bench = Bench(fleet, emulator, url)
+                    figures = _measure_all(bench, batches, unloaded, outcomes)
+            finally:
+                emulator.stop()
+                dbs.flush()
     return figures
+
+
+@contextmanager
+def kept_on_failure(log_dir: Path) -> Iterator[Path]:
+    """The run's log directory (workers, emulator, redis-server): removed when the run
+    ends well, kept and named on stderr when it does not, for whoever must find out why."""
+    try:
+        yield log_dir
+    except BaseException:
+        print(f"bench_pipeline: the run failed; its logs are in {log_dir}", file=sys.stderr)
+        raise
+    shutil.rmtree(log_dir, ignore_errors=True)
 
 
 @contextmanager

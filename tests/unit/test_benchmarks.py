@@ -71,3 +71,19 @@ def test_signals_benchmark_finds_the_planted_signals_on_a_small_scan():
     assert figures["day_trade"] == 100 // bench_signals.SURGE_EVERY
     assert figures["swing"] >= 100 // bench_signals.TREND_EVERY
     assert all(math.isfinite(figures[k]) and figures[k] > 0 for k in ("scan_ms", "ratio"))
+
+
+def test_a_pipeline_run_leaves_its_logs_only_when_it_failed(tmp_path, capsys):
+    import bench_pipeline
+
+    kept, removed = tmp_path / "failed", tmp_path / "ended-well"
+    for directory in (kept, removed):
+        directory.mkdir()
+        (directory / "worker.log").write_text("...")
+    with bench_pipeline.kept_on_failure(removed):
+        pass
+    with pytest.raises(TimeoutError), bench_pipeline.kept_on_failure(kept):
+        raise TimeoutError("a chain never ended")
+    assert not removed.exists()
+    assert (kept / "worker.log").read_text() == "..."
+    assert f"its logs are in {kept}" in capsys.readouterr().err
