@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -18,7 +18,7 @@ from strikeflow.domain.errors import InvalidPolicy
 from strikeflow.domain.expiry import NEW_YORK, require_aware, trading_date
 from strikeflow.domain.models import InstrumentType, StrategyType
 from strikeflow.domain.records import Execution, ExecutionStatus, PositionEffect
-from strikeflow.domain.sizing import OPTION_MULTIPLIER
+from strikeflow.domain.sizing import CENT, OPTION_MULTIPLIER
 
 # Orders that hold (or may still take) a position: counted as open exposure.
 HOLDING_STATUSES = frozenset(
@@ -153,7 +153,8 @@ def check_risk(
         found.append(
             RiskViolation(
                 RiskBreach.MAX_DAILY_LOSS,
-                f"realized loss today {realized_loss_today} reached the maximum {loss_cap}",
+                f"realized loss today {_dollars(realized_loss_today)} reached the maximum"
+                f" {_dollars(loss_cap)}",
             )
         )
     held = exposure.of(ticker)
@@ -162,8 +163,8 @@ def check_risk(
         found.append(
             RiskViolation(
                 RiskBreach.MAX_TICKER_EXPOSURE,
-                f"{ticker} exposure {held} + order {order_cost} = {held + order_cost}"
-                f" exceeds the maximum {ticker_cap}",
+                f"{ticker} exposure {_dollars(held)} + order {_dollars(order_cost)} ="
+                f" {_dollars(held + order_cost)} exceeds the maximum {_dollars(ticker_cap)}",
             )
         )
     cutoff = limits.day_trade_cutoff
@@ -183,6 +184,13 @@ def check_risk(
         "at": local.isoformat(),
     }
     return RiskCheck(tuple(found), figures)
+
+
+def _dollars(amount: Decimal) -> str:
+    """An amount as a person reads it, to the cent: a held entry's cost is a fill's
+    quantity (6 places) times its price (4), ×100 for options, so 2910.0000000000 as
+    stored. The check itself compares the exact amounts (``figures`` keeps them)."""
+    return f"{amount.quantize(CENT, ROUND_HALF_EVEN):f}"
 
 
 def execution_cost(execution: Execution | HeldEntry) -> Decimal:

@@ -84,7 +84,21 @@ def test_ticker_exposure_includes_the_new_order(cost, allowed):
     assert result.allowed is allowed
     if not allowed:
         assert breaches(result) == [RiskBreach.MAX_TICKER_EXPOSURE]
-        assert "AAPL exposure 3000 + order 7000.01" in result.reason()
+        assert "AAPL exposure 3000.00 + order 7000.01 = 10000.01 exceeds the maximum" in (
+            result.reason()
+        )
+
+
+def test_a_refusal_reads_in_cents_while_the_check_and_its_figures_stay_exact():
+    """A filled entry costs quantity (6 places) x price (4) x 100, as the database holds it."""
+    held = Decimal("30.000000") * Decimal("97.0000") * 100
+    result = check(exposure=OpenExposure(1, {"AAPL": held}), order_cost=Decimal("0.004"))
+    assert not result.allowed
+    assert "AAPL exposure 291000.00 + order 0.00 = 291000.00 exceeds the maximum 10000.00" in (
+        result.reason()
+    )
+    assert result.figures["ticker_exposure"] == held
+    assert result.figures["order_cost"] == Decimal("0.004")
 
 
 def test_exposure_in_another_ticker_does_not_count():
