@@ -1,12 +1,14 @@
 """The dispatch pipeline's throughput and latency, against a bare six-step Celery chain.
 
 Run: .venv/bin/python benchmarks/bench_pipeline.py [recommendations] [processes]
+[--layout split|one]
 
 A fleet (strikeflow.devfleet) on a redis-server of its own on this machine (db 12-14 of
 the shared Redis with STRIKEFLOW_BENCH_REDIS=shared), with
 the emulator as its own process (simulated time, Monday 10:45 New York) and a fresh
 PostgreSQL database: worker ``pipeline`` (marketdata, dispatch, persistence) and worker
-``orders``, sharing a budget of pool processes (4 by default: 3 + 1). The baseline is
+``orders``, sharing a budget of pool processes (4 by default: 3 + 1), as the README's
+fleet is laid out; ``--layout one`` runs one worker on every queue instead. The baseline is
 worker ``bare`` with the same number of processes, running six no-op tasks per chain with
 the same Celery settings.
 
@@ -29,6 +31,7 @@ Targets: throughput >= 0.5 x bare, unloaded p50 <= 3 x bare.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import sys
@@ -87,15 +90,35 @@ BARE_PATH = os.pathsep.join(filter(None, [str(BENCHMARKS), os.environ.get("PYTHO
 PROCESSES = 4
 
 
-def workers(processes: int) -> tuple[WorkerSpec, ...]:
-    """The same budget of pool processes for each side: the pipeline's split as one step
-    in six goes to orders (at least one), the bare chain's in one worker."""
-    orders = max(1, processes // 4)
-    return (
-        WorkerSpec("bench-pipeline", PIPELINE_QUEUES, concurrency=processes - orders),
-        WorkerSpec("bench-orders", ("orders",), concurrency=orders),
-        WorkerSpec("bench-bare", ("bare",), processes, {"PYTHONPATH": BARE_PATH}, app="bare_chain"),
-    )
+LAYOUTS = ("split", "one")
+BARE_WORKER = "bench-bare"
+
+
+def workers(processes: int, layout: str = "split") -> tuple[WorkerSpec, ...]:
+    """The same budget of pool processes for each side, the bare chain's in one worker.
+    The pipeline's split (``split``): as one step in six goes to orders, a quarter of
+    the processes (at least one) to an orders worker; or (``one``) one worker on every
+    queue, which then takes orders with prefetch 1 too."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if layout == "one":
+        pipeline = (WorkerSpec("bench-pipeline", (*PIPELINE_QUEUES, "orders"), processes),)
+    else:
+        orders = max(1, processes // 4)
+        pipeline = (
+            WorkerSpec("bench-pipeline", PIPELINE_QUEUES, concurrency=processes - orders),
+            WorkerSpec("bench-orders", ("orders",), concurrency=orders),
+        )
+    bare_env = {"PYTHONPATH": BARE_PATH}
+    bare = WorkerSpec(BARE_WORKER, ("bare",), processes, bare_env, app="bare_chain")
+    return (*pipeline, bare)
+
+
+def layout_described(processes: int, layout: str) -> str:
+    specs = [spec for spec in workers(processes, layout) if spec.name != BARE_WORKER]
+    if len(specs) == 1:
+        return f"pipeline: one worker on every queue, {processes} processes"
+    return f"pipeline {specs[0].concurrency} + orders {specs[1].concurrency}"
 
 
 PIPELINE_QUEUES = ("marketdata", "dispatch", "persistence")
@@ -308,6 +331,7 @@ def pipeline_figures(
     unloaded: int = 12,
     processes: int = PROCESSES,
     outcomes: dict[str, int] | None = None,
+    layout: str = "split",
 ) -> dict[str, float]:
     """Every figure of the benchmark, for ``recommendations`` loaded chains of each kind;
     ``outcomes`` (when given) is filled with how the loaded chains ended."""
@@ -321,7 +345,7 @@ def pipeline_figures(
             try:
                 emulator.start()
                 with Fleet(config) as fleet:
-                    fleet.start_workers(workers(processes))
+                    fleet.start_workers(workers(processes, layout))
                     bench = Bench(fleet, emulator, url)
                     figures = _measure_all(bench, batches, unloaded, outcomes)
             finally:
@@ -362,6 +386,7 @@ def _add(totals: dict, more: dict) -> None:
 def _measure_all(
     bench: Bench, batches: list[int], unloaded: int, outcomes: dict[str, int] | None
 ) -> dict[str, float]:
+    pipeline_workers = [name for name in bench.fleet.workers if name != BARE_WORKER]
     measure(bench.bare_chain, 4, at_once=False)  # warm up: connections, pools, imports
     bench.reset()  # the pipeline's too: each process lists its chains once
     ids = bench.recommendations(len(MIX) * 2)
@@ -395,9 +420,9 @@ def _measure_all(
     per_chain = 1000 / max(1, len(bare_load.latencies))
     return {
         "cpu_ms_pipeline_workers": per_execution
-        * (pipe_cpu["bench-pipeline"] + pipe_cpu["bench-orders"]),
+        * sum(spent for name, spent in pipe_cpu.items() if name in pipeline_workers),
         "cpu_ms_emulator": per_execution * pipe_cpu["emulator"],
-        "cpu_ms_bare_workers": per_chain * bare_cpu["bench-bare"],
+        "cpu_ms_bare_workers": per_chain * bare_cpu[BARE_WORKER],
         "cpu_ms_machine_pipeline": per_execution * pipe_cpu["machine"],
         "cpu_ms_machine_bare": per_chain * bare_cpu["machine"],
         "cores_busy_pipeline": pipe_cpu["machine"] / max(pipe_load.seconds, 1e-9),
@@ -419,18 +444,27 @@ def _measure_all(
     }
 
 
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("recommendations", nargs="?", type=int, default=90)
+    parser.add_argument("processes", nargs="?", type=int, default=PROCESSES)
+    parser.add_argument("--layout", choices=LAYOUTS, default="split")
+    args = parser.parse_args(argv)
+    if args.recommendations < 1 or args.processes < 2:
+        parser.error("needs at least 1 recommendation and 2 processes (pipeline and orders)")
+    return args
+
+
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 90
-    processes = int(sys.argv[2]) if len(sys.argv) > 2 else PROCESSES
+    args = arguments()
+    count, processes = args.recommendations, args.processes
     started = time.monotonic()
     ended: dict[str, int] = {}
-    f = pipeline_figures(count, processes=processes, outcomes=ended)
-    split = workers(processes)
+    f = pipeline_figures(count, processes=processes, outcomes=ended, layout=args.layout)
     print(f"dispatch pipeline vs a bare 6-step chain ({count} recommendations, loaded in")
     print(
-        f"batches of {BATCH}; {processes} worker processes each (pipeline"
-        f" {split[0].concurrency} + orders {split[1].concurrency}); local Redis,"
-        " PostgreSQL, emulator)"
+        f"batches of {BATCH}; {processes} worker processes each"
+        f" ({layout_described(processes, args.layout)}); local Redis, PostgreSQL, emulator)"
     )
     print(f"  executed {f['executed']:.0f} of {f['recommendations']:.0f}")
     for outcome, n in sorted(ended.items()):

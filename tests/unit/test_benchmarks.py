@@ -87,3 +87,28 @@ def test_a_pipeline_run_leaves_its_logs_only_when_it_failed(tmp_path, capsys):
     assert not removed.exists()
     assert (kept / "worker.log").read_text() == "..."
     assert f"its logs are in {kept}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("layout", ["split", "one"])
+def test_both_pipeline_layouts_give_each_side_the_same_processes_and_every_queue(layout):
+    import bench_pipeline
+
+    specs = bench_pipeline.workers(4, layout)
+    pipeline = [s for s in specs if s.name != bench_pipeline.BARE_WORKER]
+    (bare,) = [s for s in specs if s.name == bench_pipeline.BARE_WORKER]
+    assert sum(s.concurrency for s in pipeline) == bare.concurrency == 4
+    queues = sorted(q for s in pipeline for q in s.queues)
+    assert queues == ["dispatch", "marketdata", "orders", "persistence"]
+    assert len(pipeline) == (2 if layout == "split" else 1)
+
+
+def test_the_pipeline_benchmark_refuses_an_unknown_layout_by_name(capsys):
+    import bench_pipeline
+
+    with pytest.raises(ValueError, match="layout must be one of split, one, got 'both'"):
+        bench_pipeline.workers(4, "both")
+    with pytest.raises(SystemExit) as refused:
+        bench_pipeline.arguments(["90", "4", "--layout", "both"])
+    assert refused.value.code == 2
+    assert "invalid choice: 'both'" in capsys.readouterr().err
+    assert bench_pipeline.arguments(["30"]).layout == "split"

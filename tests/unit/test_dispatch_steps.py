@@ -218,7 +218,8 @@ def test_risk_breach_rejects_in_size_position_with_the_reason():
     limits = RiskLimits(max_exposure_per_ticker=Decimal("5000"))
     ctx, _, store, *_ = setup(policy=DispatchPolicy(risk=limits))
     store.exposure = OpenExposure(1, {"XYZ": Decimal("1000")})
-    with pytest.raises(DispatchRejected, match=r"XYZ exposure 1000\.00 \+ order 4620\.00") as refused:
+    held_and_order = r"XYZ exposure 1000\.00 \+ order 4620\.00"
+    with pytest.raises(DispatchRejected, match=held_and_order) as refused:
         run_to_size(ctx)
     assert refused.value.explain["risk"]["breaches"] == ["max_ticker_exposure"]
 
