@@ -12,8 +12,9 @@ from contextlib import contextmanager
 from dataclasses import fields
 from datetime import date, datetime
 from decimal import Decimal
+from enum import Enum
 from functools import cache, cached_property, lru_cache
-from typing import Any
+from typing import Any, get_type_hints
 
 from sqlalchemy import (
     Connection,
@@ -38,7 +39,6 @@ from strikeflow.db.tables import dispatch_executions, recommendations
 from strikeflow.db.types import UtcDateTime
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.expiry import trading_date
-from strikeflow.domain.models import InstrumentType
 from strikeflow.domain.orders import OPEN_STATUSES
 from strikeflow.domain.records import (
     Execution,
@@ -57,10 +57,11 @@ _ACTIVE = sorted(s.value for s in RecommendationStatus if not s.terminal)
 _UNFINISHED = sorted(s.value for s in OPEN_STATUSES)
 _HOLDING = sorted(s.value for s in HOLDING_STATUSES)
 _HELD_ENTRY_COLUMNS = tuple(f.name for f in fields(HeldEntry) if f.name != "explain_json")
+# Its enum columns, from its own annotations: the text the database returns becomes these.
 _HELD_ENTRY_ENUMS = {
-    "instrument_type": InstrumentType,
-    "position_effect": PositionEffect,
-    "status": ExecutionStatus,
+    name: kind
+    for name, kind in get_type_hints(HeldEntry).items()
+    if isinstance(kind, type) and issubclass(kind, Enum)
 }
 
 # Constraint names (see tables.py and the migrations) → the field a user must fix.
