@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from strikeflow.cli.arguments import aware_instant, database_url
 from strikeflow.config import Settings, is_redis_url
@@ -124,9 +124,17 @@ def _send(store: RecommendationRepository, rid: str) -> bool:
 
 
 def _wait(store: RecommendationRepository, rid: str, timeout_s: float) -> Recommendation:
+    """Poll until terminal or the deadline. A connection the server dropped mid-wait (a
+    restart) fails one poll as a disconnect; the pool reconnects on the next one."""
     deadline = time.monotonic() + timeout_s
     while True:
-        rec = store.get(rid)
+        try:
+            rec = store.get(rid)
+        except DBAPIError as failed:
+            if not failed.connection_invalidated or time.monotonic() >= deadline:
+                raise
+            time.sleep(POLL_S)
+            continue
         assert rec is not None, f"recommendation {rid} vanished"
         if rec.status.terminal or time.monotonic() >= deadline:
             return rec

@@ -7,6 +7,7 @@ nothing touches a database it did not create.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -113,3 +114,19 @@ def stocks(emulator) -> StockHistoricalDataClient:
 @pytest.fixture
 def options_data(emulator) -> OptionHistoricalDataClient:
     return OptionHistoricalDataClient(KEY, SECRET, url_override=emulator.url)
+
+
+def terminate_backend_of(engine) -> None:
+    """End the server process behind the connection ``engine`` pools (one, checked in)."""
+    with engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            ended = "SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"
+            deadline = time.monotonic() + 10
+            while conn.execute(text(ended), {"pid": pid}).scalar_one():
+                assert time.monotonic() < deadline, f"backend {pid} still running"
+    finally:
+        admin.dispose()

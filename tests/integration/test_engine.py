@@ -1,15 +1,19 @@
 """One engine per process: a forked worker must never reuse its parent's connections.
-Reads go through the engine's autocommit twin (``reader_for``), its pool as per-process."""
+Reads go through the engine's autocommit twin (``reader_for``), its pool as per-process.
+Only a connection idle for a while is pinged before use."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from strikeflow.db import engine as engines
-from strikeflow.db.engine import dispose_all, engine_for, reader_for
+from strikeflow.db.engine import dispose_all, engine_for, make_engine, reader_for
+from tests.integration.conftest import terminate_backend_of
 
 
 def _child_engine_is_its_own(args) -> bool:
@@ -68,3 +72,55 @@ def test_dispose_all_closes_the_readers_too(postgres_url):
     dispose_all()
     assert reader.pool.checkedin() == 0
     assert reader_for(engine_for(postgres_url)) is not reader
+
+
+def _counting_pings(engine) -> list[object]:
+    """Every ping the engine's dialect makes, recorded (the dialect's own do_ping runs)."""
+    pings: list[object] = []
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection):
+        pings.append(dbapi_connection)
+        return ping(dbapi_connection)
+
+    engine.dialect.do_ping = counted
+    return pings
+
+
+def test_a_connection_in_use_a_moment_ago_is_not_pinged(postgres_url):
+    engine = make_engine(postgres_url, ping_idle_after_s=60)
+    pings = _counting_pings(engine)
+    try:
+        for _ in range(5):
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT 1")).scalar_one() == 1
+        assert pings == []  # fresh, then back within the minute: five statements, no ping
+    finally:
+        engine.dispose()
+
+
+def test_an_idle_connection_is_pinged_and_replaced_when_its_server_is_gone(postgres_url):
+    engine = make_engine(postgres_url, ping_idle_after_s=0)  # every checkout counts as idle
+    pings = _counting_pings(engine)
+    try:
+        terminate_backend_of(engine)
+        with engine.connect() as conn:  # the ping finds it dead; the pool reconnects
+            assert conn.execute(text("SELECT 1")).scalar_one() == 1
+        assert len(pings) >= 2  # the statement for the pid, then the failed one
+        assert engine.pool.checkedin() == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_busy_connection_whose_server_went_away_fails_once_then_reconnects(postgres_url):
+    engine = make_engine(postgres_url, ping_idle_after_s=60)
+    try:
+        terminate_backend_of(engine)
+        # unpinged: the statement meets the closed socket
+        with pytest.raises(OperationalError) as lost, engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        assert lost.value.connection_invalidated
+        with engine.connect() as conn:  # the pool was invalidated: a new connection
+            assert conn.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        engine.dispose()
