@@ -32,13 +32,14 @@ Targets: throughput >= 0.5 x bare, unloaded p50 <= 3 x bare.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -48,6 +49,7 @@ from typing import Any
 import celery
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.migrate import upgrade
@@ -129,18 +131,50 @@ THROUGHPUT_TARGET, LATENCY_TARGET = 0.5, 3.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # /proc's unit
 
 
+def _stat_fields(entry: Path) -> list[str] | None:
+    """/proc/<pid>/stat after the command name (which may hold spaces), or None if gone."""
+    try:
+        return entry.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _ticks(fields: list[str]) -> int:
+    return int(fields[11]) + int(fields[12])  # utime and stime: fields 14 and 15 of stat
+
+
 def cpu_seconds(group: int) -> float:
     """User + system CPU of every live process in process group ``group`` (a worker and
-    its pool, the emulator), from /proc; 0 where /proc is not there."""
+    its pool, the emulator, the benchmark's redis-server), from /proc; 0 where /proc is
+    not there."""
     total = 0
     for entry in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = entry.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group:  # pgrp; utime and stime are fields 14 and 15 of stat
-            total += int(fields[11]) + int(fields[12])
+        fields = _stat_fields(entry)
+        if fields is not None and int(fields[2]) == group:  # pgrp
+            total += _ticks(fields)
     return total / CLOCK_TICKS
+
+
+def process_cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
+    """User + system CPU of each of ``pids`` still alive, from /proc."""
+    found = {}
+    for pid in pids:
+        fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+        if fields is not None:
+            found[pid] = _ticks(fields) / CLOCK_TICKS
+    return found
+
+
+def database_backends(url: str) -> list[int]:
+    """The server processes of PostgreSQL serving the database of ``url`` (the workers'
+    pools), other than the one asking."""
+    query = text("SELECT pid FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid()")
+    admin = create_engine(ADMIN_URL, poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            return [int(pid) for pid in conn.scalars(query, {"db": make_url(url).database})]
+    finally:
+        admin.dispose()
 
 
 def machine_cpu_seconds() -> float:
@@ -155,15 +189,20 @@ def machine_cpu_seconds() -> float:
 
 
 class CpuMeter:
-    """CPU seconds spent by named process groups between ``start`` and ``stop``, and by
-    the whole machine (``spent["machine"]``)."""
+    """CPU seconds spent between enter and exit by named process groups, by named sets of
+    processes (``processes``: name → the pids to watch, listed at both ends; one that
+    started in between counts from zero), and by the whole machine (``spent["machine"]``)."""
 
-    def __init__(self, groups: dict[str, int]) -> None:
+    def __init__(
+        self, groups: dict[str, int], processes: dict[str, Callable[[], list[int]]] | None = None
+    ) -> None:
         self.groups = groups
+        self.processes = processes or {}
         self.spent: dict[str, float] = {}
 
     def __enter__(self) -> CpuMeter:
         self._before = {name: cpu_seconds(pid) for name, pid in self.groups.items()}
+        self._each = {name: process_cpu_seconds(pids()) for name, pids in self.processes.items()}
         self._machine = machine_cpu_seconds()
         return self
 
@@ -171,6 +210,9 @@ class CpuMeter:
         self.spent["machine"] = machine_cpu_seconds() - self._machine
         for name, pid in self.groups.items():
             self.spent[name] = cpu_seconds(pid) - self._before[name]
+        for name, pids in self.processes.items():
+            before, after = self._each[name], process_cpu_seconds(pids())
+            self.spent[name] = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 @dataclass
@@ -208,15 +250,28 @@ def fresh_database() -> Iterator[str]:
 
 
 class Bench:
-    def __init__(self, fleet: Fleet, emulator: SubprocessEmulator, url: str) -> None:
+    def __init__(
+        self,
+        fleet: Fleet,
+        emulator: SubprocessEmulator,
+        url: str,
+        redis_group: int | None = None,
+    ) -> None:
         self.fleet, self.emulator, self.url = fleet, emulator, url
+        self.redis_group = redis_group
         self.store = RecommendationRepository(engine_for(url))
         self._n = 0
 
     def groups(self) -> dict[str, int]:
-        """Process groups to meter: each worker (with its pool) and the emulator."""
+        """Process groups to meter: each worker (with its pool), the emulator, and the
+        benchmark's own redis-server when it has one."""
         found = {name: worker.pid for name, worker in self.fleet.workers.items()}
-        return {**found, "emulator": self.emulator.process.pid}
+        redis = {} if self.redis_group is None else {"redis": self.redis_group}
+        return {**found, "emulator": self.emulator.process.pid, **redis}
+
+    def meter(self) -> CpuMeter:
+        """The CPU of every group, and of the PostgreSQL backends serving the workers."""
+        return CpuMeter(self.groups(), {"postgresql": lambda: database_backends(self.url)})
 
     def outcomes(self) -> dict[str, int]:
         """How the recommendations sent since the last reset ended, by status and reason."""
@@ -339,14 +394,14 @@ def pipeline_figures(
     batches = [b for b in batches if b]
     with kept_on_failure(Path(tempfile.mkdtemp(prefix="strikeflow-bench-"))) as log_dir:
         emulator = SubprocessEmulator.from_options(EMULATOR, free_port(), log_dir / "emulator.log")
-        with own_redis(log_dir) as dbs, fresh_database() as url:
+        with own_redis(log_dir) as (dbs, redis_group), fresh_database() as url:
             dbs.flush()
             config = FleetConfig(url, emulator.url, dbs, log_dir, api_key=KEY, secret_key=SECRET)
             try:
                 emulator.start()
                 with Fleet(config) as fleet:
                     fleet.start_workers(workers(processes, layout))
-                    bench = Bench(fleet, emulator, url)
+                    bench = Bench(fleet, emulator, url, redis_group)
                     figures = _measure_all(bench, batches, unloaded, outcomes)
             finally:
                 emulator.stop()
@@ -367,15 +422,17 @@ def kept_on_failure(log_dir: Path) -> Iterator[Path]:
 
 
 @contextmanager
-def own_redis(log_dir: Path) -> Iterator[RedisDbs]:
+def own_redis(log_dir: Path) -> Iterator[tuple[RedisDbs, int | None]]:
     """A redis-server of the benchmark's own (same machine, same cores): nothing else on
-    the shared Redis can take its messages. STRIKEFLOW_BENCH_REDIS=shared uses db 12-14
-    of the shared one instead."""
+    the shared Redis can take its messages, and its CPU is the benchmark's. Its db numbers
+    and process group; STRIKEFLOW_BENCH_REDIS=shared uses db 12-14 of the shared one
+    instead (no group: that server's CPU is not only ours)."""
     if os.environ.get("STRIKEFLOW_BENCH_REDIS") == "shared":
-        yield DBS
+        yield DBS, None
         return
     with RedisServer(log_dir / "redis.log") as server:
-        yield RedisDbs(DBS.broker, DBS.backend, DBS.app, port=server.port)
+        assert server.process is not None
+        yield RedisDbs(DBS.broker, DBS.backend, DBS.app, port=server.port), server.process.pid
 
 
 def _add(totals: dict, more: dict) -> None:
@@ -405,12 +462,12 @@ def _measure_all(
     bare_cpu: dict[str, float] = {}
     pipe_cpu: dict[str, float] = {}
     for size in batches:
-        with CpuMeter(bench.groups()) as meter:
+        with bench.meter() as meter:
             bare_loaded.append(measure(bench.bare_chain, size, at_once=True))
         _add(bare_cpu, meter.spent)
         bench.reset()
         ids = bench.recommendations(size)
-        with CpuMeter(bench.groups()) as meter:  # the emulator restarted: measure per batch
+        with bench.meter() as meter:  # the emulator restarted: measure per batch
             loaded.append(measure(lambda i, ids=ids: bench.pipeline_chain(ids[i]), size, True))
         _add(pipe_cpu, meter.spent)
         _add(ended, bench.outcomes())
@@ -422,7 +479,10 @@ def _measure_all(
         "cpu_ms_pipeline_workers": per_execution
         * sum(spent for name, spent in pipe_cpu.items() if name in pipeline_workers),
         "cpu_ms_emulator": per_execution * pipe_cpu["emulator"],
+        "cpu_ms_postgresql": per_execution * pipe_cpu["postgresql"],
+        "cpu_ms_redis_pipeline": per_execution * pipe_cpu.get("redis", math.nan),
         "cpu_ms_bare_workers": per_chain * bare_cpu[BARE_WORKER],
+        "cpu_ms_redis_bare": per_chain * bare_cpu.get("redis", math.nan),
         "cpu_ms_machine_pipeline": per_execution * pipe_cpu["machine"],
         "cpu_ms_machine_bare": per_chain * bare_cpu["machine"],
         "cores_busy_pipeline": pipe_cpu["machine"] / max(pipe_load.seconds, 1e-9),
@@ -487,8 +547,9 @@ def main() -> None:
     )
     print(
         f"  CPU, loaded: pipeline workers {f['cpu_ms_pipeline_workers']:.1f} ms + emulator"
-        f" {f['cpu_ms_emulator']:.1f} ms an execution; bare workers"
-        f" {f['cpu_ms_bare_workers']:.1f} ms a chain (Redis, PostgreSQL not metered)"
+        f" {f['cpu_ms_emulator']:.1f} ms + PostgreSQL {f['cpu_ms_postgresql']:.1f} ms + Redis"
+        f" {f['cpu_ms_redis_pipeline']:.1f} ms an execution; bare workers"
+        f" {f['cpu_ms_bare_workers']:.1f} ms + Redis {f['cpu_ms_redis_bare']:.1f} ms a chain"
     )
     print(
         f"  CPU, loaded, whole machine ({os.cpu_count()} cores; PostgreSQL, Redis and this"
