@@ -21,7 +21,9 @@ the same Celery settings.
   (only the last one's is read, see strikeflow.tasks.entry.chain_for).
 Latency runs from send to the last task's stored result (for the pipeline, after the
 execution row is committed), by the result's ``date_done``: the same clock and the same
-mechanism for both chains.
+mechanism for both chains. CPU is metered per loaded batch from /proc: each worker with
+its pool, the emulator, the PostgreSQL backends serving the benchmark's database, the
+benchmark's redis-server, and the whole machine.
 
 The mix cycles SPY CALL, QQQ PUT, AAPL stock, QQQ CALL, SPY PUT, MSFT stock, day trades
 at confidence 0, so a batch of 18 stays inside the default risk limits (20 open
