@@ -1,7 +1,7 @@
 """The dispatch pipeline's throughput and latency, against a bare six-step Celery chain.
 
 Run: .venv/bin/python benchmarks/bench_pipeline.py [recommendations] [processes]
-[--layout split|one]
+[--layout split|one] [--runs N]
 
 A fleet (strikeflow.devfleet) on a redis-server of its own on this machine (db 12-14 of
 the shared Redis with STRIKEFLOW_BENCH_REDIS=shared), with
@@ -392,6 +392,20 @@ def pipeline_figures(
 ) -> dict[str, float]:
     """Every figure of the benchmark, for ``recommendations`` loaded chains of each kind;
     ``outcomes`` (when given) is filled with how the loaded chains ended."""
+    return pipeline_runs(recommendations, unloaded, processes, outcomes, layout, runs=1)[0]
+
+
+def pipeline_runs(
+    recommendations: int = 90,
+    unloaded: int = 12,
+    processes: int = PROCESSES,
+    outcomes: dict[str, int] | None = None,
+    layout: str = "split",
+    runs: int = 1,
+) -> list[dict[str, float]]:
+    """``pipeline_figures`` ``runs`` times over on one fleet (each run warmed up and
+    interleaved as the first): the machine's mood changes within minutes, so one figure
+    says little on its own."""
     batches = [BATCH] * (recommendations // BATCH) + [recommendations % BATCH]
     batches = [b for b in batches if b]
     with kept_on_failure(Path(tempfile.mkdtemp(prefix="strikeflow-bench-"))) as log_dir:
@@ -404,7 +418,9 @@ def pipeline_figures(
                 with Fleet(config) as fleet:
                     fleet.start_workers(workers(processes, layout))
                     bench = Bench(fleet, emulator, url, redis_group)
-                    figures = _measure_all(bench, batches, unloaded, outcomes)
+                    figures = [
+                        _measure_all(bench, batches, unloaded, outcomes) for _ in range(runs)
+                    ]
             finally:
                 emulator.stop()
                 dbs.flush()
@@ -511,10 +527,30 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("recommendations", nargs="?", type=int, default=90)
     parser.add_argument("processes", nargs="?", type=int, default=PROCESSES)
     parser.add_argument("--layout", choices=LAYOUTS, default="split")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="measure this many times on one fleet (default 1)"
+    )
     args = parser.parse_args(argv)
     if args.recommendations < 1 or args.processes < 2:
         parser.error("needs at least 1 recommendation and 2 processes (pipeline and orders)")
+    if args.runs < 1:
+        parser.error(f"--runs must be at least 1, got {args.runs}")
     return args
+
+
+def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The run whose throughput ratio is the median (the lower middle one of an even
+    number): a real run's figures, not an average of several."""
+    ordered = sorted(runs, key=lambda f: f["throughput_ratio"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def spread(runs: list[dict[str, float]], key: str, digits: int = 2) -> str:
+    """Every run's ``key`` in run order, then its median and range."""
+    values = [f[key] for f in runs]
+    middle = sorted(values)[(len(values) - 1) // 2]
+    each = ", ".join(f"{v:.{digits}f}" for v in values)
+    return f"{each} (median {middle:.{digits}f}, {min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
 def main() -> None:
@@ -522,13 +558,23 @@ def main() -> None:
     count, processes = args.recommendations, args.processes
     started = time.monotonic()
     ended: dict[str, int] = {}
-    f = pipeline_figures(count, processes=processes, outcomes=ended, layout=args.layout)
+    runs = pipeline_runs(
+        count, processes=processes, outcomes=ended, layout=args.layout, runs=args.runs
+    )
+    f = median_run(runs)
+    if len(runs) > 1:
+        print(f"{len(runs)} runs; the figures below are the median run's (by throughput ratio)")
+        print(f"  throughput ratio each run: {spread(runs, 'throughput_ratio')}")
+        print(f"  unloaded p50 ratio each run: {spread(runs, 'latency_ratio')}")
+        print(f"  machine CPU ms an execution: {spread(runs, 'cpu_ms_machine_pipeline', 1)}")
     print(f"dispatch pipeline vs a bare 6-step chain ({count} recommendations, loaded in")
     print(
         f"batches of {BATCH}; {processes} worker processes each"
         f" ({layout_described(processes, args.layout)}); local Redis, PostgreSQL, emulator)"
     )
-    print(f"  executed {f['executed']:.0f} of {f['recommendations']:.0f}")
+    executed = sum(run["executed"] for run in runs)
+    sent = sum(run["recommendations"] for run in runs)
+    print(f"  executed {executed:.0f} of {sent:.0f}" + (" (every run)" if len(runs) > 1 else ""))
     for outcome, n in sorted(ended.items()):
         if outcome != "executed":
             print(f"    {n:3d} {outcome}")

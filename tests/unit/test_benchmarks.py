@@ -150,3 +150,25 @@ def test_the_pipeline_benchmark_refuses_an_unknown_layout_by_name(capsys):
     assert refused.value.code == 2
     assert "invalid choice: 'both'" in capsys.readouterr().err
     assert bench_pipeline.arguments(["30"]).layout == "split"
+
+
+def test_several_runs_report_the_median_run_and_every_runs_figure():
+    import bench_pipeline
+
+    runs = [{"throughput_ratio": r, "latency_ratio": 2.0 + r} for r in (0.41, 0.52, 0.38, 0.47)]
+    assert bench_pipeline.median_run(runs) is runs[0]  # 0.38, 0.41 | 0.47, 0.52: the lower
+    assert bench_pipeline.median_run(runs[:3]) is runs[0]
+    assert bench_pipeline.spread(runs, "throughput_ratio") == (
+        "0.41, 0.52, 0.38, 0.47 (median 0.41, 0.38-0.52)"
+    )
+    assert bench_pipeline.arguments(["90", "4", "--runs", "3"]).runs == 3
+    assert bench_pipeline.arguments([]).runs == 1
+
+
+def test_the_pipeline_benchmark_refuses_fewer_than_one_run(capsys):
+    import bench_pipeline
+
+    with pytest.raises(SystemExit) as refused:
+        bench_pipeline.arguments(["--runs", "0"])
+    assert refused.value.code == 2
+    assert "--runs must be at least 1, got 0" in capsys.readouterr().err
