@@ -383,18 +383,6 @@ def combine(runs: list[Run]) -> Run:
     )
 
 
-def pipeline_figures(
-    recommendations: int = 90,
-    unloaded: int = 12,
-    processes: int = PROCESSES,
-    outcomes: dict[str, int] | None = None,
-    layout: str = "split",
-) -> dict[str, float]:
-    """Every figure of the benchmark, for ``recommendations`` loaded chains of each kind;
-    ``outcomes`` (when given) is filled with how the loaded chains ended."""
-    return pipeline_runs(recommendations, unloaded, processes, outcomes, layout, runs=1)[0]
-
-
 def pipeline_runs(
     recommendations: int = 90,
     unloaded: int = 12,
@@ -403,9 +391,10 @@ def pipeline_runs(
     layout: str = "split",
     runs: int = 1,
 ) -> list[dict[str, float]]:
-    """``pipeline_figures`` ``runs`` times over on one fleet (each run warmed up and
-    interleaved as the first): the machine's mood changes within minutes, so one figure
-    says little on its own."""
+    """Every figure of the benchmark, ``runs`` times over on one fleet (each run warmed up
+    and interleaved alike), for ``recommendations`` loaded chains of each kind: the
+    machine's mood changes within minutes, so one run says little on its own.
+    ``outcomes`` (when given) is filled with how the loaded chains ended, over every run."""
     batches = [BATCH] * (recommendations // BATCH) + [recommendations % BATCH]
     batches = [b for b in batches if b]
     with kept_on_failure(Path(tempfile.mkdtemp(prefix="strikeflow-bench-"))) as log_dir:
@@ -538,17 +527,21 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _lower_middle(items: list[Any], key: Callable[[Any], float] | None = None) -> Any:
+    """The median item of ``items`` by ``key`` (the lower middle one of an even number)."""
+    return sorted(items, key=key)[(len(items) - 1) // 2]
+
+
 def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
-    """The run whose throughput ratio is the median (the lower middle one of an even
-    number): a real run's figures, not an average of several."""
-    ordered = sorted(runs, key=lambda f: f["throughput_ratio"])
-    return ordered[(len(ordered) - 1) // 2]
+    """The run whose throughput ratio is the median: a real run's figures, not an
+    average of several."""
+    return _lower_middle(runs, key=lambda f: f["throughput_ratio"])
 
 
 def spread(runs: list[dict[str, float]], key: str, digits: int = 2) -> str:
     """Every run's ``key`` in run order, then its median and range."""
     values = [f[key] for f in runs]
-    middle = sorted(values)[(len(values) - 1) // 2]
+    middle = _lower_middle(values)
     each = ", ".join(f"{v:.{digits}f}" for v in values)
     return f"{each} (median {middle:.{digits}f}, {min(values):.{digits}f}-{max(values):.{digits}f})"
 

@@ -58,7 +58,7 @@ def test_pipeline_benchmark_runs_a_few_chains_of_each_kind():
     """A fleet, the emulator and PostgreSQL for a handful of chains (Redis dbs 12-14)."""
     import bench_pipeline
 
-    figures = bench_pipeline.pipeline_figures(recommendations=3, unloaded=2)
+    figures = bench_pipeline.pipeline_runs(recommendations=3, unloaded=2)[0]
     assert figures["recommendations"] == 3
     assert figures["executed"] == 3
     # PostgreSQL's and Redis's few ms over three chains may round to no clock tick at all
