@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -21,7 +22,9 @@ class OptionChain:
     """Contracts plus one float/int/bool array per field the rules read.
 
     Missing implied vol and Greeks are NaN. Greeks are in broker units (theta per day,
-    vega per vol point), like ``models.Greeks``.
+    vega per vol point), like ``models.Greeks``. The derived columns (``mid``,
+    ``spread_pct``) are computed once per chain: a report reads them per candidate.
+    Treat every column as read-only.
     """
 
     contracts: tuple[OptionContract, ...]
@@ -66,11 +69,11 @@ class OptionChain:
     def __len__(self) -> int:
         return len(self.contracts)
 
-    @property
+    @cached_property
     def mid(self) -> np.ndarray:
         return (self.bid + self.ask) / 2.0
 
-    @property
+    @cached_property
     def spread_pct(self) -> np.ndarray:
         """Spread as a fraction of mid; inf where there is no positive mid."""
         mid = self.mid

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -158,37 +159,67 @@ class CandidateReport:
         return int(np.count_nonzero(self.flags))
 
     def rejections(self) -> list[Rejection]:
-        return [
-            Rejection(self.candidates.contracts[i], tuple(self.messages(int(i))))
-            for i in np.flatnonzero(self.flags)
-        ]
+        contracts = self.candidates.contracts
+        return [Rejection(contracts[i], tuple(self.messages(i))) for i in self._rejected]
 
     def messages(self, i: int) -> list[str]:
         """Why candidate ``i`` was rejected, with its own figures; empty if eligible."""
-        return [self._describe(r, i) for r in reasons_in(int(self.flags[i]))]
+        i = int(i)
+        return [self._describe(r, i) for r in reasons_in(self._flag_values[i])]
 
     def labels(self, i: int) -> list[str]:
         """The short names of the rules candidate ``i`` failed ('spread > 10%')."""
-        return [self._label(r) for r in reasons_in(int(self.flags[i]))]
+        return [self._label(r) for r in reasons_in(self._flag_values[int(i)])]
 
     def counts(self) -> dict[str, int]:
         """Rejections per primary reason (the first rule each one failed), largest first."""
-        primary = Counter(self._label(reasons_in(int(f))[0]) for f in self.flags[self.flags != 0])
+        flags = self._flag_values
+        primary = Counter(self._label(reasons_in(flags[i])[0]) for i in self._rejected)
         return dict(primary.most_common())
 
     def to_json(self) -> dict[str, Any]:
+        """The report as explain_json stores it: one pass over the rejected candidates
+        (each one's reasons found once, for its messages and its primary count)."""
+        contracts, flags = self.candidates.contracts, self._flag_values
+        primary: Counter[str] = Counter()
+        rejected = []
+        for i in self._rejected:
+            reasons = reasons_in(flags[i])
+            primary[self._label(reasons[0])] += 1
+            messages = [self._describe(r, i) for r in reasons]
+            rejected.append({"symbol": contracts[i].symbol, "reasons": messages})
         return {
             "policy": self.policy.to_json(),
             "spot": self.spot,
             "at": self.now.isoformat(),
             "candidates": len(self.candidates),
-            "rejected_counts": self.counts(),
-            "rejected": [
-                {"symbol": r.contract.symbol, "reasons": list(r.reasons)} for r in self.rejections()
-            ],
+            "rejected_counts": dict(primary.most_common()),
+            "rejected": rejected,
         }
 
+    @cached_property
+    def _flag_values(self) -> list[int]:
+        return self.flags.tolist()
+
+    @cached_property
+    def _rejected(self) -> list[int]:
+        return np.flatnonzero(self.flags).tolist()
+
+    @cached_property
+    def _now_ts(self) -> float:
+        return self.now.timestamp()
+
+    @cached_property
+    def _label_of(self) -> dict[Reason, str]:
+        return {}
+
     def _label(self, reason: Reason) -> str:
+        label = self._label_of.get(reason)
+        if label is None:
+            label = self._label_of[reason] = self._render_label(reason)
+        return label
+
+    def _render_label(self, reason: Reason) -> str:
         policy = self.policy
         if reason is Reason.OUTSIDE_WINDOW:
             return f"outside {policy.window}"
@@ -221,7 +252,7 @@ class CandidateReport:
             return f"|delta| {self.abs_delta[i]:.3f} outside {policy.strike}"
         if reason is Reason.DELTA_UNKNOWN:
             return "delta unknown: no Greeks quoted and no implied vol in the mid price"
-        return policy.liquidity.describe(reason, self.candidates, i, self.now.timestamp())
+        return policy.liquidity.describe(reason, self.candidates, i, self._now_ts)
 
 
 @dataclass(frozen=True, eq=False)

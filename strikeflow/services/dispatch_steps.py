@@ -100,7 +100,7 @@ def _with_chain(ctx: DispatchContext, payload: Payload) -> Payload:
         fraction = ctx.policy.day_trade_strike_band_fraction
     band = StrikeBand.around(spot, fraction)
     right = InstrumentType(payload["instrument"]).right
-    chain = ctx.market.option_chain(payload["ticker"], expiries, band, right, spot=quote)
+    chain = ctx.market.option_chain(payload["ticker"], expiries, band, right)
     out["chain"] = chain_to_json(chain)
     return out
 

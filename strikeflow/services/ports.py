@@ -41,12 +41,10 @@ class MarketData(Protocol):
         window: ExpiryWindow,
         strikes: StrikeBand | None = None,
         right: Right | None = None,
-        spot: StockQuote | None = None,
     ) -> list[OptionContract]:
-        """Every listed contract in the window and band (all pages), with its latest quote;
-        IV and Greeks computed from the mid where the venue sent none, against ``spot``
-        (the underlying's quote, fetched when not given). Contracts with no quote at all
-        are left out."""
+        """Every listed contract in the window and band (all pages), with its latest quote,
+        IV and Greeks as the venue sent them (None where it sent none: the selection backs
+        out those it needs). Contracts with no quote at all are left out."""
         ...
 
     def option_snapshots(self, symbols: Sequence[str]) -> Mapping[str, OptionQuote]:

@@ -80,21 +80,26 @@ def bar(b: Bar) -> dict[str, Any]:
     return {"t": ts(b.t), "o": b.o, "h": b.h, "l": b.low, "c": b.c, "v": b.v, "n": b.n, "vw": b.vw}
 
 
+GREEK_DECIMALS = 4  # as a venue quotes them, and as ``option_chain.generate_chain`` does
+
+
 def snapshot(s: OptionSnapshot) -> dict[str, Any]:
+    """A contract's snapshot; Greeks and IV rounded: a model's 17 digits are noise that
+    every client would parse, carry and store."""
     body: dict[str, Any] = {"latestQuote": option_quote(s.quote)}
     if s.trade is not None:
         body["latestTrade"] = option_trade(s.trade)
     if s.greeks is not None:
-        g = s.greeks
+        g, d = s.greeks, GREEK_DECIMALS
         body["greeks"] = {
-            "delta": g.delta,
-            "gamma": g.gamma,
-            "theta": g.theta,
-            "vega": g.vega,
-            "rho": g.rho,
+            "delta": round(g.delta, d),
+            "gamma": round(g.gamma, d),
+            "theta": round(g.theta, d),
+            "vega": round(g.vega, d),
+            "rho": round(g.rho, d),
         }
     if s.implied_vol is not None:
-        body["impliedVolatility"] = s.implied_vol
+        body["impliedVolatility"] = round(s.implied_vol, GREEK_DECIMALS)
     return body
 
 

@@ -71,7 +71,6 @@ class FakeMarket:
         window: ExpiryWindow,
         strikes: StrikeBand | None = None,
         right: Right | None = None,
-        spot: StockQuote | None = None,
     ) -> list[OptionContract]:
         self.queries.append((underlying, window, strikes, right))
         return [

@@ -45,7 +45,7 @@ class FakeMarketData:
         self.reads = 0
         self.down = False
 
-    def option_chain(self, underlying, window, strikes=None, right=None, spot=None):
+    def option_chain(self, underlying, window, strikes=None, right=None):
         return []
 
     def option_snapshots(self, symbols):

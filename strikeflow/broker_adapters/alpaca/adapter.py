@@ -17,16 +17,15 @@ from strikeflow.broker_adapters.alpaca.config import AlpacaConfig
 from strikeflow.broker_adapters.alpaca.http import build_clients
 from strikeflow.broker_adapters.alpaca.market_data import AlpacaMarketData
 from strikeflow.domain.errors import BrokerUnavailable
-from strikeflow.domain.model_greeks import MarketRates
 from strikeflow.domain.orders import BrokerOrder, OrderIntent
 from strikeflow.services.ports import Broker
 
 
 class AlpacaAdapter(AlpacaBroker, AlpacaMarketData):
-    def __init__(self, config: AlpacaConfig, rates: MarketRates | None = None) -> None:
+    def __init__(self, config: AlpacaConfig) -> None:
         clients = build_clients(config)
         AlpacaBroker.__init__(self, clients, config)
-        AlpacaMarketData.__init__(self, clients, config, rates)
+        AlpacaMarketData.__init__(self, clients, config)
 
     @property
     def config(self) -> AlpacaConfig:

@@ -6,15 +6,14 @@ per process for the day (``listings``), and snapshots
 (``/v1beta1/options/snapshots/{underlying}``, quotes, IV, Greeks and the daily bar's
 volume; alpaca-py walks those pages itself, 1,000 a page), asked for each chain with the
 right, window and strike band as filters. Both arrive as raw JSON (``raw_data`` clients,
-see ``parsing``). Where a snapshot has no IV or Greeks, they are backed out of the mid
-with the domain's pricing model, against the underlying's mid.
+see ``parsing``). IV and Greeks come as the venue sent them, None where it sent none:
+the selection backs out of the mid only those it needs (the chosen contract's, the
+candidates' delta for a delta target), and records which are the model's.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from alpaca.data.enums import OptionsFeed
@@ -32,7 +31,6 @@ from strikeflow.broker_adapters.alpaca.errors import translated
 from strikeflow.broker_adapters.alpaca.http import AlpacaClients
 from strikeflow.broker_adapters.alpaca.listings import ListedContract, ListingCache, in_band
 from strikeflow.broker_adapters.alpaca.parsing import malformed
-from strikeflow.domain.chain import OptionChain
 from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
 from strikeflow.domain.market import (
     BarTimeframe,
@@ -43,20 +41,16 @@ from strikeflow.domain.market import (
     StockQuote,
     StrikeBand,
 )
-from strikeflow.domain.model_greeks import MarketRates, model_greeks
-from strikeflow.domain.models import Greeks, OptionContract, Right
+from strikeflow.domain.models import OptionContract, Right
 
 SNAPSHOT_BATCH = 100  # symbols per /v1beta1/options/snapshots request (URL length)
 MAX_CONTRACT_PAGES = 1_000  # a venue that never ends its pages must not hang a worker
 
 
 class AlpacaMarketData:
-    def __init__(
-        self, clients: AlpacaClients, config: AlpacaConfig, rates: MarketRates | None = None
-    ) -> None:
+    def __init__(self, clients: AlpacaClients, config: AlpacaConfig) -> None:
         self._clients = clients
         self._config = config
-        self._rates = rates or MarketRates()
         self._feed = OptionsFeed(config.options_feed)
         self._listings = ListingCache(config.listing_ttl_s)
 
@@ -66,7 +60,6 @@ class AlpacaMarketData:
         window: ExpiryWindow,
         strikes: StrikeBand | None = None,
         right: Right | None = None,
-        spot: StockQuote | None = None,
     ) -> list[OptionContract]:
         band = strikes or StrikeBand()
         key = (underlying, window.first, window.last, right)
@@ -92,7 +85,7 @@ class AlpacaMarketData:
                 quote = None if snapshot is None else parsing.option_quote(meta.symbol, snapshot)
                 if quote is not None:
                     contracts.append(parsing.option_contract(meta, quote))
-        return self._with_model_greeks(underlying, contracts, spot)
+        return contracts
 
     def _list_contracts(
         self, underlying: str, window: ExpiryWindow, right: Right | None
@@ -120,33 +113,6 @@ class AlpacaMarketData:
         raise BrokerUnavailable(
             "option contracts", f"more than {MAX_CONTRACT_PAGES} pages for {underlying}"
         )
-
-    def _with_model_greeks(
-        self, underlying: str, contracts: list[OptionContract], spot: StockQuote | None
-    ) -> list[OptionContract]:
-        """Fill in IV and Greeks the venue left null, from each contract's mid; the
-        underlying is quoted only when needed and not given."""
-        need = [i for i, c in enumerate(contracts) if c.greeks is None or c.implied_vol is None]
-        if not need:
-            return contracts
-        if spot is None:
-            try:
-                spot = self.stock_quote(underlying)
-            except OrderRejected:  # no stock quote (an index, say): leave them unknown
-                return contracts
-        if spot.bid <= 0 or spot.ask <= 0:
-            return contracts
-        sub = OptionChain.from_contracts([contracts[i] for i in need])
-        iv, computed = model_greeks(sub, float(spot.mid), spot.time, self._rates)
-        out = list(contracts)
-        for k, i in enumerate(need):
-            c = out[i]
-            vol = float(iv[k]) if math.isfinite(iv[k]) else None
-            greeks = c.greeks
-            if greeks is None and math.isfinite(computed.delta[k]):
-                greeks = Greeks(*(float(g[k]) for g in computed))
-            out[i] = replace(c, implied_vol=vol, greeks=greeks)
-        return out
 
     def option_snapshots(self, symbols: Sequence[str]) -> Mapping[str, OptionQuote]:
         found: dict[str, OptionQuote] = {}
