@@ -111,8 +111,8 @@ class _Repository:
         except DataError as error:
             raise InvalidRecord("value", f"refused by the database: {_first_line(error)}") from None
 
-    def _insert_once(self, table, key: str):
-        return _insert_statement(self._engine.dialect.name, table, key)
+    def _insert_once(self, table, key: str, unreturned: tuple[str, ...] = ()):
+        return _insert_statement(self._engine.dialect.name, table, key, unreturned)
 
 
 class RecommendationRepository(_Repository):
@@ -189,10 +189,12 @@ class ExecutionRepository(_Repository):
     def insert_in(self, conn: Connection, execution: Execution) -> tuple[Execution, bool]:
         values = {name: getattr(execution, name) for name in _EXECUTION_FIELDS if name != "id"}
         values["trading_day"] = trading_date(execution.created_at)
-        statement = self._insert_once(dispatch_executions, "client_order_id")
+        # Not read back: the explain just written (a selection report, ~10 KB of JSON
+        # to decode again), which is the one given.
+        statement = self._insert_once(dispatch_executions, "client_order_id", ("explain_json",))
         row = conn.execute(statement, values).one_or_none()
         if row is not None:
-            return _execution(row), True
+            return _execution(row, explain_json=values["explain_json"]), True
         return _stored(conn, execution.client_order_id), False
 
     def by_client_order_id(self, client_order_id: str) -> Execution | None:
@@ -378,11 +380,12 @@ class ReportQueries(_Repository):
 
 
 @cache
-def _insert_statement(dialect_name: str, table, key: str):
-    """INSERT … ON CONFLICT (key) DO NOTHING RETURNING every column, built once per
-    dialect; the values come as parameters."""
+def _insert_statement(dialect_name: str, table, key: str, unreturned: tuple[str, ...] = ()):
+    """INSERT … ON CONFLICT (key) DO NOTHING RETURNING every column but ``unreturned``,
+    built once per dialect; the values come as parameters."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table)
+    returned = [column for column in table.c if column.name not in unreturned]
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=[key]).returning(*returned)
 
 
 @lru_cache(maxsize=16)  # by limit: callers pass the default, or a few
@@ -452,8 +455,12 @@ def _recommendation(row: Row) -> Recommendation:
     return Recommendation(**{name: row._mapping[name] for name in _RECOMMENDATION_FIELDS})
 
 
-def _execution(row: Row) -> Execution:
-    return Execution(**{name: row._mapping[name] for name in _EXECUTION_FIELDS})
+def _execution(row: Row, **known: Any) -> Execution:
+    """An execution from its row; ``known`` gives fields the row was not asked for."""
+    values = row._mapping
+    return Execution(
+        **{name: known[name] if name in known else values[name] for name in _EXECUTION_FIELDS}
+    )
 
 
 def _entry(row: Row) -> HeldEntry:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from strikeflow.domain.models import OptionContract, Right
 
 STANDARD_MULTIPLIER = 100
+EPOCH_DAY = date(1970, 1, 1).toordinal()  # numpy's datetime64[D] counts days from here
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,7 +54,9 @@ class OptionChain:
         return cls(
             contracts=items,
             strike=column((float(c.strike) for c in items), np.float64),
-            expiration=np.array([c.expiration for c in items], dtype="datetime64[D]"),
+            expiration=(
+                column((c.expiration.toordinal() for c in items), np.int64) - EPOCH_DAY
+            ).astype("datetime64[D]"),
             is_call=column((c.right is Right.CALL for c in items), np.bool_),
             bid=column((float(c.bid) for c in items), np.float64),
             ask=column((float(c.ask) for c in items), np.float64),
