@@ -78,6 +78,12 @@ class SqlDispatchStore:
         return self.executions.by_client_order_id(client_order_id)
 
     @_reachable
+    def order_guard(
+        self, recommendation_id: str, client_order_id: str
+    ) -> tuple[RecommendationStatus | None, Execution | None]:
+        return self.executions.with_recommendation_status(recommendation_id, client_order_id)
+
+    @_reachable
     def unfinished_executions(self, limit: int = 500) -> list[Execution]:
         return self.executions.unfinished(limit)
 

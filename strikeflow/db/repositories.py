@@ -27,6 +27,7 @@ from sqlalchemy import (
     bindparam,
     column,
     func,
+    literal,
     select,
     table,
     update,
@@ -79,6 +80,21 @@ _CONSTRAINT_FIELDS = {
 _REC_BY_ID = select(recommendations).where(recommendations.c.id == bindparam("rec_id"))
 _EXECUTION_BY_COID = select(dispatch_executions).where(
     dispatch_executions.c.client_order_id == bindparam("client_order_id")
+)
+# One row always: the status as a scalar subquery, the execution left-joined to a constant.
+_STATUS_AND_EXECUTION = select(
+    select(recommendations.c.status)
+    .where(recommendations.c.id == bindparam("rec_id"))
+    .scalar_subquery()
+    .label("recommendation_status"),
+    *dispatch_executions.c,
+).select_from(
+    select(literal(1).label("one"))
+    .subquery("one")
+    .outerjoin(
+        dispatch_executions,
+        dispatch_executions.c.client_order_id == bindparam("client_order_id"),
+    )
 )
 _REALIZED_ON = select(func.sum(dispatch_executions.c.realized_pnl)).where(
     dispatch_executions.c.trading_day == bindparam("day"),
@@ -200,6 +216,18 @@ class ExecutionRepository(_Repository):
     def by_client_order_id(self, client_order_id: str) -> Execution | None:
         with self._reads.connect() as conn:
             return _find_execution(conn, client_order_id)
+
+    def with_recommendation_status(
+        self, recommendation_id: str, client_order_id: str
+    ) -> tuple[RecommendationStatus | None, Execution | None]:
+        """The recommendation's status and the execution under ``client_order_id``, each
+        None when absent, in one round trip."""
+        params = {"rec_id": recommendation_id, "client_order_id": client_order_id}
+        with self._reads.connect() as conn:
+            row = conn.execute(_STATUS_AND_EXECUTION, params).one()
+        status = row.recommendation_status
+        execution = None if row.id is None else _execution(row)
+        return (None if status is None else RecommendationStatus(status)), execution
 
     def record_fill(
         self,

@@ -283,11 +283,11 @@ def order_intent(ctx: DispatchContext, payload: Payload) -> OrderIntent:
 def submit_order(ctx: DispatchContext, payload: Payload) -> Payload:
     """Place the order once. With the kill switch on, nothing is sent: a duplicate of
     this step after the order went out finds that order; otherwise a terminal refusal."""
-    rec = ctx.store.get_recommendation(payload["recommendation_id"])
-    if rec is not None and rec.status in FAILED_ALREADY:
-        raise DispatchRejected(f"recommendation already {rec.status.value}")
+    rid, cid = payload["recommendation_id"], payload["client_order_id"]
+    status, recorded = ctx.store.order_guard(rid, cid)  # one read for both checks
+    if status in FAILED_ALREADY:
+        raise DispatchRejected(f"recommendation already {status.value}")
     intent = order_intent(ctx, payload)
-    recorded = ctx.store.execution_by_client_order_id(intent.client_order_id)
     if recorded is not None and recorded.execution_mode is ExecutionMode.SIMULATED:
         # An earlier delivery fell back to a simulated fill: the venue must never see
         # this client_order_id now, or one recommendation would trade twice.

@@ -109,6 +109,13 @@ class DispatchStore(Protocol):
 
     def execution_by_client_order_id(self, client_order_id: str) -> Execution | None: ...
 
+    def order_guard(
+        self, recommendation_id: str, client_order_id: str
+    ) -> tuple[RecommendationStatus | None, Execution | None]:
+        """What submit_order checks before sending, in one read: the recommendation's
+        status (None if unknown) and the execution recorded under ``client_order_id``."""
+        ...
+
     def unfinished_executions(self, limit: int = 500) -> list[Execution]:
         """Orders without a final state from the venue, oldest first."""
         ...

@@ -65,6 +65,15 @@ def test_upsert_is_idempotent_on_client_order_id(store):
     assert store.execution_by_client_order_id("sf-call-1") == first
 
 
+def test_the_order_guard_reads_the_status_and_any_execution_at_once(store):
+    assert store.order_guard("nope", "sf-nope") == (None, None)
+    assert store.order_guard("rec-aapl-1", "sf-call-1") == (RecommendationStatus.PENDING, None)
+    stored, _ = store.upsert_execution(option_execution())
+    store.set_status("rec-aapl-1", RecommendationStatus.FAILED, "timed out")
+    assert store.order_guard("rec-aapl-1", "sf-call-1") == (RecommendationStatus.FAILED, stored)
+    assert store.order_guard("nope", "sf-call-1") == (None, stored)  # each looked up alone
+
+
 def test_record_fill_updates_the_premium_of_an_option_row(store):
     store.upsert_execution(
         option_execution(

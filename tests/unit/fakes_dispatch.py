@@ -151,6 +151,12 @@ class FakeStore:
     def execution_by_client_order_id(self, client_order_id: str) -> Execution | None:
         return self.executions.get(client_order_id)
 
+    def order_guard(
+        self, recommendation_id: str, client_order_id: str
+    ) -> tuple[RecommendationStatus | None, Execution | None]:
+        rec = self.recs.get(recommendation_id)
+        return (None if rec is None else rec.status), self.executions.get(client_order_id)
+
     def unfinished_executions(self, limit: int = 500) -> list[Execution]:
         open_ = {ExecutionStatus.SUBMITTED, ExecutionStatus.ACCEPTED}
         open_.add(ExecutionStatus.PARTIALLY_FILLED)
