@@ -116,3 +116,8 @@ class SqlDispatchStore:
     def open_exposure(self, now: datetime) -> OpenExposure:
         entries, closed = self.executions.open_entries()
         return open_exposure(entries, closed, now)
+
+    @_reachable
+    def risk_state(self, now: datetime) -> tuple[OpenExposure, Decimal]:
+        entries, realized = self.executions.risk_reads(trading_date(now))
+        return open_exposure(entries, set(), now), Decimal(0) - realized

@@ -26,10 +26,12 @@ from sqlalchemy import (
     Text,
     bindparam,
     column,
+    exists,
     func,
     literal,
     select,
     table,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -327,6 +329,16 @@ class ExecutionRepository(_Repository):
             closed_ids = {int(row[0]) for row in conn.execute(_CLOSED_ENTRY_IDS)}
         return entries, closed_ids
 
+    def risk_reads(self, day: date, limit: int = 10_000) -> tuple[list[HeldEntry], Decimal]:
+        """What the pre-trade risk check reads, in one round trip: the entries still
+        held (``open_entries`` less those a filled closing execution closed) and the
+        realized P&L of trading ``day`` (``realized_pnl_on``)."""
+        with self._reads.connect() as conn:
+            rows = conn.execute(_risk_reads_query(limit), {"day": day}).all()
+        total = rows[0].realized_pnl_of_day
+        entries = [_entry(row) for row in rows if row.id is not None]
+        return entries, Decimal(0) if total is None else Decimal(str(total))
+
     def set_premium_paid(self, client_order_id: str, premium: Decimal) -> None:
         """The per-contract premium of an option row, once its fill price is known."""
         if not isinstance(premium, Decimal) or not premium.is_finite() or premium < 0:
@@ -429,6 +441,22 @@ def _open_entries_query(limit: int):
         .order_by(c.id)
         .limit(limit)
     )
+
+
+@lru_cache(maxsize=16)
+def _risk_reads_query(limit: int):
+    """One row per held entry (or one of NULLs when none is), each with the day's
+    realized P&L: a constant row, the entries left-joined to it."""
+    c = dispatch_executions.c
+    closing = dispatch_executions.alias("closing")
+    closed = exists().where(
+        closing.c.closes_execution_id == c.id,
+        closing.c.status == ExecutionStatus.FILLED.value,
+    )
+    held = _open_entries_query(limit).where(~closed).subquery("held")
+    realized = _REALIZED_ON.scalar_subquery().label("realized_pnl_of_day")
+    one = select(literal(1).label("one")).subquery("one")
+    return select(realized, *held.c).select_from(one.outerjoin(held, true()))
 
 
 @cache

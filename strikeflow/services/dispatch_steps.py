@@ -214,13 +214,14 @@ def size_position(ctx: DispatchContext, payload: Payload) -> Payload:
         "buying_power": str(size.buying_power),
     }
     now = ctx.now()
+    exposure, realized_loss = ctx.store.risk_state(now)
     check = check_risk(
         ctx.policy.risk,
         ticker=payload["ticker"],
         strategy=_strategy(payload),
         order_cost=size.cost,
-        exposure=ctx.store.open_exposure(now),
-        realized_loss_today=ctx.store.realized_loss_today(now),
+        exposure=exposure,
+        realized_loss_today=realized_loss,
         now=now,
         kill_switch_on=ctx.kill_switch.is_on(),
     )

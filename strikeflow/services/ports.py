@@ -138,6 +138,10 @@ class DispatchStore(Protocol):
         """Entries still held at ``now``: their count and cost by ticker."""
         ...
 
+    def risk_state(self, now: datetime) -> tuple[OpenExposure, Decimal]:
+        """``open_exposure`` and ``realized_loss_today`` read at once, for the risk check."""
+        ...
+
 
 @runtime_checkable
 class KillSwitch(Protocol):

@@ -114,6 +114,13 @@ def test_open_exposure_counts_held_entries_by_ticker(store):
     exposure = store.open_exposure(SAME_DAY)
     assert exposure.positions == 2
     assert exposure.of("AAPL") == Decimal("645") + Decimal("12") * Decimal("229.14")
+    store.executions.set_realized_pnl(closed.id, Decimal("-75.25"))
+    assert store.risk_state(SAME_DAY) == (exposure, Decimal("75.25"))  # one read, same answer
+
+
+def test_the_risk_state_of_an_empty_book(store):
+    assert store.risk_state(SAME_DAY) == (store.open_exposure(SAME_DAY), Decimal(0))
+    assert store.risk_state(SAME_DAY)[0].positions == 0
 
 
 def test_the_steps_persist_a_full_option_row_and_a_terminal_state(db_url):

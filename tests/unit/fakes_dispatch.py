@@ -189,6 +189,9 @@ class FakeStore:
     def open_exposure(self, now: datetime) -> OpenExposure:
         return self.exposure
 
+    def risk_state(self, now: datetime) -> tuple[OpenExposure, Decimal]:
+        return self.open_exposure(now), self.realized_loss_today(now)
+
 
 class FakeKillSwitch:
     def __init__(self, on: bool = False) -> None:
