@@ -122,6 +122,20 @@ def test_call_day_trade_ends_executed_with_every_option_column():
     json.dumps(row.explain_json)  # JSON all the way down
 
 
+def test_greeks_the_venue_did_not_send_are_the_models_in_the_row_and_say_so():
+    """The market port hands nulls on; the selection backs out the chosen contract's."""
+    ctx, _market, store, _, _, _ = setup(listed(delta=None, implied_vol=None))
+    assert run_all(ctx)["status"] == "executed"
+    row = store.executions[client_order_id_for("rec-1")]
+    assert row.option_symbol == "XYZ261119C00100000"
+    assert Decimal("0.3") < row.delta < Decimal("0.7")  # an ATM call's, from its mid
+    assert row.gamma > 0
+    assert row.theta < 0
+    assert row.vega > 0
+    assert Decimal("0.05") < row.implied_volatility < Decimal("5")
+    assert row.explain_json["selection"]["chosen"]["greeks_source"] == "model from mid"
+
+
 def test_fetch_chain_asks_only_for_the_window_the_band_and_the_right():
     ctx, market, *_ = setup(rec_overrides={"instrument_type": InstrumentType.PUT})
     payload = fetch_chain(ctx, "rec-1")
