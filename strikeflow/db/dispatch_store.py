@@ -109,15 +109,7 @@ class SqlDispatchStore:
         return stored
 
     @_reachable
-    def realized_loss_today(self, now: datetime) -> Decimal:
-        return Decimal(0) - self.executions.realized_pnl_on(trading_date(now))
-
-    @_reachable
-    def open_exposure(self, now: datetime) -> OpenExposure:
-        entries, closed = self.executions.open_entries()
-        return open_exposure(entries, closed, now)
-
-    @_reachable
     def risk_state(self, now: datetime) -> tuple[OpenExposure, Decimal]:
         entries, realized = self.executions.risk_reads(trading_date(now))
-        return open_exposure(entries, set(), now), Decimal(0) - realized
+        closed: set[int] = set()  # the read already left out the entries exits closed
+        return open_exposure(entries, closed, now), Decimal(0) - realized

@@ -83,7 +83,15 @@ _REC_BY_ID = select(recommendations).where(recommendations.c.id == bindparam("re
 _EXECUTION_BY_COID = select(dispatch_executions).where(
     dispatch_executions.c.client_order_id == bindparam("client_order_id")
 )
-# One row always: the status as a scalar subquery, the execution left-joined to a constant.
+
+
+def _one_row():
+    """A constant one-row table: left-join rows to it, and a read that finds none still
+    returns a row (of NULLs) to carry its scalar subqueries."""
+    return select(literal(1).label("one")).subquery("one")
+
+
+# One row always: the status as a scalar subquery, the execution left-joined to one row.
 _STATUS_AND_EXECUTION = select(
     select(recommendations.c.status)
     .where(recommendations.c.id == bindparam("rec_id"))
@@ -91,9 +99,7 @@ _STATUS_AND_EXECUTION = select(
     .label("recommendation_status"),
     *dispatch_executions.c,
 ).select_from(
-    select(literal(1).label("one"))
-    .subquery("one")
-    .outerjoin(
+    _one_row().outerjoin(
         dispatch_executions,
         dispatch_executions.c.client_order_id == bindparam("client_order_id"),
     )
@@ -101,10 +107,6 @@ _STATUS_AND_EXECUTION = select(
 _REALIZED_ON = select(func.sum(dispatch_executions.c.realized_pnl)).where(
     dispatch_executions.c.trading_day == bindparam("day"),
     dispatch_executions.c.realized_pnl.is_not(None),
-)
-_CLOSED_ENTRY_IDS = select(dispatch_executions.c.closes_execution_id).where(
-    dispatch_executions.c.closes_execution_id.is_not(None),
-    dispatch_executions.c.status == ExecutionStatus.FILLED.value,
 )
 
 
@@ -314,25 +316,11 @@ class ExecutionRepository(_Repository):
         with self._reads.connect() as conn:
             return [_execution(row) for row in conn.execute(query)]
 
-    def realized_pnl_on(self, day: date) -> Decimal:
-        """Sum of realized P&L recorded on executions of New York trading ``day``."""
-        with self._reads.connect() as conn:
-            total = conn.execute(_REALIZED_ON, {"day": day}).scalar_one()
-        return Decimal(0) if total is None else Decimal(str(total))
-
-    def open_entries(self, limit: int = 10_000) -> tuple[list[HeldEntry], set[int]]:
-        """Opening orders that hold or may hold a position, and the ids of the entries a
-        filled closing execution has closed (for ``domain.risk.open_exposure``). Their
-        ``explain_json`` carries ``order_cost`` alone."""
-        with self._reads.connect() as conn:
-            entries = [_entry(row) for row in conn.execute(_open_entries_query(limit))]
-            closed_ids = {int(row[0]) for row in conn.execute(_CLOSED_ENTRY_IDS)}
-        return entries, closed_ids
-
     def risk_reads(self, day: date, limit: int = 10_000) -> tuple[list[HeldEntry], Decimal]:
-        """What the pre-trade risk check reads, in one round trip: the entries still
-        held (``open_entries`` less those a filled closing execution closed) and the
-        realized P&L of trading ``day`` (``realized_pnl_on``)."""
+        """What the pre-trade risk check reads, in one round trip: the opening orders that
+        hold or may hold a position, less those a filled closing execution closed (their
+        ``explain_json`` carries ``order_cost`` alone), and the sum of realized P&L on
+        executions of New York trading ``day``."""
         with self._reads.connect() as conn:
             rows = conn.execute(_risk_reads_query(limit), {"day": day}).all()
         total = rows[0].realized_pnl_of_day
@@ -446,7 +434,7 @@ def _open_entries_query(limit: int):
 @lru_cache(maxsize=16)
 def _risk_reads_query(limit: int):
     """One row per held entry (or one of NULLs when none is), each with the day's
-    realized P&L: a constant row, the entries left-joined to it."""
+    realized P&L: the entries left-joined to a constant row."""
     c = dispatch_executions.c
     closing = dispatch_executions.alias("closing")
     closed = exists().where(
@@ -455,8 +443,7 @@ def _risk_reads_query(limit: int):
     )
     held = _open_entries_query(limit).where(~closed).subquery("held")
     realized = _REALIZED_ON.scalar_subquery().label("realized_pnl_of_day")
-    one = select(literal(1).label("one")).subquery("one")
-    return select(realized, *held.c).select_from(one.outerjoin(held, true()))
+    return select(realized, *held.c).select_from(_one_row().outerjoin(held, true()))
 
 
 @cache
@@ -520,7 +507,7 @@ def _execution(row: Row, **known: Any) -> Execution:
 
 
 def _entry(row: Row) -> HeldEntry:
-    """An open entry whose explain_json holds only ``order_cost`` (see ``open_entries``)."""
+    """An open entry whose explain_json holds only ``order_cost`` (see ``risk_reads``)."""
     values = row._mapping
     held = {name: values[name] for name in _HELD_ENTRY_COLUMNS}
     for name, kind in _HELD_ENTRY_ENUMS.items():

@@ -130,16 +130,10 @@ class DispatchStore(Protocol):
         broker_order_id: str | None = None,
     ) -> Execution: ...
 
-    def realized_loss_today(self, now: datetime) -> Decimal:
-        """Net realized loss on the New York trading day of ``now``, positive for a loss."""
-        ...
-
-    def open_exposure(self, now: datetime) -> OpenExposure:
-        """Entries still held at ``now``: their count and cost by ticker."""
-        ...
-
     def risk_state(self, now: datetime) -> tuple[OpenExposure, Decimal]:
-        """``open_exposure`` and ``realized_loss_today`` read at once, for the risk check."""
+        """What the risk check reads, at once: the entries still held at ``now`` (their
+        count and cost by ticker), and the net realized loss on the New York trading day
+        of ``now``, positive for a loss."""
         ...
 
 

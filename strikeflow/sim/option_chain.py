@@ -55,6 +55,7 @@ PROFILES = {
 }
 
 MISSING_GREEKS_RATE = 0.05
+GREEK_DECIMALS = 4  # IV and Greeks as a venue quotes them
 STALE_QUOTE_RATE = 0.02
 HORIZON_DAYS = 60
 WEEKLY_HORIZON_DAYS = 45
@@ -217,8 +218,10 @@ def generate_chain(
                 last=_money(last[i]) if volume[i] > 0 else None,
                 volume=int(volume[i]),
                 open_interest=int(oi[i]),
-                implied_vol=None if missing[i] else round(float(iv[i]), 4),
-                greeks=None if missing[i] else Greeks(*(round(float(g[i]), 4) for g in greeks)),
+                implied_vol=None if missing[i] else round(float(iv[i]), GREEK_DECIMALS),
+                greeks=None
+                if missing[i]
+                else Greeks(*(round(float(g[i]), GREEK_DECIMALS) for g in greeks)),
                 quote_time=now - timedelta(seconds=float(age[i])),
             )
         )

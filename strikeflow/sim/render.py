@@ -11,6 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from strikeflow.sim.option_chain import GREEK_DECIMALS
 from strikeflow.sim.types import Bar, ContractInfo, OptionSnapshot, Quote, Trade
 from strikeflow.sim.venue_book import rfc3339
 from strikeflow.sim.venue_orders import Account, Order, Position, asset_id
@@ -78,9 +79,6 @@ def option_trade(t: Trade) -> dict[str, Any]:
 
 def bar(b: Bar) -> dict[str, Any]:
     return {"t": ts(b.t), "o": b.o, "h": b.h, "l": b.low, "c": b.c, "v": b.v, "n": b.n, "vw": b.vw}
-
-
-GREEK_DECIMALS = 4  # as a venue quotes them, and as ``option_chain.generate_chain`` does
 
 
 def snapshot(s: OptionSnapshot) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from strikeflow.domain.records import (
     PositionEffect,
     RecommendationStatus,
 )
+from strikeflow.domain.risk import OpenExposure
 from strikeflow.services.dispatch import (
     DispatchContext,
     DispatchPolicy,
@@ -87,17 +88,17 @@ def test_record_fill_updates_the_premium_of_an_option_row(store):
     assert store.unfinished_executions() == []
 
 
-def test_realized_loss_today_is_the_net_of_the_day(store):
-    assert store.realized_loss_today(SAME_DAY) == 0
+def test_the_realized_loss_is_the_net_of_the_day(store):
+    assert store.risk_state(SAME_DAY)[1] == 0
     for cid, pnl in (("a", "-300.50"), ("b", "100"), ("c", "-1000")):
         stored, _ = store.upsert_execution(stock_execution(cid))
         store.executions.set_realized_pnl(stored.id, Decimal(pnl))
     yesterday, _ = store.upsert_execution(stock_execution("d", created_at=AT - timedelta(days=1)))
     store.executions.set_realized_pnl(yesterday.id, Decimal("-5000"))
-    assert store.realized_loss_today(SAME_DAY) == Decimal("1200.50")
+    assert store.risk_state(SAME_DAY)[1] == Decimal("1200.50")
 
 
-def test_open_exposure_counts_held_entries_by_ticker(store):
+def test_the_exposure_counts_held_entries_by_ticker(store):
     _held, _ = store.upsert_execution(option_execution("call"))  # 3 × 2.15 × 100
     store.upsert_execution(stock_execution("stock"))  # 12 × 229.14
     closed, _ = store.upsert_execution(stock_execution("closed"))
@@ -111,16 +112,16 @@ def test_open_exposure_counts_held_entries_by_ticker(store):
     )
     store.upsert_execution(stock_execution("canceled", status=ExecutionStatus.CANCELED))
     store.upsert_execution(option_execution("expired", expiration_date=date(2026, 11, 18)))
-    exposure = store.open_exposure(SAME_DAY)
+    exposure, loss = store.risk_state(SAME_DAY)
     assert exposure.positions == 2
     assert exposure.of("AAPL") == Decimal("645") + Decimal("12") * Decimal("229.14")
+    assert loss == 0
     store.executions.set_realized_pnl(closed.id, Decimal("-75.25"))
-    assert store.risk_state(SAME_DAY) == (exposure, Decimal("75.25"))  # one read, same answer
+    assert store.risk_state(SAME_DAY) == (exposure, Decimal("75.25"))  # the same read
 
 
 def test_the_risk_state_of_an_empty_book(store):
-    assert store.risk_state(SAME_DAY) == (store.open_exposure(SAME_DAY), Decimal(0))
-    assert store.risk_state(SAME_DAY)[0].positions == 0
+    assert store.risk_state(SAME_DAY) == (OpenExposure(), Decimal(0))
 
 
 def test_the_steps_persist_a_full_option_row_and_a_terminal_state(db_url):
@@ -151,6 +152,6 @@ def test_the_steps_persist_a_full_option_row_and_a_terminal_state(db_url):
     assert row.implied_volatility == Decimal("0.3000")
     assert row.explain_json["selection"]["chosen"]["symbol"] == row.option_symbol
     assert store.get_recommendation("rec-xyz").status is RecommendationStatus.EXECUTED
-    exposure = store.open_exposure(NOW)
+    exposure, _ = store.risk_state(NOW)
     assert exposure.positions == 1
     assert exposure.of("XYZ") == Decimal("4620.00")

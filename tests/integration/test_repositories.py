@@ -115,14 +115,14 @@ def test_a_refused_execution_writes_no_status_either(execs, recs, db_url):
     assert count(db_url, dispatch_executions) == 0
 
 
-def test_open_entries_carry_their_order_cost_without_the_whole_explain(execs):
+def test_held_entries_carry_their_order_cost_without_the_whole_explain(execs):
     entry = stock_execution(status=ExecutionStatus.ACCEPTED, filled_qty=None)
     big = {**entry.explain_json, "order_cost": "1234.50", "selection": {"rejected": [1] * 500}}
     execs.insert(dataclasses.replace(entry, explain_json=big))
-    (open_entry,), closed = execs.open_entries()
+    (open_entry,), realized = execs.risk_reads(AT.date())
     assert open_entry.explain_json == {"order_cost": "1234.50"}
     assert open_entry.client_order_id == entry.client_order_id
-    assert closed == set()
+    assert realized == Decimal(0)
 
 
 def test_fills_and_realized_pnl_are_recorded(execs):
@@ -140,7 +140,7 @@ def test_fills_and_realized_pnl_are_recorded(execs):
     assert execs.unfinished() == []
 
 
-def test_open_entries_and_the_day_s_realized_pnl(execs):
+def test_held_entries_and_the_day_s_realized_pnl(execs):
     held, _ = execs.insert(option_execution("sf-held"))
     execs.insert(stock_execution("sf-pending", status=ExecutionStatus.SUBMITTED))
     execs.insert(stock_execution("sf-refused", status=ExecutionStatus.REJECTED))
@@ -164,11 +164,11 @@ def test_open_entries_and_the_day_s_realized_pnl(execs):
             filled_qty=None,
         )
     )
-    entries, closed_ids = execs.open_entries()
-    assert [e.client_order_id for e in entries] == ["sf-held", "sf-pending", "sf-closed"]
-    assert closed_ids == {closed.id}  # an exit not yet filled closes nothing
-    assert execs.realized_pnl_on(AT.date()) == Decimal("-12.50")
-    assert execs.realized_pnl_on(AT.date() + timedelta(days=1)) == Decimal(0)
+    entries, realized = execs.risk_reads(AT.date())
+    # sf-closed is out (its exit filled); sf-held stays: an exit not yet filled closes nothing
+    assert [e.client_order_id for e in entries] == ["sf-held", "sf-pending"]
+    assert realized == Decimal("-12.50")
+    assert execs.risk_reads(AT.date() + timedelta(days=1))[1] == Decimal(0)
 
 
 def test_recent_filters_with_bound_parameters(execs, db_url):

@@ -183,14 +183,8 @@ class FakeStore:
         self.executions[client_order_id] = e
         return e
 
-    def realized_loss_today(self, now: datetime) -> Decimal:
-        return self.realized_loss
-
-    def open_exposure(self, now: datetime) -> OpenExposure:
-        return self.exposure
-
     def risk_state(self, now: datetime) -> tuple[OpenExposure, Decimal]:
-        return self.open_exposure(now), self.realized_loss_today(now)
+        return self.exposure, self.realized_loss
 
 
 class FakeKillSwitch:
