@@ -144,7 +144,7 @@ Price = Annotated[float | None, Query(allow_inf_nan=False)]
 Right = Annotated[Literal["call", "put"] | None, Query(alias="type")]
 
 
-def chain_query(
+async def chain_query(
     right: Right = None,
     expiration_date: Day = None,
     expiration_date_gte: Day = None,
@@ -152,7 +152,9 @@ def chain_query(
     strike_price_gte: Price = None,
     strike_price_lte: Price = None,
 ) -> ChainQuery:
-    """Alpaca's chain filters (a route dependency), each refused by name when malformed."""
+    """Alpaca's chain filters (a route dependency), each refused by name when malformed.
+    Async, so FastAPI runs it on the event loop: a plain function would go through its
+    thread pool on every chain request."""
     return ChainQuery(
         right=right,
         expiration=param_date(expiration_date, "expiration_date"),

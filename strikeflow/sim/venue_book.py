@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from strikeflow.domain.occ import OccSymbol, Right
@@ -50,7 +51,9 @@ class Working:
     option: OccSymbol | None
 
 
+@lru_cache(maxsize=4096)
 def rfc3339(moment: datetime) -> str:
+    """Cached: a chain's snapshots share a handful of instants (the clock's now)."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
