@@ -25,6 +25,10 @@ mechanism for both chains. CPU is metered per loaded batch from /proc: each work
 its pool, the emulator, the PostgreSQL backends serving the benchmark's database, the
 benchmark's redis-server, and the whole machine.
 
+After the loaded batches, one batch runs through the six step bodies in this process,
+without Celery (``steps_in_process``): the CPU of the work the bare chain does not do
+(the bodies, the emulator, PostgreSQL), set against the bare chain's whole cost.
+
 The mix cycles SPY CALL, QQQ PUT, AAPL stock, QQQ CALL, SPY PUT, MSFT stock, day trades
 at confidence 0, so a batch of 18 stays inside the default risk limits (20 open
 positions, $25,000 per ticker); the venue and the tables are reset between batches.
@@ -69,6 +73,9 @@ from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.service import EmulatorOptions
 from strikeflow.tasks.entry import chain_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from steps_in_process import InProcessSteps, own_cpu  # noqa: E402
 
 BENCHMARKS = Path(__file__).resolve().parent
 ADMIN_URL = os.environ.get(
@@ -262,6 +269,7 @@ class Bench:
         self.fleet, self.emulator, self.url = fleet, emulator, url
         self.redis_group = redis_group
         self.store = RecommendationRepository(engine_for(url))
+        self.steps = InProcessSteps(fleet.config.settings())
         self._n = 0
 
     def groups(self) -> dict[str, int]:
@@ -478,6 +486,7 @@ def _measure_all(
             loaded.append(measure(lambda i, ids=ids: bench.pipeline_chain(ids[i]), size, True))
         _add(pipe_cpu, meter.spent)
         _add(ended, bench.outcomes())
+    steps_cpu, steps_ended = _steps_alone(bench, max(batches))
     bare_load = combine(bare_loaded)
     pipe_load = combine(loaded)
     per_execution = 1000 / max(1, pipe_load.executed)
@@ -508,7 +517,28 @@ def _measure_all(
         "bare_loaded_p50_ms": bare_load.p(0.5) * 1000,
         "bare_loaded_p95_ms": bare_load.p(0.95) * 1000,
         "latency_ratio": pipe_idle.p(0.5) / bare_idle.p(0.5),
+        "steps_sent": float(sum(steps_ended.values())),
+        "steps_executed": float(steps_ended.get("executed", 0)),
+        "cpu_ms_steps": steps_cpu["steps"],
+        "cpu_ms_steps_emulator": steps_cpu["emulator"],
+        "cpu_ms_steps_postgresql": steps_cpu["postgresql"],
+        "cpu_ms_steps_redis": steps_cpu.get("redis", math.nan),
     }
+
+
+def _steps_alone(bench: Bench, size: int) -> tuple[dict[str, float], dict[str, int]]:
+    """A batch of ``size`` through the six step bodies in this process, without Celery: their CPU
+    (``steps``), the emulator's and PostgreSQL's, in ms an execution; and how they ended.
+    The work a bare chain does not do, measured on the same machine in the same run."""
+    bench.reset()
+    bench.steps.run(bench.recommendations(len(MIX)))  # warm: this process lists its chains
+    bench.reset()
+    ids = bench.recommendations(size)
+    spent: dict[str, float] = {}
+    with bench.meter() as meter, own_cpu(spent):
+        ended = bench.steps.run(ids)
+    _add(spent, meter.spent)
+    return {name: 1000 * seconds / len(ids) for name, seconds in spent.items()}, ended
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -597,6 +627,17 @@ def main() -> None:
         f" script included): {f['cpu_ms_machine_pipeline']:.1f} ms an execution"
         f" ({f['cores_busy_pipeline']:.2f} cores busy), {f['cpu_ms_machine_bare']:.1f} ms a"
         f" bare chain ({f['cores_busy_bare']:.2f} cores busy)"
+    )
+    steps = (
+        f["cpu_ms_steps"] + f["cpu_ms_steps_emulator"] + f["cpu_ms_steps_postgresql"]
+        + (0.0 if math.isnan(f["cpu_ms_steps_redis"]) else f["cpu_ms_steps_redis"])
+    )  # fmt: skip
+    print(
+        f"  the steps alone, in this process without Celery ({f['steps_executed']:.0f} of"
+        f" {f['steps_sent']:.0f} executed): bodies {f['cpu_ms_steps']:.1f} ms + emulator"
+        f" {f['cpu_ms_steps_emulator']:.1f} ms + PostgreSQL {f['cpu_ms_steps_postgresql']:.1f}"
+        f" ms + Redis {f['cpu_ms_steps_redis']:.1f} ms = {steps:.1f} ms an execution,"
+        f" {steps / f['cpu_ms_machine_bare']:.2f} x a bare chain's machine CPU"
     )
     print(f"  ({time.monotonic() - started:.0f} s in all)")
 

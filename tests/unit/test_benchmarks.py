@@ -22,6 +22,7 @@ def _benchmarks_importable(monkeypatch):
         "bench_emulator",
         "bench_pipeline",
         "bench_signals",
+        "steps_in_process",
     ):
         sys.modules.pop(name, None)
 
@@ -63,6 +64,8 @@ def test_pipeline_benchmark_runs_a_few_chains_of_each_kind():
     assert figures["executed"] == 3
     # PostgreSQL's and Redis's few ms over three chains may round to no clock tick at all
     servers = {"cpu_ms_postgresql", "cpu_ms_redis_pipeline", "cpu_ms_redis_bare"}
+    servers |= {"cpu_ms_steps_emulator", "cpu_ms_steps_postgresql", "cpu_ms_steps_redis"}
+    assert figures["steps_sent"] == figures["steps_executed"] == 3  # the steps alone, too
     assert servers <= set(figures)
     assert all(math.isfinite(figures[k]) and figures[k] >= 0 for k in servers), figures
     others = {k: v for k, v in figures.items() if k not in servers}
