@@ -56,6 +56,7 @@ import celery
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+from steps_in_process import InProcessSteps, own_cpu  # benchmarks/, beside this script
 
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.migrate import upgrade
@@ -73,9 +74,6 @@ from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.service import EmulatorOptions
 from strikeflow.tasks.entry import chain_for
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from steps_in_process import InProcessSteps, own_cpu  # noqa: E402
 
 BENCHMARKS = Path(__file__).resolve().parent
 ADMIN_URL = os.environ.get(

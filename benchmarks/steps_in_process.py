@@ -59,4 +59,3 @@ def own_cpu(spent: dict[str, float], name: str = "steps") -> Iterator[None]:
         yield
     finally:
         spent[name] = spent.get(name, 0.0) + time.process_time() - before
-

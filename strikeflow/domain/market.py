@@ -5,13 +5,17 @@ Venue-neutral value types; adapters translate their venue's payloads into these.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypeVar
 
 from strikeflow.domain.errors import InvalidPolicy
 from strikeflow.domain.models import Greeks
+
+T = TypeVar("T")
 
 
 class BarTimeframe(StrEnum):
@@ -95,16 +99,53 @@ class ExpiryWindow:
 
 @dataclass(frozen=True, slots=True)
 class StrikeBand:
-    """Inclusive strike range; None leaves that side open."""
+    """Inclusive strike range; None leaves that side open.
+
+    With ``per_side`` (and ``spot``), only the ``per_side`` listed strikes nearest spot
+    on each side (at or below it, above it) of each expiration are wanted, within the
+    range: a strike target that counts strikes from spot (ATM, n strikes OTM or ITM) can
+    use no other, and the venue's strike spacing, known from its listing only, decides
+    how far away they lie (a fixed fraction of spot is far too wide for SPY's dollar
+    strikes and may hold none at all for a $10 stock's)."""
 
     low: Decimal | None = None
     high: Decimal | None = None
+    per_side: int | None = None
+    spot: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.low is not None and self.high is not None and self.low > self.high:
             raise InvalidPolicy(f"strike band {self.low} .. {self.high} is empty")
+        if self.per_side is not None and (self.per_side < 1 or self.spot is None):
+            raise InvalidPolicy(
+                f"strikes per side must be >= 1 with a spot, got {self.per_side} at {self.spot}"
+            )
 
     @classmethod
-    def around(cls, spot: Decimal, fraction: Decimal) -> StrikeBand:
-        """spot x (1 -/+ fraction): the strikes a selection can plausibly want."""
-        return cls(spot * (1 - fraction), spot * (1 + fraction))
+    def around(cls, spot: Decimal, fraction: Decimal, per_side: int | None = None) -> StrikeBand:
+        """spot x (1 -/+ fraction): the strikes a selection can plausibly want; with
+        ``per_side``, only that many nearest spot on each side, per expiration."""
+        return cls(spot * (1 - fraction), spot * (1 + fraction), per_side, spot)
+
+    def contains(self, strike: Decimal) -> bool:
+        """Within the range (``per_side`` aside: it depends on the other strikes)."""
+        return (self.low is None or strike >= self.low) and (
+            self.high is None or strike <= self.high
+        )
+
+    def pick(
+        self, listed: Sequence[T], expiration: Callable[[T], date], strike: Callable[[T], Decimal]
+    ) -> list[T]:
+        """The items of ``listed`` this band wants, in their order."""
+        inside = [item for item in listed if self.contains(strike(item))]
+        if self.per_side is None:
+            return inside
+        spot, wanted = self.spot, set()
+        by_expiry: dict[date, set[Decimal]] = {}
+        for item in inside:
+            by_expiry.setdefault(expiration(item), set()).add(strike(item))
+        for day, strikes in by_expiry.items():
+            below = sorted((k for k in strikes if k <= spot), reverse=True)[: self.per_side]
+            above = sorted(k for k in strikes if k > spot)[: self.per_side]
+            wanted.update((day, k) for k in (*below, *above))
+        return [item for item in inside if (expiration(item), strike(item)) in wanted]

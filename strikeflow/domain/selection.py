@@ -88,6 +88,18 @@ class StrikeTarget:
                 f" got {self.delta}±{self.delta_tolerance}"
             )
 
+    @property
+    def strikes_each_side(self) -> int | None:
+        """How many listed strikes on each side of spot (per expiration) this target can
+        pick from: ATM the nearest, n OTM or ITM the n-th beyond spot, each with one
+        neighbour more so the explain shows what was around it. None: a target by
+        percent or delta, which only a range of prices can bound."""
+        if self.mode is StrikeMode.ATM:
+            return 2
+        if self.mode in (StrikeMode.OTM, StrikeMode.ITM) and self.percent is None:
+            return self.strikes + 1
+        return None
+
     def __str__(self) -> str:
         if self.mode is StrikeMode.ATM:
             return "ATM"

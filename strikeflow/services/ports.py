@@ -42,9 +42,10 @@ class MarketData(Protocol):
         strikes: StrikeBand | None = None,
         right: Right | None = None,
     ) -> list[OptionContract]:
-        """Every listed contract in the window and band (all pages), with its latest quote,
-        IV and Greeks as the venue sent them (None where it sent none: the selection backs
-        out those it needs). Contracts with no quote at all are left out."""
+        """Every listed contract in the window that the band picks (``StrikeBand.pick``:
+        its range, and with ``per_side`` only the strikes nearest spot; all pages), with
+        its latest quote, IV and Greeks as the venue sent them (None where it sent none:
+        the selection backs out those it needs). Contracts with no quote are left out."""
         ...
 
     def option_snapshots(self, symbols: Sequence[str]) -> Mapping[str, OptionQuote]:

@@ -102,6 +102,30 @@ def test_the_chain_honours_strike_band_and_right(adapter):
     assert all(c.right is Right.PUT and D(200) <= c.strike <= D(240) for c in chain)
 
 
+def test_a_band_by_count_gets_each_expirys_strikes_nearest_spot(adapter):
+    """ATM's band: two listed strikes on each side of spot per expiry, whatever their
+    spacing, out of the venue's whole listing of the window."""
+    window = ExpiryWindow(TODAY, TODAY + timedelta(days=14))
+    quote = adapter.stock_quote("AAPL")
+    spot = (quote.bid + quote.ask) / 2
+    whole = adapter.option_chain("AAPL", window, StrikeBand.around(spot, D("0.2")), Right.CALL)
+    picked = adapter.option_chain(
+        "AAPL", window, StrikeBand.around(spot, D("0.2"), per_side=2), Right.CALL
+    )
+    by_expiry: dict = {}
+    for c in whole:
+        by_expiry.setdefault(c.expiration, []).append(c.strike)
+    expected = set()
+    for day, strikes in by_expiry.items():
+        below = sorted((k for k in strikes if k <= spot), reverse=True)[:2]
+        above = sorted(k for k in strikes if k > spot)[:2]
+        expected |= {(day, k) for k in below + above}
+    assert len(by_expiry) >= 2
+    assert len(whole) > len(picked) > 0
+    assert {(c.expiration, c.strike) for c in picked} == expected
+    assert len(picked) == 4 * len(by_expiry)
+
+
 class CountingListings:
     """Wraps the listings client's get_option_contracts, counting the pages asked for."""
 

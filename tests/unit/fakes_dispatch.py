@@ -73,15 +73,16 @@ class FakeMarket:
         right: Right | None = None,
     ) -> list[OptionContract]:
         self.queries.append((underlying, window, strikes, right))
-        return [
+        listed = [
             c
             for c in self.contracts
             if c.underlying == underlying
             and window.first <= c.expiration <= window.last
             and (right is None or c.right is right)
-            and (strikes is None or strikes.low is None or c.strike >= strikes.low)
-            and (strikes is None or strikes.high is None or c.strike <= strikes.high)
         ]
+        if strikes is None:
+            return listed
+        return strikes.pick(listed, expiration=lambda c: c.expiration, strike=lambda c: c.strike)
 
     def option_snapshots(self, symbols: Sequence[str]) -> Mapping[str, OptionQuote]:
         self.snapshot_calls += 1

@@ -25,6 +25,7 @@ from strikeflow.domain.records import (
     RecommendationStatus,
 )
 from strikeflow.domain.risk import OpenExposure, RiskLimits
+from strikeflow.domain.selection import StrikeMode, StrikeTarget
 from strikeflow.services.dispatch import (
     DispatchPolicy,
     client_order_id_for,
@@ -137,17 +138,29 @@ def test_greeks_the_venue_did_not_send_are_the_models_in_the_row_and_say_so():
 
 
 def test_fetch_chain_asks_only_for_the_window_the_band_and_the_right():
+    """A day trade's ATM target: the two strikes nearest spot on each side, per expiry."""
     ctx, market, *_ = setup(rec_overrides={"instrument_type": InstrumentType.PUT})
     payload = fetch_chain(ctx, "rec-1")
     ((ticker, window, band, right),) = market.queries
     assert (ticker, window.first, window.last, right) == ("XYZ", TODAY, TODAY + timedelta(1), "P")
     assert (band.low, band.high) == (Decimal("96.0000"), Decimal("104.0000"))  # day: +-4 %
+    assert (band.per_side, band.spot) == (2, Decimal(100))
     columns = payload["chain"]["columns"]
-    strikes = {Decimal(strike) for strike in columns["strike"]}
-    assert min(strikes) == 96
-    assert max(strikes) == 104
-    assert payload["chain"]["count"] == len(columns["symbol"]) == 2 * 9
+    assert sorted({Decimal(strike) for strike in columns["strike"]}) == [99, 100, 101, 102]
+    assert payload["chain"]["count"] == len(columns["symbol"]) == 2 * 4
     assert payload["chain"]["shared"] == {"underlying": "XYZ", "right": "P", "multiplier": 100}
+
+
+def test_a_target_by_delta_fetches_the_whole_band():
+    """Only a range of prices bounds a delta target: every strike within +-4 %."""
+    delta = {StrategyType.DAY_TRADE: StrikeTarget(StrikeMode.DELTA, delta=0.5)}
+    ctx, market, *_ = setup(policy=DispatchPolicy(strikes=delta))
+    payload = fetch_chain(ctx, "rec-1")
+    ((_, _, band, _),) = market.queries
+    assert band.per_side is None
+    strikes = {Decimal(strike) for strike in payload["chain"]["columns"]["strike"]}
+    assert (min(strikes), max(strikes), len(strikes)) == (96, 104, 9)
+    assert payload["chain"]["count"] == 2 * 9
 
 
 def test_fetch_chain_writes_nothing():
@@ -201,15 +214,16 @@ def test_no_eligible_contract_falls_back_to_stock_with_reasons():
     row = store.executions[client_order_id_for("rec-1")]
     assert row.instrument_type is InstrumentType.STOCK
     assert "no eligible contract" in row.explain_json["fallback"]["reason"]
-    assert row.explain_json["fallback"]["counts"] == {"no bid": 18}
-    assert row.explain_json["selection"]["rejected_counts"] == {"no bid": 18}
+    # the ATM target's candidates: two strikes on each side of spot, 0 and 1 DTE
+    assert row.explain_json["fallback"]["counts"] == {"no bid": 8}
+    assert row.explain_json["selection"]["rejected_counts"] == {"no bid": 8}
     assert "no eligible contract" in store.recs["rec-1"].status_reason
 
 
 def test_no_eligible_contract_without_fallback_is_rejected():
     ctx, *_ = setup(listed(bid="0.00"), policy=DispatchPolicy(stock_fallback=False))
     payload = fetch_chain(ctx, "rec-1")
-    with pytest.raises(DispatchRejected, match="no eligible contract: 18 rejected: 18 no bid"):
+    with pytest.raises(DispatchRejected, match="no eligible contract: 8 rejected: 8 no bid"):
         select_contract(ctx, payload)
 
 

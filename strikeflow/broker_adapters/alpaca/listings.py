@@ -37,10 +37,15 @@ class ListedContract:
 
 
 def in_band(listed: Sequence[ListedContract], band: StrikeBand) -> list[ListedContract]:
-    low, high = band.low, band.high
-    return [
-        c for c in listed if (low is None or c.strike >= low) and (high is None or c.strike <= high)
-    ]
+    return band.pick(listed, expiration=_expiration, strike=_strike)
+
+
+def _expiration(contract: ListedContract) -> date:
+    return contract.expiration
+
+
+def _strike(contract: ListedContract) -> Decimal:
+    return contract.strike
 
 
 class ListingCache:

@@ -67,6 +67,9 @@ class AlpacaMarketData:
         listed = in_band(listing, band)
         if not listed:
             return []
+        low, high = band.low, band.high
+        if band.per_side is not None:  # the strikes picked: fewer snapshots to send
+            low, high = min(c.strike for c in listed), max(c.strike for c in listed)
         with translated("option chain snapshots", self._config.secrets):
             snapshots = self._clients.options.get_option_chain(
                 OptionChainRequest(
@@ -75,8 +78,8 @@ class AlpacaMarketData:
                     type=None if right is None else parsing.RIGHT_TO_ALPACA[right],
                     expiration_date_gte=window.first,
                     expiration_date_lte=window.last,
-                    strike_price_gte=None if band.low is None else float(band.low),
-                    strike_price_lte=None if band.high is None else float(band.high),
+                    strike_price_gte=None if low is None else float(low),
+                    strike_price_lte=None if high is None else float(high),
                 )
             )
             contracts = []
