@@ -102,11 +102,11 @@ class StrikeBand:
     """Inclusive strike range; None leaves that side open.
 
     With ``per_side`` (and ``spot``), only the ``per_side`` listed strikes nearest spot
-    on each side (at or below it, above it) of each expiration are wanted, within the
-    range: a strike target that counts strikes from spot (ATM, n strikes OTM or ITM) can
-    use no other, and the venue's strike spacing, known from its listing only, decides
-    how far away they lie (a fixed fraction of spot is far too wide for SPY's dollar
-    strikes and may hold none at all for a $10 stock's)."""
+    on each side (at or below it, above it) of each expiration are wanted (within the
+    range, if one is given): a strike target that counts strikes from spot (ATM, n
+    strikes OTM or ITM) can use no other, and the venue's strike spacing, known from its
+    listing only, decides how far away they lie. A fixed fraction of spot is far too wide
+    for SPY's dollar strikes, and may hold no strike at all for a $12 stock's $5 ones."""
 
     low: Decimal | None = None
     high: Decimal | None = None
@@ -122,10 +122,14 @@ class StrikeBand:
             )
 
     @classmethod
-    def around(cls, spot: Decimal, fraction: Decimal, per_side: int | None = None) -> StrikeBand:
-        """spot x (1 -/+ fraction): the strikes a selection can plausibly want; with
-        ``per_side``, only that many nearest spot on each side, per expiration."""
-        return cls(spot * (1 - fraction), spot * (1 + fraction), per_side, spot)
+    def around(cls, spot: Decimal, fraction: Decimal) -> StrikeBand:
+        """spot x (1 -/+ fraction): the strikes a selection can plausibly want."""
+        return cls(spot * (1 - fraction), spot * (1 + fraction))
+
+    @classmethod
+    def nearest(cls, spot: Decimal, per_side: int) -> StrikeBand:
+        """The ``per_side`` listed strikes nearest spot on each side, per expiration."""
+        return cls(per_side=per_side, spot=spot)
 
     def contains(self, strike: Decimal) -> bool:
         """Within the range (``per_side`` aside: it depends on the other strikes)."""

@@ -100,7 +100,12 @@ def _with_chain(ctx: DispatchContext, payload: Payload) -> Payload:
     fraction = ctx.policy.strike_band_fraction
     if strategy in (None, StrategyType.DAY_TRADE):
         fraction = ctx.policy.day_trade_strike_band_fraction
-    band = StrikeBand.around(spot, fraction, ctx.policy.strike_for(strategy).strikes_each_side)
+    each_side = ctx.policy.strike_for(strategy).strikes_each_side
+    band = (
+        StrikeBand.around(spot, fraction)
+        if each_side is None
+        else StrikeBand.nearest(spot, each_side)
+    )
     right = InstrumentType(payload["instrument"]).right
     chain = ctx.market.option_chain(payload["ticker"], expiries, band, right)
     out["chain"] = chain_to_json(chain)

@@ -109,9 +109,7 @@ def test_a_band_by_count_gets_each_expirys_strikes_nearest_spot(adapter):
     quote = adapter.stock_quote("AAPL")
     spot = (quote.bid + quote.ask) / 2
     whole = adapter.option_chain("AAPL", window, StrikeBand.around(spot, D("0.2")), Right.CALL)
-    picked = adapter.option_chain(
-        "AAPL", window, StrikeBand.around(spot, D("0.2"), per_side=2), Right.CALL
-    )
+    picked = adapter.option_chain("AAPL", window, StrikeBand.nearest(spot, 2), Right.CALL)
     by_expiry: dict = {}
     for c in whole:
         by_expiry.setdefault(c.expiration, []).append(c.strike)

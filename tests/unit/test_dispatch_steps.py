@@ -143,12 +143,20 @@ def test_fetch_chain_asks_only_for_the_window_the_band_and_the_right():
     payload = fetch_chain(ctx, "rec-1")
     ((ticker, window, band, right),) = market.queries
     assert (ticker, window.first, window.last, right) == ("XYZ", TODAY, TODAY + timedelta(1), "P")
-    assert (band.low, band.high) == (Decimal("96.0000"), Decimal("104.0000"))  # day: +-4 %
-    assert (band.per_side, band.spot) == (2, Decimal(100))
+    assert (band.low, band.high, band.per_side, band.spot) == (None, None, 2, Decimal(100))
     columns = payload["chain"]["columns"]
     assert sorted({Decimal(strike) for strike in columns["strike"]}) == [99, 100, 101, 102]
     assert payload["chain"]["count"] == len(columns["symbol"]) == 2 * 4
     assert payload["chain"]["shared"] == {"underlying": "XYZ", "right": "P", "multiplier": 100}
+
+
+def test_an_atm_day_trade_finds_its_strike_however_far_the_listing_spaces_them():
+    """$5 strikes on a $12.40 stock: none within +-4 %, the nearest 2.40 away (19 %)."""
+    ctx, market, *_ = setup([contract(k, dte=0) for k in (5, 10, 15, 20)])
+    market.quote_stock("XYZ", "12.40")
+    payload = fetch_chain(ctx, "rec-1")
+    assert sorted(Decimal(k) for k in payload["chain"]["columns"]["strike"]) == [5, 10, 15, 20]
+    assert select_contract(ctx, payload)["contract"]["strike"] == "10"
 
 
 def test_a_target_by_delta_fetches_the_whole_band():
@@ -157,6 +165,7 @@ def test_a_target_by_delta_fetches_the_whole_band():
     ctx, market, *_ = setup(policy=DispatchPolicy(strikes=delta))
     payload = fetch_chain(ctx, "rec-1")
     ((_, _, band, _),) = market.queries
+    assert (band.low, band.high) == (Decimal("96.0000"), Decimal("104.0000"))  # day: +-4 %
     assert band.per_side is None
     strikes = {Decimal(strike) for strike in payload["chain"]["columns"]["strike"]}
     assert (min(strikes), max(strikes), len(strikes)) == (96, 104, 9)

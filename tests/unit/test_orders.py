@@ -224,7 +224,7 @@ def test_chain_query_windows():
     with pytest.raises(InvalidPolicy, match="per side"):
         StrikeBand(D(10), D(20), per_side=2)  # nearest to what?
     with pytest.raises(InvalidPolicy, match="per side"):
-        StrikeBand.around(D(200), D("0.1"), per_side=0)
+        StrikeBand.nearest(D(200), 0)
 
 
 def _strikes(picked):
@@ -236,18 +236,18 @@ def test_a_band_by_count_keeps_the_nearest_strikes_each_side_of_spot_per_expiry(
     monthly, weekly = date(2026, 12, 18), date(2026, 11, 27)
     listed = [(monthly, D(k)) for k in range(80, 125, 5)]  # $5 strikes
     listed += [(weekly, D(k)) for k in range(90, 111)]  # $1 strikes
-    band = StrikeBand.around(D("102.4"), D("0.15"), per_side=2)
+    band = StrikeBand.nearest(D("102.4"), 2)
     picked = band.pick(listed, expiration=lambda x: x[0], strike=lambda x: x[1])
     assert _strikes(picked) == [
         (18, 95.0), (18, 100.0), (18, 105.0), (18, 110.0),
         (27, 101.0), (27, 102.0), (27, 103.0), (27, 104.0),
     ]  # fmt: skip
-    # the range still bounds it, and a side with fewer strikes keeps what it has
+    # a range, when given, still bounds it, and a side with fewer strikes keeps what it has
     narrow = StrikeBand(D(100), D(103), per_side=3, spot=D("102.4"))
     picked = narrow.pick(listed, expiration=lambda x: x[0], strike=lambda x: x[1])
     assert _strikes(picked) == [(18, 100.0), (27, 100.0), (27, 101.0), (27, 102.0), (27, 103.0)]
     # a strike at spot counts on the lower side; without per_side the range is all
-    at_spot = StrikeBand.around(D(100), D("0.05"), per_side=1)
+    at_spot = StrikeBand.nearest(D(100), 1)
     picked = at_spot.pick(listed, expiration=lambda x: x[0], strike=lambda x: x[1])
     assert _strikes(picked) == [(18, 100.0), (18, 105.0), (27, 100.0), (27, 101.0)]
     whole = StrikeBand.around(D(100), D("0.05"))
