@@ -101,24 +101,26 @@ class ExpiryWindow:
 class StrikeBand:
     """Inclusive strike range; None leaves that side open.
 
-    With ``per_side`` (and ``spot``), only the ``per_side`` listed strikes nearest spot
-    on each side (at or below it, above it) of each expiration are wanted (within the
-    range, if one is given): a strike target that counts strikes from spot (ATM, n
-    strikes OTM or ITM) can use no other, and the venue's strike spacing, known from its
-    listing only, decides how far away they lie. A fixed fraction of spot is far too wide
-    for SPY's dollar strikes, and may hold no strike at all for a $12 stock's $5 ones."""
+    With ``per_side`` (and ``center``), only the ``per_side`` listed strikes nearest
+    ``center`` on each side (at or below it, above it) of each expiration are wanted
+    (within the range, if one is given): a strike target aimed at a price (ATM and n
+    strikes OTM or ITM at spot, a percent target at spot x (1 +/- percent)) can use no
+    other, and the venue's strike spacing, known from its listing only, decides how far
+    away they lie. A fixed fraction of spot is far too wide for SPY's dollar strikes,
+    and may hold no strike at all for a $12 stock's $5 ones."""
 
     low: Decimal | None = None
     high: Decimal | None = None
     per_side: int | None = None
-    spot: Decimal | None = None
+    center: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.low is not None and self.high is not None and self.low > self.high:
             raise InvalidPolicy(f"strike band {self.low} .. {self.high} is empty")
-        if self.per_side is not None and (self.per_side < 1 or self.spot is None):
+        if self.per_side is not None and (self.per_side < 1 or self.center is None):
             raise InvalidPolicy(
-                f"strikes per side must be >= 1 with a spot, got {self.per_side} at {self.spot}"
+                f"strikes per side must be >= 1 around a price, got {self.per_side}"
+                f" around {self.center}"
             )
 
     @classmethod
@@ -127,9 +129,9 @@ class StrikeBand:
         return cls(spot * (1 - fraction), spot * (1 + fraction))
 
     @classmethod
-    def nearest(cls, spot: Decimal, per_side: int) -> StrikeBand:
-        """The ``per_side`` listed strikes nearest spot on each side, per expiration."""
-        return cls(per_side=per_side, spot=spot)
+    def nearest(cls, center: Decimal, per_side: int) -> StrikeBand:
+        """The ``per_side`` listed strikes nearest ``center`` on each side, per expiration."""
+        return cls(per_side=per_side, center=center)
 
     def contains(self, strike: Decimal) -> bool:
         """Within the range (``per_side`` aside: it depends on the other strikes)."""
@@ -144,12 +146,12 @@ class StrikeBand:
         inside = [item for item in listed if self.contains(strike(item))]
         if self.per_side is None:
             return inside
-        spot, wanted = self.spot, set()
+        center, wanted = self.center, set()
         by_expiry: dict[date, set[Decimal]] = {}
         for item in inside:
             by_expiry.setdefault(expiration(item), set()).add(strike(item))
         for day, strikes in by_expiry.items():
-            below = sorted((k for k in strikes if k <= spot), reverse=True)[: self.per_side]
-            above = sorted(k for k in strikes if k > spot)[: self.per_side]
+            below = sorted((k for k in strikes if k <= center), reverse=True)[: self.per_side]
+            above = sorted(k for k in strikes if k > center)[: self.per_side]
             wanted.update((day, k) for k in (*below, *above))
         return [item for item in inside if (expiration(item), strike(item)) in wanted]

@@ -12,6 +12,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -22,6 +23,7 @@ from strikeflow.domain.chain import OptionChain
 from strikeflow.domain.errors import InvalidPolicy, NoEligibleContract
 from strikeflow.domain.expiry import days_to_expiry, require_aware
 from strikeflow.domain.liquidity import LiquidityRules, liquidity_flags
+from strikeflow.domain.market import StrikeBand
 from strikeflow.domain.model_greeks import MarketRates, model_greeks
 from strikeflow.domain.models import Greeks, OptionContract, Right, StrategyType
 from strikeflow.domain.rejection import Reason, reasons_in
@@ -88,17 +90,21 @@ class StrikeTarget:
                 f" got {self.delta}±{self.delta_tolerance}"
             )
 
-    @property
-    def strikes_each_side(self) -> int | None:
-        """How many listed strikes on each side of spot (per expiration) this target can
-        pick from: ATM the nearest, n OTM or ITM the n-th beyond spot, each with one
-        neighbour more so the explain shows what was around it. None: a target by
-        percent or delta, which only a range of prices can bound."""
+    def strikes_to_fetch(self, spot: Decimal, right: Right) -> StrikeBand | None:
+        """The listed strikes this target can pick, per expiration, as a band by count
+        (``StrikeBand.nearest``), each with a neighbour more so the explain shows what
+        was around it: ATM the two nearest spot on each side, n OTM or ITM the n + 1
+        nearest, a percent target the two nearest its price. None for a delta target,
+        which only a range of prices can bound."""
+        if self.mode is StrikeMode.DELTA:
+            return None
         if self.mode is StrikeMode.ATM:
-            return 2
-        if self.mode in (StrikeMode.OTM, StrikeMode.ITM) and self.percent is None:
-            return self.strikes + 1
-        return None
+            return StrikeBand.nearest(spot, 2)
+        if self.percent is None:
+            return StrikeBand.nearest(spot, self.strikes + 1)
+        step = Decimal(str(self.percent))
+        upward = (self.mode is StrikeMode.OTM) == (right is Right.CALL)
+        return StrikeBand.nearest(spot * (1 + step) if upward else spot * (1 - step), 2)
 
     def __str__(self) -> str:
         if self.mode is StrikeMode.ATM:

@@ -60,9 +60,8 @@ FAILED_ALREADY = (RecommendationStatus.REJECTED, RecommendationStatus.FAILED)
 
 def fetch_chain(ctx: DispatchContext, recommendation_id: str) -> Payload:
     """The recommendation, spot, and (options) the chain of its right in the strategy's
-    DTE window and a strike band around spot (for a target counted in strikes from spot,
-    only the strikes it can pick: ``StrikeTarget.strikes_each_side``); nothing wider
-    travels."""
+    DTE window and the strikes its target can pick (``StrikeTarget.strikes_to_fetch``;
+    for a delta target, a band around spot); nothing wider travels."""
     rec = ctx.store.get_recommendation(recommendation_id)
     if rec is None:
         raise DispatchRejected(f"unknown recommendation {recommendation_id!r}")
@@ -100,13 +99,9 @@ def _with_chain(ctx: DispatchContext, payload: Payload) -> Payload:
     fraction = ctx.policy.strike_band_fraction
     if strategy in (None, StrategyType.DAY_TRADE):
         fraction = ctx.policy.day_trade_strike_band_fraction
-    each_side = ctx.policy.strike_for(strategy).strikes_each_side
-    band = (
-        StrikeBand.around(spot, fraction)
-        if each_side is None
-        else StrikeBand.nearest(spot, each_side)
-    )
     right = InstrumentType(payload["instrument"]).right
+    band = ctx.policy.strike_for(strategy).strikes_to_fetch(spot, right)
+    band = band or StrikeBand.around(spot, fraction)
     chain = ctx.market.option_chain(payload["ticker"], expiries, band, right)
     out["chain"] = chain_to_json(chain)
     return out

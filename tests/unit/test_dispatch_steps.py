@@ -143,7 +143,7 @@ def test_fetch_chain_asks_only_for_the_window_the_band_and_the_right():
     payload = fetch_chain(ctx, "rec-1")
     ((ticker, window, band, right),) = market.queries
     assert (ticker, window.first, window.last, right) == ("XYZ", TODAY, TODAY + timedelta(1), "P")
-    assert (band.low, band.high, band.per_side, band.spot) == (None, None, 2, Decimal(100))
+    assert (band.low, band.high, band.per_side, band.center) == (None, None, 2, Decimal(100))
     columns = payload["chain"]["columns"]
     assert sorted({Decimal(strike) for strike in columns["strike"]}) == [99, 100, 101, 102]
     assert payload["chain"]["count"] == len(columns["symbol"]) == 2 * 4
@@ -157,6 +157,20 @@ def test_an_atm_day_trade_finds_its_strike_however_far_the_listing_spaces_them()
     payload = fetch_chain(ctx, "rec-1")
     assert sorted(Decimal(k) for k in payload["chain"]["columns"]["strike"]) == [5, 10, 15, 20]
     assert select_contract(ctx, payload)["contract"]["strike"] == "10"
+
+
+def test_a_percent_target_beyond_the_band_finds_its_strike():
+    """8 % OTM on a day trade, whose band is +-4 %: the strikes nearest 108, not 96-104."""
+    otm = {StrategyType.DAY_TRADE: StrikeTarget(StrikeMode.OTM, percent=0.08)}
+    ctx, *_ = setup(policy=DispatchPolicy(strikes=otm))
+    payload = fetch_chain(ctx, "rec-1")
+    assert sorted({Decimal(k) for k in payload["chain"]["columns"]["strike"]}) == [
+        107,
+        108,
+        109,
+        110,
+    ]
+    assert select_contract(ctx, payload)["contract"]["strike"] == "108"
 
 
 def test_a_target_by_delta_fetches_the_whole_band():

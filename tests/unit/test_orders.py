@@ -15,7 +15,7 @@ from strikeflow.domain.errors import (
     OrderRejected,
 )
 from strikeflow.domain.market import ExpiryWindow, StrikeBand
-from strikeflow.domain.models import InstrumentType
+from strikeflow.domain.models import InstrumentType, Right
 from strikeflow.domain.orders import (
     BrokerOrder,
     OptionPricing,
@@ -222,7 +222,7 @@ def test_chain_query_windows():
     with pytest.raises(InvalidPolicy):
         StrikeBand(D(10), D(5))
     with pytest.raises(InvalidPolicy, match="per side"):
-        StrikeBand(D(10), D(20), per_side=2)  # nearest to what?
+        StrikeBand(D(10), D(20), per_side=2)  # nearest to which price?
     with pytest.raises(InvalidPolicy, match="per side"):
         StrikeBand.nearest(D(200), 0)
 
@@ -243,7 +243,7 @@ def test_a_band_by_count_keeps_the_nearest_strikes_each_side_of_spot_per_expiry(
         (27, 101.0), (27, 102.0), (27, 103.0), (27, 104.0),
     ]  # fmt: skip
     # a range, when given, still bounds it, and a side with fewer strikes keeps what it has
-    narrow = StrikeBand(D(100), D(103), per_side=3, spot=D("102.4"))
+    narrow = StrikeBand(D(100), D(103), per_side=3, center=D("102.4"))
     picked = narrow.pick(listed, expiration=lambda x: x[0], strike=lambda x: x[1])
     assert _strikes(picked) == [(18, 100.0), (27, 100.0), (27, 101.0), (27, 102.0), (27, 103.0)]
     # a strike at spot counts on the lower side; without per_side the range is all
@@ -254,9 +254,16 @@ def test_a_band_by_count_keeps_the_nearest_strikes_each_side_of_spot_per_expiry(
     assert len(whole.pick(listed, expiration=lambda x: x[0], strike=lambda x: x[1])) == 3 + 11
 
 
-def test_strike_targets_say_how_many_strikes_each_side_they_can_use():
-    assert StrikeTarget(StrikeMode.ATM).strikes_each_side == 2
-    assert StrikeTarget(StrikeMode.OTM, strikes=3).strikes_each_side == 4
-    assert StrikeTarget(StrikeMode.ITM).strikes_each_side == 2
-    assert StrikeTarget(StrikeMode.OTM, percent=0.05).strikes_each_side is None
-    assert StrikeTarget(StrikeMode.DELTA, delta=0.3).strikes_each_side is None
+def test_strike_targets_say_which_strikes_they_can_pick():
+    def band(target, right=Right.CALL):
+        found = target.strikes_to_fetch(D(200), right)
+        return None if found is None else (found.low, found.high, found.per_side, found.center)
+
+    assert band(StrikeTarget(StrikeMode.ATM)) == (None, None, 2, D(200))
+    assert band(StrikeTarget(StrikeMode.OTM, strikes=3)) == (None, None, 4, D(200))
+    assert band(StrikeTarget(StrikeMode.ITM), Right.PUT) == (None, None, 2, D(200))
+    # a percent target aims at its price: OTM calls and ITM puts above spot
+    assert band(StrikeTarget(StrikeMode.OTM, percent=0.05)) == (None, None, 2, D(210))
+    assert band(StrikeTarget(StrikeMode.OTM, percent=0.05), Right.PUT) == (None, None, 2, D(190))
+    assert band(StrikeTarget(StrikeMode.ITM, percent=0.1), Right.PUT) == (None, None, 2, D(220))
+    assert band(StrikeTarget(StrikeMode.DELTA, delta=0.3)) is None
