@@ -110,6 +110,5 @@ class SqlDispatchStore:
 
     @_reachable
     def risk_state(self, now: datetime) -> tuple[OpenExposure, Decimal]:
-        entries, realized = self.executions.risk_reads(trading_date(now))
-        closed: set[int] = set()  # the read already left out the entries exits closed
-        return open_exposure(entries, closed, now), Decimal(0) - realized
+        entries, realized = self.executions.risk_reads(trading_date(now))  # closed left out
+        return open_exposure(entries, now), Decimal(0) - realized

@@ -7,7 +7,7 @@ breach is reported, not only the first, so a rejection explains itself completel
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -207,10 +207,13 @@ def execution_cost(execution: Execution | HeldEntry) -> Decimal:
 
 
 def open_exposure(
-    executions: Iterable[Execution | HeldEntry], closed_ids: set[int], now: datetime
+    executions: Iterable[Execution | HeldEntry],
+    now: datetime,
+    closed_ids: Collection[int] = frozenset(),
 ) -> OpenExposure:
     """Exposure of entries still held at ``now``: opening orders that hold or may hold a
-    position, are not closed by a later execution, and (options) have not expired."""
+    position, are not closed by a later execution (``closed_ids``, where the caller has
+    not left those out already), and (options) have not expired."""
     today = trading_date(now)
     count, by_ticker = 0, {}
     for e in executions:

@@ -103,8 +103,12 @@ class StrikeTarget:
         if self.percent is None:
             return StrikeBand.nearest(spot, self.strikes + 1)
         step = Decimal(str(self.percent))
-        upward = (self.mode is StrikeMode.OTM) == (right is Right.CALL)
-        return StrikeBand.nearest(spot * (1 + step) if upward else spot * (1 - step), 2)
+        above = self.aims_above(right)
+        return StrikeBand.nearest(spot * (1 + step) if above else spot * (1 - step), 2)
+
+    def aims_above(self, right: Right) -> bool:
+        """Whether an OTM or ITM target lies above spot: OTM calls and ITM puts do."""
+        return (self.mode is StrikeMode.OTM) == (right is Right.CALL)
 
     def __str__(self) -> str:
         if self.mode is StrikeMode.ATM:
@@ -370,11 +374,10 @@ def _target_strike(strikes: np.ndarray, spot: float, goal: StrikeTarget, right: 
     if goal.mode is StrikeMode.ATM or goal.percent is not None:
         price = spot
         if goal.percent is not None:
-            upward = (goal.mode is StrikeMode.OTM) == (right is Right.CALL)
-            price = spot * (1 + goal.percent) if upward else spot * (1 - goal.percent)
+            above = goal.aims_above(right)
+            price = spot * (1 + goal.percent) if above else spot * (1 - goal.percent)
         return float(strikes[np.argmin(np.abs(strikes - price))])
-    upward = (goal.mode is StrikeMode.OTM) == (right is Right.CALL)
-    beyond = strikes[strikes > spot] if upward else strikes[strikes < spot][::-1]
+    beyond = strikes[strikes > spot] if goal.aims_above(right) else strikes[strikes < spot][::-1]
     return float(beyond[goal.strikes - 1]) if len(beyond) >= goal.strikes else math.nan
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from strikeflow.broker_adapters.simulated import SimulatedBroker
@@ -82,7 +83,9 @@ class FakeMarket:
         ]
         if strikes is None:
             return listed
-        return strikes.pick(listed, expiration=lambda c: c.expiration, strike=lambda c: c.strike)
+        return strikes.pick(
+            listed, expiration=attrgetter("expiration"), strike=attrgetter("strike")
+        )
 
     def option_snapshots(self, symbols: Sequence[str]) -> Mapping[str, OptionQuote]:
         self.snapshot_calls += 1

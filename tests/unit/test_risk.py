@@ -192,7 +192,7 @@ def test_open_exposure_skips_closed_expired_refused_and_closing_rows():
     canceled = stock_execution("d", id=4, status=ExecutionStatus.CANCELED)
     closing = stock_execution("e", id=5, position_effect=PositionEffect.CLOSE)
     msft = stock_execution("f", id=6, ticker="MSFT", filled_avg_price=Decimal("100"))
-    got = open_exposure([held, closed, expired, canceled, closing, msft], {2}, NOW)
+    got = open_exposure([held, closed, expired, canceled, closing, msft], NOW, {2})
     assert got.positions == 2
     assert got.of("AAPL") == Decimal("645.00")
     assert got.of("MSFT") == Decimal("1200")

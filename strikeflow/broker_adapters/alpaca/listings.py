@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 
 from strikeflow.domain.market import StrikeBand
 from strikeflow.domain.models import Right
@@ -37,15 +38,7 @@ class ListedContract:
 
 
 def in_band(listed: Sequence[ListedContract], band: StrikeBand) -> list[ListedContract]:
-    return band.pick(listed, expiration=_expiration, strike=_strike)
-
-
-def _expiration(contract: ListedContract) -> date:
-    return contract.expiration
-
-
-def _strike(contract: ListedContract) -> Decimal:
-    return contract.strike
+    return band.pick(listed, expiration=attrgetter("expiration"), strike=attrgetter("strike"))
 
 
 class ListingCache:
