@@ -28,6 +28,7 @@ from strikeflow.broker_adapters.alpaca.errors import (
 )
 from strikeflow.broker_adapters.alpaca.http import TimeoutSession, build_clients
 from strikeflow.broker_adapters.alpaca.listings import ListingCache
+from strikeflow.broker_adapters.alpaca.transport import PooledSession
 from strikeflow.config import Settings
 from strikeflow.domain.errors import BrokerUnavailable, InvalidOccSymbol, OrderRejected
 from strikeflow.domain.orders import OrderIntent, OrderPricing, OrderType
@@ -363,15 +364,33 @@ def test_settings_defaults_and_env(monkeypatch):
     assert Settings.model_fields["alpaca_paper"].default is True
 
 
-def test_clients_time_out_and_never_retry_on_their_own():
+@pytest.fixture
+def no_proxy(monkeypatch):
+    for scheme in ("http", "https", "all"):
+        for name in (f"{scheme}_proxy", f"{scheme.upper()}_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+
+
+def test_clients_time_out_and_never_retry_on_their_own(no_proxy):
     config = AlpacaConfig(Secret(KEY), Secret(SECRET), timeouts=Timeouts(1.5, 4.0))
     clients = build_clients(config)
     raw = {name: getattr(clients, name)._use_raw_data for name in clients.__dataclass_fields__}
     assert raw == {"trading": False, "stocks": False, "options": True, "listings": True}
     for client in clients.all:
-        assert isinstance(client._session, TimeoutSession)
+        assert isinstance(client._session, PooledSession)
         assert client._session.timeouts.as_requests() == (1.5, 4.0)
-        assert client._retry == 0
+        assert client._retry == 0  # the session's own: test_alpaca_transport
+    clients.close()
+
+
+def test_behind_a_proxy_the_clients_keep_a_requests_session(no_proxy, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    config = AlpacaConfig(Secret(KEY), Secret(SECRET), timeouts=Timeouts(1.5, 4.0))
+    clients = build_clients(config)
+    for client in clients.all:
+        assert isinstance(client._session, TimeoutSession)
+        assert client._session.trust_env  # requests reads the proxy from the environment
+        assert client._session.timeouts.as_requests() == (1.5, 4.0)
         for adapter in client._session.adapters.values():
             assert adapter.max_retries.total == 0
     clients.close()

@@ -23,7 +23,10 @@ RULES: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
     "domain": (frozenset(), PURE_NUMERICS),
     "signals": (frozenset(), PURE_NUMERICS),
     "services": (frozenset({"signals"}), PURE_NUMERICS),
-    "broker_adapters": (frozenset({"services.ports"}), frozenset({"alpaca", "requests"})),
+    "broker_adapters": (
+        frozenset({"services.ports"}),
+        frozenset({"alpaca", "requests", "urllib3"}),  # urllib3: the pool under requests
+    ),
     "db": (frozenset({"services.ports"}), frozenset({"sqlalchemy", "alembic", "psycopg2"})),
     "config": (frozenset(), frozenset({"pydantic", "pydantic_settings"})),
     # The composition root wires the ports into services' DispatchContext; its one

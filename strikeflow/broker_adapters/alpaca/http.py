@@ -4,8 +4,10 @@ alpaca-py sends through a plain ``requests.Session`` (``RESTClient._session``) w
 timeout at all, and sleeps-and-retries 429 and 504 three times, 3 s apart, on every
 call, order POSTs included. Both are replaced here, once, at construction:
 
-* the session becomes a ``TimeoutSession`` that puts (connect, read) timeouts on every
-  request and mounts adapters that never retry on their own;
+* the session becomes a ``PooledSession`` (``transport``: requests' interface over a
+  urllib3 pool, at half the CPU a call) that puts (connect, read) timeouts on every
+  request and never retries on its own; with a proxy configured, a ``TimeoutSession``
+  (a ``requests.Session`` that does the same) instead, as requests handles proxies;
 * the client's retry budget (``_retry``) is set to 0. Its constructor cannot say so:
   alpaca-py treats ``retry_attempts=0`` as "use the default of 3", and TradingClient
   does not pass the argument through anyway.
@@ -21,7 +23,6 @@ alpaca-py's models.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from urllib.request import getproxies
 
@@ -33,22 +34,16 @@ from alpaca.trading.client import TradingClient
 from requests.adapters import HTTPAdapter
 
 from strikeflow.broker_adapters.alpaca.config import AlpacaConfig, Timeouts
+from strikeflow.broker_adapters.alpaca.transport import PooledSession
 
 
 class TimeoutSession(requests.Session):
-    """A Session whose every request carries (connect, read) timeouts unless given one."""
+    """A Session whose every request carries (connect, read) timeouts unless given one:
+    the session behind a proxy (the environment's proxy settings, as requests reads them)."""
 
     def __init__(self, timeouts: Timeouts) -> None:
         super().__init__()
         self.timeouts = timeouts
-        if not any(getproxies().values()):
-            # With no proxy configured, trusting the environment only makes requests
-            # scan it (and ~/.netrc) again on every call: half a millisecond each.
-            # A CA bundle named there is still honoured; auth is Alpaca's headers.
-            self.trust_env = False
-            self.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
-                "CURL_CA_BUNDLE", True
-            )
         no_retries = HTTPAdapter(max_retries=0)
         self.mount("http://", no_retries)
         self.mount("https://", no_retries)
@@ -75,10 +70,16 @@ class AlpacaClients:
             client._session.close()
 
 
+def session_for(timeouts: Timeouts) -> PooledSession | TimeoutSession:
+    """A ``PooledSession``; a ``TimeoutSession`` when the environment names a proxy."""
+    proxied = any(url for scheme, url in getproxies().items() if scheme != "no")
+    return TimeoutSession(timeouts) if proxied else PooledSession(timeouts)
+
+
 def harden(client: RESTClient, timeouts: Timeouts) -> RESTClient:
     """Give ``client`` a timeout-enforcing session and no retries of its own."""
     client._session.close()
-    client._session = TimeoutSession(timeouts)
+    client._session = session_for(timeouts)
     client._retry = 0
     return client
 
