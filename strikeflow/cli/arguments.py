@@ -5,7 +5,7 @@ database URL is shown (never its password)."""
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -21,6 +21,13 @@ def aware_instant(text: str) -> datetime:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"give a UTC offset, e.g. {text}-05:00")
     return moment
+
+
+def calendar_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def database_url(text: str) -> str:

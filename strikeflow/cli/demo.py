@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
-from strikeflow.cli.arguments import aware_instant, shown_url
+from strikeflow.cli.arguments import aware_instant, calendar_day, shown_url
 from strikeflow.cli.demo_day import (
     DayTally,
     DemoTimeout,
@@ -40,8 +40,8 @@ from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.sim.market import TICKER as SIMULATED_TICKER
 
 # A seeded day on which the default rules trade calls and puts (day and swing) and stock:
-# a Thursday, so the stocks' Friday weeklies are 1 DTE; in the future, so the options
-# bought are still "active" for the active_options_positions view (judged by today's date).
+# a Thursday, so the stocks' Friday weeklies are 1 DTE. The positions are shown as of this
+# day (``ReportQueries.view(..., as_of=)``), whatever the real date.
 DEMO_DAY = date(2027, 4, 15)
 DEMO_SEED = 22
 DEMO_STEP_MINUTES = 5
@@ -57,7 +57,7 @@ def add_demo_command(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--seed", type=int, default=DEMO_SEED, help=f"market seed ({DEMO_SEED})")
     demo.add_argument(
         "--date",
-        type=_day,
+        type=calendar_day,
         default=DEMO_DAY,
         help=f"the trading day, YYYY-MM-DD ({DEMO_DAY})",
     )
@@ -126,7 +126,8 @@ def run_demo(args: argparse.Namespace) -> int:
     if code == 0 and not plan.external:
         console.print(
             f"\nThe day is in {args.db} (the worker's log in {plan.log_path}). Query it again:\n"
-            f"  strikeflow report --db {args.db}      (also: positions, executions)"
+            f"  strikeflow positions --db {args.db} --as-of {args.date}"
+            f"      (also: report, executions)"
         )
     return code
 
@@ -158,7 +159,7 @@ def _demo_day(console: Console, stack: DemoStack, app: Celery, args: argparse.Na
         f" (listed with the rejections), {tally.fills_recorded} fills recorded by"
         " reconcile_orders"
     )
-    print_report(console, engine, OUTCOME_ROWS)
+    print_report(console, engine, OUTCOME_ROWS, as_of=args.date)
     return 0
 
 
@@ -203,10 +204,3 @@ def _tickers(text: str) -> tuple[str, ...]:
             f"the emulator simulates tickers of 1 to 5 letters, not {', '.join(bad)}"
         )
     return tickers
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None

@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, select
 
-from strikeflow.db.repositories import ExecutionRepository, ReportQueries
+from strikeflow.db.reports import ReportQueries
+from strikeflow.db.repositories import ExecutionRepository
 from strikeflow.db.tables import recommendations
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.records import Execution, RecommendationStatus
@@ -189,7 +190,10 @@ VIEW_COLUMNS = {
 }  # fmt: skip
 
 
-def print_report(console: Console, engine: Engine, outcome_rows: int) -> None:
+def print_report(
+    console: Console, engine: Engine, outcome_rows: int, as_of: date | None = None
+) -> None:
+    """The executions, the refusals and the three views (positions as of ``as_of``)."""
     console.print(execution_table(executions(engine)))
     refused = outcomes(engine)
     console.print(outcome_table(refused, outcome_rows))
@@ -197,7 +201,7 @@ def print_report(console: Console, engine: Engine, outcome_rows: int) -> None:
     console.print()
     views = ReportQueries(engine)
     for name in VIEWS:
-        console.print(view_table(name, views.view(name)))
+        console.print(view_table(name, views.view(name, as_of)))
 
 
 def _ny(at: datetime) -> str:

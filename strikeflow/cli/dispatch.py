@@ -17,14 +17,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from strikeflow.cli.arguments import aware_instant, database_url
+from strikeflow.cli.arguments import aware_instant, calendar_day, database_url
 from strikeflow.config import Settings, is_redis_url
 from strikeflow.db.engine import dispose_all, engine_for
-from strikeflow.db.repositories import (
-    ExecutionRepository,
-    RecommendationRepository,
-    ReportQueries,
-)
+from strikeflow.db.reports import ReportQueries
+from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.records import Recommendation, RecommendationStatus
 from strikeflow.services.dispatch import client_order_id_for
@@ -70,6 +67,13 @@ def add_dispatch_commands(commands: argparse._SubParsersAction) -> None:
         ("report", ("options_performance_by_strategy", "daily_options_summary"), "P&L report"),
     ):
         view = commands.add_parser(name, help=what)
+        if name == "positions":
+            view.add_argument(
+                "--as-of",
+                type=calendar_day,
+                default=None,
+                help="the day positions are judged by, YYYY-MM-DD (default: today, UTC)",
+            )
         view.add_argument("--json", action="store_true")
         view.add_argument("--db", type=database_url, default=None, help=DB_HELP)
         view.set_defaults(run=run_views, views=views)
@@ -196,8 +200,11 @@ def run_executions(args: argparse.Namespace) -> int:
 
 
 def run_views(args: argparse.Namespace) -> int:
+    as_of = getattr(args, "as_of", None)
     return _read_db(
-        lambda engine: {v: ReportQueries(engine).view(v) for v in args.views}, args.json, args.db
+        lambda engine: {v: ReportQueries(engine).view(v, as_of) for v in args.views},
+        args.json,
+        args.db,
     )
 
 

@@ -18,19 +18,13 @@ from typing import Any, get_type_hints
 
 from sqlalchemy import (
     Connection,
-    Date,
     Engine,
-    Integer,
-    Numeric,
     Row,
-    Text,
     bindparam,
-    column,
     exists,
     func,
     literal,
     select,
-    table,
     true,
     update,
 )
@@ -39,7 +33,6 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from strikeflow.db.engine import reader_for
 from strikeflow.db.tables import dispatch_executions, recommendations
-from strikeflow.db.types import UtcDateTime
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.expiry import trading_date
 from strikeflow.domain.orders import OPEN_STATUSES
@@ -110,7 +103,7 @@ _REALIZED_ON = select(func.sum(dispatch_executions.c.realized_pnl)).where(
 )
 
 
-class _Repository:
+class Repository:
     """Writes in transactions on ``engine``; reads on its autocommit twin (``reader_for``)."""
 
     def __init__(self, engine: Engine) -> None:
@@ -135,7 +128,7 @@ class _Repository:
         return _insert_statement(self._engine.dialect.name, table, key, unreturned)
 
 
-class RecommendationRepository(_Repository):
+class RecommendationRepository(Repository):
     def insert(self, rec: Recommendation) -> tuple[Recommendation, bool]:
         """Store ``rec`` unless its id is already stored; (the stored row, whether new)."""
         values = {name: getattr(rec, name) for name in _RECOMMENDATION_FIELDS}
@@ -187,7 +180,7 @@ class RecommendationRepository(_Repository):
             return [_recommendation(row) for row in conn.execute(query)]
 
 
-class ExecutionRepository(_Repository):
+class ExecutionRepository(Repository):
     def insert(self, execution: Execution) -> tuple[Execution, bool]:
         """Store ``execution`` unless its client_order_id is stored; (stored row, whether new)."""
         with self._transaction() as conn:
@@ -339,72 +332,6 @@ class ExecutionRepository(_Repository):
         )
         with self._transaction() as conn:
             conn.execute(statement)
-
-
-# The views' columns, typed so both dialects return the same Python types
-# (SQLite hands back dates as text and NUMERIC as float otherwise).
-_OPTION_GREEK = Numeric(10, 4)
-VIEW_COLUMNS: dict[str, dict[str, Any]] = {
-    "active_options_positions": {
-        "execution_id": Integer(),
-        "recommendation_id": Text(),
-        "ticker": Text(),
-        "instrument_type": Text(),
-        "option_symbol": Text(),
-        "strike_price": Numeric(10, 2),
-        "expiration_date": Date(),
-        "contracts": Integer(),
-        "premium_paid": Numeric(10, 2),
-        "delta": _OPTION_GREEK,
-        "theta": _OPTION_GREEK,
-        "implied_volatility": _OPTION_GREEK,
-        "strategy_type": Text(),
-        "execution_mode": Text(),
-        "filled_at": UtcDateTime(),
-        "days_to_expiry": Integer(),
-    },
-    "options_performance_by_strategy": {
-        "strategy_type": Text(),
-        "trades": Integer(),
-        "wins": Integer(),
-        "losses": Integer(),
-        "win_rate": Numeric(10, 4),
-        "total_realized_pnl": Numeric(18, 4),
-        "avg_realized_pnl": Numeric(18, 4),
-    },
-    "daily_options_summary": {
-        "trading_day": Date(),
-        "instrument_type": Text(),
-        "executions": Integer(),
-        "contracts": Integer(),
-        "premium_spent": Numeric(18, 4),
-        "fills": Integer(),
-        "rejections": Integer(),
-    },
-}
-VIEW_ORDER = {
-    "active_options_positions": ("expiration_date", "execution_id"),
-    "options_performance_by_strategy": ("strategy_type",),
-    "daily_options_summary": ("trading_day", "instrument_type"),
-}
-
-
-class ReportQueries(_Repository):
-    """The three views, as lists of dicts with the same Python types on both dialects."""
-
-    def view(self, name: str) -> list[dict[str, Any]]:
-        if name not in VIEW_COLUMNS:
-            known = ", ".join(VIEW_COLUMNS)
-            raise InvalidRecord("view", f"must be one of {known}; got {name!r}")
-        cols = [column(col, kind) for col, kind in VIEW_COLUMNS[name].items()]
-        by_name = {c.name: c for c in cols}
-        query = (
-            select(*cols)
-            .select_from(table(name))
-            .order_by(*(by_name[key] for key in VIEW_ORDER[name]))
-        )
-        with self._reads.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
 
 
 @cache

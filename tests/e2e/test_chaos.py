@@ -28,7 +28,8 @@ from sqlalchemy.engine import make_url
 
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.migrate import upgrade
-from strikeflow.db.repositories import RecommendationRepository, ReportQueries
+from strikeflow.db.reports import ReportQueries
+from strikeflow.db.repositories import RecommendationRepository
 from strikeflow.devfleet import (
     Fleet,
     FleetConfig,

@@ -10,6 +10,7 @@ and swing, stock), not a transcript.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -97,7 +98,7 @@ def test_the_demo_exits_0_and_prints_the_day(embedded):
     for view in ("active_options_positions", "options_performance_by_strategy"):
         assert view in out
     assert "daily_options_summary" in out
-    assert "strikeflow report --db strikeflow-demo.db" in out
+    assert "strikeflow positions --db strikeflow-demo.db --as-of 2027-04-15" in out
 
 
 def test_the_sqlite_file_holds_filled_options_and_stock(embedded):
@@ -125,9 +126,24 @@ def test_strikeflow_report_reads_the_file_afterwards(embedded):
     report = run_cli(home, "report", "--json", env=env)
     assert report.returncode == 0, report.stderr
     assert '"daily_options_summary"' in report.stdout
-    positions = run_cli(home, "executions", "--json", env=env)
-    assert positions.returncode == 0, positions.stderr
-    assert len(set(OCC.findall(positions.stdout))) >= 3
+    executed = run_cli(home, "executions", "--json", env=env)
+    assert executed.returncode == 0, executed.stderr
+    assert len(set(OCC.findall(executed.stdout))) >= 3
+
+
+def test_the_positions_are_judged_by_the_demo_day_not_the_real_date(embedded):
+    _, home = embedded
+    env = {"STRIKEFLOW_DATABASE_URL": "sqlite:///strikeflow-demo.db"}
+    shown = run_cli(home, "positions", "--json", "--as-of", "2027-04-15", env=env)
+    assert shown.returncode == 0, shown.stderr
+    rows = json.loads(shown.stdout)["active_options_positions"]
+    assert rows, "the demo day ends with open option positions"
+    windows = {"day_trade": range(2), "swing_trade": range(7, 31)}  # DTE, as selected
+    for row in rows:
+        assert row["days_to_expiry"] in windows[row["strategy_type"]], row
+    refused = run_cli(home, "positions", "--as-of", "15/04/2027", env=env)
+    assert refused.returncode == 2
+    assert "not a date (YYYY-MM-DD): '15/04/2027'" in refused.stderr
 
 
 def test_a_closed_day_is_a_usage_error(tmp_path):

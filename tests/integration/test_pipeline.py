@@ -21,11 +21,8 @@ from celery.result import AsyncResult
 
 from strikeflow.bootstrap import RedisKillSwitch
 from strikeflow.db.engine import dispose_all, engine_for
-from strikeflow.db.repositories import (
-    ExecutionRepository,
-    RecommendationRepository,
-    ReportQueries,
-)
+from strikeflow.db.reports import ReportQueries
+from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
 from strikeflow.devfleet import Fleet, FleetConfig, InProcessEmulator, RedisDbs, WorkerSpec
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.records import (

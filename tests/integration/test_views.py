@@ -18,7 +18,8 @@ from decimal import Decimal
 import pytest
 
 from strikeflow.db.engine import engine_for
-from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository, ReportQueries
+from strikeflow.db.reports import ReportQueries
+from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.models import InstrumentType, StrategyType
 from strikeflow.domain.records import Action, ExecutionStatus, PositionEffect
@@ -104,6 +105,38 @@ def test_active_positions_are_the_open_unexpired_filled_entries(reports):
     assert row["days_to_expiry"] == 1
     assert (row["contracts"], row["premium_paid"]) == (2, Decimal("1.50"))
     assert row["expiration_date"] == TODAY + timedelta(days=1)
+
+
+def test_positions_as_of_today_are_the_view_itself(reports):
+    queries, _ = reports
+    assert queries.view("active_options_positions", as_of=TODAY) == queries.view(
+        "active_options_positions"
+    )
+
+
+def test_positions_as_of_another_day_are_judged_by_that_day(reports):
+    """A simulated clock's day (the demo's). The book is read as it stands, as the view
+    reads it (no purchase date is looked at): as of yesterday E3 had not expired yet
+    and E1 is two days out; a day after tomorrow nothing is left."""
+    queries, e1 = reports
+    yesterday = queries.view("active_options_positions", as_of=YESTERDAY)
+    assert [(r["option_symbol"][:10], r["days_to_expiry"]) for r in yesterday] == [
+        (f"AAPL{YESTERDAY:%y%m%d}", 0),  # E3, expiring that day
+        (f"AAPL{TODAY + timedelta(days=1):%y%m%d}", 2),  # E1, two days out
+    ]
+    [tomorrow] = queries.view("active_options_positions", as_of=TODAY + timedelta(days=1))
+    assert (tomorrow["execution_id"], tomorrow["days_to_expiry"]) == (e1.id, 0)
+    assert queries.view("active_options_positions", as_of=TODAY + timedelta(days=2)) == []
+    # the other views do not depend on the day
+    assert queries.view("daily_options_summary", as_of=YESTERDAY) == queries.view(
+        "daily_options_summary"
+    )
+
+
+def test_positions_as_of_something_not_a_day_is_refused(reports):
+    queries, _ = reports
+    with pytest.raises(InvalidRecord, match="as_of"):
+        queries.view("active_options_positions", as_of="2026-12-01")
 
 
 def test_performance_by_strategy(reports):
