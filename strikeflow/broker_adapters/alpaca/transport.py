@@ -37,7 +37,7 @@ from urllib3.exceptions import SSLError as Urllib3SSLError
 from strikeflow.broker_adapters.alpaca.config import Timeouts
 
 POOL_SIZE = 10  # connections kept per host, as requests' HTTPAdapter keeps
-DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
+DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}  # requests' own
 
 
 def ca_bundle() -> str:
@@ -76,7 +76,6 @@ class PooledSession:
             num_pools=POOL_SIZE,
             maxsize=POOL_SIZE,
             retries=False,
-            headers=DEFAULT_HEADERS,
             ca_certs=ca_bundle(),
         )
 
