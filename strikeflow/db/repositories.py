@@ -114,10 +114,11 @@ class Repository:
         return reader_for(self._engine)
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        """A transaction whose constraint failures come out as InvalidRecord, naming the field."""
+    def _transaction(self, **options: Any) -> Iterator[Connection]:
+        """A transaction whose constraint failures come out as InvalidRecord, naming the
+        field; ``options`` for its connection (an isolation level)."""
         try:
-            with self._engine.begin() as conn:
+            with self._engine.connect() as conn, conn.execution_options(**options).begin():
                 yield conn
         except IntegrityError as error:
             raise _as_invalid_record(error) from None
@@ -193,15 +194,27 @@ class ExecutionRepository(Repository):
         reason: str | None = None,
     ) -> tuple[Execution, bool]:
         """``insert`` and the recommendation's terminal status in one transaction: one
-        commit, and no moment where the order is recorded but its outcome is not."""
-        with self._transaction() as conn:
-            stored = self.insert_in(conn, execution)
-            set_status_in(conn, execution.recommendation_id, status, reason)
-            return stored
+        commit, and no moment where the order is recorded but its outcome is not.
+
+        On PostgreSQL that is one statement (the INSERT and the UPDATE in a WITH, which
+        run whole or not at all), sent in autocommit: one round trip instead of four
+        (BEGIN, INSERT, UPDATE, COMMIT)."""
+        if self._engine.dialect.name != "postgresql":
+            with self._transaction() as conn:
+                stored = self.insert_in(conn, execution)
+                set_status_in(conn, execution.recommendation_id, status, reason)
+                return stored
+        values = _execution_values(execution)
+        params = {f"{INSERTED}{name}": value for name, value in values.items()}
+        params |= _status_values(execution.recommendation_id, status, reason)
+        with self._transaction(isolation_level="AUTOCOMMIT") as conn:
+            row = conn.execute(_insert_with_status_statement(), params).one_or_none()
+            if row is not None:
+                return _execution(row, explain_json=values["explain_json"]), True
+            return _stored(conn, execution.client_order_id), False
 
     def insert_in(self, conn: Connection, execution: Execution) -> tuple[Execution, bool]:
-        values = {name: getattr(execution, name) for name in _EXECUTION_FIELDS if name != "id"}
-        values["trading_day"] = trading_date(execution.created_at)
+        values = _execution_values(execution)
         # Not read back: the explain just written (a selection report, ~10 KB of JSON
         # to decode again), which is the one given.
         statement = self._insert_once(dispatch_executions, "client_order_id", ("explain_json",))
@@ -386,6 +399,51 @@ def _status_update(with_explain: bool):
     )
 
 
+def _execution_values(execution: Execution) -> dict[str, Any]:
+    """The INSERT's parameters for ``execution``: every field but the id, and its day."""
+    values = {name: getattr(execution, name) for name in _EXECUTION_FIELDS if name != "id"}
+    values["trading_day"] = trading_date(execution.created_at)
+    return values
+
+
+INSERTED = "inserted_"
+
+
+@cache
+def _insert_with_status_statement():
+    """PostgreSQL: ``_insert_statement`` for an execution and ``_status_update`` for its
+    recommendation in one WITH; its rows are the inserted one (none on a conflict). The
+    execution's parameters are its fields prefixed (``INSERTED``): a bind named like a
+    column of the UPDATE would be renamed by the compiler and never receive its value."""
+    c = dispatch_executions.c
+    names = [*(name for name in _EXECUTION_FIELDS if name != "id"), "trading_day"]
+    returned = [column for column in c if column.name != "explain_json"]
+    inserted = (
+        postgresql.insert(dispatch_executions)
+        .values({name: bindparam(f"{INSERTED}{name}", type_=c[name].type) for name in names})
+        .on_conflict_do_nothing(index_elements=["client_order_id"])
+        .returning(*returned)
+        .cte("inserted")
+    )
+    updated = _status_update(False).returning(recommendations.c.id).cte("updated")
+    return select(*inserted.c).add_cte(updated)
+
+
+def _status_values(
+    rec_id: str,
+    status: RecommendationStatus,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """``_status_update``'s parameters."""
+    return {
+        "rec_id": rec_id,
+        "new_status": RecommendationStatus(status).value,
+        "new_status_reason": reason,
+        "new_updated_at": now or utcnow(),
+    }
+
+
 def set_status_in(
     conn: Connection,
     rec_id: str,
@@ -395,13 +453,7 @@ def set_status_in(
     explain: Mapping[str, Any] | None = None,
 ) -> bool:
     """``RecommendationRepository.set_status`` inside the caller's transaction."""
-    status = RecommendationStatus(status)
-    values: dict[str, Any] = {
-        "rec_id": rec_id,
-        "new_status": status.value,
-        "new_status_reason": reason,
-        "new_updated_at": now or utcnow(),
-    }
+    values = _status_values(rec_id, status, reason, now)
     if explain is not None:
         values["new_status_explain"] = dict(explain)
     statement = _status_update(explain is not None)
