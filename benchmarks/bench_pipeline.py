@@ -1,7 +1,8 @@
 """The dispatch pipeline's throughput and latency, against a bare six-step Celery chain.
 
 Run: .venv/bin/python benchmarks/bench_pipeline.py [recommendations] [processes]
-[--layout split|one] [--runs N]
+[--layout split|one] [--runs N] (5 by default: every run's ratios, then the median run's
+figures)
 
 A fleet (strikeflow.devfleet) on a redis-server of its own on this machine (db 12-14 of
 the shared Redis with STRIKEFLOW_BENCH_REDIS=shared), with
@@ -133,6 +134,9 @@ def layout_described(processes: int, layout: str) -> str:
 PIPELINE_QUEUES = ("marketdata", "dispatch", "persistence")
 TIMEOUT_S = 60.0
 THROUGHPUT_TARGET, LATENCY_TARGET = 0.5, 3.0
+# One run on a shared machine says little (single runs of the same code scatter by ±10 %
+# as its neighbours come and go): by default five, interleaved alike, and the median one.
+RUNS = 5
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # /proc's unit
@@ -545,7 +549,10 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("processes", nargs="?", type=int, default=PROCESSES)
     parser.add_argument("--layout", choices=LAYOUTS, default="split")
     parser.add_argument(
-        "--runs", type=int, default=1, help="measure this many times on one fleet (default 1)"
+        "--runs",
+        type=int,
+        default=RUNS,
+        help=f"measure this many times on one fleet and report the median run (default {RUNS})",
     )
     args = parser.parse_args(argv)
     if args.recommendations < 1 or args.processes < 2:
@@ -585,7 +592,7 @@ def main() -> None:
     f = median_run(runs)
     if len(runs) > 1:
         print(f"{len(runs)} runs; the figures below are the median run's (by throughput ratio)")
-        print(f"  throughput ratio each run: {spread(runs, 'throughput_ratio')}")
+        print(f"  throughput ratio each run: {spread(runs, 'throughput_ratio', 3)}")
         print(f"  unloaded p50 ratio each run: {spread(runs, 'latency_ratio')}")
         print(f"  machine CPU ms an execution: {spread(runs, 'cpu_ms_machine_pipeline', 1)}")
     print(f"dispatch pipeline vs a bare 6-step chain ({count} recommendations, loaded in")

@@ -165,7 +165,7 @@ def test_several_runs_report_the_median_run_and_every_runs_figure():
         "0.41, 0.52, 0.38, 0.47 (median 0.41, 0.38-0.52)"
     )
     assert bench_pipeline.arguments(["90", "4", "--runs", "3"]).runs == 3
-    assert bench_pipeline.arguments([]).runs == 1
+    assert bench_pipeline.arguments([]).runs == bench_pipeline.RUNS == 5
 
 
 def test_the_pipeline_benchmark_refuses_fewer_than_one_run(capsys):
