@@ -76,7 +76,7 @@ def add_dispatch_commands(commands: argparse._SubParsersAction) -> None:
             )
         view.add_argument("--json", action="store_true")
         view.add_argument("--db", type=database_url, default=None, help=DB_HELP)
-        view.set_defaults(run=run_views, views=views)
+        view.set_defaults(run=run_views, views=views, as_of=None)
 
 
 def run_signal(args: argparse.Namespace) -> int:
@@ -200,9 +200,8 @@ def run_executions(args: argparse.Namespace) -> int:
 
 
 def run_views(args: argparse.Namespace) -> int:
-    as_of = getattr(args, "as_of", None)
     return _read_db(
-        lambda engine: {v: ReportQueries(engine).view(v, as_of) for v in args.views},
+        lambda engine: {v: ReportQueries(engine).view(v, args.as_of) for v in args.views},
         args.json,
         args.db,
     )

@@ -8,7 +8,7 @@ conditions, with that day in place of the database's.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -100,7 +100,7 @@ class ReportQueries(Repository):
             return [dict(row._mapping) for row in conn.execute(query)]
 
     def _positions_as_of(self, day: date) -> list[dict[str, Any]]:
-        if not isinstance(day, date):
+        if not isinstance(day, date) or isinstance(day, datetime):
             raise InvalidRecord("as_of", f"must be a date, got {day!r}")
         with self._reads.connect() as conn:
             rows = [dict(row._mapping) for row in conn.execute(_POSITIONS_AS_OF, {"day": day})]

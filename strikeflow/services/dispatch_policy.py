@@ -10,7 +10,8 @@ from types import MappingProxyType
 
 from strikeflow.domain.errors import InvalidPolicy
 from strikeflow.domain.liquidity import LiquidityRules
-from strikeflow.domain.models import StrategyType
+from strikeflow.domain.market import StrikeBand
+from strikeflow.domain.models import Right, StrategyType
 from strikeflow.domain.orders import OptionPricing, client_order_id
 from strikeflow.domain.risk import RiskLimits
 from strikeflow.domain.selection import StrikeMode, StrikeTarget
@@ -84,6 +85,19 @@ class DispatchPolicy:
 
     def strike_for(self, strategy: StrategyType | None) -> StrikeTarget:
         return self.strikes.get(strategy or StrategyType.DAY_TRADE, StrikeTarget())
+
+    def strikes_to_fetch(
+        self, strategy: StrategyType | None, spot: Decimal, right: Right
+    ) -> StrikeBand:
+        """The strike target's strikes by count, or (a delta target) the strategy's band
+        around spot."""
+        band = self.strike_for(strategy).strikes_to_fetch(spot, right)
+        if band is not None:
+            return band
+        fraction = self.strike_band_fraction
+        if strategy in (None, StrategyType.DAY_TRADE):
+            fraction = self.day_trade_strike_band_fraction
+        return StrikeBand.around(spot, fraction)
 
 
 @dataclass

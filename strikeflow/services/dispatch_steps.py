@@ -23,7 +23,7 @@ from strikeflow.domain.errors import (
     SizingError,
 )
 from strikeflow.domain.expiry import trading_date
-from strikeflow.domain.market import ExpiryWindow, OptionQuote, StockQuote, StrikeBand
+from strikeflow.domain.market import ExpiryWindow, OptionQuote, StockQuote
 from strikeflow.domain.models import InstrumentType, StrategyType
 from strikeflow.domain.orders import BrokerOrder, OrderIntent
 from strikeflow.domain.records import (
@@ -96,12 +96,8 @@ def _with_chain(ctx: DispatchContext, payload: Payload) -> Payload:
     strategy = _strategy(payload)
     window = STRATEGY_WINDOWS[strategy or StrategyType.DAY_TRADE]
     expiries = ExpiryWindow.days_ahead(trading_date(ctx.now()), window.min_days, window.max_days)
-    fraction = ctx.policy.strike_band_fraction
-    if strategy in (None, StrategyType.DAY_TRADE):
-        fraction = ctx.policy.day_trade_strike_band_fraction
     right = InstrumentType(payload["instrument"]).right
-    band = ctx.policy.strike_for(strategy).strikes_to_fetch(spot, right)
-    band = band or StrikeBand.around(spot, fraction)
+    band = ctx.policy.strikes_to_fetch(strategy, spot, right)
     chain = ctx.market.option_chain(payload["ticker"], expiries, band, right)
     out["chain"] = chain_to_json(chain)
     return out

@@ -185,10 +185,9 @@ def test_a_refusal_still_classifies_as_the_venue_refusing(venue):
 
     url, _ = venue
     reply = PooledSession(TIMEOUTS).request("POST", f"{url}/status/403", headers=HEADERS, json={})
-    try:
+    with pytest.raises(requests.HTTPError) as http_error:
         reply.raise_for_status()
-    except requests.HTTPError as http_error:
-        refused = classify(APIError(reply.text, http_error), "submit")
+    refused = classify(APIError(reply.text, http_error.value), "submit")
     assert isinstance(refused, OrderRejected)
     assert (refused.status, refused.code) == (403, 40010001)
 
