@@ -13,6 +13,7 @@ from strikeflow.cli.arguments import shown_url
 from strikeflow.cli.demo import add_demo_command
 from strikeflow.cli.dispatch import add_dispatch_commands
 from strikeflow.cli.emulator import add_emulator_command
+from strikeflow.cli.fleet import add_fleet_command
 from strikeflow.cli.recover import add_recover_command
 from strikeflow.config import Settings
 from strikeflow.db import migrate
@@ -32,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     add_demo_command(commands)
     _add_db_commands(commands)
     add_emulator_command(commands)
+    add_fleet_command(commands)
     add_dispatch_commands(commands)
     add_recover_command(commands)
     return parser
