@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +31,10 @@ HOUR = 1.0 / (365 * 24)
 GREEK_FIELDS = ("delta", "gamma", "theta", "vega", "rho")
 
 
-def _reference_path() -> Path:
-    root = os.environ.get("STRIKEFLOW_REFERENCE_DIR")
-    base = Path(root) if root else Path(__file__).resolve().parents[3] / "shared" / "reference"
-    return base / "greeks_vectors.json"
-
-
-REFERENCE_PATH = _reference_path()
+# Published vectors, kept in the repository (tests/data/README.md cites their sources).
+# A missing or empty file fails collection: the parameter sets below would be empty, and
+# pytest.ini turns an empty parameter set into an error rather than a skip.
+REFERENCE_PATH = Path(__file__).resolve().parents[1] / "data" / "greeks_vectors.json"
 REFERENCE = json.loads(REFERENCE_PATH.read_text()) if REFERENCE_PATH.is_file() else {}
 
 
