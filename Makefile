@@ -36,3 +36,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
+
+# docs/configuration.md from strikeflow.config.Settings (PHONY: a docs/ directory exists).
+.PHONY: docs
+docs: $(STAMP)
+	$(BIN)/python -m strikeflow.config_doc > docs/configuration.md.tmp && mv docs/configuration.md.tmp docs/configuration.md

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -18,57 +18,270 @@ WATCHLIST_TICKER = re.compile(r"[A-Z][A-Z0-9.\-/]{0,15}")
 MAX_WATCHLIST = 2_000
 
 
+def read_by(*processes: str) -> dict[str, Any]:
+    """The processes a setting changes, for docs/configuration.md (``config_doc``)."""
+    return {"read_by": list(processes)}
+
+
+# Who reads what: "workers: <queue>" names the queue whose tasks act on a setting (every
+# worker process builds the same runtime at start-up, so a malformed value stops any of
+# them); "cli: <command>" the commands; "beat", "flower"; "demo" for settings the demo
+# takes from the environment instead of fixing them itself.
+ALL_QUEUES = "workers: every queue"
+RUNTIME_CLI = "cli: recover"
+
+
 class Settings(BaseSettings):
+    """Every STRIKEFLOW_ setting: its default, what it means, and who reads it.
+
+    docs/configuration.md is generated from these fields (``python -m
+    strikeflow.config_doc``), so a field without a description fails a test.
+    """
+
     model_config = SettingsConfigDict(env_prefix="STRIKEFLOW_", frozen=True)
 
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description=(
+            "The SQLAlchemy URL of the database that holds recommendations and executions,"
+            " e.g. `postgresql+psycopg2://postgres@127.0.0.1/strikeflow`; a `sqlite:///` file"
+            " serves one process. Migrate it first with `strikeflow db upgrade`."
+        ),
+        json_schema_extra=read_by(
+            ALL_QUEUES,
+            "cli: db, signal, executions, positions, report (unless `--db`), recover",
+            "demo (with STRIKEFLOW_BROKER_URL also set; else its own SQLite file)",
+        ),
+    )
 
-    # Celery: the broker and the result store, both Redis, on their own db numbers.
-    broker_url: str = "redis://127.0.0.1:6379/0"
-    result_backend: str = "redis://127.0.0.1:6379/1"
-    # The app's own Redis state (the kill switch), apart from Celery's keys.
-    redis_url: str = "redis://127.0.0.1:6379/2"
-    # What "now" is for quote freshness and DTE: the wall clock, or the venue's clock
-    # (the emulator's simulated time, which moves only when told to).
-    clock: Literal["wall", "market"] = "wall"
+    # Redis: Celery's broker and results, and the app's own state, on their own db numbers.
+    broker_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description=(
+            "Celery's broker: the Redis the chains' messages travel through."
+            " Every worker, beat, Flower and each sender must name the same one."
+        ),
+        json_schema_extra=read_by(
+            ALL_QUEUES,
+            "beat",
+            "flower",
+            "cli: signal, recover",
+            "demo (with STRIKEFLOW_DATABASE_URL also set; else in-process `memory://`)",
+        ),
+    )
+    result_backend: str = Field(
+        default="redis://127.0.0.1:6379/1",
+        description=(
+            "Celery's result store (a chain's last step keeps its result there for a day)."
+            " Outcomes themselves are read from the database, not from here."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, "demo (with an external broker and database)"),
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/2",
+        description=(
+            "The app's own Redis state, apart from Celery's keys: the kill switch, the"
+            " scans' per-minute claims and cool-downs, and beat's schedule and lock"
+            " (celery-redbeat). An unreadable kill switch counts as on."
+        ),
+        json_schema_extra=read_by(
+            "workers: dispatch and orders (kill switch), signals (scan claims)",
+            "beat",
+            "cli: killswitch, recover",
+            "demo (with an external broker and database)",
+        ),
+    )
+    clock: Literal["wall", "market"] = Field(
+        default="wall",
+        description=(
+            'What "now" is for quote freshness, days to expiry, the day-trade cut-off and'
+            " the records' timestamps: `wall` (this host's clock) or `market` (the venue's"
+            " `/v2/clock`, which is the emulator's simulated time when it runs one)."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI),
+    )
 
     # Alpaca. The keys are SecretStr: masked in repr, str and logs.
-    alpaca_api_key: SecretStr | None = None
-    alpaca_secret_key: SecretStr | None = None
-    alpaca_paper: bool = True
-    # One override for trading and market data at once (the emulator), no trailing slash.
-    alpaca_base_url: str | None = None
-    alpaca_connect_timeout_s: float = Field(default=3.05, gt=0, le=60)
-    alpaca_read_timeout_s: float = Field(default=10.0, gt=0, le=120)
-    alpaca_options_feed: Literal["indicative", "opra"] = "indicative"
-    # How option orders are priced: a marketable limit at mid + fraction x spread.
-    option_order_pricing: Literal["marketable_limit", "limit_at_mid", "market"] = "marketable_limit"
-    option_spread_fraction: Decimal = Field(default=Decimal("0.5"), ge=0, le=1)
-    # When Alpaca is down or refuses: simulate the fill in-process, or record the failure.
-    # Never applies to live trading, whatever it says.
-    on_broker_failure: Literal["simulate", "reject"] = "simulate"
-    # submit_order's retries on BrokerUnavailable (backoff 1, 2, 4, 8, 16, 30 s) before
-    # the fallback policy applies; tests and the demo lower it to see the fallback sooner.
-    order_retries: int = Field(default=6, ge=0, le=10)
+    alpaca_api_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The Alpaca API key id (with the emulator: the key it was started with)."
+            " A secret: masked in repr, logs and error messages. Workers refuse to start"
+            " without both keys."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI),
+    )
+    alpaca_secret_key: SecretStr | None = Field(
+        default=None,
+        description="The Alpaca secret key; a secret, like the key id.",
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI),
+    )
+    alpaca_paper: bool = Field(
+        default=True,
+        description=(
+            "`true`: Alpaca's paper endpoints, and executions marked PAPER. `false` trades"
+            " live money: executions are marked LIVE and a venue failure is never answered"
+            " with a simulated fill, whatever STRIKEFLOW_ON_BROKER_FAILURE says."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI),
+    )
+    alpaca_base_url: str | None = Field(
+        default=None,
+        description=(
+            "One URL for trading and market data at once, e.g. `http://127.0.0.1:8765`"
+            " for the emulator (no trailing slash). Unset: Alpaca's own endpoints."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI),
+    )
+    alpaca_connect_timeout_s: float = Field(
+        default=3.05,
+        gt=0,
+        le=60,
+        description="Seconds to connect, on every HTTP call to the venue.",
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
+    )
+    alpaca_read_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description=(
+            "Seconds to wait for an answer, on every HTTP call to the venue; the tasks'"
+            " time limits are set above connect + read."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
+    )
+    alpaca_options_feed: Literal["indicative", "opra"] = Field(
+        default="indicative",
+        description=(
+            "The options data feed asked for: `indicative` (free) or `opra` (a market data"
+            " subscription)."
+        ),
+        json_schema_extra=read_by("workers: marketdata (fetch_chain, snapshot_price)", "demo"),
+    )
+    option_order_pricing: Literal["marketable_limit", "limit_at_mid", "market"] = Field(
+        default="marketable_limit",
+        description=(
+            "How an option order is priced: `marketable_limit` (a limit at mid +"
+            " STRIKEFLOW_OPTION_SPREAD_FRACTION x spread, on the option tick),"
+            " `limit_at_mid`, or `market`."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
+    )
+    option_spread_fraction: Decimal = Field(
+        default=Decimal("0.5"),
+        ge=0,
+        le=1,
+        description=(
+            "For `marketable_limit`: a buy's limit at mid + this fraction of the spread"
+            " (1: the ask), a sell's symmetrically below mid."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
+    )
+    on_broker_failure: Literal["simulate", "reject"] = Field(
+        default="simulate",
+        description=(
+            "When the venue stays unreachable after submit_order's last retry: `simulate`"
+            " (an in-process fill, recorded with execution_mode SIMULATED and the reason) or"
+            " `reject` (the recommendation ends failed). Live trading never simulates."
+        ),
+        json_schema_extra=read_by("workers: orders (submit_order)", RUNTIME_CLI),
+    )
+    order_retries: int = Field(
+        default=6,
+        ge=0,
+        le=10,
+        description=(
+            "submit_order's retries on an unreachable venue or database (backoff 1, 2, 4,"
+            " 8, 16, 30 s, jittered), always with the same client_order_id, before"
+            " STRIKEFLOW_ON_BROKER_FAILURE applies."
+        ),
+        json_schema_extra=read_by("workers: orders (submit_order)", "demo"),
+    )
 
     # Pre-trade risk limits (size_position); each breach is a rejection with its reason.
-    # 0 disables the count or dollar limit; the cut-off is New York wall time (HH:MM).
-    risk_max_open_positions: int = Field(default=20, ge=0, le=1_000_000)
-    risk_max_daily_realized_loss: Decimal = Field(default=Decimal("5000"), ge=0)
-    risk_max_exposure_per_ticker: Decimal = Field(default=Decimal("25000"), ge=0)
-    risk_day_trade_cutoff: str | None = Field(default="15:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    risk_max_open_positions: int = Field(
+        default=20,
+        ge=0,
+        le=1_000_000,
+        description="Open positions at most; an entry beyond it is rejected. 0 turns it off.",
+        json_schema_extra=read_by("workers: dispatch (size_position)", "demo"),
+    )
+    risk_max_daily_realized_loss: Decimal = Field(
+        default=Decimal("5000"),
+        ge=0,
+        description=(
+            "Dollars of realized loss in the New York trading day after which new entries"
+            " are rejected. 0 turns it off."
+        ),
+        json_schema_extra=read_by("workers: dispatch (size_position)", "demo"),
+    )
+    risk_max_exposure_per_ticker: Decimal = Field(
+        default=Decimal("25000"),
+        ge=0,
+        description=(
+            "Dollars at most in open positions on one underlying, this order included."
+            " 0 turns it off."
+        ),
+        json_schema_extra=read_by("workers: dispatch (size_position)", "demo"),
+    )
+    risk_day_trade_cutoff: str | None = Field(
+        default="15:30",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description=(
+            "No new day trade after this New York time (HH:MM). Empty or `none` turns it off."
+        ),
+        json_schema_extra=read_by("workers: dispatch (size_position)", "demo"),
+    )
 
-    # Scans (beat → strikeflow.scan): the tickers, comma-separated ("SPY,QQQ,AAPL").
-    watchlist: Annotated[tuple[str, ...], NoDecode] = DEFAULT_WATCHLIST
-    # A TOML rules file over the packaged defaults (strikeflow/signals/default_rules.toml).
-    rules_file: Path | None = None
-    # Unset: scans on market-hours crontabs (New York, weekdays). Set: every this many
-    # wall seconds, for simulated time (the emulator's clock runs faster than the wall).
-    scan_every_s: float | None = Field(default=None, gt=0, le=3600)
-    # A scan's crontab step in minutes (1: every minute from 09:31 to 15:59).
-    scan_every_min: int = Field(default=1, ge=1, le=30)
-    # How often beat sends reconcile_orders (accepted-but-unfilled orders → their fills).
-    reconcile_every_s: float = Field(default=5.0, gt=0, le=3600)
+    # Scans: beat sends strikeflow.scan to the signals queue.
+    watchlist: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=DEFAULT_WATCHLIST,
+        description=(
+            "The tickers each scan evaluates, comma-separated (`SPY,QQQ,AAPL`); upper-cased,"
+            " checked, duplicates dropped. The demo takes `--watchlist` instead."
+        ),
+        json_schema_extra=read_by("workers: signals (scan)"),
+    )
+    rules_file: Path | None = Field(
+        default=None,
+        description=(
+            "A TOML file of signal rules over the packaged"
+            " `strikeflow/signals/default_rules.toml` (thresholds, confidence model,"
+            " cool-down, `stock.allow_short`). Loaded when a worker starts: an invalid file"
+            " stops it, naming the key."
+        ),
+        json_schema_extra=read_by(
+            "workers: signals (scan), dispatch (stock.allow_short)", RUNTIME_CLI, "demo"
+        ),
+    )
+    scan_every_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description=(
+            "Unset: beat sends scans on New York market-hours crontabs (weekdays,"
+            " 09:31-15:59). Set: every this many wall seconds instead, for an emulator in"
+            " simulated time, whose clock runs faster than the wall's."
+        ),
+        json_schema_extra=read_by("beat"),
+    )
+    scan_every_min: int = Field(
+        default=1,
+        ge=1,
+        le=30,
+        description="The crontab scans' step in minutes (1: every minute from 09:31 to 15:59).",
+        json_schema_extra=read_by("beat"),
+    )
+    reconcile_every_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description=(
+            "How often beat sends reconcile_orders, which records the fills of accepted"
+            " orders: fills in the database are at most this old."
+        ),
+        json_schema_extra=read_by("beat"),
+    )
 
     @field_validator("watchlist", mode="before")
     @classmethod

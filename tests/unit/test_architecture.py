@@ -29,6 +29,8 @@ RULES: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
     ),
     "db": (frozenset({"services.ports"}), frozenset({"sqlalchemy", "alembic", "psycopg2"})),
     "config": (frozenset(), frozenset({"pydantic", "pydantic_settings"})),
+    # Writes docs/configuration.md from the Settings fields.
+    "config_doc": (frozenset({"config"}), frozenset({"pydantic", "annotated_types"})),
     # The composition root wires the ports into services' DispatchContext; its one
     # client of its own is Redis (the kill switch).
     "bootstrap": (
