@@ -50,21 +50,30 @@ class NoEligibleContract(DomainError):
     """Every candidate was rejected.
 
     ``counts`` maps each primary reason to how many candidates it turned down;
-    ``explain`` is the full report (every candidate and its reasons) for the record.
+    ``explain`` is the full report (every candidate and its reasons) for the record;
+    ``reason``, when the selection gives one, says concretely why (the expiry that is
+    missing and the nearest listed, or what turned the window's candidates down).
     """
 
     def __init__(
-        self, counts: Mapping[str, int], candidates: int, explain: Mapping[str, Any] | None = None
+        self,
+        counts: Mapping[str, int],
+        candidates: int,
+        explain: Mapping[str, Any] | None = None,
+        reason: str | None = None,
     ) -> None:
         self.counts = dict(counts)
         self.candidates = candidates
         self.explain = dict(explain or {})
+        self.reason = reason
         super().__init__(self.summary())
 
     def __reduce__(self):
-        return (type(self), (self.counts, self.candidates, self.explain))
+        return (type(self), (self.counts, self.candidates, self.explain, self.reason))
 
     def summary(self) -> str:
+        if self.reason:
+            return self.reason
         if self.candidates == 0:
             return "no candidate contracts in the chain"
         parts = ", ".join(f"{n} {reason}" for reason, n in self.counts.items())
@@ -137,3 +146,58 @@ class DispatchRejected(DomainError):
 
     def __reduce__(self):
         return (type(self), (self.reason, self.explain))
+
+
+class SetupError(Exception):
+    """The process is not set up to do what it was asked: a database URL it cannot use, a
+    database not created or not migrated, credentials not given. Nothing was refused and
+    nothing was tried; no retry helps until the operator changes the setup, so neither a
+    DomainError (the tasks would record a verdict) nor transient (they would retry it)."""
+
+
+class UnsupportedDatabase(SetupError, ValueError):
+    """A database URL that cannot be parsed, names a database strikeflow does not run on
+    (only PostgreSQL and SQLite), or names a driver that is not installed. ``url`` is as
+    shown to a user (password masked; ``None`` when it could not be parsed)."""
+
+    def __init__(self, url: str | None, problem: str) -> None:
+        self.url, self.problem = url, problem
+        super().__init__(f"{url}: {problem}" if url else problem)
+
+    def __reduce__(self):
+        return (type(self), (self.url, self.problem))
+
+
+class DatabaseMissing(SetupError, LookupError):
+    """A SQLite file that does not exist where a command only reads or writes an existing
+    database: it is not created (an empty file would only fail later, table by table)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(f"{url}: no database file there")
+
+    def __reduce__(self):
+        return (type(self), (self.url,))
+
+
+class SchemaMissing(SetupError, LookupError):
+    """The database lacks a table or column strikeflow uses: it was never migrated, or is
+    at an older revision. ``detail`` is the database's own first line."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        self.url, self.detail = url, detail
+        super().__init__(f"{url}: {detail}")
+
+    def __reduce__(self):
+        return (type(self), (self.url, self.detail))
+
+
+class MissingCredentials(SetupError, ValueError):
+    """A venue's keys are not set; ``names`` are the settings to set."""
+
+    def __init__(self, venue: str, names: tuple[str, ...]) -> None:
+        self.venue, self.names = venue, tuple(names)
+        super().__init__(f"{venue} credentials missing: set {' and '.join(self.names)}")
+
+    def __reduce__(self):
+        return (type(self), (self.venue, self.names))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
@@ -22,6 +22,7 @@ import numpy as np
 from strikeflow.domain.chain import OptionChain
 from strikeflow.domain.errors import InvalidPolicy, NoEligibleContract
 from strikeflow.domain.expiry import days_to_expiry, require_aware
+from strikeflow.domain.ineligible import why_none_eligible
 from strikeflow.domain.liquidity import LiquidityRules, liquidity_flags
 from strikeflow.domain.market import StrikeBand
 from strikeflow.domain.model_greeks import MarketRates, model_greeks
@@ -193,10 +194,14 @@ class CandidateReport:
         """The short names of the rules candidate ``i`` failed ('spread > 10%')."""
         return [self._label(r) for r in reasons_in(self._flag_values[int(i)])]
 
-    def counts(self) -> dict[str, int]:
-        """Rejections per primary reason (the first rule each one failed), largest first."""
+    def counts(self, among: np.ndarray | None = None) -> dict[str, int]:
+        """Rejections per primary reason (the first rule each one failed), largest first;
+        ``among``, a mask over the candidates, counts only those it selects."""
         flags = self._flag_values
-        primary = Counter(self._label(reasons_in(flags[i])[0]) for i in self._rejected)
+        rows = self._rejected
+        if among is not None:
+            rows = [i for i in rows if among[i]]
+        primary = Counter(self._label(reasons_in(flags[i])[0]) for i in rows)
         return dict(primary.most_common())
 
     def to_json(self) -> dict[str, Any]:
@@ -307,9 +312,17 @@ class Selection:
 
 
 def select_contract(
-    chain: OptionChain, spot: float, now: datetime, policy: SelectionPolicy
+    chain: OptionChain,
+    spot: float,
+    now: datetime,
+    policy: SelectionPolicy,
+    *,
+    underlying: str = "",
+    listed_through: date | None = None,
 ) -> Selection:
-    """The contract to trade under ``policy``, or ``NoEligibleContract`` with the counts.
+    """The contract to trade under ``policy``, or ``NoEligibleContract`` with the counts
+    and the reason in words (``ineligible.why_none_eligible``: ``underlying`` names the
+    ticker, else the chain's own; ``listed_through`` is how far the chain was asked about).
 
     Among eligible contracts: the nearest expiration in the window wins, then the
     tighter spread (as a fraction of mid), then the |delta| nearest target, then the strike.
@@ -320,7 +333,13 @@ def select_contract(
     report = _evaluate(chain, float(spot), now, policy)
     eligible = np.flatnonzero(report.flags == 0)
     if eligible.size == 0:
-        raise NoEligibleContract(report.counts(), len(report.candidates), explain=report.to_json())
+        name = underlying or (chain.contracts[0].underlying if len(chain) else "")
+        raise NoEligibleContract(
+            report.counts(),
+            len(report.candidates),
+            explain=report.to_json(),
+            reason=why_none_eligible(report, name, listed_through),
+        )
     cands = report.candidates
     spread = cands.spread_pct[eligible]
     delta_gap = np.abs(report.abs_delta[eligible] - policy.strike.delta)

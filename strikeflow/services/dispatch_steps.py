@@ -11,7 +11,7 @@ Refusals for good raise
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -23,8 +23,8 @@ from strikeflow.domain.errors import (
     SizingError,
 )
 from strikeflow.domain.expiry import trading_date
-from strikeflow.domain.market import ExpiryWindow, OptionQuote, StockQuote
-from strikeflow.domain.models import InstrumentType, StrategyType
+from strikeflow.domain.market import ExpiryWindow, OptionQuote, StockQuote, StrikeBand
+from strikeflow.domain.models import InstrumentType, OptionContract, Right, StrategyType
 from strikeflow.domain.orders import BrokerOrder, OrderIntent
 from strikeflow.domain.records import (
     Action,
@@ -56,6 +56,9 @@ Payload = dict[str, Any]
 Q = TypeVar("Q", StockQuote, OptionQuote)
 STOCK = InstrumentType.STOCK.value
 FAILED_ALREADY = (RecommendationStatus.REJECTED, RecommendationStatus.FAILED)
+# How far past its DTE window a chain with no expiry in it is asked about again, so the
+# fallback can name the nearest expiry listed (a monthly cycle fits with room to spare).
+LOOK_AHEAD_DAYS = 45
 
 
 def fetch_chain(ctx: DispatchContext, recommendation_id: str) -> Payload:
@@ -86,7 +89,7 @@ def _with_chain(ctx: DispatchContext, payload: Payload) -> Payload:
     quote = _fresh_stock_quote(ctx, payload["ticker"])
     spot = _spot(quote)
     out = {
-        **payload,
+        **{k: v for k, v in payload.items() if k != "listed_through"},
         "spot": str(spot),
         "spot_quote": quote_to_json(quote),
         "quoted_at": ctx.now().isoformat(),
@@ -95,18 +98,38 @@ def _with_chain(ctx: DispatchContext, payload: Payload) -> Payload:
         return out
     strategy = _strategy(payload)
     window = STRATEGY_WINDOWS[strategy or StrategyType.DAY_TRADE]
-    expiries = ExpiryWindow.days_ahead(trading_date(ctx.now()), window.min_days, window.max_days)
+    today = trading_date(ctx.now())
+    expiries = ExpiryWindow.days_ahead(today, window.min_days, window.max_days)
     right = InstrumentType(payload["instrument"]).right
     band = ctx.policy.strikes_to_fetch(strategy, spot, right)
     chain = ctx.market.option_chain(payload["ticker"], expiries, band, right)
+    if not chain:
+        chain, through = _nearest_listed(ctx, payload["ticker"], spot, right, today, expiries)
+        out["listed_through"] = through.isoformat()
     out["chain"] = chain_to_json(chain)
     return out
+
+
+def _nearest_listed(
+    ctx: DispatchContext,
+    ticker: str,
+    spot: Decimal,
+    right: Right,
+    today: date,
+    expiries: ExpiryWindow,
+) -> tuple[list[OptionContract], date]:
+    """With nothing listed in the window: the strike nearest spot on each side of every
+    expiry from today to ``LOOK_AHEAD_DAYS`` past the window, and that last date. Outside
+    the window, selection rejects them all; they are there so the reason can name the
+    nearest expiry (``ineligible.why_none_eligible``). Asked only when the window is empty."""
+    ahead = ExpiryWindow(today, expiries.last + timedelta(days=LOOK_AHEAD_DAYS))
+    return ctx.market.option_chain(ticker, ahead, StrikeBand.nearest(spot, 1), right), ahead.last
 
 
 def select_contract(ctx: DispatchContext, payload: Payload) -> Payload:
     """The domain's choice among the fetched contracts; with none eligible, the stock
     (when the policy allows) with every candidate's reasons in explain."""
-    out = {k: v for k, v in payload.items() if k != "chain"}
+    out = {k: v for k, v in payload.items() if k not in ("chain", "listed_through")}
     if payload["trade"] == STOCK:
         return out
     instrument = InstrumentType(payload["instrument"])
@@ -120,8 +143,16 @@ def select_contract(ctx: DispatchContext, payload: Payload) -> Payload:
     chain = OptionChain.from_contracts([] if fetched is None else chain_from_json(fetched))
     now = ctx.now()
     explain = dict(payload["explain"])
+    through = payload.get("listed_through")
     try:
-        chosen = select_from_chain(chain, float(payload["spot"]), now, policy)
+        chosen = select_from_chain(
+            chain,
+            float(payload["spot"]),
+            now,
+            policy,
+            underlying=payload["ticker"],
+            listed_through=None if through is None else date.fromisoformat(through),
+        )
     except NoEligibleContract as none:
         explain["selection"] = pack_selection(none.explain)
         reason = f"no eligible contract: {none}"

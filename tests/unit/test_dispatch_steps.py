@@ -14,6 +14,8 @@ from strikeflow.domain.errors import (
     DispatchRejected,
     InvalidPolicy,
 )
+from strikeflow.domain.expiry import NEW_YORK
+from strikeflow.domain.market import StrikeBand
 from strikeflow.domain.models import InstrumentType, Right, StrategyType
 from strikeflow.domain.orders import BrokerOrder, OrderIntent, OrderType
 from strikeflow.domain.records import (
@@ -41,7 +43,7 @@ from strikeflow.services.dispatch import (
 )
 from tests.integration.records import recommendation, stock_execution
 from tests.unit.factories import NOW, TODAY, contract
-from tests.unit.fakes_dispatch import OrderBook, ScriptedBroker, make_context
+from tests.unit.fakes_dispatch import FakeClock, OrderBook, ScriptedBroker, make_context
 
 STRIKES = range(80, 121)
 
@@ -243,11 +245,45 @@ def test_no_eligible_contract_falls_back_to_stock_with_reasons():
     assert "no eligible contract" in store.recs["rec-1"].status_reason
 
 
+def test_a_window_with_no_expiry_falls_back_naming_the_nearest_one():
+    """A single stock lists Fridays only: a 0–1 DTE day trade on a Tuesday has none."""
+    tuesday = datetime(2026, 11, 17, 10, 45, tzinfo=NEW_YORK)
+    fridays = [contract(k, dte=dte, now=tuesday) for dte in (1, 8) for k in STRIKES]
+    ctx, market, *_ = setup(fridays, clock=FakeClock(tuesday))
+    payload = fetch_chain(ctx, "rec-1")
+    window, ahead = (query[1] for query in market.queries)  # the window, then beyond it
+    assert (window.first, window.last) == (date(2026, 11, 17), date(2026, 11, 18))
+    assert (ahead.first, ahead.last) == (date(2026, 11, 17), date(2027, 1, 2))
+    assert market.queries[1][2] == StrikeBand.nearest(Decimal(100), 1)
+    assert payload["listed_through"] == "2027-01-02"
+    out = select_contract(ctx, json.loads(json.dumps(payload)))
+    assert out["trade"] == "STOCK"
+    assert "listed_through" not in out
+    assert out["explain"]["fallback"]["reason"] == (
+        "no eligible contract: no XYZ expiry within 0–1 DTE on Tue 2026-11-17;"
+        " the nearest is Fri 2026-11-20 (3 DTE)"
+    )
+    assert out["explain"]["fallback"]["counts"] == {"outside 0–1 DTE": 4}
+
+
+def test_with_nothing_listed_ahead_either_the_reason_says_how_far_it_looked():
+    ctx, market, *_ = setup([])
+    out = select_contract(ctx, fetch_chain(ctx, "rec-1"))
+    assert len(market.queries) == 2
+    assert out["explain"]["fallback"]["reason"] == (
+        "no eligible contract: no XYZ expiry within 0–1 DTE on Thu 2026-11-19,"
+        " nor any listed through Mon 2027-01-04"
+    )
+
+
 def test_no_eligible_contract_without_fallback_is_rejected():
     ctx, *_ = setup(listed(bid="0.00"), policy=DispatchPolicy(stock_fallback=False))
     payload = fetch_chain(ctx, "rec-1")
-    with pytest.raises(DispatchRejected, match="no eligible contract: 8 rejected: 8 no bid"):
+    with pytest.raises(DispatchRejected) as refused:
         select_contract(ctx, payload)
+    assert str(refused.value) == (
+        "no eligible contract: 8 XYZ calls in 0–1 DTE on Thu 2026-11-19, all rejected: no bid (8)"
+    )
 
 
 def test_zero_contracts_falls_back_to_stock_when_allowed():

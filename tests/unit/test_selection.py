@@ -138,7 +138,7 @@ def test_an_unidentifiable_delta_is_a_reason_not_a_crash():
         StrategyType.DAY_TRADE, Right.CALL, strike=StrikeTarget(StrikeMode.DELTA, delta=0.5)
     )
     # a 60-strike call quoted below intrinsic on spot 100: no volatility prices it
-    with pytest.raises(NoEligibleContract, match="1 delta unknown"):
+    with pytest.raises(NoEligibleContract, match=r"all rejected: delta unknown \(1\)"):
         pick([contract(60, delta=None, implied_vol=None)], policy, spot=100.0)
 
 
@@ -168,13 +168,19 @@ def test_no_eligible_contract_counts_each_primary_reason():
     chain += [contract(100, volume=1) for _ in range(2)]
     with pytest.raises(NoEligibleContract) as refused:
         pick(chain)
-    assert str(refused.value) == "5 rejected: 3 spread > 10%, 2 volume < 100"
+    assert refused.value.counts == {"spread > 10%": 3, "volume < 100": 2}
+    assert str(refused.value) == (
+        "5 XYZ calls in 0–1 DTE on Thu 2026-11-19, all rejected: spread > 10% (3), volume < 100 (2)"
+    )
     assert refused.value.candidates == 5
 
 
 def test_an_empty_chain_is_refused_clearly():
-    with pytest.raises(NoEligibleContract, match="no candidate contracts"):
+    with pytest.raises(NoEligibleContract) as refused:
         pick([contract(100, right="P")])
+    assert str(refused.value) == (
+        "no XYZ expiry within 0–1 DTE on Thu 2026-11-19, nor any other in the chain"
+    )
 
 
 def test_days_to_expiry_count_in_new_york_not_utc():
