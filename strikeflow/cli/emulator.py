@@ -1,12 +1,20 @@
 """``strikeflow emulator``: serve the Alpaca-compatible market emulator that alpaca-py
-reaches through ``url_override``, so the whole pipeline runs offline on the real code path."""
+reaches through ``url_override``, so the whole pipeline runs offline on the real code path;
+``strikeflow emulator clock ...`` reads and moves a running one's simulated clock.
+
+The serve arguments are checked before anything binds: a port outside 0-65535 or a
+symbol the market cannot simulate is a usage error (exit 2) that names it. With
+``--port 0`` the port announced is the one actually bound.
+"""
 
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 
 from strikeflow.cli.arguments import aware_instant
+from strikeflow.cli.emulator_clock import add_clock_command
 
 
 def add_emulator_command(commands: argparse._SubParsersAction) -> None:
@@ -14,14 +22,22 @@ def add_emulator_command(commands: argparse._SubParsersAction) -> None:
         "emulator", help="serve the Alpaca-compatible market emulator (alpaca-py: url_override)"
     )
     emu.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    emu.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    emu.add_argument(
+        "--port", type=port_number, default=8765, help="port, 0 for a free one (default 8765)"
+    )
     emu.add_argument("--seed", type=int, default=42, help="market seed (default 42)")
     emu.add_argument(
-        "--symbols", default="AAPL,MSFT,NVDA,TSLA,SPY,QQQ", help="underlyings, comma separated"
+        "--symbols",
+        type=symbol_list,
+        default="AAPL,MSFT,NVDA,TSLA,SPY,QQQ",
+        help="underlyings, comma separated (1-5 letters each)",
     )
     emu.add_argument("--clock", choices=("real", "sim"), default="sim", help="time source")
     emu.add_argument(
-        "--start", type=aware_instant, default=None, help="sim clock start, ISO 8601 with offset"
+        "--start",
+        type=aware_instant,
+        default=None,
+        help="where simulated time starts, ISO 8601 with offset (default: now)",
     )
     emu.add_argument("--api-key", default="strikeflow", help="APCA-API-KEY-ID to accept")
     emu.add_argument("--secret-key", default="strikeflow-secret", help="APCA-API-SECRET-KEY")
@@ -39,6 +55,30 @@ def add_emulator_command(commands: argparse._SubParsersAction) -> None:
     ):
         emu.add_argument(f"--fault-{name}", type=float, default=0.0, help=f"probability of {what}")
     emu.set_defaults(run=run_emulator)
+    add_clock_command(emu.add_subparsers(dest="emulator_action", metavar="[clock]"))
+
+
+def port_number(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port in 0-65535 (0: a free one), got {text!r}")
+    return port
+
+
+def symbol_list(text: str) -> tuple[str, ...]:
+    """Comma-separated tickers, upper-cased; each 1-5 letters, as the market simulates."""
+    from strikeflow.sim.market import TICKER
+
+    symbols = tuple(dict.fromkeys(s.strip().upper() for s in text.split(",") if s.strip()))
+    bad = [s for s in symbols if not TICKER.fullmatch(s)]
+    if bad:
+        raise argparse.ArgumentTypeError(f"not a ticker (1-5 letters): {bad[0]!r}")
+    if not symbols:
+        raise argparse.ArgumentTypeError("give at least one ticker, e.g. SPY,AAPL")
+    return symbols
 
 
 def run_emulator(args: argparse.Namespace) -> int:
@@ -48,7 +88,7 @@ def run_emulator(args: argparse.Namespace) -> int:
     try:
         options = EmulatorOptions(
             seed=args.seed,
-            symbols=tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip()),
+            symbols=args.symbols,
             clock=args.clock,
             start=args.start,
             api_key=args.api_key,
@@ -67,7 +107,28 @@ def run_emulator(args: argparse.Namespace) -> int:
     except ValueError as bad:
         print(f"strikeflow emulator: {bad}", file=sys.stderr)
         return 2
-    where = f"http://{args.host}:{args.port}"
-    print(f"strikeflow emulator on {where} (seed {args.seed}, {args.clock} clock)")
-    serve(options, args.host, args.port)
+    try:
+        sock = bound_socket(args.host, args.port)
+    except OSError as refused:
+        print(f"strikeflow emulator: cannot listen on {args.host}:{args.port}: {refused.strerror}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    host, port = sock.getsockname()[:2]
+    print(f"strikeflow emulator on http://{host}:{port} (seed {args.seed}, {args.clock} clock)",
+          flush=True)  # fmt: skip
+    serve(options, sock=sock)
     return 0
+
+
+def bound_socket(host: str, port: int) -> socket.socket:
+    """Bound before the announcement, so the port announced is the port served (the free
+    one the system picked, for 0)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock

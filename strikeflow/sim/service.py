@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -66,9 +67,19 @@ def build_app(options: EmulatorOptions) -> FastAPI:
     return create_app(sim)
 
 
-def serve(options: EmulatorOptions, host: str, port: int) -> None:
-    """Serve in the foreground until interrupted (``strikeflow emulator``)."""
-    uvicorn.run(build_app(options), host=host, port=port, log_level="info", access_log=False)
+def serve(
+    options: EmulatorOptions,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    sock: socket.socket | None = None,
+) -> None:
+    """Serve in the foreground until interrupted (``strikeflow emulator``), on ``sock``
+    when given: a socket the caller bound, whose port it already knows."""
+    config = uvicorn.Config(
+        build_app(options), host=host, port=port, log_level="info", access_log=False
+    )
+    uvicorn.Server(config).run(sockets=[sock] if sock is not None else None)
 
 
 @contextmanager
