@@ -11,6 +11,15 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from strikeflow.domain.errors import (
+    DispatchRejected,
+    InvalidMarketData,
+    InvalidPolicy,
+    InvalidRecord,
+    NoEligibleContract,
+    OrderRejected,
+    SizingError,
+)
 from strikeflow.domain.models import InstrumentType, StrategyType
 from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.orders import BrokerOrder
@@ -28,19 +37,20 @@ from strikeflow.services.dispatch_policy import DispatchContext, client_order_id
 STOCK = InstrumentType.STOCK.value
 FOUR_PLACES = Decimal("0.0001")
 CENT = Decimal("0.01")
-# Exception class names (or plain words) that mean "refused", not "broke".
-REJECTION_KINDS = frozenset(
-    {
-        "rejected",
-        "DispatchRejected",
-        "OrderRejected",
-        "NoEligibleContract",
-        "SizingError",
-        "InvalidRecord",
-        "InvalidMarketData",
-        "InvalidPolicy",
-    }
+# The errors that mean "refused", not "broke": a rule, the venue or bad input said no.
+# They end a recommendation rejected, and are expected: logged as an outcome, without
+# a traceback (the tasks' ``throws``).
+REFUSALS: tuple[type[Exception], ...] = (
+    DispatchRejected,
+    OrderRejected,
+    NoEligibleContract,
+    SizingError,
+    InvalidRecord,
+    InvalidMarketData,
+    InvalidPolicy,
 )
+# Their class names (or plain words), as the errback records them.
+REJECTION_KINDS = frozenset({"rejected", *(refusal.__name__ for refusal in REFUSALS)})
 REFUSED_ORDER = frozenset(
     {ExecutionStatus.REJECTED, ExecutionStatus.CANCELED, ExecutionStatus.FAILED}
 )

@@ -24,6 +24,7 @@ from strikeflow.services.dispatch_payload import jsonable
 from strikeflow.services.dispatch_records import REJECTION_KINDS
 from strikeflow.services.manual_signal import manual_recommendation_from, stored_recommendation_id
 from strikeflow.tasks.pipeline import (
+    EXPECTED,
     STORE_RETRY,
     fetch_chain,
     persist_execution,
@@ -114,14 +115,19 @@ def send_and_mark(recommendation_id: str, store: Any) -> AsyncResult:
 
 @shared_task(name="strikeflow.on_step_failure")
 def on_step_failure(request: Any, exc: BaseException, traceback: Any) -> None:
+    """Send the failed step's terminal record. A refusal was already logged once, by
+    Celery ("raised expected", the step's ``throws``): here only at DEBUG. Anything else
+    was logged at ERROR with its traceback; this line says it is being recorded."""
     rid = recommendation_id_of(request)
     message = f"{type(exc).__name__}: {exc}"
     task = getattr(request, "task", None)
     if rid is None:
         log.error("step %s failed with no recommendation id to record: %s", task, message)
         return
-    log.warning("step %s failed for %s: %s", task, rid, message)
-    record_failure.apply_async((rid, failure_kind(exc), f"{task}: {message}", explain_of(exc)))
+    kind = failure_kind(exc)
+    level = logging.DEBUG if kind == "rejected" else logging.WARNING
+    log.log(level, "step %s %s for %s: %s", task, kind, rid, message)
+    record_failure.apply_async((rid, kind, f"{task}: {message}", explain_of(exc)))
 
 
 def explain_of(exc: BaseException) -> dict[str, Any] | None:
@@ -144,7 +150,7 @@ def record_failure(
     return {"recommendation_id": recommendation_id, "status": kind}
 
 
-@shared_task(name="strikeflow.dispatch", **STORE_RETRY)
+@shared_task(name="strikeflow.dispatch", **EXPECTED, **STORE_RETRY)
 def dispatch(recommendation_id: str | None = None, **fields: Any) -> dict[str, Any]:
     """Send the chain of a stored recommendation, or store ``fields`` (ticker, action,
     instrument, strategy, confidence, reason) as a manual one first.

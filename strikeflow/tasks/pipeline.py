@@ -10,6 +10,7 @@ the broker's visibility timeout (workers.config.VISIBILITY_TIMEOUT_S = 600 s).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
@@ -17,8 +18,10 @@ from celery import shared_task
 from strikeflow import bootstrap
 from strikeflow.domain.errors import BrokerUnavailable, DomainError, StoreUnavailable
 from strikeflow.services import dispatch as steps
+from strikeflow.services.dispatch_records import REFUSALS
 from strikeflow.services.manual_signal import stored_recommendation_id
 
+log = logging.getLogger(__name__)
 Payload = dict[str, Any]
 
 # Venue and database reads: 1, 2, 4, 8, 10 s (jittered down), then the step fails: a
@@ -51,26 +54,33 @@ STORE_RETRY = {
 }
 
 
+# A refusal (a risk limit, the kill switch, the venue's no, no eligible contract) is an
+# outcome, not a fault: Celery logs a task raising one of ``throws`` once, at INFO and
+# without a traceback ("raised expected"), and still calls the errback that records it.
+# ERROR with a traceback is left to what nobody expected.
+EXPECTED = {"throws": REFUSALS}
+
+
 def _ctx() -> steps.DispatchContext:
     return bootstrap.runtime().context
 
 
-@shared_task(name="strikeflow.fetch_chain", **READ_RETRY)
+@shared_task(name="strikeflow.fetch_chain", **EXPECTED, **READ_RETRY)
 def fetch_chain(recommendation_id: str) -> Payload:
     return steps.fetch_chain(_ctx(), stored_recommendation_id(recommendation_id))
 
 
-@shared_task(name="strikeflow.select_contract")
+@shared_task(name="strikeflow.select_contract", **EXPECTED)
 def select_contract(payload: Payload) -> Payload:
     return steps.select_contract(_ctx(), payload)
 
 
-@shared_task(name="strikeflow.snapshot_price", **READ_RETRY)
+@shared_task(name="strikeflow.snapshot_price", **EXPECTED, **READ_RETRY)
 def snapshot_price(payload: Payload) -> Payload:
     return steps.snapshot_price(_ctx(), payload)
 
 
-@shared_task(name="strikeflow.size_position", **READ_RETRY)
+@shared_task(name="strikeflow.size_position", **EXPECTED, **READ_RETRY)
 def size_position(payload: Payload) -> Payload:
     return steps.size_position(_ctx(), payload)
 
@@ -80,24 +90,31 @@ def size_position(payload: Payload) -> Payload:
     name="strikeflow.submit_order",
     acks_late=True,
     reject_on_worker_lost=False,
+    **EXPECTED,
     **ORDER_RETRY,
 )
 def submit_order(self, payload: Payload) -> Payload:
+    """An order the venue refuses is recorded, not raised (persist_execution writes it
+    rejected): its one log line is this task's, at WARNING, in the venue's words."""
     rt = bootstrap.runtime()
     try:
-        return steps.submit_order(rt.context, payload)
+        placed = steps.submit_order(rt.context, payload)
     except BrokerUnavailable as down:
         if self.request.retries < self.max_retries:
             raise  # autoretry: the same payload, so the same client_order_id
         intent = steps.order_intent(rt.context, payload)
         return steps.with_order(payload, rt.fallback.fall_back(intent, down))
+    refusal = placed.get("refusal")
+    if refusal is not None:
+        log.warning("the venue refused the order: %s", refusal["error"])
+    return placed
 
 
-@shared_task(name="strikeflow.persist_execution", **STORE_RETRY)
+@shared_task(name="strikeflow.persist_execution", **EXPECTED, **STORE_RETRY)
 def persist_execution(payload: Payload) -> Payload:
     return steps.persist_execution(_ctx(), payload)
 
 
-@shared_task(name="strikeflow.reconcile_orders", **READ_RETRY)
+@shared_task(name="strikeflow.reconcile_orders", **EXPECTED, **READ_RETRY)
 def reconcile_orders(limit: int = 500) -> int:
     return steps.reconcile_orders(_ctx(), limit)

@@ -17,6 +17,7 @@ from strikeflow import bootstrap
 from strikeflow.domain.errors import BrokerUnavailable, InvalidRecord
 from strikeflow.services import scan as scans
 from strikeflow.tasks.entry import send_and_mark
+from strikeflow.tasks.pipeline import EXPECTED
 
 MAX_RETRIES = 3  # 1, 2, 4 s (jittered down): well inside the minute
 ZONE_SUFFIXES = ("Z", "z")
@@ -36,7 +37,7 @@ def parse_instant(at: str) -> datetime:
     return instant
 
 
-@shared_task(bind=True, name="strikeflow.scan", max_retries=MAX_RETRIES)
+@shared_task(bind=True, name="strikeflow.scan", max_retries=MAX_RETRIES, **EXPECTED)
 def scan(self, at: str | None = None) -> dict[str, Any]:
     rt = bootstrap.runtime()
     instant = parse_instant(at) if at is not None else rt.context.now()
