@@ -11,6 +11,7 @@ polling with a deadline; nothing sleeps to synchronise.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -122,11 +123,44 @@ class Pipeline:
             advance_and_reconcile, lambda e: e is not None and e.status is ExecutionStatus.FILLED
         )
 
+    def worker_log(self, rid: str, until: str) -> list[tuple[str, str]]:
+        """Every line of the workers' logs about ``rid`` (its ``rec=`` field), each with
+        the line after it (where a traceback would start), once one of them contains
+        ``until``: a step's own line is written after its errback sent the record."""
+
+        def lines_about() -> list[tuple[str, str]]:
+            found = []
+            for path in sorted(self.fleet.config.log_dir.glob("worker-*.log")):
+                lines = path.read_text(errors="replace").splitlines()
+                found += [
+                    (line, after)
+                    for line, after in zip(lines, [*lines[1:], ""], strict=True)
+                    if f" rec={rid} " in line
+                ]
+            return found
+
+        return self._poll(lines_about, lambda pairs: any(until in line for line, _ in pairs))
+
     def _poll(self, fetch, ready):
         try:
             return poll(fetch, ready, DEADLINE_S)
         except AssertionError as late:
             raise AssertionError(self.fleet.report(str(late)[:2_000])) from None
+
+
+def assert_logged_once_as_an_outcome(pairs: list[tuple[str, str]], rid: str, refusal: str) -> None:
+    """One line names the refusal, at INFO or WARNING, with both ids on it; no line about
+    the recommendation is an ERROR, and none is followed by a traceback."""
+    naming = [line for line, _ in pairs if refusal in line]
+    assert len(naming) == 1, naming
+    assert re.search(r": (INFO|WARNING)/", naming[0]), naming[0]
+    assert f" coid={client_order_id_for(rid)}: " in naming[0], naming[0]
+    alarming = [
+        (line, after)
+        for line, after in pairs
+        if re.search(r": (ERROR|CRITICAL)/", line) or after.startswith("Traceback")
+    ]
+    assert alarming == []
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +247,10 @@ def test_no_eligible_contract_falls_back_to_the_stock_with_its_reason(pipeline):
 
     rec = pipeline.terminal(rid)
     assert rec.status is RecommendationStatus.FELL_BACK, rec.status_reason
-    assert "no eligible contract" in rec.status_reason
+    assert rec.status_reason == (  # AAPL lists Fridays only
+        "no eligible contract: no AAPL expiry within 0–1 DTE on Mon 2037-11-16;"
+        " the nearest is Fri 2037-11-20 (4 DTE)"
+    )
     execution = pipeline.execution(rid)
     assert execution.instrument_type.value == "STOCK"
     assert execution.option_symbol is None
@@ -254,6 +291,8 @@ def test_insufficient_buying_power_is_rejected_with_alpacas_message(
     assert refused.broker_order_id is None
     assert refused.explain_json["refusal"]["message"] == "insufficient buying power"
     assert all(o["symbol"] == "NVDA" for o in pipeline.venue.audit())
+    logged = pipeline.worker_log(rid, until="Task strikeflow.persist_execution[")
+    assert_logged_once_as_an_outcome(logged, rid, "insufficient buying power")
     if instrument != "STOCK":
         [daily] = ReportQueries(engine_for(pipeline.url)).view("daily_options_summary")
         assert (daily["instrument_type"], daily["rejections"], daily["fills"]) == (instrument, 1, 0)
@@ -269,9 +308,11 @@ def test_a_put_falling_back_to_stock_with_nothing_held_is_refused_before_the_ven
     explain = pipeline.recommendations.status_explain(rid)
     assert "no eligible contract" in explain["fallback"]["reason"]
     assert explain["short"]["held"] == "0"
-    assert "selection" in explain  # the selection report: here, an empty 0-1 DTE chain
+    assert "selection" in explain  # the selection report: here, the expiries beyond 0-1 DTE
     assert pipeline.execution(rid) is None
     assert pipeline.venue.audit() == []
+    logged = pipeline.worker_log(rid, until=" raised ")
+    assert_logged_once_as_an_outcome(logged, rid, "no shorting: SELL AAPL stock")
 
 
 def _down_then_tail(pipeline: Pipeline) -> tuple[str, Recommendation]:
@@ -323,6 +364,8 @@ def test_with_the_kill_switch_on_nothing_reaches_the_venue(pipeline):
     assert explain["sizing"]["quantity"] > 0
     assert pipeline.execution(rid) is None
     assert pipeline.venue.audit() == []
+    logged = pipeline.worker_log(rid, until=" raised ")
+    assert_logged_once_as_an_outcome(logged, rid, "kill switch on")
 
 
 def test_a_duplicated_chain_tail_places_one_order_and_one_row(pipeline):
