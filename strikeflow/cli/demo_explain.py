@@ -16,6 +16,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from strikeflow.cli.explain import chosen_line, counts_line
 from strikeflow.domain.chain import OptionChain
 from strikeflow.domain.errors import NoEligibleContract
 from strikeflow.domain.expiry import NEW_YORK
@@ -103,11 +104,9 @@ def _demo_trade(console: Console, trade: DemoTrade, at: datetime, seed: int, row
         return
     report = selection.report
     console.print(_candidate_table(report, selection.chosen.symbol, rows))
-    console.print(
-        f"{len(chain)} listed, {len(report.candidates)} {right.name.lower()}s considered,"
-        f" {report.rejected_count} rejected: "
-        + ", ".join(f"{n} {why}" for why, n in report.counts().items())
-    )
+    noun = f"{right.name.lower()}s"
+    considered = len(report.candidates)
+    console.print(counts_line(considered, noun, report.rejected_count, report.counts(), len(chain)))
     chosen = selection.chosen
     size = size_position(
         instrument=trade.instrument,
@@ -119,10 +118,15 @@ def _demo_trade(console: Console, trade: DemoTrade, at: datetime, seed: int, row
     )
     greeks = chosen.greeks
     console.print(
-        f"[green]chosen {chosen.symbol}[/] ask {chosen.ask}"
-        + (f", delta {greeks.delta:+.3f}, theta {greeks.theta:+.3f}/day" if greeks else "")
-        + (f", IV {chosen.implied_vol:.1%}" if chosen.implied_vol else "")
-        + f" (Greeks: {selection.greeks_source}) · sizing: {size.describe()}"
+        chosen_line(
+            chosen.symbol,
+            chosen.ask,
+            delta=greeks.delta if greeks else None,
+            theta=greeks.theta if greeks else None,
+            iv=chosen.implied_vol,
+            greeks_source=selection.greeks_source,
+            sizing=size.describe(),
+        )
     )
 
 

@@ -1,6 +1,7 @@
-"""``strikeflow signal | killswitch | executions | positions | report``: the pipeline from a
-shell. Bad arguments exit 2 before anything is stored or sent; a rejected or failed
-outcome under ``--wait`` exits 1, and a wait that runs out of time exits 3.
+"""``strikeflow signal | killswitch | executions | positions | report`` (``explain`` is
+cli/explain.py's): the pipeline from a shell. Bad arguments exit 2 before anything is
+stored or sent; a rejected or failed outcome under ``--wait`` exits 1, and a wait that
+runs out of time exits 3.
 """
 
 from __future__ import annotations
@@ -13,21 +14,21 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from strikeflow.cli.arguments import aware_instant, calendar_day, database_url
+from strikeflow.cli.explain import add_explain_command
+from strikeflow.cli.reading import DB_HELP, ReadFailed, failed, print_json, read_database
+from strikeflow.cli.tables import console_for, execution_table, outcome_table, view_table
 from strikeflow.config import Settings, is_redis_url
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.reports import ReportQueries
 from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
 from strikeflow.domain.errors import InvalidRecord
-from strikeflow.domain.records import Recommendation, RecommendationStatus
+from strikeflow.domain.records import Execution, Recommendation, RecommendationStatus
 from strikeflow.services.dispatch import client_order_id_for
 from strikeflow.services.manual_signal import DEFAULT_CONFIDENCE, manual_recommendation
 
-DB_HELP = "database URL or SQLite file (default: STRIKEFLOW_DATABASE_URL)"
 POLL_S = 0.25
 EXIT_OUTCOME = {"executed": 0, "fell_back": 0, "rejected": 1, "failed": 1}
 EXIT_TIMEOUT = 3
@@ -58,9 +59,11 @@ def add_dispatch_commands(commands: argparse._SubParsersAction) -> None:
     execs = commands.add_parser("executions", help="recent executions, newest first")
     execs.add_argument("--since", type=aware_instant, default=None, help="ISO 8601 with offset")
     execs.add_argument("--limit", type=_row_limit, default=50, help=f"1 to {MAX_ROWS}")
-    execs.add_argument("--json", action="store_true")
+    execs.add_argument("--wide", action="store_true", help="every stored column")
+    execs.add_argument("--json", action="store_true", help="every field, as JSON")
     execs.add_argument("--db", type=database_url, default=None, help=DB_HELP)
     execs.set_defaults(run=run_executions)
+    add_explain_command(commands)
 
     for name, views, what in (
         ("positions", ("active_options_positions",), "open option positions"),
@@ -74,9 +77,10 @@ def add_dispatch_commands(commands: argparse._SubParsersAction) -> None:
                 default=None,
                 help="the day positions are judged by, YYYY-MM-DD (default: today, UTC)",
             )
-        view.add_argument("--json", action="store_true")
+        view.add_argument("--wide", action="store_true", help="every column of the view")
+        view.add_argument("--json", action="store_true", help="every column, as JSON")
         view.add_argument("--db", type=database_url, default=None, help=DB_HELP)
-        view.set_defaults(run=run_views, views=views, as_of=None)
+        view.set_defaults(run=run_views, views=views, as_of=None, command=name)
 
 
 def run_signal(args: argparse.Namespace) -> int:
@@ -104,7 +108,7 @@ def run_signal(args: argparse.Namespace) -> int:
         return 1
     finally:
         dispose_all()
-    _show_outcome(final, None if execution is None else asdict(execution), args.json)
+    _show_outcome(final, execution, args.json)
     return EXIT_OUTCOME.get(final.status.value, EXIT_TIMEOUT)
 
 
@@ -145,20 +149,16 @@ def _wait(store: RecommendationRepository, rid: str, timeout_s: float) -> Recomm
         time.sleep(POLL_S)
 
 
-def _show_outcome(rec: Recommendation, execution: dict[str, Any] | None, as_json: bool) -> None:
+def _show_outcome(rec: Recommendation, execution: Execution | None, as_json: bool) -> None:
+    """The outcome in a dozen lines (``strikeflow explain`` has the whole decision);
+    ``--json``: the recommendation and its execution in full."""
     if not rec.status.terminal:
         print(f"strikeflow signal: {rec.id} still {rec.status.value}", file=sys.stderr)
     if as_json:
-        print(json.dumps({"recommendation": asdict(rec), "execution": execution}, default=str))
+        print_json({"recommendation": asdict(rec), "execution": execution and asdict(execution)})
         return
-    table = Table(title=f"{rec.id}: {rec.status.value}", show_header=False)
-    rows = {"status_reason": rec.status_reason, **(execution or {})}
-    for key, value in rows.items():
-        if value not in (None, {}, ""):
-            table.add_row(
-                key, json.dumps(value, default=str) if isinstance(value, dict) else str(value)
-            )
-    Console().print(table)
+    console_for([]).print(outcome_table(rec, execution))
+    print(f"the whole decision: strikeflow explain {rec.id}")
 
 
 def run_killswitch(args: argparse.Namespace) -> int:
@@ -193,48 +193,36 @@ def run_killswitch(args: argparse.Namespace) -> int:
 
 def run_executions(args: argparse.Namespace) -> int:
     def read(engine):
-        rows = ExecutionRepository(engine).recent(since=args.since, limit=args.limit)
-        return {"executions": [asdict(e) for e in rows]}
+        return ExecutionRepository(engine).recent(since=args.since, limit=args.limit)
 
-    return _read_db(read, args.json, args.db)
-
-
-def run_views(args: argparse.Namespace) -> int:
-    return _read_db(
-        lambda engine: {v: ReportQueries(engine).view(v, args.as_of) for v in args.views},
-        args.json,
-        args.db,
-    )
-
-
-def _read_db(read, as_json: bool, url: str | None = None) -> int:
-    url = url or Settings().database_url
     try:
-        tables = read(engine_for(url))
-    except SQLAlchemyError as failed:
-        print(f"strikeflow: database: {str(failed).splitlines()[0]}", file=sys.stderr)
-        return 1
-    finally:
-        dispose_all()
-    if as_json:
-        print(json.dumps(tables, default=str))
+        rows = read_database(read, args.db)
+    except ReadFailed as error:
+        return failed("executions", error)
+    if args.json:
+        print_json({"executions": [asdict(e) for e in rows]})
         return 0
-    console = Console(width=None if sys.stdout.isatty() else 160)
-    for title, rows in tables.items():
-        console.print(_table(title, rows))
+    table = execution_table(rows, wide=args.wide) if rows else "executions: no rows"
+    console_for([table], args.wide).print(table)
     return 0
 
 
-def _table(title: str, rows: list[dict[str, Any]]) -> Table | str:
-    if not rows:
-        return f"{title}: no rows"
-    table = Table(title=title, header_style="bold")
-    columns = [c for c in rows[0] if c != "explain_json"]
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
-    return table
+def run_views(args: argparse.Namespace) -> int:
+    def read(engine):
+        return {v: ReportQueries(engine).view(v, args.as_of) for v in args.views}
+
+    try:
+        views = read_database(read, args.db)
+    except ReadFailed as error:
+        return failed(args.command, error)
+    if args.json:
+        print_json(views)
+        return 0
+    tables = [view_table(name, rows, wide=args.wide) for name, rows in views.items()]
+    console = console_for(tables, args.wide)
+    for table in tables:
+        console.print(table)
+    return 0
 
 
 def _show(data: dict[str, Any], as_json: bool) -> None:

@@ -169,6 +169,16 @@ class RecommendationRepository(Repository):
         with self._reads.connect() as conn:
             return conn.execute(query).scalar_one_or_none()
 
+    def ids_ending_with(self, tail: str, limit: int = 10) -> list[str]:
+        """Ids that end with ``tail`` (the short id a table shows), at most ``limit``,
+        in order. LIKE's wildcards in ``tail`` are escaped; SQLite's LIKE ignores case,
+        so the match is checked again here."""
+        c = recommendations.c
+        query = select(c.id).where(c.id.endswith(tail, autoescape=True)).order_by(c.id)
+        with self._reads.connect() as conn:
+            found = conn.execute(query.limit(limit)).scalars().all()
+        return [rec_id for rec_id in found if rec_id.endswith(tail)]
+
     def pending(self, limit: int = 1_000) -> list[Recommendation]:
         """Recommendations without a terminal state, oldest first."""
         query = (
@@ -307,6 +317,17 @@ class ExecutionRepository(Repository):
         if since is not None:
             query = query.where(c.created_at >= since)
         query = query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+        with self._reads.connect() as conn:
+            return [_execution(row) for row in conn.execute(query)]
+
+    def for_recommendation(self, recommendation_id: str) -> list[Execution]:
+        """The orders recorded for a recommendation, oldest first."""
+        c = dispatch_executions.c
+        query = (
+            select(dispatch_executions)
+            .where(c.recommendation_id == recommendation_id)
+            .order_by(c.created_at, c.id)
+        )
         with self._reads.connect() as conn:
             return [_execution(row) for row in conn.execute(query)]
 

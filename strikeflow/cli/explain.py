@@ -1,0 +1,348 @@
+"""``strikeflow explain REC_ID``: the whole decision behind one recommendation.
+
+The signal, the contracts the selection considered and why each was turned down, the
+one it chose, the sizing and the risk figures, any fallback to stock and why, and the
+order with its fill: all read back from what the pipeline stored (the execution's
+explain document, or for a recommendation refused before any order, the explain kept
+with its status). REC_ID is the whole id, or its tail as ``strikeflow executions`` and
+``positions`` show it (``…6f58eb5f``), when exactly one id ends so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import Engine
+
+from strikeflow.cli.arguments import database_url
+from strikeflow.cli.formats import ELLIPSIS, greek, instant, money, percent, price
+from strikeflow.cli.reading import DB_HELP, ReadFailed, failed, print_json, read_database
+from strikeflow.cli.tables import console_for, new_table, order_lines, short_reason, trade_label
+from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
+from strikeflow.domain.errors import InvalidOccSymbol
+from strikeflow.domain.occ import parse_occ
+from strikeflow.domain.records import MAX_ID, Execution, Recommendation, shown
+
+ID_SHAPE = re.compile(rf"[A-Za-z0-9._:\-]{{1,{MAX_ID}}}")
+MIN_TAIL = 4  # a shorter tail would name too many recommendations to be of use
+MATCHES_SHOWN = 5
+DEFAULT_ROWS = 15
+MAX_ROWS = 10_000
+
+
+def add_explain_command(commands: argparse._SubParsersAction) -> None:
+    explain = commands.add_parser("explain", help="the whole decision for one recommendation")
+    explain.add_argument(
+        "rec_id",
+        metavar="REC_ID",
+        type=recommendation_ref,
+        help="the recommendation's id, or the tail the tables show (…6f58eb5f)",
+    )
+    explain.add_argument(
+        "--rows",
+        type=_rows,
+        default=DEFAULT_ROWS,
+        help=f"rejected candidates listed, nearest the money first ({DEFAULT_ROWS})",
+    )
+    explain.add_argument("--json", action="store_true", help="the whole record as JSON")
+    explain.add_argument("--db", type=database_url, default=None, help=DB_HELP)
+    explain.set_defaults(run=run_explain)
+
+
+def recommendation_ref(text: str) -> str:
+    """An id or an id's tail: letters, digits, '.', '_', ':' and '-' (a leading '…'
+    copied from a table is dropped)."""
+    ref = text.strip().removeprefix(ELLIPSIS).removeprefix("...")
+    if ID_SHAPE.fullmatch(ref) is None:
+        raise argparse.ArgumentTypeError(
+            f"not a recommendation id: {shown(text)} (1-{MAX_ID} of A-Z, a-z, 0-9, '.', '_',"
+            " ':', '-')"
+        )
+    return ref
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One recommendation and everything stored about what became of it."""
+
+    recommendation: Recommendation
+    status_explain: dict[str, Any] | None
+    executions: list[Execution]
+
+    @property
+    def explain(self) -> dict[str, Any]:
+        """The decision's explain document: the entry order's, else the refusal's."""
+        for execution in self.executions:
+            if execution.explain_json:
+                return execution.explain_json
+        return self.status_explain if isinstance(self.status_explain, dict) else {}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "recommendation": asdict(self.recommendation),
+            "status_explain": self.status_explain,
+            "executions": [asdict(e) for e in self.executions],
+        }
+
+
+def read_decision(engine: Engine, ref: str) -> Decision | str:
+    """The decision ``ref`` names, or why there is none (a line to show)."""
+    recs = RecommendationRepository(engine)
+    rec = recs.get(ref)
+    if rec is None and len(ref) >= MIN_TAIL:
+        ids = recs.ids_ending_with(ref, limit=MATCHES_SHOWN + 1)
+        if len(ids) > 1:
+            more = ", …" if len(ids) > MATCHES_SHOWN else ""
+            listed = ", ".join(ids[:MATCHES_SHOWN]) + more
+            return f"{ref!r} ends more than one recommendation id ({listed}): give more of it"
+        rec = recs.get(ids[0]) if ids else None
+    if rec is None:
+        short = f" (a tail needs {MIN_TAIL} characters at least)" if len(ref) < MIN_TAIL else ""
+        return f"no recommendation {ref!r}{short}"
+    executions = ExecutionRepository(engine).for_recommendation(rec.id)
+    return Decision(rec, recs.status_explain(rec.id), executions)
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    try:
+        decision = read_database(lambda engine: read_decision(engine, args.rec_id), args.db)
+    except ReadFailed as error:
+        return failed("explain", error)
+    if isinstance(decision, str):
+        print(f"strikeflow explain: {decision}", file=sys.stderr)
+        return 1
+    if args.json:
+        print_json(decision.to_json())
+        return 0
+    print_decision(console_for([]), decision, args.rows)
+    return 0
+
+
+def print_decision(console: Console, decision: Decision, rows: int) -> None:
+    rec, explain = decision.recommendation, decision.explain
+    console.rule(Text(f"{rec.id}: {rec.status.value}", style="bold"))
+    console.print(_recommendation(rec))
+    selection = _mapping(explain.get("selection"))
+    if selection:
+        _print_selection(console, selection, rows)
+    _print_steps(console, explain)
+    for execution in decision.executions:
+        console.print(_heading("order"))
+        console.print(_grid(order_lines(execution)))
+    if not decision.executions:
+        console.print(_heading("order"))
+        console.print(Text("none was sent"))
+
+
+def _recommendation(rec: Recommendation) -> Table:
+    strategy = rec.strategy_type.value if rec.strategy_type else None
+    asked = f"{rec.action.value} {rec.ticker} {trade_label(rec.instrument_type.value, strategy)}"
+    rule = f", rule {rec.rule_id}" if rec.rule_id else ""
+    lines = [
+        ("asked", f"{asked}, confidence {rec.confidence:.2f} ({rec.source.value}{rule})"),
+        ("at", f"{instant(rec.created_at)} New York"),
+    ]
+    if rec.reason:
+        lines.append(("signal", rec.reason))
+    reason = short_reason(rec.status.value, rec.status_reason or "")
+    status = rec.status.value + (f": {reason}" if reason else "")
+    lines.append(("outcome", status))
+    return _grid(lines)
+
+
+def _print_selection(console: Console, selection: Mapping[str, Any], rows: int) -> None:
+    console.print(_heading("selection"))
+    policy = _mapping(selection.get("policy"))
+    right = {"C": "call", "P": "put"}.get(str(policy.get("right")), "contract")
+    window = policy.get("window")
+    days = f"{window[0]}-{window[1]} DTE" if isinstance(window, list) and len(window) == 2 else ""
+    liquidity = liquidity_text(_mapping(policy.get("liquidity")))
+    spot = f"spot {price(selection.get('spot'))} at {instant(selection.get('at'))} New York"
+    lines = [("policy", f"{right}s {days}, strike {policy.get('strike', '')}"), ("market", spot)]
+    if liquidity:
+        lines.insert(1, ("liquidity", liquidity))
+    console.print(_grid(lines))
+    rejected = [r for r in selection.get("rejected") or () if isinstance(r, Mapping)]
+    counts = _mapping(selection.get("rejected_counts"))
+    considered = selection.get("candidates", len(rejected))
+    console.print(Text(counts_line(considered, f"{right}s", len(rejected), counts)))
+    chosen = _mapping(selection.get("chosen"))
+    if chosen:
+        console.print(
+            chosen_line(
+                str(chosen.get("symbol")),
+                chosen.get("ask"),
+                delta=chosen.get("delta"),
+                iv=chosen.get("implied_vol"),
+                greeks_source=chosen.get("greeks_source"),
+            )
+        )
+    if rejected and rows:
+        console.print(_rejected_table(rejected, selection.get("spot"), rows))
+
+
+LIQUIDITY_RULES = {
+    "min_open_interest": "open interest ≥ {}",
+    "min_volume": "volume ≥ {}",
+    "max_spread_pct": "spread ≤ {:.0%}",
+    "max_quote_age_s": "quotes ≤ {:g} s old",
+}
+
+
+def liquidity_text(rules: Mapping[str, Any]) -> str:
+    """The liquidity rules as a person reads them; a rule not known here as it is."""
+    shown = []
+    for name, value in rules.items():
+        if name == "require_bid":
+            shown.append("a bid required" if value else "no bid required")
+            continue
+        try:
+            shown.append(LIQUIDITY_RULES[name].format(value))
+        except (KeyError, ValueError, TypeError):
+            shown.append(f"{name} {value}")
+    return ", ".join(shown)
+
+
+def counts_line(
+    considered: object, noun: str, rejected: int, counts: Mapping[str, Any], listed: int = -1
+) -> str:
+    """'112 puts considered, 93 rejected: 87 outside |delta| 0.40±0.05, 6 quote older…'."""
+    head = f"{listed} listed, " if listed >= 0 else ""
+    why = ", ".join(f"{n} {reason}" for reason, n in counts.items())
+    return f"{head}{considered} {noun} considered, {rejected} rejected" + (
+        f": {why}" if why else ""
+    )
+
+
+def chosen_line(
+    symbol: str,
+    ask: object,
+    delta: object = None,
+    theta: object = None,
+    iv: object = None,
+    greeks_source: object = None,
+    sizing: str | None = None,
+) -> Text:
+    """The chosen contract with its ask and Greeks, and how it was sized."""
+    figures = [f" ask {price(ask)}"]
+    if delta is not None:
+        figures.append(f"delta {greek(delta)}")
+    if theta is not None:
+        figures.append(f"theta {greek(theta)}/day")
+    if iv is not None:
+        figures.append(f"IV {percent(iv)}")
+    tail = ", ".join(figures)
+    if greeks_source:
+        tail += f" (Greeks: {greeks_source})"
+    if sizing:
+        tail += f" · sizing: {sizing}"
+    return Text.assemble((f"chosen {symbol}", "green"), tail)
+
+
+def _rejected_table(rejected: list[Mapping[str, Any]], spot: object, rows: int) -> Table:
+    """The rejected candidates nearest the money, each with every rule it failed."""
+    try:
+        money_at = float(str(spot))
+    except ValueError:
+        money_at = 0.0
+
+    def distance(candidate: Mapping[str, Any]) -> tuple[float, str]:
+        try:
+            occ = parse_occ(str(candidate.get("symbol")))
+        except InvalidOccSymbol:
+            return float("inf"), str(candidate.get("symbol"))
+        return abs(float(occ.strike) - money_at), occ.expiration.isoformat()
+
+    nearest = sorted(rejected, key=distance)[:rows]
+    more = len(rejected) - len(nearest)
+    caption = (
+        f"{more} more: --rows {len(rejected)} lists them all, --json has them" if more else None
+    )
+    table = new_table("rejected, nearest the money", caption)
+    table.add_column("symbol", no_wrap=True)
+    table.add_column("why not", overflow="fold")
+    for candidate in nearest:
+        reasons = candidate.get("reasons")
+        why = "; ".join(map(str, reasons)) if isinstance(reasons, list) else str(reasons)
+        table.add_row(Text(str(candidate.get("symbol"))), Text(why))
+    return table
+
+
+def _print_steps(console: Console, explain: Mapping[str, Any]) -> None:
+    """What happened after the selection: re-selections, fallback, sizing, risk, and the
+    refusals that stopped the chain."""
+    lines: list[tuple[str, str]] = []
+    for check in explain.get("price_checks") or ():
+        if isinstance(check, Mapping):
+            lines.append(("price", f"{check.get('moved')}: {check.get('action')}"))
+    fallback = _mapping(explain.get("fallback"))
+    if fallback:
+        lines.append(("fallback", f"to stock: {fallback.get('reason')}"))
+    if explain.get("option_sizing"):
+        lines.append(("options", f"sized {explain['option_sizing']}"))
+    sizing = _mapping(explain.get("sizing"))
+    if sizing.get("describe"):
+        lines.append(("sizing", str(sizing["describe"])))
+    short = _mapping(explain.get("short"))
+    if short:
+        lines.append(("short", f"held {short.get('held')}, shorting allowed: no"))
+    risk = _mapping(explain.get("risk"))
+    if risk:
+        lines.extend(_risk_lines(risk))
+    refusal = _mapping(explain.get("refusal"))
+    if refusal:
+        lines.append(("venue", f"refused: {refusal.get('error')}"))
+    if explain.get("adopted"):
+        lines.append(("recovered", str(explain["adopted"])))
+    if lines:
+        console.print(_heading("sizing and risk"))
+        console.print(_grid(lines))
+
+
+RISK_COUNTS = frozenset({"open_positions"})
+RISK_SHOWN = ("allowed", "breaches", "reason", "at")
+
+
+def _risk_lines(risk: Mapping[str, Any]) -> list[tuple[str, str]]:
+    verdict = "allowed" if risk.get("allowed") else f"refused: {risk.get('reason')}"
+    figures = ", ".join(
+        f"{name.replace('_', ' ')} {value if name in RISK_COUNTS else money(value)}"
+        for name, value in risk.items()
+        if name not in RISK_SHOWN
+    )
+    return [("risk", verdict), ("figures", figures)] if figures else [("risk", verdict)]
+
+
+def _heading(title: str) -> Text:
+    return Text(f"\n{title}", style="bold cyan")
+
+
+def _grid(lines: list[tuple[str, str]]) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, value in lines:
+        grid.add_row(label, Text(value))
+    return grid
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _rows(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_ROWS:
+        raise argparse.ArgumentTypeError(f"a whole number in [0, {MAX_ROWS}], got {text!r}")
+    return value
