@@ -36,6 +36,14 @@ def test_a_sqlite_file_is_read_in_place(demo_file, command, capsys, monkeypatch)
     assert set(shown) == expected
 
 
+def test_explain_reads_a_sqlite_file_in_place(demo_file, capsys, monkeypatch):
+    monkeypatch.setenv("STRIKEFLOW_DATABASE_URL", "sqlite:////nonexistent/elsewhere.db")
+    assert main(["explain", "db-opt-1", "--db", str(demo_file), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["recommendation"]["id"] == "db-opt-1"
+    assert shown["executions"] == []
+
+
 def test_a_url_is_taken_as_it_is(demo_file, capsys):
     assert main(["executions", "--db", f"sqlite:///{demo_file}", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"executions": []}

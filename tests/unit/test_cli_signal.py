@@ -4,6 +4,7 @@ and its chain sent (memory:// broker, no worker)."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -75,4 +76,13 @@ def test_a_signal_is_stored_and_its_chain_sent(db_url, memory_app, capsys):
 def test_wait_gives_up_at_its_deadline_with_exit_3(db_url, memory_app, capsys):
     code = main(["signal", "MSFT", "--action", "SELL", "--wait", "--timeout", "0.3"])
     assert code == 3
-    assert "still dispatched" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "still dispatched" in err
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert len(lines) <= 12, out  # the outcome, not the explain document
+    assert max(len(line.rstrip()) for line in lines) <= 120
+    assert "SELL MSFT STOCK" in out
+    assert "none recorded" in out
+    rec_id = re.search(r"strikeflow explain (manual-[0-9a-f]{32})", out)
+    assert rec_id is not None, out
+    assert RecommendationRepository(engine_for(db_url)).get(rec_id.group(1)) is not None
