@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from rich import box
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, select
@@ -18,6 +17,7 @@ from sqlalchemy import Engine, select
 from strikeflow.cli.tables import (
     DEMO_EXECUTIONS,
     execution_table,
+    new_table,
     short_reason,
     trade_label,
     view_table,
@@ -108,7 +108,7 @@ def outcome_table(rows: Sequence[Outcome], limit: int) -> Table:
     title = f"fallbacks and rejections ({len(rows)}" + (
         f"; the first {limit} kinds of {len(groups)} shown)" if len(groups) > limit else ")"
     )
-    table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD)
+    table = new_table(title)
     for name in ("time", "n", "ticker", "requested", "outcome", "reason (the first)"):
         table.add_column(
             name, no_wrap=not name.startswith("reason"), justify="right" if name == "n" else "left"

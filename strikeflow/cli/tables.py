@@ -149,7 +149,8 @@ def field_cell(name: str) -> Callable[[Any], str]:
     return text
 
 
-COUNTS = frozenset({"id", "contracts", "closes_execution_id"})
+COUNTS = frozenset({"id", "contracts", "closes_execution_id", "execution_id", "days_to_expiry"})
+COUNTS |= frozenset({"trades", "wins", "losses", "executions", "fills", "rejections"})
 
 
 def _numeric(name: str) -> bool:
@@ -175,7 +176,7 @@ def execution_table(
 
 def _view_column(header: str, name: str, show: Callable[[Any], str] | None = None) -> Column:
     cell = show or field_cell(name)
-    return Column(header, lambda row: cell(row.get(name)), _numeric(name) or show is not None)
+    return Column(header, lambda row: cell(row.get(name)), _numeric(name))
 
 
 VIEW_LAYOUTS: dict[str, tuple[Column, ...]] = {
@@ -185,8 +186,8 @@ VIEW_LAYOUTS: dict[str, tuple[Column, ...]] = {
         _view_column("contract", "option_symbol"),
         _view_column("strike", "strike_price"),
         _view_column("expiry", "expiration_date"),
-        _view_column("DTE", "days_to_expiry", text),
-        _view_column("qty", "contracts", text),
+        _view_column("DTE", "days_to_expiry"),
+        _view_column("qty", "contracts"),
         _view_column("premium", "premium_paid"),
         _view_column("delta", "delta"),
         _view_column("theta", "theta"),
@@ -195,9 +196,9 @@ VIEW_LAYOUTS: dict[str, tuple[Column, ...]] = {
     ),
     "options_performance_by_strategy": (
         _view_column("strategy", "strategy_type"),
-        _view_column("trades", "trades", text),
-        _view_column("wins", "wins", text),
-        _view_column("losses", "losses", text),
+        _view_column("trades", "trades"),
+        _view_column("wins", "wins"),
+        _view_column("losses", "losses"),
         _view_column("win rate", "win_rate"),
         _view_column("total P&L", "total_realized_pnl"),
         _view_column("average P&L", "avg_realized_pnl"),
@@ -205,11 +206,11 @@ VIEW_LAYOUTS: dict[str, tuple[Column, ...]] = {
     "daily_options_summary": (
         _view_column("day", "trading_day"),
         _view_column("instrument", "instrument_type"),
-        _view_column("executions", "executions", text),
-        _view_column("contracts", "contracts", text),
+        _view_column("executions", "executions"),
+        _view_column("contracts", "contracts"),
         _view_column("premium spent", "premium_spent"),
-        _view_column("fills", "fills", text),
-        _view_column("rejections", "rejections", text),
+        _view_column("fills", "fills"),
+        _view_column("rejections", "rejections"),
     ),
 }
 
@@ -221,7 +222,7 @@ def view_table(name: str, rows: Sequence[dict[str, Any]], wide: bool = False) ->
         return f"{name}: no rows"
     columns = VIEW_LAYOUTS.get(name)
     if wide or columns is None:
-        columns = tuple(_view_column(c, c, _counted(rows[0][c])) for c in rows[0])
+        columns = tuple(_view_column(c, c) for c in rows[0])
     return _table(name, columns, rows)
 
 
@@ -236,11 +237,6 @@ def new_table(title: str, caption: str | None = None) -> Table:
         show_edge=False,
         pad_edge=False,
     )
-
-
-def _counted(value: object) -> Callable[[Any], str] | None:
-    """A whole-number column reads as it is, right-justified (``_view_column``)."""
-    return text if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _table(
