@@ -284,7 +284,7 @@ def order_lines(e: Execution) -> list[tuple[str, str]]:
         lines.append(("contract", f"STOCK {e.ticker}"))
     unit = "contracts" if option else "shares"
     filled = f", filled {quantity(e.filled_qty)}" if e.filled_qty is not None else ""
-    lines.append(("quantity", f"{_ordered(e)} {unit}{filled}"))
+    lines.append(("quantity", f"{e.action.value} {_ordered(e)} {unit}{filled}"))
     paid = e.filled_avg_price if e.filled_avg_price is not None else e.premium_paid
     if paid is not None:
         how = "fill" if e.filled_avg_price is not None else "sent at"

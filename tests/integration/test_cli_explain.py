@@ -106,7 +106,7 @@ def test_executions_fit_120_columns_and_their_short_ids_explain(stored, capsys):
         "strike 227.5 is not 230",
         "3 × 215.00 = 645.00",
         "sf-open-aapl-call (venue ord-call-1)",
-        "3 contracts, filled 3",
+        "BUY 3 contracts, filled 3",
         "delta +0.481, theta -0.221/day, IV 26.3%",
     ):
         assert expected in out, f"{expected!r} missing:\n{out}"

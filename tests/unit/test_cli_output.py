@@ -230,7 +230,7 @@ def test_the_wait_outcome_is_a_dozen_lines_without_the_explain_document():
         "AAPL261120C00230000",
         "strike 230.00",
         "2026-11-20",
-        "3 contracts",
+        "BUY 3 contracts",
         "2.15 a share",
         "645.00 in all",  # 3 contracts × 100 shares × 2.15
         "delta +0.481",
@@ -246,7 +246,7 @@ def test_the_wait_outcome_of_a_stock_order_and_of_none():
     rec = replace(recommendation("rec-1"), status=RecommendationStatus.EXECUTED)
     shown = "\n".join(rendered(outcome_table(rec, stock_execution("sf-stock-1", "rec-1"))))
     assert "STOCK AAPL" in shown
-    assert "12 shares" in shown
+    assert "BUY 12 shares" in shown
     assert "2,749.68 in all" in shown
     assert "delta" not in shown
     refused: Recommendation = replace(
