@@ -43,6 +43,9 @@ a malformed value stops any of them), `cli: <command>` the `strikeflow` commands
 ([cli.md](cli.md)), `beat` and `flower` the Celery processes of those names, and `demo` the command
 `strikeflow demo`, which sets the venue, the keys and the clock itself. How the
 processes fit together is in [operations.md](operations.md).
+
+One more variable is not a setting: `STRIKEFLOW_DEBUG=1` makes a `strikeflow` command
+print the traceback above its one-line error ([cli.md](cli.md)).
 """
 
 

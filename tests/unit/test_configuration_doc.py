@@ -21,7 +21,10 @@ PAGE = ROOT / "docs" / "configuration.md"
 NAMING = [ROOT / "README.md", ROOT / ".env.example", *sorted((ROOT / "docs").glob("*.md"))]
 NAME = re.compile(rf"\b{PREFIX}[A-Z0-9_]*[A-Z0-9]\b")
 # STRIKEFLOW_ variables that are not settings, and the one file that reads each.
-NOT_SETTINGS = {"STRIKEFLOW_BENCH_REDIS": ROOT / "benchmarks" / "bench_pipeline.py"}
+NOT_SETTINGS = {
+    "STRIKEFLOW_BENCH_REDIS": ROOT / "benchmarks" / "bench_pipeline.py",
+    "STRIKEFLOW_DEBUG": ROOT / "strikeflow" / "cli" / "failures.py",
+}
 # Who may read a setting: the vocabulary of the page's "read by" column.
 PROCESSES = ("workers: ", "cli: ", "beat", "flower", "demo", "emulator")
 SETTINGS = {env_name(name) for name in Settings.model_fields}
@@ -112,5 +115,5 @@ def test_the_names_that_are_not_settings_are_read_where_they_say():
 def test_the_name_pattern_finds_names():
     """The scan above would pass vacuously if the pattern matched nothing."""
     found = set(NAME.findall(PAGE.read_text()))
-    assert found == SETTINGS
+    assert found == SETTINGS | {"STRIKEFLOW_DEBUG"}
     assert NAME.findall("set STRIKEFLOW_NOT_A_SETTING=1") == ["STRIKEFLOW_NOT_A_SETTING"]
