@@ -170,7 +170,7 @@ def _print_selection(console: Console, selection: Mapping[str, Any], rows: int) 
     if liquidity:
         lines.insert(1, ("liquidity", liquidity))
     console.print(_grid(lines))
-    rejected = [r for r in selection.get("rejected") or () if isinstance(r, Mapping)]
+    rejected = [r for r in _listed(selection.get("rejected")) if isinstance(r, Mapping)]
     counts = _mapping(selection.get("rejected_counts"))
     considered = selection.get("candidates", len(rejected))
     console.print(Text(counts_line(considered, f"{right}s", len(rejected), counts)))
@@ -280,7 +280,7 @@ def _print_steps(console: Console, explain: Mapping[str, Any]) -> None:
     """What happened after the selection: re-selections, fallback, sizing, risk, and the
     refusals that stopped the chain."""
     lines: list[tuple[str, str]] = []
-    for check in explain.get("price_checks") or ():
+    for check in _listed(explain.get("price_checks")):
         if isinstance(check, Mapping):
             lines.append(("price", f"{check.get('moved')}: {check.get('action')}"))
     fallback = _mapping(explain.get("fallback"))
@@ -335,7 +335,12 @@ def _grid(lines: list[tuple[str, str]]) -> Table:
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
+    """A stored object, or nothing: the document is read, never trusted to be whole."""
     return value if isinstance(value, Mapping) else {}
+
+
+def _listed(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _rows(text: str) -> int:

@@ -10,6 +10,8 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from strikeflow.cli import main
@@ -189,6 +191,33 @@ def test_an_odd_stored_document_still_prints():
     odd = {"selection": {"rejected": [{"symbol": "not-an-occ", "reasons": "one"}, 7]}, "risk": 3}
     text = shown(Decision(rec, odd, []))
     assert "not-an-occ" in text
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+KEYS = st.sampled_from(
+    ["selection", "fallback", "sizing", "risk", "short", "refusal", "price_checks", "adopted"]
+)
+SELECTION_KEYS = st.sampled_from(
+    ["chosen", "policy", "spot", "at", "candidates", "rejected_counts", "rejected"]
+)
+
+
+@settings(derandomize=True, max_examples=100, deadline=None)
+@given(
+    st.dictionaries(KEYS, JSON | st.dictionaries(SELECTION_KEYS, JSON), max_size=6),
+    st.dictionaries(SELECTION_KEYS, JSON, max_size=7),
+)
+def test_any_stored_document_prints_without_an_error(document, selection):
+    """A document of any shape (an older release's, a hand-edited row) prints what it can."""
+    rec = recommendation(REC_ID)
+    text = shown(Decision(rec, {**document, "selection": selection}, []))
+    assert f"{REC_ID}: pending" in text
 
 
 @pytest.mark.parametrize(
