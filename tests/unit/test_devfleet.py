@@ -85,7 +85,7 @@ def test_emulator_args_are_the_cli_s_and_give_back_the_options():
         faults=FaultConfig(error_5xx=0.1),
     )
     parsed = _parser().parse_args(["emulator", "--port", "1", *emulator_args(options)])
-    assert (parsed.seed, parsed.symbols, parsed.clock) == (7, "SPY,QQQ", "sim")
+    assert (parsed.seed, parsed.symbols, parsed.clock) == (7, ("SPY", "QQQ"), "sim")
     assert parsed.start == options.start
     assert (parsed.api_key, parsed.secret_key, parsed.fill_delay) == ("k", "s", 0.5)
     assert parsed.fault_error_5xx == 0.1
