@@ -1,4 +1,10 @@
-"""The ``strikeflow`` command."""
+"""The ``strikeflow`` command.
+
+``main`` is the one place a command ends: whatever it raises becomes one line on stderr
+and an exit code (``failures``), Ctrl-C included, so a user never reads a traceback. It
+imports the commands only once inside that guard: an interrupt while they load is an
+interrupt too.
+"""
 
 from __future__ import annotations
 
@@ -6,92 +12,49 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from alembic.util import CommandError
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-
-from strikeflow.cli.arguments import shown_url
-from strikeflow.cli.demo import add_demo_command
-from strikeflow.cli.dispatch import add_dispatch_commands
-from strikeflow.cli.emulator import add_emulator_command
-from strikeflow.cli.fleet import add_fleet_command
-from strikeflow.cli.recover import add_recover_command
-from strikeflow.config import Settings
-from strikeflow.db import migrate
-from strikeflow.db.engine import dispose_all
-
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    return args.run(args)
+    from strikeflow.cli import failures
+
+    args = None
+    try:
+        from strikeflow.db.engine import sqlite_files
+
+        args = _parser().parse_args(argv)
+        with sqlite_files(create=False):  # only `db upgrade` and the demo make a database
+            return args.run(args)
+    except KeyboardInterrupt:
+        return failures.interrupted(args)
+    except BrokenPipeError:
+        return failures.output_closed()
+    except Exception as error:
+        return failures.failed(error, args)
 
 
 def _parser() -> argparse.ArgumentParser:
+    from strikeflow.cli.database import add_db_commands
+    from strikeflow.cli.demo import add_demo_command
+    from strikeflow.cli.dispatch import add_dispatch_commands
+    from strikeflow.cli.emulator import add_emulator_command
+    from strikeflow.cli.failures import DEBUG_VARIABLE, exit_code_lines
+    from strikeflow.cli.fleet import add_fleet_command
+    from strikeflow.cli.recover import add_recover_command
+
     parser = argparse.ArgumentParser(
-        prog="strikeflow", description="Trading signals in, stock and option orders out."
+        prog="strikeflow",
+        description="Trading signals in, stock and option orders out.",
+        epilog=f"exit codes:\n{exit_code_lines()}\n\n"
+        f"{DEBUG_VARIABLE}=1 prints the traceback of an error above its one line.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
     add_demo_command(commands)
-    _add_db_commands(commands)
+    add_db_commands(commands)
     add_emulator_command(commands)
     add_fleet_command(commands)
     add_dispatch_commands(commands)
     add_recover_command(commands)
     return parser
-
-
-def _add_db_commands(commands: argparse._SubParsersAction) -> None:
-    db = commands.add_parser(
-        "db",
-        help="migrate the database at STRIKEFLOW_DATABASE_URL (default sqlite:///./strikeflow.db)",
-    )
-    actions = db.add_subparsers(required=True, metavar="ACTION")
-    upgrade = actions.add_parser("upgrade", help="migrate up to a revision (default: head)")
-    upgrade.add_argument("revision", nargs="?", default="head", help="e.g. 0001 (default head)")
-    upgrade.set_defaults(run=run_db, act=_db_upgrade)
-    downgrade = actions.add_parser("downgrade", help="migrate down to a revision")
-    downgrade.add_argument("revision", help="e.g. 0001, or base for an empty schema")
-    downgrade.set_defaults(run=run_db, act=_db_downgrade)
-    current = actions.add_parser("current", help="show the revision the database is at")
-    current.set_defaults(run=run_db, act=_db_current)
-
-
-def run_db(args: argparse.Namespace) -> int:
-    """One ``db`` action against the configured database; a failure is one line on stderr."""
-    url = Settings().database_url
-    try:
-        print(args.act(url, args))
-    except (SQLAlchemyError, CommandError) as failed:
-        print(f"strikeflow db: {shown_url(url)}: {_first_line(failed)}", file=sys.stderr)
-        return 1
-    finally:
-        dispose_all()
-    return 0
-
-
-def _db_upgrade(url: str, args: argparse.Namespace) -> str:
-    migrate.upgrade(url, args.revision)
-    return f"{shown_url(url)} upgraded to {_revision(migrate.current(url))}"
-
-
-def _db_downgrade(url: str, args: argparse.Namespace) -> str:
-    migrate.downgrade(url, args.revision)
-    return f"{shown_url(url)} downgraded to {_revision(migrate.current(url))}"
-
-
-def _db_current(url: str, _args: argparse.Namespace) -> str:
-    return f"{shown_url(url)} is at {_revision(migrate.current(url))}"
-
-
-def _revision(revision: str | None) -> str:
-    if revision is None:
-        return "no revision (empty database)"
-    return f"{revision} (head)" if revision == migrate.head() else revision
-
-
-def _first_line(error: Exception) -> str:
-    cause = error.orig if isinstance(error, DBAPIError) else error
-    lines = str(cause).strip().splitlines()
-    return lines[0] if lines else type(cause).__name__
 
 
 if __name__ == "__main__":

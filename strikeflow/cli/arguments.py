@@ -5,7 +5,7 @@ database URL is shown (never its password)."""
 from __future__ import annotations
 
 import argparse
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -13,13 +13,17 @@ from sqlalchemy.exc import ArgumentError
 
 
 def aware_instant(text: str) -> datetime:
-    """An ISO 8601 instant with its UTC offset."""
+    """An ISO 8601 instant with its UTC offset. Without one, the hint is the same instant
+    written in full with an offset, which this function itself accepts."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 instant: {text!r}") from None
     if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"give a UTC offset, e.g. {text}-05:00")
+        new_york = moment.replace(tzinfo=timezone(timedelta(hours=-5))).isoformat()
+        raise argparse.ArgumentTypeError(
+            f"give a UTC offset, e.g. {moment.replace(tzinfo=UTC).isoformat()} or {new_york}"
+        )
     return moment
 
 

@@ -3,18 +3,18 @@ venue's accept and the write), bring every stale recommendation to its terminal 
 
 It runs here, in this process, against the database and the venue, and sends the chains
 it re-drives to the broker: the same client_order_ids, so nothing trades twice. Exit 0:
-done; 3: the venue did not answer about some (listed), run it again; 1: it could not run.
+done; 3: the venue did not answer about some (listed), run it again; 1: it could not run
+(the database, the venue or the broker failed, or the setup is not ready: ``main`` says
+which in one line).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 
+from strikeflow.cli.failures import EXIT_OK, EXIT_RUN_AGAIN
 from strikeflow.db.engine import dispose_all
-
-EXIT_RUN_AGAIN = 3  # the venue did not answer for some: run it again
 
 
 def add_recover_command(commands: argparse._SubParsersAction) -> None:
@@ -39,8 +39,8 @@ def run_recover(args: argparse.Namespace) -> int:
     from strikeflow.services.recovery import recover
     from strikeflow.tasks import dispatch_chain
 
-    rt = bootstrap.runtime()
     try:
+        rt = bootstrap.runtime()
         report = recover(
             rt.context,
             rt.recommendations,
@@ -48,9 +48,6 @@ def run_recover(args: argparse.Namespace) -> int:
             redrive=not args.no_redrive,
             min_age_s=args.min_age,
         )
-    except Exception as failed:  # the database, the venue or the broker: say which, briefly
-        print(f"strikeflow recover: {type(failed).__name__}: {failed}", file=sys.stderr)
-        return 1
     finally:
         dispose_all()
     if args.json:
@@ -62,4 +59,4 @@ def run_recover(args: argparse.Namespace) -> int:
             f" {report.waiting}, in flight {report.in_flight}, venue unreachable for"
             f" {len(report.unreachable)}"
         )
-    return EXIT_RUN_AGAIN if report.unreachable else 0
+    return EXIT_RUN_AGAIN if report.unreachable else EXIT_OK

@@ -9,6 +9,12 @@ have closed it unseen. One back from use a moment ago goes out unpinged, which h
 busy worker's round trips to the database; if the server went away in that moment, the
 statement fails as a disconnect, SQLAlchemy invalidates the pool, and the caller's retry
 (StoreUnavailable, retried by every task) gets a fresh connection.
+
+Setup failures come out typed, so the command line can say what to do: a URL that is
+not PostgreSQL or SQLite, or whose driver is missing, is UnsupportedDatabase; a missing
+table or column (a database never migrated, or behind) is SchemaMissing; and inside
+``sqlite_files(create=False)`` a SQLite file that does not exist is DatabaseMissing
+instead of a new empty file.
 """
 
 from __future__ import annotations
@@ -17,28 +23,113 @@ import os
 import sqlite3
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy import URL, Engine, create_engine, event
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
+
+from strikeflow.domain.errors import DatabaseMissing, SchemaMissing, UnsupportedDatabase
 
 _ENGINES: dict[tuple[int, str], Engine] = {}
 _READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 PING_IDLE_AFTER_S = 1.0
 _IDLE_SINCE = "strikeflow_idle_since"
+SUPPORTED = ("postgresql", "sqlite")
+# An execution option for a connection that changes the schema (the migrations): its
+# missing tables are the migration's own business, not a database to be migrated.
+SCHEMA_CHANGES = "strikeflow_schema_changes"
+_PG_UNDEFINED = ("42P01", "42703")  # undefined_table, undefined_column
+_SQLITE_UNDEFINED = ("no such table", "no such column", "has no column named")
+_MAY_CREATE_SQLITE: ContextVar[bool] = ContextVar("strikeflow_may_create_sqlite", default=True)
 
 
 def make_engine(url: str, ping_idle_after_s: float = PING_IDLE_AFTER_S, **options: Any) -> Engine:
     """A new engine whose pool pings connections idle longer than ``ping_idle_after_s``
     (0: every checkout, as ``pool_pre_ping``); SQLite with foreign keys and a busy wait."""
-    if url.startswith("sqlite"):
+    parsed = supported_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite":
         options.setdefault("connect_args", {"timeout": 30})
-    engine = create_engine(url, **options)
+        path = sqlite_file(parsed)
+        if path is not None and not _MAY_CREATE_SQLITE.get() and not path.exists():
+            raise DatabaseMissing(shown)
+    try:
+        engine = create_engine(parsed, **options)
+    except (NoSuchModuleError, ImportError) as missing:
+        raise UnsupportedDatabase(shown, f"driver not available ({missing})") from None
     _ping_when_idle(engine, ping_idle_after_s)
+    event.listen(engine, "handle_error", _schema_missing_as(shown))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def supported_url(url: str | URL) -> URL:
+    """``url`` parsed, if it names PostgreSQL or SQLite (else UnsupportedDatabase, which
+    never repeats an unparsable URL: it may hold a password SQLAlchemy could not mask)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UnsupportedDatabase(
+            None, "not a database URL (e.g. postgresql+psycopg2://user@host/db, sqlite:///f.db)"
+        ) from None
+    if parsed.get_backend_name() not in SUPPORTED:
+        raise UnsupportedDatabase(
+            parsed.render_as_string(hide_password=True),
+            f"{parsed.get_backend_name()} is not supported: PostgreSQL or SQLite only",
+        )
+    return parsed
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file a SQLite URL names (relative to the working directory, as sqlite3 takes
+    it); None for another database, an in-memory one, or a ``file:`` URI."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    if database.startswith("file:") or parsed.query.get("uri"):
+        return None
+    return Path(database)
+
+
+@contextmanager
+def sqlite_files(create: bool) -> Iterator[None]:
+    """Whether an engine made in this block (this thread or task) may create the SQLite
+    file its URL names, as sqlite3 does on connect (the default: migrations, tests), or
+    raises DatabaseMissing for a file that does not exist (the commands that only use a
+    database: an empty new file there would fail on its first table, and stay behind)."""
+    token = _MAY_CREATE_SQLITE.set(create)
+    try:
+        yield
+    finally:
+        _MAY_CREATE_SQLITE.reset(token)
+
+
+def _schema_missing_as(shown: str):
+    """A ``handle_error`` hook: a statement that fails because a table or column does not
+    exist raises SchemaMissing (unless its connection is changing the schema)."""
+
+    def translate(context: ExceptionContext) -> None:
+        connection = context.connection
+        if connection is not None and connection.get_execution_options().get(SCHEMA_CHANGES):
+            return
+        error = context.original_exception
+        lines = str(error).strip().splitlines()
+        first = lines[0] if lines else ""
+        code = getattr(error, "pgcode", None) or getattr(error, "sqlstate", None)
+        if code in _PG_UNDEFINED or (
+            context.dialect.name == "sqlite" and any(m in first for m in _SQLITE_UNDEFINED)
+        ):
+            raise SchemaMissing(shown, first)
+
+    return translate
 
 
 def _ping_when_idle(engine: Engine, idle_after_s: float) -> None:

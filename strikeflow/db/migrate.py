@@ -6,6 +6,9 @@ revision. PostgreSQL has transactional DDL; SQLite has it too, but Python's sqli
 only opens a transaction before INSERT/UPDATE/DELETE and runs DDL in autocommit mode, so
 for the migration's connection the driver's transaction handling is switched off and the
 BEGIN is issued here.
+
+A migration may create the SQLite file it migrates (that is how a SQLite database comes
+to be); reading the revision of one that does not exist says "none" and creates nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +25,13 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection
 
-from strikeflow.db.engine import engine_for
+from strikeflow.db.engine import (
+    SCHEMA_CHANGES,
+    engine_for,
+    sqlite_file,
+    sqlite_files,
+    supported_url,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -42,8 +51,10 @@ def alembic_config(url: str, connection: Connection | None = None) -> Config:
 @contextmanager
 def migration_connection(url: str) -> Iterator[Connection]:
     """A connection in a transaction that commits at the end, or rolls back on error."""
-    engine = engine_for(url)
+    with sqlite_files(create=True):
+        engine = engine_for(url)
     with engine.connect() as connection:
+        connection.execution_options(**{SCHEMA_CHANGES: True})
         if engine.dialect.name == "sqlite":
             with _sqlite_schema_transaction(connection):
                 yield connection
@@ -93,7 +104,11 @@ def downgrade(url: str, revision: str) -> None:
 
 
 def current(url: str) -> str | None:
-    """The revision the database is at, or None if it was never migrated."""
+    """The revision the database is at, or None if it was never migrated (or is a SQLite
+    file that does not exist, which stays so)."""
+    path = sqlite_file(supported_url(url))
+    if path is not None and not path.exists():
+        return None
     with engine_for(url).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 

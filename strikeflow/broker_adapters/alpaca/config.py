@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from strikeflow.domain.errors import MissingCredentials
 from strikeflow.domain.orders import OptionPricing, OrderPricing
 
 MASK = "**********"
@@ -93,12 +94,13 @@ class AlpacaConfig:
 
     @classmethod
     def from_settings(cls, settings: Any) -> AlpacaConfig:
-        """From ``strikeflow.config.Settings``; refuses to start without both keys."""
+        """From ``strikeflow.config.Settings``. Without both keys (unset or empty):
+        MissingCredentials naming the settings to set, a type a command can explain."""
         key, secret = settings.alpaca_api_key, settings.alpaca_secret_key
-        if key is None or secret is None:
-            raise ValueError(
-                "STRIKEFLOW_ALPACA_API_KEY and STRIKEFLOW_ALPACA_SECRET_KEY must both be set"
-            )
+        named = (("STRIKEFLOW_ALPACA_API_KEY", key), ("STRIKEFLOW_ALPACA_SECRET_KEY", secret))
+        unset = tuple(n for n, value in named if value is None or not value.get_secret_value())
+        if unset:
+            raise MissingCredentials("Alpaca", unset)
         return cls(
             api_key=Secret(key.get_secret_value()),
             secret_key=Secret(secret.get_secret_value()),

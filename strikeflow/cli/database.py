@@ -1,0 +1,71 @@
+"""``strikeflow db upgrade | downgrade | current``: the packaged migrations against the
+database at STRIKEFLOW_DATABASE_URL. ``upgrade`` is the one command that may create a
+SQLite file; ``current`` of a file that does not exist says "no revision" and leaves none."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from alembic.util import CommandError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from strikeflow.cli.arguments import shown_url
+from strikeflow.config import Settings
+from strikeflow.db import migrate
+from strikeflow.db.engine import dispose_all
+
+
+def add_db_commands(commands: argparse._SubParsersAction) -> None:
+    db = commands.add_parser(
+        "db",
+        help="migrate the database at STRIKEFLOW_DATABASE_URL (default sqlite:///./strikeflow.db)",
+    )
+    actions = db.add_subparsers(required=True, metavar="ACTION")
+    upgrade = actions.add_parser("upgrade", help="migrate up to a revision (default: head)")
+    upgrade.add_argument("revision", nargs="?", default="head", help="e.g. 0001 (default head)")
+    upgrade.set_defaults(run=run_db, act=_db_upgrade)
+    downgrade = actions.add_parser("downgrade", help="migrate down to a revision")
+    downgrade.add_argument("revision", help="e.g. 0001, or base for an empty schema")
+    downgrade.set_defaults(run=run_db, act=_db_downgrade)
+    current = actions.add_parser("current", help="show the revision the database is at")
+    current.set_defaults(run=run_db, act=_db_current)
+
+
+def run_db(args: argparse.Namespace) -> int:
+    """One ``db`` action against the configured database; a failure is one line on stderr."""
+    url = Settings().database_url
+    try:
+        print(args.act(url, args))
+    except (SQLAlchemyError, CommandError) as failed:
+        print(f"strikeflow db: {shown_url(url)}: {_first_line(failed)}", file=sys.stderr)
+        return 1
+    finally:
+        dispose_all()
+    return 0
+
+
+def _db_upgrade(url: str, args: argparse.Namespace) -> str:
+    migrate.upgrade(url, args.revision)
+    return f"{shown_url(url)} upgraded to {_revision(migrate.current(url))}"
+
+
+def _db_downgrade(url: str, args: argparse.Namespace) -> str:
+    migrate.downgrade(url, args.revision)
+    return f"{shown_url(url)} downgraded to {_revision(migrate.current(url))}"
+
+
+def _db_current(url: str, _args: argparse.Namespace) -> str:
+    return f"{shown_url(url)} is at {_revision(migrate.current(url))}"
+
+
+def _revision(revision: str | None) -> str:
+    if revision is None:
+        return "no revision (empty database)"
+    return f"{revision} (head)" if revision == migrate.head() else revision
+
+
+def _first_line(error: Exception) -> str:
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
