@@ -1,4 +1,5 @@
-"""A local fleet for tests, the demo, benchmarks, chaos runs and ``scripts/fleet``: the
+"""A local fleet for tests, the demo, benchmarks, chaos runs, ``strikeflow fleet`` and
+``scripts/fleet``: the
 emulator plus real Celery subprocesses (workers, beat, Flower), all on the caller's Redis
 db numbers and database. Importing it connects to nothing.
 
@@ -9,7 +10,8 @@ db numbers and database. Importing it connects to nothing.
         fleet.start_workers([WorkerSpec("pipeline", ("marketdata", "dispatch", "persistence"))])
         fleet.app.send_task("strikeflow.dispatch", kwargs={"recommendation_id": rid})
 
-``LocalStack`` starts everything docker-compose.yml does, in the same order.
+``LocalStack`` starts everything docker-compose.yml does, in the same order;
+``background`` records a fleet left running, for a later ``status`` or ``down``.
 """
 
 from strikeflow.devfleet.emulator import (
