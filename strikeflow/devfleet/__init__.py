@@ -1,7 +1,6 @@
 """A local fleet for tests, the demo, benchmarks, chaos runs, ``strikeflow fleet`` and
-``scripts/fleet``: the
-emulator plus real Celery subprocesses (workers, beat, Flower), all on the caller's Redis
-db numbers and database. Importing it connects to nothing.
+``scripts/fleet``: the emulator plus real Celery subprocesses (workers, beat, Flower), all
+on the caller's Redis db numbers and database. Importing it connects to nothing.
 
     dbs = RedisDbs(broker=8, backend=9, app=10)
     with InProcessEmulator(EmulatorOptions(...)) as emu, Fleet(

@@ -1,6 +1,7 @@
 """The whole fleet of docker-compose.yml as local processes (``strikeflow fleet``,
-``scripts/fleet``, the e2e tests): migrate, the emulator, the five workers (one per queue), beat, Flower, and in
-simulated time a clock driver; plus a redis-server of one's own for isolated runs.
+``scripts/fleet``, the e2e tests): migrate, the emulator, the five workers (one per
+queue), beat, Flower, and in simulated time a clock driver; plus a redis-server of one's
+own for isolated runs.
 
     stack = LocalStack(StackConfig(fleet=FleetConfig(url, None, dbs, logs), emulator=opts))
     with stack:               # up(): migrate, emulator, workers, beat, Flower, clock
