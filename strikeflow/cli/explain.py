@@ -23,9 +23,16 @@ from rich.text import Text
 from sqlalchemy import Engine
 
 from strikeflow.cli.arguments import database_url
-from strikeflow.cli.formats import ELLIPSIS, greek, instant, money, percent, price
+from strikeflow.cli.formats import ELLIPSIS, greek, instant, money, percent, price, printable
 from strikeflow.cli.reading import DB_HELP, ReadFailed, failed, print_json, read_database
-from strikeflow.cli.tables import console_for, new_table, order_lines, short_reason, trade_label
+from strikeflow.cli.tables import (
+    console_for,
+    new_table,
+    order_lines,
+    plain,
+    short_reason,
+    trade_label,
+)
 from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
 from strikeflow.domain.errors import InvalidOccSymbol
 from strikeflow.domain.occ import parse_occ
@@ -128,7 +135,7 @@ def run_explain(args: argparse.Namespace) -> int:
 
 def print_decision(console: Console, decision: Decision, rows: int) -> None:
     rec, explain = decision.recommendation, decision.explain
-    console.rule(Text(f"{rec.id}: {rec.status.value}", style="bold"))
+    console.rule(plain(f"{rec.id}: {rec.status.value}", style="bold"))
     console.print(_recommendation(rec))
     selection = _mapping(explain.get("selection"))
     if selection:
@@ -173,7 +180,7 @@ def _print_selection(console: Console, selection: Mapping[str, Any], rows: int) 
     rejected = [r for r in _listed(selection.get("rejected")) if isinstance(r, Mapping)]
     counts = _mapping(selection.get("rejected_counts"))
     considered = selection.get("candidates", len(rejected))
-    console.print(Text(counts_line(considered, f"{right}s", len(rejected), counts)))
+    console.print(plain(counts_line(considered, f"{right}s", len(rejected), counts)))
     chosen = _mapping(selection.get("chosen"))
     if chosen:
         console.print(
@@ -244,7 +251,7 @@ def chosen_line(
         tail += f" (Greeks: {greeks_source})"
     if sizing:
         tail += f" · sizing: {sizing}"
-    return Text.assemble((f"chosen {symbol}", "green"), tail)
+    return Text.assemble((printable(f"chosen {symbol}"), "green"), printable(tail))
 
 
 def _rejected_table(rejected: list[Mapping[str, Any]], spot: object, rows: int) -> Table:
@@ -272,7 +279,7 @@ def _rejected_table(rejected: list[Mapping[str, Any]], spot: object, rows: int) 
     for candidate in nearest:
         reasons = candidate.get("reasons")
         why = "; ".join(map(str, reasons)) if isinstance(reasons, list) else str(reasons)
-        table.add_row(Text(str(candidate.get("symbol"))), Text(why))
+        table.add_row(plain(str(candidate.get("symbol"))), plain(why))
     return table
 
 
@@ -330,7 +337,7 @@ def _grid(lines: list[tuple[str, str]]) -> Table:
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     for label, value in lines:
-        grid.add_row(label, Text(value))
+        grid.add_row(label, plain(value))
     return grid
 
 

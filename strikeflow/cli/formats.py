@@ -10,6 +10,7 @@ here: machines get full precision (``json_default``).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
@@ -97,6 +98,17 @@ def text(value: object) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return _raw(value)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(value: str) -> str:
+    """``value`` safe to put on a terminal: line breaks and tabs as spaces, any other
+    control character (an escape sequence in stored text) spelled out as ``\\xNN``."""
+    return _CONTROL.sub(
+        lambda c: " " if c.group() in "\n\r\t" else f"\\x{ord(c.group()):02x}", value
+    )
 
 
 def json_default(value: object) -> object:

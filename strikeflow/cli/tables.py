@@ -26,6 +26,7 @@ from strikeflow.cli.formats import (
     money,
     percent,
     price,
+    printable,
     quantity,
     short_id,
     text,
@@ -226,6 +227,11 @@ def view_table(name: str, rows: Sequence[dict[str, Any]], wide: bool = False) ->
     return _table(name, columns, rows)
 
 
+def plain(value: str, style: str = "") -> Text:
+    """Stored text as a cell: printable, and never read as rich markup."""
+    return Text(printable(value), style=style)
+
+
 def new_table(title: str, caption: str | None = None) -> Table:
     """The tables' one style: a rule under the header, two spaces between columns."""
     return Table(
@@ -247,7 +253,7 @@ def _table(
         justify = "right" if column.numeric else "left"
         table.add_column(column.header, justify=justify, overflow="fold")
     for row in rows:
-        table.add_row(*(Text(column.cell(row)) for column in columns))
+        table.add_row(*(plain(column.cell(row)) for column in columns))
     return table
 
 
@@ -265,7 +271,7 @@ def outcome_table(rec: Recommendation, execution: Execution | None) -> Table:
         lines.append(("reason", reason))
     lines += [("order", "none recorded")] if execution is None else order_lines(execution)
     for what, value in lines:
-        table.add_row(what, Text(value))
+        table.add_row(what, plain(value))
     return table
 
 

@@ -291,6 +291,21 @@ def test_an_instant_reads_on_the_new_york_clock():
     assert formats.instant("2027-04-15T13:35:00+00:00", "%H:%M") == "09:35"
 
 
+def test_stored_text_cannot_drive_the_terminal():
+    assert formats.printable("spread\x1b[2J wide\nnext\tcell") == "spread\\x1b[2J wide next cell"
+    rec = replace(
+        recommendation("rec-1"),
+        status=RecommendationStatus.REJECTED,
+        status_reason="rejected: venue said \x1b]0;owned\x07 [bold]no[/bold]",
+    )
+    console = Console(width=WIDTH, file=io.StringIO(), force_terminal=True)
+    console.print(outcome_table(rec, None))
+    written = console.file.getvalue()
+    assert "\x1b]0;" not in written  # the stored escape is spelled out, not sent
+    assert "\\x1b]0;owned\\x07" in written
+    assert "[bold]no[/bold]" in written  # stored text is never read as markup
+
+
 def test_json_keeps_full_precision():
     payload = {"premium": Decimal("2.123456789"), "at": AT, "day": date(2027, 4, 15)}
     assert json.loads(json.dumps(payload, default=formats.json_default)) == {
