@@ -30,6 +30,7 @@ from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.service import EmulatorOptions
+from tests.hypothesis_profiles import examples
 from tests.integration.conftest import empty_tables
 from tests.integration.emulator import KEY, SECRET, poll
 from tests.unit.test_bad_input_dispatch import FUZZ, payloads
@@ -38,7 +39,7 @@ MONDAY = datetime(2037, 11, 16, 10, 45, tzinfo=NEW_YORK)
 DBS = RedisDbs(broker=6, backend=7, app=15)
 WORKER = WorkerSpec("sf-poison", ("marketdata", "dispatch", "orders", "persistence"))
 DEADLINE_S = 30.0
-WORKER_EXAMPLES = 150
+WORKER_EXAMPLES = examples(150)
 
 
 class Queue:

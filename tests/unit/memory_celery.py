@@ -1,5 +1,7 @@
-"""The current Celery app on the memory:// transport, for tests that send but need no
-worker (the CLI, the entry task's own code), and the rows they may have stored."""
+"""Celery on the memory:// transport for the unit tests: the app's configuration with a
+fast poll, a real worker in a thread that also stops fast, the current app for tests
+that send but need no worker (the CLI, the entry task's own code), and the rows they
+may have stored."""
 
 from __future__ import annotations
 
@@ -7,11 +9,43 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from celery import Celery
+from celery.contrib.testing.worker import start_worker
+from celery.worker import state
+from celery.worker.consumer import Consumer
 from sqlalchemy import func, select
 
 from strikeflow.db.engine import engine_for
 from strikeflow.db.tables import recommendations
 from strikeflow.workers.config import QUEUES, celery_config
+
+# kombu's memory transport is polled: with every queue empty a worker sleeps this long
+# before it looks again (kombu's default is 1 s, which a worker in a test pays on every
+# hop of a chain and again when it shuts down).
+POLL_S = 0.01
+
+
+def memory_config(**overrides: object) -> dict:
+    """The app's own configuration on memory://, polled every POLL_S; ``overrides`` last."""
+    conf = celery_config()
+    transport = {**conf.get("broker_transport_options", {}), "polling_interval": POLL_S}
+    conf.update(broker_url="memory://", broker_transport_options=transport)
+    conf.update(overrides)
+    return conf
+
+
+@contextmanager
+def memory_worker(app: Celery) -> Iterator[Consumer]:
+    """A solo worker on every queue, in a thread, for the block (no eager mode).
+
+    On memory:// the worker's loop looks for a shutdown only between two waits for a
+    message of up to 2 s each (celery.worker.loops), so a plain stop idles for 4 s. The
+    stop is asked for first, then two pings wake both waits."""
+    app.loader.import_module("celery.contrib.testing.tasks")  # celery.ping
+    with start_worker(app, pool="solo", queues=list(QUEUES), perform_ping_check=False) as w:
+        yield w
+        state.should_terminate = 0
+        for _ in range(2):
+            app.send_task("celery.ping", queue=next(iter(QUEUES)), ignore_result=True)
 
 
 @contextmanager
@@ -22,7 +56,7 @@ def memory_current_app(name: str) -> Iterator[Celery]:
 
     previous = current_app._get_current_object()
     app = Celery(name, set_as_current=False)
-    app.config_from_object({**celery_config(), "broker_url": "memory://"})
+    app.config_from_object(memory_config())
     app.set_current()
     try:
         yield app

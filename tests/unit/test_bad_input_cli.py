@@ -27,6 +27,7 @@ from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.migrate import upgrade
 from strikeflow.db.repositories import RecommendationRepository
 from strikeflow.domain.records import TICKER, RecommendationStatus
+from tests.hypothesis_profiles import examples
 from tests.unit.memory_celery import memory_current_app, stored_recommendations
 from tests.unit.test_bad_input_dispatch import (
     FUZZ,
@@ -37,8 +38,8 @@ from tests.unit.test_bad_input_dispatch import (
     over_long,
 )
 
-SIGNAL_EXAMPLES = 1_200
-EXECUTIONS_EXAMPLES = 300
+SIGNAL_EXAMPLES = examples(1_200)
+EXECUTIONS_EXAMPLES = examples(300)
 
 
 def typeable(text: str) -> bool:

@@ -34,10 +34,11 @@ from strikeflow.services.manual_signal import (
     manual_recommendation_from,
 )
 from strikeflow.tasks import entry
+from tests.hypothesis_profiles import examples
 from tests.unit.memory_celery import memory_current_app, stored_recommendations
 
-PURE_EXAMPLES = 7_000
-ENTRY_EXAMPLES = 1_500
+PURE_EXAMPLES = examples(7_000)
+ENTRY_EXAMPLES = examples(1_500)
 FUZZ = settings(
     derandomize=True,
     database=None,

@@ -1,30 +1,14 @@
-"""The benchmark scripts must keep running: run each on a small input (no timing asserted)."""
+"""The benchmark scripts' own logic, and small runs of the pure-Python ones (no timing
+asserted). The runs that start servers are in tests/integration/test_benchmark_servers.py;
+the pipeline benchmark's fleet is in tests/e2e/test_benchmark_pipeline.py."""
 
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-@pytest.fixture(autouse=True)
-def _benchmarks_importable(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    yield
-    for name in (
-        "bench_pricing",
-        "bench_selection",
-        "bench_emulator",
-        "bench_pipeline",
-        "bench_signals",
-        "steps_in_process",
-    ):
-        sys.modules.pop(name, None)
+pytestmark = pytest.mark.usefixtures("benchmarks_importable")
 
 
 def test_pricing_benchmark_agrees_with_vollib_on_a_small_run():
@@ -45,63 +29,6 @@ def test_selection_benchmark_selects_on_a_5000_contract_chain(monkeypatch):
     assert figures["contracts"] == 5_000
     assert figures["atm_day_ms"] > 0
     assert figures["delta_swing_ms"] > 0
-
-
-def test_emulator_benchmark_serves_every_endpoint_briefly():
-    import bench_emulator
-
-    figures = bench_emulator.emulator_figures(seconds=0.3)
-    assert set(figures) == {"baseline_rps", "account_rps", "snapshot_rps", "order_rps"}
-    assert all(rps > 0 for rps in figures.values())
-
-
-def test_pipeline_benchmark_runs_a_few_chains_of_each_kind():
-    """A fleet, the emulator and PostgreSQL for a handful of chains (Redis dbs 12-14)."""
-    import bench_pipeline
-
-    figures = bench_pipeline.pipeline_runs(recommendations=3, unloaded=2)[0]
-    assert figures["recommendations"] == 3
-    assert figures["executed"] == 3
-    # PostgreSQL's and Redis's few ms over three chains may round to no clock tick at all
-    servers = {"cpu_ms_postgresql", "cpu_ms_redis_pipeline", "cpu_ms_redis_bare"}
-    servers |= {"cpu_ms_steps_emulator", "cpu_ms_steps_postgresql", "cpu_ms_steps_redis"}
-    assert figures["steps_sent"] == figures["steps_executed"] == 3  # the steps alone, too
-    assert servers <= set(figures)
-    assert all(math.isfinite(figures[k]) and figures[k] >= 0 for k in servers), figures
-    others = {k: v for k, v in figures.items() if k not in servers}
-    assert all(math.isfinite(value) and value > 0 for value in others.values()), figures
-
-
-def test_the_cpu_meter_counts_a_watched_process_from_its_start():
-    """A process listed only at the end (it started inside the window) counts from zero;
-    one that burnt its CPU before the window counts none of it."""
-    import bench_pipeline
-
-    burn = (
-        "import sys, time\n"
-        "t = time.process_time()\n"
-        "while time.process_time() - t < 0.3: pass\n"
-        "print('burnt', flush=True)\n"
-        "sys.stdin.read()\n"
-    )
-
-    def burner() -> subprocess.Popen:
-        process = subprocess.Popen(
-            [sys.executable, "-c", burn], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        started.append(process)
-        assert process.stdout.readline() == "burnt\n"  # 0.3 s of CPU spent, now idle
-        return process
-
-    started: list[subprocess.Popen] = []
-    try:
-        watched = [burner().pid]
-        with bench_pipeline.CpuMeter({}, {"burners": lambda: list(watched)}) as meter:
-            watched.append(burner().pid)
-    finally:
-        for process in started:
-            process.communicate("")
-    assert 0.28 <= meter.spent["burners"] < 0.55  # the second one's burn, not the first's
 
 
 def test_signals_benchmark_finds_the_planted_signals_on_a_small_scan():

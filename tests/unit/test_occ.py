@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from strikeflow.domain.errors import InvalidOccSymbol
 from strikeflow.domain.models import Right
 from strikeflow.domain.occ import OccSymbol, format_occ, parse_occ
+from tests.hypothesis_profiles import examples
 
-FUZZ = settings(derandomize=True, max_examples=300, deadline=None)
+FUZZ = settings(derandomize=True, max_examples=examples(300), deadline=None)
 
 KNOWN = [
     ("AAPL240119C00190000", "AAPL", date(2024, 1, 19), "C", Decimal("190")),

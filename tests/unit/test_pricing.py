@@ -25,6 +25,7 @@ from strikeflow.domain.pricing import (
     vega_per_point,
     year_fraction,
 )
+from tests.hypothesis_profiles import examples
 
 EPS = np.finfo(np.float64).eps
 HOUR = 1.0 / (365 * 24)
@@ -136,7 +137,7 @@ def test_reference_implied_vol_fails_cleanly(case):
 
 @settings(
     derandomize=True,
-    max_examples=400,
+    max_examples=examples(400),
     deadline=None,
     suppress_health_check=[HealthCheck.filter_too_much],
 )

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from celery import Celery
-from celery.contrib.testing.worker import start_worker
 
 import strikeflow.tasks  # noqa: F401  (registers the tasks)
 from strikeflow import bootstrap
@@ -20,7 +19,7 @@ from strikeflow.domain.records import RecommendationStatus
 from strikeflow.tasks import entry
 from strikeflow.tasks import scan as scan_task
 from strikeflow.tasks.scan import parse_instant
-from strikeflow.workers.config import QUEUES, celery_config
+from tests.unit.memory_celery import memory_config, memory_worker
 from tests.unit.test_scan_service import (
     AT,
     FakeMarket,
@@ -60,13 +59,10 @@ class FakeRuntime:
 @pytest.fixture(scope="module")
 def celery_app() -> Iterator[Celery]:
     app = Celery("strikeflow-scan-memory-test", set_as_current=False)
-    conf = celery_config()
-    conf.update(broker_url="memory://", result_backend="cache+memory://")
-    conf["broker_transport_options"] = {"polling_interval": 0.05}  # memory:// polls
-    app.config_from_object(conf)
+    app.config_from_object(memory_config(result_backend="cache+memory://"))
     app.set_current()
     app.set_default()
-    with start_worker(app, pool="solo", queues=list(QUEUES), perform_ping_check=False):
+    with memory_worker(app):
         yield app
 
 

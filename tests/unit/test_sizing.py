@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from strikeflow.domain.errors import InvalidPolicy, SizingError
 from strikeflow.domain.models import InstrumentType, StrategyType
 from strikeflow.domain.sizing import FractionRange, SizingPolicy, size_position
+from tests.hypothesis_profiles import examples
 
 CALL, STOCK = InstrumentType.CALL, InstrumentType.STOCK
 DAY, SWING = StrategyType.DAY_TRADE, StrategyType.SWING_TRADE
@@ -92,7 +93,7 @@ def test_budgets_round_down_to_the_cent():
     assert size.budget == Decimal("36.66")
 
 
-@settings(max_examples=300, derandomize=True)
+@settings(max_examples=examples(300), derandomize=True)
 @given(
     price=st.decimals("0.01", "500", places=2),
     power=st.decimals("1", "10000000", places=2),

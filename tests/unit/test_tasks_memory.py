@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from celery import Celery
-from celery.contrib.testing.worker import start_worker
+from celery.app import autoretry
 
 import strikeflow.tasks  # noqa: F401  (registers the tasks)
 from strikeflow import bootstrap
@@ -33,7 +33,7 @@ from strikeflow.tasks.entry import (
     failure_kind,
     recommendation_id_of,
 )
-from strikeflow.workers.config import QUEUES, celery_config
+from tests.unit.memory_celery import POLL_S, memory_config, memory_worker
 
 STEPS = (
     "fetch_chain",
@@ -143,13 +143,10 @@ class FakeRuntime:
 @pytest.fixture(scope="module")
 def celery_app() -> Iterator[Celery]:
     app = Celery("strikeflow-memory-test", set_as_current=False)
-    conf = celery_config()
-    conf.update(broker_url="memory://", result_backend="cache+memory://")
-    app.config_from_object(conf)
-    app.loader.import_module("celery.contrib.testing.tasks")
+    app.config_from_object(memory_config(result_backend="cache+memory://"))
     app.set_current()
     app.set_default()
-    with start_worker(app, pool="solo", queues=list(QUEUES), perform_ping_check=False):
+    with memory_worker(app):
         yield app
 
 
@@ -161,6 +158,21 @@ def fakes(monkeypatch, celery_app) -> tuple[FakeSteps, FakeRuntime]:
     bootstrap.install_runtime(rt)
     yield steps, rt
     bootstrap.reset_runtime()
+
+
+@pytest.fixture(autouse=True)
+def backoffs(monkeypatch) -> list[dict]:
+    """Celery's autoretry backoff, recorded and shortened for every test here: retries
+    are asked for with the task's own backoff settings, and wait milliseconds instead of
+    up to seconds of random jitter."""
+    asked: list[dict] = []
+
+    def shortened(**kwargs) -> float:
+        asked.append(kwargs)
+        return 0.01
+
+    monkeypatch.setattr(autoretry, "get_exponential_backoff_interval", shortened)
+    return asked
 
 
 def wait_for(condition, timeout_s: float = 15.0):
@@ -179,7 +191,7 @@ def names(steps: FakeSteps) -> list[str]:
 
 def test_the_chain_runs_every_step_in_order(fakes):
     steps, _ = fakes
-    result = dispatch_chain("rec-ok").get(timeout=15)
+    result = dispatch_chain("rec-ok").get(timeout=15, interval=POLL_S)
     assert result["trail"] == list(STEPS)
     assert result["recommendation_id"] == "rec-ok"
     assert names(steps) == list(STEPS)
@@ -189,7 +201,7 @@ def test_the_chain_runs_every_step_in_order(fakes):
 def test_submit_order_retries_broker_unavailable_with_the_same_payload(fakes):
     steps, rt = fakes
     steps.fail["submit_order"] = [BrokerUnavailable("submit", "timed out")]
-    result = dispatch_chain("rec-retry").get(timeout=15)
+    result = dispatch_chain("rec-retry").get(timeout=15, interval=POLL_S)
     submits = [p for n, p in steps.calls if n == "submit_order"]
     assert len(submits) == 2
     assert submits[0] == submits[1]
@@ -234,7 +246,7 @@ def test_after_the_last_retry_the_fallback_stands_in(fakes, celery_app, monkeypa
     steps, rt = fakes
     monkeypatch.setattr(celery_app.tasks["strikeflow.submit_order"], "max_retries", 1)
     steps.fail["submit_order"] = [BrokerUnavailable("submit", "down")] * 2
-    result = dispatch_chain("rec-fallback").get(timeout=15)
+    result = dispatch_chain("rec-fallback").get(timeout=15, interval=POLL_S)
     assert result["order"] == {"mode": "SIMULATED", "client_order_id": "coid-rec-fallback"}
     assert names(steps)[-1] == "persist_execution"
     assert rt.fallback.intents == [{"client_order_id": "coid-rec-fallback"}]
@@ -256,7 +268,7 @@ def test_the_dispatch_entry_point_stores_a_manual_signal_and_sends_its_chain(fak
     sent = celery_app.tasks["strikeflow.dispatch"].delay(
         ticker="aapl", action="BUY", instrument="CALL", confidence=0.7
     )
-    out = sent.get(timeout=15)
+    out = sent.get(timeout=15, interval=POLL_S)
     assert out["sent"] is True
     rid = out["recommendation_id"]
     assert rt.recommendations.get(rid).ticker == "AAPL"
@@ -269,7 +281,7 @@ def test_a_terminal_recommendation_is_not_sent_again(fakes, celery_app):
     steps, rt = fakes
     done = replace(manual_recommendation("MSFT", "SELL"), status=RecommendationStatus.EXECUTED)
     rt.recommendations.insert(done)
-    out = celery_app.tasks["strikeflow.dispatch"].delay(done.id).get(timeout=15)
+    out = celery_app.tasks["strikeflow.dispatch"].delay(done.id).get(timeout=15, interval=POLL_S)
     assert out == {"recommendation_id": done.id, "status": "executed", "sent": False}
     assert steps.calls == []
 
@@ -324,13 +336,15 @@ def test_domain_errors_survive_the_pickling_celery_does_before_errbacks(exc):
 
 
 @pytest.mark.parametrize("step", ["fetch_chain", "size_position", "submit_order"])
-def test_a_database_that_cannot_be_reached_is_retried_not_failed(fakes, step):
+def test_a_database_that_cannot_be_reached_is_retried_not_failed(fakes, backoffs, step):
     steps, _ = fakes
     steps.fail[step] = [StoreUnavailable("get_recommendation", "connection refused")] * 2
-    result = dispatch_chain(f"rec-db-{step}").get(timeout=30)
+    result = dispatch_chain(f"rec-db-{step}").get(timeout=30, interval=POLL_S)
     assert result["trail"] == list(STEPS)
     assert names(steps).count(step) == 3
     assert steps.failures == []
+    assert [asked["retries"] for asked in backoffs] == [0, 1]
+    assert all(asked["factor"] == 1 and asked["full_jitter"] for asked in backoffs)
 
 
 def test_store_unavailable_survives_pickling_and_counts_as_failed():

@@ -1,0 +1,52 @@
+"""The benchmark scripts that start servers or processes keep running: the emulator's
+(a real HTTP server, briefly) and the pipeline benchmark's CPU meter (real processes).
+No timing asserted beyond what the meter must count."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("benchmarks_importable")
+
+
+def test_emulator_benchmark_serves_every_endpoint_briefly():
+    import bench_emulator
+
+    figures = bench_emulator.emulator_figures(seconds=0.3)
+    assert set(figures) == {"baseline_rps", "account_rps", "snapshot_rps", "order_rps"}
+    assert all(rps > 0 for rps in figures.values())
+
+
+def test_the_cpu_meter_counts_a_watched_process_from_its_start():
+    """A process listed only at the end (it started inside the window) counts from zero;
+    one that burnt its CPU before the window counts none of it."""
+    import bench_pipeline
+
+    burn = (
+        "import sys, time\n"
+        "t = time.process_time()\n"
+        "while time.process_time() - t < 0.3: pass\n"
+        "print('burnt', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+
+    def burner() -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-c", burn], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        started.append(process)
+        assert process.stdout.readline() == "burnt\n"  # 0.3 s of CPU spent, now idle
+        return process
+
+    started: list[subprocess.Popen] = []
+    try:
+        watched = [burner().pid]
+        with bench_pipeline.CpuMeter({}, {"burners": lambda: list(watched)}) as meter:
+            watched.append(burner().pid)
+    finally:
+        for process in started:
+            process.communicate("")
+    assert 0.28 <= meter.spent["burners"] < 0.55  # the second one's burn, not the first's
