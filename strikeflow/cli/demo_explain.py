@@ -16,7 +16,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from strikeflow.cli.explain import chosen_line, counts_line
+from strikeflow.cli.selection_view import chosen_line, counts_line
 from strikeflow.domain.chain import OptionChain
 from strikeflow.domain.errors import NoEligibleContract
 from strikeflow.domain.expiry import NEW_YORK

@@ -23,19 +23,17 @@ from rich.text import Text
 from sqlalchemy import Engine
 
 from strikeflow.cli.arguments import database_url
-from strikeflow.cli.formats import ELLIPSIS, greek, instant, money, percent, price, printable
+from strikeflow.cli.formats import ELLIPSIS, instant, money
 from strikeflow.cli.reading import DB_HELP, ReadFailed, failed, print_json, read_database
+from strikeflow.cli.selection_view import grid, heading, listed, mapping, print_selection
 from strikeflow.cli.tables import (
     console_for,
-    new_table,
     order_lines,
     plain,
     short_reason,
     trade_label,
 )
 from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
-from strikeflow.domain.errors import InvalidOccSymbol
-from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.records import MAX_ID, Execution, Recommendation, shown
 
 ID_SHAPE = re.compile(rf"[A-Za-z0-9._:\-]{{1,{MAX_ID}}}")
@@ -137,15 +135,15 @@ def print_decision(console: Console, decision: Decision, rows: int) -> None:
     rec, explain = decision.recommendation, decision.explain
     console.rule(plain(f"{rec.id}: {rec.status.value}", style="bold"))
     console.print(_recommendation(rec))
-    selection = _mapping(explain.get("selection"))
+    selection = mapping(explain.get("selection"))
     if selection:
-        _print_selection(console, selection, rows)
+        print_selection(console, selection, rows)
     _print_steps(console, explain)
     for execution in decision.executions:
-        console.print(_heading("order"))
-        console.print(_grid(order_lines(execution)))
+        console.print(heading("order"))
+        console.print(grid(order_lines(execution)))
     if not decision.executions:
-        console.print(_heading("order"))
+        console.print(heading("order"))
         console.print(Text("none was sent"))
 
 
@@ -162,156 +160,38 @@ def _recommendation(rec: Recommendation) -> Table:
     reason = short_reason(rec.status.value, rec.status_reason or "")
     status = rec.status.value + (f": {reason}" if reason else "")
     lines.append(("outcome", status))
-    return _grid(lines)
-
-
-def _print_selection(console: Console, selection: Mapping[str, Any], rows: int) -> None:
-    console.print(_heading("selection"))
-    policy = _mapping(selection.get("policy"))
-    right = {"C": "call", "P": "put"}.get(str(policy.get("right")), "contract")
-    window = policy.get("window")
-    days = f"{window[0]}-{window[1]} DTE" if isinstance(window, list) and len(window) == 2 else ""
-    liquidity = liquidity_text(_mapping(policy.get("liquidity")))
-    spot = f"spot {price(selection.get('spot'))} at {instant(selection.get('at'))} New York"
-    lines = [("policy", f"{right}s {days}, strike {policy.get('strike', '')}"), ("market", spot)]
-    if liquidity:
-        lines.insert(1, ("liquidity", liquidity))
-    console.print(_grid(lines))
-    rejected = [r for r in _listed(selection.get("rejected")) if isinstance(r, Mapping)]
-    counts = _mapping(selection.get("rejected_counts"))
-    considered = selection.get("candidates", len(rejected))
-    console.print(plain(counts_line(considered, f"{right}s", len(rejected), counts)))
-    chosen = _mapping(selection.get("chosen"))
-    if chosen:
-        console.print(
-            chosen_line(
-                str(chosen.get("symbol")),
-                chosen.get("ask"),
-                delta=chosen.get("delta"),
-                iv=chosen.get("implied_vol"),
-                greeks_source=chosen.get("greeks_source"),
-            )
-        )
-    if rejected and rows:
-        console.print(_rejected_table(rejected, selection.get("spot"), rows))
-
-
-LIQUIDITY_RULES = {
-    "min_open_interest": "open interest ≥ {}",
-    "min_volume": "volume ≥ {}",
-    "max_spread_pct": "spread ≤ {:.0%}",
-    "max_quote_age_s": "quotes ≤ {:g} s old",
-}
-
-
-def liquidity_text(rules: Mapping[str, Any]) -> str:
-    """The liquidity rules as a person reads them; a rule not known here as it is."""
-    shown = []
-    for name, value in rules.items():
-        if name == "require_bid":
-            shown.append("a bid required" if value else "no bid required")
-            continue
-        try:
-            shown.append(LIQUIDITY_RULES[name].format(value))
-        except (KeyError, ValueError, TypeError):
-            shown.append(f"{name} {value}")
-    return ", ".join(shown)
-
-
-def counts_line(
-    considered: object, noun: str, rejected: int, counts: Mapping[str, Any], listed: int = -1
-) -> str:
-    """'112 puts considered, 93 rejected: 87 outside |delta| 0.40±0.05, 6 quote older…'."""
-    head = f"{listed} listed, " if listed >= 0 else ""
-    why = ", ".join(f"{n} {reason}" for reason, n in counts.items())
-    return f"{head}{considered} {noun} considered, {rejected} rejected" + (
-        f": {why}" if why else ""
-    )
-
-
-def chosen_line(
-    symbol: str,
-    ask: object,
-    delta: object = None,
-    theta: object = None,
-    iv: object = None,
-    greeks_source: object = None,
-    sizing: str | None = None,
-) -> Text:
-    """The chosen contract with its ask and Greeks, and how it was sized."""
-    figures = [f" ask {price(ask)}"]
-    if delta is not None:
-        figures.append(f"delta {greek(delta)}")
-    if theta is not None:
-        figures.append(f"theta {greek(theta)}/day")
-    if iv is not None:
-        figures.append(f"IV {percent(iv)}")
-    tail = ", ".join(figures)
-    if greeks_source:
-        tail += f" (Greeks: {greeks_source})"
-    if sizing:
-        tail += f" · sizing: {sizing}"
-    return Text.assemble((printable(f"chosen {symbol}"), "green"), printable(tail))
-
-
-def _rejected_table(rejected: list[Mapping[str, Any]], spot: object, rows: int) -> Table:
-    """The rejected candidates nearest the money, each with every rule it failed."""
-    try:
-        money_at = float(str(spot))
-    except ValueError:
-        money_at = 0.0
-
-    def distance(candidate: Mapping[str, Any]) -> tuple[float, str]:
-        try:
-            occ = parse_occ(str(candidate.get("symbol")))
-        except InvalidOccSymbol:
-            return float("inf"), str(candidate.get("symbol"))
-        return abs(float(occ.strike) - money_at), occ.expiration.isoformat()
-
-    nearest = sorted(rejected, key=distance)[:rows]
-    more = len(rejected) - len(nearest)
-    caption = (
-        f"{more} more: --rows {len(rejected)} lists them all, --json has them" if more else None
-    )
-    table = new_table("rejected, nearest the money", caption)
-    table.add_column("symbol", no_wrap=True)
-    table.add_column("why not", overflow="fold")
-    for candidate in nearest:
-        reasons = candidate.get("reasons")
-        why = "; ".join(map(str, reasons)) if isinstance(reasons, list) else str(reasons)
-        table.add_row(plain(str(candidate.get("symbol"))), plain(why))
-    return table
+    return grid(lines)
 
 
 def _print_steps(console: Console, explain: Mapping[str, Any]) -> None:
     """What happened after the selection: re-selections, fallback, sizing, risk, and the
     refusals that stopped the chain."""
     lines: list[tuple[str, str]] = []
-    for check in _listed(explain.get("price_checks")):
+    for check in listed(explain.get("price_checks")):
         if isinstance(check, Mapping):
             lines.append(("price", f"{check.get('moved')}: {check.get('action')}"))
-    fallback = _mapping(explain.get("fallback"))
+    fallback = mapping(explain.get("fallback"))
     if fallback:
         lines.append(("fallback", f"to stock: {fallback.get('reason')}"))
     if explain.get("option_sizing"):
         lines.append(("options", f"sized {explain['option_sizing']}"))
-    sizing = _mapping(explain.get("sizing"))
+    sizing = mapping(explain.get("sizing"))
     if sizing.get("describe"):
         lines.append(("sizing", str(sizing["describe"])))
-    short = _mapping(explain.get("short"))
+    short = mapping(explain.get("short"))
     if short:
         lines.append(("short", f"held {short.get('held')}, shorting allowed: no"))
-    risk = _mapping(explain.get("risk"))
+    risk = mapping(explain.get("risk"))
     if risk:
         lines.extend(_risk_lines(risk))
-    refusal = _mapping(explain.get("refusal"))
+    refusal = mapping(explain.get("refusal"))
     if refusal:
         lines.append(("venue", f"refused: {refusal.get('error')}"))
     if explain.get("adopted"):
         lines.append(("recovered", str(explain["adopted"])))
     if lines:
-        console.print(_heading("sizing and risk"))
-        console.print(_grid(lines))
+        console.print(heading("sizing and risk"))
+        console.print(grid(lines))
 
 
 RISK_COUNTS = frozenset({"open_positions"})
@@ -326,28 +206,6 @@ def _risk_lines(risk: Mapping[str, Any]) -> list[tuple[str, str]]:
         if name not in RISK_SHOWN
     )
     return [("risk", verdict), ("figures", figures)] if figures else [("risk", verdict)]
-
-
-def _heading(title: str) -> Text:
-    return Text(f"\n{title}", style="bold cyan")
-
-
-def _grid(lines: list[tuple[str, str]]) -> Table:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column(overflow="fold")
-    for label, value in lines:
-        grid.add_row(label, plain(value))
-    return grid
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    """A stored object, or nothing: the document is read, never trusted to be whole."""
-    return value if isinstance(value, Mapping) else {}
-
-
-def _listed(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def _rows(text: str) -> int:
