@@ -1,7 +1,9 @@
-"""Real databases for integration tests: PostgreSQL on 127.0.0.1:5432 and SQLite files.
+"""Real databases for integration tests: PostgreSQL on 127.0.0.1:5432, SQLite files, and
+the db numbers of the Redis on 127.0.0.1:6379 that this test process may use.
 
 Each run creates its own uniquely named PostgreSQL databases and drops them at the end;
-nothing touches a database it did not create.
+nothing touches a database it did not create. Redis db numbers are keyed by the
+pytest-xdist worker, so that parallel workers never share one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from strikeflow.db.engine import dispose_all
+from strikeflow.devfleet import RedisDbs
 from strikeflow.sim.service import EmulatorOptions, running_emulator
 from tests.integration.emulator import KEY, SECRET, START, EmulatorHandle
 
@@ -26,6 +29,23 @@ ADMIN_URL = os.environ.get(
     "STRIKEFLOW_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
 DIALECTS = ("postgresql", "sqlite")
+# db 0-2 are the defaults (a developer's own fleet); 15 is left spare.
+FIRST_REDIS_DB, REDIS_DBS_PER_WORKER, MAX_WORKERS = 3, 3, 4
+
+
+def worker_dbs() -> RedisDbs:
+    """The three Redis db numbers of this test process: 3-5 when pytest runs alone or as
+    xdist worker gw0, 6-8 for gw1, 9-11 for gw2, 12-14 for gw3. A module of one process
+    runs after another, and each flushes these dbs before and after it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker.removeprefix("gw"))
+    if index >= MAX_WORKERS:
+        raise pytest.UsageError(
+            f"integration tests share one Redis: at most {MAX_WORKERS} xdist workers, "
+            f"this is {worker}"
+        )
+    first = FIRST_REDIS_DB + REDIS_DBS_PER_WORKER * index
+    return RedisDbs(broker=first, backend=first + 1, app=first + 2)
 
 
 @pytest.fixture(scope="session")

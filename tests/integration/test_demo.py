@@ -1,6 +1,6 @@
 """``strikeflow demo`` as a user runs it: a subprocess in an empty directory, nothing but
 Python (SQLite, memory://, the emulator and the worker in its process), then its SQLite
-file read back; and the same command on Redis (this module's db numbers 6 and 7) and a
+file read back; and the same command on Redis (db numbers of this test process) and a
 PostgreSQL database of its own.
 
 The demo's day is seeded (see strikeflow.cli.demo: DEMO_SEED, DEMO_DAY): these tests check
@@ -22,8 +22,11 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-BROKER_DB, STATE_DB = 6, 7
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+from tests.integration.conftest import worker_dbs
+
+DBS = worker_dbs()
+BROKER_DB, STATE_DB = DBS.broker, DBS.backend
+REDIS_HOST, REDIS_PORT = DBS.host, DBS.port
 DEMO_TIMEOUT_S = 240
 OCC = re.compile(r"\b[A-Z]{1,6}\d{6}[CP]\d{8}\b")
 OPTION_COLUMNS = (

@@ -2,8 +2,8 @@
 with basic auth and refuses without it, /metrics stays open for Prometheus, and it
 listens on the address it was given (127.0.0.1) and nowhere else.
 
-Redis dbs 11 (broker) and 15 (results and the app's keys, which the idle worker never
-writes); no task runs, so no database is needed.
+The broker, results and app dbs of this test process (tests/integration/conftest.py;
+the idle worker never writes the app's); no task runs, so no database is needed.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from strikeflow.devfleet import Fleet, FleetConfig, RedisDbs, WorkerSpec, free_port
+from strikeflow.devfleet import Fleet, FleetConfig, WorkerSpec, free_port
+from tests.integration.conftest import worker_dbs
 from tests.integration.emulator import poll
 
-DBS = RedisDbs(broker=11, backend=15, app=15)
+DBS = worker_dbs()
 AUTH = ("flower-user", "flower-pass")
 WORKER = WorkerSpec("sf-it-flower", ("persistence",), heartbeat=True)
 DEADLINE_S = 30.0

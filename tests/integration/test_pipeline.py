@@ -24,7 +24,7 @@ from strikeflow.bootstrap import RedisKillSwitch
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.reports import ReportQueries
 from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
-from strikeflow.devfleet import Fleet, FleetConfig, InProcessEmulator, RedisDbs, WorkerSpec
+from strikeflow.devfleet import Fleet, FleetConfig, InProcessEmulator, WorkerSpec
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.records import (
     Execution,
@@ -36,13 +36,13 @@ from strikeflow.domain.records import (
 from strikeflow.services.dispatch import client_order_id_for
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.service import EmulatorOptions
-from tests.integration.conftest import empty_tables
+from tests.integration.conftest import empty_tables, worker_dbs
 from tests.integration.emulator import KEY, SECRET, EmulatorHandle, poll
 
 # A Monday far enough ahead that its expirations are "today or later" for the view
 # active_options_positions, which judges expiry by the database's wall-clock date.
 MONDAY = datetime(2037, 11, 16, 10, 45, tzinfo=NEW_YORK)
-DBS = RedisDbs(broker=8, backend=9, app=10)
+DBS = worker_dbs()
 PIPELINE = WorkerSpec("sf-it-pipeline", ("marketdata", "dispatch", "persistence"), concurrency=2)
 ORDERS = WorkerSpec("sf-it-orders", ("orders",), concurrency=2)
 DEADLINE_S = 30.0

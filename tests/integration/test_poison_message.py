@@ -1,7 +1,7 @@
 """Poison messages on a real worker: refused, recorded, and the queue moves on.
 
-One worker subprocess with a single process takes every pipeline queue (Redis dbs 6, 7
-and 15 of this module's own, PostgreSQL, the emulator), so a message that blocked or
+One worker subprocess with a single process takes every pipeline queue (the Redis dbs
+of this test process, PostgreSQL, the emulator), so a message that blocked or
 killed it would stop everything behind it. Each poison is followed by a good signal,
 which must end executed. Then a Hypothesis sample of generated payloads goes to
 ``strikeflow.dispatch`` through the broker: each ends FAILURE with an InvalidRecord
@@ -25,18 +25,18 @@ from sqlalchemy import func, select
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.repositories import RecommendationRepository
 from strikeflow.db.tables import recommendations
-from strikeflow.devfleet import Fleet, FleetConfig, InProcessEmulator, RedisDbs, WorkerSpec
+from strikeflow.devfleet import Fleet, FleetConfig, InProcessEmulator, WorkerSpec
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.service import EmulatorOptions
 from tests.hypothesis_profiles import examples
-from tests.integration.conftest import empty_tables
+from tests.integration.conftest import empty_tables, worker_dbs
 from tests.integration.emulator import KEY, SECRET, poll
 from tests.unit.test_bad_input_dispatch import FUZZ, payloads
 
 MONDAY = datetime(2037, 11, 16, 10, 45, tzinfo=NEW_YORK)
-DBS = RedisDbs(broker=6, backend=7, app=15)
+DBS = worker_dbs()
 WORKER = WorkerSpec("sf-poison", ("marketdata", "dispatch", "orders", "persistence"))
 DEADLINE_S = 30.0
 WORKER_EXAMPLES = examples(150)

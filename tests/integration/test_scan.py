@@ -1,5 +1,5 @@
-"""Scans end to end: a real worker subprocess on the local Redis (this module's db
-numbers 3, 4, 5), real PostgreSQL, alpaca-py against the emulator in simulated time, and
+"""Scans end to end: a real worker subprocess on the local Redis (the db numbers of this
+test process), real PostgreSQL, alpaca-py against the emulator in simulated time, and
 real ``celery beat`` processes with redbeat.
 
 The rules file here makes every moving ticker a day trade (the thresholds near 0), so a
@@ -25,16 +25,16 @@ from sqlalchemy import text
 
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.repositories import RecommendationRepository
-from strikeflow.devfleet import Fleet, FleetConfig, InProcessEmulator, RedisDbs, WorkerSpec
+from strikeflow.devfleet import Fleet, FleetConfig, InProcessEmulator, WorkerSpec
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.sim.service import EmulatorOptions
 from strikeflow.workers.beat import REDBEAT_LOCK_KEY
-from tests.integration.conftest import empty_tables
+from tests.integration.conftest import empty_tables, worker_dbs
 from tests.integration.emulator import KEY, SECRET, poll
 
 MONDAY = datetime(2037, 11, 16, 10, 45, tzinfo=NEW_YORK)
 SUNDAY = datetime(2037, 11, 15, 12, 0, tzinfo=NEW_YORK)
-DBS = RedisDbs(broker=3, backend=4, app=5)
+DBS = worker_dbs()
 WATCHLIST = "SPY,QQQ,AAPL,MSFT"
 EASY_RULES = """
 [day_trade]

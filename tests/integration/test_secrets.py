@@ -1,6 +1,6 @@
 """The Alpaca key and secret appear nowhere a run leaves traces, failures included.
 
-A fleet (worker subprocesses, Flower, the emulator, PostgreSQL; Redis dbs 6, 7, 15) runs
+A fleet (worker subprocesses, Flower, the emulator, PostgreSQL; its Redis dbs) runs
 with a distinctive key and secret and goes through what a day brings: fills, a stock
 fallback, the kill switch, the venue down mid-chain and with the reject policy, the
 venue answering 5xx, bad input and a poison message, and `strikeflow signal` from a
@@ -34,7 +34,6 @@ from strikeflow.devfleet import (
     Fleet,
     FleetConfig,
     InProcessEmulator,
-    RedisDbs,
     WorkerSpec,
     free_port,
 )
@@ -42,12 +41,13 @@ from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.records import Recommendation, RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.service import EmulatorOptions
+from tests.integration.conftest import worker_dbs
 from tests.integration.emulator import EmulatorHandle, poll
 
 KEY = f"PKSECRETSTEST{uuid.uuid4().hex[:12].upper()}"
 SECRET = f"sk-secrets-test-{uuid.uuid4().hex}"
 MONDAY = datetime(2037, 11, 16, 10, 45, tzinfo=NEW_YORK)
-DBS = RedisDbs(broker=6, backend=7, app=15)
+DBS = worker_dbs()
 WORKERS = (
     WorkerSpec("sf-secrets-pipeline", ("marketdata", "dispatch", "persistence"), heartbeat=True),
     WorkerSpec("sf-secrets-orders", ("orders",), heartbeat=True),

@@ -8,6 +8,9 @@ The book, over two New York trading days (yesterday and today, 15:00 UTC = 10:00
              E5 CALL swing  2 @ 4.00 filled, closed today by C5 for +300.00
              E6 PUT  day    5 @ 1.00 rejected
              S1 STOCK       10 shares, in none of the options views
+
+"Today" is the database's UTC date, read when each test writes its book (the views judge
+by that clock), so a run that crosses midnight UTC still sees one day throughout.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 
 from strikeflow.db.engine import engine_for
 from strikeflow.db.reports import ReportQueries
@@ -25,8 +29,6 @@ from strikeflow.domain.models import InstrumentType, StrategyType
 from strikeflow.domain.records import Action, ExecutionStatus, PositionEffect
 from tests.integration.records import option_execution, recommendation, stock_execution
 
-TODAY = datetime.now(UTC).date()
-YESTERDAY = TODAY - timedelta(days=1)
 DAY, SWING = StrategyType.DAY_TRADE, StrategyType.SWING_TRADE
 CALL, PUT = InstrumentType.CALL, InstrumentType.PUT
 
@@ -55,7 +57,7 @@ def entry(cid, kind, strategy, contracts, premium, expires, day, status=Executio
     )
 
 
-def close(cid, opened, pnl):
+def close(cid, opened, pnl, day):
     return option_execution(
         cid,
         instrument_type=opened.instrument_type,
@@ -70,13 +72,30 @@ def close(cid, opened, pnl):
         expiration_date=opened.expiration_date,
         option_symbol=opened.option_symbol,
         realized_pnl=Decimal(pnl),
-        created_at=at(TODAY),
-        updated_at=at(TODAY),
+        created_at=at(day),
+        updated_at=at(day),
     )
 
 
+# The UTC date, as the views compute it (migration 0002).
+UTC_TODAY = {
+    "postgresql": "CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS DATE)",
+    "sqlite": "date('now')",
+}
+
+
 @pytest.fixture
-def reports(db_url):
+def today(db_url) -> date:
+    """The database's UTC date now, the day the views judge by."""
+    engine = engine_for(db_url)
+    with engine.connect() as conn:
+        value = conn.execute(text(f"SELECT {UTC_TODAY[engine.dialect.name]}")).scalar_one()
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+@pytest.fixture
+def reports(db_url, today):
+    yesterday = today - timedelta(days=1)
     engine = engine_for(db_url)
     RecommendationRepository(engine).insert(recommendation())
     book = ExecutionRepository(engine)
@@ -84,51 +103,52 @@ def reports(db_url):
     def add(execution):
         return book.insert(execution)[0]
 
-    e1 = add(entry("E1", CALL, DAY, 2, "1.50", TODAY + timedelta(days=1), TODAY))
-    e2 = add(entry("E2", PUT, SWING, 1, "3.00", TODAY + timedelta(days=10), YESTERDAY))
-    add(entry("E3", CALL, DAY, 3, "0.80", YESTERDAY, YESTERDAY))
-    e4 = add(entry("E4", CALL, DAY, 1, "2.00", TODAY + timedelta(days=1), YESTERDAY))
-    e5 = add(entry("E5", CALL, SWING, 2, "4.00", TODAY + timedelta(days=20), TODAY))
-    add(entry("E6", PUT, DAY, 5, "1.00", TODAY, TODAY, status=ExecutionStatus.REJECTED))
-    add(close("C2", e2, "120.00"))
-    add(close("C4", e4, "-200.00"))
-    add(close("C5", e5, "300.00"))
-    add(stock_execution("S1", created_at=at(TODAY), updated_at=at(TODAY)))
+    e1 = add(entry("E1", CALL, DAY, 2, "1.50", today + timedelta(days=1), today))
+    e2 = add(entry("E2", PUT, SWING, 1, "3.00", today + timedelta(days=10), yesterday))
+    add(entry("E3", CALL, DAY, 3, "0.80", yesterday, yesterday))
+    e4 = add(entry("E4", CALL, DAY, 1, "2.00", today + timedelta(days=1), yesterday))
+    e5 = add(entry("E5", CALL, SWING, 2, "4.00", today + timedelta(days=20), today))
+    add(entry("E6", PUT, DAY, 5, "1.00", today, today, status=ExecutionStatus.REJECTED))
+    add(close("C2", e2, "120.00", today))
+    add(close("C4", e4, "-200.00", today))
+    add(close("C5", e5, "300.00", today))
+    add(stock_execution("S1", created_at=at(today), updated_at=at(today)))
     return ReportQueries(engine), e1
 
 
-def test_active_positions_are_the_open_unexpired_filled_entries(reports):
+def test_active_positions_are_the_open_unexpired_filled_entries(reports, today):
     queries, e1 = reports
     [row] = queries.view("active_options_positions")
     assert row["execution_id"] == e1.id
     assert row["option_symbol"] == e1.option_symbol
     assert row["days_to_expiry"] == 1
     assert (row["contracts"], row["premium_paid"]) == (2, Decimal("1.50"))
-    assert row["expiration_date"] == TODAY + timedelta(days=1)
+    assert row["expiration_date"] == today + timedelta(days=1)
 
 
-def test_positions_as_of_today_are_the_view_itself(reports):
+def test_positions_as_of_today_are_the_view_itself(reports, today):
     queries, _ = reports
-    assert queries.view("active_options_positions", as_of=TODAY) == queries.view(
+    assert queries.view("active_options_positions", as_of=today) == queries.view(
         "active_options_positions"
     )
 
 
-def test_positions_as_of_another_day_are_judged_by_that_day(reports):
+def test_positions_as_of_another_day_are_judged_by_that_day(reports, today):
     """A simulated clock's day (the demo's). The book is read as it stands, as the view
     reads it (no purchase date is looked at): as of yesterday E3 had not expired yet
     and E1 is two days out; a day after tomorrow nothing is left."""
     queries, e1 = reports
-    yesterday = queries.view("active_options_positions", as_of=YESTERDAY)
+    before, after, two_after = (today + timedelta(days=n) for n in (-1, 1, 2))
+    yesterday = queries.view("active_options_positions", as_of=before)
     assert [(r["option_symbol"][:10], r["days_to_expiry"]) for r in yesterday] == [
-        (f"AAPL{YESTERDAY:%y%m%d}", 0),  # E3, expiring that day
-        (f"AAPL{TODAY + timedelta(days=1):%y%m%d}", 2),  # E1, two days out
+        (f"AAPL{before:%y%m%d}", 0),  # E3, expiring that day
+        (f"AAPL{after:%y%m%d}", 2),  # E1, two days out
     ]
-    [tomorrow] = queries.view("active_options_positions", as_of=TODAY + timedelta(days=1))
+    [tomorrow] = queries.view("active_options_positions", as_of=after)
     assert (tomorrow["execution_id"], tomorrow["days_to_expiry"]) == (e1.id, 0)
-    assert queries.view("active_options_positions", as_of=TODAY + timedelta(days=2)) == []
+    assert queries.view("active_options_positions", as_of=two_after) == []
     # the other views do not depend on the day
-    assert queries.view("daily_options_summary", as_of=YESTERDAY) == queries.view(
+    assert queries.view("daily_options_summary", as_of=before) == queries.view(
         "daily_options_summary"
     )
 
@@ -162,8 +182,9 @@ def test_performance_by_strategy(reports):
     }
 
 
-def test_daily_summary_per_trading_day_and_instrument(reports):
+def test_daily_summary_per_trading_day_and_instrument(reports, today):
     queries, _ = reports
+    yesterday = today - timedelta(days=1)
     rows = queries.view("daily_options_summary")
     got = {
         (r["trading_day"], r["instrument_type"]): (
@@ -176,10 +197,10 @@ def test_daily_summary_per_trading_day_and_instrument(reports):
         for r in rows
     }
     assert got == {
-        (YESTERDAY, "CALL"): (2, 4, Decimal("440"), 2, 0),  # E3 240 + E4 200
-        (YESTERDAY, "PUT"): (1, 1, Decimal("300"), 1, 0),  # E2
-        (TODAY, "CALL"): (4, 7, Decimal("1100"), 4, 0),  # E1 300 + E5 800; C4, C5
-        (TODAY, "PUT"): (2, 6, Decimal("0"), 1, 1),  # C2 filled, E6 rejected
+        (yesterday, "CALL"): (2, 4, Decimal("440"), 2, 0),  # E3 240 + E4 200
+        (yesterday, "PUT"): (1, 1, Decimal("300"), 1, 0),  # E2
+        (today, "CALL"): (4, 7, Decimal("1100"), 4, 0),  # E1 300 + E5 800; C4, C5
+        (today, "PUT"): (2, 6, Decimal("0"), 1, 1),  # C2 filled, E6 rejected
     }
 
 
