@@ -100,6 +100,7 @@ def fleet_up(args: argparse.Namespace) -> int:
         )
         return 1
     start = args.start or next_open_after(datetime.now(UTC))
+    keep_out_of_git(directory)
     stack = build_stack(args, settings, directory, start)
     print(f"strikeflow fleet: starting in {args.dir} (logs in {args.dir / 'logs'})", flush=True)
     try:
@@ -114,6 +115,15 @@ def fleet_up(args: argparse.Namespace) -> int:
     env_file = write_env(directory, stack.fleet.config.settings_env())
     show(state, args.dir, env_file)
     return 0
+
+
+def keep_out_of_git(directory: Path) -> None:
+    """The state, logs and env file are this host's alone: a checkout ignores them, as it
+    does a virtualenv's directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ignore = directory / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# written by strikeflow fleet up\n*\n")
 
 
 def next_open_after(now: datetime) -> datetime:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from strikeflow.cli.fleet import next_open_after, one_line, write_env
+from strikeflow.cli.fleet import keep_out_of_git, next_open_after, one_line, write_env
 from strikeflow.devfleet.background import (
     FleetState,
     RecordedProcess,
@@ -134,3 +134,19 @@ def wait_until_ignoring(pid: int, deadline_s: float = 10.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError("the child never ignored SIGTERM")
+
+
+def test_the_fleet_s_directory_stays_out_of_a_checkout(tmp_path):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    directory = tmp_path / ".strikeflow-fleet"
+    keep_out_of_git(directory)
+    (directory / "logs").mkdir()
+    (directory / "logs" / "beat.log").write_text("beat: Starting\n")
+    write_env(directory, {"STRIKEFLOW_CLOCK": "market"})
+    listed = subprocess.run(
+        ["git", "-C", str(tmp_path), "status", "--porcelain", "--untracked-files=all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert listed.stdout == ""
