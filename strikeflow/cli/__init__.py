@@ -12,10 +12,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from strikeflow.cli import failures  # stdlib and domain errors only: loads in a moment
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from strikeflow.cli import failures
-
     args = None
     try:
         from strikeflow.db.engine import sqlite_files

@@ -292,3 +292,9 @@ def test_help_and_docs_list_every_exit_code():
     assert [int(r) for r in rows] == [code for code, _ in EXIT_CODES]
     epilog = done.stdout.split("exit codes:\n")[1]
     assert re.findall(r"^  (\d+) ", epilog, flags=re.MULTILINE) == [str(c) for c, _ in EXIT_CODES]
+
+
+def test_output_closed_by_its_reader_is_exit_1_and_no_complaint(recover_raises, capsys):
+    recover_raises(BrokenPipeError())
+    assert main(["recover"]) == 1
+    assert capsys.readouterr() == ("", "")
