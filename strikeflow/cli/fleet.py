@@ -111,9 +111,15 @@ def fleet_up(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("strikeflow fleet: interrupted; every process started was stopped", file=sys.stderr)
         return 130
-    state = record(stack, directory, start)
-    env_file = write_env(directory, stack.fleet.config.settings_env())
-    show(state, args.dir, env_file)
+    try:
+        state = record(stack, directory, start)
+        write_env(directory, stack.fleet.config.settings_env())
+    except OSError as unwritable:  # a fleet no later command could find: none at all
+        stack.down()
+        FleetState.forget(directory)
+        print(f"strikeflow fleet: cannot record the fleet: {unwritable}", file=sys.stderr)
+        return 1
+    show(state, args.dir)
     return 0
 
 
@@ -201,7 +207,7 @@ def write_env(directory: Path, settings_env: dict[str, str]) -> Path:
     return path
 
 
-def show(state, shown_dir: Path, env_file: Path) -> None:
+def show(state, shown_dir: Path) -> None:
     start = datetime.fromisoformat(state.venue_start)
     print(f"strikeflow fleet: up; simulated time starts {start.isoformat()} and moves when told")
     for process in state.processes:
@@ -210,7 +216,7 @@ def show(state, shown_dir: Path, env_file: Path) -> None:
     if state.flower_url:
         print(f"  Flower            {state.flower_url}")
     print(f"the settings for your shell: . {shown_dir / ENV_FILE}")
-    print("then: strikeflow emulator clock show | strikeflow fleet status | strikeflow fleet down")
+    print("next: strikeflow emulator clock show · strikeflow fleet status · strikeflow fleet down")
 
 
 def fleet_status(args: argparse.Namespace) -> int:
