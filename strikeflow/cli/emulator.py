@@ -110,12 +110,14 @@ def run_emulator(args: argparse.Namespace) -> int:
     try:
         sock = bound_socket(args.host, args.port)
     except OSError as refused:
-        print(f"strikeflow emulator: cannot listen on {args.host}:{args.port}: {refused.strerror}",
-              file=sys.stderr)  # fmt: skip
+        why = refused.strerror or refused
+        print(
+            f"strikeflow emulator: cannot listen on {args.host}:{args.port}: {why}", file=sys.stderr
+        )
         return 1
     host, port = sock.getsockname()[:2]
-    print(f"strikeflow emulator on http://{host}:{port} (seed {args.seed}, {args.clock} clock)",
-          flush=True)  # fmt: skip
+    where = f"http://{host}:{port}"
+    print(f"strikeflow emulator on {where} (seed {args.seed}, {args.clock} clock)", flush=True)
     serve(options, sock=sock)
     return 0
 
