@@ -69,12 +69,12 @@ def failed(error: Exception, args: argparse.Namespace | None) -> int:
     """Say ``error`` in one line on stderr; the exit code for its type."""
     if _debugging():
         traceback.print_exception(error, file=sys.stderr)
-    line, code = explain(error, args)
+    line, code = describe(error, args)
     _say(args if code != EXIT_USAGE else None, line)
     return code
 
 
-def explain(error: Exception, args: argparse.Namespace | None = None) -> tuple[str, int]:
+def describe(error: Exception, args: argparse.Namespace | None = None) -> tuple[str, int]:
     """The line (without the ``strikeflow <command>:`` lead) and the exit code."""
     from pydantic import ValidationError
 

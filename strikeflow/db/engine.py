@@ -45,13 +45,15 @@ SUPPORTED = ("postgresql", "sqlite")
 # missing tables are the migration's own business, not a database to be migrated.
 SCHEMA_CHANGES = "strikeflow_schema_changes"
 _PG_UNDEFINED = ("42P01", "42703")  # undefined_table, undefined_column
+# SQLite reports these with its generic SQLITE_ERROR code: only the message tells them.
 _SQLITE_UNDEFINED = ("no such table", "no such column", "has no column named")
 _MAY_CREATE_SQLITE: ContextVar[bool] = ContextVar("strikeflow_may_create_sqlite", default=True)
 
 
 def make_engine(url: str, ping_idle_after_s: float = PING_IDLE_AFTER_S, **options: Any) -> Engine:
     """A new engine whose pool pings connections idle longer than ``ping_idle_after_s``
-    (0: every checkout, as ``pool_pre_ping``); SQLite with foreign keys and a busy wait."""
+    (0: every checkout, as ``pool_pre_ping``); SQLite with foreign keys and a busy wait.
+    Raises UnsupportedDatabase or DatabaseMissing; its statements raise SchemaMissing."""
     parsed = supported_url(url)
     shown = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() == "sqlite":

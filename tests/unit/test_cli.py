@@ -103,10 +103,10 @@ def test_every_setting_is_either_validated_here_or_free_text():
 
 @pytest.mark.parametrize("name", sorted(BAD_VALUES))
 def test_a_refused_setting_is_one_line_naming_the_variable_and_its_value(name):
-    from strikeflow.cli.failures import EXIT_USAGE, explain
+    from strikeflow.cli.failures import EXIT_USAGE, describe
 
     value = BAD_VALUES[name]
-    line, code = explain(refusal(**{name: value}))
+    line, code = describe(refusal(**{name: value}))
     assert code == EXIT_USAGE
     assert "\n" not in line
     assert line.startswith(f"STRIKEFLOW_{name.upper()}={value!r}: ")
@@ -127,16 +127,16 @@ def test_a_refused_setting_is_one_line_naming_the_variable_and_its_value(name):
     ],
 )
 def test_the_line_says_what_the_setting_accepts(name, value, accepts):
-    from strikeflow.cli.failures import explain
+    from strikeflow.cli.failures import describe
 
-    line, _ = explain(refusal(**{name: value}))
+    line, _ = describe(refusal(**{name: value}))
     assert accepts in line
 
 
 def test_every_refused_setting_is_on_the_one_line_and_a_secret_is_masked():
-    from strikeflow.cli.failures import explain
+    from strikeflow.cli.failures import describe
 
-    line, _ = explain(refusal(clock="x", alpaca_api_key=12345, order_retries="y"))
+    line, _ = describe(refusal(clock="x", alpaca_api_key=12345, order_retries="y"))
     assert "\n" not in line
     assert line.count("; ") == 2
     assert "STRIKEFLOW_ALPACA_API_KEY='**********'" in line
@@ -146,14 +146,14 @@ def test_every_refused_setting_is_on_the_one_line_and_a_secret_is_masked():
 def test_another_models_validation_is_unexpected_not_a_setting():
     from pydantic import BaseModel, ValidationError
 
-    from strikeflow.cli.failures import EXIT_FAILED, explain
+    from strikeflow.cli.failures import EXIT_FAILED, describe
 
     class Message(BaseModel):
         size: int
 
     with pytest.raises(ValidationError) as refused:
         Message(size="many")
-    line, code = explain(refused.value)
+    line, code = describe(refused.value)
     assert code == EXIT_FAILED
     assert line.startswith("unexpected ValidationError: 1 validation error for Message")
     assert "STRIKEFLOW_SIZE" not in line
@@ -177,7 +177,7 @@ def test_main_says_a_bad_setting_in_one_line_with_exit_2(monkeypatch, capsys):
     ],
 )
 def test_a_setup_error_is_its_line_with_the_fix_and_exit_1(error, says, monkeypatch):
-    from strikeflow.cli.failures import EXIT_FAILED, explain
+    from strikeflow.cli.failures import EXIT_FAILED, describe
     from strikeflow.domain import errors
 
     monkeypatch.setenv("STRIKEFLOW_DATABASE_URL", "sqlite:///x.db")
@@ -189,19 +189,19 @@ def test_a_setup_error_is_its_line_with_the_fix_and_exit_1(error, says, monkeypa
             "Alpaca", ("STRIKEFLOW_ALPACA_SECRET_KEY",)
         ),
     }[error]
-    line, code = explain(made)
+    line, code = describe(made)
     assert code == EXIT_FAILED
     assert says in line
 
 
 def test_an_unset_database_url_is_said_to_be_the_default(monkeypatch):
-    from strikeflow.cli.failures import explain
+    from strikeflow.cli.failures import describe
     from strikeflow.domain.errors import DatabaseMissing, SchemaMissing
 
     monkeypatch.delenv("STRIKEFLOW_DATABASE_URL", raising=False)
-    missing, _ = explain(DatabaseMissing("sqlite:///./strikeflow.db"))
+    missing, _ = describe(DatabaseMissing("sqlite:///./strikeflow.db"))
     assert missing.startswith("STRIKEFLOW_DATABASE_URL is not set and the default ")
-    empty, _ = explain(SchemaMissing("sqlite:///./strikeflow.db", "no such table: x"))
+    empty, _ = describe(SchemaMissing("sqlite:///./strikeflow.db", "no such table: x"))
     assert "STRIKEFLOW_DATABASE_URL is not set: this is its default" in empty
 
 
