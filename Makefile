@@ -4,8 +4,26 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PYTEST := $(BIN)/python -m pytest
 
-.PHONY: demo test lint bench clean
+# Hypothesis profile (tests/hypothesis_profiles.py): quick for a tier run by hand, ci
+# (every generated case) for `make test`. Also read from the environment.
+HYPOTHESIS_PROFILE ?= quick
+# pytest-xdist processes per tier. Integration and e2e tests spend most of their time
+# waiting on servers and worker processes, so they take more processes than cores;
+# `--dist loadfile` keeps a module (and its fleet) in one process.
+UNIT_WORKERS        ?= 2
+INTEGRATION_WORKERS ?= 4
+E2E_WORKERS         ?= 2
+DIST ?= loadfile
+XDIST = --dist $(DIST) --hypothesis-profile=$(HYPOTHESIS_PROFILE)
+
+# A run starts many Python processes (xdist workers, Celery workers, CLI commands): let
+# each one reuse the compiled modules in __pycache__ (git-ignored), pytest's rewritten
+# test modules included, instead of compiling them again, whatever the environment says.
+test test-unit test-integration test-e2e: export PYTHONDONTWRITEBYTECODE :=
+
+.PHONY: demo test test-unit test-integration test-e2e lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +39,26 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/strikeflow demo
 
+# Every check CI runs (.ci/run): ruff, then the three tiers with every generated case.
 test: $(STAMP)
 	scripts/ensure-services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-unit test-integration test-e2e HYPOTHESIS_PROFILE=ci
+
+# Pure logic and hand-written fakes, Celery on memory://: Python only.
+test-unit: $(STAMP)
+	$(PYTEST) tests/unit -n $(UNIT_WORKERS) $(XDIST)
+
+# Real PostgreSQL, Redis, Celery worker subprocesses, the emulator over HTTP.
+test-integration: $(STAMP)
+	scripts/ensure-services
+	$(PYTEST) tests/integration -n $(INTEGRATION_WORKERS) $(XDIST)
+
+# Whole fleets as processes, each with its own redis-server.
+test-e2e: $(STAMP)
+	scripts/ensure-services
+	$(PYTEST) tests/e2e -n $(E2E_WORKERS) $(XDIST)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -82,7 +82,9 @@ def venue() -> Iterator[tuple[str, Counter]]:
     handler = type("Handler", (Venue,), {"seen": Counter(), "release": threading.Event()})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # serve_forever looks for shutdown() every poll_interval (0.5 s by default)
+    poll = {"poll_interval": 0.01}
+    thread = threading.Thread(target=server.serve_forever, kwargs=poll, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", handler.seen
