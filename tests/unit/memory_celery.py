@@ -39,13 +39,17 @@ def memory_worker(app: Celery) -> Iterator[Consumer]:
 
     On memory:// the worker's loop looks for a shutdown only between two waits for a
     message of up to 2 s each (celery.worker.loops), so a plain stop idles for 4 s. The
-    stop is asked for first, then two pings wake both waits."""
+    stop is asked for first, then two pings wake both waits; a ping left unread is
+    purged, as the memory transport outlives the worker."""
     app.loader.import_module("celery.contrib.testing.tasks")  # celery.ping
+    woken = next(iter(QUEUES))
     with start_worker(app, pool="solo", queues=list(QUEUES), perform_ping_check=False) as w:
         yield w
         state.should_terminate = 0
         for _ in range(2):
-            app.send_task("celery.ping", queue=next(iter(QUEUES)), ignore_result=True)
+            app.send_task("celery.ping", queue=woken, ignore_result=True)
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(woken)
 
 
 @contextmanager
