@@ -9,14 +9,15 @@ PYTEST := $(BIN)/python -m pytest
 # Hypothesis profile (tests/hypothesis_profiles.py): quick for a tier run by hand, ci
 # (every generated case) for `make test`. Also read from the environment.
 HYPOTHESIS_PROFILE ?= quick
-# pytest-xdist processes per tier. Unit and integration tests keep both cores busy;
-# e2e tests mostly wait on their fleets, the chaos run alone for about three minutes,
-# so the other modules run beside it. `--dist loadfile` keeps a module, and the fleet
-# its module-scoped fixtures start, in one process. Integration tests take at most 4
-# (their Redis db numbers are keyed by the process: tests/integration/conftest.py).
+# pytest-xdist processes per tier, as measured on 2 cores. Unit and integration tests
+# keep both cores busy; e2e tests wait on their fleets much of the time (the chaos run
+# alone for about three minutes) and the other modules run beside them. `--dist
+# loadfile` keeps a module, and the fleet its module-scoped fixtures start, in one
+# process. Integration tests take at most 4 (their Redis db numbers are keyed by the
+# process: tests/integration/conftest.py).
 UNIT_WORKERS        ?= 2
 INTEGRATION_WORKERS ?= 3
-E2E_WORKERS         ?= 4
+E2E_WORKERS         ?= 3
 XDIST = --dist loadfile --hypothesis-profile=$(HYPOTHESIS_PROFILE)
 
 # A run starts many Python processes (xdist workers, Celery workers, CLI commands): let
