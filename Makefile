@@ -11,14 +11,16 @@ PYTEST := $(BIN)/python -m pytest
 HYPOTHESIS_PROFILE ?= quick
 # pytest-xdist processes per tier, as measured on 2 cores. Unit and integration tests
 # keep both cores busy; e2e tests wait on their fleets much of the time (the chaos run
-# alone for about three minutes) and the other modules run beside them. `--dist
-# loadfile` keeps a module, and the fleet its module-scoped fixtures start, in one
-# process. Integration tests take at most 4 (their Redis db numbers are keyed by the
+# alone for about three minutes) and the other modules run beside them. Unit tests are
+# shared out test by test (`--dist worksteal`: the ten-thousand-case runs of the ci
+# profile end up on different processes); integration and e2e tests module by module
+# (`--dist loadfile`), so that the fleet a module's fixtures start is started once.
+# Integration tests take at most 4 processes (their Redis db numbers are keyed by the
 # process: tests/integration/conftest.py).
 UNIT_WORKERS        ?= 2
 INTEGRATION_WORKERS ?= 3
 E2E_WORKERS         ?= 3
-XDIST = --dist loadfile --hypothesis-profile=$(HYPOTHESIS_PROFILE)
+PROFILE = --hypothesis-profile=$(HYPOTHESIS_PROFILE)
 
 # A run starts many Python processes (xdist workers, Celery workers, CLI commands): let
 # each one reuse the compiled modules in __pycache__ (git-ignored), pytest's rewritten
@@ -50,17 +52,17 @@ test: $(STAMP)
 
 # Pure logic and hand-written fakes, Celery on memory://: Python only.
 test-unit: $(STAMP)
-	$(PYTEST) tests/unit -n $(UNIT_WORKERS) $(XDIST)
+	$(PYTEST) tests/unit -n $(UNIT_WORKERS) --dist worksteal $(PROFILE)
 
 # Real PostgreSQL, Redis, Celery worker subprocesses, the emulator over HTTP.
 test-integration: $(STAMP)
 	scripts/ensure-services
-	$(PYTEST) tests/integration -n $(INTEGRATION_WORKERS) $(XDIST)
+	$(PYTEST) tests/integration -n $(INTEGRATION_WORKERS) --dist loadfile $(PROFILE)
 
 # Whole fleets as processes, each with its own redis-server.
 test-e2e: $(STAMP)
 	scripts/ensure-services
-	$(PYTEST) tests/e2e -n $(E2E_WORKERS) $(XDIST)
+	$(PYTEST) tests/e2e -n $(E2E_WORKERS) --dist loadfile $(PROFILE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
