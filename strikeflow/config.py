@@ -10,10 +10,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from strikeflow.domain.watchlist import DEFAULT_WATCHLIST
+
 DEFAULT_DATABASE_URL = "sqlite:///./strikeflow.db"
-DEFAULT_WATCHLIST = ("SPY", "QQQ", "AAPL", "MSFT", "NVDA", "TSLA")
 # The ticker shape the records accept (domain.records.TICKER), kept here too: config
-# imports nothing of strikeflow's.
+# imports only the domain's constants-only watchlist module, never its logic (numpy,
+# scipy), so reading the settings stays quick.
 WATCHLIST_TICKER = re.compile(r"[A-Z][A-Z0-9.\-/]{0,15}")
 MAX_WATCHLIST = 2_000
 

@@ -3,7 +3,8 @@
 ``main`` is the one place a command ends: whatever it raises becomes one line on stderr
 and an exit code (``failures``), Ctrl-C included, so a user never reads a traceback. It
 imports the commands only once inside that guard: an interrupt while they load is an
-interrupt too.
+interrupt too. Building the parser loads argparse-level modules only (each command
+imports its machinery when it runs), so ``--help`` and a usage error answer at once.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from strikeflow.cli import failures  # stdlib and domain errors only: loads in a
 def main(argv: Sequence[str] | None = None) -> int:
     args = None
     try:
+        args = _parser().parse_args(argv)
         from strikeflow.db.engine import sqlite_files
 
-        args = _parser().parse_args(argv)
         with sqlite_files(create=False):  # only `db upgrade` and the demo make a database
             return args.run(args)
     except KeyboardInterrupt:

@@ -8,9 +8,6 @@ import argparse
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 
 def aware_instant(text: str) -> datetime:
     """An ISO 8601 instant with its UTC offset. Without one, the hint is the same instant
@@ -47,6 +44,9 @@ def database_url(text: str) -> str:
 
 def shown_url(url: str) -> str:
     """A database URL as a message may show it: the password masked."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:

@@ -7,13 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from alembic.util import CommandError
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-
 from strikeflow.cli.arguments import shown_url
-from strikeflow.config import Settings
-from strikeflow.db import migrate
-from strikeflow.db.engine import dispose_all
 
 
 def add_db_commands(commands: argparse._SubParsersAction) -> None:
@@ -34,6 +28,12 @@ def add_db_commands(commands: argparse._SubParsersAction) -> None:
 
 def run_db(args: argparse.Namespace) -> int:
     """One ``db`` action against the configured database; a failure is one line on stderr."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from strikeflow.config import Settings
+    from strikeflow.db.engine import dispose_all
+
     url = Settings().database_url
     try:
         print(args.act(url, args))
@@ -46,26 +46,36 @@ def run_db(args: argparse.Namespace) -> int:
 
 
 def _db_upgrade(url: str, args: argparse.Namespace) -> str:
+    from strikeflow.db import migrate
+
     migrate.upgrade(url, args.revision)
     return f"{shown_url(url)} upgraded to {_revision(migrate.current(url))}"
 
 
 def _db_downgrade(url: str, args: argparse.Namespace) -> str:
+    from strikeflow.db import migrate
+
     migrate.downgrade(url, args.revision)
     return f"{shown_url(url)} downgraded to {_revision(migrate.current(url))}"
 
 
 def _db_current(url: str, _args: argparse.Namespace) -> str:
+    from strikeflow.db import migrate
+
     return f"{shown_url(url)} is at {_revision(migrate.current(url))}"
 
 
 def _revision(revision: str | None) -> str:
+    from strikeflow.db import migrate
+
     if revision is None:
         return "no revision (empty database)"
     return f"{revision} (head)" if revision == migrate.head() else revision
 
 
 def _first_line(error: Exception) -> str:
+    from sqlalchemy.exc import DBAPIError
+
     cause = error.orig if isinstance(error, DBAPIError) else error
     lines = str(cause).strip().splitlines()
     return lines[0] if lines else type(cause).__name__

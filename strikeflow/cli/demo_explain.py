@@ -32,7 +32,6 @@ from strikeflow.domain.selection import (
 from strikeflow.domain.sizing import size_position
 from strikeflow.sim.option_chain import PROFILES, generate_chain
 
-DEMO_AT = "2026-11-19T10:45:00-05:00"  # a Thursday morning: Friday weeklies are 1 DTE
 DEMO_OPTIONS_BUYING_POWER = Decimal("50000")
 
 

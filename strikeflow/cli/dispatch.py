@@ -2,6 +2,9 @@
 cli/explain.py's): the pipeline from a shell. Bad arguments exit 2 before anything is
 stored or sent; a rejected or failed outcome under ``--wait`` exits 1, and a wait that
 runs out of time exits 3.
+
+Each command imports the database, the broker and the tables when it runs, not when the
+parser is built.
 """
 
 from __future__ import annotations
@@ -12,22 +15,16 @@ import math
 import sys
 import time
 from dataclasses import asdict
-from typing import Any
-
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from typing import TYPE_CHECKING, Any
 
 from strikeflow.cli.arguments import aware_instant, calendar_day, database_url
 from strikeflow.cli.explain import add_explain_command
 from strikeflow.cli.reading import DB_HELP, ReadFailed, failed, print_json, read_database
-from strikeflow.cli.tables import console_for, execution_table, outcome_table, view_table
-from strikeflow.config import Settings, is_redis_url
-from strikeflow.db.engine import dispose_all, engine_for
-from strikeflow.db.reports import ReportQueries
-from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
-from strikeflow.domain.errors import InvalidRecord
-from strikeflow.domain.records import Execution, Recommendation, RecommendationStatus
-from strikeflow.services.dispatch import client_order_id_for
-from strikeflow.services.manual_signal import DEFAULT_CONFIDENCE, manual_recommendation
+from strikeflow.services.manual_signal import DEFAULT_CONFIDENCE
+
+if TYPE_CHECKING:
+    from strikeflow.db.repositories import RecommendationRepository
+    from strikeflow.domain.records import Execution, Recommendation
 
 POLL_S = 0.25
 EXIT_OUTCOME = {"executed": 0, "fell_back": 0, "rejected": 1, "failed": 1}
@@ -84,6 +81,15 @@ def add_dispatch_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run_signal(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from strikeflow.config import Settings
+    from strikeflow.db.engine import dispose_all, engine_for
+    from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
+    from strikeflow.domain.errors import InvalidRecord
+    from strikeflow.services.dispatch import client_order_id_for
+    from strikeflow.services.manual_signal import manual_recommendation
+
     try:
         rec = manual_recommendation(
             args.ticker, args.action, args.instrument, args.strategy, args.confidence, args.reason
@@ -117,6 +123,7 @@ def _send(store: RecommendationRepository, rid: str) -> bool:
     from celery import current_app
 
     import strikeflow.workers.app  # noqa: F401  (configures and becomes the current app)
+    from strikeflow.domain.records import RecommendationStatus
     from strikeflow.tasks import dispatch_chain
 
     try:
@@ -134,6 +141,8 @@ def _send(store: RecommendationRepository, rid: str) -> bool:
 def _wait(store: RecommendationRepository, rid: str, timeout_s: float) -> Recommendation:
     """Poll until terminal or the deadline. A connection the server dropped mid-wait (a
     restart) fails one poll as a disconnect; the pool reconnects on the next one."""
+    from sqlalchemy.exc import DBAPIError
+
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -152,6 +161,8 @@ def _wait(store: RecommendationRepository, rid: str, timeout_s: float) -> Recomm
 def _show_outcome(rec: Recommendation, execution: Execution | None, as_json: bool) -> None:
     """The outcome in a dozen lines (``strikeflow explain`` has the whole decision);
     ``--json``: the recommendation and its execution in full."""
+    from strikeflow.cli.tables import console_for, outcome_table
+
     if not rec.status.terminal:
         print(f"strikeflow signal: {rec.id} still {rec.status.value}", file=sys.stderr)
     if as_json:
@@ -165,6 +176,7 @@ def run_killswitch(args: argparse.Namespace) -> int:
     import redis
 
     from strikeflow.bootstrap import RedisKillSwitch
+    from strikeflow.config import Settings, is_redis_url
 
     url = Settings().redis_url
     if not is_redis_url(url):
@@ -192,6 +204,9 @@ def run_killswitch(args: argparse.Namespace) -> int:
 
 
 def run_executions(args: argparse.Namespace) -> int:
+    from strikeflow.cli.tables import console_for, execution_table
+    from strikeflow.db.repositories import ExecutionRepository
+
     def read(engine):
         return ExecutionRepository(engine).recent(since=args.since, limit=args.limit)
 
@@ -208,6 +223,9 @@ def run_executions(args: argparse.Namespace) -> int:
 
 
 def run_views(args: argparse.Namespace) -> int:
+    from strikeflow.cli.tables import console_for, view_table
+    from strikeflow.db.reports import ReportQueries
+
     def read(engine):
         return {v: ReportQueries(engine).view(v, args.as_of) for v in args.views}
 

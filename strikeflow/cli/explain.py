@@ -6,6 +6,9 @@ order with its fill: all read back from what the pipeline stored (the execution'
 explain document, or for a recommendation refused before any order, the explain kept
 with its status). REC_ID is the whole id, or its tail as ``strikeflow executions`` and
 ``positions`` show it (``…6f58eb5f``), when exactly one id ends so.
+
+The database and the rendering (rich) load when the command runs, not when the parser
+is built.
 """
 
 from __future__ import annotations
@@ -15,26 +18,17 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any
 
 from strikeflow.cli.arguments import database_url
 from strikeflow.cli.formats import ELLIPSIS, instant, money
 from strikeflow.cli.reading import DB_HELP, ReadFailed, failed, print_json, read_database
-from strikeflow.cli.selection_view import grid, heading, listed, mapping, print_selection
-from strikeflow.cli.tables import (
-    console_for,
-    order_lines,
-    plain,
-    short_reason,
-    trade_label,
-)
-from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
 from strikeflow.domain.records import MAX_ID, Execution, Recommendation, shown
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from sqlalchemy import Engine
 
 ID_SHAPE = re.compile(rf"[A-Za-z0-9._:\-]{{1,{MAX_ID}}}")
 MIN_TAIL = 4  # a shorter tail would name too many recommendations to be of use
@@ -100,6 +94,8 @@ class Decision:
 
 def read_decision(engine: Engine, ref: str) -> Decision | str:
     """The decision ``ref`` names, or why there is none (a line to show)."""
+    from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
+
     recs = RecommendationRepository(engine)
     rec = recs.get(ref)
     if rec is None and len(ref) >= MIN_TAIL:
@@ -117,6 +113,8 @@ def read_decision(engine: Engine, ref: str) -> Decision | str:
 
 
 def run_explain(args: argparse.Namespace) -> int:
+    from strikeflow.cli.tables import console_for
+
     try:
         decision = read_database(lambda engine: read_decision(engine, args.rec_id), args.db)
     except ReadFailed as error:
@@ -132,6 +130,11 @@ def run_explain(args: argparse.Namespace) -> int:
 
 
 def print_decision(console: Console, decision: Decision, rows: int) -> None:
+    from rich.text import Text
+
+    from strikeflow.cli.selection_view import grid, heading, mapping, print_selection
+    from strikeflow.cli.tables import order_lines, plain
+
     rec, explain = decision.recommendation, decision.explain
     console.rule(plain(f"{rec.id}: {rec.status.value}", style="bold"))
     console.print(_recommendation(rec))
@@ -148,6 +151,9 @@ def print_decision(console: Console, decision: Decision, rows: int) -> None:
 
 
 def _recommendation(rec: Recommendation) -> Table:
+    from strikeflow.cli.selection_view import grid
+    from strikeflow.cli.tables import short_reason, trade_label
+
     strategy = rec.strategy_type.value if rec.strategy_type else None
     asked = f"{rec.action.value} {rec.ticker} {trade_label(rec.instrument_type.value, strategy)}"
     rule = f", rule {rec.rule_id}" if rec.rule_id else ""
@@ -166,6 +172,8 @@ def _recommendation(rec: Recommendation) -> Table:
 def _print_steps(console: Console, explain: Mapping[str, Any]) -> None:
     """What happened after the selection: re-selections, fallback, sizing, risk, and the
     refusals that stopped the chain."""
+    from strikeflow.cli.selection_view import grid, heading, listed, mapping
+
     lines: list[tuple[str, str]] = []
     for check in listed(explain.get("price_checks")):
         if isinstance(check, Mapping):

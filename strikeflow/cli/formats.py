@@ -15,8 +15,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 
-from strikeflow.domain.expiry import NEW_YORK
-
 CENT = Decimal("0.01")
 SHORT_ID = 8  # the tail of an id shown in tables; ``strikeflow explain`` accepts it
 ELLIPSIS = "…"
@@ -81,6 +79,8 @@ def instant(at: object, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return _raw(at)
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
+    from strikeflow.domain.expiry import NEW_YORK  # the domain's clock: numpy, scipy
+
     return at.astimezone(NEW_YORK).strftime(fmt)
 
 

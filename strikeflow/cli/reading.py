@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from strikeflow.cli.formats import json_default
-from strikeflow.config import Settings
-from strikeflow.db.engine import dispose_all, engine_for
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 DB_HELP = "database URL or SQLite file (default: STRIKEFLOW_DATABASE_URL)"
 T = TypeVar("T")
@@ -27,6 +25,11 @@ class ReadFailed(Exception):
 def read_database(read: Callable[[Engine], T], url: str | None = None) -> T:
     """``read(engine)`` on ``url`` (default: the configured database), the engine
     disposed afterwards; a database error becomes ReadFailed with its first line."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from strikeflow.config import Settings
+    from strikeflow.db.engine import dispose_all, engine_for
+
     try:
         return read(engine_for(url or Settings().database_url))
     except SQLAlchemyError as failed:

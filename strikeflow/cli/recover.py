@@ -14,7 +14,6 @@ import argparse
 import json
 
 from strikeflow.cli.failures import EXIT_OK, EXIT_RUN_AGAIN
-from strikeflow.db.engine import dispose_all
 
 
 def add_recover_command(commands: argparse._SubParsersAction) -> None:
@@ -36,6 +35,7 @@ def run_recover(args: argparse.Namespace) -> int:
         args.usage_error(f"--min-age must be a number of seconds >= 0, got {args.min_age}")
     import strikeflow.workers.app  # noqa: F401  (configures and becomes the current app)
     from strikeflow import bootstrap
+    from strikeflow.db.engine import dispose_all
     from strikeflow.services.recovery import recover
     from strikeflow.tasks import dispatch_chain
 
