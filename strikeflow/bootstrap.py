@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as time_of_day
+from decimal import Decimal
 from typing import Any
 
 import redis
@@ -29,6 +30,7 @@ from strikeflow.db.dispatch_store import SqlDispatchStore
 from strikeflow.db.engine import engine_for
 from strikeflow.db.repositories import RecommendationRepository
 from strikeflow.domain.errors import BrokerError
+from strikeflow.domain.orders import OptionPricing, OrderPricing
 from strikeflow.domain.risk import RiskLimits
 from strikeflow.services.dispatch import DispatchContext, DispatchPolicy
 from strikeflow.services.ports import KillSwitch, MarketData, ScanLock, SignalCooldown
@@ -282,6 +284,15 @@ def risk_limits(settings: Settings) -> RiskLimits:
     )
 
 
+def option_pricing(settings: Settings) -> OptionPricing:
+    """How option orders are priced (STRIKEFLOW_OPTION_ORDER_PRICING, ..._SPREAD_FRACTION):
+    the policy size_position and submit_order price every option order by."""
+    return OptionPricing(
+        mode=OrderPricing(settings.option_order_pricing),
+        spread_fraction=Decimal(settings.option_spread_fraction),
+    )
+
+
 def build_runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or Settings()
     adapter = build_alpaca_adapter(settings)
@@ -300,7 +311,11 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         broker=adapter,
         store=store,
         kill_switch=state.kill_switch,
-        policy=DispatchPolicy(risk=risk_limits(settings), allow_short=rules.stock.allow_short),
+        policy=DispatchPolicy(
+            risk=risk_limits(settings),
+            pricing=option_pricing(settings),
+            allow_short=rules.stock.allow_short,
+        ),
         now=now,
     )
     scan = ScanContext(

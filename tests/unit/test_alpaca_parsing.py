@@ -31,7 +31,7 @@ from strikeflow.broker_adapters.alpaca.listings import ListingCache
 from strikeflow.broker_adapters.alpaca.transport import PooledSession
 from strikeflow.config import Settings
 from strikeflow.domain.errors import BrokerUnavailable, InvalidOccSymbol, OrderRejected
-from strikeflow.domain.orders import OrderIntent, OrderPricing, OrderType
+from strikeflow.domain.orders import OrderIntent, OrderType
 from strikeflow.domain.records import Action, ExecutionMode, ExecutionStatus
 
 KEY, SECRET = "PKTESTKEY0123456789", "s3cr3t-VALUE-abcdefghijklmnop"
@@ -331,14 +331,12 @@ def test_config_from_settings_never_shows_the_keys():
         settings(
             alpaca_base_url="http://127.0.0.1:9/",
             alpaca_read_timeout_s=2.5,
-            option_order_pricing="limit_at_mid",
         )
     )
     assert config.api_key.reveal() == KEY
     assert config.secret_key.reveal() == SECRET
     assert config.base_url == "http://127.0.0.1:9"
     assert config.timeouts.read_s == 2.5
-    assert config.option_pricing.mode is OrderPricing.LIMIT_AT_MID
     assert config.paper
     for text in (repr(config), str(config), f"{config.api_key}", repr(settings())):
         assert KEY not in text

@@ -7,11 +7,9 @@ attribute, so this layer need not import the config layer).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from strikeflow.domain.errors import MissingCredentials
-from strikeflow.domain.orders import OptionPricing, OrderPricing
 
 MASK = "**********"
 
@@ -73,7 +71,6 @@ class AlpacaConfig:
     options_feed: str = "indicative"
     contracts_page_size: int = 10_000  # the most /v2/options/contracts allows: fewest pages
     listing_ttl_s: float = 3600.0  # a chain's contract listing is reused this long (0: never)
-    option_pricing: OptionPricing = field(default_factory=OptionPricing)
 
     def __post_init__(self) -> None:
         if self.base_url is not None:
@@ -108,8 +105,4 @@ class AlpacaConfig:
             base_url=settings.alpaca_base_url,
             timeouts=Timeouts(settings.alpaca_connect_timeout_s, settings.alpaca_read_timeout_s),
             options_feed=settings.alpaca_options_feed,
-            option_pricing=OptionPricing(
-                mode=OrderPricing(settings.option_order_pricing),
-                spread_fraction=Decimal(settings.option_spread_fraction),
-            ),
         )
