@@ -47,11 +47,15 @@ demo: $(STAMP)
 # Every check CI runs (.ci/run): ruff, then the three tiers with every generated case, in
 # one pytest run so that the tests that mostly wait on their fleets (e2e) share the
 # cores with the ones that compute (unit, integration) instead of running after them.
+# Modules are handed out in collection order (--no-loadscope-reorder), so the e2e
+# modules, the longest (the chaos run: about three minutes), start first and on
+# different processes rather than last, one after another.
 test: $(STAMP)
 	scripts/ensure-services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(PYTEST) tests -n $(TEST_WORKERS) --dist loadfile --hypothesis-profile=ci
+	$(PYTEST) tests -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		--hypothesis-profile=ci
 
 # Pure logic and hand-written fakes, Celery on memory://: Python only.
 test-unit: $(STAMP)
