@@ -20,6 +20,7 @@ HYPOTHESIS_PROFILE ?= quick
 UNIT_WORKERS        ?= 2
 INTEGRATION_WORKERS ?= 3
 E2E_WORKERS         ?= 3
+TEST_WORKERS        ?= 4
 PROFILE = --hypothesis-profile=$(HYPOTHESIS_PROFILE)
 
 # A run starts many Python processes (xdist workers, Celery workers, CLI commands): let
@@ -43,13 +44,18 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/strikeflow demo
 
-# Every check CI runs (.ci/run): ruff, then the three tiers with every generated case
-# (scripts/test-all: the unit tier beside the integration and e2e tiers).
+# Every check CI runs (.ci/run): ruff, then the three tiers with every generated case, in
+# one pytest run so that the tests that mostly wait on their fleets (e2e) share the
+# cores with the ones that compute (unit, integration) instead of running after them.
+# Modules are handed out in collection order (--no-loadscope-reorder), so the e2e
+# modules, the longest (the chaos run: about three minutes), start first and on
+# different processes rather than last, one after another.
 test: $(STAMP)
 	scripts/ensure-services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	scripts/test-all
+	$(PYTEST) tests -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		--hypothesis-profile=ci
 
 # Pure logic and hand-written fakes, Celery on memory://: Python only.
 test-unit: $(STAMP)
