@@ -293,6 +293,14 @@ def option_pricing(settings: Settings) -> OptionPricing:
     )
 
 
+def dispatch_policy(settings: Settings, *, allow_short: bool = False) -> DispatchPolicy:
+    """The policy every dispatch step runs by: the settings' risk limits and option
+    order pricing, shorting as the rules file allows."""
+    return DispatchPolicy(
+        risk=risk_limits(settings), pricing=option_pricing(settings), allow_short=allow_short
+    )
+
+
 def build_runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or Settings()
     adapter = build_alpaca_adapter(settings)
@@ -311,11 +319,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         broker=adapter,
         store=store,
         kill_switch=state.kill_switch,
-        policy=DispatchPolicy(
-            risk=risk_limits(settings),
-            pricing=option_pricing(settings),
-            allow_short=rules.stock.allow_short,
-        ),
+        policy=dispatch_policy(settings, allow_short=rules.stock.allow_short),
         now=now,
     )
     scan = ScanContext(

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from strikeflow.bootstrap import option_pricing
+from strikeflow.bootstrap import dispatch_policy, option_pricing
 from strikeflow.config import Settings
 from strikeflow.domain.orders import OptionPricing, OrderType
 from strikeflow.domain.records import Action
@@ -33,5 +33,5 @@ def test_the_defaults_are_the_policy_defaults():
 def test_each_setting_changes_the_order_sent(monkeypatch, mode, fraction, expected):
     monkeypatch.setenv("STRIKEFLOW_OPTION_ORDER_PRICING", mode)
     monkeypatch.setenv("STRIKEFLOW_OPTION_SPREAD_FRACTION", fraction)
-    policy = DispatchPolicy(pricing=option_pricing(Settings()))
+    policy = dispatch_policy(Settings())  # what build_runtime hands the steps
     assert policy.pricing.price(Action.BUY, BID, ASK, "XYZ") == expected
