@@ -11,7 +11,7 @@ PYTEST := $(BIN)/python -m pytest
 HYPOTHESIS_PROFILE ?= quick
 # pytest-xdist processes per tier, as measured on 2 cores. Unit and integration tests
 # keep both cores busy; e2e tests wait on their fleets much of the time (the chaos run
-# alone for about three minutes) and the other modules run beside them. Unit tests are
+# alone for about a minute and a half) and the other modules run beside them. Unit tests are
 # shared out test by test (`--dist worksteal`: the ten-thousand-case runs of the ci
 # profile end up on different processes); integration and e2e tests module by module
 # (`--dist loadfile`), so that the fleet a module's fixtures start is started once.
@@ -48,7 +48,7 @@ demo: $(STAMP)
 # one pytest run so that the tests that mostly wait on their fleets (e2e) share the
 # cores with the ones that compute (unit, integration) instead of running after them.
 # Modules are handed out in collection order (--no-loadscope-reorder), so the e2e
-# modules, the longest (the chaos run: about three minutes), start first and on
+# modules, the longest (the chaos run: about a minute and a half), start first and on
 # different processes rather than last, one after another.
 test: $(STAMP)
 	scripts/ensure-services

@@ -19,7 +19,7 @@ the same Celery settings.
 - Loaded: chains sent in batches at once, a bare batch then a pipeline batch; throughput
   is chains per second over the batches, latency is per chain under that load.
 - Both sides are warmed up first; the first five steps of both chains store no result
-  (only the last one's is read, see strikeflow.tasks.entry.chain_for).
+  (only the last one's is read, see strikeflow.tasks.chains.chain_for).
 Latency runs from send to the last task's stored result (for the pipeline, after the
 execution row is committed), by the result's ``date_done``: the same clock and the same
 mechanism for both chains. CPU is metered per loaded batch from /proc: each worker with
@@ -73,8 +73,8 @@ from strikeflow.devfleet import (
 )
 from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
-from strikeflow.sim.service import EmulatorOptions
-from strikeflow.tasks.entry import chain_for
+from strikeflow.sim.serve import EmulatorOptions
+from strikeflow.tasks.chains import chain_for
 
 BENCHMARKS = Path(__file__).resolve().parent
 ADMIN_URL = os.environ.get(
@@ -345,7 +345,7 @@ class Bench:
         return ids
 
     def pipeline_chain(self, rid: str):
-        """The chain as the entry task sends it (strikeflow.tasks.entry.chain_for)."""
+        """The chain as the entry task sends it (strikeflow.tasks.chains.chain_for)."""
         return chain_for(rid, self.fleet.app).apply_async()
 
     def bare_chain(self, i: int):

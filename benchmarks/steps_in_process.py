@@ -12,21 +12,29 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from strikeflow.bootstrap import Runtime, build_runtime
 from strikeflow.config import Settings
-from strikeflow.services import dispatch as steps
+from strikeflow.services import dispatch_records as records
+from strikeflow.services import dispatch_steps as steps
+from strikeflow.services.messages import ExecutionRecorded, Reselection
 
 
-def run_steps(runtime: Runtime, recommendation_id: str) -> dict[str, Any]:
+def run_steps(runtime: Runtime, recommendation_id: str) -> ExecutionRecorded:
     """fetch_chain → select_contract → snapshot_price → size_position → submit_order →
-    persist_execution for one recommendation, as the chain's tasks call them."""
+    persist_execution for one recommendation, as the chain's tasks call them (a price
+    move that asks for a re-selection runs the first three again, as snapshot_price's
+    task does). The messages are handed on as objects: the codec is Celery's share."""
     ctx = runtime.context
-    payload = steps.fetch_chain(ctx, recommendation_id)
-    for step in (steps.select_contract, steps.snapshot_price, steps.size_position):
-        payload = step(ctx, payload)
-    return steps.persist_execution(ctx, steps.submit_order(ctx, payload))
+    reselection: Reselection | None = None
+    while True:
+        fetched = steps.fetch_chain(ctx, recommendation_id, reselection)
+        checked = steps.snapshot_price(ctx, steps.select_contract(ctx, fetched))
+        if not isinstance(checked, Reselection):
+            break
+        reselection = checked
+    placed = steps.submit_order(ctx, steps.size_position(ctx, checked))
+    return records.persist_execution(ctx, placed)
 
 
 class InProcessSteps:
@@ -46,7 +54,7 @@ class InProcessSteps:
         """Every recommendation through the steps; how they ended, by status."""
         ended: dict[str, int] = {}
         for rid in recommendation_ids:
-            status = run_steps(self.runtime, rid)["status"]
+            status = run_steps(self.runtime, rid).status.value
             ended[status] = ended.get(status, 0) + 1
         return ended
 

@@ -1,260 +1,55 @@
-"""The composition root: Settings in, the wired ports out, one Runtime per process.
+"""The composition root: Settings in, the wired ports out.
 
-Everything here is built on demand and keyed by pid, so a forked Celery child never
-reuses its parent's sockets (``workers.startup`` builds it in worker_process_init; a
-process that was never initialised, like the worker's main process running an errback,
-builds it on first use). Tests install their own Runtime with ``install_runtime``.
+It only wires: the adapters live in ``broker_adapters`` (the venue, the fallback, the
+clock), ``db`` (the stores, the schema) and ``app_state`` (the kill switch, the scans'
+claims and cool-downs); the logic they serve lives in ``services``.
+
+- ``build_runtime`` makes what a worker process (or ``strikeflow recover``) runs the
+  dispatch steps and the scan on; any piece can be handed in instead (tests pass fakes
+  of the ports, the demo its simulated clock). One Runtime per process: ``runtime()``
+  builds it on first use, keyed by pid, so a forked Celery child never reuses its
+  parent's sockets (``workers.startup`` builds it in worker_process_init; a process that
+  was never initialised, like the worker's main process running an errback, builds it
+  on first use). Tests install their own with ``install_runtime``.
+- ``build_records``, ``database_schema``, ``fleet_kill_switch`` and the rest are what the
+  command line calls its services with, so it never opens a database or Redis itself.
+
+Each function imports the adapters it wires when it runs: the command line reaches this
+module for one reader or the database guard without loading alpaca-py, Redis or the
+numerics, and nothing here opens a connection at import time.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from datetime import time as time_of_day
-from decimal import Decimal
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-import redis
-
-from strikeflow.broker_adapters.alpaca import build_alpaca_adapter
-from strikeflow.broker_adapters.fallback import FallbackBroker
-from strikeflow.broker_adapters.simulated import SimulatedBroker
-from strikeflow.config import Settings
-from strikeflow.db.dispatch_store import SqlDispatchStore
-from strikeflow.db.engine import engine_for
-from strikeflow.db.repositories import RecommendationRepository
-from strikeflow.domain.errors import BrokerError
-from strikeflow.domain.orders import OptionPricing, OrderPricing
-from strikeflow.domain.risk import RiskLimits
-from strikeflow.services.dispatch import DispatchContext, DispatchPolicy
-from strikeflow.services.ports import KillSwitch, MarketData, ScanLock, SignalCooldown
-from strikeflow.services.scan import ScanContext, load_rules
-
-KILL_SWITCH_KEY = "strikeflow:killswitch"
-COOLDOWN_PREFIX = "strikeflow:cooldown:"
-# Cooldown stamps are compared on the scan's clock; this only bounds how long Redis
-# keeps them (the longest cooldown is a session, 390 minutes).
-COOLDOWN_KEEP_S = 2 * 24 * 3600
-# STRIKEFLOW_REDIS_URL=memory://... keeps the app's own state in this process: the demo
-# and single-process runs need no Redis at all.
-MEMORY_URL_PREFIX = "memory://"
-
-
-@dataclass(frozen=True)
-class KillSwitchState:
-    on: bool
-    reason: str | None = None
-    since: str | None = None
-    readable: bool = True
-
-
-class RedisKillSwitch:
-    """The kill switch: one Redis key, present while trading is stopped.
-
-    Fails closed: when Redis cannot be read, ``is_on`` says True, because an order sent
-    while the switch may be on is worse than a chain that stops with a reason.
-    """
-
-    def __init__(self, client: redis.Redis, key: str = KILL_SWITCH_KEY) -> None:
-        self._redis = client
-        self._key = key
-
-    @classmethod
-    def from_url(cls, url: str, key: str = KILL_SWITCH_KEY) -> RedisKillSwitch:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        return cls(client, key)
-
-    def turn_on(self, reason: str = "manual", now: datetime | None = None) -> None:
-        since = (now or datetime.now(UTC)).isoformat()
-        self._redis.set(self._key, json.dumps({"reason": reason, "since": since}))
-
-    def turn_off(self) -> None:
-        self._redis.delete(self._key)
-
-    def state(self) -> KillSwitchState:
-        try:
-            raw = self._redis.get(self._key)
-        except redis.RedisError as unreadable:
-            return KillSwitchState(True, f"kill switch unreadable: {unreadable}", readable=False)
-        if raw is None:
-            return KillSwitchState(False)
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            value = {"reason": raw.decode(errors="replace") if isinstance(raw, bytes) else raw}
-        if not isinstance(value, dict):
-            value = {"reason": str(value)}
-        return KillSwitchState(True, value.get("reason"), value.get("since"))
-
-    def is_on(self) -> bool:
-        return self.state().on
-
-
-class InProcessKillSwitch:
-    """The kill switch of a single process (``STRIKEFLOW_REDIS_URL=memory://``): the
-    RedisKillSwitch's interface over a flag, shared by everything in the process."""
-
-    def __init__(self) -> None:
-        self._state = KillSwitchState(False)
-        self._lock = threading.Lock()
-
-    def turn_on(self, reason: str = "manual", now: datetime | None = None) -> None:
-        since = (now or datetime.now(UTC)).isoformat()
-        with self._lock:
-            self._state = KillSwitchState(True, reason, since)
-
-    def turn_off(self) -> None:
-        with self._lock:
-            self._state = KillSwitchState(False)
-
-    def state(self) -> KillSwitchState:
-        with self._lock:
-            return self._state
-
-    def is_on(self) -> bool:
-        return self.state().on
-
-
-class RedisScanLock:
-    """``ScanLock`` as SET NX PX: one claim per key until it expires or is released."""
-
-    def __init__(self, client: redis.Redis) -> None:
-        self._redis = client
-
-    def claim(self, key: str, ttl_s: float) -> bool:
-        return bool(self._redis.set(key, b"1", nx=True, px=max(1, int(ttl_s * 1000))))
-
-    def release(self, key: str) -> None:
-        # A claim that cannot be deleted expires with its ttl: never mask the scan's error.
-        with contextlib.suppress(redis.RedisError):
-            self._redis.delete(key)
-
-
-class InProcessScanLock:
-    """``ScanLock`` for one process: claimed keys with their monotonic expiry."""
-
-    def __init__(self) -> None:
-        self._held: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def claim(self, key: str, ttl_s: float) -> bool:
-        tick = time.monotonic()
-        with self._lock:
-            self._held = {k: until for k, until in self._held.items() if until > tick}
-            if key in self._held:
-                return False
-            self._held[key] = tick + ttl_s
-            return True
-
-    def release(self, key: str) -> None:
-        with self._lock:
-            self._held.pop(key, None)
-
-
-class RedisCooldown:
-    """``SignalCooldown`` as one key per ticker and action holding an ISO instant."""
-
-    def __init__(self, client: redis.Redis, prefix: str = COOLDOWN_PREFIX) -> None:
-        self._redis, self._prefix = client, prefix
-
-    def last_recorded(self, keys: Sequence[str]) -> dict[str, datetime]:
-        if not keys:
-            return {}
-        values = self._redis.mget([self._prefix + k for k in keys])
-        out = {}
-        for key, raw in zip(keys, values, strict=True):
-            if raw is not None:
-                with contextlib.suppress(ValueError):
-                    out[key] = datetime.fromisoformat(raw.decode())
-        return out
-
-    def record(self, stamps: Mapping[str, datetime]) -> None:
-        with self._redis.pipeline(transaction=False) as pipe:
-            for key, at in stamps.items():
-                pipe.set(self._prefix + key, at.isoformat(), ex=COOLDOWN_KEEP_S)
-            pipe.execute()
-
-
-class InProcessCooldown:
-    """``SignalCooldown`` for one process."""
-
-    def __init__(self) -> None:
-        self._stamps: dict[str, datetime] = {}
-        self._lock = threading.Lock()
-
-    def last_recorded(self, keys: Sequence[str]) -> dict[str, datetime]:
-        with self._lock:
-            return {k: self._stamps[k] for k in keys if k in self._stamps}
-
-    def record(self, stamps: Mapping[str, datetime]) -> None:
-        with self._lock:
-            self._stamps.update(stamps)
-
-
-@dataclass(frozen=True)
-class AppState:
-    """The app's own shared state (not Celery's): kill switch, scan claims, cooldowns."""
-
-    kill_switch: KillSwitch
-    scan_lock: ScanLock
-    cooldown: SignalCooldown
-
-
-_MEMORY_STATES: dict[str, AppState] = {}
-
-
-def app_state(url: str) -> AppState:
-    """Redis at ``url``, or, for ``memory://...``, this process's one in-process state
-    per URL (so the CLI's kill switch and a worker thread in the same process agree)."""
-    if url.startswith(MEMORY_URL_PREFIX):
-        with _LOCK:
-            if url not in _MEMORY_STATES:
-                _MEMORY_STATES[url] = AppState(
-                    InProcessKillSwitch(), InProcessScanLock(), InProcessCooldown()
-                )
-            return _MEMORY_STATES[url]
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-    return AppState(RedisKillSwitch(client), RedisScanLock(client), RedisCooldown(client))
-
-
-class MarketTime:
-    """``now`` from the venue's clock (the emulator's simulated time), read at most once
-    a second; the wall clock when ``STRIKEFLOW_CLOCK=wall`` (production).
-
-    When the venue cannot be read (it is down: the very case the fallback policy is for),
-    ``now`` carries on from the last reading by the time elapsed since, or is the wall
-    clock if there never was one: recording a simulated fill must not need the venue.
-    """
-
-    def __init__(self, market: MarketData, ttl_s: float = 1.0) -> None:
-        self._market, self._ttl = market, ttl_s
-        self._cached: tuple[float, datetime] | None = None  # the last good reading
-        self._asked_at: float | None = None  # the last attempt, good or not
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            tick = time.monotonic()
-            if self._asked_at is None or tick - self._asked_at > self._ttl:
-                self._asked_at = tick  # a venue that is down is asked again after the ttl too
-                with contextlib.suppress(BrokerError):
-                    self._cached = (tick, self._market.clock().timestamp)
-            if self._cached is None:
-                return wall_clock()
-            read_at, venue_now = self._cached
-            if read_at == self._asked_at:
-                return venue_now
-            return venue_now + timedelta(seconds=tick - read_at)
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
+if TYPE_CHECKING:
+    from strikeflow.app_state import AppState
+    from strikeflow.broker_adapters.alpaca import AlpacaAdapter
+    from strikeflow.broker_adapters.fallback import FallbackBroker
+    from strikeflow.config import Settings
+    from strikeflow.db.dispatch_store import SqlDispatchStore
+    from strikeflow.db.repositories import RecommendationRepository
+    from strikeflow.services.dispatch_policy import DispatchContext
+    from strikeflow.services.kill_switch import KillSwitchControl
+    from strikeflow.services.ports import (
+        Broker,
+        DispatchStore,
+        KillSwitch,
+        MarketData,
+        ScanLock,
+        SignalCooldown,
+    )
+    from strikeflow.services.record_ports import DatabaseSchema
+    from strikeflow.services.records import Records
+    from strikeflow.services.scan import ScanContext
+    from strikeflow.signals import Rules
 
 
 @dataclass
@@ -273,66 +68,169 @@ class Runtime:
     scan: ScanContext | None = None
 
 
-def risk_limits(settings: Settings) -> RiskLimits:
-    """The pre-trade limits from settings (0 or no cut-off: that limit is off)."""
-    cutoff = settings.risk_day_trade_cutoff
-    return RiskLimits(
-        max_open_positions=settings.risk_max_open_positions or None,
-        max_daily_realized_loss=settings.risk_max_daily_realized_loss or None,
-        max_exposure_per_ticker=settings.risk_max_exposure_per_ticker or None,
-        day_trade_cutoff=None if cutoff is None else time_of_day.fromisoformat(cutoff),
-    )
+def build_runtime(
+    settings: Settings | None = None,
+    *,
+    market: MarketData | None = None,
+    broker: Broker | None = None,
+    fallback: FallbackBroker | None = None,
+    store: DispatchStore | None = None,
+    recommendations: RecommendationRepository | None = None,
+    kill_switch: KillSwitch | None = None,
+    scan_lock: ScanLock | None = None,
+    cooldown: SignalCooldown | None = None,
+    now: Callable[[], datetime] | None = None,
+    rules: Rules | None = None,
+) -> Runtime:
+    """Every piece from ``settings`` (default: the environment's), except those given.
 
+    ``market`` and ``broker`` default to one Alpaca adapter; ``fallback`` to the
+    settings' failure policy over ``broker``, simulating fills on ``market``'s prices;
+    ``recommendations`` to ``store``'s; ``now`` to the venue's clock or the wall's
+    (STRIKEFLOW_CLOCK); ``rules`` to STRIKEFLOW_RULES_FILE over the packaged rules,
+    loaded here so that a bad file stops the process that starts with it.
+    """
+    from strikeflow.broker_adapters.fallback import FallbackBroker
+    from strikeflow.broker_adapters.market_time import MarketTime, wall_clock
+    from strikeflow.broker_adapters.simulated import SimulatedBroker
+    from strikeflow.config import Settings
+    from strikeflow.services.dispatch_policy import DispatchContext, DispatchPolicy
+    from strikeflow.services.scan import ScanContext, load_rules
 
-def option_pricing(settings: Settings) -> OptionPricing:
-    """How option orders are priced (STRIKEFLOW_OPTION_ORDER_PRICING, ..._SPREAD_FRACTION):
-    the policy size_position and submit_order price every option order by."""
-    return OptionPricing(
-        mode=OrderPricing(settings.option_order_pricing),
-        spread_fraction=Decimal(settings.option_spread_fraction),
-    )
-
-
-def dispatch_policy(settings: Settings, *, allow_short: bool = False) -> DispatchPolicy:
-    """The policy every dispatch step runs by: the settings' risk limits and option
-    order pricing, shorting as the rules file allows."""
-    return DispatchPolicy(
-        risk=risk_limits(settings), pricing=option_pricing(settings), allow_short=allow_short
-    )
-
-
-def build_runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or Settings()
-    adapter = build_alpaca_adapter(settings)
-    fallback = FallbackBroker(
-        primary=adapter,
-        simulated=SimulatedBroker(adapter),
-        policy=settings.on_broker_failure,
-        live=not settings.alpaca_paper,
-    )
-    store = SqlDispatchStore(engine_for(settings.database_url))
-    now: Callable[[], datetime] = MarketTime(adapter) if settings.clock == "market" else wall_clock
-    state = app_state(settings.redis_url)
-    rules = load_rules(settings.rules_file)  # once per process: a bad file fails here
+    if market is None or broker is None:
+        venue = _venue(settings)
+        market = venue if market is None else market
+        broker = venue if broker is None else broker
+    if fallback is None:
+        fallback = FallbackBroker(
+            primary=broker,
+            simulated=SimulatedBroker(market),
+            policy=settings.on_broker_failure,
+            live=not settings.alpaca_paper,
+        )
+    if store is None:
+        store = _dispatch_store(settings.database_url)
+    if recommendations is None:
+        recommendations = store.recommendations  # type: ignore[attr-defined]
+    if kill_switch is None or scan_lock is None or cooldown is None:
+        state = _app_state(settings.redis_url)
+        kill_switch = state.kill_switch if kill_switch is None else kill_switch
+        scan_lock = state.scan_lock if scan_lock is None else scan_lock
+        cooldown = state.cooldown if cooldown is None else cooldown
+    if now is None:
+        now = MarketTime(market) if settings.clock == "market" else wall_clock
+    if rules is None:
+        rules = load_rules(settings.rules_file)  # once per process: a bad file fails here
     context = DispatchContext(
-        market=adapter,
-        broker=adapter,
+        market=market,
+        broker=broker,
         store=store,
-        kill_switch=state.kill_switch,
-        policy=dispatch_policy(settings, allow_short=rules.stock.allow_short),
+        kill_switch=kill_switch,
+        policy=DispatchPolicy.from_settings(settings, allow_short=rules.stock.allow_short),
         now=now,
     )
     scan = ScanContext(
-        market=adapter,
-        broker=adapter,
-        store=store.recommendations,
-        lock=state.scan_lock,
-        cooldown=state.cooldown,
+        market=market,
+        broker=broker,
+        store=recommendations,
+        lock=scan_lock,
+        cooldown=cooldown,
         rules=rules,
         watchlist=settings.watchlist,
         now=now,
     )
-    return Runtime(settings, context, fallback, store.recommendations, scan)
+    return Runtime(settings, context, fallback, recommendations, scan)
+
+
+def _venue(settings: Settings) -> AlpacaAdapter:
+    from strikeflow.broker_adapters.alpaca import build_alpaca_adapter
+
+    return build_alpaca_adapter(settings)
+
+
+def _dispatch_store(database_url: str) -> SqlDispatchStore:
+    from strikeflow.db.dispatch_store import SqlDispatchStore
+    from strikeflow.db.engine import engine_for
+
+    return SqlDispatchStore(engine_for(database_url))
+
+
+def _app_state(redis_url: str) -> AppState:
+    from strikeflow.app_state import app_state
+
+    return app_state(redis_url)
+
+
+def build_records(database_url: str | None = None) -> Records:
+    """The stored records the command line reads (and ``signal`` writes), on
+    ``database_url`` (default: STRIKEFLOW_DATABASE_URL). Builds the engine, which checks
+    the URL (UnsupportedDatabase, DatabaseMissing); connects on the first read."""
+    from strikeflow.db.engine import engine_for
+    from strikeflow.db.outcome_queries import OutcomeQueries
+    from strikeflow.db.reports import ReportQueries
+    from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
+    from strikeflow.services.records import Records
+
+    engine = engine_for(database_url or _settings().database_url)
+    return Records(
+        recommendations=RecommendationRepository(engine),
+        executions=ExecutionRepository(engine),
+        reports=ReportQueries(engine),
+        outcomes=OutcomeQueries(engine),
+    )
+
+
+def database_schema(database_url: str | None = None) -> DatabaseSchema:
+    """The migrations and the rows of ``database_url`` (default: STRIKEFLOW_DATABASE_URL)."""
+    from strikeflow.db.database_admin import DatabaseAdmin
+
+    return DatabaseAdmin(database_url or _settings().database_url)
+
+
+def existing_databases_only() -> AbstractContextManager[None]:
+    """A block in which a SQLite file is never created by using it: every command but
+    ``db upgrade`` and the demo (which migrate) runs in one, so a mistyped path says
+    DatabaseMissing instead of leaving an empty file behind."""
+    from strikeflow.db.engine import sqlite_files
+
+    return sqlite_files(create=False)
+
+
+def close_databases() -> None:
+    """Close this process's database pools (a command's end, a worker process's)."""
+    from strikeflow.db.engine import dispose_all
+
+    dispose_all()
+
+
+def fleet_kill_switch(redis_url: str) -> KillSwitchControl:
+    """The kill switch every process of the fleet reads: one key in the Redis at
+    ``redis_url`` (built without connecting)."""
+    from strikeflow.app_state.in_redis import RedisKillSwitch
+
+    return RedisKillSwitch.from_url(redis_url)
+
+
+def forget_scan_state(redis_url: str, claims: Sequence[str], cooldowns: Sequence[str]) -> None:
+    """Delete exactly these scan claims and cool-downs from the Redis at ``redis_url``."""
+    from strikeflow.app_state.in_redis import forget_scan_state
+
+    forget_scan_state(redis_url, claims, cooldowns)
+
+
+def state_store_errors() -> tuple[type[Exception], ...]:
+    """What the app-state store (Redis) raises when it is down or refuses: the command
+    line reports these as failures, not as bugs."""
+    from strikeflow.app_state.in_redis import UNAVAILABLE_ERRORS
+
+    return UNAVAILABLE_ERRORS
+
+
+def _settings() -> Settings:
+    from strikeflow.config import Settings
+
+    return Settings()
 
 
 _RUNTIMES: dict[int, Any] = {}

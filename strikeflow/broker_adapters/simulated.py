@@ -28,7 +28,6 @@ from strikeflow.domain.orders import (
     OrderIntent,
     OrderType,
     PositionSnapshot,
-    client_order_id,
     instrument_of,
 )
 from strikeflow.domain.records import (
@@ -36,7 +35,6 @@ from strikeflow.domain.records import (
     BrokerName,
     ExecutionMode,
     ExecutionStatus,
-    PositionEffect,
 )
 from strikeflow.domain.sizing import OPTION_MULTIPLIER
 from strikeflow.services.ports import MarketData
@@ -63,19 +61,10 @@ class SimulatedBroker:
         self._reason = reason
         self._orders: dict[str, BrokerOrder] = {}  # by client_order_id
         self._positions: dict[str, tuple[Decimal, Decimal]] = {}  # symbol -> (qty, avg price)
-        self._closes = 0
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"SimulatedBroker(orders={len(self._orders)}, reason={self._reason!r})"
-
-    def knows(self, order_id: str) -> bool:
-        with self._lock:
-            return any(o.id == order_id for o in self._orders.values())
-
-    def holds(self, symbol: str) -> bool:
-        with self._lock:
-            return symbol in self._positions
 
     # -- Broker port ---------------------------------------------------------------------
 
@@ -125,33 +114,6 @@ class SimulatedBroker:
             order = self._execute(intent, bid, ask, at, reason)
             self._orders[intent.client_order_id] = order
             return order
-
-    def close_position(self, symbol: str, qty: Decimal | None = None) -> BrokerOrder:
-        with self._lock:
-            held, _ = self._positions.get(symbol, (Decimal(0), Decimal(0)))
-            if held == 0:
-                raise OrderRejected("close position", 404, 40410000, "position not found")
-            self._closes += 1
-            cid = client_order_id(f"{symbol}:{self._closes}", "close")
-        amount = held if qty is None else min(Decimal(qty), held)
-        return self.submit(
-            OrderIntent(cid, symbol, Action.SELL, amount, position_effect=PositionEffect.CLOSE)
-        )
-
-    def cancel(self, order_id: str) -> None:
-        with self._lock:
-            for cid, order in self._orders.items():
-                if order.id == order_id:
-                    if not order.is_open:
-                        state = order.broker_status
-                        raise OrderRejected(
-                            "cancel", 422, 42210000, f'order is already in "{state}" state'
-                        )
-                    self._orders[cid] = replace(
-                        order, status=ExecutionStatus.CANCELED, broker_status="canceled"
-                    )
-                    return
-        raise OrderRejected("cancel", 404, 40410000, "order not found")
 
     # -- fills -----------------------------------------------------------------------------
 

@@ -20,9 +20,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = None
     try:
         args = _parser().parse_args(argv)
-        from strikeflow.db.engine import sqlite_files
+        from strikeflow import bootstrap
 
-        with sqlite_files(create=False):  # only `db upgrade` and the demo make a database
+        with bootstrap.existing_databases_only():  # only `db upgrade` and the demo make one
             return args.run(args)
     except KeyboardInterrupt:
         return failures.interrupted(args)

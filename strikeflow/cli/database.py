@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from strikeflow.cli.arguments import shown_url
+
+if TYPE_CHECKING:
+    from strikeflow.services.record_ports import DatabaseSchema
 
 
 def add_db_commands(commands: argparse._SubParsersAction) -> None:
@@ -31,46 +35,39 @@ def run_db(args: argparse.Namespace) -> int:
     from alembic.util import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
+    from strikeflow import bootstrap
     from strikeflow.config import Settings
-    from strikeflow.db.engine import dispose_all
 
     url = Settings().database_url
     try:
-        print(args.act(url, args))
+        print(args.act(url, bootstrap.database_schema(url), args))
     except (SQLAlchemyError, CommandError) as failed:
         print(f"strikeflow db: {shown_url(url)}: {_first_line(failed)}", file=sys.stderr)
         return 1
     finally:
-        dispose_all()
+        bootstrap.close_databases()
     return 0
 
 
-def _db_upgrade(url: str, args: argparse.Namespace) -> str:
-    from strikeflow.db import migrate
-
-    migrate.upgrade(url, args.revision)
-    return f"{shown_url(url)} upgraded to {_revision(migrate.current(url))}"
+def _db_upgrade(url: str, schema: DatabaseSchema, args: argparse.Namespace) -> str:
+    schema.upgrade(args.revision)
+    return f"{shown_url(url)} upgraded to {_revision(schema)}"
 
 
-def _db_downgrade(url: str, args: argparse.Namespace) -> str:
-    from strikeflow.db import migrate
-
-    migrate.downgrade(url, args.revision)
-    return f"{shown_url(url)} downgraded to {_revision(migrate.current(url))}"
+def _db_downgrade(url: str, schema: DatabaseSchema, args: argparse.Namespace) -> str:
+    schema.downgrade(args.revision)
+    return f"{shown_url(url)} downgraded to {_revision(schema)}"
 
 
-def _db_current(url: str, _args: argparse.Namespace) -> str:
-    from strikeflow.db import migrate
-
-    return f"{shown_url(url)} is at {_revision(migrate.current(url))}"
+def _db_current(url: str, schema: DatabaseSchema, _args: argparse.Namespace) -> str:
+    return f"{shown_url(url)} is at {_revision(schema)}"
 
 
-def _revision(revision: str | None) -> str:
-    from strikeflow.db import migrate
-
+def _revision(schema: DatabaseSchema) -> str:
+    revision = schema.current()
     if revision is None:
         return "no revision (empty database)"
-    return f"{revision} (head)" if revision == migrate.head() else revision
+    return f"{revision} (head)" if revision == schema.head() else revision
 
 
 def _first_line(error: Exception) -> str:

@@ -16,10 +16,9 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from celery import Celery
-from sqlalchemy import Engine, select
 
-from strikeflow.db.tables import recommendations
 from strikeflow.domain.records import RecommendationStatus
+from strikeflow.services.records import Records, statuses_of
 from strikeflow.sim import calendar
 
 POLL_S = 0.01
@@ -97,17 +96,14 @@ def reconcile(app: Celery, deadline_s: float = TASK_DEADLINE_S) -> int:
 
 
 def wait_terminal(
-    engine: Engine, ids: Sequence[str], deadline_s: float = CHAIN_DEADLINE_S
+    records: Records, ids: Sequence[str], deadline_s: float = CHAIN_DEADLINE_S
 ) -> dict[str, str]:
     """Poll the database until every recommendation in ``ids`` is terminal; their statuses."""
     if not ids:
         return {}
-    c = recommendations.c
-    query = select(c.id, c.status).where(c.id.in_(list(ids)))
     end = time.monotonic() + deadline_s
     while True:
-        with engine.connect() as conn:
-            statuses = {row.id: row.status for row in conn.execute(query)}
+        statuses = statuses_of(records, ids)
         waiting = [i for i in ids if statuses.get(i) not in TERMINAL]
         if not waiting:
             return statuses

@@ -1,6 +1,6 @@
 """What the demo prints after its day: the executions, the recommendations that fell back
 or were turned down (with their reasons), and the three views, read as ``strikeflow
-positions`` and ``strikeflow report`` read them (ReportQueries)."""
+positions`` and ``strikeflow report`` read them (services.records)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, select
 
 from strikeflow.cli.tables import (
     DEMO_EXECUTIONS,
@@ -22,19 +21,10 @@ from strikeflow.cli.tables import (
     trade_label,
     view_table,
 )
-from strikeflow.db.reports import ReportQueries
-from strikeflow.db.repositories import ExecutionRepository
-from strikeflow.db.tables import recommendations
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.domain.records import Execution, RecommendationStatus
+from strikeflow.services.records import Records, day_executions, not_traded, report_views
 
 VIEWS = ("active_options_positions", "options_performance_by_strategy", "daily_options_summary")
-NOT_TRADED = (
-    RecommendationStatus.FELL_BACK,
-    RecommendationStatus.REJECTED,
-    RecommendationStatus.FAILED,
-)
-MAX_EXECUTIONS = 10_000
 
 
 @dataclass(frozen=True)
@@ -48,31 +38,18 @@ class Outcome:
     reason: str
 
 
-def executions(engine: Engine) -> list[Execution]:
-    """Every execution of the day, oldest first."""
-    return list(reversed(ExecutionRepository(engine).recent(limit=MAX_EXECUTIONS)))
-
-
-def outcomes(engine: Engine) -> list[Outcome]:
+def outcomes(records: Records) -> list[Outcome]:
     """Recommendations that fell back, were rejected or failed, oldest first."""
-    c = recommendations.c
-    query = (
-        select(c.created_at, c.ticker, c.instrument_type, c.strategy_type, c.status)
-        .add_columns(c.status_reason)
-        .where(c.status.in_([s.value for s in NOT_TRADED]))
-        .order_by(c.created_at, c.id)
-    )
-    with engine.connect() as conn:
-        return [
-            Outcome(
-                row.created_at,
-                row.ticker,
-                trade_label(row.instrument_type, row.strategy_type),
-                row.status,
-                short_reason(row.status, row.status_reason or ""),
-            )
-            for row in conn.execute(query)
-        ]
+    return [
+        Outcome(
+            row.created_at,
+            row.ticker,
+            trade_label(row.instrument_type, row.strategy_type),
+            row.status,
+            short_reason(row.status, row.status_reason or ""),
+        )
+        for row in not_traded(records)
+    ]
 
 
 @dataclass(frozen=True)
@@ -126,17 +103,16 @@ def outcome_counts(rows: Sequence[Outcome]) -> str:
 
 
 def print_report(
-    console: Console, engine: Engine, outcome_rows: int, as_of: date | None = None
+    console: Console, records: Records, outcome_rows: int, as_of: date | None = None
 ) -> None:
     """The executions, the refusals and the three views (positions as of ``as_of``)."""
-    console.print(execution_table(executions(engine), DEMO_EXECUTIONS))
-    refused = outcomes(engine)
+    console.print(execution_table(day_executions(records), DEMO_EXECUTIONS))
+    refused = outcomes(records)
     console.print(outcome_table(refused, outcome_rows))
     console.print(f"not traded as asked: {outcome_counts(refused)}")
     console.print()
-    views = ReportQueries(engine)
-    for name in VIEWS:
-        console.print(view_table(name, views.view(name, as_of)))
+    for name, rows in report_views(records, VIEWS, as_of).items():
+        console.print(view_table(name, rows))
 
 
 def _ny(at: datetime) -> str:

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from celery import Celery
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine
 
+from strikeflow import bootstrap
 from strikeflow.cli.arguments import shown_url
 from strikeflow.cli.demo import OUTCOME_ROWS
 from strikeflow.cli.demo_day import (
@@ -28,8 +28,8 @@ from strikeflow.cli.demo_day import (
 )
 from strikeflow.cli.demo_report import print_report
 from strikeflow.cli.demo_stack import DemoRefused, DemoStack, StackPlan
-from strikeflow.db.engine import engine_for
 from strikeflow.domain.expiry import NEW_YORK
+from strikeflow.services.records import Records
 
 
 def run_day_demo(args: argparse.Namespace) -> int:
@@ -75,14 +75,14 @@ def _where(plan: StackPlan) -> str:
 def _demo_day(console: Console, stack: DemoStack, app: Celery, args: argparse.Namespace) -> int:
     plan, settings = stack.plan, stack.settings
     assert settings is not None
-    engine = engine_for(settings.database_url)
+    records = bootstrap.build_records(settings.database_url)
     where = f"Redis and {shown_url(settings.database_url)}" if plan.external else "in process"
     console.rule(
         f"[bold]strikeflow demo[/] · {args.date:%a %Y-%m-%d} · seed {args.seed}"
         f" · {', '.join(plan.watchlist)} · {where}"
     )
     try:
-        tally = _trade_the_day(console, stack, app, engine, plan.minutes)
+        tally = _trade_the_day(console, stack, app, records, plan.minutes)
     except DemoTimeout as late:
         console.print(f"[red]strikeflow demo: {late}[/] (worker log: {plan.log_path})")
         return 1
@@ -95,12 +95,12 @@ def _demo_day(console: Console, stack: DemoStack, app: Celery, args: argparse.Na
         f" (listed with the rejections), {tally.fills_recorded} fills recorded by"
         " reconcile_orders"
     )
-    print_report(console, engine, OUTCOME_ROWS, as_of=args.date)
+    print_report(console, records, OUTCOME_ROWS, as_of=args.date)
     return 0
 
 
 def _trade_the_day(
-    console: Console, stack: DemoStack, app: Celery, engine: Engine, steps: Sequence[datetime]
+    console: Console, stack: DemoStack, app: Celery, records: Records, steps: Sequence[datetime]
 ) -> DayTally:
     tally = DayTally()
     columns = (
@@ -117,7 +117,7 @@ def _trade_the_day(
             stack,
             task_scan(app),
             lambda: reconcile(app),
-            lambda ids: wait_terminal(engine, ids),
+            lambda ids: wait_terminal(records, ids),
             steps,
             tally,
         )

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,17 +23,11 @@ from typing import Any
 import requests
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
-from sqlalchemy import delete, func, select
 
 from strikeflow import bootstrap
-from strikeflow.bootstrap import COOLDOWN_PREFIX
 from strikeflow.config import Settings
-from strikeflow.db import migrate
-from strikeflow.db.engine import dispose_all, engine_for
-from strikeflow.db.tables import dispatch_executions, recommendations
 from strikeflow.services.scan import cooldown_key, lock_key
-from strikeflow.sim.server import EmulatorServer
-from strikeflow.sim.service import EmulatorOptions, build_app
+from strikeflow.sim.serve import EmulatorOptions, EmulatorServer, build_app
 from strikeflow.workers.config import QUEUES, celery_config
 
 EMBEDDED = "memory://"
@@ -124,45 +118,34 @@ def fresh_database(url: str, reset: bool) -> None:
     database may be someone's, so its rows are deleted only with ``reset``, and a database
     that holds rows without it is refused (the demo's recommendation ids are
     deterministic: a second day on the same rows would trade nothing)."""
+    schema = bootstrap.database_schema(url)
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
-        dispose_all()
+        bootstrap.close_databases()
         for suffix in ("", "-wal", "-shm"):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
-        migrate.upgrade(url)
+        schema.upgrade()
         return
-    migrate.upgrade(url)
-    with engine_for(url).begin() as conn:
-        counts = {
-            t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in TABLES
-        }
-        if any(counts.values()) and not reset:
-            held = " and ".join(f"{n} rows in {t}" for t, n in counts.items() if n)
-            raise DemoRefused(
-                f"the database holds {held}: the demo needs an empty one. Run it with --reset"
-                " to delete strikeflow's rows there, or point STRIKEFLOW_DATABASE_URL at a new"
-                " database."
-            )
-        for table in TABLES:
-            conn.execute(delete(table))
-
-
-TABLES = (dispatch_executions, recommendations)  # children first
+    schema.upgrade()
+    counts = schema.row_counts()
+    if any(counts.values()) and not reset:
+        held = " and ".join(f"{n} rows in {t}" for t, n in counts.items() if n)
+        raise DemoRefused(
+            f"the database holds {held}: the demo needs an empty one. Run it with --reset"
+            " to delete strikeflow's rows there, or point STRIKEFLOW_DATABASE_URL at a new"
+            " database."
+        )
+    schema.delete_rows()
 
 
 def clear_scan_state(redis_url: str, watchlist: Sequence[str], minutes: Sequence[datetime]) -> None:
     """Forget a previous demo's claims on this day's minutes and the watchlist's cooldowns
     in Redis (the exact keys, nothing else): the day is scanned afresh."""
-    import redis
-
-    keys = [lock_key(watchlist, m) for m in minutes]
-    keys += [COOLDOWN_PREFIX + cooldown_key(t, a) for t in watchlist for a in ("BUY", "SELL")]
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        for start in range(0, len(keys), 500):
-            client.delete(*keys[start : start + 500])
-    finally:
-        client.close()
+    bootstrap.forget_scan_state(
+        redis_url,
+        claims=[lock_key(watchlist, m) for m in minutes],
+        cooldowns=[cooldown_key(t, a) for t in watchlist for a in ("BUY", "SELL")],
+    )
 
 
 class DemoStack:
@@ -210,7 +193,7 @@ class DemoStack:
         fresh_database(settings.database_url, self.plan.reset)
         if settings.redis_url != EMBEDDED:
             clear_scan_state(settings.redis_url, self.plan.watchlist, self.plan.minutes)
-        self._exit.callback(dispose_all)
+        self._exit.callback(bootstrap.close_databases)
         bootstrap.install_runtime(demo_runtime(settings, self.sim_now))
         self._exit.callback(bootstrap.reset_runtime)
         conf = celery_config(settings)
@@ -250,11 +233,7 @@ def demo_runtime(settings: Settings, now: Callable[[], datetime]) -> bootstrap.R
     speed, an hour behind when the demo moves it five minutes every few milliseconds
     (quote ages, DTE, the 15:30 day-trade cutoff and every timestamp would lag).
     """
-    rt = bootstrap.build_runtime(settings)
-    rt.context = replace(rt.context, now=now)
-    if rt.scan is not None:
-        rt.scan = replace(rt.scan, now=now)
-    return rt
+    return bootstrap.build_runtime(settings, now=now)
 
 
 @contextlib.contextmanager

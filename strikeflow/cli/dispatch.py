@@ -23,8 +23,8 @@ from strikeflow.cli.reading import DB_HELP, ReadFailed, failed, print_json, read
 from strikeflow.services.manual_signal import DEFAULT_CONFIDENCE
 
 if TYPE_CHECKING:
-    from strikeflow.db.repositories import RecommendationRepository
     from strikeflow.domain.records import Execution, Recommendation
+    from strikeflow.services.record_ports import RecommendationRecords
 
 POLL_S = 0.25
 EXIT_OUTCOME = {"executed": 0, "fell_back": 0, "rejected": 1, "failed": 1}
@@ -83,12 +83,10 @@ def add_dispatch_commands(commands: argparse._SubParsersAction) -> None:
 def run_signal(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from strikeflow.config import Settings
-    from strikeflow.db.engine import dispose_all, engine_for
-    from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
+    from strikeflow import bootstrap
     from strikeflow.domain.errors import InvalidRecord
-    from strikeflow.services.dispatch import client_order_id_for
     from strikeflow.services.manual_signal import manual_recommendation
+    from strikeflow.services.records import entry_execution
 
     try:
         rec = manual_recommendation(
@@ -96,8 +94,8 @@ def run_signal(args: argparse.Namespace) -> int:
         )
     except InvalidRecord as bad:
         args.usage_error(str(bad))  # exits 2; nothing stored, nothing sent
-    settings = Settings()
-    store = RecommendationRepository(engine_for(settings.database_url))
+    records = bootstrap.build_records()
+    store = records.recommendations
     try:
         store.insert(rec)
         if not _send(store, rec.id):
@@ -106,39 +104,49 @@ def run_signal(args: argparse.Namespace) -> int:
             _show({"recommendation_id": rec.id, "status": "dispatched"}, args.json)
             return 0
         final = _wait(store, rec.id, args.timeout)
-        execution = ExecutionRepository(engine_for(settings.database_url)).by_client_order_id(
-            client_order_id_for(rec.id)
-        )
+        execution = entry_execution(records, rec.id)
     except SQLAlchemyError as failed:
         print(f"strikeflow signal: database: {str(failed).splitlines()[0]}", file=sys.stderr)
         return 1
     finally:
-        dispose_all()
+        bootstrap.close_databases()
     _show_outcome(final, execution, args.json)
     return EXIT_OUTCOME.get(final.status.value, EXIT_TIMEOUT)
 
 
-def _send(store: RecommendationRepository, rid: str) -> bool:
-    """Send the chain; when the broker cannot take it, the recommendation ends failed."""
+class Unsent(Exception):
+    """The broker did not take the chain."""
+
+
+def _send(store: RecommendationRecords, rid: str) -> bool:
+    """Send the chain and mark it dispatched, as every sender does
+    (``services.chain_sending``); when the broker cannot take it, the recommendation
+    ends failed."""
     from celery import current_app
 
     import strikeflow.workers.app  # noqa: F401  (configures and becomes the current app)
     from strikeflow.domain.records import RecommendationStatus
+    from strikeflow.services.chain_sending import send_and_mark
     from strikeflow.tasks import dispatch_chain
 
+    def send(recommendation_id: str) -> object:
+        try:
+            with current_app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=2)
+            return dispatch_chain(recommendation_id)
+        except Exception as unsent:  # kombu's errors vary by transport
+            raise Unsent(str(unsent)) from unsent
+
     try:
-        with current_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=2)
-        dispatch_chain(rid)
-    except Exception as unsent:  # kombu's errors vary by transport
+        send_and_mark(store, send, rid)
+    except Unsent as unsent:  # a database error marking it is the caller's to report
         store.set_status(rid, RecommendationStatus.FAILED, f"not sent: {unsent}")
         print(f"strikeflow signal: could not send the chain: {unsent}", file=sys.stderr)
         return False
-    store.set_status(rid, RecommendationStatus.DISPATCHED)
     return True
 
 
-def _wait(store: RecommendationRepository, rid: str, timeout_s: float) -> Recommendation:
+def _wait(store: RecommendationRecords, rid: str, timeout_s: float) -> Recommendation:
     """Poll until terminal or the deadline. A connection the server dropped mid-wait (a
     restart) fails one poll as a disconnect; the pool reconnects on the next one."""
     from sqlalchemy.exc import DBAPIError
@@ -173,10 +181,9 @@ def _show_outcome(rec: Recommendation, execution: Execution | None, as_json: boo
 
 
 def run_killswitch(args: argparse.Namespace) -> int:
-    import redis
-
-    from strikeflow.bootstrap import RedisKillSwitch
+    from strikeflow import bootstrap
     from strikeflow.config import Settings, is_redis_url
+    from strikeflow.services.kill_switch import KillSwitchUnavailable, set_kill_switch
 
     url = Settings().redis_url
     if not is_redis_url(url):
@@ -186,16 +193,11 @@ def run_killswitch(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    switch = RedisKillSwitch.from_url(url)
     try:
-        if args.state == "on":
-            switch.turn_on(args.reason)
-        elif args.state == "off":
-            switch.turn_off()
-    except redis.RedisError as down:
+        state = set_kill_switch(bootstrap.fleet_kill_switch(url), args.state, args.reason)
+    except KillSwitchUnavailable as down:
         print(f"strikeflow killswitch: {down}", file=sys.stderr)
         return 1
-    state = switch.state()
     if not state.readable:
         print(f"strikeflow killswitch: {state.reason}", file=sys.stderr)
         return 1
@@ -205,10 +207,10 @@ def run_killswitch(args: argparse.Namespace) -> int:
 
 def run_executions(args: argparse.Namespace) -> int:
     from strikeflow.cli.tables import console_for, execution_table
-    from strikeflow.db.repositories import ExecutionRepository
+    from strikeflow.services.records import recent_executions
 
-    def read(engine):
-        return ExecutionRepository(engine).recent(since=args.since, limit=args.limit)
+    def read(records):
+        return recent_executions(records, args.since, args.limit)
 
     try:
         rows = read_database(read, args.db)
@@ -224,10 +226,10 @@ def run_executions(args: argparse.Namespace) -> int:
 
 def run_views(args: argparse.Namespace) -> int:
     from strikeflow.cli.tables import console_for, view_table
-    from strikeflow.db.reports import ReportQueries
+    from strikeflow.services.records import report_views
 
-    def read(engine):
-        return {v: ReportQueries(engine).view(v, args.as_of) for v in args.views}
+    def read(records):
+        return report_views(records, args.views, args.as_of)
 
     try:
         views = read_database(read, args.db)

@@ -83,7 +83,7 @@ def symbol_list(text: str) -> tuple[str, ...]:
 
 def run_emulator(args: argparse.Namespace) -> int:
     from strikeflow.sim.faults import FaultConfig
-    from strikeflow.sim.service import EmulatorOptions, serve
+    from strikeflow.sim.serve import EmulatorOptions, serve
 
     try:
         options = EmulatorOptions(

@@ -17,22 +17,19 @@ import argparse
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from strikeflow.cli.arguments import database_url
 from strikeflow.cli.formats import ELLIPSIS, instant, money
 from strikeflow.cli.reading import DB_HELP, ReadFailed, failed, print_json, read_database
-from strikeflow.domain.records import MAX_ID, Execution, Recommendation, shown
+from strikeflow.domain.records import MAX_ID, Recommendation, shown
+from strikeflow.services.records import Decision
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
-    from sqlalchemy import Engine
 
 ID_SHAPE = re.compile(rf"[A-Za-z0-9._:\-]{{1,{MAX_ID}}}")
-MIN_TAIL = 4  # a shorter tail would name too many recommendations to be of use
-MATCHES_SHOWN = 5
 DEFAULT_ROWS = 15
 MAX_ROWS = 10_000
 
@@ -68,55 +65,12 @@ def recommendation_ref(text: str) -> str:
     return ref
 
 
-@dataclass(frozen=True)
-class Decision:
-    """One recommendation and everything stored about what became of it."""
-
-    recommendation: Recommendation
-    status_explain: dict[str, Any] | None
-    executions: list[Execution]
-
-    @property
-    def explain(self) -> dict[str, Any]:
-        """The decision's explain document: the entry order's, else the refusal's."""
-        for execution in self.executions:
-            if execution.explain_json:
-                return execution.explain_json
-        return self.status_explain if isinstance(self.status_explain, dict) else {}
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "recommendation": asdict(self.recommendation),
-            "status_explain": self.status_explain,
-            "executions": [asdict(e) for e in self.executions],
-        }
-
-
-def read_decision(engine: Engine, ref: str) -> Decision | str:
-    """The decision ``ref`` names, or why there is none (a line to show)."""
-    from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
-
-    recs = RecommendationRepository(engine)
-    rec = recs.get(ref)
-    if rec is None and len(ref) >= MIN_TAIL:
-        ids = recs.ids_ending_with(ref, limit=MATCHES_SHOWN + 1)
-        if len(ids) > 1:
-            more = ", …" if len(ids) > MATCHES_SHOWN else ""
-            listed = ", ".join(ids[:MATCHES_SHOWN]) + more
-            return f"{ref!r} ends more than one recommendation id ({listed}): give more of it"
-        rec = recs.get(ids[0]) if ids else None
-    if rec is None:
-        short = f" (a tail needs {MIN_TAIL} characters at least)" if len(ref) < MIN_TAIL else ""
-        return f"no recommendation {ref!r}{short}"
-    executions = ExecutionRepository(engine).for_recommendation(rec.id)
-    return Decision(rec, recs.status_explain(rec.id), executions)
-
-
 def run_explain(args: argparse.Namespace) -> int:
     from strikeflow.cli.tables import console_for
+    from strikeflow.services.records import find_decision
 
     try:
-        decision = read_database(lambda engine: read_decision(engine, args.rec_id), args.db)
+        decision = read_database(lambda records: find_decision(records, args.rec_id), args.db)
     except ReadFailed as error:
         return failed("explain", error)
     if isinstance(decision, str):

@@ -129,10 +129,16 @@ def _operational() -> tuple[type[BaseException], ...]:
     """What a database, Redis or the broker raises when it is down or refuses: a failure
     to report, not a bug (OSError covers refused and reset connections)."""
     import kombu.exceptions
-    import redis
     from sqlalchemy.exc import SQLAlchemyError
 
-    return (SQLAlchemyError, redis.RedisError, kombu.exceptions.KombuError, OSError)
+    from strikeflow import bootstrap
+
+    return (
+        SQLAlchemyError,
+        *bootstrap.state_store_errors(),
+        kombu.exceptions.KombuError,
+        OSError,
+    )
 
 
 def first_line(error: BaseException) -> str:

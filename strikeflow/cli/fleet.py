@@ -140,7 +140,7 @@ def next_open_after(now: datetime) -> datetime:
 
 def build_stack(args: argparse.Namespace, settings, directory: Path, start: datetime):
     from strikeflow.devfleet import FleetConfig, LocalStack, RedisDbs, StackConfig
-    from strikeflow.sim.service import EmulatorOptions
+    from strikeflow.sim.serve import EmulatorOptions
 
     passed_on = {
         k: v for k, v in os.environ.items() if k.startswith("STRIKEFLOW_") and k not in OWN_SETTINGS

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from strikeflow.cli.formats import json_default
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from strikeflow.services.records import Records
 
 DB_HELP = "database URL or SQLite file (default: STRIKEFLOW_DATABASE_URL)"
 T = TypeVar("T")
@@ -22,21 +22,20 @@ class ReadFailed(Exception):
     """The database could not be read; the message is the one line to show."""
 
 
-def read_database(read: Callable[[Engine], T], url: str | None = None) -> T:
-    """``read(engine)`` on ``url`` (default: the configured database), the engine
-    disposed afterwards; a database error becomes ReadFailed with its first line."""
+def read_database(read: Callable[[Records], T], url: str | None = None) -> T:
+    """``read(records)`` on ``url`` (default: the configured database), its connections
+    closed afterwards; a database error becomes ReadFailed with its first line."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from strikeflow.config import Settings
-    from strikeflow.db.engine import dispose_all, engine_for
+    from strikeflow import bootstrap
 
     try:
-        return read(engine_for(url or Settings().database_url))
+        return read(bootstrap.build_records(url))
     except SQLAlchemyError as failed:
         lines = str(failed).strip().splitlines()
         raise ReadFailed(f"database: {lines[0] if lines else type(failed).__name__}") from None
     finally:
-        dispose_all()
+        bootstrap.close_databases()
 
 
 def print_json(data: Any) -> None:

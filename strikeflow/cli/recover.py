@@ -35,7 +35,6 @@ def run_recover(args: argparse.Namespace) -> int:
         args.usage_error(f"--min-age must be a number of seconds >= 0, got {args.min_age}")
     import strikeflow.workers.app  # noqa: F401  (configures and becomes the current app)
     from strikeflow import bootstrap
-    from strikeflow.db.engine import dispose_all
     from strikeflow.services.recovery import recover
     from strikeflow.tasks import dispatch_chain
 
@@ -49,7 +48,7 @@ def run_recover(args: argparse.Namespace) -> int:
             min_age_s=args.min_age,
         )
     finally:
-        dispose_all()
+        bootstrap.close_databases()
     if args.json:
         print(json.dumps(report.to_json()))
     else:

@@ -64,8 +64,8 @@ class SqlDispatchStore:
         return self.recommendations.set_status(recommendation_id, status, reason, explain=explain)
 
     @_reachable
-    def upsert_execution(self, execution: Execution) -> tuple[Execution, bool]:
-        return self.executions.insert(execution)
+    def record_selection(self, recommendation_id: str, report: Mapping[str, Any]) -> None:
+        self.recommendations.record_selection(recommendation_id, report)
 
     @_reachable
     def record_outcome(

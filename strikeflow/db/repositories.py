@@ -169,6 +169,22 @@ class RecommendationRepository(Repository):
         with self._reads.connect() as conn:
             return conn.execute(query).scalar_one_or_none()
 
+    def record_selection(self, rec_id: str, report: Mapping[str, Any]) -> None:
+        """Keep select_contract's report (the latest selection: a re-selection replaces it)."""
+        query = (
+            update(recommendations)
+            .where(recommendations.c.id == rec_id)
+            .values(selection=dict(report))
+        )
+        with self._transaction() as conn:
+            conn.execute(query)
+
+    def selection(self, rec_id: str) -> dict[str, Any] | None:
+        """The selection report kept for the recommendation (None: no option was judged)."""
+        query = select(recommendations.c.selection).where(recommendations.c.id == rec_id)
+        with self._reads.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
     def ids_ending_with(self, tail: str, limit: int = 10) -> list[str]:
         """Ids that end with ``tail`` (the short id a table shows), at most ``limit``,
         in order. LIKE's wildcards in ``tail`` are escaped; SQLite's LIKE ignores case,

@@ -61,6 +61,7 @@ recommendations = Table(
     Column("status_reason", Text),
     Column("updated_at", TIMESTAMP, nullable=False),
     Column("status_explain", JSON_DOCUMENT),  # revision 0003: why it ended so, in full
+    Column("selection", JSON_DOCUMENT),  # revision 0004: select_contract's report
     CheckConstraint("action IN ('BUY', 'SELL')", name="action"),
     CheckConstraint("instrument_type IN ('STOCK', 'CALL', 'PUT')", name="instrument_type"),
     CheckConstraint(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from strikeflow.devfleet.processes import STOP_DEADLINE_S, LoggedProcess
-from strikeflow.sim.service import EmulatorOptions
+from strikeflow.sim.serve import EmulatorOptions
 
 START_DEADLINE_S = 60.0
 
@@ -40,8 +40,7 @@ class InProcessEmulator:
         return self._server is not None
 
     def start(self, options: EmulatorOptions | None = None) -> str:
-        from strikeflow.sim.server import EmulatorServer
-        from strikeflow.sim.service import build_app
+        from strikeflow.sim.serve import EmulatorServer, build_app
 
         if self._server is not None:
             raise RuntimeError("the emulator is already running")

@@ -18,7 +18,7 @@ from types import TracebackType
 from strikeflow.devfleet.emulator import ClockDriver, SubprocessEmulator, free_port
 from strikeflow.devfleet.processes import POLL_S, LoggedProcess
 from strikeflow.devfleet.workers import START_DEADLINE_S, Fleet, FleetConfig, WorkerSpec
-from strikeflow.sim.service import EmulatorOptions
+from strikeflow.sim.serve import EmulatorOptions
 
 # The compose file's worker services, one per queue (tests/e2e/test_compose.py checks
 # that both agree). Heartbeats on: Flower tells the live workers by them.

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from datetime import time as time_of_day
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Protocol
 
 from strikeflow.domain.errors import InvalidPolicy
 from strikeflow.domain.liquidity import LiquidityRules
 from strikeflow.domain.market import StrikeBand
 from strikeflow.domain.models import Right, StrategyType
-from strikeflow.domain.orders import OptionPricing, client_order_id
+from strikeflow.domain.orders import OptionPricing, OrderPricing, client_order_id
 from strikeflow.domain.risk import RiskLimits
 from strikeflow.domain.selection import StrikeMode, StrikeTarget
 from strikeflow.domain.sizing import SizingPolicy
@@ -24,6 +26,44 @@ DEFAULT_STRIKES: Mapping[StrategyType, StrikeTarget] = MappingProxyType(
         StrategyType.SWING_TRADE: StrikeTarget(StrikeMode.DELTA, delta=0.40),
     }
 )
+
+
+class PolicySettings(Protocol):
+    """The settings a policy is made from (``strikeflow.config.Settings`` has them all;
+    services never import the configuration itself)."""
+
+    @property
+    def risk_max_open_positions(self) -> int: ...
+    @property
+    def risk_max_daily_realized_loss(self) -> Decimal: ...
+    @property
+    def risk_max_exposure_per_ticker(self) -> Decimal: ...
+    @property
+    def risk_day_trade_cutoff(self) -> str | None: ...
+    @property
+    def option_order_pricing(self) -> str: ...
+    @property
+    def option_spread_fraction(self) -> Decimal: ...
+
+
+def risk_limits(settings: PolicySettings) -> RiskLimits:
+    """The pre-trade limits (STRIKEFLOW_RISK_*; 0 or no cut-off: that limit is off)."""
+    cutoff = settings.risk_day_trade_cutoff
+    return RiskLimits(
+        max_open_positions=settings.risk_max_open_positions or None,
+        max_daily_realized_loss=settings.risk_max_daily_realized_loss or None,
+        max_exposure_per_ticker=settings.risk_max_exposure_per_ticker or None,
+        day_trade_cutoff=None if cutoff is None else time_of_day.fromisoformat(cutoff),
+    )
+
+
+def option_pricing(settings: PolicySettings) -> OptionPricing:
+    """How option orders are priced (STRIKEFLOW_OPTION_ORDER_PRICING, ..._SPREAD_FRACTION):
+    the policy size_position and submit_order price every option order by."""
+    return OptionPricing(
+        mode=OrderPricing(settings.option_order_pricing),
+        spread_fraction=Decimal(settings.option_spread_fraction),
+    )
 
 
 def _liquidity_without_volume() -> LiquidityRules:
@@ -82,6 +122,16 @@ class DispatchPolicy:
             raise InvalidPolicy(f"max_price_move must be positive, got {self.max_price_move}")
         if self.max_reselects < 0:
             raise InvalidPolicy(f"max_reselects must be >= 0, got {self.max_reselects}")
+
+    @classmethod
+    def from_settings(
+        cls, settings: PolicySettings, *, allow_short: bool = False
+    ) -> DispatchPolicy:
+        """The policy every dispatch step runs by: the settings' risk limits and option
+        order pricing, shorting as the rules file allows, the rest at its defaults."""
+        return cls(
+            risk=risk_limits(settings), pricing=option_pricing(settings), allow_short=allow_short
+        )
 
     def strike_for(self, strategy: StrategyType | None) -> StrikeTarget:
         return self.strikes.get(strategy or StrategyType.DAY_TRADE, StrikeTarget())

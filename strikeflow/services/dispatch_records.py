@@ -7,7 +7,7 @@ the same values.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -20,7 +20,7 @@ from strikeflow.domain.errors import (
     OrderRejected,
     SizingError,
 )
-from strikeflow.domain.models import InstrumentType, StrategyType
+from strikeflow.domain.models import InstrumentType, OptionContract, StrategyType
 from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.orders import BrokerOrder
 from strikeflow.domain.records import (
@@ -31,10 +31,15 @@ from strikeflow.domain.records import (
     PositionEffect,
     RecommendationStatus,
 )
-from strikeflow.services.dispatch_payload import order_from_json, unpacked_explain
 from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
+from strikeflow.services.messages import (
+    ExecutionRecorded,
+    IncompatibleMessage,
+    PlacedOrder,
+    as_json,
+)
 
-STOCK = InstrumentType.STOCK.value
+STOCK = InstrumentType.STOCK
 FOUR_PLACES = Decimal("0.0001")
 CENT = Decimal("0.01")
 # The errors that mean "refused", not "broke": a rule, the venue or bad input said no.
@@ -48,6 +53,7 @@ REFUSALS: tuple[type[Exception], ...] = (
     InvalidRecord,
     InvalidMarketData,
     InvalidPolicy,
+    IncompatibleMessage,
 )
 # Their class names (or plain words), as the errback records them.
 REJECTION_KINDS = frozenset({"rejected", *(refusal.__name__ for refusal in REFUSALS)})
@@ -56,95 +62,146 @@ REFUSED_ORDER = frozenset(
 )
 
 
-def persist_execution(ctx: DispatchContext, payload: dict[str, Any]) -> dict[str, Any]:
+def failure_kind(exc: BaseException) -> str:
+    """ "rejected" for a refusal, "failed" for anything else. By class name along the
+    MRO, so an exception rebuilt from a result backend matches as well."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return "rejected" if names & REJECTION_KINDS else "failed"
+
+
+def explain_of(exc: BaseException) -> dict[str, Any] | None:
+    """What a refusal carries for the record, as JSON: DispatchRejected's explain (the
+    sizing, the risk check, the fallback), or the venue's status, code and message."""
+    explain = getattr(exc, "explain", None)
+    if isinstance(explain, dict) and explain:
+        return as_json(explain)
+    if isinstance(exc, OrderRejected):
+        return {"broker": {"status": exc.status, "code": exc.code, "message": exc.message}}
+    return None
+
+
+def persist_execution(ctx: DispatchContext, placed: PlacedOrder) -> ExecutionRecorded:
     """Upsert the execution on client_order_id with every option column and mark the
     recommendation executed, fell_back, or rejected when the venue refused the order, in
     one transaction. A duplicate finding the row with another state records the order's."""
-    order = order_from_json(payload["order"])
-    status, reason = _outcome(payload, order)
-    stored, created = ctx.store.record_outcome(build_execution(ctx, payload, order), status, reason)
+    order, ticket = placed.order, placed.sized.ticket
+    status, reason = _outcome(placed)
+    stored, created = ctx.store.record_outcome(build_execution(ctx, placed), status, reason)
     if not created and stored.status != order.status and stored.status not in REFUSED_ORDER:
         stored = _record(ctx, order)
-    return {
-        "recommendation_id": payload["recommendation_id"],
-        "client_order_id": stored.client_order_id,
-        "execution_id": stored.id,
-        "status": status.value,
-        "execution_status": stored.status.value,
-        "execution_mode": stored.execution_mode.value,
-    }
+    return ExecutionRecorded(
+        recommendation_id=ticket.recommendation_id,
+        client_order_id=stored.client_order_id,
+        execution_id=stored.id,
+        status=status,
+        execution_status=stored.status.value,
+        execution_mode=stored.execution_mode.value,
+    )
 
 
-def build_execution(ctx: DispatchContext, payload: dict[str, Any], order: BrokerOrder) -> Execution:
-    """The record of ``order`` for the payload's recommendation. What was traded is the
-    order's: a second delivery of a chain may have selected otherwise (see below)."""
-    now = ctx.now()
-    traded = order.instrument
+def build_execution(ctx: DispatchContext, placed: PlacedOrder) -> Execution:
+    """The record of the placed order for its recommendation. What was traded is the
+    order's: a second delivery of a chain may have selected otherwise (``option_columns``)."""
+    sized, order = placed.sized, placed.order
     explain = {
-        **unpacked_explain(payload["explain"]),
+        **sized.notes.record(),
         "order": order.explain(),
-        "order_cost": payload.get("order_cost"),
-        "requested": payload["instrument"],
-        "traded": payload["trade"],
+        "order_cost": str(sized.order_cost),
+        "requested": sized.ticket.instrument.value,
+        "traded": sized.trade.value,
     }
-    if payload.get("refusal") is not None:
-        explain["refusal"] = payload["refusal"]
-    values: dict[str, Any] = {
-        "recommendation_id": payload["recommendation_id"],
-        "client_order_id": order.client_order_id,
-        "ticker": payload["ticker"],
-        "action": order.side if traded != STOCK else Action(payload["action"]),
-        "instrument_type": traded,
-        "broker": order.broker,
-        "execution_mode": order.execution_mode,
-        "status": order.status,
-        "quantity": order.qty,
-        "broker_order_id": order.id or None,
-        "position_effect": PositionEffect(payload.get("position_effect", "OPEN")),
-        "filled_qty": order.filled_qty,
-        "filled_avg_price": order.filled_avg_price,
-        "notional": notional_of(order),
-        "explain_json": explain,
-        "strategy_type": None if payload["strategy"] is None else StrategyType(payload["strategy"]),
-        "created_at": now,
-        "updated_at": now,
-        "submitted_at": order.submitted_at,
-        "filled_at": order.filled_at,
-    }
-    if traded != STOCK:
-        values.update(option_columns(payload, order))
-    return Execution(**values)
+    if placed.refusal is not None:
+        explain["refusal"] = placed.refusal.model_dump(mode="json")
+    quoted_ask = None if sized.option_quote is None else sized.option_quote.ask
+    return execution_of(
+        order,
+        recommendation_id=sized.ticket.recommendation_id,
+        ticker=sized.ticket.ticker,
+        action=sized.ticket.action,
+        strategy=sized.ticket.strategy,
+        position_effect=sized.position_effect,
+        explain=explain,
+        now=ctx.now(),
+        contract=sized.contract,
+        quoted_ask=quoted_ask,
+    )
 
 
-def option_columns(payload: dict[str, Any], order: BrokerOrder) -> dict[str, Any]:
+def execution_of(
+    order: BrokerOrder,
+    *,
+    recommendation_id: str,
+    ticker: str,
+    action: Action,
+    strategy: StrategyType | None,
+    position_effect: PositionEffect,
+    explain: dict[str, Any],
+    now: datetime,
+    contract: OptionContract | None = None,
+    quoted_ask: Decimal | None = None,
+) -> Execution:
+    """The execution row of ``order``: the one way a row is made from an order, for a
+    chain's persist_execution and for recovery's adoption alike. A stock row keeps the
+    recommendation's action; an option row the order's side (the right carries the
+    direction), and its contract's columns (``option_columns``)."""
+    traded = order.instrument
+    values = {} if traded is STOCK else option_columns(order, contract, quoted_ask)
+    return Execution(
+        recommendation_id=recommendation_id,
+        client_order_id=order.client_order_id,
+        ticker=ticker,
+        action=action if traded is STOCK else order.side,
+        instrument_type=traded,
+        broker=order.broker,
+        execution_mode=order.execution_mode,
+        status=order.status,
+        quantity=order.qty,
+        broker_order_id=order.id or None,
+        position_effect=position_effect,
+        filled_qty=order.filled_qty,
+        filled_avg_price=order.filled_avg_price,
+        notional=notional_of(order),
+        explain_json=explain,
+        strategy_type=strategy,
+        created_at=now,
+        updated_at=now,
+        submitted_at=order.submitted_at,
+        filled_at=order.filled_at,
+        **values,
+    )
+
+
+def option_columns(
+    order: BrokerOrder, contract: OptionContract | None, quoted_ask: Decimal | None
+) -> dict[str, Any]:
     """Strike, expiry, contracts, premium and the Greeks at selection, at column scale.
 
     ``premium_paid`` is the fill price per contract (per share), or until a fill the
     price the order was sent at (its limit, else the quoted ask).
 
     An order the venue already held under this client_order_id (placed by an earlier
-    delivery of the chain, at other prices) keeps its own contract, read from its OCC
-    symbol; this delivery's selection, Greeks and quote describe another contract.
+    delivery of the chain, at other prices), or one adopted by recovery, keeps its own
+    contract, read from its OCC symbol; a selection's Greeks and quote would describe
+    another contract.
     """
-    c, quote = payload.get("contract") or {}, payload.get("option_quote")
-    if c.get("symbol") != order.symbol:
+    if contract is None or contract.symbol != order.symbol:
         occ = parse_occ(order.symbol)
-        c = {"symbol": order.symbol, "strike": str(occ.strike), "expiration": str(occ.expiration)}
-        quote = None
-    greeks = c.get("greeks") or [None] * 5
-    quoted = Decimal(quote["ask"]) if quote else None
-    premium = order.filled_avg_price or order.limit_price or quoted
+        strike, expiration, greeks, iv, quoted_ask = occ.strike, occ.expiration, None, None, None
+    else:
+        strike, expiration = contract.strike, contract.expiration
+        greeks, iv = contract.greeks, contract.implied_vol
+    premium = order.filled_avg_price or order.limit_price or quoted_ask
     return {
-        "strike_price": Decimal(c["strike"]),
-        "expiration_date": date.fromisoformat(c["expiration"]),
+        "strike_price": strike,
+        "expiration_date": expiration,
         "contracts": int(order.qty),
         "premium_paid": None if premium is None else premium.quantize(CENT, ROUND_HALF_EVEN),
-        "delta": _four(greeks[0]),
-        "gamma": _four(greeks[1]),
-        "theta": _four(greeks[2]),
-        "vega": _four(greeks[3]),
-        "implied_volatility": _four(c.get("implied_vol")),
-        "option_symbol": c["symbol"],
+        "delta": _four(None if greeks is None else greeks.delta),
+        "gamma": _four(None if greeks is None else greeks.gamma),
+        "theta": _four(None if greeks is None else greeks.theta),
+        "vega": _four(None if greeks is None else greeks.vega),
+        "implied_volatility": _four(iv),
+        "option_symbol": order.symbol,
     }
 
 
@@ -160,27 +217,31 @@ def notional_of(order: BrokerOrder) -> Decimal | None:
     return order.filled_qty * order.filled_avg_price
 
 
-def _outcome(
-    payload: dict[str, Any], order: BrokerOrder
-) -> tuple[RecommendationStatus, str | None]:
-    if order.status in REFUSED_ORDER:
-        refusal = payload.get("refusal")
-        if refusal is not None:  # the venue refused the submit itself: its own words
-            return RecommendationStatus.REJECTED, _clip(f"submit_order: {refusal['error']}")
-        return RecommendationStatus.REJECTED, f"order {order.broker_status}"
-    fallback = payload["explain"].get("fallback")
-    if fallback is not None:
-        return RecommendationStatus.FELL_BACK, _clip(fallback["reason"])
-    return RecommendationStatus.EXECUTED, None
+def recommendation_status(order_status: ExecutionStatus, fell_back: bool) -> RecommendationStatus:
+    """The recommendation's terminal state an order implies: rejected when the venue
+    refused or dropped it, fell_back when the stock was traded instead, else executed."""
+    if order_status in REFUSED_ORDER:
+        return RecommendationStatus.REJECTED
+    return RecommendationStatus.FELL_BACK if fell_back else RecommendationStatus.EXECUTED
 
 
 def status_of_execution(execution: Execution) -> RecommendationStatus:
     """The recommendation's terminal state that a recorded execution implies."""
-    if execution.status in REFUSED_ORDER:
-        return RecommendationStatus.REJECTED
-    if execution.explain_json.get("fallback") is not None:
-        return RecommendationStatus.FELL_BACK
-    return RecommendationStatus.EXECUTED
+    return recommendation_status(
+        execution.status, execution.explain_json.get("fallback") is not None
+    )
+
+
+def _outcome(placed: PlacedOrder) -> tuple[RecommendationStatus, str | None]:
+    order, fallback = placed.order, placed.sized.notes.fallback
+    status = recommendation_status(order.status, fallback is not None)
+    if status is RecommendationStatus.REJECTED:
+        if placed.refusal is not None:  # the venue refused the submit itself: its own words
+            return status, _clip(f"submit_order: {placed.refusal.error}")
+        return status, f"order {order.broker_status}"
+    if fallback is not None:
+        return status, _clip(fallback.reason)
+    return status, None
 
 
 def record_failure(
@@ -203,9 +264,7 @@ def record_failure(
         return
     failed = kind not in REJECTION_KINDS
     status = RecommendationStatus.FAILED if failed else RecommendationStatus.REJECTED
-    ctx.store.set_status(
-        recommendation_id, status, reason, explain=unpacked_explain(explain) or None
-    )
+    ctx.store.set_status(recommendation_id, status, reason, explain=explain or None)
 
 
 def reconcile_orders(ctx: DispatchContext, limit: int = 500) -> int:

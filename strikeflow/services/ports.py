@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
+from strikeflow.domain.errors import BrokerError
 from strikeflow.domain.market import (
     BarTimeframe,
     ExpiryWindow,
@@ -74,12 +75,6 @@ class Broker(Protocol):
 
     def positions(self) -> list[PositionSnapshot]: ...
 
-    def close_position(self, symbol: str, qty: Decimal | None = None) -> BrokerOrder:
-        """Sell (or buy back) ``qty`` of the holding, all of it when None."""
-        ...
-
-    def cancel(self, order_id: str) -> None: ...
-
 
 @runtime_checkable
 class DispatchStore(Protocol):
@@ -98,14 +93,15 @@ class DispatchStore(Protocol):
         ``explain`` (JSON) keeps why, in full, next to the one-line ``reason``."""
         ...
 
-    def upsert_execution(self, execution: Execution) -> tuple[Execution, bool]:
-        """Store ``execution`` unless its client_order_id is stored; (stored row, new?)."""
+    def record_selection(self, recommendation_id: str, report: Mapping[str, Any]) -> None:
+        """Keep select_contract's report (JSON) on the recommendation, replacing any."""
         ...
 
     def record_outcome(
         self, execution: Execution, status: RecommendationStatus, reason: str | None = None
     ) -> tuple[Execution, bool]:
-        """``upsert_execution`` and the recommendation's ``set_status``, atomically."""
+        """Store ``execution`` unless its client_order_id is stored, and the
+        recommendation's ``set_status``, atomically; (the stored row, whether new)."""
         ...
 
     def execution_by_client_order_id(self, client_order_id: str) -> Execution | None: ...
@@ -175,4 +171,12 @@ class RecommendationInbox(Protocol):
 
     def insert(self, rec: Recommendation) -> tuple[Recommendation, bool]:
         """Store ``rec`` unless its id is stored; (the stored row, whether new)."""
+        ...
+
+
+class OrderFallback(Protocol):
+    """What stands in for the venue once submit_order's retries are spent."""
+
+    def fall_back(self, intent: OrderIntent, failure: BrokerError) -> BrokerOrder:
+        """A simulated execution standing in for ``failure``, or ``failure`` raised."""
         ...

@@ -47,10 +47,10 @@ from strikeflow.domain.records import (
     RecommendationStatus,
     utcnow,
 )
+from strikeflow.services.chain_sending import send_and_mark
 from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
 from strikeflow.services.dispatch_records import (
-    notional_of,
-    option_columns,
+    execution_of,
     reconcile_orders,
     status_of_execution,
 )
@@ -124,18 +124,20 @@ def recover(
             report.adopted.append(rec.id)
         elif not redrive:
             report.waiting += 1
-        else:
-            if rec.status is RecommendationStatus.PENDING:
-                ctx.store.set_status(rec.id, RecommendationStatus.DISPATCHED)
+        elif rec.status is RecommendationStatus.PENDING:
+            send_and_mark(ctx.store, send_chain, rec.id)
+            report.redriven.append(rec.id)
+        else:  # already marked: its updated_at keeps the age of its first send
             send_chain(rec.id)
             report.redriven.append(rec.id)
     return report
 
 
 def adopted_execution(rec: Recommendation, order: BrokerOrder, now: datetime) -> Execution:
-    """The row of an order the venue holds that no chain recorded, as persist_execution
-    would write it, from the order itself: its contract (strike and expiry from the OCC
-    symbol), quantity, limit and state. The Greeks at selection died with the worker."""
+    """The row of an order the venue holds that no chain recorded, made as
+    persist_execution makes one, from the order itself: its contract (strike and expiry
+    from the OCC symbol), quantity, limit and state. The Greeks at selection died with
+    the worker."""
     traded = order.instrument
     explain: dict[str, object] = {
         "adopted": "the venue held this order; no execution row recorded it",
@@ -150,29 +152,15 @@ def adopted_execution(rec: Recommendation, order: BrokerOrder, now: datetime) ->
         if traded is STOCK
         else "_to_close" in (order.position_intent or "")
     )
-    values = option_columns({}, order) if traded is not STOCK else {}
-    return Execution(
+    return execution_of(
+        order,
         recommendation_id=rec.id,
-        client_order_id=order.client_order_id,
         ticker=rec.ticker,
-        action=rec.action if traded is STOCK else order.side,
-        instrument_type=traded,
-        broker=order.broker,
-        execution_mode=order.execution_mode,
-        status=order.status,
-        quantity=order.qty,
-        broker_order_id=order.id or None,
+        action=rec.action,
+        strategy=rec.strategy_type,
         position_effect=PositionEffect.CLOSE if closes else PositionEffect.OPEN,
-        filled_qty=order.filled_qty,
-        filled_avg_price=order.filled_avg_price,
-        notional=notional_of(order),
-        explain_json=explain,
-        strategy_type=rec.strategy_type,
-        created_at=now,
-        updated_at=now,
-        submitted_at=order.submitted_at,
-        filled_at=order.filled_at,
-        **values,
+        explain=explain,
+        now=now,
     )
 
 

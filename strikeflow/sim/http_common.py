@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from strikeflow.sim import calendar
 from strikeflow.sim.faults import Faults
 from strikeflow.sim.market import ChainQuery, Market, UnknownSymbol
-from strikeflow.sim.types import ContractInfo
+from strikeflow.sim.market_data import ContractInfo
 from strikeflow.sim.venue import Venue
 
 BAD_REQUEST = 40010000
@@ -127,7 +127,7 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 # Query parameters are declared with their types and bounds, so /openapi.json says what
 # each route takes (and FastAPI refuses what does not fit, with Alpaca's 422 body naming
-# the parameter: see app.py); text the emulator parses itself (dates, instants) goes
+# the parameter: see http_app.py); text the emulator parses itself (dates, instants) goes
 # through the helpers above for the same reason.
 def limit_up_to(high: int) -> Any:
     return Annotated[int | None, Query(ge=1, le=high, description=f"1 to {high}")]

@@ -25,6 +25,7 @@ from strikeflow.domain.expiry import NEW_YORK, expiry_instant, require_aware
 from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.pricing import year_fraction
 from strikeflow.sim import calendar
+from strikeflow.sim.market_data import Bar, ContractInfo, GreeksValues, OptionSnapshot, Quote, Trade
 from strikeflow.sim.option_chain import (
     MISSING_GREEKS_RATE,
     PROFILES,
@@ -36,7 +37,6 @@ from strikeflow.sim.option_chain import (
     strike_band,
 )
 from strikeflow.sim.stock_paths import DailyWalk, DayPath, symbol_key
-from strikeflow.sim.types import Bar, ContractInfo, GreeksValues, OptionSnapshot, Quote, Trade
 from strikeflow.sim.venue_orders import asset_id
 
 RATE = 0.04

@@ -11,8 +11,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from strikeflow.sim.market_data import Bar, ContractInfo, OptionSnapshot, Quote, Trade
 from strikeflow.sim.option_chain import GREEK_DECIMALS
-from strikeflow.sim.types import Bar, ContractInfo, OptionSnapshot, Quote, Trade
 from strikeflow.sim.venue_book import rfc3339
 from strikeflow.sim.venue_orders import Account, Order, Position, asset_id
 

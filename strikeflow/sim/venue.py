@@ -42,7 +42,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any, Protocol
 
 from strikeflow.domain.expiry import NEW_YORK, expiry_instant, require_aware
-from strikeflow.sim.types import Quote
+from strikeflow.sim.market_data import Quote
 from strikeflow.sim.venue_book import NINE_PLACES, Book, Lot, Working, rfc3339
 from strikeflow.sim.venue_orders import (
     DUPLICATE,
@@ -65,8 +65,6 @@ from strikeflow.sim.venue_orders import (
     to_qty,
     unprocessable,
 )
-
-__all__ = ["Account", "Order", "Position", "QuoteSource", "Venue", "VenueError"]
 
 ACCOUNT_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "strikeflow-sim:account"))
 ACCOUNT_NUMBER = "PA3SIM000001"
@@ -290,11 +288,6 @@ class Venue:
                 if order_id not in self._book.open:
                     del self._ready[order_id]
             self._settle_expired(moment)
-
-    def settle_expired(self, now: datetime) -> None:
-        """Settle every option position whose expiration close is at or before ``now``."""
-        with self._lock:
-            self._settle_expired(require_aware(now))
 
     # -- under the lock ---------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from strikeflow.domain.occ import OccSymbol, Right
-from strikeflow.sim.types import Quote
+from strikeflow.sim.market_data import Quote
 from strikeflow.sim.venue_orders import (
     STOCK_EXCHANGE,
     Order,

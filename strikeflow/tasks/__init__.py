@@ -2,6 +2,6 @@
 registers every task (``strikeflow.workers.app`` includes it)."""
 
 from strikeflow.tasks import entry, pipeline, recovery, scan
-from strikeflow.tasks.entry import dispatch_chain
+from strikeflow.tasks.chains import dispatch_chain
 
 __all__ = ["dispatch_chain", "entry", "pipeline", "recovery", "scan"]

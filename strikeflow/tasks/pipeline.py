@@ -1,28 +1,49 @@
 """The chain's steps, one task each, so each retries on its own.
 
-Reads from the venue retry on BrokerUnavailable (they change nothing). submit_order
-retries only BrokerUnavailable, with the same client_order_id, and after its last
-retry hands the order to the fallback policy (a simulated fill, or the failure).
-persist_execution retries anything but a domain error: its upsert is idempotent and it
-must not lose the record of an order that was placed. Every countdown stays far below
-the broker's visibility timeout (workers.config.VISIBILITY_TIMEOUT_S = 600 s).
+Each task decodes its message (``services.messages``), calls its service and encodes
+what the service returned: nothing else. The retry policy of each is declared once, in
+its decorator (``step``):
+
+- reads from the venue and the database retry on BrokerUnavailable and
+  StoreUnavailable (they change nothing);
+- submit_order retries only those, with the same client_order_id, and after its last
+  retry hands the order to the fallback policy (a simulated fill, or the failure);
+- persist_execution retries anything but a domain error: its upsert is idempotent and
+  it must not lose the record of an order that was placed.
+
+Every countdown stays far below the broker's visibility timeout
+(workers.config.VISIBILITY_TIMEOUT_S = 600 s).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from celery import shared_task
 
 from strikeflow import bootstrap
 from strikeflow.domain.errors import BrokerUnavailable, DomainError, StoreUnavailable
-from strikeflow.services import dispatch as steps
+from strikeflow.services import dispatch_records as records
+from strikeflow.services import dispatch_steps as steps
+from strikeflow.services.dispatch_policy import DispatchContext
 from strikeflow.services.dispatch_records import REFUSALS
 from strikeflow.services.manual_signal import stored_recommendation_id
+from strikeflow.services.messages import (
+    ChainFetched,
+    ContractSelected,
+    PlacedOrder,
+    PriceChecked,
+    Reselection,
+    SizedOrder,
+    decode,
+    encode,
+)
+from strikeflow.tasks import chains
 
 log = logging.getLogger(__name__)
-Payload = dict[str, Any]
+Json = dict[str, Any]
 
 # Venue and database reads: 1, 2, 4, 8, 10 s (jittered down), then the step fails: a
 # database that refuses connections for a few seconds must not fail a chain.
@@ -35,15 +56,19 @@ READ_RETRY = {
 }
 # Orders: 1, 2, 4, 8, 16, 30 s at most (jittered down, < 61 s in all), then fall back
 # (the venue) or fail (the database: submit_order reads it before sending anything).
+# Acknowledged late, and never redelivered for a lost worker: the client_order_id and
+# the database's guard decide what a redelivery may do, not the worker's death.
 ORDER_RETRY = {
     "autoretry_for": (BrokerUnavailable, StoreUnavailable),
     "retry_backoff": 1,
     "retry_backoff_max": 30,
     "retry_jitter": True,
     "max_retries": 6,
+    "acks_late": True,
+    "reject_on_worker_lost": False,
 }
 # Database writes: any error but a domain refusal or a malformed argument (neither a bad
-# record nor a payload of the wrong shape gets better by waiting).
+# record nor a message of the wrong shape gets better by waiting).
 STORE_RETRY = {
     "autoretry_for": (Exception,),
     "dont_autoretry_for": (DomainError, TypeError, KeyError),
@@ -52,69 +77,75 @@ STORE_RETRY = {
     "retry_jitter": True,
     "max_retries": 8,
 }
+# Pure steps: nothing to wait for.
+NO_RETRY: dict[str, Any] = {}
 
-
-# A refusal (a risk limit, the kill switch, the venue's no, no eligible contract) is an
-# outcome, not a fault: Celery logs a task raising one of ``throws`` once, at INFO and
-# without a traceback ("raised expected"), and still calls the errback that records it.
-# ERROR with a traceback is left to what nobody expected.
+# A refusal (a risk limit, the kill switch, the venue's no, no eligible contract, a
+# message from another release) is an outcome, not a fault: Celery logs a task raising
+# one of ``throws`` once, at INFO and without a traceback ("raised expected"), and still
+# calls the errback that records it. ERROR with a traceback is left to the unexpected.
 EXPECTED = {"throws": REFUSALS}
 
 
-def _ctx() -> steps.DispatchContext:
+def step(name: str, retry: dict[str, Any], **options: Any) -> Callable[[Callable], Any]:
+    """A chain step's task: its name, its retry and ack policy, refusals as expected."""
+    return shared_task(name=name, **EXPECTED, **retry, **options)
+
+
+def _ctx() -> DispatchContext:
     return bootstrap.runtime().context
 
 
-@shared_task(name="strikeflow.fetch_chain", **EXPECTED, **READ_RETRY)
-def fetch_chain(recommendation_id: str) -> Payload:
-    return steps.fetch_chain(_ctx(), stored_recommendation_id(recommendation_id))
+@step(chains.FETCH_CHAIN, READ_RETRY)
+def fetch_chain(recommendation_id: str, reselection: Json | None = None) -> Json:
+    again = None if reselection is None else decode(Reselection, reselection)
+    rid = stored_recommendation_id(recommendation_id)
+    return encode(steps.fetch_chain(_ctx(), rid, again))
 
 
-@shared_task(name="strikeflow.select_contract", **EXPECTED)
-def select_contract(payload: Payload) -> Payload:
-    return steps.select_contract(_ctx(), payload)
+@step(chains.SELECT_CONTRACT, NO_RETRY)
+def select_contract(message: Json) -> Json:
+    return encode(steps.select_contract(_ctx(), decode(ChainFetched, message)))
 
 
-@shared_task(name="strikeflow.snapshot_price", **EXPECTED, **READ_RETRY)
-def snapshot_price(payload: Payload) -> Payload:
-    return steps.snapshot_price(_ctx(), payload)
+@step(chains.SNAPSHOT_PRICE, READ_RETRY, bind=True)
+def snapshot_price(self, message: Json) -> Json:
+    """A move beyond the limit sends fetch_chain and select_contract again, in this
+    step's place (``Task.replace``: the rest of the chain follows them)."""
+    checked = steps.snapshot_price(_ctx(), decode(ContractSelected, message))
+    if isinstance(checked, Reselection):
+        again = chains.reselection_chain(checked.recommendation_id, encode(checked), self.app)
+        raise self.replace(again)
+    return encode(checked)
 
 
-@shared_task(name="strikeflow.size_position", **EXPECTED, **READ_RETRY)
-def size_position(payload: Payload) -> Payload:
-    return steps.size_position(_ctx(), payload)
+@step(chains.SIZE_POSITION, READ_RETRY)
+def size_position(message: Json) -> Json:
+    return encode(steps.size_position(_ctx(), decode(PriceChecked, message)))
 
 
-@shared_task(
-    bind=True,
-    name="strikeflow.submit_order",
-    acks_late=True,
-    reject_on_worker_lost=False,
-    **EXPECTED,
-    **ORDER_RETRY,
-)
-def submit_order(self, payload: Payload) -> Payload:
+@step(chains.SUBMIT_ORDER, ORDER_RETRY, bind=True)
+def submit_order(self, message: Json) -> Json:
     """An order the venue refuses is recorded, not raised (persist_execution writes it
     rejected): its one log line is this task's, at WARNING, in the venue's words."""
     rt = bootstrap.runtime()
+    sized = decode(SizedOrder, message)
     try:
-        placed = steps.submit_order(rt.context, payload)
+        placed = steps.submit_order(rt.context, sized)
     except BrokerUnavailable as down:
         if self.request.retries < self.max_retries:
-            raise  # autoretry: the same payload, so the same client_order_id
-        intent = steps.order_intent(rt.context, payload)
-        return steps.with_order(payload, rt.fallback.fall_back(intent, down))
-    refusal = placed.get("refusal")
-    if refusal is not None:
-        log.warning("the venue refused the order: %s", refusal["error"])
-    return placed
+            raise  # autoretry: the same message, so the same client_order_id
+        placed = steps.fall_back(rt.context, rt.fallback, sized, down)
+    if placed.refusal is not None:
+        log.warning("the venue refused the order: %s", placed.refusal.error)
+    return encode(placed)
 
 
-@shared_task(name="strikeflow.persist_execution", **EXPECTED, **STORE_RETRY)
-def persist_execution(payload: Payload) -> Payload:
-    return steps.persist_execution(_ctx(), payload)
+@step(chains.PERSIST_EXECUTION, STORE_RETRY)
+def persist_execution(message: Json) -> Json:
+    return encode(records.persist_execution(_ctx(), decode(PlacedOrder, message)))
 
 
-@shared_task(name="strikeflow.reconcile_orders", **EXPECTED, **READ_RETRY)
+@step("strikeflow.reconcile_orders", READ_RETRY)
 def reconcile_orders(limit: int = 500) -> int:
-    return steps.reconcile_orders(_ctx(), limit)
+    return records.reconcile_orders(_ctx(), limit)

@@ -8,7 +8,7 @@ from celery import shared_task
 
 from strikeflow import bootstrap
 from strikeflow.services.recovery import recover as recover_stale
-from strikeflow.tasks.entry import dispatch_chain
+from strikeflow.tasks.chains import dispatch_chain
 from strikeflow.tasks.pipeline import READ_RETRY
 
 

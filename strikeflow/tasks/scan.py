@@ -16,7 +16,8 @@ from celery import shared_task
 from strikeflow import bootstrap
 from strikeflow.domain.errors import BrokerUnavailable, InvalidRecord
 from strikeflow.services import scan as scans
-from strikeflow.tasks.entry import send_and_mark
+from strikeflow.services.chain_sending import send_and_mark
+from strikeflow.tasks.chains import dispatch_chain
 from strikeflow.tasks.pipeline import EXPECTED
 
 MAX_RETRIES = 3  # 1, 2, 4 s (jittered down): well inside the minute
@@ -48,6 +49,6 @@ def scan(self, at: str | None = None) -> dict[str, Any]:
         raise self.retry(kwargs={"at": instant.isoformat()}, exc=down, countdown=delay) from down
     sent = []
     for rid in outcome.to_send:
-        send_and_mark(rid, rt.recommendations)
+        send_and_mark(rt.recommendations, dispatch_chain, rid)
         sent.append(rid)
     return {**outcome.to_json(), "sent": sent}

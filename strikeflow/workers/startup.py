@@ -20,8 +20,8 @@ from celery import signals
 from celery.utils.log import ColorFormatter
 
 from strikeflow import bootstrap
-from strikeflow.db.engine import dispose_all
-from strikeflow.services.dispatch import client_order_id_for
+from strikeflow.services.dispatch_policy import client_order_id_for
+from strikeflow.services.messages import recommendation_id_in
 from strikeflow.workers.config import prefetch_for
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def on_process_init(**_: Any) -> None:
 
 
 def on_process_shutdown(**_: Any) -> None:
-    dispose_all()
+    bootstrap.close_databases()
 
 
 def on_worker_init(sender: Any = None, conf: Any = None, options: Any = None, **_: Any) -> None:
@@ -79,10 +79,10 @@ def on_worker_init(sender: Any = None, conf: Any = None, options: Any = None, **
 
 
 def binding_for(args: Any) -> tuple[str, str]:
-    """(recommendation id, client_order_id) from a task's first argument, or dashes."""
-    first = args[0] if args else None
-    rid = first.get("recommendation_id") if isinstance(first, dict) else first
-    if not isinstance(rid, str) or not rid:
+    """(recommendation id, client_order_id) from a task's first argument (the id, or a
+    step's message), or dashes."""
+    rid = recommendation_id_in(args[0] if args else None)
+    if not rid:
         return ("-", "-")
     return (rid, client_order_id_for(rid))
 

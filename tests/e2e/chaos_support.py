@@ -1,5 +1,6 @@
 """What the chaos suite breaks, each under the test's own control: its own PostgreSQL
-database and the fleet's workers (its own redis-server is strikeflow.devfleet's)."""
+database and the fleet's workers (its own redis-server is strikeflow.devfleet's); and
+what it reads of the fleet's broker to know when nothing is in flight."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import redis
 from sqlalchemy import create_engine, text
 
-from strikeflow.devfleet import Fleet, FleetConfig
+from strikeflow.devfleet import Fleet, FleetConfig, WorkerProcess
 from strikeflow.domain.expiry import NEW_YORK
+from strikeflow.workers.config import QUEUES
 
 DEADLINE_S = 20.0
 REPO = Path(__file__).resolve().parents[2]
@@ -26,6 +29,10 @@ MONDAY = datetime(2037, 11, 16, 10, 45, tzinfo=NEW_YORK)
 SEED = 20261201
 TERMINAL = frozenset({"executed", "fell_back", "rejected", "failed"})
 CHAOS_APP = "tests.e2e.chaos_worker"
+# kombu's Redis transport: a queue is a list per priority step (the name alone for the
+# default), and what it delivered waits in one hash until acknowledged.
+PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+UNACKED = "unacked"
 
 
 def chaos_env(chaos_dir: Path, kills: str, max_fires: int, visibility_s: float) -> dict[str, str]:
@@ -56,6 +63,25 @@ def strikeflow_recover(config: FleetConfig, *args: str, timeout_s: float = 120.0
     return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def broker_holds(config: FleetConfig) -> int:
+    """The messages the fleet's broker holds, read in one transaction: queued on any of
+    the pipeline's queues, or delivered and not yet acknowledged (every task acks late: a
+    step running, a retry waiting out its countdown, a dead worker's step until the
+    visibility timeout gives it back). 0: no chain is in flight anywhere."""
+    client = redis.Redis(
+        host=config.redis.host, port=config.redis.port, db=config.redis.broker, socket_timeout=5
+    )
+    try:
+        with client.pipeline(transaction=True) as pipe:
+            for queue in QUEUES:
+                for priority in PRIORITY_SUFFIXES:
+                    pipe.llen(queue + priority)
+            pipe.hlen(UNACKED)
+            return sum(pipe.execute())
+    finally:
+        client.close()
+
+
 def refuse_connections(admin_url: str, database: str, seconds: float) -> int:
     """PostgreSQL refuses ``database`` for ``seconds``: new connections are turned away
     and every open one is terminated. Returns how many backends were terminated."""
@@ -80,12 +106,16 @@ def refuse_connections(admin_url: str, database: str, seconds: float) -> int:
 @dataclass
 class Killer:
     """A thread that restarts dead workers (killed by their own kill points or by it)
-    and SIGKILLs a worker, chosen by a seeded generator, every few seconds."""
+    and SIGKILLs a worker, chosen by a seeded generator, every few seconds.
+
+    Only a worker up for ``booted_s`` since the thread last started it is a candidate: a
+    kill in the middle of a Celery boot meets no task and proves nothing."""
 
     fleet: Fleet
     seed: int
     every_s: tuple[float, float] = (4.0, 8.0)
     max_random_kills: int = 12
+    booted_s: float = 6.0
     random_kills: int = 0
     restarts: int = 0
     log: list[str] = field(default_factory=list)
@@ -94,6 +124,7 @@ class Killer:
         self._rng = random.Random(self.seed)
         self._stop = threading.Event()
         self._killing = threading.Event()
+        self._started_at: dict[str, float] = {}  # those it restarted: when
         self._thread = threading.Thread(target=self._run, name="chaos-killer", daemon=True)
 
     def start(self) -> None:
@@ -113,14 +144,25 @@ class Killer:
             for name, worker in list(self.fleet.workers.items()):
                 if not worker.alive():
                     self.fleet.start(worker.spec)
+                    self._started_at[name] = time.monotonic()
                     self.restarts += 1
                     self.log.append(f"restarted {name}")
             due = time.monotonic() >= next_kill and self.random_kills < self.max_random_kills
-            if self._killing.is_set() and due:
-                name = self._rng.choice(sorted(self.fleet.workers))
-                worker = self.fleet.workers[name]
-                if worker.alive():
-                    worker.kill()
-                    self.random_kills += 1
-                    self.log.append(f"killed {name}")
-                next_kill = time.monotonic() + self._rng.uniform(*self.every_s)
+            if not (self._killing.is_set() and due):
+                continue
+            booted = [
+                name
+                for name, worker in sorted(self.fleet.workers.items())
+                if self._booted(name, worker)
+            ]
+            if not booted:
+                continue  # every worker is (re)starting: the next tick tries again
+            name = self._rng.choice(booted)
+            self.fleet.workers[name].kill()
+            self.random_kills += 1
+            self.log.append(f"killed {name}")
+            next_kill = time.monotonic() + self._rng.uniform(*self.every_s)
+
+    def _booted(self, name: str, worker: WorkerProcess) -> bool:
+        started = self._started_at.get(name)
+        return worker.alive() and (started is None or time.monotonic() - started >= self.booted_s)

@@ -10,7 +10,7 @@ import requests
 
 from strikeflow.devfleet import ClockDriver, InProcessEmulator
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.sim.service import EmulatorOptions
+from strikeflow.sim.serve import EmulatorOptions
 from tests.integration.emulator import KEY, SECRET, poll
 
 START = datetime(2037, 11, 16, 10, 0, tzinfo=NEW_YORK)

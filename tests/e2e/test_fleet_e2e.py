@@ -28,8 +28,8 @@ from strikeflow.devfleet import (
     free_port,
 )
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.services.dispatch import client_order_id_for
-from strikeflow.sim.service import DEFAULT_SYMBOLS, EmulatorOptions
+from strikeflow.services.dispatch_policy import client_order_id_for
+from strikeflow.sim.serve import DEFAULT_SYMBOLS, EmulatorOptions
 from tests.integration.conftest import create_database  # noqa: F401 (a fixture)
 
 # A Monday 10:00 in New York: half an hour of bars behind the first scan.

@@ -43,7 +43,7 @@ from strikeflow.devfleet import (
 )
 from strikeflow.services.dispatch_policy import client_order_id_for
 from strikeflow.services.manual_signal import manual_recommendation
-from strikeflow.sim.service import EmulatorOptions
+from strikeflow.sim.serve import EmulatorOptions
 from tests.e2e.chaos_support import (
     CHAOS_APP,
     MONDAY,

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from strikeflow.db.engine import dispose_all
 from strikeflow.devfleet import RedisDbs
-from strikeflow.sim.service import EmulatorOptions, running_emulator
+from strikeflow.sim.serve import EmulatorOptions, running_emulator
 from tests.integration.emulator import KEY, SECRET, START, EmulatorHandle
 
 ADMIN_URL = os.environ.get(

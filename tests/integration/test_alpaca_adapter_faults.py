@@ -3,7 +3,8 @@ anywhere.
 
 The emulator fails 20% of requests with a 5xx, rate-limits 5%, answers 10% of committed
 orders with a 500 or a dropped connection, and stalls some requests past the adapter's
-read timeout. Intents go through ``submit_with_retries`` (same client_order_id each time).
+read timeout. Each intent is submitted until the venue answers (same client_order_id each
+time), as the dispatcher's task retries it.
 """
 
 from __future__ import annotations
@@ -12,25 +13,19 @@ import logging
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
-from strikeflow.broker_adapters.alpaca import (
-    AlpacaAdapter,
-    AlpacaConfig,
-    Secret,
-    Timeouts,
-    submit_with_retries,
-)
+from strikeflow.broker_adapters.alpaca import AlpacaAdapter, AlpacaConfig, Secret, Timeouts
 from strikeflow.domain.errors import BrokerError, BrokerUnavailable, OrderRejected
 from strikeflow.domain.market import ExpiryWindow
 from strikeflow.domain.models import Right
-from strikeflow.domain.orders import OptionPricing, OrderIntent, client_order_id
+from strikeflow.domain.orders import BrokerOrder, OptionPricing, OrderIntent, client_order_id
 from strikeflow.domain.records import Action, ExecutionStatus
-from strikeflow.sim.service import EmulatorOptions, running_emulator
+from strikeflow.sim.serve import EmulatorOptions, running_emulator
 from tests.integration.emulator import KEY, SECRET, START, EmulatorHandle
 
 CHAOS = {
@@ -91,6 +86,22 @@ def intents_for(adapter: AlpacaAdapter) -> list[OrderIntent]:
     return out + doomed
 
 
+def submit_until_answered(
+    adapter: AlpacaAdapter,
+    intent: OrderIntent,
+    pause: Callable[[float], None],
+    attempts: int = 30,
+) -> BrokerOrder:
+    """``adapter.submit`` again on BrokerUnavailable, with the same intent, until it answers
+    (a rejection is final): however many attempts reach the venue, one order stands."""
+    for attempt in range(attempts - 1):
+        try:
+            return adapter.submit(intent)
+        except BrokerUnavailable:
+            pause(min(0.002 * 2**attempt, 0.02))
+    return adapter.submit(intent)
+
+
 def test_chaos_places_every_order_exactly_once(venue, capsys):
     adapter = chaos_adapter(venue.url)
     calm = chaos_adapter(venue.url, read_timeout_s=10.0)  # for setting up and checking
@@ -106,9 +117,7 @@ def test_chaos_places_every_order_exactly_once(venue, capsys):
     started = time.monotonic()
     for intent in intents:
         try:
-            outcomes[intent.client_order_id] = submit_with_retries(
-                adapter, intent, attempts=30, backoff_s=0.002, max_backoff_s=0.02, sleep=pause
-            )
+            outcomes[intent.client_order_id] = submit_until_answered(adapter, intent, pause)
         except OrderRejected as refused:
             outcomes[intent.client_order_id] = refused
     elapsed = time.monotonic() - started

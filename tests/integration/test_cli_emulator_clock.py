@@ -17,7 +17,7 @@ import requests
 
 from strikeflow.devfleet import InProcessEmulator, free_port
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.sim.service import EmulatorOptions
+from strikeflow.sim.serve import EmulatorOptions
 from tests.integration.emulator import KEY, SECRET, poll
 
 START = datetime(2026, 12, 4, 15, 50, tzinfo=NEW_YORK)  # a Friday, ten minutes before the close

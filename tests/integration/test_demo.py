@@ -208,7 +208,7 @@ def test_a_database_with_rows_is_refused_unless_reset(create_database):
 def test_only_the_demo_days_claims_and_the_watchlists_cooldowns_are_cleared(own_redis):
     from datetime import datetime
 
-    from strikeflow.bootstrap import COOLDOWN_PREFIX
+    from strikeflow.app_state.in_redis import COOLDOWN_PREFIX
     from strikeflow.cli.demo_stack import clear_scan_state
     from strikeflow.domain.expiry import NEW_YORK
     from strikeflow.services.scan import cooldown_key, lock_key

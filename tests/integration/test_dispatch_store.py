@@ -9,6 +9,7 @@ import pytest
 
 from strikeflow.db.dispatch_store import SqlDispatchStore
 from strikeflow.db.engine import engine_for
+from strikeflow.db.repositories import RecommendationRepository
 from strikeflow.domain.models import InstrumentType
 from strikeflow.domain.records import (
     ExecutionStatus,
@@ -16,13 +17,10 @@ from strikeflow.domain.records import (
     RecommendationStatus,
 )
 from strikeflow.domain.risk import OpenExposure
-from strikeflow.services.dispatch import (
-    DispatchContext,
-    DispatchPolicy,
-    client_order_id_for,
+from strikeflow.services.dispatch_policy import DispatchContext, DispatchPolicy, client_order_id_for
+from strikeflow.services.dispatch_records import persist_execution, record_failure
+from strikeflow.services.dispatch_steps import (
     fetch_chain,
-    persist_execution,
-    record_failure,
     select_contract,
     size_position,
     snapshot_price,
@@ -56,27 +54,29 @@ def test_status_moves_until_terminal_then_stays(store):
     assert store.get_recommendation("nope") is None
 
 
-def test_upsert_is_idempotent_on_client_order_id(store):
-    first, created = store.upsert_execution(option_execution())
-    again, created_again = store.upsert_execution(option_execution(contracts=5))
+def test_record_outcome_is_idempotent_on_client_order_id(store):
+    executed = RecommendationStatus.EXECUTED
+    first, created = store.record_outcome(option_execution(), executed)
+    again, created_again = store.record_outcome(option_execution(contracts=5), executed)
     assert created
     assert not created_again
     assert again == first
     assert again.contracts == 3
     assert store.execution_by_client_order_id("sf-call-1") == first
+    assert store.get_recommendation("rec-aapl-1").status is executed
 
 
 def test_the_order_guard_reads_the_status_and_any_execution_at_once(store):
     assert store.order_guard("nope", "sf-nope") == (None, None)
     assert store.order_guard("rec-aapl-1", "sf-call-1") == (RecommendationStatus.PENDING, None)
-    stored, _ = store.upsert_execution(option_execution())
+    stored, _ = store.executions.insert(option_execution())
     store.set_status("rec-aapl-1", RecommendationStatus.FAILED, "timed out")
     assert store.order_guard("rec-aapl-1", "sf-call-1") == (RecommendationStatus.FAILED, stored)
     assert store.order_guard("nope", "sf-call-1") == (None, stored)  # each looked up alone
 
 
 def test_record_fill_updates_the_premium_of_an_option_row(store):
-    store.upsert_execution(
+    store.executions.insert(
         option_execution(
             status=ExecutionStatus.ACCEPTED, filled_qty=None, filled_avg_price=None, filled_at=None
         )
@@ -91,18 +91,18 @@ def test_record_fill_updates_the_premium_of_an_option_row(store):
 def test_the_realized_loss_is_the_net_of_the_day(store):
     assert store.risk_state(SAME_DAY)[1] == 0
     for cid, pnl in (("a", "-300.50"), ("b", "100"), ("c", "-1000")):
-        stored, _ = store.upsert_execution(stock_execution(cid))
+        stored, _ = store.executions.insert(stock_execution(cid))
         store.executions.set_realized_pnl(stored.id, Decimal(pnl))
-    yesterday, _ = store.upsert_execution(stock_execution("d", created_at=AT - timedelta(days=1)))
+    yesterday, _ = store.executions.insert(stock_execution("d", created_at=AT - timedelta(days=1)))
     store.executions.set_realized_pnl(yesterday.id, Decimal("-5000"))
     assert store.risk_state(SAME_DAY)[1] == Decimal("1200.50")
 
 
 def test_the_exposure_counts_held_entries_by_ticker(store):
-    _held, _ = store.upsert_execution(option_execution("call"))  # 3 × 2.15 × 100
-    store.upsert_execution(stock_execution("stock"))  # 12 × 229.14
-    closed, _ = store.upsert_execution(stock_execution("closed"))
-    store.upsert_execution(
+    _held, _ = store.executions.insert(option_execution("call"))  # 3 × 2.15 × 100
+    store.executions.insert(stock_execution("stock"))  # 12 × 229.14
+    closed, _ = store.executions.insert(stock_execution("closed"))
+    store.executions.insert(
         stock_execution(
             "closer",
             position_effect=PositionEffect.CLOSE,
@@ -110,8 +110,8 @@ def test_the_exposure_counts_held_entries_by_ticker(store):
             action="SELL",
         )
     )
-    store.upsert_execution(stock_execution("canceled", status=ExecutionStatus.CANCELED))
-    store.upsert_execution(option_execution("expired", expiration_date=date(2026, 11, 18)))
+    store.executions.insert(stock_execution("canceled", status=ExecutionStatus.CANCELED))
+    store.executions.insert(option_execution("expired", expiration_date=date(2026, 11, 18)))
     exposure, loss = store.risk_state(SAME_DAY)
     assert exposure.positions == 2
     assert exposure.of("AAPL") == Decimal("645") + Decimal("12") * Decimal("229.14")
@@ -128,7 +128,8 @@ def test_the_steps_persist_a_full_option_row_and_a_terminal_state(db_url):
     """The dispatch steps through the real store: the record fits every column."""
     from strikeflow.broker_adapters.simulated import SimulatedBroker
 
-    store = SqlDispatchStore(engine_for(db_url))
+    engine = engine_for(db_url)
+    store = SqlDispatchStore(engine)
     store.recommendations.insert(
         recommendation("rec-xyz", ticker="XYZ", created_at=NOW, updated_at=NOW)
     )
@@ -137,11 +138,11 @@ def test_the_steps_persist_a_full_option_row_and_a_terminal_state(db_url):
     market.quote_stock("XYZ", "100")
     broker = SimulatedBroker(market, reason="integration test", now=clock)
     ctx = DispatchContext(market, broker, store, FakeKillSwitch(), DispatchPolicy(), clock)
-    payload = fetch_chain(ctx, "rec-xyz")
+    message = fetch_chain(ctx, "rec-xyz")
     for step in (select_contract, snapshot_price, size_position, submit_order):
-        payload = step(ctx, payload)
-    persist_execution(ctx, payload)
-    persist_execution(ctx, payload)
+        message = step(ctx, message)
+    persist_execution(ctx, message)
+    persist_execution(ctx, message)
     record_failure(ctx, "rec-xyz", "WorkerLostError", "a late errback")
     row = store.execution_by_client_order_id(client_order_id_for("rec-xyz"))
     assert row.instrument_type is InstrumentType.CALL
@@ -150,8 +151,23 @@ def test_the_steps_persist_a_full_option_row_and_a_terminal_state(db_url):
     assert row.premium_paid == Decimal("2.10")
     assert row.delta == Decimal("0.5000")
     assert row.implied_volatility == Decimal("0.3000")
-    assert row.explain_json["selection"]["chosen"]["symbol"] == row.option_symbol
+    selection = RecommendationRepository(engine).selection("rec-xyz")  # kept once, here
+    assert selection["chosen"]["symbol"] == row.option_symbol
+    assert "selection" not in row.explain_json
     assert store.get_recommendation("rec-xyz").status is RecommendationStatus.EXECUTED
     exposure, _ = store.risk_state(NOW)
     assert exposure.positions == 1
     assert exposure.of("XYZ") == Decimal("4620.00")
+
+
+def test_the_selection_report_is_kept_on_the_recommendation_the_latest_one_wins(store):
+    """What select_contract keeps (``record_selection``): read back as the same JSON, and a
+    re-selection's report replaces the first."""
+    assert store.recommendations.selection("rec-aapl-1") is None  # no option judged yet
+    first = {"chosen": {"symbol": "AAPL261120C00230000", "strike": "230"}, "candidates": 8}
+    store.record_selection("rec-aapl-1", first)
+    assert store.recommendations.selection("rec-aapl-1") == first
+    again = {"rejected_counts": {"no bid": 8}, "candidates": 8, "rejected": []}
+    store.record_selection("rec-aapl-1", again)
+    assert store.recommendations.selection("rec-aapl-1") == again
+    assert store.recommendations.selection("nope") is None

@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 
 from strikeflow.devfleet import LoggedProcess, free_port
-from strikeflow.sim.service import EmulatorOptions, running_emulator
+from strikeflow.sim.serve import EmulatorOptions, running_emulator
 from tests.integration.emulator import KEY, SECRET
 
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from strikeflow.sim.faults import FaultConfig
-from strikeflow.sim.service import EmulatorOptions, running_emulator
+from strikeflow.sim.serve import EmulatorOptions, running_emulator
 from tests.integration.emulator import KEY, SECRET, START, EmulatorHandle
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from strikeflow.sim.app import MAX_BODY_BYTES
+from strikeflow.sim.http_app import MAX_BODY_BYTES
 
 ORDER = {"symbol": "AAPL", "qty": 1, "side": "buy", "type": "market", "time_in_force": "day"}
 

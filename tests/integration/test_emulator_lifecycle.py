@@ -18,7 +18,7 @@ from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.occ import parse_occ
-from strikeflow.sim.service import EmulatorOptions, running_emulator
+from strikeflow.sim.serve import EmulatorOptions, running_emulator
 from tests.integration.emulator import KEY, SECRET, START, EmulatorHandle, poll
 
 

@@ -19,8 +19,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from strikeflow.sim.app import openapi_schema
-from strikeflow.sim.service import EmulatorOptions, running_emulator
+from strikeflow.sim.http_app import openapi_schema
+from strikeflow.sim.serve import EmulatorOptions, running_emulator
 from tests.integration.emulator import KEY, SECRET, START
 
 EXAMPLES_PER_OPERATION = 50

@@ -1,5 +1,5 @@
 """The migration history on real PostgreSQL and SQLite: 0001 (stock only) → 0002 (options)
-→ 0003 (the status explain of a recommendation).
+→ 0003 (the status explain of a recommendation) → 0004 (its selection report).
 
 Stock rows written by the stock-only system must come through the options upgrade intact,
 and go back down again; the head schema must match tables.py exactly (alembic check).
@@ -201,7 +201,7 @@ def test_stock_rows_survive_the_options_upgrade_and_the_way_back(blank_url):
         assert not set(VIEWS) & set(inspect(conn).get_view_names())
 
     migrate.upgrade(url)
-    assert migrate.current(url) == "0003"
+    assert migrate.current(url) == "0004"
     assert _stock_rows(url) == book
     _options_now_insert_and_bad_rows_are_refused(url)
 
@@ -258,7 +258,7 @@ def test_current_reports_the_revision(blank_url):
     migrate.upgrade(blank_url, "0001")
     assert migrate.current(blank_url) == "0001"
     migrate.upgrade(blank_url, "head")
-    assert migrate.current(blank_url) == "0003" == migrate.head()
+    assert migrate.current(blank_url) == "0004" == migrate.head()
     migrate.downgrade(blank_url, "base")
     assert migrate.current(blank_url) is None
 
@@ -280,7 +280,7 @@ def test_downgrade_refuses_to_drop_option_executions(blank_url):
         _insert(conn, _call("sf-opt-keep", date(2026, 5, 15)))
     with pytest.raises(CommandError, match="1 option execution"):
         migrate.downgrade(blank_url, "0001")
-    assert migrate.current(blank_url) == "0003"  # all or nothing: 0003's step is undone too
+    assert migrate.current(blank_url) == "0004"  # all or nothing: 0004's and 0003's undone too
     assert "strike_price" in _columns(blank_url)
     assert "status_explain" in _columns(blank_url, "recommendations")
 
@@ -293,7 +293,7 @@ def test_status_explain_is_added_kept_and_dropped_without_touching_rows(blank_ur
     migrate.upgrade(url, "0003")
     explain = {"risk": {"allowed": False, "breaches": ["max_open_positions"]}, "n": [1, 2]}
     with engine_for(url).begin() as conn:
-        (before,) = conn.execute(select(recommendations)).mappings().all()
+        (before,) = conn.execute(select(recommendations.c.status_explain)).mappings().all()
         assert before["status_explain"] is None  # existing rows: no explain, nothing rewritten
         conn.execute(recommendations.update().values(status_explain=explain))
     with engine_for(url).connect() as conn:
@@ -301,6 +301,25 @@ def test_status_explain_is_added_kept_and_dropped_without_touching_rows(blank_ur
     migrate.downgrade(url, "0002")
     assert migrate.current(url) == "0002"
     assert "status_explain" not in _columns(url, "recommendations")
+    assert _stock_rows(url) == book
+
+
+def test_selection_is_added_kept_and_dropped_without_touching_rows(blank_url):
+    url = blank_url
+    migrate.upgrade(url, "0003")
+    book = _insert_stock_book(url)
+    assert "selection" not in _columns(url, "recommendations")
+    migrate.upgrade(url, "0004")
+    report = {"chosen": {"symbol": "SPY261207C00600000"}, "rejected": [{"reasons": ["no bid"]}]}
+    with engine_for(url).begin() as conn:
+        (before,) = conn.execute(select(recommendations.c.selection)).mappings().all()
+        assert before["selection"] is None  # existing rows: no report, nothing rewritten
+        conn.execute(recommendations.update().values(selection=report))
+    with engine_for(url).connect() as conn:
+        assert conn.execute(select(recommendations.c.selection)).scalar_one() == report
+    migrate.downgrade(url, "0003")
+    assert migrate.current(url) == "0003"
+    assert "selection" not in _columns(url, "recommendations")
     assert _stock_rows(url) == book
 
 
@@ -358,18 +377,19 @@ def test_the_db_commands(tmp_path, monkeypatch, capsys):
         return code, out.strip(), err
 
     assert run("current") == (0, f"{url} is at no revision (empty database)", "")
-    assert run("upgrade") == (0, f"{url} upgraded to 0003 (head)", "")
-    assert run("current") == (0, f"{url} is at 0003 (head)", "")
+    assert run("upgrade") == (0, f"{url} upgraded to 0004 (head)", "")
+    assert run("current") == (0, f"{url} is at 0004 (head)", "")
     assert run("downgrade", "0001") == (0, f"{url} downgraded to 0001", "")
     assert migrate.current(url) == "0001"
-    assert run("upgrade", "0003") == (0, f"{url} upgraded to 0003 (head)", "")
+    assert run("upgrade", "0003") == (0, f"{url} upgraded to 0003", "")
+    assert run("upgrade", "0004") == (0, f"{url} upgraded to 0004 (head)", "")
 
 
 def test_the_db_commands_default_to_a_local_sqlite_file(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("STRIKEFLOW_DATABASE_URL", raising=False)
     monkeypatch.chdir(tmp_path)
     assert main(["db", "upgrade"]) == 0
-    assert "sqlite:///./strikeflow.db upgraded to 0003 (head)" in capsys.readouterr().out
+    assert "sqlite:///./strikeflow.db upgraded to 0004 (head)" in capsys.readouterr().out
     assert (tmp_path / "strikeflow.db").is_file()
 
 

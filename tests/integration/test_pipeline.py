@@ -20,7 +20,7 @@ import pytest
 import requests
 from celery.result import AsyncResult
 
-from strikeflow.bootstrap import RedisKillSwitch
+from strikeflow.app_state.in_redis import RedisKillSwitch
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.reports import ReportQueries
 from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
@@ -33,9 +33,10 @@ from strikeflow.domain.records import (
     Recommendation,
     RecommendationStatus,
 )
-from strikeflow.services.dispatch import client_order_id_for
+from strikeflow.services.dispatch_policy import client_order_id_for
 from strikeflow.services.manual_signal import manual_recommendation
-from strikeflow.sim.service import EmulatorOptions
+from strikeflow.services.messages import SizedOrder, decode
+from strikeflow.sim.serve import EmulatorOptions
 from tests.integration.conftest import empty_tables, worker_dbs
 from tests.integration.emulator import KEY, SECRET, EmulatorHandle, poll
 
@@ -86,18 +87,21 @@ class Pipeline:
         self.fleet.app.send_task("strikeflow.dispatch", kwargs={"recommendation_id": rid})
 
     def prepare(self, rid: str) -> dict:
-        """The chain's first four steps on the workers: the sized payload submit_order gets."""
+        """The chain's first four steps on the workers: the SizedOrder message (encoded)
+        submit_order gets."""
         app = self.fleet.app
         steps = app.signature(f"strikeflow.{PREPARE[0]}", args=(rid,))
         for name in PREPARE[1:]:
             steps = steps | app.signature(f"strikeflow.{name}")
-        return steps.apply_async().get(timeout=DEADLINE_S)
+        sized = steps.apply_async().get(timeout=DEADLINE_S)
+        decode(SizedOrder, sized)  # what the workers hand on, as this release reads it
+        return sized
 
-    def send_tail(self, payload: dict) -> AsyncResult:
+    def send_tail(self, message: dict) -> AsyncResult:
         """submit_order → persist_execution, with the errback, as the chain sends them."""
         app = self.fleet.app
         tail = [
-            app.signature("strikeflow.submit_order", args=(payload,)),
+            app.signature("strikeflow.submit_order", args=(message,)),
             app.signature("strikeflow.persist_execution"),
         ]
         for step in tail:
@@ -269,7 +273,7 @@ def test_insufficient_buying_power_is_rejected_with_alpacas_message(
     pipeline, ticker, action, instrument, strategy
 ):
     rid = pipeline.recommend(ticker, action, instrument, strategy)
-    payload = pipeline.prepare(rid)  # sized against the whole account
+    sized = pipeline.prepare(rid)  # sized against the whole account
     # Then a resting order elsewhere reserves nearly all of it, before submit_order runs.
     account = pipeline.venue.session.get(f"{pipeline.emulator.url}/v2/account", timeout=10)
     power = Decimal(account.json()["buying_power"])
@@ -280,7 +284,7 @@ def test_insufficient_buying_power_is_rejected_with_alpacas_message(
         timeout=10,
     )
     assert reserve.status_code == 200, reserve.text
-    pipeline.send_tail(payload)
+    pipeline.send_tail(sized)
 
     rec = pipeline.terminal(rid)
     assert rec.status is RecommendationStatus.REJECTED
@@ -308,7 +312,8 @@ def test_a_put_falling_back_to_stock_with_nothing_held_is_refused_before_the_ven
     explain = pipeline.recommendations.status_explain(rid)
     assert "no eligible contract" in explain["fallback"]["reason"]
     assert explain["short"]["held"] == "0"
-    assert "selection" in explain  # the selection report: here, the expiries beyond 0-1 DTE
+    # The selection report, kept once on the recommendation: here, the expiries beyond 0-1 DTE.
+    assert pipeline.recommendations.selection(rid)
     assert pipeline.execution(rid) is None
     assert pipeline.venue.audit() == []
     logged = pipeline.worker_log(rid, until=" raised ")
@@ -317,11 +322,11 @@ def test_a_put_falling_back_to_stock_with_nothing_held_is_refused_before_the_ven
 
 def _down_then_tail(pipeline: Pipeline) -> tuple[str, Recommendation]:
     rid = pipeline.recommend("SPY", "BUY", "CALL", "day_trade")
-    payload = pipeline.prepare(rid)
+    sized = pipeline.prepare(rid)
     pipeline.emulator.stop()  # the venue is gone between sizing and the order
     with pytest.raises(requests.ConnectionError):
         pipeline.venue.audit()
-    pipeline.send_tail(payload)
+    pipeline.send_tail(sized)
     return rid, pipeline.terminal(rid)
 
 
@@ -370,8 +375,8 @@ def test_with_the_kill_switch_on_nothing_reaches_the_venue(pipeline):
 
 def test_a_duplicated_chain_tail_places_one_order_and_one_row(pipeline):
     rid = pipeline.recommend("SPY", "BUY", "CALL", "day_trade")
-    payload = pipeline.prepare(rid)
-    tails = [pipeline.send_tail(payload) for _ in range(2)]  # redelivered, as after a crash
+    sized = pipeline.prepare(rid)
+    tails = [pipeline.send_tail(sized) for _ in range(2)]  # redelivered, as after a crash
     for tail in tails:
         tail.get(timeout=DEADLINE_S)
 

@@ -29,7 +29,7 @@ from strikeflow.devfleet import Fleet, FleetConfig, InProcessEmulator, WorkerSpe
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
-from strikeflow.sim.service import EmulatorOptions
+from strikeflow.sim.serve import EmulatorOptions
 from tests.hypothesis_profiles import examples
 from tests.integration.conftest import empty_tables, worker_dbs
 from tests.integration.emulator import KEY, SECRET, poll

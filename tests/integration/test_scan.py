@@ -27,7 +27,7 @@ from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.repositories import RecommendationRepository
 from strikeflow.devfleet import Fleet, FleetConfig, InProcessEmulator, WorkerSpec
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.sim.service import EmulatorOptions
+from strikeflow.sim.serve import EmulatorOptions
 from strikeflow.workers.beat import REDBEAT_LOCK_KEY
 from tests.integration.conftest import empty_tables, worker_dbs
 from tests.integration.emulator import KEY, SECRET, poll

@@ -27,7 +27,7 @@ import redis
 import requests
 from sqlalchemy import MetaData, select
 
-from strikeflow.bootstrap import RedisKillSwitch
+from strikeflow.app_state.in_redis import RedisKillSwitch
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.repositories import RecommendationRepository
 from strikeflow.devfleet import (
@@ -40,7 +40,7 @@ from strikeflow.devfleet import (
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.records import Recommendation, RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
-from strikeflow.sim.service import EmulatorOptions
+from strikeflow.sim.serve import EmulatorOptions
 from tests.integration.conftest import worker_dbs
 from tests.integration.emulator import EmulatorHandle, poll
 

@@ -22,7 +22,7 @@ from strikeflow.domain.records import (
     RecommendationStatus,
 )
 from strikeflow.domain.risk import OpenExposure
-from strikeflow.services.dispatch import DispatchContext, DispatchPolicy
+from strikeflow.services.dispatch_policy import DispatchContext, DispatchPolicy
 from tests.unit.factories import NOW
 
 
@@ -113,6 +113,7 @@ class FakeStore:
         self.realized_loss = Decimal(0)
         self.status_writes = 0
         self.explains: dict[str, dict] = {}
+        self.selections: dict[str, dict] = {}
 
     def add(self, rec: Recommendation) -> Recommendation:
         self.recs[rec.id] = rec
@@ -144,6 +145,9 @@ class FakeStore:
         stored = replace(execution, id=len(self.executions) + 1)
         self.executions[execution.client_order_id] = stored
         return stored, True
+
+    def record_selection(self, recommendation_id: str, report: Mapping[str, Any]) -> None:
+        self.selections[recommendation_id] = json.loads(json.dumps(dict(report)))  # as JSON
 
     def record_outcome(
         self, execution: Execution, status: RecommendationStatus, reason: str | None = None

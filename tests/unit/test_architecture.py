@@ -22,20 +22,30 @@ ANYTHING = None
 RULES: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
     "domain": (frozenset(), PURE_NUMERICS),
     "signals": (frozenset(), PURE_NUMERICS),
-    "services": (frozenset({"signals"}), PURE_NUMERICS),
+    # pydantic: the steps' typed messages and their one codec (services.messages).
+    "services": (frozenset({"signals"}), PURE_NUMERICS | {"pydantic", "pydantic_core"}),
     "broker_adapters": (
         frozenset({"services.ports"}),
         frozenset({"alpaca", "requests", "urllib3"}),  # urllib3: the pool under requests
     ),
-    "db": (frozenset({"services.ports"}), frozenset({"sqlalchemy", "alembic", "psycopg2"})),
+    # services.record_ports: the command line's reads and the schema, implemented here.
+    "db": (
+        frozenset({"services.ports", "services.record_ports"}),
+        frozenset({"sqlalchemy", "alembic", "psycopg2"}),
+    ),
+    # The app's own shared state (kill switch, scan claims, cool-downs): Redis, or one
+    # process's memory. services.kill_switch: the switch's state and failure, as the
+    # command line reads them.
+    "app_state": (frozenset({"services.ports", "services.kill_switch"}), frozenset({"redis"})),
     "config": (frozenset(), frozenset({"pydantic", "pydantic_settings"})),
     # Writes docs/configuration.md from the Settings fields.
     "config_doc": (frozenset({"config"}), frozenset({"pydantic", "annotated_types"})),
-    # The composition root wires the ports into services' DispatchContext; its one
-    # client of its own is Redis (the kill switch).
+    # The composition root only wires: the adapters (broker_adapters, db, app_state) and
+    # the rule set (signals) into the services' contexts, from config. It opens no client
+    # of its own.
     "bootstrap": (
-        frozenset({"config", "broker_adapters", "db", "services"}),
-        frozenset({"redis"}),
+        frozenset({"config", "broker_adapters", "db", "app_state", "services", "signals"}),
+        frozenset(),
     ),
     "tasks": (frozenset({"services", "bootstrap"}), frozenset({"celery", "kombu"})),
     "sim": (frozenset(), PURE_NUMERICS | {"fastapi", "uvicorn", "starlette", "pydantic"}),
@@ -46,6 +56,12 @@ RULES: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
     "devfleet": (ANYTHING, ANYTHING),
     "__main__": (ANYTHING, ANYTHING),
     "__init__": (frozenset(), frozenset()),
+}
+
+# Outer layers that may import anything but these: the command line reaches the
+# database and the app's Redis state only through bootstrap and services.
+FORBIDDEN: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "cli": (frozenset({"db", "app_state"}), frozenset({"redis"})),
 }
 
 
@@ -87,7 +103,12 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
 def violation(layer: str, target: str) -> str | None:
     """Why importing ``target`` from ``layer`` breaks the table, or None if it may."""
     allowed_internal, allowed_external = RULES[layer]
+    forbidden_internal, forbidden_external = FORBIDDEN.get(layer, (frozenset(), frozenset()))
     top = target.split(".")[0]
+    if top == "strikeflow" and layer_of(target) in forbidden_internal:
+        return f"{layer} may not import {target} (it goes through bootstrap and services)"
+    if top in forbidden_external:
+        return f"{layer} may not import third-party {top!r} (it goes through bootstrap)"
     if top == "strikeflow":
         if target == "strikeflow":
             return None
@@ -148,6 +169,17 @@ def test_imports_follow_the_table(path: Path):
         ("bootstrap", "celery"),
         ("tasks", "strikeflow.workers.config"),
         ("tasks", "redis"),
+        ("bootstrap", "redis"),
+        ("cli", "strikeflow.db.engine"),
+        ("cli", "strikeflow.db"),
+        ("cli", "redis"),
+        ("cli", "redis.exceptions"),
+        ("cli", "strikeflow.app_state.in_redis"),
+        ("app_state", "strikeflow.db.repositories"),
+        ("app_state", "strikeflow.services.scan"),
+        ("db", "strikeflow.app_state"),
+        ("services", "strikeflow.app_state"),
+        ("services", "strikeflow.config"),
     ],
 )
 def test_the_checker_refuses_forbidden_imports(layer, target):
@@ -164,10 +196,18 @@ def test_the_checker_refuses_forbidden_imports(layer, target):
         ("sim", "strikeflow.domain.pricing"),
         ("tasks", "celery"),
         ("cli", "rich.table"),
-        ("bootstrap", "strikeflow.services.dispatch"),
-        ("bootstrap", "redis"),
+        ("bootstrap", "strikeflow.services.dispatch_policy"),
         ("tasks", "strikeflow.bootstrap"),
         ("workers", "kombu"),
+        ("bootstrap", "strikeflow.app_state"),
+        ("app_state", "redis"),
+        ("app_state", "strikeflow.services.ports"),
+        ("app_state", "strikeflow.services.kill_switch"),
+        ("db", "strikeflow.services.record_ports"),
+        ("cli", "strikeflow.bootstrap"),
+        ("cli", "strikeflow.services.records"),
+        ("cli", "sqlalchemy.exc"),
+        ("cli", "strikeflow.workers.app"),
     ],
 )
 def test_the_checker_allows_the_table(layer, target):

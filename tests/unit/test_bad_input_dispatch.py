@@ -1,4 +1,5 @@
-"""Generated bad payloads against a manual signal and the ``strikeflow.dispatch`` entry.
+"""Generated bad payloads against a manual signal and the ``strikeflow.dispatch`` entry,
+and generated bad step messages against ``decode`` and the step tasks.
 
 Each payload is a good one with some fields spoiled (wrong types, NaN and ±inf, negative
 and huge numbers, non-ASCII and over-long tickers, OCC symbols well formed or not,
@@ -8,12 +9,19 @@ which fields it spoiled, so the oracle is exact: no spoiled field means a valid
 recommendation; a spoiled one means an InvalidRecord naming one of them, and the store
 is left exactly as it was. Derandomized, without an example database: the same examples
 on every run and machine.
+
+A step's message meets ``decode`` before anything else: a message spoiled in one place
+(a value replaced, a key dropped or added, another ``version``, not an object at all) is
+either still a message of its kind or an ``IncompatibleMessage`` naming where it is
+wrong, a refusal (recorded rejected, never retried), never a crash.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import string
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -28,17 +36,24 @@ from strikeflow.db.repositories import RecommendationRepository
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.occ import format_occ
 from strikeflow.domain.records import TICKER, Recommendation, RecommendationStatus
+from strikeflow.services import dispatch_records, dispatch_steps
+from strikeflow.services.dispatch_records import failure_kind
 from strikeflow.services.manual_signal import (
     CHOSEN_BY_THE_PIPELINE,
     REQUIRED_FIELDS,
     manual_recommendation_from,
 )
-from strikeflow.tasks import entry
+from strikeflow.services.messages import SCHEMA, IncompatibleMessage, decode, encode
+from strikeflow.tasks import entry, pipeline
 from tests.hypothesis_profiles import examples
+from tests.unit.fakes_dispatch import make_context
 from tests.unit.memory_celery import memory_current_app, stored_recommendations
+from tests.unit.step_messages import every_message
 
 PURE_EXAMPLES = examples(7_000)
 ENTRY_EXAMPLES = examples(1_500)
+MESSAGE_EXAMPLES = examples(3_000)
+TASK_EXAMPLES = examples(500)
 FUZZ = settings(
     derandomize=True,
     database=None,
@@ -319,3 +334,147 @@ def test_an_expiration_in_the_past_is_refused_as_not_a_signal_field():
         )
     with pytest.raises(InvalidRecord, match="sized against buying power"):
         manual_recommendation_from({"ticker": "SPY", "action": "BUY", "quantity": -5})
+
+
+# -- step messages --------------------------------------------------------------------
+
+GOOD_MESSAGES = {type(m): encode(m) for m in every_message("manual-1")}
+NOT_AN_OBJECT = st.one_of(JSON_SCALARS, st.lists(JSON_SCALARS, max_size=3))
+
+
+def places(data, at: tuple = ()) -> Iterator[tuple]:
+    """The path of every value under ``data`` (keys and list indices), but the version."""
+    items = data.items() if isinstance(data, dict) else enumerate(data)
+    for key, value in items:
+        path = (*at, key)
+        if path == ("version",):
+            continue
+        yield path
+        if isinstance(value, dict | list):
+            yield from places(value, path)
+
+
+def holder(data, path: tuple):
+    """The object or list holding the value at ``path``."""
+    for key in path[:-1]:
+        data = data[key]
+    return data
+
+
+@st.composite
+def spoiled_messages(draw) -> tuple[type, object, str, tuple]:
+    """A good message of some kind spoiled in one place: (kind, data, how, path)."""
+    kind = draw(st.sampled_from(sorted(GOOD_MESSAGES, key=lambda k: k.__name__)))
+    data = copy.deepcopy(GOOD_MESSAGES[kind])
+    how = draw(st.sampled_from(["replace", "drop", "add", "version", "not an object"]))
+    if how == "version":
+        value = draw(st.one_of(JSON_SCALARS, st.sampled_from([1, 3, "2", None])))
+        if draw(st.booleans()):
+            data["version"] = value
+        else:
+            del data["version"]  # release 0.1.0 sent none
+        return kind, data, how, ("version",)
+    if how == "not an object":
+        return kind, draw(NOT_AN_OBJECT), how, ()
+    path = draw(st.sampled_from(list(places(data))))
+    parent = holder(data, path)
+    if how == "replace":
+        parent[path[-1]] = draw(NOT_TEXT)
+    elif how == "drop" and isinstance(parent, dict):
+        del parent[path[-1]]
+    elif how == "drop":
+        parent.pop(path[-1])
+    else:
+        parent = parent if isinstance(parent, dict) else data
+        key = draw(st.text(min_size=1, max_size=40).filter(lambda k: k not in parent))
+        parent[key] = draw(JSON_SCALARS)
+        path = (*path[:-1], key) if parent is not data else (key,)
+    return kind, data, how, path
+
+
+def check_message_refused(error: IncompatibleMessage, kind: type, how: str, path: tuple):
+    assert failure_kind(error) == "rejected"  # recorded as a refusal, not retried
+    assert len(str(error)) < 400  # names the problem, quotes little of the input
+    if how in ("version", "not an object"):
+        assert f"schema {SCHEMA}" in str(error), str(error)
+        assert "another release" in str(error), str(error)
+    else:
+        where = f"not a {kind.__name__} message: {path[0]}"
+        assert str(error).startswith(where), (str(error), path)
+
+
+@settings(FUZZ, max_examples=MESSAGE_EXAMPLES)
+@given(spoiled_messages())
+def test_a_spoiled_message_decodes_to_its_kind_or_a_refusal_naming_where(case):
+    kind, data, how, path = case
+    try:
+        message = decode(kind, data)
+    except IncompatibleMessage as refused:
+        check_message_refused(refused, kind, how, path)
+        return
+    assert isinstance(message, kind)
+    assert how not in ("not an object",)
+    if how == "version":
+        assert data["version"] == SCHEMA
+
+
+class StepsOnly:
+    """The part of a Runtime the step tasks use: a context and a fallback, over fakes."""
+
+    def __init__(self) -> None:
+        self.context = make_context()[0]
+        self.fallback = None
+
+
+def never_reached(*args, **kwargs):
+    raise AssertionError("a step ran on a message decode should have refused")
+
+
+@pytest.fixture
+def step_runtime(sqlite_url, monkeypatch):
+    """StepsOnly while the test runs, the module's runtime again after; every step's
+    service raises if reached."""
+    for name in ("fetch_chain", "select_contract", "snapshot_price", "size_position"):
+        monkeypatch.setattr(dispatch_steps, name, never_reached)
+    monkeypatch.setattr(dispatch_steps, "submit_order", never_reached)
+    monkeypatch.setattr(dispatch_records, "persist_execution", never_reached)
+    previous = bootstrap.runtime()
+    bootstrap.install_runtime(StepsOnly())
+    yield
+    bootstrap.install_runtime(previous)
+
+
+STEP_TASKS = {
+    "select_contract": lambda data: pipeline.select_contract.run(data),
+    "snapshot_price": lambda data: pipeline.snapshot_price.run(data),
+    "size_position": lambda data: pipeline.size_position.run(data),
+    "submit_order": lambda data: pipeline.submit_order.run(data),
+    "persist_execution": lambda data: pipeline.persist_execution.run(data),
+    "fetch_chain again": lambda data: pipeline.fetch_chain.run("manual-1", reselection=data),
+}
+# Release 0.1.0's payload: its keys, any values (no ``version``: it had none).
+OLD_PAYLOADS = st.fixed_dictionaries(
+    {"recommendation_id": st.one_of(st.just("manual-1"), NOT_TEXT)},
+    optional={
+        key: st.one_of(JSON_SCALARS, NOT_TEXT)
+        for key in ("ticker", "action", "instrument", "spot", "chain", "contract", "trade",
+                    "quantity", "order", "explain", "client_order_id", "reselects")
+    },
+)  # fmt: skip
+HOSTILE_MESSAGES = st.one_of(
+    OLD_PAYLOADS,
+    NOT_AN_OBJECT.filter(lambda v: v is not None),  # None: fetch_chain's "no re-selection"
+    st.fixed_dictionaries({"version": st.just(SCHEMA)}, optional={"ticket": NOT_TEXT}),
+    st.dictionaries(st.text(max_size=12), JSON_SCALARS, max_size=4).map(
+        lambda d: {**d, "version": SCHEMA}
+    ),
+)
+
+
+@settings(FUZZ, max_examples=TASK_EXAMPLES)
+@given(st.sampled_from(sorted(STEP_TASKS)), HOSTILE_MESSAGES)
+def test_a_step_task_refuses_a_hostile_message_before_its_step_runs(step_runtime, task, data):
+    with pytest.raises(IncompatibleMessage) as refused:
+        STEP_TASKS[task](data)
+    assert failure_kind(refused.value) == "rejected"
+    assert len(str(refused.value)) < 400

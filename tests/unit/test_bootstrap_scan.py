@@ -11,14 +11,17 @@ import pytest
 from pydantic import ValidationError
 
 from strikeflow import bootstrap
-from strikeflow.bootstrap import (
+from strikeflow.app_state import app_state
+from strikeflow.app_state.in_process import (
     InProcessCooldown,
     InProcessKillSwitch,
     InProcessScanLock,
+)
+from strikeflow.app_state.in_redis import (
+    COOLDOWN_KEEP_S,
     RedisCooldown,
     RedisKillSwitch,
     RedisScanLock,
-    app_state,
 )
 from strikeflow.config import DEFAULT_WATCHLIST, Settings
 from strikeflow.services.ports import KillSwitch, ScanLock, SignalCooldown
@@ -48,10 +51,9 @@ def test_a_redis_claim_carries_its_ttl(client):
     assert 89_000 < client.pttl("k") <= 90_000
 
 
-def test_an_in_process_claim_expires(monkeypatch):
+def test_an_in_process_claim_expires():
     ticks = iter([100.0, 100.5, 161.0])
-    monkeypatch.setattr(bootstrap.time, "monotonic", lambda: next(ticks))
-    lock = InProcessScanLock()
+    lock = InProcessScanLock(monotonic=lambda: next(ticks))
     assert lock.claim("k", 60) is True
     assert lock.claim("k", 60) is False  # 0.5 s later
     assert lock.claim("k", 60) is True  # 61 s later
@@ -69,7 +71,7 @@ def test_cooldown_stamps_round_trip(client, make):
 
 def test_redis_cooldown_keys_expire_and_are_prefixed(client):
     RedisCooldown(client).record({"SPY:BUY": AT})
-    assert client.ttl("strikeflow:cooldown:SPY:BUY") == bootstrap.COOLDOWN_KEEP_S
+    assert client.ttl("strikeflow:cooldown:SPY:BUY") == COOLDOWN_KEEP_S
 
 
 def test_memory_url_keeps_the_app_state_in_process_and_shared():

@@ -21,7 +21,7 @@ from strikeflow.devfleet import (
 )
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.sim.faults import FaultConfig
-from strikeflow.sim.service import EmulatorOptions
+from strikeflow.sim.serve import EmulatorOptions
 from strikeflow.workers.config import QUEUES
 
 DBS = RedisDbs(broker=3, backend=4, app=5, port=6390)

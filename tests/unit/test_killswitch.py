@@ -8,7 +8,7 @@ import fakeredis
 import pytest
 
 from strikeflow import bootstrap
-from strikeflow.bootstrap import KILL_SWITCH_KEY, RedisKillSwitch
+from strikeflow.app_state.in_redis import KILL_SWITCH_KEY, RedisKillSwitch
 from strikeflow.cli import main
 from strikeflow.services.ports import KillSwitch
 
@@ -80,7 +80,7 @@ def test_the_cli_turns_it_on_and_off(server, monkeypatch, capsys):
 
 
 def test_bootstrap_wires_it_from_settings():
-    switch = bootstrap.RedisKillSwitch.from_url("redis://127.0.0.1:6379/15")
+    switch = bootstrap.fleet_kill_switch("redis://127.0.0.1:6379/15")
     assert isinstance(switch, KillSwitch)  # built without connecting
     pool = switch._redis.connection_pool
     assert pool.connection_kwargs["db"] == 15

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from strikeflow.bootstrap import MarketTime
+from strikeflow.broker_adapters.market_time import MarketTime
 from strikeflow.domain.errors import BrokerUnavailable
 from strikeflow.domain.market import MarketClock
 
@@ -33,11 +33,10 @@ def test_now_is_the_venues_time_read_at_most_once_per_ttl():
     assert venue.reads == 1
 
 
-def test_with_the_venue_down_now_carries_on_from_the_last_reading(monkeypatch):
+def test_with_the_venue_down_now_carries_on_from_the_last_reading():
     venue = VenueClock()
     ticks = iter([100.0, 105.0])
-    monkeypatch.setattr("strikeflow.bootstrap.time.monotonic", lambda: next(ticks))
-    now = MarketTime(venue, ttl_s=1)
+    now = MarketTime(venue, ttl_s=1, monotonic=lambda: next(ticks))
     assert now() == VENUE_NOW
     venue.down = True
     assert now() == VENUE_NOW + timedelta(seconds=5)  # not the wall clock, not an error
@@ -60,11 +59,10 @@ def test_a_venue_back_up_is_read_again():
     assert now() == VENUE_NOW + timedelta(minutes=3)
 
 
-def test_a_venue_that_is_down_is_asked_at_most_once_per_ttl(monkeypatch):
+def test_a_venue_that_is_down_is_asked_at_most_once_per_ttl():
     venue = VenueClock()
     ticks = iter([100.0, 105.0, 105.5, 106.0, 107.0])
-    monkeypatch.setattr("strikeflow.bootstrap.time.monotonic", lambda: next(ticks))
-    now = MarketTime(venue, ttl_s=1)
+    now = MarketTime(venue, ttl_s=1, monotonic=lambda: next(ticks))
     assert now() == VENUE_NOW
     venue.down = True
     assert now() == VENUE_NOW + timedelta(seconds=5)

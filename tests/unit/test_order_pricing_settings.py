@@ -7,17 +7,20 @@ from decimal import Decimal
 
 import pytest
 
-from strikeflow.bootstrap import dispatch_policy, option_pricing
 from strikeflow.config import Settings
 from strikeflow.domain.orders import OptionPricing, OrderType
 from strikeflow.domain.records import Action
-from strikeflow.services.dispatch import DispatchPolicy
+from strikeflow.services.dispatch_policy import DispatchPolicy
 
 BID, ASK = Decimal("1.20"), Decimal("1.40")
 
 
 def test_the_defaults_are_the_policy_defaults():
-    assert option_pricing(Settings()) == DispatchPolicy().pricing == OptionPricing()
+    assert (
+        DispatchPolicy.from_settings(Settings()).pricing
+        == DispatchPolicy().pricing
+        == OptionPricing()
+    )
 
 
 @pytest.mark.parametrize(
@@ -33,5 +36,5 @@ def test_the_defaults_are_the_policy_defaults():
 def test_each_setting_changes_the_order_sent(monkeypatch, mode, fraction, expected):
     monkeypatch.setenv("STRIKEFLOW_OPTION_ORDER_PRICING", mode)
     monkeypatch.setenv("STRIKEFLOW_OPTION_SPREAD_FRACTION", fraction)
-    policy = dispatch_policy(Settings())  # what build_runtime hands the steps
+    policy = DispatchPolicy.from_settings(Settings())  # what build_runtime hands the steps
     assert policy.pricing.price(Action.BUY, BID, ASK, "XYZ") == expected

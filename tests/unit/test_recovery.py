@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from strikeflow.domain.errors import BrokerUnavailable
-from strikeflow.domain.models import InstrumentType
+from strikeflow.domain.models import InstrumentType, Right
 from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.orders import BrokerOrder, OrderType
 from strikeflow.domain.records import (
@@ -19,22 +20,48 @@ from strikeflow.domain.records import (
     PositionEffect,
     RecommendationStatus,
 )
-from strikeflow.services.dispatch import (
-    client_order_id_for,
+from strikeflow.services import chain_sending, recovery
+from strikeflow.services.dispatch_policy import client_order_id_for
+from strikeflow.services.dispatch_records import persist_execution
+from strikeflow.services.dispatch_steps import (
     fetch_chain,
-    persist_execution,
     select_contract,
     size_position,
     snapshot_price,
     submit_order,
 )
+from strikeflow.services.messages import PlacedOrder, SizedOrder
 from strikeflow.services.recovery import recover
 from tests.integration.records import recommendation
-from tests.unit.factories import NOW
+from tests.unit.factories import NOW, contract
 from tests.unit.fakes_dispatch import OrderBook, make_context
-from tests.unit.test_dispatch_steps import listed
+from tests.unit.step_messages import through_json
 
 LATER = NOW + timedelta(minutes=10)
+
+
+def listed() -> list:
+    """Calls and puts on XYZ, 0, 1 and 10 DTE, strikes 80-120."""
+    return [
+        contract(k, dte=dte, right=right)
+        for dte in (0, 1, 10)
+        for right in (Right.CALL, Right.PUT)
+        for k in range(80, 121)
+    ]
+
+
+def sized(ctx, rid: str) -> SizedOrder:
+    """The chain's first four steps in-process, each message through JSON as Celery
+    carries it: what submit_order is handed."""
+    message = through_json(fetch_chain(ctx, rid))
+    for step in (select_contract, snapshot_price, size_position):
+        message = through_json(step(ctx, message))
+    return message
+
+
+def placed(ctx, rid: str) -> PlacedOrder:
+    """The chain up to the venue's accept: what persist_execution is handed."""
+    return through_json(submit_order(ctx, sized(ctx, rid)))
 
 
 class Pending:
@@ -56,10 +83,7 @@ class Chains:
 
     def __call__(self, rid: str) -> None:
         self.sent.append(rid)
-        payload = fetch_chain(self.ctx, rid)
-        for step in (select_contract, snapshot_price, size_position, submit_order):
-            payload = json.loads(json.dumps(step(self.ctx, payload)))
-        persist_execution(self.ctx, payload)
+        persist_execution(self.ctx, placed(self.ctx, rid))
 
 
 def world(*rids: str, status=RecommendationStatus.DISPATCHED, at=NOW):
@@ -80,20 +104,71 @@ def test_lost_chains_are_sent_again_and_end_terminal():
     assert len(store.executions) == 2
 
 
-def test_a_pending_recommendation_is_marked_dispatched_before_its_chain():
+def test_a_pending_recommendation_gets_its_chain_then_is_marked_dispatched():
+    """Sent first, marked after: a chain sent but never marked stays pending, where the
+    next recovery finds it (a mark without a chain could not be told from one in flight)."""
     ctx, store, _broker, _chains = world("r-1", status=RecommendationStatus.PENDING)
     seen = []
-    recover(ctx, Pending(store), lambda rid: seen.append(store.recs[rid].status), now=LATER)
-    assert seen == [RecommendationStatus.DISPATCHED]
+    report = recover(
+        ctx, Pending(store), lambda rid: seen.append(store.recs[rid].status), now=LATER
+    )
+    assert seen == [RecommendationStatus.PENDING]
+    assert store.recs["r-1"].status is RecommendationStatus.DISPATCHED
+    assert report.redriven == ["r-1"]
+
+
+def test_a_pending_recommendation_whose_chain_cannot_be_sent_stays_pending():
+    ctx, store, _broker, _chains = world("r-1", status=RecommendationStatus.PENDING)
+
+    def broker_down(rid: str) -> None:
+        raise ConnectionError("the broker refused the connection")
+
+    with pytest.raises(ConnectionError):
+        recover(ctx, Pending(store), broker_down, now=LATER)
+    assert store.recs["r-1"].status is RecommendationStatus.PENDING
+    assert store.status_writes == 0
+
+
+def test_recovery_sends_and_marks_through_the_one_implementation(monkeypatch):
+    ctx, store, _broker, chains = world("r-1", status=RecommendationStatus.PENDING)
+    used = []
+
+    def recorded_send_and_mark(writer, send_chain, rid):
+        used.append(rid)
+        return chain_sending.send_and_mark(writer, send_chain, rid)
+
+    monkeypatch.setattr(recovery, "send_and_mark", recorded_send_and_mark)
+    recover(ctx, Pending(store), chains, now=LATER)
+    assert used == ["r-1"]
+    assert chains.sent == ["r-1"]
+
+
+class StatusLog:
+    """A status writer that records each write beside the sends, in order."""
+
+    def __init__(self, events: list) -> None:
+        self.events = events
+
+    def set_status(self, recommendation_id, status):
+        self.events.append(("marked", recommendation_id, status))
+
+
+def test_send_and_mark_sends_first_and_returns_what_the_sender_returned():
+    events: list = []
+
+    def send(rid: str) -> str:
+        events.append(("sent", rid))
+        return f"chain-of-{rid}"
+
+    out = chain_sending.send_and_mark(StatusLog(events), send, "r-1")
+    assert out == "chain-of-r-1"
+    assert events == [("sent", "r-1"), ("marked", "r-1", RecommendationStatus.DISPATCHED)]
 
 
 def test_an_order_the_venue_accepted_without_a_row_is_adopted_not_placed_again():
     ctx, store, broker, chains = world("r-1")
     # The crash: submit_order placed the order, the worker died before persist_execution.
-    payload = fetch_chain(ctx, "r-1")
-    for step in (select_contract, snapshot_price, size_position):
-        payload = json.loads(json.dumps(step(ctx, payload)))
-    placed = submit_order(ctx, payload)["order"]
+    order = placed(ctx, "r-1").order
     assert store.executions == {}
 
     report = recover(ctx, Pending(store), chains, now=LATER)
@@ -101,9 +176,9 @@ def test_an_order_the_venue_accepted_without_a_row_is_adopted_not_placed_again()
     assert report.redriven == []
     assert chains.sent == []
     row = store.executions[client_order_id_for("r-1")]
-    assert row.broker_order_id == placed["id"]
-    assert row.option_symbol == placed["symbol"]
-    assert row.contracts == int(Decimal(placed["qty"]))
+    assert row.broker_order_id == order.id
+    assert row.option_symbol == order.symbol
+    assert row.contracts == int(order.qty)
     assert store.recs["r-1"].status is RecommendationStatus.EXECUTED
     assert repr(broker) == "SimulatedBroker(orders=1, reason='unit test')"
 
@@ -140,9 +215,7 @@ def test_terminal_recommendations_are_not_touched():
 
 def test_without_redrive_only_orders_at_the_venue_get_their_chain():
     ctx, store, _broker, chains = world("r-1", "r-2")
-    payload = fetch_chain(ctx, "r-1")
-    for step in (select_contract, snapshot_price, size_position, submit_order):
-        payload = json.loads(json.dumps(step(ctx, payload)))
+    placed(ctx, "r-1")
     report = recover(ctx, Pending(store), chains, redrive=False, now=LATER)
     assert report.adopted == ["r-1"]
     assert report.waiting == 1
@@ -182,22 +255,20 @@ class NoMarket:
 
 def test_adoption_records_the_contract_the_venue_holds_not_a_new_selection():
     ctx, store, _broker, chains = world("r-1")
-    payload = fetch_chain(ctx, "r-1")
-    for step in (select_contract, snapshot_price, size_position):
-        payload = json.loads(json.dumps(step(ctx, payload)))
-    placed = submit_order(ctx, payload)["order"]
+    held_order = placed(ctx, "r-1")
+    order, asked_for = held_order.order, held_order.sized.ticket.instrument
     ctx.market = NoMarket()  # a chain sent again now would select from another market
     report = recover(ctx, Pending(store), chains, redrive=False, now=LATER)
     assert report.adopted == ["r-1"]
     row = store.executions[client_order_id_for("r-1")]
-    occ = parse_occ(placed["symbol"])
+    occ = parse_occ(order.symbol)
     assert (row.option_symbol, row.strike_price, row.expiration_date) == (
-        placed["symbol"],
+        order.symbol,
         occ.strike,
         occ.expiration,
     )
-    assert row.instrument_type is InstrumentType(payload["instrument"])
-    assert row.premium_paid == Decimal(placed["limit_price"]).quantize(Decimal("0.01"))
+    assert row.instrument_type is asked_for
+    assert row.premium_paid == order.limit_price.quantize(Decimal("0.01"))
     assert row.explain_json["adopted"]
     assert store.recs["r-1"].status is RecommendationStatus.EXECUTED
 
@@ -253,21 +324,17 @@ def test_a_second_delivery_after_the_market_moved_records_the_order_the_venue_ho
     selects at the new prices, and its submit finds the first delivery's order under the
     same client_order_id. The row must describe that order, whichever persists first."""
     ctx, store, _broker, _chains = world("r-1")
-    first = fetch_chain(ctx, "r-1")
-    for step in (select_contract, snapshot_price, size_position, submit_order):
-        first = json.loads(json.dumps(step(ctx, first)))
+    first = placed(ctx, "r-1")
     ctx.market.quote_stock("XYZ", "108")
-    second = fetch_chain(ctx, "r-1")
-    for step in (select_contract, snapshot_price, size_position, submit_order):
-        second = json.loads(json.dumps(step(ctx, second)))
-    assert second["contract"]["symbol"] != first["contract"]["symbol"]  # another selection
+    second = placed(ctx, "r-1")
+    assert second.sized.contract.symbol != first.sized.contract.symbol  # another selection
     persist_execution(ctx, second)
     persist_execution(ctx, first)
     row = store.executions[client_order_id_for("r-1")]
-    held_symbol = first["order"]["symbol"]
+    held_symbol = first.order.symbol
     assert row.option_symbol == held_symbol
     assert (row.strike_price, row.expiration_date) == (
         parse_occ(held_symbol).strike,
         parse_occ(held_symbol).expiration,
     )
-    assert row.contracts == int(Decimal(first["order"]["qty"]))
+    assert row.contracts == int(first.order.qty)

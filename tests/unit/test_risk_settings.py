@@ -8,13 +8,13 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from strikeflow.bootstrap import risk_limits
 from strikeflow.config import Settings
 from strikeflow.domain.risk import RiskLimits
+from strikeflow.services.dispatch_policy import DispatchPolicy
 
 
 def test_the_defaults_are_the_domain_defaults():
-    assert risk_limits(Settings()) == RiskLimits()
+    assert DispatchPolicy.from_settings(Settings()).risk == RiskLimits()
 
 
 def test_each_limit_is_read_from_the_environment(monkeypatch):
@@ -22,7 +22,7 @@ def test_each_limit_is_read_from_the_environment(monkeypatch):
     monkeypatch.setenv("STRIKEFLOW_RISK_MAX_DAILY_REALIZED_LOSS", "1250.50")
     monkeypatch.setenv("STRIKEFLOW_RISK_MAX_EXPOSURE_PER_TICKER", "9000")
     monkeypatch.setenv("STRIKEFLOW_RISK_DAY_TRADE_CUTOFF", "15:45")
-    assert risk_limits(Settings()) == RiskLimits(
+    assert DispatchPolicy.from_settings(Settings()).risk == RiskLimits(
         max_open_positions=7,
         max_daily_realized_loss=Decimal("1250.50"),
         max_exposure_per_ticker=Decimal("9000"),
@@ -31,14 +31,14 @@ def test_each_limit_is_read_from_the_environment(monkeypatch):
 
 
 def test_zero_and_none_turn_a_limit_off():
-    limits = risk_limits(
+    limits = DispatchPolicy.from_settings(
         Settings(
             risk_max_open_positions=0,
             risk_max_daily_realized_loss=0,
             risk_max_exposure_per_ticker=0,
             risk_day_trade_cutoff="none",
         )
-    )
+    ).risk
     assert limits == RiskLimits(None, None, None, None)
 
 

@@ -16,7 +16,6 @@ import strikeflow.tasks  # noqa: F401  (registers the tasks)
 from strikeflow import bootstrap
 from strikeflow.domain.errors import BrokerUnavailable
 from strikeflow.domain.records import RecommendationStatus
-from strikeflow.tasks import entry
 from strikeflow.tasks import scan as scan_task
 from strikeflow.tasks.scan import parse_instant
 from tests.unit.memory_celery import memory_config, memory_worker
@@ -86,7 +85,7 @@ def runtime(monkeypatch, celery_app) -> Iterator[FakeRuntime]:
             rt.sent.append(rid)
         return Sent(rid)
 
-    monkeypatch.setattr(entry, "dispatch_chain", dispatch_chain)  # what send_and_mark sends
+    monkeypatch.setattr(scan_task, "dispatch_chain", dispatch_chain)  # the chains the scan sends
     bootstrap.install_runtime(rt)
     yield rt
     bootstrap.reset_runtime()

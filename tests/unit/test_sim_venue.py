@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.sim.types import Quote
-from strikeflow.sim.venue import Venue, VenueError
+from strikeflow.sim.market_data import Quote
+from strikeflow.sim.venue import Venue
+from strikeflow.sim.venue_orders import VenueError
 
 # Thursday 19 November 2026, 10:00 New York; the contracts expire on Friday the 20th.
 START = datetime(2026, 11, 19, 10, 0, tzinfo=NEW_YORK)

@@ -236,7 +236,7 @@ def test_settlement_happens_once(venue, clock, quotes):
     quotes.settlement[("AAPL", EXPIRATION)] = 195.0
     venue.process(FRIDAY_CLOSE)
     venue.process(FRIDAY_CLOSE + timedelta(days=3))
-    venue.settle_expired(FRIDAY_CLOSE + timedelta(days=4))
+    venue.process(FRIDAY_CLOSE + timedelta(days=4))
     assert venue.account().cash == 9355 + 1500
     assert [a["activity_type"] for a in venue.activities()] == ["FILL", "OPEXC"]
     refused(lambda: venue.close_position(CALL), 404, 40410000)
@@ -259,7 +259,7 @@ def test_open_orders_on_an_expired_contract_are_expired(venue, clock, quotes):
     buy = venue.submit(PUT, 1, "buy", "limit", "day", limit_price=1.00).id
     assert venue.account().buying_power == 9355 - 100
     quotes.settlement[("AAPL", EXPIRATION)] = 195.0
-    venue.settle_expired(FRIDAY_CLOSE)  # settles the lot, and with it the sell on it
+    venue.process(FRIDAY_CLOSE)  # settles the lot, and with it the sell on it
     assert venue.get_order(sell).status == "expired"
     assert venue.get_order(sell).expired_at == FRIDAY_CLOSE
     assert venue.account().cash == 9355 + 1500  # the whole lot of 3, not 3 less the sell

@@ -24,8 +24,13 @@ from strikeflow.domain.errors import (
     SizingError,
     StoreUnavailable,
 )
-from strikeflow.tasks.entry import STEPS, on_step_failure
+from strikeflow.services.dispatch_policy import client_order_id_for
+from strikeflow.services.messages import IncompatibleMessage, encode
+from strikeflow.tasks.chains import STEPS
+from strikeflow.tasks.entry import on_step_failure
 from strikeflow.workers.app import app
+from strikeflow.workers.startup import binding_for
+from tests.unit import step_messages
 from tests.unit.memory_celery import memory_current_app
 
 REFUSALS = [
@@ -34,6 +39,7 @@ REFUSALS = [
     NoEligibleContract({"outside 0–1 DTE": 4}, 4, reason="no NVDA expiry within 0–1 DTE"),
     SizingError("confidence must be in [0, 1]"),
     InvalidRecord("ticker", "is empty"),
+    IncompatibleMessage("a schema 1 PriceChecked message from another release"),
 ]
 FAULTS = [
     BrokerUnavailable("submit", "timed out", 503),
@@ -69,16 +75,19 @@ def test_anything_else_is_an_error_with_its_traceback(task_name, exc):
 
 
 class _Request:
-    """What Celery hands an errback: the failed step's name and arguments."""
+    """What Celery hands an errback: the failed step's name and arguments (size_position's
+    is a PriceChecked message)."""
 
-    def __init__(self, rid: str, task: str = "strikeflow.size_position") -> None:
-        self.args, self.kwargs, self.task = ({"recommendation_id": rid},), {}, task
+    def __init__(self, rid: str, task: str = "strikeflow.size_position", message=None) -> None:
+        selected = step_messages.contract_selected(step_messages.chain_fetched(rid))
+        checked = encode(step_messages.price_checked(selected))
+        self.args, self.kwargs, self.task = (message or checked,), {}, task
 
 
-def run_errback(exc: BaseException, rid: str) -> tuple[list, tuple]:
+def run_errback(exc: BaseException, rid: str, message: dict | None = None) -> tuple[list, tuple]:
     """The errback on the memory transport: the record_failure message it sent."""
     with memory_current_app("strikeflow-errback-logs") as memory:
-        on_step_failure(_Request(rid), exc, None)
+        on_step_failure(_Request(rid, message=message), exc, None)
         with memory.connection_for_write() as conn:
             queue = conn.SimpleQueue("persistence")
             message = queue.get(timeout=5)
@@ -111,3 +120,27 @@ def test_the_errback_warns_that_a_fault_is_being_recorded(caplog):
     ours = [r for r in caplog.records if r.name == "strikeflow.tasks.entry"]
     assert [r.levelno for r in ours] == [logging.WARNING]
     assert "rec-broken" in ours[0].getMessage()
+
+
+def test_a_message_from_another_release_is_recorded_rejected_without_a_line(caplog):
+    """Release 0.1.0's payload (no ``version``) still names its recommendation: the
+    refusal is recorded against it, as a refusal."""
+    caplog.set_level(logging.DEBUG, logger="strikeflow.tasks.entry")
+    old = {"recommendation_id": "rec-old", "spot": "100.00", "trade": "CALL"}
+    refused = IncompatibleMessage("a schema 1 PriceChecked message from another release")
+    rid, kind, message, explain = run_errback(refused, "rec-old", message=old)
+    assert (rid, kind, explain) == ("rec-old", "rejected", None)
+    assert "schema 1" in message
+    ours = [r for r in caplog.records if r.name == "strikeflow.tasks.entry"]
+    assert [r.levelno for r in ours] == [logging.DEBUG]
+
+
+def test_a_first_steps_line_is_bound_to_its_recommendation():
+    assert binding_for(("rec-first",)) == ("rec-first", client_order_id_for("rec-first"))
+    assert binding_for(()) == ("-", "-")
+
+
+@pytest.mark.parametrize("kind", [1, 3, 5], ids=["ContractSelected", "PriceChecked", "PlacedOrder"])
+def test_every_steps_line_is_bound_to_the_recommendation_its_message_is_about(kind):
+    message = encode(step_messages.every_message("rec-later")[kind])
+    assert binding_for((message,)) == ("rec-later", client_order_id_for("rec-later"))

@@ -1,13 +1,16 @@
 """The tasks on a real in-process Celery worker over the memory:// transport (no eager
 mode): the chain's order, retries on BrokerUnavailable only, the fallback after the
-last retry, and the errback that leaves a terminal record. The step functions are a
-hand-written fake of services.dispatch; the wiring around them is the real thing."""
+last retry, re-selection, a message from another release, and the errback that leaves
+a terminal record. The step functions (``services.dispatch_steps`` and
+``dispatch_records``) are hand-written fakes returning real messages
+(``tests.unit.step_messages``); the tasks' decoding, encoding and wiring around them
+are the real thing."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -24,15 +27,37 @@ from strikeflow.domain.errors import (
     OrderRejected,
     StoreUnavailable,
 )
-from strikeflow.domain.records import RecommendationStatus
-from strikeflow.services.manual_signal import manual_recommendation
-from strikeflow.tasks import entry, pipeline
-from strikeflow.tasks.entry import (
-    chain_for,
-    dispatch_chain,
-    failure_kind,
-    recommendation_id_of,
+from strikeflow.domain.orders import BrokerOrder
+from strikeflow.domain.records import (
+    BrokerName,
+    ExecutionMode,
+    ExecutionStatus,
+    RecommendationStatus,
 )
+from strikeflow.services import dispatch_records, dispatch_steps
+from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
+from strikeflow.services.dispatch_records import failure_kind
+from strikeflow.services.manual_signal import manual_recommendation
+from strikeflow.services.messages import (
+    ChainFetched,
+    ContractSelected,
+    ExecutionRecorded,
+    IncompatibleMessage,
+    Message,
+    PlacedOrder,
+    PriceChecked,
+    Reselection,
+    SizedOrder,
+    decode,
+    encode,
+)
+from strikeflow.tasks import chains
+from strikeflow.tasks.chains import chain_for, dispatch_chain
+from strikeflow.tasks.entry import recommendation_id_of
+from tests.integration.records import recommendation
+from tests.unit import step_messages as build
+from tests.unit.factories import NOW
+from tests.unit.fakes_dispatch import FakeStore, make_context
 from tests.unit.memory_celery import POLL_S, memory_config, memory_worker
 
 STEPS = (
@@ -43,52 +68,76 @@ STEPS = (
     "submit_order",
     "persist_execution",
 )
+# The step whose message each step is handed.
+HANDED_BY = dict(zip(STEPS[1:], STEPS, strict=False))
+
+
+@dataclass
+class Call:
+    """One call of a fake step: what it was handed, and what it returned (None: it raised)."""
+
+    name: str
+    handed: Any
+    returned: Message | None = None
 
 
 class FakeSteps:
-    """services.dispatch with the same signatures; each step appends its name to the
-    payload's trail, and ``fail`` makes a step raise the given exceptions in turn."""
+    """The step functions the tasks call, with their signatures. Each records what it was
+    handed and returns the next real message, made from it (``tests.unit.step_messages``);
+    ``fail`` makes a step raise the given exceptions in turn (None: that call runs), and
+    ``reselect`` makes
+    snapshot_price decide that many re-selections first. ``record_failure`` records each
+    terminal record, then writes it as the real one does (into the runtime's FakeStore)."""
 
-    DispatchContext = object
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
+    def __init__(self, record_failure: Callable[..., None]) -> None:
+        self.calls: list[Call] = []
+        self.reselections: list[Reselection] = []  # what fetch_chain was handed again
         self.failures: list[tuple[str, str, str]] = []
         self.explains: list[dict | None] = []
-        self.fail: dict[str, list[BaseException]] = {}
+        self.fail: dict[str, list[BaseException | None]] = {}
+        self.reselect = 0
         self.lock = threading.Lock()
+        self._write_failure = record_failure
 
-    def _step(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def _step(self, name: str, handed: Any, make: Callable[[], Message]) -> Any:
         with self.lock:
-            self.calls.append((name, payload))
+            call = Call(name, handed)
+            self.calls.append(call)
             queued = self.fail.get(name)
-            if queued:
-                raise queued.pop(0)
-        return {**payload, "trail": [*payload.get("trail", []), name]}
+            error = queued.pop(0) if queued else None
+            if error is not None:
+                raise error
+            call.returned = make()
+            return call.returned
 
-    def fetch_chain(self, ctx, recommendation_id: str) -> dict[str, Any]:
-        return self._step("fetch_chain", {"recommendation_id": recommendation_id})
+    def fetch_chain(
+        self, ctx, recommendation_id: str, reselection: Reselection | None = None
+    ) -> ChainFetched:
+        if reselection is not None:
+            self.reselections.append(reselection)
+        fetched = lambda: build.chain_fetched(recommendation_id, reselection)  # noqa: E731
+        return self._step("fetch_chain", recommendation_id, fetched)
 
-    def select_contract(self, ctx, payload):
-        return self._step("select_contract", payload)
+    def select_contract(self, ctx, fetched: ChainFetched) -> ContractSelected:
+        return self._step("select_contract", fetched, lambda: build.contract_selected(fetched))
 
-    def snapshot_price(self, ctx, payload):
-        return self._step("snapshot_price", payload)
+    def snapshot_price(self, ctx, selected: ContractSelected) -> PriceChecked | Reselection:
+        def checked() -> PriceChecked | Reselection:
+            if self.reselect:
+                self.reselect -= 1
+                return build.reselection(selected)
+            return build.price_checked(selected)
 
-    def size_position(self, ctx, payload):
-        return self._step("size_position", payload)
+        return self._step("snapshot_price", selected, checked)
 
-    def submit_order(self, ctx, payload):
-        return self._step("submit_order", payload)
+    def size_position(self, ctx, checked: PriceChecked) -> SizedOrder:
+        return self._step("size_position", checked, lambda: build.sized_order(checked))
 
-    def persist_execution(self, ctx, payload):
-        return self._step("persist_execution", payload)
+    def submit_order(self, ctx, sized: SizedOrder) -> PlacedOrder:
+        return self._step("submit_order", sized, lambda: build.placed_order(sized))
 
-    def order_intent(self, ctx, payload):
-        return {"client_order_id": f"coid-{payload['recommendation_id']}"}
-
-    def with_order(self, payload, order):
-        return {**payload, "order": order}
+    def persist_execution(self, ctx, placed: PlacedOrder) -> ExecutionRecorded:
+        return self._step("persist_execution", placed, lambda: build.execution_recorded(placed))
 
     def record_failure(
         self, ctx, recommendation_id: str, kind: str, message: str, explain=None
@@ -96,23 +145,35 @@ class FakeSteps:
         with self.lock:
             self.failures.append((recommendation_id, kind, message))
             self.explains.append(explain)
-
-    def reconcile_orders(self, ctx, limit: int = 500) -> int:
-        return 0
+        self._write_failure(ctx, recommendation_id, kind, message, explain)
 
 
 class FakeFallback:
-    """FallbackBroker.fall_back: simulate (returns an order) or re-raise (reject)."""
+    """FallbackBroker.fall_back: simulate (a filled SIMULATED order) or re-raise (reject)."""
 
     def __init__(self, simulate: bool = True) -> None:
         self.simulate = simulate
         self.intents: list[Any] = []
 
-    def fall_back(self, intent, failure):
+    def fall_back(self, intent, failure) -> BrokerOrder:
         self.intents.append(intent)
         if not self.simulate:
             raise failure
-        return {"mode": "SIMULATED", "client_order_id": intent["client_order_id"]}
+        return BrokerOrder(
+            id=f"sim-{intent.client_order_id}",
+            client_order_id=intent.client_order_id,
+            symbol=intent.symbol,
+            side=intent.side,
+            qty=intent.qty,
+            order_type=intent.order_type,
+            status=ExecutionStatus.FILLED,
+            broker_status="filled",
+            broker=BrokerName.SIMULATED,
+            execution_mode=ExecutionMode.SIMULATED,
+            filled_qty=intent.qty,
+            filled_avg_price=Decimal("100.05"),
+            simulated_reason=f"broker unavailable: {failure}",
+        )
 
 
 class FakeRecommendations:
@@ -133,11 +194,19 @@ class FakeRecommendations:
         return True
 
 
+def dispatch_context() -> DispatchContext:
+    return make_context()[0]
+
+
 @dataclass
 class FakeRuntime:
-    context: object = field(default_factory=object)
+    context: DispatchContext = field(default_factory=dispatch_context)
     fallback: FakeFallback = field(default_factory=FakeFallback)
     recommendations: FakeRecommendations = field(default_factory=FakeRecommendations)
+
+    @property
+    def store(self) -> FakeStore:
+        return self.context.store
 
 
 @pytest.fixture(scope="module")
@@ -151,10 +220,12 @@ def celery_app() -> Iterator[Celery]:
 
 
 @pytest.fixture
-def fakes(monkeypatch, celery_app) -> tuple[FakeSteps, FakeRuntime]:
-    steps, rt = FakeSteps(), FakeRuntime()
-    monkeypatch.setattr(pipeline, "steps", steps)
-    monkeypatch.setattr(entry, "steps", steps)
+def fakes(monkeypatch, celery_app) -> Iterator[tuple[FakeSteps, FakeRuntime]]:
+    steps, rt = FakeSteps(dispatch_records.record_failure), FakeRuntime()
+    for name in STEPS[:-1]:
+        monkeypatch.setattr(dispatch_steps, name, getattr(steps, name))
+    monkeypatch.setattr(dispatch_records, "persist_execution", steps.persist_execution)
+    monkeypatch.setattr(dispatch_records, "record_failure", steps.record_failure)
     bootstrap.install_runtime(rt)
     yield steps, rt
     bootstrap.reset_runtime()
@@ -186,26 +257,49 @@ def wait_for(condition, timeout_s: float = 15.0):
 
 
 def names(steps: FakeSteps) -> list[str]:
-    return [name for name, _ in steps.calls]
+    return [call.name for call in steps.calls]
+
+
+def handoffs(steps: FakeSteps) -> list[tuple[Any, Any]]:
+    """For every step after the first: (what it was handed, what the step before it
+    last returned). Equal pairs: each message reached the next step whole."""
+    last: dict[str, Any] = {}
+    pairs = []
+    for call in steps.calls:
+        if call.name in HANDED_BY:
+            pairs.append((call.handed, last.get(HANDED_BY[call.name])))
+        if call.returned is not None:
+            last[call.name] = call.returned
+    return pairs
+
+
+def recorded(result: dict, steps: FakeSteps) -> ExecutionRecorded:
+    """The chain's result, decoded; it is what persist_execution returned."""
+    outcome = decode(ExecutionRecorded, result)
+    assert outcome == steps.calls[-1].returned
+    return outcome
 
 
 def test_the_chain_runs_every_step_in_order(fakes):
     steps, _ = fakes
     result = dispatch_chain("rec-ok").get(timeout=15, interval=POLL_S)
-    assert result["trail"] == list(STEPS)
-    assert result["recommendation_id"] == "rec-ok"
+    assert recorded(result, steps).recommendation_id == "rec-ok"
     assert names(steps) == list(STEPS)
+    assert len(handoffs(steps)) == 5
+    assert all(handed == returned for handed, returned in handoffs(steps))
     assert steps.failures == []
 
 
-def test_submit_order_retries_broker_unavailable_with_the_same_payload(fakes):
+def test_submit_order_retries_broker_unavailable_with_the_same_message(fakes):
     steps, rt = fakes
     steps.fail["submit_order"] = [BrokerUnavailable("submit", "timed out")]
     result = dispatch_chain("rec-retry").get(timeout=15, interval=POLL_S)
-    submits = [p for n, p in steps.calls if n == "submit_order"]
+    submits = [call.handed for call in steps.calls if call.name == "submit_order"]
     assert len(submits) == 2
     assert submits[0] == submits[1]
-    assert result["trail"] == list(STEPS)
+    assert submits[0].ticket.client_order_id == client_order_id_for("rec-retry")
+    assert names(steps) == [*STEPS[:5], "submit_order", "persist_execution"]
+    assert recorded(result, steps).recommendation_id == "rec-retry"
     assert rt.fallback.intents == []
     assert steps.failures == []
 
@@ -247,9 +341,12 @@ def test_after_the_last_retry_the_fallback_stands_in(fakes, celery_app, monkeypa
     monkeypatch.setattr(celery_app.tasks["strikeflow.submit_order"], "max_retries", 1)
     steps.fail["submit_order"] = [BrokerUnavailable("submit", "down")] * 2
     result = dispatch_chain("rec-fallback").get(timeout=15, interval=POLL_S)
-    assert result["order"] == {"mode": "SIMULATED", "client_order_id": "coid-rec-fallback"}
+    outcome = recorded(result, steps)
+    coid = client_order_id_for("rec-fallback")
+    assert (outcome.execution_mode, outcome.client_order_id) == ("SIMULATED", coid)
     assert names(steps)[-1] == "persist_execution"
-    assert rt.fallback.intents == [{"client_order_id": "coid-rec-fallback"}]
+    assert steps.calls[-1].handed.order.execution_mode is ExecutionMode.SIMULATED
+    assert [intent.client_order_id for intent in rt.fallback.intents] == [coid]
 
 
 def test_with_the_reject_policy_the_exhausted_order_ends_failed(fakes, celery_app, monkeypatch):
@@ -274,7 +371,7 @@ def test_the_dispatch_entry_point_stores_a_manual_signal_and_sends_its_chain(fak
     assert rt.recommendations.get(rid).ticker == "AAPL"
     assert RecommendationStatus.DISPATCHED in rt.recommendations.statuses[rid]
     wait_for(lambda: "persist_execution" in names(steps))
-    assert steps.calls[0] == ("fetch_chain", {"recommendation_id": rid})
+    assert (steps.calls[0].name, steps.calls[0].handed) == ("fetch_chain", rid)
 
 
 def test_a_terminal_recommendation_is_not_sent_again(fakes, celery_app):
@@ -284,6 +381,66 @@ def test_a_terminal_recommendation_is_not_sent_again(fakes, celery_app):
     out = celery_app.tasks["strikeflow.dispatch"].delay(done.id).get(timeout=15, interval=POLL_S)
     assert out == {"recommendation_id": done.id, "status": "executed", "sent": False}
     assert steps.calls == []
+
+
+def test_a_price_move_reselects_and_the_chain_still_ends_with_persist_execution(fakes):
+    """snapshot_price's Reselection replaces the task with fetch_chain → select_contract
+    → snapshot_price (``chains.reselection_chain``); the rest of the chain follows them,
+    and its result is still persist_execution's."""
+    steps, _ = fakes
+    steps.reselect = 1
+    result = dispatch_chain("rec-moved").get(timeout=15, interval=POLL_S)
+    assert names(steps) == [*STEPS[:3], *STEPS]
+    assert recorded(result, steps).recommendation_id == "rec-moved"
+    [again] = steps.reselections
+    assert again == steps.calls[2].returned  # snapshot_price's decision, whole
+    assert (again.recommendation_id, again.reselects) == ("rec-moved", 1)
+    assert all(handed == returned for handed, returned in handoffs(steps))
+    placed = steps.calls[-1].handed
+    assert placed.sized.notes.price_checks == again.notes.price_checks  # on record
+    assert len(placed.sized.notes.price_checks) == 1
+    assert steps.failures == []
+
+
+def test_a_step_failing_after_a_reselection_records_its_failure_once(fakes, celery_app):
+    steps, _ = fakes
+    steps.reselect = 1
+    steps.fail["select_contract"] = [None, DispatchRejected("no eligible contract now")]
+    dispatch_chain("rec-moved-then-refused")
+    wait_for(lambda: steps.failures)
+    # Every errback of the failed step had sent its record before the first one ran (the
+    # solo worker runs them inline): one more record on the same queue runs after them.
+    record = celery_app.tasks["strikeflow.record_failure"]
+    record.delay("rec-later", "rejected", "a later record").get(timeout=15, interval=POLL_S)
+    assert names(steps) == [*STEPS[:3], *STEPS[:2]]
+    assert [rid for rid, _, _ in steps.failures] == ["rec-moved-then-refused", "rec-later"]
+
+
+def test_a_message_from_another_release_ends_rejected_and_the_worker_keeps_running(
+    fakes, celery_app
+):
+    """A step handed release 0.1.0's payload (a dict with no ``version``) refuses it in
+    ``decode``: the recommendation ends rejected with a reason naming the version, and
+    the next chain runs on the same worker."""
+    steps, rt = fakes
+    rid = "rec-old-release"
+    rt.store.add(recommendation(rid, ticker="XYZ", created_at=NOW, updated_at=NOW))
+    old = {"recommendation_id": rid, "ticker": "XYZ", "spot": "100.00", "trade": "CALL"}
+    step = celery_app.signature(chains.SELECT_CONTRACT, args=(old,))
+    step.link_error(celery_app.signature(chains.ON_STEP_FAILURE))
+    step.apply_async()
+
+    [(failed, kind, message)] = wait_for(lambda: steps.failures)
+    assert (failed, kind) == (rid, "rejected")
+    assert "IncompatibleMessage" in message
+    assert "schema 1" in message
+    assert "select_contract" in message
+    assert steps.calls == []  # refused before the step ran
+    rec = rt.store.recs[rid]
+    assert rec.status is RecommendationStatus.REJECTED
+    assert "schema 1" in rec.status_reason
+    result = dispatch_chain("rec-after-the-old-one").get(timeout=15, interval=POLL_S)
+    assert recorded(result, steps).recommendation_id == "rec-after-the-old-one"
 
 
 class _Request:
@@ -296,7 +453,9 @@ class _Request:
     [
         (_Request(("rec-1",)), "rec-1"),
         (_Request(({"recommendation_id": "rec-2", "spot": "1"},)), "rec-2"),
-        (_Request((), {"payload": {"recommendation_id": "rec-3"}}), "rec-3"),
+        (_Request((), {"message": {"recommendation_id": "rec-3"}}), "rec-3"),
+        (_Request((encode(build.chain_fetched("rec-4")),)), "rec-4"),
+        (_Request((encode(build.every_message("rec-5")[5]),)), "rec-5"),  # PlacedOrder
         (_Request(({"no": "id"},)), None),
         (_Request(()), None),
     ],
@@ -310,6 +469,7 @@ def test_the_errback_finds_the_recommendation_id(request_, expected):
     [
         (DispatchRejected("over the limit"), "rejected"),
         (OrderRejected("submit", 403, 1, "no"), "rejected"),
+        (IncompatibleMessage("a schema 1 ChainFetched message from another release"), "rejected"),
         (BrokerUnavailable("submit", "down"), "failed"),
         (RuntimeError("bug"), "failed"),
     ],
@@ -324,6 +484,7 @@ def test_failure_kinds(exc, kind):
         OrderRejected("submit", 403, 40310000, "insufficient buying power"),
         BrokerUnavailable("submit", "timed out", 503),
         DispatchRejected("kill switch on", {"at": "10:00"}),
+        IncompatibleMessage("a schema 1 SizedOrder message from another release"),
     ],
     ids=lambda e: type(e).__name__,
 )
@@ -340,7 +501,9 @@ def test_a_database_that_cannot_be_reached_is_retried_not_failed(fakes, backoffs
     steps, _ = fakes
     steps.fail[step] = [StoreUnavailable("get_recommendation", "connection refused")] * 2
     result = dispatch_chain(f"rec-db-{step}").get(timeout=30, interval=POLL_S)
-    assert result["trail"] == list(STEPS)
+    assert recorded(result, steps).recommendation_id == f"rec-db-{step}"
+    assert [name for name in names(steps) if name != step] == [s for s in STEPS if s != step]
+    assert all(handed == returned for handed, returned in handoffs(steps))
     assert names(steps).count(step) == 3
     assert steps.failures == []
     assert [asked["retries"] for asked in backoffs] == [0, 1]
@@ -360,6 +523,7 @@ def test_store_unavailable_survives_pickling_and_counts_as_failed():
 def test_only_the_last_step_stores_its_result_and_every_step_has_the_errback(celery_app):
     steps = chain_for("rec-chain", celery_app).tasks
     assert [s.task for s in steps] == [f"strikeflow.{name}" for name in STEPS]
+    assert [s.task for s in steps] == list(chains.STEPS)
     assert steps[0].args == ("rec-chain",)
     assert [bool(s.options.get("ignore_result")) for s in steps] == [True] * 5 + [False]
     assert all(
@@ -368,9 +532,9 @@ def test_only_the_last_step_stores_its_result_and_every_step_has_the_errback(cel
     )
 
 
-def test_every_step_shows_its_recommendation_id_not_a_repr_of_the_payload(celery_app):
+def test_every_step_shows_its_recommendation_id_not_a_repr_of_the_message(celery_app):
     """The argsrepr of each step (events, Flower, the worker log) is set when the chain
-    is built; left to Celery it would be a repr of the whole payload, on every hop."""
+    is built; left to Celery it would be a repr of the whole message, on every hop."""
     steps = chain_for("rec-shown", celery_app).tasks
     assert steps[0].options["argsrepr"] == "('rec-shown',)"
     assert [s.options["argsrepr"] for s in steps[1:]] == [
@@ -382,9 +546,11 @@ def test_a_step_result_repr_is_bounded():
     from celery.utils.saferepr import saferepr
 
     from strikeflow.workers.app import app
+    from tests.unit.factories import contract
 
     task = app.tasks["strikeflow.size_position"]
-    payload = {"recommendation_id": "rec-1", "chain": ["x" * 50] * 200}
-    shown = saferepr(payload, task.resultrepr_maxsize)
-    assert shown.startswith("{'recommendation_id': 'rec-1'")
-    assert len(shown) < 400 < len(repr(payload))
+    listed = tuple(contract(80 + k / 4) for k in range(200))
+    message = encode(build.chain_fetched("rec-1").model_copy(update={"chain": listed}))
+    shown = saferepr(message, task.resultrepr_maxsize)
+    assert shown.startswith("{'version': 2, 'ticket': {'recommendation_id': 'rec-1'")
+    assert len(shown) < 400 < len(repr(message))

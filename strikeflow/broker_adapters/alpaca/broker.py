@@ -16,16 +16,12 @@ Idempotent submit, in two steps, resting on Alpaca's uniqueness of client_order_
 No lookup before the POST: it would cost every order a round trip to learn what the
 venue's own uniqueness check says anyway.
 
-Retries are therefore the caller's (Celery's policy, or ``submit_with_retries``), never
+Retries are therefore the caller's (Celery's policy for the dispatcher), never
 alpaca-py's: a silent 3 x 3 s retry inside one call would stretch a task past its time
 limit, and hide from the record how often the venue failed.
 """
 
 from __future__ import annotations
-
-from decimal import Decimal
-
-from alpaca.trading.requests import ClosePositionRequest
 
 from strikeflow.broker_adapters.alpaca import parsing
 from strikeflow.broker_adapters.alpaca.config import AlpacaConfig
@@ -89,18 +85,6 @@ class AlpacaBroker:
         if isinstance(cause, OrderRejected):  # a duplicate we cannot see yet: retry later
             raise BrokerUnavailable("submit", f"duplicate reported but not found: {cause.message}")
         raise cause
-
-    def close_position(self, symbol: str, qty: Decimal | None = None) -> BrokerOrder:
-        """Not idempotent at Alpaca (no client_order_id): pipelines should close with a
-        sell_to_close ``submit`` instead, which is."""
-        options = None if qty is None else ClosePositionRequest(qty=str(qty))
-        with translated("close position", self._config.secrets):
-            order = self._clients.trading.close_position(symbol, close_options=options)
-            return parsing.broker_order(order, self.execution_mode)
-
-    def cancel(self, order_id: str) -> None:
-        with translated("cancel", self._config.secrets):
-            self._clients.trading.cancel_order_by_id(order_id)
 
 
 def _detail(error: BrokerError) -> str:

@@ -13,7 +13,7 @@ call, order POSTs included. Both are replaced here, once, at construction:
   does not pass the argument through anyway.
 
 Retries then belong to the caller, who repeats the whole idempotent operation (same
-client_order_id) under its own policy: Celery's, or ``submit_with_retries``.
+client_order_id) under its own policy: Celery's for the dispatcher.
 
 Option market data and the contract listing come from ``raw_data=True`` clients (plain
 dicts, parsed by ``parsing``): ``options`` and ``listings``, a second TradingClient

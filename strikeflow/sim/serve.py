@@ -1,25 +1,34 @@
-"""Assemble an emulator from options: market, venue, clock, faults, HTTP app, server."""
+"""Build an emulator from its options and serve it with uvicorn.
+
+``EmulatorOptions`` says how to run one emulator; ``build_app`` assembles its market,
+venue, clock and faults behind the HTTP app (``http_app``). ``serve`` runs it in the
+foreground (``strikeflow emulator``); ``EmulatorServer`` and ``running_emulator`` run it
+on a background thread of this process, on an ephemeral port (tests, the demo, fleets).
+"""
 
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import TracebackType
 
 import uvicorn
 from fastapi import FastAPI
 
-from strikeflow.sim.app import create_app
 from strikeflow.sim.calendar import SimClock, next_close
 from strikeflow.sim.faults import FaultConfig, Faults
+from strikeflow.sim.http_app import create_app
 from strikeflow.sim.http_common import Emulator
 from strikeflow.sim.market import Market
-from strikeflow.sim.server import EmulatorServer
 from strikeflow.sim.venue import Venue
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "SPY", "QQQ")
+STARTUP_DEADLINE_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,45 @@ def serve(
         build_app(options), host=host, port=port, log_level="info", access_log=False
     )
     uvicorn.Server(config).run(sockets=[sock] if sock is not None else None)
+
+
+class EmulatorServer:
+    """A uvicorn server in a background thread; ``url`` is known once ``start`` returns."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0) -> None:
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="emulator", daemon=True)
+        self.url = ""
+
+    def start(self) -> str:
+        self._thread.start()
+        deadline = time.monotonic() + STARTUP_DEADLINE_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the emulator did not start (is the port free?)")
+            time.sleep(0.01)
+        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=STARTUP_DEADLINE_S)
+
+    def __enter__(self) -> EmulatorServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 @contextmanager

@@ -27,7 +27,7 @@ from strikeflow.sim.http_common import (
     DropConnection,
     Emulator,
 )
-from strikeflow.sim.venue import VenueError
+from strikeflow.sim.venue_orders import VenueError
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

@@ -1,0 +1,183 @@
+"""What build_runtime wires from the environment: the broker-failure policy
+(STRIKEFLOW_ON_BROKER_FAILURE, STRIKEFLOW_ALPACA_PAPER), the option order pricing and
+the risk limits the steps run by, and the clock; and every piece handed in instead
+replaces the one it would build."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from strikeflow import bootstrap
+from strikeflow.app_state.in_process import (
+    InProcessCooldown,
+    InProcessKillSwitch,
+    InProcessScanLock,
+)
+from strikeflow.config import Settings
+from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
+from strikeflow.domain.market import MarketClock, OptionQuote, StockQuote
+from strikeflow.domain.orders import OrderIntent, OrderType
+from strikeflow.domain.records import Action, ExecutionMode, ExecutionStatus
+from strikeflow.signals import default_rules
+
+VENUE_NOW = datetime(2037, 11, 16, 15, 45, tzinfo=UTC)
+BID, ASK = Decimal("1.20"), Decimal("1.40")
+
+
+class QuotingMarket:
+    """The MarketData calls the simulated broker and the clock make: one stock quote."""
+
+    def stock_quote(self, symbol: str) -> StockQuote:
+        return StockQuote(symbol, Decimal("49.98"), Decimal("50.02"), 100, 100, VENUE_NOW)
+
+    def option_snapshots(self, symbols) -> dict[str, OptionQuote]:
+        return {}
+
+    def clock(self) -> MarketClock:
+        return MarketClock(VENUE_NOW, True, VENUE_NOW, VENUE_NOW + timedelta(hours=5))
+
+
+class UnreachableBroker:
+    """A venue that is down: every submit fails as the adapter's would."""
+
+    def submit(self, intent: OrderIntent):
+        raise BrokerUnavailable("submit order", "connection refused")
+
+    def order_by_client_id(self, client_order_id: str):
+        return None
+
+
+class Recommendations:
+    """Stands in for the recommendation store; nothing here reads it."""
+
+
+def wired(**overrides) -> bootstrap.Runtime:
+    """A runtime from the environment's Settings, every port a fake: nothing connects."""
+    pieces = {
+        "market": QuotingMarket(),
+        "broker": UnreachableBroker(),
+        "store": object(),
+        "recommendations": Recommendations(),
+        "kill_switch": InProcessKillSwitch(),
+        "scan_lock": InProcessScanLock(),
+        "cooldown": InProcessCooldown(),
+        "rules": default_rules(),
+    }
+    return bootstrap.build_runtime(Settings(), **{**pieces, **overrides})
+
+
+def stock_buy() -> OrderIntent:
+    return OrderIntent("sf-open-test", "XYZ", Action.BUY, Decimal(10))
+
+
+def venue_down() -> BrokerUnavailable:
+    return BrokerUnavailable("submit order", "connection refused")
+
+
+def test_simulate_answers_the_venues_last_failure_with_a_simulated_fill(monkeypatch):
+    monkeypatch.setenv("STRIKEFLOW_ON_BROKER_FAILURE", "simulate")
+    monkeypatch.setenv("STRIKEFLOW_ALPACA_PAPER", "true")
+    order = wired().fallback.fall_back(stock_buy(), venue_down())
+    assert order.execution_mode is ExecutionMode.SIMULATED
+    assert order.status is ExecutionStatus.FILLED
+    assert "connection refused" in order.simulated_reason
+
+
+@pytest.mark.parametrize(("policy", "paper"), [("reject", "true"), ("simulate", "false")])
+def test_reject_or_live_trading_lets_the_failure_stand(monkeypatch, policy, paper):
+    monkeypatch.setenv("STRIKEFLOW_ON_BROKER_FAILURE", policy)
+    monkeypatch.setenv("STRIKEFLOW_ALPACA_PAPER", paper)
+    failure = venue_down()
+    with pytest.raises(BrokerUnavailable) as raised:
+        wired().fallback.fall_back(stock_buy(), failure)
+    assert raised.value is failure
+
+
+def test_a_refusal_is_simulated_too_under_simulate(monkeypatch):
+    monkeypatch.setenv("STRIKEFLOW_ON_BROKER_FAILURE", "simulate")
+    refused = OrderRejected("submit order", 403, 40310000, "insufficient buying power")
+    order = wired().fallback.fall_back(stock_buy(), refused)
+    assert order.execution_mode is ExecutionMode.SIMULATED
+
+
+def test_the_pricing_settings_reach_the_steps_policy(monkeypatch):
+    monkeypatch.setenv("STRIKEFLOW_OPTION_ORDER_PRICING", "marketable_limit")
+    monkeypatch.setenv("STRIKEFLOW_OPTION_SPREAD_FRACTION", "0.25")
+    pricing = wired().context.policy.pricing
+    assert pricing.price(Action.BUY, BID, ASK, "XYZ") == (OrderType.LIMIT, Decimal("1.35"))
+    monkeypatch.setenv("STRIKEFLOW_OPTION_ORDER_PRICING", "market")
+    pricing = wired().context.policy.pricing
+    assert pricing.price(Action.BUY, BID, ASK, "XYZ") == (OrderType.MARKET, None)
+
+
+def test_the_risk_settings_reach_the_steps_policy(monkeypatch):
+    monkeypatch.setenv("STRIKEFLOW_RISK_MAX_OPEN_POSITIONS", "7")
+    monkeypatch.setenv("STRIKEFLOW_RISK_MAX_EXPOSURE_PER_TICKER", "0")
+    risk = wired().context.policy.risk
+    assert risk.max_open_positions == 7
+    assert risk.max_exposure_per_ticker is None
+
+
+def test_the_rules_file_decides_shorting(tmp_path, monkeypatch):
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[stock]\nallow_short = true\n")
+    monkeypatch.setenv("STRIKEFLOW_RULES_FILE", str(rules))
+    assert wired(rules=None).context.policy.allow_short is True
+    monkeypatch.delenv("STRIKEFLOW_RULES_FILE")
+    assert wired(rules=None).context.policy.allow_short is False
+
+
+def test_clock_market_is_the_venues_time_and_wall_the_hosts(monkeypatch):
+    monkeypatch.setenv("STRIKEFLOW_CLOCK", "market")
+    rt = wired()
+    assert rt.context.now() == VENUE_NOW
+    assert rt.scan.now is rt.context.now
+    monkeypatch.setenv("STRIKEFLOW_CLOCK", "wall")
+    before = datetime.now(UTC)
+    assert before <= wired().context.now() <= datetime.now(UTC)
+
+
+def test_each_piece_handed_in_is_the_one_wired():
+    market, broker, store = QuotingMarket(), UnreachableBroker(), object()
+    recommendations, switch = Recommendations(), InProcessKillSwitch()
+    lock, cooldown, rules = InProcessScanLock(), InProcessCooldown(), default_rules()
+
+    def now() -> datetime:
+        return VENUE_NOW
+
+    fallback = object()
+    rt = bootstrap.build_runtime(
+        Settings(),
+        market=market,
+        broker=broker,
+        store=store,
+        recommendations=recommendations,
+        kill_switch=switch,
+        scan_lock=lock,
+        cooldown=cooldown,
+        now=now,
+        rules=rules,
+        fallback=fallback,
+    )
+    ctx, scan = rt.context, rt.scan
+    assert (ctx.market, ctx.broker, ctx.store, ctx.kill_switch, ctx.now) == (
+        market,
+        broker,
+        store,
+        switch,
+        now,
+    )
+    assert (scan.market, scan.broker, scan.store, scan.lock, scan.cooldown) == (
+        market,
+        broker,
+        recommendations,
+        lock,
+        cooldown,
+    )
+    assert scan.rules is rules
+    assert scan.now is now
+    assert rt.recommendations is recommendations
+    assert rt.fallback is fallback
