@@ -71,7 +71,7 @@ from strikeflow.devfleet import (
     WorkerSpec,
     free_port,
 )
-from strikeflow.domain.records import RecommendationStatus
+from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.serve import EmulatorOptions
 from strikeflow.tasks.chains import chain_for

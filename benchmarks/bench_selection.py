@@ -11,9 +11,9 @@ import timeit
 from datetime import datetime
 
 from strikeflow.domain.chain import OptionChain
+from strikeflow.domain.enums import Right, StrategyType, StrikeMode
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.domain.models import Right, StrategyType
-from strikeflow.domain.selection import SelectionPolicy, StrikeMode, StrikeTarget, select_contract
+from strikeflow.domain.selection import SelectionPolicy, StrikeTarget, select_contract
 from strikeflow.sim.option_chain import PROFILES, generate_chain
 
 NOW = datetime(2026, 11, 19, 10, 45, tzinfo=NEW_YORK)

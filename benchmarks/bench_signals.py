@@ -22,7 +22,8 @@ from decimal import Decimal
 
 import numpy as np
 
-from strikeflow.domain.market import BarTimeframe, MarketClock, StockBar
+from strikeflow.domain.enums import BarTimeframe
+from strikeflow.domain.market import MarketClock, StockBar
 from strikeflow.services.scan import ScanContext, scan
 from strikeflow.signals import Bars, default_rules, recommend
 from strikeflow.signals.rules import RULE_DAY_TRADE, RULE_STOCK, RULE_SWING

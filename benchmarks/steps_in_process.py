@@ -15,8 +15,8 @@ from contextlib import contextmanager
 
 from strikeflow.bootstrap import Runtime, build_runtime
 from strikeflow.config import Settings
-from strikeflow.services import dispatch_records as records
 from strikeflow.services import dispatch_steps as steps
+from strikeflow.services import outcomes
 from strikeflow.services.messages import ExecutionRecorded, Reselection
 
 
@@ -34,7 +34,7 @@ def run_steps(runtime: Runtime, recommendation_id: str) -> ExecutionRecorded:
             break
         reselection = checked
     placed = steps.submit_order(ctx, steps.size_position(ctx, checked))
-    return records.persist_execution(ctx, placed)
+    return outcomes.persist_execution(ctx, placed)
 
 
 class InProcessSteps:

@@ -46,8 +46,8 @@ if TYPE_CHECKING:
         ScanLock,
         SignalCooldown,
     )
-    from strikeflow.services.record_ports import DatabaseSchema
-    from strikeflow.services.records import Records
+    from strikeflow.services.queries import Records
+    from strikeflow.services.query_ports import DatabaseSchema
     from strikeflow.services.scan import ScanContext
     from strikeflow.signals import Rules
 
@@ -170,7 +170,7 @@ def build_records(database_url: str | None = None) -> Records:
     from strikeflow.db.outcome_queries import OutcomeQueries
     from strikeflow.db.reports import ReportQueries
     from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
-    from strikeflow.services.records import Records
+    from strikeflow.services.queries import Records
 
     engine = engine_for(database_url or _settings().database_url)
     return Records(

@@ -318,7 +318,3 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 def is_redis_url(url: str) -> bool:
     """A Redis the fleet shares (not memory://, which lives in one process)."""
     return url.startswith(REDIS_SCHEMES)
-
-
-def load_settings() -> Settings:
-    return Settings()

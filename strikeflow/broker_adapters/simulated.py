@@ -20,21 +20,21 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
-from strikeflow.domain.models import InstrumentType
-from strikeflow.domain.orders import (
-    AccountSnapshot,
-    BrokerOrder,
-    OrderIntent,
-    OrderType,
-    PositionSnapshot,
-    instrument_of,
-)
-from strikeflow.domain.records import (
+from strikeflow.domain.enums import (
     Action,
     BrokerName,
     ExecutionMode,
     ExecutionStatus,
+    InstrumentType,
+    OrderType,
+)
+from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
+from strikeflow.domain.orders import (
+    AccountSnapshot,
+    BrokerOrder,
+    OrderIntent,
+    PositionSnapshot,
+    instrument_of,
 )
 from strikeflow.domain.sizing import OPTION_MULTIPLIER
 from strikeflow.services.ports import MarketData

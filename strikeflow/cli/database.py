@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from strikeflow.cli.arguments import shown_url
 
 if TYPE_CHECKING:
-    from strikeflow.services.record_ports import DatabaseSchema
+    from strikeflow.services.query_ports import DatabaseSchema
 
 
 def add_db_commands(commands: argparse._SubParsersAction) -> None:

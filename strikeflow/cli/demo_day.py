@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 from celery import Celery
 
-from strikeflow.domain.records import RecommendationStatus
-from strikeflow.services.records import Records, statuses_of
+from strikeflow.domain.enums import RecommendationStatus
+from strikeflow.services.queries import Records, statuses_of
 from strikeflow.sim import calendar
 
 POLL_S = 0.01

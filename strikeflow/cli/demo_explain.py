@@ -18,14 +18,14 @@ from rich.table import Table
 
 from strikeflow.cli.selection_view import chosen_line, counts_line
 from strikeflow.domain.chain import OptionChain
+from strikeflow.domain.enums import InstrumentType, Right, StrategyType, StrikeMode
 from strikeflow.domain.errors import NoEligibleContract
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.liquidity import LiquidityRules
-from strikeflow.domain.models import InstrumentType, OptionContract, Right, StrategyType
+from strikeflow.domain.models import OptionContract
 from strikeflow.domain.selection import (
     CandidateReport,
     SelectionPolicy,
-    StrikeMode,
     StrikeTarget,
     select_contract,
 )

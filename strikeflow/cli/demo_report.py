@@ -1,6 +1,6 @@
 """What the demo prints after its day: the executions, the recommendations that fell back
 or were turned down (with their reasons), and the three views, read as ``strikeflow
-positions`` and ``strikeflow report`` read them (services.records)."""
+positions`` and ``strikeflow report`` read them (services.queries)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from strikeflow.cli.tables import (
     view_table,
 )
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.services.records import Records, day_executions, not_traded, report_views
+from strikeflow.services.queries import Records, day_executions, not_traded, report_views
 
 VIEWS = ("active_options_positions", "options_performance_by_strategy", "daily_options_summary")
 

@@ -29,7 +29,7 @@ from strikeflow.cli.demo_day import (
 from strikeflow.cli.demo_report import print_report
 from strikeflow.cli.demo_stack import DemoRefused, DemoStack, StackPlan
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.services.records import Records
+from strikeflow.services.queries import Records
 
 
 def run_day_demo(args: argparse.Namespace) -> int:

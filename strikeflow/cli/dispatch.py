@@ -24,7 +24,7 @@ from strikeflow.services.manual_signal import DEFAULT_CONFIDENCE
 
 if TYPE_CHECKING:
     from strikeflow.domain.records import Execution, Recommendation
-    from strikeflow.services.record_ports import RecommendationRecords
+    from strikeflow.services.query_ports import RecommendationRecords
 
 POLL_S = 0.25
 EXIT_OUTCOME = {"executed": 0, "fell_back": 0, "rejected": 1, "failed": 1}
@@ -86,7 +86,7 @@ def run_signal(args: argparse.Namespace) -> int:
     from strikeflow import bootstrap
     from strikeflow.domain.errors import InvalidRecord
     from strikeflow.services.manual_signal import manual_recommendation
-    from strikeflow.services.records import entry_execution
+    from strikeflow.services.queries import entry_execution
 
     try:
         rec = manual_recommendation(
@@ -125,7 +125,7 @@ def _send(store: RecommendationRecords, rid: str) -> bool:
     from celery import current_app
 
     import strikeflow.workers.app  # noqa: F401  (configures and becomes the current app)
-    from strikeflow.domain.records import RecommendationStatus
+    from strikeflow.domain.enums import RecommendationStatus
     from strikeflow.services.chain_sending import send_and_mark
     from strikeflow.tasks import dispatch_chain
 
@@ -207,7 +207,7 @@ def run_killswitch(args: argparse.Namespace) -> int:
 
 def run_executions(args: argparse.Namespace) -> int:
     from strikeflow.cli.tables import console_for, execution_table
-    from strikeflow.services.records import recent_executions
+    from strikeflow.services.queries import recent_executions
 
     def read(records):
         return recent_executions(records, args.since, args.limit)
@@ -226,7 +226,7 @@ def run_executions(args: argparse.Namespace) -> int:
 
 def run_views(args: argparse.Namespace) -> int:
     from strikeflow.cli.tables import console_for, view_table
-    from strikeflow.services.records import report_views
+    from strikeflow.services.queries import report_views
 
     def read(records):
         return report_views(records, args.views, args.as_of)

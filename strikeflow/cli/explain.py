@@ -23,7 +23,7 @@ from strikeflow.cli.arguments import database_url
 from strikeflow.cli.formats import ELLIPSIS, instant, money
 from strikeflow.cli.reading import DB_HELP, ReadFailed, failed, print_json, read_database
 from strikeflow.domain.records import MAX_ID, Recommendation, shown
-from strikeflow.services.records import Decision
+from strikeflow.services.queries import Decision
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -67,7 +67,7 @@ def recommendation_ref(text: str) -> str:
 
 def run_explain(args: argparse.Namespace) -> int:
     from strikeflow.cli.tables import console_for
-    from strikeflow.services.records import find_decision
+    from strikeflow.services.queries import find_decision
 
     try:
         decision = read_database(lambda records: find_decision(records, args.rec_id), args.db)

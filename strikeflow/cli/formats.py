@@ -15,7 +15,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 
-CENT = Decimal("0.01")
+from strikeflow.domain.money import CENT
+
 SHORT_ID = 8  # the tail of an id shown in tables; ``strikeflow explain`` accepts it
 ELLIPSIS = "…"
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from strikeflow.cli.formats import json_default
 
 if TYPE_CHECKING:
-    from strikeflow.services.records import Records
+    from strikeflow.services.queries import Records
 
 DB_HELP = "database URL or SQLite file (default: STRIKEFLOW_DATABASE_URL)"
 T = TypeVar("T")

@@ -31,7 +31,8 @@ from strikeflow.cli.formats import (
     short_id,
     text,
 )
-from strikeflow.domain.records import Execution, ExecutionStatus, Recommendation
+from strikeflow.domain.enums import ExecutionStatus
+from strikeflow.domain.records import Execution, Recommendation
 
 WIDTH = 120  # what a table is laid out to fit when stdout is not a terminal
 MAX_WIDE = 1_000  # ``--wide`` lays a table out at most this wide

@@ -1,5 +1,5 @@
 """One database as a whole: its migrations (``strikeflow db``) and its rows (the demo
-empties a database before its day). Implements ``services.record_ports.DatabaseSchema``."""
+empties a database before its day). Implements ``services.query_ports.DatabaseSchema``."""
 
 from __future__ import annotations
 

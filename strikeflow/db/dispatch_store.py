@@ -12,17 +12,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
+from strikeflow.domain.enums import ExecutionStatus, RecommendationStatus
 from strikeflow.domain.errors import StoreUnavailable
 from strikeflow.domain.expiry import trading_date
-from strikeflow.domain.records import (
-    Execution,
-    ExecutionStatus,
-    Recommendation,
-    RecommendationStatus,
-)
+from strikeflow.domain.money import CENT
+from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.domain.risk import OpenExposure, open_exposure
 
-CENT = Decimal("0.01")
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -1,6 +1,6 @@
 """Recommendations by outcome: the statuses a waiting caller polls (the demo's day) and
 the ones that did not trade as asked (its report). Implements
-``services.record_ports.OutcomeRecords``."""
+``services.query_ports.OutcomeRecords``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from strikeflow.db.repositories import Repository
 from strikeflow.db.tables import recommendations
-from strikeflow.domain.records import RecommendationStatus
-from strikeflow.services.record_ports import StoredOutcome
+from strikeflow.domain.enums import RecommendationStatus
+from strikeflow.services.query_ports import StoredOutcome
 
 
 class OutcomeQueries(Repository):

@@ -7,6 +7,7 @@ finds the row its first delivery wrote instead of failing or duplicating it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields
@@ -33,17 +34,11 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from strikeflow.db.engine import reader_for
 from strikeflow.db.tables import dispatch_executions, recommendations
+from strikeflow.domain.enums import ExecutionStatus, PositionEffect, RecommendationStatus
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.expiry import trading_date
 from strikeflow.domain.orders import OPEN_STATUSES
-from strikeflow.domain.records import (
-    Execution,
-    ExecutionStatus,
-    PositionEffect,
-    Recommendation,
-    RecommendationStatus,
-    utcnow,
-)
+from strikeflow.domain.records import Execution, Recommendation, utcnow
 from strikeflow.domain.risk import HOLDING_STATUSES, HeldEntry
 
 _EXECUTION_FIELDS = tuple(f.name for f in fields(Execution))
@@ -72,6 +67,15 @@ _CONSTRAINT_FIELDS = {
 
 # The statements every chain runs, built once: building and hashing a statement costs
 # more CPU than PostgreSQL spends running one of these, and a chain runs several.
+_SELECTION_UPDATE = (
+    update(recommendations)
+    .where(recommendations.c.id == bindparam("rec_id"))
+    .values(selection=bindparam("report"))
+)
+_SELECTION_UPDATE_PG = (
+    "SET LOCAL synchronous_commit = off;"
+    " UPDATE recommendations SET selection = %s::jsonb WHERE id = %s"
+)
 _REC_BY_ID = select(recommendations).where(recommendations.c.id == bindparam("rec_id"))
 _EXECUTION_BY_COID = select(dispatch_executions).where(
     dispatch_executions.c.client_order_id == bindparam("client_order_id")
@@ -170,14 +174,21 @@ class RecommendationRepository(Repository):
             return conn.execute(query).scalar_one_or_none()
 
     def record_selection(self, rec_id: str, report: Mapping[str, Any]) -> None:
-        """Keep select_contract's report (the latest selection: a re-selection replaces it)."""
-        query = (
-            update(recommendations)
-            .where(recommendations.c.id == rec_id)
-            .values(selection=dict(report))
-        )
-        with self._transaction() as conn:
-            conn.execute(query)
+        """Keep select_contract's report (the latest selection: a re-selection replaces it).
+
+        It is written on the chain's path, once per option recommendation, so on
+        PostgreSQL it is one round trip of plain SQL: the statement and
+        ``synchronous_commit`` off for its transaction alone (an explanation, not a
+        trade: a crash in the next fraction of a second can lose the report, never an
+        order or a status; the commit does not wait for the WAL flush)."""
+        if self._engine.dialect.name != "postgresql":
+            with self._transaction() as conn:
+                conn.execute(_SELECTION_UPDATE, {"rec_id": rec_id, "report": dict(report)})
+            return
+        document = json.dumps(dict(report), separators=(",", ":"), ensure_ascii=False)
+        with self._engine.connect() as conn:
+            conn.exec_driver_sql(_SELECTION_UPDATE_PG, (document, rec_id))
+            conn.commit()
 
     def selection(self, rec_id: str) -> dict[str, Any] | None:
         """The selection report kept for the recommendation (None: no option was judged)."""

@@ -13,7 +13,8 @@ from functools import cached_property
 
 import numpy as np
 
-from strikeflow.domain.models import OptionContract, Right
+from strikeflow.domain.enums import Right
+from strikeflow.domain.models import OptionContract
 
 STANDARD_MULTIPLIER = 100
 EPOCH_DAY = date(1970, 1, 1).toordinal()  # numpy's datetime64[D] counts days from here

@@ -6,7 +6,6 @@ so that instant, not midnight UTC, is when their time value reaches zero.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -47,7 +46,3 @@ def years_to_expiry(expirations: np.ndarray, now: datetime) -> np.ndarray:
         (expiry_instant(d.item()).timestamp() for d in unique), dtype=np.float64, count=len(unique)
     )
     return year_fraction(closes - now_ts)[inverse.reshape(-1)]
-
-
-def as_day_array(dates: Iterable[date]) -> np.ndarray:
-    return np.array(list(dates), dtype="datetime64[D]")

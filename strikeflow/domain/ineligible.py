@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from strikeflow.domain.enums import Right
 from strikeflow.domain.expiry import trading_date
-from strikeflow.domain.models import Right
 
 if TYPE_CHECKING:
     from strikeflow.domain.selection import CandidateReport, DteWindow

@@ -9,19 +9,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import TypeVar
 
 from strikeflow.domain.errors import InvalidPolicy
 from strikeflow.domain.models import Greeks
 
 T = TypeVar("T")
-
-
-class BarTimeframe(StrEnum):
-    MINUTE = "1Min"
-    HOUR = "1Hour"
-    DAY = "1Day"
 
 
 @dataclass(frozen=True, slots=True)

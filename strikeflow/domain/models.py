@@ -6,27 +6,12 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 
+from strikeflow.domain.enums import Right
 from strikeflow.domain.errors import InvalidMarketData
-from strikeflow.domain.occ import Right, parse_occ
+from strikeflow.domain.occ import parse_occ
 
-__all__ = ["Greeks", "InstrumentType", "OptionContract", "Right", "StrategyType"]
-
-
-class InstrumentType(StrEnum):
-    STOCK = "STOCK"
-    CALL = "CALL"
-    PUT = "PUT"
-
-    @property
-    def right(self) -> Right | None:
-        return {InstrumentType.CALL: Right.CALL, InstrumentType.PUT: Right.PUT}.get(self)
-
-
-class StrategyType(StrEnum):
-    DAY_TRADE = "day_trade"
-    SWING_TRADE = "swing_trade"
+__all__ = ["Greeks", "OptionContract"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,18 +15,10 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 from functools import lru_cache
 
+from strikeflow.domain.enums import Right
 from strikeflow.domain.errors import InvalidOccSymbol
-
-
-class Right(StrEnum):
-    """An option's right, spelled as in OCC symbols."""
-
-    CALL = "C"
-    PUT = "P"
-
 
 ROOT_WIDTH = 6
 PADDED_LENGTH = ROOT_WIDTH + 15

@@ -13,23 +13,24 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from enum import StrEnum
 from typing import Any
 
-from strikeflow.domain.errors import InvalidMarketData, InvalidPolicy, InvalidRecord
-from strikeflow.domain.models import InstrumentType
-from strikeflow.domain.occ import parse_occ
-from strikeflow.domain.records import (
-    MAX_CLIENT_ORDER_ID,
+from strikeflow.domain.enums import (
     Action,
     BrokerName,
     ExecutionMode,
     ExecutionStatus,
+    InstrumentType,
+    OrderPricing,
+    OrderType,
     PositionEffect,
 )
+from strikeflow.domain.errors import InvalidMarketData, InvalidPolicy, InvalidRecord
+from strikeflow.domain.money import CENT
+from strikeflow.domain.occ import parse_occ
+from strikeflow.domain.records import MAX_CLIENT_ORDER_ID
 
 CLIENT_ORDER_ID = re.compile(rf"[A-Za-z0-9._:\-]{{1,{MAX_CLIENT_ORDER_ID}}}")
-CENT = Decimal("0.01")
 NICKEL = Decimal("0.05")
 PENNY_TICK_BELOW = Decimal(3)
 # Penny Interval Program names quote in $0.01 at every price. A representative subset of
@@ -45,19 +46,6 @@ PENNY_PILOT = frozenset(_PENNY_PILOT_NAMES.split())
 OPEN_STATUSES = frozenset(
     {ExecutionStatus.SUBMITTED, ExecutionStatus.ACCEPTED, ExecutionStatus.PARTIALLY_FILLED}
 )
-
-
-class OrderType(StrEnum):
-    MARKET = "market"
-    LIMIT = "limit"
-
-
-class OrderPricing(StrEnum):
-    """How an option order's limit is set from the quote."""
-
-    MARKETABLE_LIMIT = "marketable_limit"  # buy at mid + fraction x spread (ask by default)
-    LIMIT_AT_MID = "limit_at_mid"
-    MARKET = "market"
 
 
 def client_order_id(recommendation_id: str, purpose: str = "open") -> str:

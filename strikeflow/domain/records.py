@@ -14,63 +14,21 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from strikeflow.domain.enums import (
+    Action,
+    BrokerName,
+    ExecutionMode,
+    ExecutionStatus,
+    InstrumentType,
+    PositionEffect,
+    RecommendationSource,
+    RecommendationStatus,
+    StrategyType,
+)
 from strikeflow.domain.errors import InvalidRecord
-from strikeflow.domain.models import InstrumentType, StrategyType
-
-
-class Action(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
-
-
-class RecommendationSource(StrEnum):
-    SCAN = "scan"
-    MANUAL = "manual"
-    API = "api"
-
-
-class RecommendationStatus(StrEnum):
-    PENDING = "pending"
-    DISPATCHED = "dispatched"
-    EXECUTED = "executed"
-    FELL_BACK = "fell_back"
-    REJECTED = "rejected"
-    FAILED = "failed"
-
-    @property
-    def terminal(self) -> bool:
-        return self not in (RecommendationStatus.PENDING, RecommendationStatus.DISPATCHED)
-
-
-class ExecutionStatus(StrEnum):
-    SUBMITTED = "submitted"
-    ACCEPTED = "accepted"
-    FILLED = "filled"
-    PARTIALLY_FILLED = "partially_filled"
-    CANCELED = "canceled"
-    REJECTED = "rejected"
-    FAILED = "failed"
-
-
-class ExecutionMode(StrEnum):
-    PAPER = "PAPER"
-    LIVE = "LIVE"
-    SIMULATED = "SIMULATED"
-
-
-class BrokerName(StrEnum):
-    ALPACA = "alpaca"
-    SIMULATED = "simulated"
-
-
-class PositionEffect(StrEnum):
-    OPEN = "OPEN"
-    CLOSE = "CLOSE"
-
 
 # Column widths shared with the schema: text longer than these is refused, not truncated.
 MAX_ID = 64
-MAX_TICKER = 16
 MAX_CLIENT_ORDER_ID = 48
 MAX_TEXT = 2_000
 TICKER = re.compile(r"[A-Z][A-Z0-9.\-/]{0,15}")

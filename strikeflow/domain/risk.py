@@ -11,13 +11,18 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal
-from enum import StrEnum
 from typing import Any
 
+from strikeflow.domain.enums import (
+    ExecutionStatus,
+    InstrumentType,
+    PositionEffect,
+    RiskBreach,
+    StrategyType,
+)
 from strikeflow.domain.errors import InvalidPolicy
 from strikeflow.domain.expiry import NEW_YORK, require_aware, trading_date
-from strikeflow.domain.models import InstrumentType, StrategyType
-from strikeflow.domain.records import Execution, ExecutionStatus, PositionEffect
+from strikeflow.domain.records import Execution
 from strikeflow.domain.sizing import CENT, OPTION_MULTIPLIER
 
 # Orders that hold (or may still take) a position: counted as open exposure.
@@ -48,14 +53,6 @@ class HeldEntry:
     filled_qty: Decimal | None
     filled_avg_price: Decimal | None
     explain_json: Mapping[str, Any]
-
-
-class RiskBreach(StrEnum):
-    KILL_SWITCH = "kill_switch"
-    MAX_OPEN_POSITIONS = "max_open_positions"
-    MAX_DAILY_LOSS = "max_daily_loss"
-    MAX_TICKER_EXPOSURE = "max_ticker_exposure"
-    DAY_TRADE_CUTOFF = "day_trade_cutoff"
 
 
 @dataclass(frozen=True, slots=True)

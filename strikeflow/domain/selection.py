@@ -13,20 +13,20 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from strikeflow.domain.chain import OptionChain
+from strikeflow.domain.enums import Right, StrategyType, StrikeMode
 from strikeflow.domain.errors import InvalidPolicy, NoEligibleContract
 from strikeflow.domain.expiry import days_to_expiry, require_aware
 from strikeflow.domain.ineligible import why_none_eligible
 from strikeflow.domain.liquidity import LiquidityRules, liquidity_flags
 from strikeflow.domain.market import StrikeBand
 from strikeflow.domain.model_greeks import MarketRates, model_greeks
-from strikeflow.domain.models import Greeks, OptionContract, Right, StrategyType
+from strikeflow.domain.models import Greeks, OptionContract
 from strikeflow.domain.rejection import Reason, reasons_in
 
 
@@ -51,13 +51,6 @@ STRATEGY_WINDOWS = {
     StrategyType.DAY_TRADE: DteWindow(0, 1),
     StrategyType.SWING_TRADE: DteWindow(7, 30),
 }
-
-
-class StrikeMode(StrEnum):
-    ATM = "atm"
-    OTM = "otm"
-    ITM = "itm"
-    DELTA = "delta"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
+from strikeflow.domain.enums import InstrumentType, StrategyType
 from strikeflow.domain.errors import InvalidPolicy, SizingError
-from strikeflow.domain.models import InstrumentType, StrategyType
+from strikeflow.domain.money import CENT
 
-CENT = Decimal("0.01")
 OPTION_MULTIPLIER = 100
 MAX_AMOUNT = Decimal("1e12")  # beyond any account: a larger figure is a units bug
 MIN_PRICE = Decimal("0.0001")  # the smallest tick any US venue quotes

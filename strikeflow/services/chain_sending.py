@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
+from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.domain.errors import InvalidRecord
-from strikeflow.domain.records import Recommendation, RecommendationStatus
+from strikeflow.domain.records import Recommendation
 from strikeflow.services.manual_signal import manual_recommendation_from, stored_recommendation_id
 
 Sent = TypeVar("Sent")

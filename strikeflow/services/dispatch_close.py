@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from strikeflow.domain.enums import Action, InstrumentType, PositionEffect
 from strikeflow.domain.errors import DispatchRejected
-from strikeflow.domain.models import InstrumentType
-from strikeflow.domain.records import Action, PositionEffect
 from strikeflow.services.dispatch_policy import DispatchContext
 from strikeflow.services.messages import Notes, PriceChecked, SizedOrder, Sizing, Ticket
 

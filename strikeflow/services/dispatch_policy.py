@@ -10,13 +10,13 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Protocol
 
+from strikeflow.domain.enums import OrderPricing, Right, StrategyType, StrikeMode
 from strikeflow.domain.errors import InvalidPolicy
 from strikeflow.domain.liquidity import LiquidityRules
 from strikeflow.domain.market import StrikeBand
-from strikeflow.domain.models import Right, StrategyType
-from strikeflow.domain.orders import OptionPricing, OrderPricing, client_order_id
+from strikeflow.domain.orders import OptionPricing, client_order_id
 from strikeflow.domain.risk import RiskLimits
-from strikeflow.domain.selection import StrikeMode, StrikeTarget
+from strikeflow.domain.selection import StrikeTarget
 from strikeflow.domain.sizing import SizingPolicy
 from strikeflow.services.ports import Broker, DispatchStore, KillSwitch, MarketData
 

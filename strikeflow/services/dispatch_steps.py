@@ -16,6 +16,16 @@ from decimal import Decimal
 from typing import TypeVar
 
 from strikeflow.domain.chain import OptionChain
+from strikeflow.domain.enums import (
+    Action,
+    BrokerName,
+    ExecutionMode,
+    ExecutionStatus,
+    InstrumentType,
+    RecommendationStatus,
+    Right,
+    StrategyType,
+)
 from strikeflow.domain.errors import (
     BrokerError,
     DispatchRejected,
@@ -25,16 +35,9 @@ from strikeflow.domain.errors import (
 )
 from strikeflow.domain.expiry import trading_date
 from strikeflow.domain.market import ExpiryWindow, OptionQuote, StockQuote, StrikeBand
-from strikeflow.domain.models import InstrumentType, OptionContract, Right, StrategyType
+from strikeflow.domain.models import OptionContract
 from strikeflow.domain.orders import BrokerOrder, OrderIntent
-from strikeflow.domain.records import (
-    Action,
-    BrokerName,
-    Execution,
-    ExecutionMode,
-    ExecutionStatus,
-    RecommendationStatus,
-)
+from strikeflow.domain.records import Execution
 from strikeflow.domain.risk import check_risk
 from strikeflow.domain.selection import STRATEGY_WINDOWS, SelectionPolicy
 from strikeflow.domain.selection import select_contract as select_from_chain
@@ -60,7 +63,6 @@ from strikeflow.services.messages import (
 from strikeflow.services.ports import OrderFallback
 
 Q = TypeVar("Q", StockQuote, OptionQuote)
-STOCK = InstrumentType.STOCK
 FAILED_ALREADY = (RecommendationStatus.REJECTED, RecommendationStatus.FAILED)
 # How far past its DTE window a chain with no expiry in it is asked about again, so the
 # fallback can name the nearest expiry listed (a monthly cycle fits with room to spare).
@@ -95,7 +97,7 @@ def fetch_chain(
         reselects=0 if reselection is None else reselection.reselects,
         notes=Notes() if reselection is None else reselection.notes,
     )
-    if ticket.instrument is STOCK:
+    if ticket.instrument is InstrumentType.STOCK:
         return fetched
     spot = _spot(quote)
     window = STRATEGY_WINDOWS[ticket.strategy or StrategyType.DAY_TRADE]
@@ -139,7 +141,7 @@ def select_contract(ctx: DispatchContext, fetched: ChainFetched) -> ContractSele
         reselects=fetched.reselects,
         notes=fetched.notes,
     )
-    if ticket.instrument is STOCK:
+    if ticket.instrument is InstrumentType.STOCK:
         return selected
     strategy = ticket.strategy or StrategyType.DAY_TRADE
     policy = SelectionPolicy(
@@ -164,7 +166,7 @@ def select_contract(ctx: DispatchContext, fetched: ChainFetched) -> ContractSele
             raise DispatchRejected(reason, fetched.notes.record()) from None
         fallback = Fallback(reason=reason, counts=none.counts)
         notes = fetched.notes.model_copy(update={"fallback": fallback})
-        return selected.model_copy(update={"trade": STOCK, "notes": notes})
+        return selected.model_copy(update={"trade": InstrumentType.STOCK, "notes": notes})
     ctx.store.record_selection(ticket.recommendation_id, as_json(chosen.explain()))
     return selected.model_copy(update={"contract": chosen.chosen})
 
@@ -190,7 +192,10 @@ def snapshot_price(ctx: DispatchContext, selected: ContractSelected) -> PriceChe
     limit = ctx.policy.max_price_move
     if move > limit:
         why = f"{ticket.ticker} moved {move:.2%} since selection ({before} → {spot}) > {limit:.2%}"
-        can_reselect = selected.trade is not STOCK and selected.reselects < ctx.policy.max_reselects
+        can_reselect = (
+            selected.trade is not InstrumentType.STOCK
+            and selected.reselects < ctx.policy.max_reselects
+        )
         if not can_reselect:
             raise DispatchRejected(f"price moved: {why}", selected.notes.record())
         previous = None if selected.contract is None else selected.contract.symbol
@@ -229,14 +234,14 @@ def size_position(ctx: DispatchContext, checked: PriceChecked) -> SizedOrder:
         return close_long(ctx, checked, notes)
     account = ctx.broker.account()
     size = _size(ctx, checked, trade, account.buying_power, account.options_buying_power)
-    if size.quantity == 0 and trade is not STOCK and ctx.policy.stock_fallback:
+    if size.quantity == 0 and trade is not InstrumentType.STOCK and ctx.policy.stock_fallback:
         notes = notes.model_copy(
             update={
                 "fallback": Fallback(reason=f"zero contracts: {size.reason}"),
                 "option_sizing": size.describe(),
             }
         )
-        trade = STOCK
+        trade = InstrumentType.STOCK
         if opens_a_short(ctx, checked.ticket, trade):
             return close_long(ctx, checked, notes)
         size = _size(ctx, checked, trade, account.buying_power, account.options_buying_power)
@@ -258,7 +263,7 @@ def size_position(ctx: DispatchContext, checked: PriceChecked) -> SizedOrder:
     notes = notes.model_copy(update={"risk": check.to_json()})
     if not check.allowed:
         raise DispatchRejected(f"risk: {check.reason()}", notes.record())
-    option = trade is not STOCK
+    option = trade is not InstrumentType.STOCK
     return SizedOrder(
         ticket=checked.ticket,
         trade=trade,
@@ -300,7 +305,7 @@ def _size(ctx: DispatchContext, checked: PriceChecked, trade: InstrumentType, po
 def _unit_price(ctx: DispatchContext, checked: PriceChecked, trade: InstrumentType) -> Decimal:
     """What one share or contract will cost: the limit the order will carry for an
     option, the ask (buy) or bid (sell) for stock."""
-    if trade is STOCK or checked.option_quote is None:
+    if trade is InstrumentType.STOCK or checked.option_quote is None:
         quote = checked.underlying
         return quote.ask if checked.ticket.action is Action.BUY else quote.bid
     quote = checked.option_quote
@@ -367,7 +372,7 @@ def refused_order(
 ) -> PlacedOrder:
     """An order the venue refused (insufficient buying power, say): it is persisted as a
     ``rejected`` execution with the venue's code and message, and the recommendation
-    ends rejected with them (``dispatch_records``)."""
+    ends rejected with them (``outcomes``)."""
     mode = getattr(ctx.broker, "execution_mode", ExecutionMode.PAPER)  # the real broker's
     order = BrokerOrder(
         id="",  # the venue gave it none

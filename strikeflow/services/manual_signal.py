@@ -19,15 +19,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from strikeflow.domain.enums import Action, InstrumentType, RecommendationSource, StrategyType
 from strikeflow.domain.errors import InvalidRecord
-from strikeflow.domain.models import InstrumentType, StrategyType
-from strikeflow.domain.records import (
-    MAX_ID,
-    Action,
-    Recommendation,
-    RecommendationSource,
-    shown,
-)
+from strikeflow.domain.records import MAX_ID, Recommendation, shown
 
 DEFAULT_CONFIDENCE = 0.8
 CONTRADICTIONS = {

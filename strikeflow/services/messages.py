@@ -45,11 +45,17 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, JsonValue, StrictInt, ValidationError
 from pydantic_core import to_jsonable_python
 
+from strikeflow.domain.enums import (
+    Action,
+    InstrumentType,
+    PositionEffect,
+    RecommendationStatus,
+    StrategyType,
+)
 from strikeflow.domain.errors import DomainError
 from strikeflow.domain.market import OptionQuote, StockQuote
-from strikeflow.domain.models import InstrumentType, OptionContract, StrategyType
+from strikeflow.domain.models import OptionContract
 from strikeflow.domain.orders import BrokerOrder
-from strikeflow.domain.records import Action, PositionEffect, RecommendationStatus
 from strikeflow.services.dispatch_policy import client_order_id_for
 
 SCHEMA = 2  # 1: the untyped payloads of release 0.1.0

@@ -13,9 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
+from strikeflow.domain.enums import BarTimeframe, ExecutionStatus, RecommendationStatus, Right
 from strikeflow.domain.errors import BrokerError
 from strikeflow.domain.market import (
-    BarTimeframe,
     ExpiryWindow,
     MarketClock,
     OptionQuote,
@@ -23,14 +23,9 @@ from strikeflow.domain.market import (
     StockQuote,
     StrikeBand,
 )
-from strikeflow.domain.models import OptionContract, Right
+from strikeflow.domain.models import OptionContract
 from strikeflow.domain.orders import AccountSnapshot, BrokerOrder, OrderIntent, PositionSnapshot
-from strikeflow.domain.records import (
-    Execution,
-    ExecutionStatus,
-    Recommendation,
-    RecommendationStatus,
-)
+from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.domain.risk import OpenExposure
 
 

@@ -36,26 +36,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from strikeflow.domain.enums import Action, InstrumentType, PositionEffect, RecommendationStatus
 from strikeflow.domain.errors import BrokerUnavailable
-from strikeflow.domain.models import InstrumentType
 from strikeflow.domain.orders import BrokerOrder
-from strikeflow.domain.records import (
-    Action,
-    Execution,
-    PositionEffect,
-    Recommendation,
-    RecommendationStatus,
-    utcnow,
-)
+from strikeflow.domain.records import Execution, Recommendation, utcnow
 from strikeflow.services.chain_sending import send_and_mark
 from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
-from strikeflow.services.dispatch_records import (
+from strikeflow.services.outcomes import (
     execution_of,
     reconcile_orders,
     status_of_execution,
 )
-
-STOCK = InstrumentType.STOCK
 
 
 class PendingRecommendations(Protocol):
@@ -145,11 +136,11 @@ def adopted_execution(rec: Recommendation, order: BrokerOrder, now: datetime) ->
         "requested": rec.instrument_type.value,
         "traded": traded.value,
     }
-    if traded is STOCK and rec.instrument_type is not STOCK:
+    if traded is InstrumentType.STOCK and rec.instrument_type is not InstrumentType.STOCK:
         explain["fallback"] = {"reason": "adopted: the venue holds the stock order"}
     closes = (
         order.side is Action.SELL
-        if traded is STOCK
+        if traded is InstrumentType.STOCK
         else "_to_close" in (order.position_intent or "")
     )
     return execution_of(

@@ -29,12 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from strikeflow.domain.enums import BarTimeframe, InstrumentType, RecommendationStatus
 from strikeflow.domain.errors import OrderRejected
 from strikeflow.domain.expiry import NEW_YORK, require_aware
-from strikeflow.domain.market import BarTimeframe, MarketClock
-from strikeflow.domain.models import InstrumentType
+from strikeflow.domain.market import MarketClock
 from strikeflow.domain.orders import PositionSnapshot
-from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services.ports import (
     Broker,
     MarketData,
@@ -43,6 +42,7 @@ from strikeflow.services.ports import (
     SignalCooldown,
 )
 from strikeflow.services.scan_bars import (
+    ONE_MINUTE,
     daily_closes,
     daily_lookback,
     session_arrays,
@@ -75,7 +75,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ONE_MINUTE = timedelta(minutes=1)
 # A claim outlives any duplicate of the same scan: Celery redelivers an unacked message
 # after the visibility timeout (600 s, workers.config), and a user may repeat a minute.
 SCAN_LOCK_TTL_S = 3600.0

@@ -25,15 +25,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from strikeflow.domain.errors import InvalidMarketData
-from strikeflow.domain.models import InstrumentType, StrategyType
-from strikeflow.domain.records import (
+from strikeflow.domain.enums import (
     Action,
-    Recommendation,
+    InstrumentType,
     RecommendationSource,
     RecommendationStatus,
-    utcnow,
+    StrategyType,
 )
+from strikeflow.domain.errors import InvalidMarketData
+from strikeflow.domain.records import Recommendation, utcnow
 from strikeflow.signals.features import Bars, Features, compute_features
 from strikeflow.signals.ids import recommendation_id
 from strikeflow.signals.rules_file import ConfidenceModel, Rules, default_rules

@@ -17,8 +17,9 @@ from decimal import Decimal
 
 import numpy as np
 
+from strikeflow.domain.enums import Right
 from strikeflow.domain.expiry import trading_date, years_to_expiry
-from strikeflow.domain.models import Greeks, OptionContract, Right
+from strikeflow.domain.models import Greeks, OptionContract
 from strikeflow.domain.occ import format_occ
 from strikeflow.domain.pricing import BsGreeks, bs_greeks, bs_price, to_broker_greeks
 

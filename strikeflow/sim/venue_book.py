@@ -13,7 +13,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from strikeflow.domain.occ import OccSymbol, Right
+from strikeflow.domain.enums import Right
+from strikeflow.domain.occ import OccSymbol
 from strikeflow.sim.market_data import Quote
 from strikeflow.sim.venue_orders import (
     STOCK_EXCHANGE,

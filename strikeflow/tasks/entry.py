@@ -16,8 +16,7 @@ from typing import Any
 from celery import shared_task
 
 from strikeflow import bootstrap
-from strikeflow.services import chain_sending
-from strikeflow.services import dispatch_records as records
+from strikeflow.services import chain_sending, outcomes
 from strikeflow.services.messages import recommendation_id_in
 from strikeflow.tasks import chains
 from strikeflow.tasks.pipeline import EXPECTED, STORE_RETRY
@@ -43,10 +42,10 @@ def on_step_failure(request: Any, exc: BaseException, traceback: Any) -> None:
     if rid is None:
         log.error("step %s failed with no recommendation id to record: %s", task, message)
         return
-    kind = records.failure_kind(exc)
+    kind = outcomes.failure_kind(exc)
     level = logging.DEBUG if kind == "rejected" else logging.WARNING
     log.log(level, "step %s %s for %s: %s", task, kind, rid, message)
-    record_failure.apply_async((rid, kind, f"{task}: {message}", records.explain_of(exc)))
+    record_failure.apply_async((rid, kind, f"{task}: {message}", outcomes.explain_of(exc)))
 
 
 @shared_task(name="strikeflow.record_failure", **STORE_RETRY)
@@ -54,7 +53,7 @@ def record_failure(
     recommendation_id: str, kind: str, message: str, explain: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     ctx = bootstrap.runtime().context
-    records.record_failure(ctx, recommendation_id, kind, message, explain)
+    outcomes.record_failure(ctx, recommendation_id, kind, message, explain)
     return {"recommendation_id": recommendation_id, "status": kind}
 
 

@@ -5,7 +5,8 @@ what the service returned: nothing else. The retry policy of each is declared on
 its decorator (``step``):
 
 - reads from the venue and the database retry on BrokerUnavailable and
-  StoreUnavailable (they change nothing);
+  StoreUnavailable (they change nothing; select_contract's one write, the selection
+  report, is idempotent);
 - submit_order retries only those, with the same client_order_id, and after its last
   retry hands the order to the fallback policy (a simulated fill, or the failure);
 - persist_execution retries anything but a domain error: its upsert is idempotent and
@@ -25,10 +26,9 @@ from celery import shared_task
 
 from strikeflow import bootstrap
 from strikeflow.domain.errors import BrokerUnavailable, DomainError, StoreUnavailable
-from strikeflow.services import dispatch_records as records
 from strikeflow.services import dispatch_steps as steps
+from strikeflow.services import outcomes
 from strikeflow.services.dispatch_policy import DispatchContext
-from strikeflow.services.dispatch_records import REFUSALS
 from strikeflow.services.manual_signal import stored_recommendation_id
 from strikeflow.services.messages import (
     ChainFetched,
@@ -40,6 +40,7 @@ from strikeflow.services.messages import (
     decode,
     encode,
 )
+from strikeflow.services.outcomes import REFUSALS
 from strikeflow.tasks import chains
 
 log = logging.getLogger(__name__)
@@ -77,9 +78,6 @@ STORE_RETRY = {
     "retry_jitter": True,
     "max_retries": 8,
 }
-# Pure steps: nothing to wait for.
-NO_RETRY: dict[str, Any] = {}
-
 # A refusal (a risk limit, the kill switch, the venue's no, no eligible contract, a
 # message from another release) is an outcome, not a fault: Celery logs a task raising
 # one of ``throws`` once, at INFO and without a traceback ("raised expected"), and still
@@ -103,7 +101,7 @@ def fetch_chain(recommendation_id: str, reselection: Json | None = None) -> Json
     return encode(steps.fetch_chain(_ctx(), rid, again))
 
 
-@step(chains.SELECT_CONTRACT, NO_RETRY)
+@step(chains.SELECT_CONTRACT, READ_RETRY)  # it stores the selection report
 def select_contract(message: Json) -> Json:
     return encode(steps.select_contract(_ctx(), decode(ChainFetched, message)))
 
@@ -143,9 +141,9 @@ def submit_order(self, message: Json) -> Json:
 
 @step(chains.PERSIST_EXECUTION, STORE_RETRY)
 def persist_execution(message: Json) -> Json:
-    return encode(records.persist_execution(_ctx(), decode(PlacedOrder, message)))
+    return encode(outcomes.persist_execution(_ctx(), decode(PlacedOrder, message)))
 
 
 @step("strikeflow.reconcile_orders", READ_RETRY)
 def reconcile_orders(limit: int = 500) -> int:
-    return records.reconcile_orders(_ctx(), limit)
+    return outcomes.reconcile_orders(_ctx(), limit)

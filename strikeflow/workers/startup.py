@@ -95,10 +95,6 @@ def unbind_task(**_: Any) -> None:
     _BOUND.set(("-", "-"))
 
 
-def current_binding() -> tuple[str, str]:
-    return _BOUND.get()
-
-
 def install_log_fields() -> None:
     """Every LogRecord gets ``recommendation_id`` and ``client_order_id`` (dashes outside
     a task), so the formats may name them and no handler can choke on their absence."""

@@ -81,16 +81,11 @@ class KillAfterSubmit:
 
 
 class KillAfterUpsert:
-    """The store, killing the worker once an execution row is committed (alone, or with
-    the recommendation's outcome in the same transaction)."""
+    """The store, killing the worker once an execution row is committed with the
+    recommendation's outcome (one transaction)."""
 
     def __init__(self, store: Any) -> None:
         self._store = store
-
-    def upsert_execution(self, execution: Any) -> Any:
-        stored = self._store.upsert_execution(execution)
-        reach("in_persist")
-        return stored
 
     def record_outcome(self, execution: Any, *args: Any) -> Any:  # row and status, one commit
         stored = self._store.record_outcome(execution, *args)

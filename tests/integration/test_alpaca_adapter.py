@@ -15,11 +15,17 @@ from alpaca.data.requests import OptionChainRequest
 from strikeflow.broker_adapters.alpaca import AlpacaAdapter, AlpacaConfig, Secret, Timeouts
 from strikeflow.broker_adapters.fallback import FallbackBroker
 from strikeflow.broker_adapters.simulated import SimulatedBroker
+from strikeflow.domain.enums import (
+    Action,
+    BarTimeframe,
+    ExecutionMode,
+    ExecutionStatus,
+    PositionEffect,
+    Right,
+)
 from strikeflow.domain.errors import BrokerError, BrokerUnavailable, OrderRejected
-from strikeflow.domain.market import BarTimeframe, ExpiryWindow, StrikeBand
-from strikeflow.domain.models import Right
+from strikeflow.domain.market import ExpiryWindow, StrikeBand
 from strikeflow.domain.orders import BrokerOrder, OptionPricing, OrderIntent, client_order_id
-from strikeflow.domain.records import Action, ExecutionMode, ExecutionStatus, PositionEffect
 from strikeflow.services.ports import Broker, MarketData
 from tests.integration.emulator import KEY, SECRET, START, poll
 

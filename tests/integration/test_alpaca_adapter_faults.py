@@ -20,11 +20,10 @@ from decimal import Decimal
 import pytest
 
 from strikeflow.broker_adapters.alpaca import AlpacaAdapter, AlpacaConfig, Secret, Timeouts
+from strikeflow.domain.enums import Action, ExecutionStatus, Right
 from strikeflow.domain.errors import BrokerError, BrokerUnavailable, OrderRejected
 from strikeflow.domain.market import ExpiryWindow
-from strikeflow.domain.models import Right
 from strikeflow.domain.orders import BrokerOrder, OptionPricing, OrderIntent, client_order_id
-from strikeflow.domain.records import Action, ExecutionStatus
 from strikeflow.sim.serve import EmulatorOptions, running_emulator
 from tests.integration.emulator import KEY, SECRET, START, EmulatorHandle
 

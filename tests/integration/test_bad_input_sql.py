@@ -17,7 +17,7 @@ from strikeflow.db.engine import engine_for
 from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
 from strikeflow.db.tables import dispatch_executions, recommendations
 from strikeflow.services.manual_signal import manual_recommendation
-from tests.integration.records import stock_execution
+from tests.integration.record_factories import stock_execution
 
 INJECTION = "'; DROP TABLE dispatch_executions;--"
 

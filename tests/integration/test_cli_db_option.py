@@ -10,7 +10,7 @@ from strikeflow.cli import main
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.migrate import upgrade
 from strikeflow.db.repositories import RecommendationRepository
-from tests.integration.records import recommendation
+from tests.integration.record_factories import recommendation
 
 
 @pytest.fixture

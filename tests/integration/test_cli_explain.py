@@ -14,8 +14,8 @@ import pytest
 from strikeflow.cli import main
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
-from strikeflow.domain.records import RecommendationStatus
-from tests.integration.records import option_execution, recommendation, stock_execution
+from strikeflow.domain.enums import RecommendationStatus
+from tests.integration.record_factories import option_execution, recommendation, stock_execution
 
 CALL_ID = "sig-20261119T1530Z-AAPL-0f3c2a9be4d1c8a7b6e5"
 STOCK_ID = "manual-7d41c0e2a9b84f6d9c3e1a2b5f607182"

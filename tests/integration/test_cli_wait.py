@@ -11,9 +11,9 @@ from sqlalchemy.exc import OperationalError
 from strikeflow.cli.dispatch import _wait
 from strikeflow.db.engine import dispose_all, engine_for, reader_for
 from strikeflow.db.repositories import RecommendationRepository
-from strikeflow.domain.records import RecommendationStatus
+from strikeflow.domain.enums import RecommendationStatus
 from tests.integration.conftest import terminate_backend_of
-from tests.integration.records import recommendation
+from tests.integration.record_factories import recommendation
 
 
 @pytest.fixture

@@ -10,15 +10,14 @@ import pytest
 from strikeflow.db.dispatch_store import SqlDispatchStore
 from strikeflow.db.engine import engine_for
 from strikeflow.db.repositories import RecommendationRepository
-from strikeflow.domain.models import InstrumentType
-from strikeflow.domain.records import (
+from strikeflow.domain.enums import (
     ExecutionStatus,
+    InstrumentType,
     PositionEffect,
     RecommendationStatus,
 )
 from strikeflow.domain.risk import OpenExposure
 from strikeflow.services.dispatch_policy import DispatchContext, DispatchPolicy, client_order_id_for
-from strikeflow.services.dispatch_records import persist_execution, record_failure
 from strikeflow.services.dispatch_steps import (
     fetch_chain,
     select_contract,
@@ -26,8 +25,9 @@ from strikeflow.services.dispatch_steps import (
     snapshot_price,
     submit_order,
 )
+from strikeflow.services.outcomes import persist_execution, record_failure
 from strikeflow.services.ports import DispatchStore
-from tests.integration.records import AT, option_execution, recommendation, stock_execution
+from tests.integration.record_factories import AT, option_execution, recommendation, stock_execution
 from tests.unit.factories import NOW, contract
 from tests.unit.fakes_dispatch import FakeClock, FakeKillSwitch, FakeMarket
 

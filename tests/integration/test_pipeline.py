@@ -25,14 +25,9 @@ from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.reports import ReportQueries
 from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
 from strikeflow.devfleet import Fleet, FleetConfig, InProcessEmulator, WorkerSpec
+from strikeflow.domain.enums import ExecutionMode, ExecutionStatus, RecommendationStatus
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.domain.records import (
-    Execution,
-    ExecutionMode,
-    ExecutionStatus,
-    Recommendation,
-    RecommendationStatus,
-)
+from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.services.dispatch_policy import client_order_id_for
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.services.messages import SizedOrder, decode

@@ -26,8 +26,8 @@ from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.repositories import RecommendationRepository
 from strikeflow.db.tables import recommendations
 from strikeflow.devfleet import Fleet, FleetConfig, InProcessEmulator, WorkerSpec
+from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.domain.records import RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.serve import EmulatorOptions
 from tests.hypothesis_profiles import examples

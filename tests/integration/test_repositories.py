@@ -13,15 +13,15 @@ from sqlalchemy import func, select, text
 from strikeflow.db.engine import engine_for
 from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
 from strikeflow.db.tables import dispatch_executions, recommendations
-from strikeflow.domain.errors import InvalidRecord
-from strikeflow.domain.models import InstrumentType
-from strikeflow.domain.records import (
+from strikeflow.domain.enums import (
     Action,
     ExecutionStatus,
+    InstrumentType,
     PositionEffect,
     RecommendationStatus,
 )
-from tests.integration.records import AT, option_execution, recommendation, stock_execution
+from strikeflow.domain.errors import InvalidRecord
+from tests.integration.record_factories import AT, option_execution, recommendation, stock_execution
 
 
 @pytest.fixture

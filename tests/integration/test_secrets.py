@@ -37,8 +37,9 @@ from strikeflow.devfleet import (
     WorkerSpec,
     free_port,
 )
+from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.domain.records import Recommendation, RecommendationStatus
+from strikeflow.domain.records import Recommendation
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.serve import EmulatorOptions
 from tests.integration.conftest import worker_dbs

@@ -13,7 +13,7 @@ from strikeflow.db.dispatch_store import SqlDispatchStore
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.domain.errors import StoreUnavailable
 from tests.integration.conftest import ADMIN_URL
-from tests.integration.records import recommendation
+from tests.integration.record_factories import recommendation
 
 
 def allow_connections(url: str, allowed: bool) -> None:
@@ -52,7 +52,11 @@ def test_a_refused_database_is_store_unavailable_then_recovers(postgres_url):
         assert "not currently accepting connections" in str(down.value)
         with pytest.raises(StoreUnavailable, match="execution_by_client_order_id"):
             store.execution_by_client_order_id("sf-open-x")
+        with pytest.raises(StoreUnavailable, match="record_selection"):  # its own SQL path
+            store.record_selection("outage-1", {"chosen": None})
     finally:
         allow_connections(postgres_url, True)
     assert store.get_recommendation("outage-1").id == "outage-1"
+    store.record_selection("outage-1", {"chosen": None})
+    assert store.recommendations.selection("outage-1") == {"chosen": None}
     dispose_all()

@@ -24,10 +24,15 @@ from sqlalchemy import text
 from strikeflow.db.engine import engine_for
 from strikeflow.db.reports import ReportQueries
 from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
+from strikeflow.domain.enums import (
+    Action,
+    ExecutionStatus,
+    InstrumentType,
+    PositionEffect,
+    StrategyType,
+)
 from strikeflow.domain.errors import InvalidRecord
-from strikeflow.domain.models import InstrumentType, StrategyType
-from strikeflow.domain.records import Action, ExecutionStatus, PositionEffect
-from tests.integration.records import option_execution, recommendation, stock_execution
+from tests.integration.record_factories import option_execution, recommendation, stock_execution
 
 DAY, SWING = StrategyType.DAY_TRADE, StrategyType.SWING_TRADE
 CALL, PUT = InstrumentType.CALL, InstrumentType.PUT

@@ -9,11 +9,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
+from strikeflow.domain.enums import Action, InstrumentType, Right
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.domain.models import InstrumentType, Right
 from strikeflow.domain.orders import OrderIntent
-from strikeflow.domain.records import Action
-from strikeflow.services.dispatch_records import persist_execution
 from strikeflow.services.dispatch_steps import (
     fetch_chain,
     select_contract,
@@ -31,7 +29,8 @@ from strikeflow.services.messages import (
     decode,
     encode,
 )
-from tests.integration.records import recommendation
+from strikeflow.services.outcomes import persist_execution
+from tests.integration.record_factories import recommendation
 from tests.unit.factories import NOW, contract
 from tests.unit.fakes_dispatch import FakeClock, ScriptedBroker, make_context
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from strikeflow.domain.enums import Right
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.domain.models import Greeks, OptionContract, Right
+from strikeflow.domain.models import Greeks, OptionContract
 from strikeflow.domain.occ import format_occ
 
 # Thursday 19 November 2026, 10:45 in New York: Friday the 20th is 1 DTE.

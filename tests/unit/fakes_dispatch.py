@@ -11,16 +11,12 @@ from operator import attrgetter
 from typing import Any
 
 from strikeflow.broker_adapters.simulated import SimulatedBroker
+from strikeflow.domain.enums import ExecutionStatus, RecommendationStatus, Right
 from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
 from strikeflow.domain.market import ExpiryWindow, MarketClock, OptionQuote, StockQuote, StrikeBand
-from strikeflow.domain.models import OptionContract, Right
+from strikeflow.domain.models import OptionContract
 from strikeflow.domain.orders import BrokerOrder, OrderIntent
-from strikeflow.domain.records import (
-    Execution,
-    ExecutionStatus,
-    Recommendation,
-    RecommendationStatus,
-)
+from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.domain.risk import OpenExposure
 from strikeflow.services.dispatch_policy import DispatchContext, DispatchPolicy
 from tests.unit.factories import NOW

@@ -8,17 +8,21 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from strikeflow.domain.market import OptionQuote, StockQuote
-from strikeflow.domain.models import Greeks, InstrumentType, Right, StrategyType
-from strikeflow.domain.orders import BrokerOrder, OrderType
-from strikeflow.domain.records import (
+from strikeflow.domain.enums import (
     Action,
     BrokerName,
     ExecutionMode,
     ExecutionStatus,
+    InstrumentType,
+    OrderType,
     PositionEffect,
     RecommendationStatus,
+    Right,
+    StrategyType,
 )
+from strikeflow.domain.market import OptionQuote, StockQuote
+from strikeflow.domain.models import Greeks
+from strikeflow.domain.orders import BrokerOrder
 from strikeflow.services.messages import (
     ChainFetched,
     ContractSelected,

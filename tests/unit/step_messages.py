@@ -8,16 +8,18 @@ import json
 from decimal import Decimal
 from typing import TypeVar
 
-from strikeflow.domain.market import OptionQuote, StockQuote
-from strikeflow.domain.models import InstrumentType, StrategyType
-from strikeflow.domain.orders import BrokerOrder, OrderType
-from strikeflow.domain.records import (
+from strikeflow.domain.enums import (
     Action,
     BrokerName,
     ExecutionMode,
     ExecutionStatus,
+    InstrumentType,
+    OrderType,
     RecommendationStatus,
+    StrategyType,
 )
+from strikeflow.domain.market import OptionQuote, StockQuote
+from strikeflow.domain.orders import BrokerOrder
 from strikeflow.services.messages import (
     ChainFetched,
     ContractSelected,

@@ -30,9 +30,9 @@ from strikeflow.broker_adapters.alpaca.http import TimeoutSession, build_clients
 from strikeflow.broker_adapters.alpaca.listings import ListingCache
 from strikeflow.broker_adapters.alpaca.transport import PooledSession
 from strikeflow.config import Settings
+from strikeflow.domain.enums import Action, ExecutionMode, ExecutionStatus, OrderType
 from strikeflow.domain.errors import BrokerUnavailable, InvalidOccSymbol, OrderRejected
-from strikeflow.domain.orders import OrderIntent, OrderType
-from strikeflow.domain.records import Action, ExecutionMode, ExecutionStatus
+from strikeflow.domain.orders import OrderIntent
 
 KEY, SECRET = "PKTESTKEY0123456789", "s3cr3t-VALUE-abcdefghijklmnop"
 CALL = "AAPL261218C00190000"

@@ -28,9 +28,9 @@ RULES: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
         frozenset({"services.ports"}),
         frozenset({"alpaca", "requests", "urllib3"}),  # urllib3: the pool under requests
     ),
-    # services.record_ports: the command line's reads and the schema, implemented here.
+    # services.query_ports: the command line's reads and the schema, implemented here.
     "db": (
-        frozenset({"services.ports", "services.record_ports"}),
+        frozenset({"services.ports", "services.query_ports"}),
         frozenset({"sqlalchemy", "alembic", "psycopg2"}),
     ),
     # The app's own shared state (kill switch, scan claims, cool-downs): Redis, or one
@@ -203,9 +203,9 @@ def test_the_checker_refuses_forbidden_imports(layer, target):
         ("app_state", "redis"),
         ("app_state", "strikeflow.services.ports"),
         ("app_state", "strikeflow.services.kill_switch"),
-        ("db", "strikeflow.services.record_ports"),
+        ("db", "strikeflow.services.query_ports"),
         ("cli", "strikeflow.bootstrap"),
-        ("cli", "strikeflow.services.records"),
+        ("cli", "strikeflow.services.queries"),
         ("cli", "sqlalchemy.exc"),
         ("cli", "strikeflow.workers.app"),
     ],

@@ -26,7 +26,8 @@ from strikeflow.cli import main
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.migrate import upgrade
 from strikeflow.db.repositories import RecommendationRepository
-from strikeflow.domain.records import TICKER, RecommendationStatus
+from strikeflow.domain.enums import RecommendationStatus
+from strikeflow.domain.records import TICKER
 from tests.hypothesis_profiles import examples
 from tests.unit.memory_celery import memory_current_app, stored_recommendations
 from tests.unit.test_bad_input_dispatch import (

@@ -33,17 +33,18 @@ from strikeflow import bootstrap
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.migrate import upgrade
 from strikeflow.db.repositories import RecommendationRepository
+from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.occ import format_occ
-from strikeflow.domain.records import TICKER, Recommendation, RecommendationStatus
-from strikeflow.services import dispatch_records, dispatch_steps
-from strikeflow.services.dispatch_records import failure_kind
+from strikeflow.domain.records import TICKER, Recommendation
+from strikeflow.services import dispatch_steps, outcomes
 from strikeflow.services.manual_signal import (
     CHOSEN_BY_THE_PIPELINE,
     REQUIRED_FIELDS,
     manual_recommendation_from,
 )
 from strikeflow.services.messages import SCHEMA, IncompatibleMessage, decode, encode
+from strikeflow.services.outcomes import failure_kind
 from strikeflow.tasks import entry, pipeline
 from tests.hypothesis_profiles import examples
 from tests.unit.fakes_dispatch import make_context
@@ -437,7 +438,7 @@ def step_runtime(sqlite_url, monkeypatch):
     for name in ("fetch_chain", "select_contract", "snapshot_price", "size_position"):
         monkeypatch.setattr(dispatch_steps, name, never_reached)
     monkeypatch.setattr(dispatch_steps, "submit_order", never_reached)
-    monkeypatch.setattr(dispatch_records, "persist_execution", never_reached)
+    monkeypatch.setattr(outcomes, "persist_execution", never_reached)
     previous = bootstrap.runtime()
     bootstrap.install_runtime(StepsOnly())
     yield

@@ -21,13 +21,9 @@ from strikeflow.cli.tables import (
     outcome_table,
     view_table,
 )
-from strikeflow.domain.records import (
-    ExecutionMode,
-    ExecutionStatus,
-    Recommendation,
-    RecommendationStatus,
-)
-from tests.integration.records import (
+from strikeflow.domain.enums import ExecutionMode, ExecutionStatus, RecommendationStatus
+from strikeflow.domain.records import Recommendation
+from tests.integration.record_factories import (
     AT,
     option_execution,
     recommendation,

@@ -18,9 +18,9 @@ from rich.console import Console
 from strikeflow.cli import main
 from strikeflow.cli.explain import Decision, print_decision, recommendation_ref
 from strikeflow.cli.tables import WIDTH
-from strikeflow.domain.records import RecommendationStatus
+from strikeflow.domain.enums import RecommendationStatus
 from tests.hypothesis_profiles import examples
-from tests.integration.records import option_execution, recommendation, stock_execution
+from tests.integration.record_factories import option_execution, recommendation, stock_execution
 
 REC_ID = "sig-20270415T1334Z-TSLA-c8e31ab7606e31506547"
 

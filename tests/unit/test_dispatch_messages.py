@@ -9,10 +9,9 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 
+from strikeflow.domain.enums import Action, RecommendationStatus
 from strikeflow.domain.orders import OrderIntent
-from strikeflow.domain.records import Action, RecommendationStatus
 from strikeflow.services.dispatch_policy import client_order_id_for
-from strikeflow.services.dispatch_records import failure_kind, persist_execution, record_failure
 from strikeflow.services.dispatch_steps import (
     fetch_chain,
     select_contract,
@@ -34,8 +33,9 @@ from strikeflow.services.messages import (
     encode,
     recommendation_id_in,
 )
+from strikeflow.services.outcomes import failure_kind, persist_execution, record_failure
 from tests.hypothesis_profiles import examples
-from tests.integration.records import recommendation
+from tests.integration.record_factories import recommendation
 from tests.unit.dispatch_runs import STOCK, hop, messages_of_runs, setup
 from tests.unit.factories import NOW
 from tests.unit.message_strategies import MESSAGES

@@ -11,23 +11,26 @@ from decimal import Decimal
 
 import pytest
 
-from strikeflow.domain.errors import BrokerUnavailable, DispatchRejected, InvalidPolicy
-from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.domain.market import StrikeBand
-from strikeflow.domain.models import InstrumentType, Right, StrategyType
-from strikeflow.domain.orders import BrokerOrder, OrderIntent, OrderType
-from strikeflow.domain.records import (
+from strikeflow.domain.enums import (
     Action,
     BrokerName,
     ExecutionMode,
     ExecutionStatus,
+    InstrumentType,
+    OrderType,
     PositionEffect,
     RecommendationStatus,
+    Right,
+    StrategyType,
+    StrikeMode,
 )
+from strikeflow.domain.errors import BrokerUnavailable, DispatchRejected, InvalidPolicy
+from strikeflow.domain.expiry import NEW_YORK
+from strikeflow.domain.market import StrikeBand
+from strikeflow.domain.orders import BrokerOrder, OrderIntent
 from strikeflow.domain.risk import OpenExposure, RiskLimits
-from strikeflow.domain.selection import StrikeMode, StrikeTarget
+from strikeflow.domain.selection import StrikeTarget
 from strikeflow.services.dispatch_policy import DispatchPolicy, client_order_id_for
-from strikeflow.services.dispatch_records import persist_execution, reconcile_orders, record_failure
 from strikeflow.services.dispatch_steps import (
     fetch_chain,
     order_intent,
@@ -37,7 +40,8 @@ from strikeflow.services.dispatch_steps import (
     submit_order,
 )
 from strikeflow.services.messages import PriceChecked, Reselection, encode
-from tests.integration.records import recommendation, stock_execution
+from strikeflow.services.outcomes import persist_execution, reconcile_orders, record_failure
+from tests.integration.record_factories import recommendation, stock_execution
 from tests.unit.dispatch_runs import (
     STOCK,
     STRIKES,

@@ -9,16 +9,11 @@ from datetime import date, datetime
 import pytest
 
 from strikeflow.domain.chain import OptionChain
+from strikeflow.domain.enums import Right, StrategyType, StrikeMode
 from strikeflow.domain.errors import NoEligibleContract
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.ineligible import day
-from strikeflow.domain.models import Right, StrategyType
-from strikeflow.domain.selection import (
-    SelectionPolicy,
-    StrikeMode,
-    StrikeTarget,
-    select_contract,
-)
+from strikeflow.domain.selection import SelectionPolicy, StrikeTarget, select_contract
 from tests.unit.factories import NOW, contract
 
 # factories.TODAY is Thu 2026-11-19: dte=1 is Fri 2026-11-20, dte=8 the Friday after.

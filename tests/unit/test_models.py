@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from strikeflow.domain.enums import Right
 from strikeflow.domain.errors import InvalidMarketData, InvalidOccSymbol
-from strikeflow.domain.models import Right
 from tests.unit.factories import NOW, contract
 
 

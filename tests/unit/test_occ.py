@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from strikeflow.domain.enums import Right
 from strikeflow.domain.errors import InvalidOccSymbol
-from strikeflow.domain.models import Right
 from strikeflow.domain.occ import OccSymbol, format_occ, parse_occ
 from tests.hypothesis_profiles import examples
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from strikeflow.config import Settings
-from strikeflow.domain.orders import OptionPricing, OrderType
-from strikeflow.domain.records import Action
+from strikeflow.domain.enums import Action, OrderType
+from strikeflow.domain.orders import OptionPricing
 from strikeflow.services.dispatch_policy import DispatchPolicy
 
 BID, ASK = Decimal("1.20"), Decimal("1.40")

@@ -7,6 +7,18 @@ from decimal import Decimal
 
 import pytest
 
+from strikeflow.domain.enums import (
+    Action,
+    BrokerName,
+    ExecutionMode,
+    ExecutionStatus,
+    InstrumentType,
+    OrderPricing,
+    OrderType,
+    PositionEffect,
+    Right,
+    StrikeMode,
+)
 from strikeflow.domain.errors import (
     BrokerUnavailable,
     InvalidMarketData,
@@ -15,25 +27,15 @@ from strikeflow.domain.errors import (
     OrderRejected,
 )
 from strikeflow.domain.market import ExpiryWindow, StrikeBand
-from strikeflow.domain.models import InstrumentType, Right
 from strikeflow.domain.orders import (
     BrokerOrder,
     OptionPricing,
     OrderIntent,
-    OrderPricing,
-    OrderType,
     client_order_id,
     option_tick,
     round_to_tick,
 )
-from strikeflow.domain.records import (
-    Action,
-    BrokerName,
-    ExecutionMode,
-    ExecutionStatus,
-    PositionEffect,
-)
-from strikeflow.domain.selection import StrikeMode, StrikeTarget
+from strikeflow.domain.selection import StrikeTarget
 
 CALL = "XYZ261218C00050000"
 D = Decimal

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from strikeflow.domain import pricing
+from strikeflow.domain.enums import Right
 from strikeflow.domain.errors import InvalidPricingInput
-from strikeflow.domain.models import Right
 from strikeflow.domain.pricing import (
     BsGreeks,
     bs_greeks,

@@ -8,21 +8,22 @@ from decimal import Decimal
 
 import pytest
 
-from strikeflow.domain.errors import BrokerUnavailable
-from strikeflow.domain.models import InstrumentType, Right
-from strikeflow.domain.occ import parse_occ
-from strikeflow.domain.orders import BrokerOrder, OrderType
-from strikeflow.domain.records import (
+from strikeflow.domain.enums import (
     Action,
     BrokerName,
     ExecutionMode,
     ExecutionStatus,
+    InstrumentType,
+    OrderType,
     PositionEffect,
     RecommendationStatus,
+    Right,
 )
+from strikeflow.domain.errors import BrokerUnavailable
+from strikeflow.domain.occ import parse_occ
+from strikeflow.domain.orders import BrokerOrder
 from strikeflow.services import chain_sending, recovery
 from strikeflow.services.dispatch_policy import client_order_id_for
-from strikeflow.services.dispatch_records import persist_execution
 from strikeflow.services.dispatch_steps import (
     fetch_chain,
     select_contract,
@@ -31,8 +32,9 @@ from strikeflow.services.dispatch_steps import (
     submit_order,
 )
 from strikeflow.services.messages import PlacedOrder, SizedOrder
+from strikeflow.services.outcomes import persist_execution
 from strikeflow.services.recovery import recover
-from tests.integration.records import recommendation
+from tests.integration.record_factories import recommendation
 from tests.unit.factories import NOW, contract
 from tests.unit.fakes_dispatch import OrderBook, make_context
 from tests.unit.step_messages import through_json

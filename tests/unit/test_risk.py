@@ -7,19 +7,23 @@ from decimal import Decimal
 
 import pytest
 
+from strikeflow.domain.enums import (
+    ExecutionStatus,
+    InstrumentType,
+    PositionEffect,
+    RiskBreach,
+    StrategyType,
+)
 from strikeflow.domain.errors import InvalidPolicy
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.domain.models import InstrumentType, StrategyType
-from strikeflow.domain.records import ExecutionStatus, PositionEffect
 from strikeflow.domain.risk import (
     OpenExposure,
-    RiskBreach,
     RiskLimits,
     check_risk,
     execution_cost,
     open_exposure,
 )
-from tests.integration.records import option_execution, stock_execution
+from tests.integration.record_factories import option_execution, stock_execution
 from tests.unit.factories import NOW
 
 LIMITS = RiskLimits(

@@ -17,10 +17,10 @@ from strikeflow.app_state.in_process import (
     InProcessScanLock,
 )
 from strikeflow.config import Settings
+from strikeflow.domain.enums import Action, ExecutionMode, ExecutionStatus, OrderType
 from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
 from strikeflow.domain.market import MarketClock, OptionQuote, StockQuote
-from strikeflow.domain.orders import OrderIntent, OrderType
-from strikeflow.domain.records import Action, ExecutionMode, ExecutionStatus
+from strikeflow.domain.orders import OrderIntent
 from strikeflow.signals import default_rules
 
 VENUE_NOW = datetime(2037, 11, 16, 15, 45, tzinfo=UTC)

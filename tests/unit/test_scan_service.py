@@ -11,12 +11,17 @@ from decimal import Decimal
 
 import pytest
 
+from strikeflow.domain.enums import (
+    Action,
+    BarTimeframe,
+    InstrumentType,
+    RecommendationStatus,
+    StrategyType,
+)
 from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.domain.market import BarTimeframe, MarketClock, StockBar
-from strikeflow.domain.models import InstrumentType, StrategyType
+from strikeflow.domain.market import MarketClock, StockBar
 from strikeflow.domain.orders import PositionSnapshot
-from strikeflow.domain.records import Action, RecommendationStatus
 from strikeflow.services.scan import ScanContext, lock_key, scan
 from strikeflow.signals import default_rules
 from strikeflow.signals.rules import RULE_DAY_TRADE, RULE_STOCK, RULE_SWING

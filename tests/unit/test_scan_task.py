@@ -14,8 +14,8 @@ from celery import Celery
 
 import strikeflow.tasks  # noqa: F401  (registers the tasks)
 from strikeflow import bootstrap
+from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.domain.errors import BrokerUnavailable
-from strikeflow.domain.records import RecommendationStatus
 from strikeflow.tasks import scan as scan_task
 from strikeflow.tasks.scan import parse_instant
 from tests.unit.memory_celery import memory_config, memory_worker

@@ -7,18 +7,12 @@ import numpy as np
 import pytest
 
 from strikeflow.domain.chain import OptionChain
+from strikeflow.domain.enums import Right, StrategyType, StrikeMode
 from strikeflow.domain.errors import InvalidPolicy, NoEligibleContract
 from strikeflow.domain.expiry import years_to_expiry
 from strikeflow.domain.liquidity import LiquidityRules, validate_option_liquidity
-from strikeflow.domain.models import Right, StrategyType
 from strikeflow.domain.pricing import bs_greeks, bs_price, theta_per_day
-from strikeflow.domain.selection import (
-    DteWindow,
-    SelectionPolicy,
-    StrikeMode,
-    StrikeTarget,
-    select_contract,
-)
+from strikeflow.domain.selection import DteWindow, SelectionPolicy, StrikeTarget, select_contract
 from strikeflow.sim.option_chain import PROFILES, generate_chain
 from tests.unit.factories import NOW, contract
 

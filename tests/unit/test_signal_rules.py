@@ -8,15 +8,16 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from strikeflow.domain.errors import InvalidMarketData, InvalidRecord
-from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.domain.models import InstrumentType, StrategyType
-from strikeflow.domain.records import (
-    MAX_ID,
+from strikeflow.domain.enums import (
     Action,
+    InstrumentType,
     RecommendationSource,
     RecommendationStatus,
+    StrategyType,
 )
+from strikeflow.domain.errors import InvalidMarketData, InvalidRecord
+from strikeflow.domain.expiry import NEW_YORK
+from strikeflow.domain.records import MAX_ID
 from strikeflow.signals import Bars, decide, default_rules, recommend, recommendation_id
 from strikeflow.signals.features import Features
 from strikeflow.signals.rules import (

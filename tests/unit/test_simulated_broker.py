@@ -13,22 +13,17 @@ import pytest
 
 from strikeflow.broker_adapters.fallback import FailurePolicy, FallbackBroker
 from strikeflow.broker_adapters.simulated import SimulatedBroker, simulated_order_id
-from strikeflow.domain.errors import BrokerError, BrokerUnavailable, OrderRejected
-from strikeflow.domain.market import MarketClock, OptionQuote, StockQuote
-from strikeflow.domain.orders import (
-    AccountSnapshot,
-    BrokerOrder,
-    OrderIntent,
-    OrderType,
-    PositionSnapshot,
-)
-from strikeflow.domain.records import (
+from strikeflow.domain.enums import (
     Action,
     BrokerName,
     ExecutionMode,
     ExecutionStatus,
+    OrderType,
     PositionEffect,
 )
+from strikeflow.domain.errors import BrokerError, BrokerUnavailable, OrderRejected
+from strikeflow.domain.market import MarketClock, OptionQuote, StockQuote
+from strikeflow.domain.orders import AccountSnapshot, BrokerOrder, OrderIntent, PositionSnapshot
 from strikeflow.services.ports import Broker, MarketData
 
 D = Decimal

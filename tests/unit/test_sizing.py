@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from strikeflow.domain.enums import InstrumentType, StrategyType
 from strikeflow.domain.errors import InvalidPolicy, SizingError
-from strikeflow.domain.models import InstrumentType, StrategyType
 from strikeflow.domain.sizing import FractionRange, SizingPolicy, size_position
 from tests.hypothesis_profiles import examples
 

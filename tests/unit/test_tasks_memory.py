@@ -2,7 +2,7 @@
 mode): the chain's order, retries on BrokerUnavailable only, the fallback after the
 last retry, re-selection, a message from another release, and the errback that leaves
 a terminal record. The step functions (``services.dispatch_steps`` and
-``dispatch_records``) are hand-written fakes returning real messages
+``outcomes``) are hand-written fakes returning real messages
 (``tests.unit.step_messages``); the tasks' decoding, encoding and wiring around them
 are the real thing."""
 
@@ -21,6 +21,7 @@ from celery.app import autoretry
 
 import strikeflow.tasks  # noqa: F401  (registers the tasks)
 from strikeflow import bootstrap
+from strikeflow.domain.enums import BrokerName, ExecutionMode, ExecutionStatus, RecommendationStatus
 from strikeflow.domain.errors import (
     BrokerUnavailable,
     DispatchRejected,
@@ -28,15 +29,8 @@ from strikeflow.domain.errors import (
     StoreUnavailable,
 )
 from strikeflow.domain.orders import BrokerOrder
-from strikeflow.domain.records import (
-    BrokerName,
-    ExecutionMode,
-    ExecutionStatus,
-    RecommendationStatus,
-)
-from strikeflow.services import dispatch_records, dispatch_steps
+from strikeflow.services import dispatch_steps, outcomes
 from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
-from strikeflow.services.dispatch_records import failure_kind
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.services.messages import (
     ChainFetched,
@@ -51,10 +45,11 @@ from strikeflow.services.messages import (
     decode,
     encode,
 )
+from strikeflow.services.outcomes import failure_kind
 from strikeflow.tasks import chains
 from strikeflow.tasks.chains import chain_for, dispatch_chain
 from strikeflow.tasks.entry import recommendation_id_of
-from tests.integration.records import recommendation
+from tests.integration.record_factories import recommendation
 from tests.unit import step_messages as build
 from tests.unit.factories import NOW
 from tests.unit.fakes_dispatch import FakeStore, make_context
@@ -221,11 +216,11 @@ def celery_app() -> Iterator[Celery]:
 
 @pytest.fixture
 def fakes(monkeypatch, celery_app) -> Iterator[tuple[FakeSteps, FakeRuntime]]:
-    steps, rt = FakeSteps(dispatch_records.record_failure), FakeRuntime()
+    steps, rt = FakeSteps(outcomes.record_failure), FakeRuntime()
     for name in STEPS[:-1]:
         monkeypatch.setattr(dispatch_steps, name, getattr(steps, name))
-    monkeypatch.setattr(dispatch_records, "persist_execution", steps.persist_execution)
-    monkeypatch.setattr(dispatch_records, "record_failure", steps.record_failure)
+    monkeypatch.setattr(outcomes, "persist_execution", steps.persist_execution)
+    monkeypatch.setattr(outcomes, "record_failure", steps.record_failure)
     bootstrap.install_runtime(rt)
     yield steps, rt
     bootstrap.reset_runtime()

@@ -27,9 +27,9 @@ from strikeflow.broker_adapters.alpaca import parsing
 from strikeflow.broker_adapters.alpaca.config import AlpacaConfig
 from strikeflow.broker_adapters.alpaca.errors import NOT_FOUND, is_duplicate, translated
 from strikeflow.broker_adapters.alpaca.http import AlpacaClients
+from strikeflow.domain.enums import ExecutionMode
 from strikeflow.domain.errors import BrokerError, BrokerUnavailable, OrderRejected
 from strikeflow.domain.orders import AccountSnapshot, BrokerOrder, OrderIntent, PositionSnapshot
-from strikeflow.domain.records import ExecutionMode
 
 
 class AlpacaBroker:

@@ -18,8 +18,8 @@ from datetime import date
 from decimal import Decimal
 from operator import attrgetter
 
+from strikeflow.domain.enums import Right
 from strikeflow.domain.market import StrikeBand
-from strikeflow.domain.models import Right
 
 ListingKey = tuple[str, date, date, Right | None]
 

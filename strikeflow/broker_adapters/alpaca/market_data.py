@@ -31,9 +31,9 @@ from strikeflow.broker_adapters.alpaca.errors import translated
 from strikeflow.broker_adapters.alpaca.http import AlpacaClients
 from strikeflow.broker_adapters.alpaca.listings import ListedContract, ListingCache, in_band
 from strikeflow.broker_adapters.alpaca.parsing import malformed
+from strikeflow.domain.enums import BarTimeframe, Right
 from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
 from strikeflow.domain.market import (
-    BarTimeframe,
     ExpiryWindow,
     MarketClock,
     OptionQuote,
@@ -41,7 +41,7 @@ from strikeflow.domain.market import (
     StockQuote,
     StrikeBand,
 )
-from strikeflow.domain.models import OptionContract, Right
+from strikeflow.domain.models import OptionContract
 
 SNAPSHOT_BATCH = 100  # symbols per /v1beta1/options/snapshots request (URL length)
 MAX_CONTRACT_PAGES = 1_000  # a venue that never ends its pages must not hang a worker

@@ -31,17 +31,19 @@ from alpaca.trading.models import Clock, Order, Position, TradeAccount
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest, OrderRequest
 
 from strikeflow.broker_adapters.alpaca.listings import ListedContract
-from strikeflow.domain.market import BarTimeframe, MarketClock, OptionQuote, StockBar, StockQuote
-from strikeflow.domain.models import Greeks, OptionContract, Right
-from strikeflow.domain.occ import parse_occ
-from strikeflow.domain.orders import (
-    AccountSnapshot,
-    BrokerOrder,
-    OrderIntent,
+from strikeflow.domain.enums import (
+    Action,
+    BarTimeframe,
+    BrokerName,
+    ExecutionMode,
+    ExecutionStatus,
     OrderType,
-    PositionSnapshot,
+    Right,
 )
-from strikeflow.domain.records import Action, BrokerName, ExecutionMode, ExecutionStatus
+from strikeflow.domain.market import MarketClock, OptionQuote, StockBar, StockQuote
+from strikeflow.domain.models import Greeks, OptionContract
+from strikeflow.domain.occ import parse_occ
+from strikeflow.domain.orders import AccountSnapshot, BrokerOrder, OrderIntent, PositionSnapshot
 
 ORDER_STATUS: Mapping[OrderStatus, ExecutionStatus] = {
     OrderStatus.PENDING_NEW: ExecutionStatus.SUBMITTED,

@@ -1,7 +1,7 @@
 """What the command line asks of the stored records: recent executions, the report views,
 one recommendation's whole decision, a manual signal's outcome, and the demo's record of
 its day. Each is a plain function over ``Records`` (``bootstrap.build_records`` makes
-it; tests hand in fakes of ``record_ports``).
+it; tests hand in fakes of ``query_ports``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
-from strikeflow.domain.records import Execution, Recommendation, RecommendationStatus
-from strikeflow.services.record_ports import (
+from strikeflow.domain.enums import RecommendationStatus
+from strikeflow.domain.records import Execution, Recommendation
+from strikeflow.services.query_ports import (
     ExecutionRecords,
     OutcomeRecords,
     RecommendationRecords,

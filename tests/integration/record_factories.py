@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from strikeflow.domain.models import InstrumentType, StrategyType
-from strikeflow.domain.records import (
+from strikeflow.domain.enums import (
     Action,
     BrokerName,
-    Execution,
     ExecutionMode,
     ExecutionStatus,
+    InstrumentType,
     PositionEffect,
-    Recommendation,
     RecommendationSource,
+    StrategyType,
 )
+from strikeflow.domain.records import Execution, Recommendation
 
 AT = datetime(2026, 11, 19, 15, 30, tzinfo=UTC)  # 10:30 in New York
 

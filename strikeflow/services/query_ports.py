@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from strikeflow.domain.records import Execution, Recommendation, RecommendationStatus
+from strikeflow.domain.enums import RecommendationStatus
+from strikeflow.domain.records import Execution, Recommendation
 
 
 class RecommendationRecords(Protocol):

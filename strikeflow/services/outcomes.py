@@ -11,6 +11,14 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from strikeflow.domain.enums import (
+    Action,
+    ExecutionStatus,
+    InstrumentType,
+    PositionEffect,
+    RecommendationStatus,
+    StrategyType,
+)
 from strikeflow.domain.errors import (
     DispatchRejected,
     InvalidMarketData,
@@ -20,17 +28,11 @@ from strikeflow.domain.errors import (
     OrderRejected,
     SizingError,
 )
-from strikeflow.domain.models import InstrumentType, OptionContract, StrategyType
+from strikeflow.domain.models import OptionContract
+from strikeflow.domain.money import CENT
 from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.orders import BrokerOrder
-from strikeflow.domain.records import (
-    MAX_TEXT,
-    Action,
-    Execution,
-    ExecutionStatus,
-    PositionEffect,
-    RecommendationStatus,
-)
+from strikeflow.domain.records import MAX_TEXT, Execution
 from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
 from strikeflow.services.messages import (
     ExecutionRecorded,
@@ -39,9 +41,7 @@ from strikeflow.services.messages import (
     as_json,
 )
 
-STOCK = InstrumentType.STOCK
 FOUR_PLACES = Decimal("0.0001")
-CENT = Decimal("0.01")
 # The errors that mean "refused", not "broke": a rule, the venue or bad input said no.
 # They end a recommendation rejected, and are expected: logged as an outcome, without
 # a traceback (the tasks' ``throws``).
@@ -145,12 +145,12 @@ def execution_of(
     recommendation's action; an option row the order's side (the right carries the
     direction), and its contract's columns (``option_columns``)."""
     traded = order.instrument
-    values = {} if traded is STOCK else option_columns(order, contract, quoted_ask)
+    values = {} if traded is InstrumentType.STOCK else option_columns(order, contract, quoted_ask)
     return Execution(
         recommendation_id=recommendation_id,
         client_order_id=order.client_order_id,
         ticker=ticker,
-        action=action if traded is STOCK else order.side,
+        action=action if traded is InstrumentType.STOCK else order.side,
         instrument_type=traded,
         broker=order.broker,
         execution_mode=order.execution_mode,

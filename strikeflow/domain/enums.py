@@ -1,0 +1,117 @@
+"""Every enumeration of the domain, in one place: what a value may be, spelled as it is
+stored, sent to the venue and shown.
+
+The records keep these as text (``recommendations.status``, ``dispatch_executions.
+instrument_type``...), the messages between steps as their values, and Alpaca's and OCC's
+spellings are kept where they are the venue's (``Right`` is ``C``/``P``, as in OCC symbols).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Right(StrEnum):
+    """An option's right, spelled as in OCC symbols."""
+
+    CALL = "C"
+    PUT = "P"
+
+
+class InstrumentType(StrEnum):
+    STOCK = "STOCK"
+    CALL = "CALL"
+    PUT = "PUT"
+
+    @property
+    def right(self) -> Right | None:
+        return {InstrumentType.CALL: Right.CALL, InstrumentType.PUT: Right.PUT}.get(self)
+
+
+class StrategyType(StrEnum):
+    DAY_TRADE = "day_trade"
+    SWING_TRADE = "swing_trade"
+
+
+class Action(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class RecommendationSource(StrEnum):
+    SCAN = "scan"
+    MANUAL = "manual"
+    API = "api"
+
+
+class RecommendationStatus(StrEnum):
+    PENDING = "pending"
+    DISPATCHED = "dispatched"
+    EXECUTED = "executed"
+    FELL_BACK = "fell_back"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (RecommendationStatus.PENDING, RecommendationStatus.DISPATCHED)
+
+
+class ExecutionStatus(StrEnum):
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    FILLED = "filled"
+    PARTIALLY_FILLED = "partially_filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class ExecutionMode(StrEnum):
+    PAPER = "PAPER"
+    LIVE = "LIVE"
+    SIMULATED = "SIMULATED"
+
+
+class BrokerName(StrEnum):
+    ALPACA = "alpaca"
+    SIMULATED = "simulated"
+
+
+class PositionEffect(StrEnum):
+    OPEN = "OPEN"
+    CLOSE = "CLOSE"
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class OrderPricing(StrEnum):
+    """How an option order's limit is set from the quote."""
+
+    MARKETABLE_LIMIT = "marketable_limit"  # buy at mid + fraction x spread (ask by default)
+    LIMIT_AT_MID = "limit_at_mid"
+    MARKET = "market"
+
+
+class BarTimeframe(StrEnum):
+    MINUTE = "1Min"
+    HOUR = "1Hour"
+    DAY = "1Day"
+
+
+class RiskBreach(StrEnum):
+    KILL_SWITCH = "kill_switch"
+    MAX_OPEN_POSITIONS = "max_open_positions"
+    MAX_DAILY_LOSS = "max_daily_loss"
+    MAX_TICKER_EXPOSURE = "max_ticker_exposure"
+    DAY_TRADE_CUTOFF = "day_trade_cutoff"
+
+
+class StrikeMode(StrEnum):
+    ATM = "atm"
+    OTM = "otm"
+    ITM = "itm"
+    DELTA = "delta"
