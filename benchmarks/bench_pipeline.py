@@ -62,15 +62,9 @@ from steps_in_process import InProcessSteps, own_cpu  # benchmarks/, beside this
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.migrate import upgrade
 from strikeflow.db.repositories import RecommendationRepository
-from strikeflow.devfleet import (
-    Fleet,
-    FleetConfig,
-    RedisDbs,
-    RedisServer,
-    SubprocessEmulator,
-    WorkerSpec,
-    free_port,
-)
+from strikeflow.devfleet.emulator import SubprocessEmulator, free_port
+from strikeflow.devfleet.redis_server import RedisServer
+from strikeflow.devfleet.workers import Fleet, FleetConfig, RedisDbs, WorkerSpec
 from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.serve import EmulatorOptions

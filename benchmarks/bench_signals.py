@@ -25,8 +25,9 @@ import numpy as np
 from strikeflow.domain.enums import BarTimeframe
 from strikeflow.domain.market import MarketClock, StockBar
 from strikeflow.services.scan import ScanContext, scan
-from strikeflow.signals import Bars, default_rules, recommend
-from strikeflow.signals.rules import RULE_DAY_TRADE, RULE_STOCK, RULE_SWING
+from strikeflow.signals.features import Bars
+from strikeflow.signals.rules import RULE_DAY_TRADE, RULE_STOCK, RULE_SWING, recommend
+from strikeflow.signals.rules_file import default_rules
 
 BAR_MINUTE = datetime(2026, 11, 19, 20, 59, tzinfo=UTC)  # 15:59 New York, the session's last
 TICKERS = 500

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from strikeflow.app_state import AppState
-    from strikeflow.broker_adapters.alpaca import AlpacaAdapter
+    from strikeflow.broker_adapters.alpaca.adapter import AlpacaAdapter
     from strikeflow.broker_adapters.fallback import FallbackBroker
     from strikeflow.config import Settings
     from strikeflow.db.dispatch_store import SqlDispatchStore
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from strikeflow.services.queries import Records
     from strikeflow.services.query_ports import DatabaseSchema
     from strikeflow.services.scan import ScanContext
-    from strikeflow.signals import Rules
+    from strikeflow.signals.rules_file import Rules
 
 
 @dataclass
@@ -144,7 +144,7 @@ def build_runtime(
 
 
 def _venue(settings: Settings) -> AlpacaAdapter:
-    from strikeflow.broker_adapters.alpaca import build_alpaca_adapter
+    from strikeflow.broker_adapters.alpaca.adapter import build_alpaca_adapter
 
     return build_alpaca_adapter(settings)
 

@@ -127,7 +127,7 @@ def _send(store: RecommendationRecords, rid: str) -> bool:
     import strikeflow.workers.app  # noqa: F401  (configures and becomes the current app)
     from strikeflow.domain.enums import RecommendationStatus
     from strikeflow.services.chain_sending import send_and_mark
-    from strikeflow.tasks import dispatch_chain
+    from strikeflow.tasks.chains import dispatch_chain
 
     def send(recommendation_id: str) -> object:
         try:

@@ -139,7 +139,8 @@ def next_open_after(now: datetime) -> datetime:
 
 
 def build_stack(args: argparse.Namespace, settings, directory: Path, start: datetime):
-    from strikeflow.devfleet import FleetConfig, LocalStack, RedisDbs, StackConfig
+    from strikeflow.devfleet.stack import LocalStack, StackConfig
+    from strikeflow.devfleet.workers import FleetConfig, RedisDbs
     from strikeflow.sim.serve import EmulatorOptions
 
     passed_on = {

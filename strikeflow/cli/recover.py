@@ -36,7 +36,7 @@ def run_recover(args: argparse.Namespace) -> int:
     import strikeflow.workers.app  # noqa: F401  (configures and becomes the current app)
     from strikeflow import bootstrap
     from strikeflow.services.recovery import recover
-    from strikeflow.tasks import dispatch_chain
+    from strikeflow.tasks.chains import dispatch_chain
 
     try:
         rt = bootstrap.runtime()

@@ -416,7 +416,7 @@ def recorded_order(recorded: Execution, intent: OrderIntent) -> BrokerOrder:
         submitted_at=recorded.submitted_at,
         filled_at=recorded.filled_at,
         position_intent=intent.position_intent,
-        simulated_reason=str(recorded.explain_json.get("simulated_reason") or "recorded"),
+        simulated_reason="an earlier delivery's simulated fill",
     )
 
 

@@ -225,11 +225,11 @@ def recommendation_status(order_status: ExecutionStatus, fell_back: bool) -> Rec
     return RecommendationStatus.FELL_BACK if fell_back else RecommendationStatus.EXECUTED
 
 
-def status_of_execution(execution: Execution) -> RecommendationStatus:
-    """The recommendation's terminal state that a recorded execution implies."""
-    return recommendation_status(
-        execution.status, execution.explain_json.get("fallback") is not None
-    )
+def status_of_execution(execution: Execution, requested: InstrumentType) -> RecommendationStatus:
+    """The recommendation's terminal state that a recorded execution implies: it fell
+    back when it traded the stock of the option ``requested``."""
+    fell_back = execution.instrument_type is InstrumentType.STOCK and requested.right is not None
+    return recommendation_status(execution.status, fell_back)
 
 
 def _outcome(placed: PlacedOrder) -> tuple[RecommendationStatus, str | None]:
@@ -260,7 +260,9 @@ def record_failure(
     reason = _clip(f"{kind}: {message}")
     stored = ctx.store.execution_by_client_order_id(client_order_id_for(recommendation_id))
     if stored is not None:
-        ctx.store.set_status(recommendation_id, status_of_execution(stored), reason)
+        rec = ctx.store.get_recommendation(recommendation_id)
+        requested = stored.instrument_type if rec is None else rec.instrument_type
+        ctx.store.set_status(recommendation_id, status_of_execution(stored, requested), reason)
         return
     failed = kind not in REJECTION_KINDS
     status = RecommendationStatus.FAILED if failed else RecommendationStatus.REJECTED

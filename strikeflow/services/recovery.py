@@ -98,7 +98,7 @@ def recover(
         coid = client_order_id_for(rec.id)
         stored = ctx.store.execution_by_client_order_id(coid)
         if stored is not None:
-            status = status_of_execution(stored)
+            status = status_of_execution(stored, rec.instrument_type)
             ctx.store.set_status(rec.id, status, "recovered: state of the recorded execution")
             report.settled.append(rec.id)
             continue
@@ -110,7 +110,9 @@ def recover(
         if placed is not None:
             row = adopted_execution(rec, placed, ctx.now())
             ctx.store.record_outcome(
-                row, status_of_execution(row), "recovered: adopted the venue's order"
+                row,
+                status_of_execution(row, rec.instrument_type),
+                "recovered: adopted the venue's order",
             )
             report.adopted.append(rec.id)
         elif not redrive:

@@ -48,16 +48,15 @@ from strikeflow.services.scan_bars import (
     session_arrays,
     session_open,
 )
-from strikeflow.signals import (
-    Bars,
+from strikeflow.signals.features import Bars
+from strikeflow.signals.rules import (
     Decision,
-    Rules,
+    SentimentProvider,
     decide,
     features_of,
-    load_rules,
     to_recommendation,
 )
-from strikeflow.signals.rules import SentimentProvider
+from strikeflow.signals.rules_file import Rules, load_rules
 
 __all__ = [
     "SCAN_LOCK_TTL_S",

@@ -1,7 +1,6 @@
-"""Thin Celery tasks: JSON in, a services call, JSON out. Importing this package
-registers every task (``strikeflow.workers.app`` includes it)."""
+"""Thin Celery tasks: a message in, a services call, the next message out. Importing this
+package registers every task (``strikeflow.workers.app`` includes it)."""
 
 from strikeflow.tasks import entry, pipeline, recovery, scan
-from strikeflow.tasks.chains import dispatch_chain
 
-__all__ = ["dispatch_chain", "entry", "pipeline", "recovery", "scan"]
+__all__ = ["entry", "pipeline", "recovery", "scan"]

@@ -18,7 +18,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import create_engine, text
 
-from strikeflow.devfleet import Fleet, FleetConfig, WorkerProcess
+from strikeflow.devfleet.workers import Fleet, FleetConfig, WorkerProcess
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.workers.config import QUEUES
 

@@ -33,15 +33,9 @@ from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.migrate import upgrade
 from strikeflow.db.reports import ReportQueries
 from strikeflow.db.repositories import RecommendationRepository
-from strikeflow.devfleet import (
-    Fleet,
-    FleetConfig,
-    RedisDbs,
-    RedisServer,
-    SubprocessEmulator,
-    WorkerSpec,
-    free_port,
-)
+from strikeflow.devfleet.emulator import SubprocessEmulator, free_port
+from strikeflow.devfleet.redis_server import RedisServer
+from strikeflow.devfleet.workers import Fleet, FleetConfig, RedisDbs, WorkerSpec
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.serve import EmulatorOptions
 from tests.e2e.chaos_support import (

@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from strikeflow.devfleet import STACK_WORKERS, RedisServer, free_port
 from strikeflow.devfleet.background import start_ticks
+from strikeflow.devfleet.emulator import free_port
+from strikeflow.devfleet.redis_server import RedisServer
+from strikeflow.devfleet.stack import STACK_WORKERS
 from tests.integration.conftest import create_database  # noqa: F401 (a fixture)
 from tests.integration.emulator import poll
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import requests
 
-from strikeflow.devfleet import ClockDriver, InProcessEmulator
+from strikeflow.devfleet.emulator import ClockDriver, InProcessEmulator
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.sim.serve import EmulatorOptions
 from tests.integration.emulator import KEY, SECRET, poll

@@ -20,7 +20,7 @@ import yaml
 from dotenv import dotenv_values
 
 from strikeflow.config import Settings
-from strikeflow.devfleet import STACK_WORKERS
+from strikeflow.devfleet.stack import STACK_WORKERS
 from strikeflow.workers.config import QUEUES
 
 ROOT = Path(__file__).resolve().parents[2]

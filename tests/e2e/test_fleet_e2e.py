@@ -19,14 +19,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from strikeflow.devfleet import (
-    FleetConfig,
-    LocalStack,
-    RedisDbs,
-    RedisServer,
-    StackConfig,
-    free_port,
-)
+from strikeflow.devfleet.emulator import free_port
+from strikeflow.devfleet.redis_server import RedisServer
+from strikeflow.devfleet.stack import LocalStack, StackConfig
+from strikeflow.devfleet.workers import FleetConfig, RedisDbs
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.services.dispatch_policy import client_order_id_for
 from strikeflow.sim.serve import DEFAULT_SYMBOLS, EmulatorOptions

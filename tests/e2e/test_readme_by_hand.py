@@ -26,8 +26,8 @@ from celery import Celery
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from strikeflow.devfleet import RedisServer
 from strikeflow.devfleet.background import start_ticks
+from strikeflow.devfleet.redis_server import RedisServer
 from tests.integration.conftest import ADMIN_URL
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -33,14 +33,9 @@ from sqlalchemy import text
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.migrate import upgrade
 from strikeflow.db.repositories import RecommendationRepository
-from strikeflow.devfleet import (
-    Fleet,
-    FleetConfig,
-    InProcessEmulator,
-    RedisDbs,
-    RedisServer,
-    WorkerSpec,
-)
+from strikeflow.devfleet.emulator import InProcessEmulator
+from strikeflow.devfleet.redis_server import RedisServer
+from strikeflow.devfleet.workers import Fleet, FleetConfig, RedisDbs, WorkerSpec
 from strikeflow.services.dispatch_policy import client_order_id_for
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.serve import EmulatorOptions

@@ -16,7 +16,9 @@ import pytest
 import requests
 from celery import Celery
 
-from strikeflow.devfleet import STACK_WORKERS, RedisServer, free_port
+from strikeflow.devfleet.emulator import free_port
+from strikeflow.devfleet.redis_server import RedisServer
+from strikeflow.devfleet.stack import STACK_WORKERS
 from tests.integration.conftest import create_database  # noqa: F401 (a fixture)
 from tests.integration.emulator import poll
 

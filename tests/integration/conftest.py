@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from strikeflow.db.engine import dispose_all
-from strikeflow.devfleet import RedisDbs
+from strikeflow.devfleet.workers import RedisDbs
 from strikeflow.sim.serve import EmulatorOptions, running_emulator
 from tests.integration.emulator import KEY, SECRET, START, EmulatorHandle
 

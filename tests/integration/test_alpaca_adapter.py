@@ -12,7 +12,8 @@ import pytest
 from alpaca.data.historical.option import OptionHistoricalDataClient
 from alpaca.data.requests import OptionChainRequest
 
-from strikeflow.broker_adapters.alpaca import AlpacaAdapter, AlpacaConfig, Secret, Timeouts
+from strikeflow.broker_adapters.alpaca.adapter import AlpacaAdapter
+from strikeflow.broker_adapters.alpaca.config import AlpacaConfig, Secret, Timeouts
 from strikeflow.broker_adapters.fallback import FallbackBroker
 from strikeflow.broker_adapters.simulated import SimulatedBroker
 from strikeflow.domain.enums import (

@@ -19,7 +19,8 @@ from decimal import Decimal
 
 import pytest
 
-from strikeflow.broker_adapters.alpaca import AlpacaAdapter, AlpacaConfig, Secret, Timeouts
+from strikeflow.broker_adapters.alpaca.adapter import AlpacaAdapter
+from strikeflow.broker_adapters.alpaca.config import AlpacaConfig, Secret, Timeouts
 from strikeflow.domain.enums import Action, ExecutionStatus, Right
 from strikeflow.domain.errors import BrokerError, BrokerUnavailable, OrderRejected
 from strikeflow.domain.market import ExpiryWindow

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import pytest
 import requests
 
-from strikeflow.devfleet import InProcessEmulator, free_port
+from strikeflow.devfleet.emulator import InProcessEmulator, free_port
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.sim.serve import EmulatorOptions
 from tests.integration.emulator import KEY, SECRET, poll

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import requests
 
-from strikeflow.devfleet import LoggedProcess, free_port
+from strikeflow.devfleet.emulator import free_port
+from strikeflow.devfleet.processes import LoggedProcess
 from strikeflow.sim.serve import EmulatorOptions, running_emulator
 from tests.integration.emulator import KEY, SECRET
 

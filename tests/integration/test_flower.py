@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from strikeflow.devfleet import Fleet, FleetConfig, WorkerSpec, free_port
+from strikeflow.devfleet.emulator import free_port
+from strikeflow.devfleet.workers import Fleet, FleetConfig, WorkerSpec
 from tests.integration.conftest import worker_dbs
 from tests.integration.emulator import poll
 

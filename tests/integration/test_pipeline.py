@@ -24,7 +24,8 @@ from strikeflow.app_state.in_redis import RedisKillSwitch
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.reports import ReportQueries
 from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
-from strikeflow.devfleet import Fleet, FleetConfig, InProcessEmulator, WorkerSpec
+from strikeflow.devfleet.emulator import InProcessEmulator
+from strikeflow.devfleet.workers import Fleet, FleetConfig, WorkerSpec
 from strikeflow.domain.enums import ExecutionMode, ExecutionStatus, RecommendationStatus
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.records import Execution, Recommendation

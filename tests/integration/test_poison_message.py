@@ -25,7 +25,8 @@ from sqlalchemy import func, select
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.repositories import RecommendationRepository
 from strikeflow.db.tables import recommendations
-from strikeflow.devfleet import Fleet, FleetConfig, InProcessEmulator, WorkerSpec
+from strikeflow.devfleet.emulator import InProcessEmulator
+from strikeflow.devfleet.workers import Fleet, FleetConfig, WorkerSpec
 from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.services.manual_signal import manual_recommendation

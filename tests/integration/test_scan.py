@@ -25,7 +25,8 @@ from sqlalchemy import text
 
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.repositories import RecommendationRepository
-from strikeflow.devfleet import Fleet, FleetConfig, InProcessEmulator, WorkerSpec
+from strikeflow.devfleet.emulator import InProcessEmulator
+from strikeflow.devfleet.workers import Fleet, FleetConfig, WorkerSpec
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.sim.serve import EmulatorOptions
 from strikeflow.workers.beat import REDBEAT_LOCK_KEY

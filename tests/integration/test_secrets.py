@@ -30,13 +30,8 @@ from sqlalchemy import MetaData, select
 from strikeflow.app_state.in_redis import RedisKillSwitch
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.repositories import RecommendationRepository
-from strikeflow.devfleet import (
-    Fleet,
-    FleetConfig,
-    InProcessEmulator,
-    WorkerSpec,
-    free_port,
-)
+from strikeflow.devfleet.emulator import InProcessEmulator, free_port
+from strikeflow.devfleet.workers import Fleet, FleetConfig, WorkerSpec
 from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.records import Recommendation

@@ -24,7 +24,7 @@ from strikeflow.broker_adapters.alpaca.transport import (
     as_requests_error,
     query_string,
 )
-from strikeflow.devfleet import free_port
+from strikeflow.devfleet.emulator import free_port
 from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
 
 TIMEOUTS = Timeouts(1.0, 0.3)

@@ -25,7 +25,7 @@ from strikeflow.app_state.in_redis import (
 )
 from strikeflow.config import DEFAULT_WATCHLIST, Settings
 from strikeflow.services.ports import KillSwitch, ScanLock, SignalCooldown
-from strikeflow.signals import InvalidRules, default_rules
+from strikeflow.signals.rules_file import InvalidRules, default_rules
 
 AT = datetime(2026, 11, 19, 15, 45, tzinfo=UTC)
 

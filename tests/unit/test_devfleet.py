@@ -8,17 +8,9 @@ from pathlib import Path
 import pytest
 
 from strikeflow.cli import _parser
-from strikeflow.devfleet import (
-    STACK_WORKERS,
-    ClockDriver,
-    Fleet,
-    FleetConfig,
-    LocalStack,
-    RedisDbs,
-    StackConfig,
-    WorkerSpec,
-    emulator_args,
-)
+from strikeflow.devfleet.emulator import ClockDriver, emulator_args
+from strikeflow.devfleet.stack import STACK_WORKERS, LocalStack, StackConfig
+from strikeflow.devfleet.workers import Fleet, FleetConfig, RedisDbs, WorkerSpec
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.sim.faults import FaultConfig
 from strikeflow.sim.serve import EmulatorOptions

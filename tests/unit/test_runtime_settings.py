@@ -21,7 +21,7 @@ from strikeflow.domain.enums import Action, ExecutionMode, ExecutionStatus, Orde
 from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
 from strikeflow.domain.market import MarketClock, OptionQuote, StockQuote
 from strikeflow.domain.orders import OrderIntent
-from strikeflow.signals import default_rules
+from strikeflow.signals.rules_file import default_rules
 
 VENUE_NOW = datetime(2037, 11, 16, 15, 45, tzinfo=UTC)
 BID, ASK = Decimal("1.20"), Decimal("1.40")

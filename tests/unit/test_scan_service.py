@@ -23,8 +23,8 @@ from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.market import MarketClock, StockBar
 from strikeflow.domain.orders import PositionSnapshot
 from strikeflow.services.scan import ScanContext, lock_key, scan
-from strikeflow.signals import default_rules
 from strikeflow.signals.rules import RULE_DAY_TRADE, RULE_STOCK, RULE_SWING
+from strikeflow.signals.rules_file import default_rules
 
 AT = datetime(2026, 11, 19, 10, 45, 20, tzinfo=NEW_YORK)  # a Thursday, in session
 OPEN = datetime(2026, 11, 19, 9, 30, tzinfo=NEW_YORK)

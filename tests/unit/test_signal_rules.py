@@ -18,15 +18,18 @@ from strikeflow.domain.enums import (
 from strikeflow.domain.errors import InvalidMarketData, InvalidRecord
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.records import MAX_ID
-from strikeflow.signals import Bars, decide, default_rules, recommend, recommendation_id
-from strikeflow.signals.features import Features
+from strikeflow.signals.features import Bars, Features
+from strikeflow.signals.ids import recommendation_id
 from strikeflow.signals.rules import (
     RULE_DAY_TRADE,
     RULE_STOCK,
     RULE_SWING,
+    decide,
     intraday_confidence,
+    recommend,
     to_recommendation,
 )
+from strikeflow.signals.rules_file import default_rules
 
 MINUTE = datetime(2026, 11, 19, 10, 45, tzinfo=NEW_YORK)
 RULES = default_rules()
