@@ -631,10 +631,17 @@ def test_record_failure_after_an_executed_row_keeps_executed():
 
 
 def test_record_failure_when_the_row_exists_but_the_status_does_not():
-    ctx, _, store, *_ = setup()
+    ctx, _, store, *_ = setup(rec_overrides={"instrument_type": InstrumentType.STOCK})
     store.upsert_execution(stock_execution(client_order_id_for("rec-1"), "rec-1", ticker="XYZ"))
     record_failure(ctx, "rec-1", "WorkerLostError", "died after the insert")
     assert store.recs["rec-1"].status is RecommendationStatus.EXECUTED
+
+
+def test_record_failure_after_a_stock_row_for_an_option_recommendation_is_fell_back():
+    ctx, _, store, *_ = setup()  # a CALL recommendation; its chain traded the stock
+    store.upsert_execution(stock_execution(client_order_id_for("rec-1"), "rec-1", ticker="XYZ"))
+    record_failure(ctx, "rec-1", "WorkerLostError", "died after the insert")
+    assert store.recs["rec-1"].status is RecommendationStatus.FELL_BACK
 
 
 def test_reconcile_records_fills_of_unfinished_orders():
