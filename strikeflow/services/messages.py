@@ -21,8 +21,8 @@ risk) ride along in ``Notes``.
 
 Every message says its schema ``version``. A message of another version (the untyped payloads
 of release 0.1.0 are version 1) is refused on purpose: ``decode`` raises
-``IncompatibleMessage``, a refusal, and the step's errback records the recommendation
-rejected with a reason naming the version. It never crashes a worker.
+``IncompatibleMessage`` (never retried), and the step's errback records the recommendation
+failed with a reason naming the version. It never crashes a worker.
 
 The keys of the version-1 payload, and where each went:
 recommendation_id, ticker, action, instrument, strategy, confidence → ``Ticket``;
@@ -229,11 +229,15 @@ def encode(message: Message) -> dict[str, Any]:
 
 
 def decode(kind: type[M], data: Any) -> M:
-    """``data`` as a ``kind`` message; another schema version, or a body that is not a
-    ``kind``, is ``IncompatibleMessage`` (a refusal: it is recorded, never retried)."""
+    """``data`` as a ``kind`` message. Another schema version, or an object that is not a
+    ``kind``, is ``IncompatibleMessage`` (recorded failed with the reason, never
+    retried); anything but a JSON object is a TypeError, as for any argument a task
+    cannot take."""
     if isinstance(data, kind):
         return data
-    version = data.get("version", 1) if isinstance(data, dict) else None
+    if not isinstance(data, dict):  # not a message of any release: an argument it cannot take
+        raise TypeError(f"a {kind.__name__} message is a JSON object, not {type(data).__name__}")
+    version = data.get("version", 1)
     if version != SCHEMA:
         raise IncompatibleMessage(
             f"a schema {version} {kind.__name__} message from another release:"

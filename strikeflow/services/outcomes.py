@@ -53,8 +53,11 @@ REFUSALS: tuple[type[Exception], ...] = (
     InvalidRecord,
     InvalidMarketData,
     InvalidPolicy,
-    IncompatibleMessage,
 )
+# Expected, yet not a refusal: a step's message from another release ends the
+# recommendation failed (nothing refused the trade; this release could not read it),
+# with a reason naming the version, logged once without a traceback, never retried.
+EXPECTED_FAILURES: tuple[type[Exception], ...] = (IncompatibleMessage,)
 # Their class names (or plain words), as the errback records them.
 REJECTION_KINDS = frozenset({"rejected", *(refusal.__name__ for refusal in REFUSALS)})
 REFUSED_ORDER = frozenset(

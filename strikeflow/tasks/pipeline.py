@@ -40,7 +40,7 @@ from strikeflow.services.messages import (
     decode,
     encode,
 )
-from strikeflow.services.outcomes import REFUSALS
+from strikeflow.services.outcomes import EXPECTED_FAILURES, REFUSALS
 from strikeflow.tasks import chains
 
 log = logging.getLogger(__name__)
@@ -78,11 +78,11 @@ STORE_RETRY = {
     "retry_jitter": True,
     "max_retries": 8,
 }
-# A refusal (a risk limit, the kill switch, the venue's no, no eligible contract, a
-# message from another release) is an outcome, not a fault: Celery logs a task raising
+# A refusal (a risk limit, the kill switch, the venue's no, no eligible contract) or a
+# message from another release is an outcome, not a fault: Celery logs a task raising
 # one of ``throws`` once, at INFO and without a traceback ("raised expected"), and still
 # calls the errback that records it. ERROR with a traceback is left to the unexpected.
-EXPECTED = {"throws": REFUSALS}
+EXPECTED = {"throws": REFUSALS + EXPECTED_FAILURES}
 
 
 def step(name: str, retry: dict[str, Any], **options: Any) -> Callable[[Callable], Any]:

@@ -13,7 +13,8 @@ on every run and machine.
 A step's message meets ``decode`` before anything else: a message spoiled in one place
 (a value replaced, a key dropped or added, another ``version``, not an object at all) is
 either still a message of its kind or an ``IncompatibleMessage`` naming where it is
-wrong, a refusal (recorded rejected, never retried), never a crash.
+wrong (a TypeError when it is no JSON object at all): recorded failed, never retried,
+never a crash.
 """
 
 from __future__ import annotations
@@ -393,10 +394,13 @@ def spoiled_messages(draw) -> tuple[type, object, str, tuple]:
     return kind, data, how, path
 
 
-def check_message_refused(error: IncompatibleMessage, kind: type, how: str, path: tuple):
-    assert failure_kind(error) == "rejected"  # recorded as a refusal, not retried
+def check_message_refused(error: Exception, kind: type, how: str, path: tuple):
+    assert failure_kind(error) == "failed"  # recorded failed, never retried
     assert len(str(error)) < 400  # names the problem, quotes little of the input
-    if how in ("version", "not an object"):
+    if how == "not an object":  # not a message of any release: an argument it cannot take
+        assert isinstance(error, TypeError), repr(error)
+        assert f"a {kind.__name__} message is a JSON object" in str(error), str(error)
+    elif how == "version":
         assert f"schema {SCHEMA}" in str(error), str(error)
         assert "another release" in str(error), str(error)
     else:
@@ -410,7 +414,7 @@ def test_a_spoiled_message_decodes_to_its_kind_or_a_refusal_naming_where(case):
     kind, data, how, path = case
     try:
         message = decode(kind, data)
-    except IncompatibleMessage as refused:
+    except (IncompatibleMessage, TypeError) as refused:
         check_message_refused(refused, kind, how, path)
         return
     assert isinstance(message, kind)
@@ -475,7 +479,7 @@ HOSTILE_MESSAGES = st.one_of(
 @settings(FUZZ, max_examples=TASK_EXAMPLES)
 @given(st.sampled_from(sorted(STEP_TASKS)), HOSTILE_MESSAGES)
 def test_a_step_task_refuses_a_hostile_message_before_its_step_runs(step_runtime, task, data):
-    with pytest.raises(IncompatibleMessage) as refused:
+    with pytest.raises((IncompatibleMessage, TypeError)) as refused:
         STEP_TASKS[task](data)
-    assert failure_kind(refused.value) == "rejected"
+    assert failure_kind(refused.value) == "failed"
     assert len(str(refused.value)) < 400

@@ -92,15 +92,15 @@ def test_a_message_of_this_version_but_another_kind_is_refused():
 
 
 def test_an_incompatible_message_ends_the_recommendation_rejected_with_its_version():
-    """What the step's errback does with the refusal: a rejection naming the version."""
+    """What the step's errback does with it: the recommendation failed, naming the version."""
     ctx, _, store, *_ = setup()
     with pytest.raises(IncompatibleMessage) as refused:
         decode(ContractSelected, VERSION_1_PAYLOAD)
     assert recommendation_id_in(VERSION_1_PAYLOAD) == "rec-1"
-    assert failure_kind(refused.value) == "rejected"
+    assert failure_kind(refused.value) == "failed"
     record_failure(ctx, "rec-1", type(refused.value).__name__, str(refused.value))
     rec = store.recs["rec-1"]
-    assert rec.status is RecommendationStatus.REJECTED
+    assert rec.status is RecommendationStatus.FAILED
     assert rec.status_reason.startswith("IncompatibleMessage: a schema 1 ContractSelected")
 
 

@@ -122,17 +122,19 @@ def test_the_errback_warns_that_a_fault_is_being_recorded(caplog):
     assert "rec-broken" in ours[0].getMessage()
 
 
-def test_a_message_from_another_release_is_recorded_rejected_without_a_line(caplog):
-    """Release 0.1.0's payload (no ``version``) still names its recommendation: the
-    refusal is recorded against it, as a refusal."""
+def test_a_message_from_another_release_is_recorded_failed_in_one_warning(caplog):
+    """Release 0.1.0's payload (no ``version``) still names its recommendation: it is
+    recorded against it, failed (this release could not read it; nothing refused the
+    trade), in one WARNING line and without a traceback (Celery's line is INFO)."""
     caplog.set_level(logging.DEBUG, logger="strikeflow.tasks.entry")
     old = {"recommendation_id": "rec-old", "spot": "100.00", "trade": "CALL"}
     refused = IncompatibleMessage("a schema 1 PriceChecked message from another release")
     rid, kind, message, explain = run_errback(refused, "rec-old", message=old)
-    assert (rid, kind, explain) == ("rec-old", "rejected", None)
+    assert (rid, kind, explain) == ("rec-old", "failed", None)
     assert "schema 1" in message
     ours = [r for r in caplog.records if r.name == "strikeflow.tasks.entry"]
-    assert [r.levelno for r in ours] == [logging.DEBUG]
+    assert [r.levelno for r in ours] == [logging.WARNING]
+    assert all(r.exc_info is None for r in ours)
 
 
 def test_a_first_steps_line_is_bound_to_its_recommendation():

@@ -415,7 +415,7 @@ def test_a_message_from_another_release_ends_rejected_and_the_worker_keeps_runni
     fakes, celery_app
 ):
     """A step handed release 0.1.0's payload (a dict with no ``version``) refuses it in
-    ``decode``: the recommendation ends rejected with a reason naming the version, and
+    ``decode``: the recommendation ends failed with a reason naming the version, and
     the next chain runs on the same worker."""
     steps, rt = fakes
     rid = "rec-old-release"
@@ -426,13 +426,13 @@ def test_a_message_from_another_release_ends_rejected_and_the_worker_keeps_runni
     step.apply_async()
 
     [(failed, kind, message)] = wait_for(lambda: steps.failures)
-    assert (failed, kind) == (rid, "rejected")
+    assert (failed, kind) == (rid, "failed")
     assert "IncompatibleMessage" in message
     assert "schema 1" in message
     assert "select_contract" in message
     assert steps.calls == []  # refused before the step ran
     rec = rt.store.recs[rid]
-    assert rec.status is RecommendationStatus.REJECTED
+    assert rec.status is RecommendationStatus.FAILED
     assert "schema 1" in rec.status_reason
     result = dispatch_chain("rec-after-the-old-one").get(timeout=15, interval=POLL_S)
     assert recorded(result, steps).recommendation_id == "rec-after-the-old-one"
@@ -464,7 +464,7 @@ def test_the_errback_finds_the_recommendation_id(request_, expected):
     [
         (DispatchRejected("over the limit"), "rejected"),
         (OrderRejected("submit", 403, 1, "no"), "rejected"),
-        (IncompatibleMessage("a schema 1 ChainFetched message from another release"), "rejected"),
+        (IncompatibleMessage("a schema 1 ChainFetched message from another release"), "failed"),
         (BrokerUnavailable("submit", "down"), "failed"),
         (RuntimeError("bug"), "failed"),
     ],
