@@ -1,5 +1,5 @@
-"""The fallback policy: a simulated execution standing in for the real broker's final
-failure, if the policy says so, and never for live trading.
+"""The fallback policy: a simulated execution standing in for an unreachable venue, in
+paper trading, if the policy says so; never for a refusal, never for live trading.
 
 ``STRIKEFLOW_ON_BROKER_FAILURE=simulate|reject``. A simulated result carries
 ``execution_mode=SIMULATED`` and the failure it stands in for, in ``simulated_reason``
@@ -9,6 +9,11 @@ Fall back only once the real broker's retries are spent: after ``BrokerUnavailab
 an earlier attempt may still have placed the order, and the simulated record cannot
 know. So the caller (submit_order's task) retries the real broker itself and hands the
 final failure to ``fall_back``.
+
+An ``OrderRejected`` is the venue's answer, not its absence: the order it refused
+(insufficient buying power, an inactive asset, a bad price) would be refused again, so
+a simulated fill in its place would record a trade that cannot happen. It is raised,
+whatever the policy, and the recommendation ends rejected with the venue's words.
 """
 
 from __future__ import annotations
@@ -50,9 +55,9 @@ class FallbackBroker:
         return f"FallbackBroker({self.primary!r}, policy={self.policy.value}, live={self.live})"
 
     def fall_back(self, intent: OrderIntent, failure: BrokerError) -> BrokerOrder:
-        """The simulated execution standing in for ``failure``, or ``failure`` itself when
-        the policy is reject or the account is live."""
-        if not self.simulates:
+        """The simulated execution standing in for an unreachable venue (``failure`` a
+        ``BrokerUnavailable``, paper trading, policy simulate); otherwise ``failure``
+        itself, raised: a refusal, the reject policy, or a live account."""
+        if not (self.simulates and isinstance(failure, BrokerUnavailable)):
             raise failure
-        kind = "unavailable" if isinstance(failure, BrokerUnavailable) else "rejected"
-        return self.simulated.submit(intent, reason=f"broker {kind}: {failure}")
+        return self.simulated.submit(intent, reason=f"broker unavailable: {failure}")

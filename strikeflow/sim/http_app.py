@@ -22,6 +22,7 @@ from strikeflow.sim import routes_market, routes_trading
 from strikeflow.sim.faults import Faults
 from strikeflow.sim.http_common import (
     BAD_REQUEST,
+    INVALID,
     NOT_FOUND,
     ClientError,
     DropConnection,
@@ -85,7 +86,7 @@ def _error_handlers(app: FastAPI) -> None:
         first = error.errors()[0] if error.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
-        return JSONResponse({"code": BAD_REQUEST, "message": message}, 422)
+        return JSONResponse({"code": INVALID, "message": message}, 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:

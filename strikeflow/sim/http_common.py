@@ -15,7 +15,8 @@ from strikeflow.sim.market import ChainQuery, Market, UnknownSymbol
 from strikeflow.sim.market_data import ContractInfo
 from strikeflow.sim.venue import Venue
 
-BAD_REQUEST = 40010000
+BAD_REQUEST = 40010000  # a body that cannot be read at all (400, 413)
+INVALID = 40010001  # a request read but refused by validation (422), as Alpaca codes it
 # Dates and instants a request may name: wide enough for any real use, narrow enough that
 # date arithmetic and time-zone conversion never overflow (years 1 and 9999 do).
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
@@ -28,10 +29,13 @@ class DropConnection(Exception):
 
 
 class ClientError(Exception):
-    """A request the emulator refuses, rendered as Alpaca renders it."""
+    """A request the emulator refuses, rendered as Alpaca renders it: a 422 carries
+    40010001 unless told otherwise, any other status 40010000."""
 
-    def __init__(self, status: int, message: str, code: int = BAD_REQUEST) -> None:
+    def __init__(self, status: int, message: str, code: int | None = None) -> None:
         super().__init__(message)
+        if code is None:
+            code = INVALID if status == 422 else BAD_REQUEST
         self.status, self.code, self.message = status, code, message
 
 

@@ -45,17 +45,16 @@ from strikeflow.domain.expiry import NEW_YORK, expiry_instant, require_aware
 from strikeflow.sim.market_data import Quote
 from strikeflow.sim.venue_book import NINE_PLACES, Book, Lot, Working, rfc3339
 from strikeflow.sim.venue_orders import (
-    DUPLICATE,
     Account,
     Order,
     OrderTicket,
     Position,
-    VenueError,
     asset_id,
-    bad_request,
     check_client_order_id,
+    duplicate,
     fill_price,
     forbidden,
+    invalid,
     make_ticket,
     not_found,
     price_of,
@@ -176,11 +175,11 @@ class Venue:
         Orders submitted at the same instant keep their acceptance order (reversed for desc).
         """
         if status not in ORDER_STATUSES:
-            raise bad_request(f"invalid status {status!r}: expected open, closed or all")
+            raise invalid(f"invalid status {status!r}: expected open, closed or all")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
-            raise bad_request(f"limit must be an integer from 1 to {MAX_LIST}")
+            raise invalid(f"limit must be an integer from 1 to {MAX_LIST}")
         if direction not in ("asc", "desc"):
-            raise bad_request(f"invalid direction {direction!r}: expected asc or desc")
+            raise invalid(f"invalid direction {direction!r}: expected asc or desc")
         wanted = None if symbols is None else frozenset(symbols)
         with self._lock:
             chosen = [
@@ -308,17 +307,17 @@ class Venue:
         # that was accepted always hears 40010001, whatever the market has done since.
         cid = check_client_order_id(client_order_id)
         if cid is not None and cid in self._by_cid:
-            raise VenueError(422, DUPLICATE, "client_order_id must be unique")
+            raise duplicate()
         ticket = make_ticket(
             symbol, qty, side, type, time_in_force, limit_price,
             cid, position_intent, extended_hours,
         )  # fmt: skip
         quote = self._quotes.quote(ticket.symbol, now)
         if quote is None:
-            raise bad_request(f"asset {ticket.symbol} not found")
+            raise invalid(f"asset {ticket.symbol} not found")
         if ticket.option is not None:
             if expiry_instant(ticket.option.expiration) <= now:
-                raise unprocessable(f"asset {ticket.symbol} is not active")
+                raise invalid(f"asset {ticket.symbol} is not active")
             self._check_options_level(ticket)
         if ticket.side == "buy":
             return self._accept(ticket, now, self._check_funds(ticket, quote))
@@ -452,17 +451,17 @@ def _close_qty(lot: Lot, qty: Number | None, percentage: Number | None) -> Decim
     """How much a DELETE /v2/positions/{symbol} sells: all, ``qty``, or ``percentage`` %."""
     whole = lot.option is not None
     if qty is not None and percentage is not None:
-        raise bad_request("give qty or percentage, not both")
+        raise invalid("give qty or percentage, not both")
     if qty is not None:
         amount = to_qty(qty, whole=whole)
     elif percentage is not None:
         share = to_number(percentage, "percentage")
         if not 0 < share <= 100:
-            raise bad_request("percentage must be within (0, 100]")
+            raise invalid("percentage must be within (0, 100]")
         places = Decimal(1) if whole else NINE_PLACES
         amount = tidy((lot.qty * share / 100).quantize(places, rounding=ROUND_DOWN))
         if amount <= 0:
-            raise bad_request(f"{share}% of {lot.qty} is less than one unit")
+            raise invalid(f"{share}% of {lot.qty} is less than one unit")
     else:
         amount = lot.qty
     if amount > lot.qty:

@@ -4,11 +4,14 @@ Everything here is pure: a submitted order's fields are checked against Alpaca's
 need no account state (shape, types, option-only rules, price increments) and turned into an
 ``OrderTicket``; the stateful rules (duplicates, buying power, quantity held) live in the venue.
 
-Refusals carry Alpaca's HTTP status and error code (see docs/ALPACA_API.md):
-40010000 malformed input, 40010001 duplicate client_order_id, 40310000 forbidden by the
-account (buying power, quantity held, options approval), 40410000 not found, 42210000 an
-order Alpaca understands but will not take (options time_in_force, sub-penny prices,
-cancel of a closed order).
+Refusals carry Alpaca's HTTP status and error code (docs/emulator.md lists them):
+422 with 40010001 for a request that fails validation (a bad qty, side, type or
+time_in_force, a limit price not above zero, an unknown or inactive asset) and, as on
+Alpaca, for a duplicate client_order_id too: the two share the code and differ by the
+message ("client_order_id must be unique"), which is how a client tells them apart.
+40310000 forbidden by the account (buying power, quantity held, options approval),
+40410000 not found, 42210000 an order Alpaca understands but will not take (options
+time_in_force, sub-penny prices, cancel of a closed order).
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from typing import Any
 from strikeflow.domain.errors import InvalidOccSymbol
 from strikeflow.domain.occ import OccSymbol, parse_occ
 
-BAD_REQUEST = 40010000
-DUPLICATE = 40010001
+INVALID = 40010001  # Alpaca's code for validation errors, a duplicate client_order_id among them
+DUPLICATE = INVALID
+DUPLICATE_MESSAGE = "client_order_id must be unique"
 FORBIDDEN = 40310000
 NOT_FOUND = 40410000
 UNPROCESSABLE = 42210000
@@ -61,8 +65,13 @@ class VenueError(Exception):
         self.extra: dict[str, Any] = dict(extra or {})
 
 
-def bad_request(message: str) -> VenueError:
-    return VenueError(422, BAD_REQUEST, message)
+def invalid(message: str) -> VenueError:
+    """A request that fails validation: 422 with Alpaca's 40010001 and what is wrong."""
+    return VenueError(422, INVALID, message)
+
+
+def duplicate() -> VenueError:
+    return VenueError(422, DUPLICATE, DUPLICATE_MESSAGE)
 
 
 def unprocessable(message: str) -> VenueError:
@@ -224,55 +233,55 @@ def check_client_order_id(client_order_id: object) -> str | None:
     if client_order_id is None:
         return None
     if not isinstance(client_order_id, str) or not 1 <= len(client_order_id) <= MAX_CLIENT_ORDER_ID:
-        raise bad_request(f"client_order_id must be 1 to {MAX_CLIENT_ORDER_ID} characters")
+        raise invalid(f"client_order_id must be 1 to {MAX_CLIENT_ORDER_ID} characters")
     return client_order_id
 
 
 def to_number(value: object, name: str) -> Decimal:
     """A finite Decimal from an int, float, Decimal or plain decimal string; 422 otherwise."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise bad_request(f"{name} must be a number")
+        raise invalid(f"{name} must be a number")
     if isinstance(value, float) and not math.isfinite(value):
-        raise bad_request(f"{name} must be a finite number")
+        raise invalid(f"{name} must be a finite number")
     if isinstance(value, str) and (len(value) > 40 or _PLAIN_NUMBER.fullmatch(value) is None):
-        raise bad_request(f"{name} must be a number")
+        raise invalid(f"{name} must be a number")
     try:
         number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     except (InvalidOperation, ValueError):
-        raise bad_request(f"{name} must be a number") from None
+        raise invalid(f"{name} must be a number") from None
     if not number.is_finite():
-        raise bad_request(f"{name} must be a finite number")
+        raise invalid(f"{name} must be a finite number")
     # Bounded so that order arithmetic never overflows and no refusal quotes a huge number.
     if number and not -MAX_DIGITS <= number.adjusted() < MAX_DIGITS:
-        raise bad_request(f"{name} is out of range (1e-{MAX_DIGITS} to 1e{MAX_DIGITS})")
+        raise invalid(f"{name} is out of range (1e-{MAX_DIGITS} to 1e{MAX_DIGITS})")
     return number
 
 
 def to_qty(value: object, *, whole: bool) -> Decimal:
     qty = to_number(value, "qty")
     if qty <= 0:
-        raise bad_request("qty must be > 0")
+        raise invalid("qty must be > 0")
     qty = tidy(qty)
     places = -int(qty.as_tuple().exponent)
     if whole and places > 0:
-        raise bad_request("qty must be integer")
+        raise invalid("qty must be integer")
     if places > MAX_QTY_PLACES:
-        raise bad_request(f"qty must have at most {MAX_QTY_PLACES} decimal places")
+        raise invalid(f"qty must have at most {MAX_QTY_PLACES} decimal places")
     return qty
 
 
 def classify(symbol: object) -> OccSymbol | None:
     """The parsed contract for an OCC symbol, None for a stock ticker; 422 for anything else."""
     if not isinstance(symbol, str) or not symbol:
-        raise bad_request("symbol is required")
+        raise invalid("symbol is required")
     if _TICKER.fullmatch(symbol):
         return None
     try:
         return parse_occ(symbol)
     except InvalidOccSymbol as bad:
         if any(c.isdigit() for c in symbol):
-            raise bad_request(str(bad)) from None
-        raise bad_request(f"asset {shown(symbol)} not found") from None
+            raise invalid(str(bad)) from None
+        raise invalid(f"asset {shown(symbol)} not found") from None
 
 
 def make_ticket(
@@ -288,13 +297,13 @@ def make_ticket(
 ) -> OrderTicket:
     """Every rule that needs no account state, in the order a reader would check them."""
     if side not in SIDES:
-        raise bad_request(f"invalid side {shown(side)}: expected buy or sell")
+        raise invalid(f"invalid side {shown(side)}: expected buy or sell")
     if type not in TYPES:
-        raise bad_request(f"invalid order type {shown(type)}: the emulator takes market or limit")
+        raise invalid(f"invalid order type {shown(type)}: the emulator takes market or limit")
     if time_in_force not in TIME_IN_FORCE:
-        raise bad_request(f"invalid time_in_force {shown(time_in_force)}")
+        raise invalid(f"invalid time_in_force {shown(time_in_force)}")
     if not isinstance(extended_hours, bool):
-        raise bad_request("extended_hours must be a boolean")
+        raise invalid("extended_hours must be a boolean")
     option = classify(symbol)
     limit = _limit_price(type, limit_price, option is not None)
     intent = _intent(position_intent, side)
@@ -319,13 +328,13 @@ def make_ticket(
 def _limit_price(order_type: object, limit_price: object, is_option: bool) -> Decimal | None:
     if order_type == "market":
         if limit_price is not None:
-            raise bad_request("limit_price must not be given for a market order")
+            raise invalid("limit_price must not be given for a market order")
         return None
     if limit_price is None:
-        raise bad_request("limit_price is required for a limit order")
+        raise invalid("limit_price is required for a limit order")
     price = to_number(limit_price, "limit_price")
     if price <= 0:
-        raise bad_request("limit_price must be > 0")
+        raise invalid("limit_price must be > 0")
     price = tidy(price)
     allowed = 2 if is_option or price >= 1 else 4
     if -int(price.as_tuple().exponent) > allowed:
@@ -340,9 +349,9 @@ def _intent(position_intent: object, side: object) -> str | None:
     if position_intent is None:
         return None
     if position_intent not in INTENTS:
-        raise bad_request(f"invalid position_intent {shown(position_intent)}")
+        raise invalid(f"invalid position_intent {shown(position_intent)}")
     if not str(position_intent).startswith(f"{side}_"):
-        raise bad_request(f"position_intent {position_intent} does not match side {side}")
+        raise invalid(f"position_intent {position_intent} does not match side {side}")
     return str(position_intent)
 
 

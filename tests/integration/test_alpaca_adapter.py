@@ -236,9 +236,24 @@ def test_rejections_carry_alpacas_code_and_message(adapter):
     assert broke.value.message == "insufficient buying power"
     with pytest.raises(OrderRejected) as unknown:
         adapter.submit(OrderIntent(client_order_id("rec-ghost"), "ZZZZ", Action.BUY, D(1)))
-    assert unknown.value.code == 40010000
+    assert (unknown.value.status, unknown.value.code) == (422, 40010001)
     assert "ZZZZ" in unknown.value.message
     assert adapter.order_by_client_id(client_order_id("rec-broke")) is None
+
+
+def requests_seen(emulator) -> int:
+    return emulator.faults()["counts"].get("requests", 0)
+
+
+def test_a_validation_error_is_refused_after_one_post_never_looked_up(adapter, emulator):
+    expired = "SPY261113C00600000"  # expired the week before START: no longer listed
+    before = requests_seen(emulator)
+    with pytest.raises(OrderRejected) as inactive:
+        adapter.submit(OrderIntent(client_order_id("rec-expired"), expired, Action.BUY, D(1)))
+    assert (inactive.value.status, inactive.value.code) == (422, 40010001)
+    assert inactive.value.message == f"asset {expired} not found"
+    assert requests_seen(emulator) - before == 1  # the POST alone: no lookup, no retry
+    assert emulator.audit() == []
 
 
 def submit_or_fall_back(
@@ -252,15 +267,13 @@ def submit_or_fall_back(
         return fallback.fall_back(intent, failure)
 
 
-def test_fallback_simulates_what_the_venue_refuses_or_cannot_take(adapter, emulator):
+def test_fallback_simulates_what_the_venue_cannot_take_never_what_it_refuses(adapter, emulator):
     simulated = SimulatedBroker(adapter, cash=D(10_000_000))
     broker = FallbackBroker(adapter, simulated, "simulate", live=adapter.config.live)
     big_buy = OrderIntent(client_order_id("rec-big"), "SPY", Action.BUY, D(1_000))
-    big = submit_or_fall_back(adapter, broker, big_buy)
-    assert big.execution_mode is ExecutionMode.SIMULATED
-    assert big.status is ExecutionStatus.FILLED
-    assert big.filled_avg_price == adapter.stock_quote("SPY").ask
-    assert "insufficient buying power" in big.explain()["simulated_reason"]
+    with pytest.raises(OrderRejected, match="insufficient buying power"):
+        submit_or_fall_back(adapter, broker, big_buy)
+    assert simulated.order_by_client_id(big_buy.client_order_id) is None
     emulator.faults(error_5xx=1.0)  # down for orders and for quotes
     call = "SPY261218C00600000"
     limit = OrderIntent(client_order_id("rec-down"), call, Action.BUY, D(1), "limit", D("3.10"))

@@ -31,20 +31,20 @@ def post_order(emulator, **changes):
 
 
 def test_unknown_stock_symbol(emulator):
-    refused(get(emulator, "/v2/stocks/quotes/latest", symbols="AAPL,NOPEX"), 422, 40010000, "NOPEX")
-    refused(get(emulator, "/v2/stocks/bars", symbols="ZZZZZ", timeframe="1Min"), 422, 40010000)
+    refused(get(emulator, "/v2/stocks/quotes/latest", symbols="AAPL,NOPEX"), 422, 40010001, "NOPEX")
+    refused(get(emulator, "/v2/stocks/bars", symbols="ZZZZZ", timeframe="1Min"), 422, 40010001)
 
 
 def test_unknown_underlying_for_a_chain(emulator):
-    refused(get(emulator, "/v1beta1/options/snapshots/NOPE"), 422, 40010000, "NOPE")
-    refused(get(emulator, "/v2/options/contracts", underlying_symbols="NOPE"), 422, 40010000)
+    refused(get(emulator, "/v1beta1/options/snapshots/NOPE"), 422, 40010001, "NOPE")
+    refused(get(emulator, "/v2/options/contracts", underlying_symbols="NOPE"), 422, 40010001)
 
 
 @pytest.mark.parametrize("symbol", ["AAPL2611C00190000", "AAPL261120X00190000", "AAPL261120C0019"])
 def test_malformed_occ_symbols(emulator, symbol):
-    body = refused(get(emulator, "/v1beta1/options/snapshots", symbols=symbol), 422, 40010000)
+    body = refused(get(emulator, "/v1beta1/options/snapshots", symbols=symbol), 422, 40010001)
     assert symbol in body["message"]
-    refused(post_order(emulator, symbol=symbol), 422, 40010000)
+    refused(post_order(emulator, symbol=symbol), 422, 40010001)
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_bad_quantities(emulator, qty, named):
     if named == "buying":
         refused(reply, 403, 40310000, "insufficient buying power")
     else:
-        refused(reply, 422, 40010000, named)
+        refused(reply, 422, 40010001, named)
     assert emulator.audit() == []
 
 
@@ -76,7 +76,7 @@ def test_nan_as_a_json_literal(emulator):
         headers={"content-type": "application/json"},
         timeout=10,
     )
-    refused(reply, 422, 40010000, "qty")
+    refused(reply, 422, 40010001, "qty")
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_bad_order_fields_name_the_field(emulator, changes, named):
 
 def test_missing_fields_are_listed(emulator):
     reply = emulator.session.post(f"{emulator.url}/v2/orders", json={"symbol": "AAPL"}, timeout=10)
-    refused(reply, 422, 40010000, "qty", "side", "type", "time_in_force")
+    refused(reply, 422, 40010001, "qty", "side", "type", "time_in_force")
 
 
 def test_a_body_that_is_not_json(emulator):
@@ -112,7 +112,7 @@ def test_an_unknown_route(emulator):
 
 
 def test_an_unknown_order_status_filter(emulator):
-    refused(get(emulator, "/v2/orders", status="pending"), 422, 40010000, "status")
+    refused(get(emulator, "/v2/orders", status="pending"), 422, 40010001, "status")
 
 
 def test_an_unknown_order(emulator):
@@ -143,13 +143,13 @@ def test_an_oversized_body(emulator):
 )
 def test_bad_query_parameters(emulator, params, named):
     reply = get(emulator, "/v2/options/contracts", underlying_symbols="AAPL", **params)
-    refused(reply, 422, 40010000, named)
+    refused(reply, 422, 40010001, named)
 
 
 def test_the_clock_never_goes_back(emulator):
     reply = emulator.session.post(
         f"{emulator.url}/_sim/clock", json={"to": "2020-01-01T00:00:00Z"}, timeout=10
     )
-    refused(reply, 422, 40010000, "forward")
+    refused(reply, 422, 40010001, "forward")
     reply = emulator.session.post(f"{emulator.url}/_sim/clock", json={"seconds": -5}, timeout=10)
-    refused(reply, 422, 40010000, "seconds")
+    refused(reply, 422, 40010001, "seconds")

@@ -96,11 +96,13 @@ def test_reject_or_live_trading_lets_the_failure_stand(monkeypatch, policy, pape
     assert raised.value is failure
 
 
-def test_a_refusal_is_simulated_too_under_simulate(monkeypatch):
+def test_a_refusal_is_never_simulated_even_under_simulate(monkeypatch):
     monkeypatch.setenv("STRIKEFLOW_ON_BROKER_FAILURE", "simulate")
-    refused = OrderRejected("submit order", 403, 40310000, "insufficient buying power")
-    order = wired().fallback.fall_back(stock_buy(), refused)
-    assert order.execution_mode is ExecutionMode.SIMULATED
+    monkeypatch.setenv("STRIKEFLOW_ALPACA_PAPER", "true")
+    refused = OrderRejected("submit order", 422, 40010001, "limit price must be > 0")
+    with pytest.raises(OrderRejected) as raised:
+        wired().fallback.fall_back(stock_buy(), refused)
+    assert raised.value is refused
 
 
 def test_the_pricing_settings_reach_the_steps_policy(monkeypatch):

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from strikeflow.broker_adapters.alpaca.errors import is_duplicate
+from strikeflow.domain.errors import OrderRejected
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.sim.market_data import Quote
 from strikeflow.sim.venue import Venue
@@ -325,7 +327,7 @@ def test_fills_are_tried_in_acceptance_order(venue, clock, quotes):
 
 @pytest.mark.parametrize("qty", [1.5, "2.5", Decimal("0.1")])
 def test_options_take_whole_contracts_only(venue, qty):
-    refused(lambda: venue.submit(CALL, qty, "buy", "market", "day"), 422, 40010000, "integer")
+    refused(lambda: venue.submit(CALL, qty, "buy", "market", "day"), 422, 40010001, "integer")
 
 
 def test_a_float_whole_number_of_contracts_is_fine(venue):
@@ -390,7 +392,7 @@ def test_approval_level_0_cannot_trade_options_at_all(quotes, clock):
 
 def test_an_expired_contract_is_refused(venue, clock):
     clock.now = datetime(2026, 11, 20, 16, 0, tzinfo=NEW_YORK)  # its expiration close
-    refused(lambda: buy_calls(venue), 422, 42210000, CALL, "not active")
+    refused(lambda: buy_calls(venue), 422, 40010001, CALL, "not active")
     assert venue.audit() == []
 
 
@@ -404,12 +406,13 @@ def test_a_contract_on_its_last_minute_is_still_tradable(venue, clock):
 
 def test_client_order_id_is_unique(venue):
     venue.submit(CALL, 1, "buy", "market", "day", client_order_id="sf-1")
-    refused(
+    error = refused(
         lambda: venue.submit(STOCK, 2, "buy", "market", "day", client_order_id="sf-1"),
         422,
         40010001,
-        "client_order_id must be unique",
     )
+    assert error.message == "client_order_id must be unique"  # Alpaca's words, to the letter
+    assert is_duplicate(OrderRejected("submit", error.status, error.code, error.message))
     assert len(venue.audit()) == 1
 
 
@@ -559,12 +562,12 @@ def test_close_position_refusals(venue, clock):
     refused(lambda: venue.close_position(CALL), 404, 40410000, "position not found")
     holding_calls(venue, clock)
     before = state(venue)
-    refused(lambda: venue.close_position(CALL, qty=1, percentage=50), 422, 40010000, "not both")
+    refused(lambda: venue.close_position(CALL, qty=1, percentage=50), 422, 40010001, "not both")
     refused(lambda: venue.close_position(CALL, qty=4), 403, 40310000, "insufficient qty")
-    refused(lambda: venue.close_position(CALL, qty=1.5), 422, 40010000, "integer")
-    refused(lambda: venue.close_position(CALL, percentage=10), 422, 40010000, "less than one")
-    refused(lambda: venue.close_position(CALL, percentage=150), 422, 40010000, "percentage")
-    refused(lambda: venue.close_position(CALL, percentage=0), 422, 40010000, "percentage")
+    refused(lambda: venue.close_position(CALL, qty=1.5), 422, 40010001, "integer")
+    refused(lambda: venue.close_position(CALL, percentage=10), 422, 40010001, "less than one")
+    refused(lambda: venue.close_position(CALL, percentage=150), 422, 40010001, "percentage")
+    refused(lambda: venue.close_position(CALL, percentage=0), 422, 40010001, "percentage")
     assert state(venue) == before
 
 
@@ -649,51 +652,51 @@ GOOD = {
 @pytest.mark.parametrize(
     ("changes", "status", "code", "named"),
     [
-        ({"qty": float("nan")}, 422, 40010000, "qty must be a finite number"),
-        ({"qty": float("inf")}, 422, 40010000, "qty must be a finite number"),
-        ({"qty": Decimal("NaN")}, 422, 40010000, "qty must be a finite number"),
-        ({"qty": -1}, 422, 40010000, "qty must be > 0"),
-        ({"qty": 0}, 422, 40010000, "qty must be > 0"),
-        ({"qty": "ten"}, 422, 40010000, "qty must be a number"),
-        ({"qty": "1e3"}, 422, 40010000, "qty must be a number"),
-        ({"qty": ""}, 422, 40010000, "qty must be a number"),
-        ({"qty": True}, 422, 40010000, "qty must be a number"),
-        ({"qty": None}, 422, 40010000, "qty must be a number"),
-        ({"qty": [1]}, 422, 40010000, "qty must be a number"),
-        ({"qty": 1e300}, 422, 40010000, "qty"),
-        ({"qty": 10**5000}, 422, 40010000, "qty"),
-        ({"qty": Decimal("1E+999999")}, 422, 40010000, "qty"),
+        ({"qty": float("nan")}, 422, 40010001, "qty must be a finite number"),
+        ({"qty": float("inf")}, 422, 40010001, "qty must be a finite number"),
+        ({"qty": Decimal("NaN")}, 422, 40010001, "qty must be a finite number"),
+        ({"qty": -1}, 422, 40010001, "qty must be > 0"),
+        ({"qty": 0}, 422, 40010001, "qty must be > 0"),
+        ({"qty": "ten"}, 422, 40010001, "qty must be a number"),
+        ({"qty": "1e3"}, 422, 40010001, "qty must be a number"),
+        ({"qty": ""}, 422, 40010001, "qty must be a number"),
+        ({"qty": True}, 422, 40010001, "qty must be a number"),
+        ({"qty": None}, 422, 40010001, "qty must be a number"),
+        ({"qty": [1]}, 422, 40010001, "qty must be a number"),
+        ({"qty": 1e300}, 422, 40010001, "qty"),
+        ({"qty": 10**5000}, 422, 40010001, "qty"),
+        ({"qty": Decimal("1E+999999")}, 422, 40010001, "qty"),
         ({"qty": 1e30}, 403, 40310000, "insufficient buying power"),
-        ({"symbol": STOCK, "qty": Decimal("1E-10")}, 422, 40010000, "decimal places"),
-        ({"limit_price": float("nan")}, 422, 40010000, "limit_price must be a finite number"),
-        ({"limit_price": "cheap"}, 422, 40010000, "limit_price must be a number"),
-        ({"limit_price": False}, 422, 40010000, "limit_price must be a number"),
-        ({"limit_price": -2}, 422, 40010000, "limit_price must be > 0"),
-        ({"limit_price": None}, 422, 40010000, "limit_price is required"),
-        ({"limit_price": Decimal("1E+999998"), "qty": 1000}, 422, 40010000, "limit_price"),
+        ({"symbol": STOCK, "qty": Decimal("1E-10")}, 422, 40010001, "decimal places"),
+        ({"limit_price": float("nan")}, 422, 40010001, "limit_price must be a finite number"),
+        ({"limit_price": "cheap"}, 422, 40010001, "limit_price must be a number"),
+        ({"limit_price": False}, 422, 40010001, "limit_price must be a number"),
+        ({"limit_price": -2}, 422, 40010001, "limit_price must be > 0"),
+        ({"limit_price": None}, 422, 40010001, "limit_price is required"),
+        ({"limit_price": Decimal("1E+999998"), "qty": 1000}, 422, 40010001, "limit_price"),
         ({"limit_price": 2.155}, 422, 42210000, "sub-penny"),
-        ({"type": "market"}, 422, 40010000, "limit_price must not be given"),
-        ({"side": "hold"}, 422, 40010000, "invalid side hold"),
-        ({"side": "BUY"}, 422, 40010000, "invalid side"),
-        ({"side": True}, 422, 40010000, "invalid side"),
-        ({"type": "stop"}, 422, 40010000, "invalid order type stop"),
-        ({"type": None}, 422, 40010000, "invalid order type"),
-        ({"time_in_force": "forever"}, 422, 40010000, "invalid time_in_force forever"),
-        ({"extended_hours": "yes"}, 422, 40010000, "extended_hours must be a boolean"),
-        ({"position_intent": "sell_to_close"}, 422, 40010000, "does not match side"),
-        ({"position_intent": "hodl"}, 422, 40010000, "invalid position_intent"),
-        ({"symbol": "AAPL261120X00190000"}, 422, 40010000, "invalid OCC symbol"),
-        ({"symbol": "AAPL261131C00190000"}, 422, 40010000, "not a real date"),
-        ({"symbol": "AAPL2611C00190000"}, 422, 40010000, "invalid OCC symbol"),
-        ({"symbol": "TOOLONGROOT261120C00190000"}, 422, 40010000, "invalid OCC symbol"),
-        ({"symbol": "aapl261120c00190000"}, 422, 40010000, "lowercase"),
-        ({"symbol": ""}, 422, 40010000, "symbol is required"),
-        ({"symbol": None}, 422, 40010000, "symbol is required"),
-        ({"symbol": "ZZZZ"}, 422, 40010000, "asset ZZZZ not found"),
-        ({"symbol": "AAPL261120C00999000"}, 422, 40010000, "AAPL261120C00999000 not found"),
-        ({"client_order_id": "x" * 129}, 422, 40010000, "client_order_id"),
-        ({"client_order_id": ""}, 422, 40010000, "client_order_id"),
-        ({"client_order_id": 7}, 422, 40010000, "client_order_id"),
+        ({"type": "market"}, 422, 40010001, "limit_price must not be given"),
+        ({"side": "hold"}, 422, 40010001, "invalid side hold"),
+        ({"side": "BUY"}, 422, 40010001, "invalid side"),
+        ({"side": True}, 422, 40010001, "invalid side"),
+        ({"type": "stop"}, 422, 40010001, "invalid order type stop"),
+        ({"type": None}, 422, 40010001, "invalid order type"),
+        ({"time_in_force": "forever"}, 422, 40010001, "invalid time_in_force forever"),
+        ({"extended_hours": "yes"}, 422, 40010001, "extended_hours must be a boolean"),
+        ({"position_intent": "sell_to_close"}, 422, 40010001, "does not match side"),
+        ({"position_intent": "hodl"}, 422, 40010001, "invalid position_intent"),
+        ({"symbol": "AAPL261120X00190000"}, 422, 40010001, "invalid OCC symbol"),
+        ({"symbol": "AAPL261131C00190000"}, 422, 40010001, "not a real date"),
+        ({"symbol": "AAPL2611C00190000"}, 422, 40010001, "invalid OCC symbol"),
+        ({"symbol": "TOOLONGROOT261120C00190000"}, 422, 40010001, "invalid OCC symbol"),
+        ({"symbol": "aapl261120c00190000"}, 422, 40010001, "lowercase"),
+        ({"symbol": ""}, 422, 40010001, "symbol is required"),
+        ({"symbol": None}, 422, 40010001, "symbol is required"),
+        ({"symbol": "ZZZZ"}, 422, 40010001, "asset ZZZZ not found"),
+        ({"symbol": "AAPL261120C00999000"}, 422, 40010001, "AAPL261120C00999000 not found"),
+        ({"client_order_id": "x" * 129}, 422, 40010001, "client_order_id"),
+        ({"client_order_id": ""}, 422, 40010001, "client_order_id"),
+        ({"client_order_id": 7}, 422, 40010001, "client_order_id"),
     ],
 )
 def test_bad_input_is_refused_by_name_and_changes_nothing(venue, changes, status, code, named):
@@ -702,6 +705,8 @@ def test_bad_input_is_refused_by_name_and_changes_nothing(venue, changes, status
     ticket = {**GOOD, **changes}
     error = refused(lambda: venue.submit(**ticket), status, code, named)
     assert len(error.message) < 200
+    # Alpaca's code for a duplicate, but not its message: the adapter must not take it for one.
+    assert not is_duplicate(OrderRejected("submit", error.status, error.code, error.message))
     assert state(venue) == before
     # The refused order took nothing, not even its client_order_id.
     accepted = venue.submit(CALL, 1, "buy", "market", "day", client_order_id="sf-bad")

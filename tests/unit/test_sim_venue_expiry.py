@@ -269,7 +269,7 @@ def test_open_orders_on_an_expired_contract_are_expired(venue, clock, quotes):
     account = venue.account()
     assert account.buying_power == account.cash == 9355 + 1500
     clock.now = FRIDAY_CLOSE
-    refused(lambda: venue.submit(CALL, 1, "buy", "market", "day"), 422, 42210000, "not active")
+    refused(lambda: venue.submit(CALL, 1, "buy", "market", "day"), 422, 40010001, "not active")
 
 
 def test_a_settlement_price_that_is_not_a_price_is_an_error(venue, clock, quotes):

@@ -183,22 +183,34 @@ def test_with_no_market_a_limit_fills_at_its_price_and_a_market_order_cannot(mar
 # -- the fallback policy ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "failure",
-    [
-        BrokerUnavailable("submit", "read timeout"),
-        OrderRejected("submit", 403, 40310000, "insufficient buying power"),
-    ],
-)
-def test_paper_failures_are_simulated_and_say_why(sim, failure):
+def test_an_unreachable_paper_venue_is_simulated_and_says_why(sim):
+    failure = BrokerUnavailable("submit", "read timeout")
     broker = FallbackBroker(FakeBroker(failure), sim, FailurePolicy.SIMULATE, live=False)
     order = broker.fall_back(buy(), failure)
     assert order.execution_mode is ExecutionMode.SIMULATED
     assert order.status is ExecutionStatus.FILLED
-    assert str(failure) in order.simulated_reason
+    assert order.simulated_reason == f"broker unavailable: {failure}"
     assert order.explain()["simulated_reason"] == order.simulated_reason
     assert sim.order_by_client_id("cid-1") == order
     assert broker.fall_back(buy(), failure) == order  # the retry finds the simulated one
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        OrderRejected("submit", 403, 40310000, "insufficient buying power"),
+        OrderRejected("submit", 422, 40010001, 'asset "XYZ" is not active'),
+        OrderRejected("submit", 422, 40010001, "limit price must be > 0"),
+        OrderRejected("submit", 401, None, "authentication failed: unauthorized."),
+    ],
+)
+@pytest.mark.parametrize(("policy", "live"), [("simulate", False), ("reject", False)])
+def test_a_refusal_is_never_simulated_whatever_the_policy(sim, refused, policy, live):
+    broker = FallbackBroker(FakeBroker(refused), sim, policy, live=live)
+    with pytest.raises(OrderRejected) as raised:
+        broker.fall_back(buy(), refused)
+    assert raised.value is refused
+    assert sim.order_by_client_id("cid-1") is None
 
 
 @pytest.mark.parametrize(

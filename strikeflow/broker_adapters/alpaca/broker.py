@@ -6,12 +6,18 @@ Idempotent submit, in two steps, resting on Alpaca's uniqueness of client_order_
 1. submit it, once: the HTTP clients never retry (see ``http``), so one call here is
    one POST on the wire. An earlier attempt that placed the order (perhaps one whose
    reply was lost) makes this POST a duplicate;
-2. if the reply is a 422 duplicate, or is ambiguous (a timeout after sending, a 5xx
+2. if the reply is a 422 duplicate (its message says the client_order_id must be
+   unique: ``errors.is_duplicate``), or is ambiguous (a timeout after sending, a 5xx
    that may follow a commit, a dropped connection, a truncated body), look the
    client_order_id up. Found: that order is the answer. Not found: the failure is
    reported as ``BrokerUnavailable`` and the caller retries the whole call with the
    same intent. Should the POST still land later, the retry's POST is a duplicate,
    which step 2 resolves to the one order.
+
+Any other refusal (a 4xx: a validation error, insufficient buying power, bad keys) is
+``OrderRejected`` after that one POST, with the venue's status, code and message: no
+lookup, no retry. Alpaca shares the duplicate's code with its validation errors, so a
+code alone never sends the call into step 2.
 
 No lookup before the POST: it would cost every order a round trip to learn what the
 venue's own uniqueness check says anyway.

@@ -1,6 +1,13 @@
 """Alpaca failures as domain errors: transient (``BrokerUnavailable``) or permanent
 (``OrderRejected``), with Alpaca's own code and message, and never a secret.
 
+Transient: no reply, a 429, a 5xx. Every other 4xx is the venue refusing (400, 401, 403,
+404, 422): retrying the same request cannot help. Alpaca's error codes are shared
+between errors (422 with 40010001 stands for many validation errors: an inactive asset,
+a limit price not above zero, a client_order_id too long), so the one refusal that
+means something else, a duplicate client_order_id, is told by its message
+(``is_duplicate``), never by its code alone. A 401 carries no code at all.
+
 alpaca-py raises ``APIError(response text)`` for any HTTP error; its ``code`` and
 ``message`` properties parse that text as JSON and raise themselves when the body is
 not JSON or lacks the key (a proxy's HTML 502, say), so they are never called here.
@@ -12,6 +19,7 @@ scrubbed of the keys before they go anywhere; the original exception is not chai
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,8 +29,11 @@ from alpaca.common.exceptions import APIError
 
 from strikeflow.domain.errors import BrokerError, BrokerUnavailable, DomainError, OrderRejected
 
-DUPLICATE_CLIENT_ORDER_ID = 40010001
 NOT_FOUND = 404
+UNAUTHORIZED = 401
+# Alpaca's duplicate: 422 "client_order_id must be unique". Matched on that meaning, in any
+# case and spacing, so that "client_order_id must be no more than 128 characters" is not.
+DUPLICATE_MESSAGE = re.compile(r"client[\s_-]*order[\s_-]*id\b.*\bmust\s+be\s+unique", re.I)
 MAX_MESSAGE = 300
 REDACTED = "[redacted]"
 
@@ -75,6 +86,8 @@ def classify(error: BaseException, operation: str, secrets: Iterable[str] = ()) 
         message = scrub(failure.message, secrets)
         if failure.transient:
             return BrokerUnavailable(operation, message, failure.status)
+        if failure.status == UNAUTHORIZED:  # bad or missing keys: say so, the body may not
+            message = f"authentication failed, check the API key and secret: {message}"
         return OrderRejected(operation, failure.status, failure.code, message)
     if isinstance(error, requests.Timeout):
         kind = "read timeout" if isinstance(error, requests.ReadTimeout) else "connect timeout"
@@ -89,11 +102,15 @@ def classify(error: BaseException, operation: str, secrets: Iterable[str] = ()) 
 
 
 def is_duplicate(error: BrokerError) -> bool:
-    """A 422 saying the client_order_id is taken: an earlier attempt placed the order."""
+    """A 422 saying the client_order_id must be unique: an earlier attempt placed the order.
+
+    Told by the message: Alpaca sends the same code (40010001) for validation errors, and
+    taking one of those for a duplicate would send the caller looking for an order that
+    was never placed."""
     return (
         isinstance(error, OrderRejected)
         and error.status == 422
-        and error.code == DUPLICATE_CLIENT_ORDER_ID
+        and DUPLICATE_MESSAGE.search(error.message) is not None
     )
 
 
