@@ -217,6 +217,17 @@ def test_contract_and_snapshot_merge_into_an_option_contract():
     assert no_oi.open_interest == 0
 
 
+def test_the_multiplier_is_the_contracts_own_not_its_size():
+    """An adjusted contract: Alpaca's ``size`` stays 100, ``multiplier`` says 10."""
+    quote = parsing.option_quote(CALL, snapshot())
+    adjusted = parsing.listed_contract(contract_meta(multiplier="10", size="100"))
+    assert parsing.option_contract(adjusted, quote).multiplier == 10
+    standard = parsing.listed_contract(contract_meta(multiplier="100"))
+    assert parsing.option_contract(standard, quote).multiplier == 100
+    unsaid = parsing.listed_contract({k: v for k, v in contract_meta().items() if k != "size"})
+    assert unsaid.multiplier == 100  # no multiplier sent: a standard listing
+
+
 def test_the_daily_bar_carries_option_volume_to_the_contract():
     quote = parsing.option_quote(CALL, snapshot(daily_bar=True))
     assert quote.volume == 4321
@@ -248,7 +259,9 @@ def test_a_malformed_raw_snapshot_is_a_malformed_reply(broken):
 
 def test_a_malformed_raw_contract_is_a_malformed_reply():
     with pytest.raises(BrokerUnavailable, match="malformed reply"), translated("contracts"):
-        parsing.listed_contract({k: v for k, v in contract_meta().items() if k != "size"})
+        parsing.listed_contract(
+            {k: v for k, v in contract_meta().items() if k != "underlying_symbol"}
+        )
 
 
 # -- failure classification ---------------------------------------------------------------

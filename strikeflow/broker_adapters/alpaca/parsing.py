@@ -84,6 +84,8 @@ RIGHT_TO_ALPACA: Mapping[Right, ContractType] = {
     Right.PUT: ContractType.PUT,
 }
 
+STANDARD_MULTIPLIER = 100  # shares per contract, OCC's standard
+
 
 def money(value: Any) -> Decimal | None:
     """A Decimal from Alpaca's string or float money; None stays None."""
@@ -273,8 +275,16 @@ def listed_contract(raw: Mapping[str, Any]) -> ListedContract:
             right=occ.right,
             strike=occ.strike,
             open_interest=int(open_interest) if open_interest else 0,
-            multiplier=int(Decimal(str(raw["size"]))),
+            multiplier=_multiplier(raw),
         )
+
+
+def _multiplier(raw: Mapping[str, Any]) -> int:
+    """Shares a contract delivers, from ``multiplier``: an adjusted contract (after a
+    split or a merger) delivers other than 100, while its ``size`` still says 100. A
+    listing that sends no ``multiplier`` lists standard contracts only."""
+    multiplier = raw.get("multiplier")
+    return STANDARD_MULTIPLIER if multiplier is None else int(Decimal(str(multiplier)))
 
 
 def option_contract(listed: ListedContract, quote: OptionQuote) -> OptionContract:
