@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -18,6 +19,9 @@ DEFAULT_DATABASE_URL = "sqlite:///./strikeflow.db"
 # scipy), so reading the settings stays quick.
 WATCHLIST_TICKER = re.compile(r"[A-Z][A-Z0-9.\-/]{0,15}")
 MAX_WATCHLIST = 2_000
+
+# Alpaca's trading hosts (paper and live): no market data is served there.
+ALPACA_TRADING_HOSTS = frozenset({"paper-api.alpaca.markets", "api.alpaca.markets"})
 
 
 def read_by(*processes: str) -> dict[str, Any]:
@@ -130,8 +134,29 @@ class Settings(BaseSettings):
     alpaca_base_url: str | None = Field(
         default=None,
         description=(
-            "One URL for trading and market data at once, e.g. `http://127.0.0.1:8765`"
-            " for the emulator (no trailing slash). Unset: Alpaca's own endpoints."
+            "One URL for trading and market data at once: the emulator's, e.g."
+            " `http://127.0.0.1:8765`. Alpaca serves the two from different hosts: for"
+            " Alpaca itself leave this unset (or set the two URLs below). Alpaca's trading"
+            " host here is refused, since market data would go to it and get 404."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI),
+    )
+    alpaca_trading_url: str | None = Field(
+        default=None,
+        description=(
+            "The trading API (account, orders, positions, contracts). Unset: the"
+            " STRIKEFLOW_ALPACA_BASE_URL if set, else Alpaca's paper host"
+            " `https://paper-api.alpaca.markets` or, with STRIKEFLOW_ALPACA_PAPER=false,"
+            " the live host `https://api.alpaca.markets`."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI),
+    )
+    alpaca_data_url: str | None = Field(
+        default=None,
+        description=(
+            "The market data API (bars, quotes, option snapshots). Unset: the"
+            " STRIKEFLOW_ALPACA_BASE_URL if set, else `https://data.alpaca.markets`."
+            " Alpaca's trading hosts are refused here."
         ),
         json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI),
     )
@@ -159,6 +184,16 @@ class Settings(BaseSettings):
             " subscription)."
         ),
         json_schema_extra=read_by("workers: marketdata (fetch_chain, snapshot_price)", "demo"),
+    )
+    alpaca_stock_feed: Literal["iex", "sip"] = Field(
+        default="iex",
+        description=(
+            "The stock data feed sent with every bars and quote request: `iex` (any plan,"
+            " the free Basic one included) or `sip` (all US exchanges, for subscribers to"
+            " Algo Trader Plus). Alpaca's own default for bars is SIP, whose latest 15"
+            " minutes a Basic plan may not query: every scan would be refused."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
     )
     option_order_pricing: Literal["marketable_limit", "limit_at_mid", "market"] = Field(
         default="marketable_limit",
@@ -284,6 +319,24 @@ class Settings(BaseSettings):
         ),
         json_schema_extra=read_by("beat"),
     )
+
+    @field_validator("alpaca_base_url", "alpaca_data_url")
+    @classmethod
+    def _no_trading_host_for_data(cls, value: str | None) -> str | None:
+        """Market data must not go to a trading host: every data call would be a 404."""
+        if value is not None and urlsplit(value).hostname in ALPACA_TRADING_HOSTS:
+            raise ValueError(
+                f"{value} is Alpaca's trading host, which serves no market data; set"
+                " STRIKEFLOW_ALPACA_TRADING_URL for it and leave the data URL to Alpaca's"
+                " https://data.alpaca.markets (STRIKEFLOW_ALPACA_BASE_URL is for the"
+                " emulator, which serves both)"
+            )
+        return None if value is None else value.rstrip("/")
+
+    @field_validator("alpaca_trading_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return None if value is None else value.rstrip("/")
 
     @field_validator("watchlist", mode="before")
     @classmethod

@@ -46,6 +46,13 @@ def add_emulator_command(commands: argparse._SubParsersAction) -> None:
     emu.add_argument(
         "--options-level", type=int, default=2, help="options_approved_level (default 2)"
     )
+    emu.add_argument(
+        "--plan",
+        choices=("basic", "unlimited"),
+        default="unlimited",
+        help="market data plan: basic refuses recent SIP data and OPRA, as Alpaca's free"
+        " plan does (default unlimited)",
+    )
     for name, what in (
         ("error-5xx", "500/503/504"),
         ("rate-limit", "429"),
@@ -96,6 +103,7 @@ def run_emulator(args: argparse.Namespace) -> int:
             fill_delay_s=args.fill_delay,
             cash=args.cash,
             options_approved_level=args.options_level,
+            plan=args.plan,
             faults=FaultConfig(
                 error_5xx=args.fault_error_5xx,
                 rate_limit=args.fault_rate_limit,
@@ -117,7 +125,11 @@ def run_emulator(args: argparse.Namespace) -> int:
         return 1
     host, port = sock.getsockname()[:2]
     where = f"http://{host}:{port}"
-    print(f"strikeflow emulator on {where} (seed {args.seed}, {args.clock} clock)", flush=True)
+    print(
+        f"strikeflow emulator on {where} (seed {args.seed}, {args.clock} clock,"
+        f" {args.plan} data plan)",
+        flush=True,
+    )
     serve(options, sock=sock)
     return 0
 

@@ -8,7 +8,9 @@ Order matters, and each step says why it is there:
    delivery or a user may all ask for the same minute, only one scan runs it. A scan
    that fails gives its claim back, so its retry can run;
 3. one batched bars call for the whole watchlist, plus the daily closes for the swing
-   trend (fetched once per trading day and kept);
+   trend (fetched once per trading day and kept). A venue refusal (OrderRejected: the
+   data plan not covering the feed, say) ends the scan with the venue's reason; only a
+   BrokerUnavailable is retried (by the task);
 4. the rules (``signals``); a bearish STOCK signal on a ticker not held is skipped with
    its reason (positions are asked for only then);
 5. the per-ticker cooldown: a ticker that keeps its momentum is recommended once per
@@ -73,6 +75,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+FORBIDDEN = 403  # a refusal of permission, which minute bars instead of daily cannot mend
 
 # A claim outlives any duplicate of the same scan: Celery redelivers an unacked message
 # after the visibility timeout (600 s, workers.config), and a user may repeat a minute.
@@ -301,7 +305,9 @@ def _daily(
         start = opened - daily_lookback(sessions - 1)
         try:
             raw = ctx.market.stock_bars(ctx.watchlist, BarTimeframe.DAY, start, opened)
-        except OrderRejected:  # a venue without daily bars (the emulator): minute bars
+        except OrderRejected as refused:  # a venue without daily bars (the emulator)
+            if refused.status == FORBIDDEN:  # not permitted (the data plan): no way around
+                raise
             raw = ctx.market.stock_bars(ctx.watchlist, BarTimeframe.MINUTE, start, opened)
         own = np.full(len(ctx.watchlist), np.nan)
         table = daily_closes(raw, ctx.watchlist, today, sessions, own)

@@ -2,7 +2,10 @@
 
 Every route is ``async``: its work is in memory, short and under the market's and the
 venue's own locks, so the thread pool FastAPI runs a plain ``def`` in would only add a
-hand-off per request (a third of the CPU of a simple one)."""
+hand-off per request (a third of the CPU of a simple one).
+
+Each route checks the ``feed`` it is asked for against the emulator's data plan
+(``data_plan``) before serving."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 from strikeflow.domain.errors import InvalidOccSymbol
 from strikeflow.domain.occ import parse_occ
 from strikeflow.sim import render
+from strikeflow.sim.data_plan import OptionsFeed, StockFeed, plan_of
 from strikeflow.sim.http_common import (
     Chain,
     ClientError,
@@ -39,7 +43,10 @@ MAX_BARS_SPAN = timedelta(days=31)
 
 
 @router.get("/v2/stocks/quotes/latest")
-async def stock_quotes(request: Request, symbols: Symbols = None) -> Response:
+async def stock_quotes(
+    request: Request, symbols: Symbols = None, feed: StockFeed = None
+) -> Response:
+    plan_of(request).check_stock_latest(feed)
     sim = sim_of(request)
     now, symbols = sim.now(), _stocks(sim, symbols)
     return json_response(
@@ -48,7 +55,10 @@ async def stock_quotes(request: Request, symbols: Symbols = None) -> Response:
 
 
 @router.get("/v2/stocks/trades/latest")
-async def stock_trades(request: Request, symbols: Symbols = None) -> Response:
+async def stock_trades(
+    request: Request, symbols: Symbols = None, feed: StockFeed = None
+) -> Response:
+    plan_of(request).check_stock_latest(feed)
     sim = sim_of(request)
     now, symbols = sim.now(), _stocks(sim, symbols)
     return json_response(
@@ -57,7 +67,10 @@ async def stock_trades(request: Request, symbols: Symbols = None) -> Response:
 
 
 @router.get("/v2/stocks/snapshots")
-async def stock_snapshots(request: Request, symbols: Symbols = None) -> Response:
+async def stock_snapshots(
+    request: Request, symbols: Symbols = None, feed: StockFeed = None
+) -> Response:
+    plan_of(request).check_stock_latest(feed)
     sim = sim_of(request)
     now = sim.now()
     body = {}
@@ -83,6 +96,7 @@ async def stock_bars(
     sort: Annotated[Literal["asc", "desc"], Query()] = "asc",
     page_token: PageToken = None,
     limit: BarsLimit = 1_000,
+    feed: StockFeed = None,
 ) -> Response:
     sim = sim_of(request)
     listed = _stocks(sim, symbols)
@@ -93,6 +107,7 @@ async def stock_bars(
     since = param_time(start, "start") or until - timedelta(days=1)
     if since >= until or until - since > MAX_BARS_SPAN:
         raise ClientError(422, "start must precede end, by at most 31 days")
+    plan_of(request).check_stock_history(feed, until, now)
     rows = [(s, b) for s in sorted(listed) for b in sim.market.bars(s, since, until)]
     if sort == "desc":
         rows.sort(key=lambda row: (row[0], row[1].t), reverse=True)
@@ -110,7 +125,9 @@ async def option_chain(
     query: Chain,
     page_token: PageToken = None,
     limit: ChainLimit = 100,
+    feed: OptionsFeed = None,
 ) -> Response:
+    plan_of(request).check_options(feed)
     sim = sim_of(request)
     now = sim.now()
     chosen = sorted(c.symbol for c in listed_contracts(sim, underlying, now, query))
@@ -122,7 +139,10 @@ async def option_chain(
 
 
 @router.get("/v1beta1/options/snapshots")
-async def option_snapshots(request: Request, symbols: Symbols = None) -> Response:
+async def option_snapshots(
+    request: Request, symbols: Symbols = None, feed: OptionsFeed = None
+) -> Response:
+    plan_of(request).check_options(feed)
     sim = sim_of(request)
     now = sim.now()
     body = {}
@@ -134,13 +154,19 @@ async def option_snapshots(request: Request, symbols: Symbols = None) -> Respons
 
 
 @router.get("/v1beta1/options/quotes/latest")
-async def option_quotes(request: Request, symbols: Symbols = None) -> Response:
+async def option_quotes(
+    request: Request, symbols: Symbols = None, feed: OptionsFeed = None
+) -> Response:
+    plan_of(request).check_options(feed)
     snaps = _known_snapshots(sim_of(request), symbols)
     return json_response({"quotes": {s: render.option_quote(v.quote) for s, v in snaps.items()}})
 
 
 @router.get("/v1beta1/options/trades/latest")
-async def option_trades(request: Request, symbols: Symbols = None) -> Response:
+async def option_trades(
+    request: Request, symbols: Symbols = None, feed: OptionsFeed = None
+) -> Response:
+    plan_of(request).check_options(feed)
     snaps = _known_snapshots(sim_of(request), symbols)
     return json_response(
         {"trades": {s: render.option_trade(v.trade) for s, v in snaps.items() if v.trade}}

@@ -16,11 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Literal
 
 import uvicorn
 from fastapi import FastAPI
 
 from strikeflow.sim.calendar import SimClock, next_close
+from strikeflow.sim.data_plan import PLANS, DataPlan
 from strikeflow.sim.faults import FaultConfig, Faults
 from strikeflow.sim.http_app import create_app
 from strikeflow.sim.http_common import Emulator
@@ -33,7 +35,8 @@ STARTUP_DEADLINE_S = 15.0
 
 @dataclass(frozen=True)
 class EmulatorOptions:
-    """How to run one emulator. ``start`` is where simulated time begins."""
+    """How to run one emulator. ``start`` is where simulated time begins; ``plan`` is the
+    market data plan it enforces (``data_plan``: ``basic`` refuses recent SIP and OPRA)."""
 
     seed: int = 42
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
@@ -45,8 +48,11 @@ class EmulatorOptions:
     options_approved_level: int = 2
     fill_delay_s: float = 1.0
     faults: FaultConfig = field(default_factory=FaultConfig)
+    plan: Literal["basic", "unlimited"] = "unlimited"
 
     def __post_init__(self) -> None:
+        if self.plan not in PLANS:
+            raise ValueError(f"plan must be one of {', '.join(PLANS)}, got {self.plan!r}")
         if self.clock not in ("sim", "real"):
             raise ValueError(f"clock must be 'sim' or 'real', got {self.clock!r}")
         if not self.api_key or not self.secret_key:
@@ -73,7 +79,9 @@ def build_app(options: EmulatorOptions) -> FastAPI:
         api_key=options.api_key,
         secret_key=options.secret_key,
     )
-    return create_app(sim)
+    app = create_app(sim)
+    app.state.plan = DataPlan(options.plan)
+    return app
 
 
 def serve(

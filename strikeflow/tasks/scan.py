@@ -3,6 +3,8 @@
 Beat sends it with no arguments (the runtime's now: the wall clock, or the emulator's
 simulated clock with STRIKEFLOW_CLOCK=market); tests and the demo pass ``at``. A retry
 after BrokerUnavailable names the instant it started with, so it scans the same minute.
+A refusal (OrderRejected: a data plan that does not cover the feed, say) is not retried:
+the task fails once with the venue's reason, which names the setting to change.
 """
 
 from __future__ import annotations

@@ -91,6 +91,12 @@ MATRIX = {
         2,
         ("STRIKEFLOW_ALPACA_PAPER='maybe'", "true or false"),
     ),
+    "trading-host-for-data": Case(
+        ("killswitch", "status"),
+        {"STRIKEFLOW_ALPACA_BASE_URL": "https://paper-api.alpaca.markets"},
+        2,
+        ("STRIKEFLOW_ALPACA_BASE_URL", "trading host", "STRIKEFLOW_ALPACA_TRADING_URL"),
+    ),
     "timeout-out-of-range": Case(
         ("db", "current"),
         {"STRIKEFLOW_ALPACA_READ_TIMEOUT_S": "500"},

@@ -59,6 +59,8 @@ BAD_VALUES = {
     "alpaca_connect_timeout_s": "0",
     "alpaca_read_timeout_s": "abc",
     "alpaca_options_feed": "sip",
+    "alpaca_stock_feed": "opra",
+    "alpaca_data_url": "https://paper-api.alpaca.markets",
     "option_order_pricing": "best",
     "option_spread_fraction": "2",
     "on_broker_failure": "panic",
@@ -80,6 +82,7 @@ FREE_TEXT = {
     "alpaca_api_key",
     "alpaca_secret_key",
     "alpaca_base_url",
+    "alpaca_trading_url",
     "rules_file",
 }
 

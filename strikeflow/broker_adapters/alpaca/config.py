@@ -67,18 +67,33 @@ class AlpacaConfig:
     secret_key: Secret
     paper: bool = True
     base_url: str | None = None  # one override for trading and data (the emulator)
+    trading_url: str | None = None  # the trading API's; None: base_url, else alpaca-py's
+    data_url: str | None = None  # the market data API's; None: base_url, else alpaca-py's
     timeouts: Timeouts = field(default_factory=Timeouts)
     options_feed: str = "indicative"
+    stock_feed: str = "iex"  # sent as feed= on every stock data request
     contracts_page_size: int = 10_000  # the most /v2/options/contracts allows: fewest pages
     listing_ttl_s: float = 3600.0  # a chain's contract listing is reused this long (0: never)
 
     def __post_init__(self) -> None:
-        if self.base_url is not None:
-            object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        for name in ("base_url", "trading_url", "data_url"):
+            url = getattr(self, name)
+            if url is not None:
+                object.__setattr__(self, name, url.rstrip("/"))
         if not 1 <= self.contracts_page_size <= 10_000:
             raise ValueError("contracts_page_size must be within [1, 10000]")
         if not 0 <= self.listing_ttl_s <= 86_400:
             raise ValueError("listing_ttl_s must be within [0, 86400]")
+
+    @property
+    def trading_endpoint(self) -> str | None:
+        """Where trading calls go; None leaves alpaca-py's paper or live host."""
+        return self.trading_url or self.base_url
+
+    @property
+    def data_endpoint(self) -> str | None:
+        """Where market data calls go; None leaves alpaca-py's data host."""
+        return self.data_url or self.base_url
 
     @property
     def live(self) -> bool:
@@ -103,6 +118,9 @@ class AlpacaConfig:
             secret_key=Secret(secret.get_secret_value()),
             paper=settings.alpaca_paper,
             base_url=settings.alpaca_base_url,
+            trading_url=settings.alpaca_trading_url,
+            data_url=settings.alpaca_data_url,
             timeouts=Timeouts(settings.alpaca_connect_timeout_s, settings.alpaca_read_timeout_s),
             options_feed=settings.alpaca_options_feed,
+            stock_feed=settings.alpaca_stock_feed,
         )

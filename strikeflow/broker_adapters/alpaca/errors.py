@@ -8,6 +8,11 @@ a limit price not above zero, a client_order_id too long), so the one refusal th
 means something else, a duplicate client_order_id, is told by its message
 (``is_duplicate``), never by its code alone. A 401 carries no code at all.
 
+A 403 from the data API whose message speaks of the subscription ("subscription does
+not permit querying recent SIP data") or of OPRA is the data plan refusing the feed
+asked for: permanent like any 403, and its message names the setting that picks the
+feed (``plan_refusal``), since no retry, fallback or wait will change the plan.
+
 alpaca-py raises ``APIError(response text)`` for any HTTP error; its ``code`` and
 ``message`` properties parse that text as JSON and raise themselves when the body is
 not JSON or lacks the key (a proxy's HTML 502, say), so they are never called here.
@@ -31,6 +36,19 @@ from strikeflow.domain.errors import BrokerError, BrokerUnavailable, DomainError
 
 NOT_FOUND = 404
 UNAUTHORIZED = 401
+FORBIDDEN = 403
+# The data plan refusing a feed: Alpaca's "subscription does not permit querying recent
+# SIP data", and the OPRA feed asked for without the options data agreement.
+PLAN_REFUSAL = re.compile(r"\bsubscription\b|\bOPRA\b", re.I)
+OPRA = re.compile(r"\bOPRA\b", re.I)
+STOCK_FEED_ADVICE = (
+    "the data plan does not cover this stock feed: set STRIKEFLOW_ALPACA_STOCK_FEED=iex,"
+    " or subscribe to SIP data (Algo Trader Plus)"
+)
+OPTIONS_FEED_ADVICE = (
+    "the data plan does not cover this options feed: set"
+    " STRIKEFLOW_ALPACA_OPTIONS_FEED=indicative, or subscribe to OPRA data"
+)
 # Alpaca's duplicate: 422 "client_order_id must be unique". Matched on that meaning, in any
 # case and spacing, so that "client_order_id must be no more than 128 characters" is not.
 DUPLICATE_MESSAGE = re.compile(r"client[\s_-]*order[\s_-]*id\b.*\bmust\s+be\s+unique", re.I)
@@ -88,6 +106,9 @@ def classify(error: BaseException, operation: str, secrets: Iterable[str] = ()) 
             return BrokerUnavailable(operation, message, failure.status)
         if failure.status == UNAUTHORIZED:  # bad or missing keys: say so, the body may not
             message = f"authentication failed, check the API key and secret: {message}"
+        advice = plan_refusal(failure, operation)
+        if advice is not None:
+            message = f"{message}; {advice}"
         return OrderRejected(operation, failure.status, failure.code, message)
     if isinstance(error, requests.Timeout):
         kind = "read timeout" if isinstance(error, requests.ReadTimeout) else "connect timeout"
@@ -99,6 +120,18 @@ def classify(error: BaseException, operation: str, secrets: Iterable[str] = ()) 
         detail = scrub(f"malformed reply ({type(error).__name__})", secrets)
         return BrokerUnavailable(operation, detail)
     raise TypeError(f"not a broker failure: {type(error).__name__}")
+
+
+def plan_refusal(failure: ApiFailure, operation: str) -> str | None:
+    """What to change when ``failure`` is the data plan refusing a feed, else None.
+
+    Told by the message (a 403 for buying power or a disabled account says nothing of
+    a subscription); the OPRA feed when the message or the operation is about options."""
+    if failure.status != FORBIDDEN or PLAN_REFUSAL.search(failure.message) is None:
+        return None
+    if OPRA.search(failure.message) or operation.startswith("option"):
+        return OPTIONS_FEED_ADVICE
+    return STOCK_FEED_ADVICE
 
 
 def is_duplicate(error: BrokerError) -> bool:

@@ -87,12 +87,14 @@ def harden(client: RESTClient, timeouts: Timeouts) -> RESTClient:
 def build_clients(config: AlpacaConfig) -> AlpacaClients:
     """The alpaca-py clients, hardened. Opens no connection until first used."""
     key, secret = config.secrets
-    url = config.base_url
+    trading, data = config.trading_endpoint, config.data_endpoint
     clients = AlpacaClients(
-        trading=TradingClient(key, secret, paper=config.paper, url_override=url),
-        stocks=StockHistoricalDataClient(key, secret, url_override=url),
-        options=OptionHistoricalDataClient(key, secret, url_override=url, raw_data=True),
-        listings=TradingClient(key, secret, paper=config.paper, url_override=url, raw_data=True),
+        trading=TradingClient(key, secret, paper=config.paper, url_override=trading),
+        stocks=StockHistoricalDataClient(key, secret, url_override=data),
+        options=OptionHistoricalDataClient(key, secret, url_override=data, raw_data=True),
+        listings=TradingClient(
+            key, secret, paper=config.paper, url_override=trading, raw_data=True
+        ),
     )
     for client in clients.all:
         harden(client, config.timeouts)

@@ -9,6 +9,10 @@ right, window and strike band as filters. Both arrive as raw JSON (``raw_data`` 
 see ``parsing``). IV and Greeks come as the venue sent them, None where it sent none:
 the selection backs out of the mid only those it needs (the chosen contract's, the
 candidates' delta for a delta target), and records which are the model's.
+
+Every stock request names its feed (``stock_feed``, IEX unless configured): without one,
+Alpaca answers historical bars from SIP, whose latest 15 minutes the free plan may not
+query, so a scan asking bars up to the current minute would be refused.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from alpaca.data.enums import OptionsFeed
+from alpaca.data.enums import DataFeed, OptionsFeed
 from alpaca.data.requests import (
     OptionChainRequest,
     OptionSnapshotRequest,
@@ -52,6 +56,7 @@ class AlpacaMarketData:
         self._clients = clients
         self._config = config
         self._feed = OptionsFeed(config.options_feed)
+        self._stock_feed = DataFeed(config.stock_feed)
         self._listings = ListingCache(config.listing_ttl_s)
 
     def option_chain(
@@ -135,7 +140,7 @@ class AlpacaMarketData:
     def stock_quote(self, symbol: str) -> StockQuote:
         with translated("stock quote", self._config.secrets):
             quotes = self._clients.stocks.get_stock_latest_quote(
-                StockLatestQuoteRequest(symbol_or_symbols=[symbol])
+                StockLatestQuoteRequest(symbol_or_symbols=[symbol], feed=self._stock_feed)
             )
             if symbol not in quotes:
                 raise OrderRejected("stock quote", None, None, f"no quote for {symbol}")
@@ -151,6 +156,7 @@ class AlpacaMarketData:
                     timeframe=parsing.TIMEFRAME_TO_ALPACA[BarTimeframe(timeframe)],
                     start=start,
                     end=end,
+                    feed=self._stock_feed,
                 )
             )
             return {s: [parsing.stock_bar(b) for b in barset.data.get(s, [])] for s in symbols}
