@@ -204,6 +204,16 @@ class Settings(BaseSettings):
         ),
         json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
     )
+    off_hours: Literal["refuse", "queue"] = Field(
+        default="refuse",
+        description=(
+            "An order (opening or closing) dispatched while the market is closed: `refuse`"
+            " (the recommendation is rejected, the reason naming the next open) or `queue`"
+            " (the order is sent; the venue holds a day order until the open, and options"
+            " trade in regular hours only)."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
+    )
     option_spread_fraction: Decimal = Field(
         default=Decimal("0.5"),
         ge=0,

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from strikeflow.domain.chain import OptionChain
+from strikeflow.domain.chain import OptionChain, occ_root
 from strikeflow.domain.enums import Right, StrategyType, StrikeMode
 from strikeflow.domain.errors import InvalidPolicy, NoEligibleContract
 from strikeflow.domain.expiry import days_to_expiry, require_aware
@@ -117,13 +117,20 @@ class StrikeTarget:
 
 @dataclass(frozen=True, slots=True)
 class SelectionPolicy:
-    """What to look for: a right, an expiry window, a strike target, liquidity rules."""
+    """What to look for: a right, an expiry window, a strike target, liquidity rules.
+
+    ``standard_only`` turns down adjusted contracts (a multiplier other than 100, or a
+    root that is not the underlying's, as after a split or a merger): they deliver a
+    basket, not 100 shares, so neither the strike target nor the premium means what it
+    does for a standard contract. A deployment that wants them sets it False.
+    """
 
     right: Right
     window: DteWindow
     strike: StrikeTarget = field(default_factory=StrikeTarget)
     liquidity: LiquidityRules = field(default_factory=LiquidityRules)
     rates: MarketRates = field(default_factory=MarketRates)
+    standard_only: bool = True
 
     @classmethod
     def for_strategy(
@@ -144,6 +151,7 @@ class SelectionPolicy:
                 "require_bid": rules.require_bid,
                 "max_quote_age_s": rules.max_quote_age_s,
             },
+            "standard_only": self.standard_only,
         }
 
 
@@ -244,7 +252,7 @@ class CandidateReport:
         if reason is Reason.OUTSIDE_WINDOW:
             return f"outside {policy.window}"
         if reason is Reason.ADJUSTED:
-            return "adjusted contract"
+            return "non-standard contract"
         if reason is Reason.OFF_TARGET_STRIKE:
             return f"off target ({policy.strike})"
         if reason is Reason.DELTA_OFF_TARGET:
@@ -261,7 +269,8 @@ class CandidateReport:
             when = "expired" if dte < 0 else f"expires in {dte} day(s)"
             return f"{when}, outside {policy.window}"
         if reason is Reason.ADJUSTED:
-            return f"adjusted contract (multiplier {c.multiplier}, symbol {c.symbol})"
+            terms = f"multiplier {c.multiplier}, root {occ_root(c.symbol)}"
+            return f"non-standard contract ({terms}): adjusted deliverable"
         if reason is Reason.OFF_TARGET_STRIKE:
             target = self.target_strike[i]
             if math.isnan(target):
@@ -352,7 +361,8 @@ def _evaluate(
     flags = liquidity_flags(cands, policy.liquidity, now.timestamp())
     in_window = (dte >= policy.window.min_days) & (dte <= policy.window.max_days)
     flags[~in_window] |= Reason.OUTSIDE_WINDOW
-    flags[~cands.standard] |= Reason.ADJUSTED
+    admissible = cands.standard if policy.standard_only else np.ones(len(cands), bool)
+    flags[~admissible] |= Reason.ADJUSTED
 
     target = np.full(len(cands), np.nan)
     abs_delta = np.abs(cands.delta)
@@ -363,9 +373,9 @@ def _evaluate(
         off = np.abs(abs_delta - policy.strike.delta) > policy.strike.delta_tolerance
         flags[in_window & ~unknown & off] |= Reason.DELTA_OFF_TARGET
     else:
-        target = _target_strikes(cands, in_window & cands.standard, spot, policy)
+        target = _target_strikes(cands, in_window & admissible, spot, policy)
         off = ~np.isclose(cands.strike, target, rtol=0, atol=1e-9)
-        flags[in_window & cands.standard & off] |= Reason.OFF_TARGET_STRIKE
+        flags[in_window & admissible & off] |= Reason.OFF_TARGET_STRIKE
     return CandidateReport(policy, spot, now, cands, flags, dte, target, abs_delta)
 
 

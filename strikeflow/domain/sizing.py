@@ -91,12 +91,15 @@ def size_position(
     buying_power: Decimal | float | int | str,
     options_buying_power: Decimal | float | int | str | None = None,
     policy: SizingPolicy | None = None,
+    multiplier: int = OPTION_MULTIPLIER,
 ) -> PositionSize:
     """Size a trade at ``price`` (per share, or premium per contract).
 
-    Options are sized against ``options_buying_power`` with a multiplier of 100;
-    stock against ``buying_power``. Raises ``SizingError`` on non-finite, negative
-    or zero inputs, and on a confidence outside [0, 1].
+    Options are sized against ``options_buying_power`` with the contract's
+    ``multiplier`` (100 for a standard contract; an adjusted one delivers other than
+    100 shares and costs premium × its own multiplier); stock against ``buying_power``.
+    Raises ``SizingError`` on non-finite, negative or zero inputs, on a confidence
+    outside [0, 1], and on a multiplier that is not a whole number >= 1.
     """
     instrument = InstrumentType(instrument)
     policy = policy or SizingPolicy()
@@ -112,7 +115,9 @@ def size_position(
         if options_buying_power is None:
             raise SizingError(f"{instrument.value} needs options_buying_power, got None")
         power = _decimal("options_buying_power", options_buying_power)
-        multiplier, what = OPTION_MULTIPLIER, "options buying power"
+        if isinstance(multiplier, bool) or not isinstance(multiplier, int) or multiplier < 1:
+            raise SizingError(f"multiplier must be a whole number >= 1, got {multiplier!r}")
+        what = "options buying power"
 
     fraction = policy.range_for(strategy).at(conf)
     budget = (power * fraction).quantize(CENT, rounding=ROUND_DOWN)

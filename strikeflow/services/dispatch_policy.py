@@ -8,17 +8,21 @@ from datetime import datetime
 from datetime import time as time_of_day
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Protocol
+from typing import Literal, Protocol
 
 from strikeflow.domain.enums import OrderPricing, Right, StrategyType, StrikeMode
 from strikeflow.domain.errors import InvalidPolicy
 from strikeflow.domain.liquidity import LiquidityRules
-from strikeflow.domain.market import StrikeBand
+from strikeflow.domain.market import MarketClock, StrikeBand
 from strikeflow.domain.orders import OptionPricing, client_order_id
 from strikeflow.domain.risk import RiskLimits
 from strikeflow.domain.selection import StrikeTarget
 from strikeflow.domain.sizing import SizingPolicy
+from strikeflow.services.market_hours import MarketHours
 from strikeflow.services.ports import Broker, DispatchStore, KillSwitch, MarketData
+
+OffHours = Literal["refuse", "queue"]
+OFF_HOURS: tuple[OffHours, ...] = ("refuse", "queue")
 
 DEFAULT_STRIKES: Mapping[StrategyType, StrikeTarget] = MappingProxyType(
     {
@@ -44,6 +48,8 @@ class PolicySettings(Protocol):
     def option_order_pricing(self) -> str: ...
     @property
     def option_spread_fraction(self) -> Decimal: ...
+    @property
+    def off_hours(self) -> OffHours: ...
 
 
 def risk_limits(settings: PolicySettings) -> RiskLimits:
@@ -92,6 +98,9 @@ class DispatchPolicy:
     opening a short (``dispatch_close``).
     ``requote_after_s``: snapshot_price uses the quotes fetch_chain took when it runs
     within this many seconds of them, and fetches new ones otherwise (0: always).
+    ``off_hours``: an order dispatched while the market is closed is refused (``refuse``,
+    the reason naming the next open) or sent for the venue to hold until the open
+    (``queue``); opening and closing trades alike.
     """
 
     strike_band_fraction: Decimal = Decimal("0.10")
@@ -107,6 +116,7 @@ class DispatchPolicy:
     liquidity: LiquidityRules = field(default_factory=_liquidity_without_volume)
     strikes: Mapping[StrategyType, StrikeTarget] = field(default_factory=lambda: DEFAULT_STRIKES)
     max_reselects: int = 1
+    off_hours: OffHours = "refuse"
 
     def __post_init__(self) -> None:
         for name in ("strike_band_fraction", "day_trade_strike_band_fraction"):
@@ -122,15 +132,21 @@ class DispatchPolicy:
             raise InvalidPolicy(f"max_price_move must be positive, got {self.max_price_move}")
         if self.max_reselects < 0:
             raise InvalidPolicy(f"max_reselects must be >= 0, got {self.max_reselects}")
+        if self.off_hours not in OFF_HOURS:
+            raise InvalidPolicy(f"off_hours must be refuse or queue, got {self.off_hours!r}")
 
     @classmethod
     def from_settings(
         cls, settings: PolicySettings, *, allow_short: bool = False
     ) -> DispatchPolicy:
-        """The policy every dispatch step runs by: the settings' risk limits and option
-        order pricing, shorting as the rules file allows, the rest at its defaults."""
+        """The policy every dispatch step runs by: the settings' risk limits, option
+        order pricing and off-hours rule, shorting as the rules file allows, the rest at
+        its defaults."""
         return cls(
-            risk=risk_limits(settings), pricing=option_pricing(settings), allow_short=allow_short
+            risk=risk_limits(settings),
+            pricing=option_pricing(settings),
+            allow_short=allow_short,
+            off_hours=settings.off_hours,
         )
 
     def strike_for(self, strategy: StrategyType | None) -> StrikeTarget:
@@ -156,6 +172,7 @@ class DispatchContext:
 
     ``now`` returns an aware datetime: the wall clock in production, the emulator's or a
     test's clock elsewhere (DTE and quote freshness are judged against it).
+    ``hours`` answers whether the market is open, from ``market``'s clock.
     """
 
     market: MarketData
@@ -164,6 +181,14 @@ class DispatchContext:
     kill_switch: KillSwitch
     policy: DispatchPolicy
     now: Callable[[], datetime]
+    hours: MarketHours = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.hours = MarketHours(self.market)
+
+    def market_clock(self) -> MarketClock:
+        """The market's session at ``now`` (a clock read only when it may have changed)."""
+        return self.hours.at(self.now())
 
 
 def client_order_id_for(recommendation_id: str) -> str:

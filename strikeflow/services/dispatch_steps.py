@@ -33,7 +33,7 @@ from strikeflow.domain.errors import (
     OrderRejected,
     SizingError,
 )
-from strikeflow.domain.expiry import trading_date
+from strikeflow.domain.expiry import NEW_YORK, trading_date
 from strikeflow.domain.market import ExpiryWindow, OptionQuote, StockQuote, StrikeBand
 from strikeflow.domain.models import OptionContract
 from strikeflow.domain.orders import BrokerOrder, OrderIntent
@@ -228,8 +228,11 @@ def snapshot_price(ctx: DispatchContext, selected: ContractSelected) -> PriceChe
 def size_position(ctx: DispatchContext, checked: PriceChecked) -> SizedOrder:
     """Quantity from buying power (zero: stock fallback or rejection), then the risk
     checks on the resulting order cost, kill switch included. A stock SELL closes the
-    long position held, or is refused when none is (no shorting: ``dispatch_close``)."""
+    long position held, or is refused when none is (no shorting: ``dispatch_close``).
+    First of all, the market hours (``refuse_when_closed``): the last step before an
+    order is sent, and the one where every refusal of a trade's terms is made."""
     notes, trade = checked.notes, checked.trade
+    refuse_when_closed(ctx, notes)
     if opens_a_short(ctx, checked.ticket, trade):
         return close_long(ctx, checked, notes)
     account = ctx.broker.account()
@@ -275,6 +278,28 @@ def size_position(ctx: DispatchContext, checked: PriceChecked) -> SizedOrder:
     )
 
 
+def refuse_when_closed(ctx: DispatchContext, notes: Notes) -> None:
+    """Under ``off_hours="refuse"``, no order, opening or closing, leaves while the
+    market is closed: the venue would hold it until the open, at a price nobody chose.
+    Under ``queue`` it is sent and the venue holds it. The session comes from a cached
+    clock reading (``MarketHours``): no round trip per order."""
+    if ctx.policy.off_hours != "refuse":
+        return
+    session = ctx.market_clock()
+    if session.is_open:
+        return
+    opens = session.next_open.astimezone(NEW_YORK)
+    explain = {
+        **notes.record(),
+        "off_hours": {"policy": "refuse", "next_open": session.next_open.isoformat()},
+    }
+    raise DispatchRejected(
+        f"market closed: off_hours=refuse sends no order outside market hours;"
+        f" next open {opens:%a %Y-%m-%d %H:%M} New York",
+        explain,
+    )
+
+
 def sizing_note(size: PositionSize) -> Sizing:
     return Sizing(
         describe=size.describe(),
@@ -297,9 +322,18 @@ def _size(ctx: DispatchContext, checked: PriceChecked, trade: InstrumentType, po
             buying_power=power,
             options_buying_power=options_power,
             policy=ctx.policy.sizing,
+            **_contract_multiplier(checked, trade),
         )
     except SizingError as error:
         raise DispatchRejected(f"cannot size: {error}", checked.notes.record()) from None
+
+
+def _contract_multiplier(checked: PriceChecked, trade: InstrumentType) -> dict[str, int]:
+    """An option is sized by its own contract's shares (an adjusted one may deliver other
+    than 100); stock by the share."""
+    if trade is InstrumentType.STOCK or checked.contract is None:
+        return {}
+    return {"multiplier": checked.contract.multiplier}
 
 
 def _unit_price(ctx: DispatchContext, checked: PriceChecked, trade: InstrumentType) -> Decimal:
@@ -477,6 +511,7 @@ __all__ = [
     "fall_back",
     "fetch_chain",
     "order_intent",
+    "refuse_when_closed",
     "select_contract",
     "size_position",
     "snapshot_price",

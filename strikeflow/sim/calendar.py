@@ -125,6 +125,12 @@ def next_close(t: datetime) -> datetime:
     return _next_session_edge(t, 1)
 
 
+def trading_from(t: datetime) -> datetime:
+    """``t`` while the market is open, else the next opening bell: when an order sent at
+    ``t`` (not in extended hours) can first trade."""
+    return t if is_open(t) else next_open(t)
+
+
 def previous_close(t: datetime) -> datetime | None:
     """The last closing bell at or before ``t`` (None if none in the search window)."""
     day = require_aware(t, "t").astimezone(NEW_YORK).date()

@@ -7,7 +7,10 @@ domain's Black-Scholes (through ``option_chain.price_chain``).
 Listings are fixed for a session: strikes are laid out around the previous close, as
 exchanges list them overnight, and open interest and the day's volume are drawn once per
 session. Quotes, Greeks and IV move with the stock through the day. Some snapshots lack
-Greeks and IV, and a few quotes are stale, as Alpaca's feed does.
+Greeks and IV, and a few quotes are stale, as Alpaca's feed does. Underlyings in
+``adjusted`` also list adjusted contracts (root NVDA1, a multiplier other than 100) beside
+some of their standard strikes, as a chain does after a split or a merger; each is quoted
+as its standard twin, since clients are meant to recognise and leave them.
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ from strikeflow.domain.pricing import year_fraction
 from strikeflow.sim import calendar
 from strikeflow.sim.market_data import Bar, ContractInfo, GreeksValues, OptionSnapshot, Quote, Trade
 from strikeflow.sim.option_chain import (
+    ADJUSTED_UNDERLYINGS,
     MISSING_GREEKS_RATE,
     PROFILES,
     STALE_QUOTE_RATE,
     UnderlyingProfile,
+    adjusted_root,
+    adjusted_series,
     liquidity,
     listed_expirations,
     price_chain,
@@ -113,7 +119,14 @@ class ChainQuery:
 class Market:
     """Every simulated price, for the symbols given. Thread-safe (its caches hold a lock)."""
 
-    def __init__(self, seed: int, symbols: list[str], start: datetime) -> None:
+    def __init__(
+        self,
+        seed: int,
+        symbols: list[str],
+        start: datetime,
+        *,
+        adjusted: Iterable[str] = ADJUSTED_UNDERLYINGS,
+    ) -> None:
         anchor = require_aware(start, "start").astimezone(NEW_YORK).date()
         if isinstance(symbols, str):  # else "AAPL" would be the tickers A, P and L
             raise ValueError(f"symbols must be a list of tickers, got the string {symbols!r}")
@@ -124,6 +137,7 @@ class Market:
         self.symbols = tuple(dict.fromkeys(symbols))
         self._profiles = {s: PROFILES.get(s) or synthetic_profile(s) for s in self.symbols}
         self._walks = {s: DailyWalk(seed, s, p, anchor) for s, p in self._profiles.items()}
+        self._adjusted = frozenset(adjusted) & set(self.symbols)
         self._lock = threading.Lock()
         self._days: dict[tuple[str, int], DayPath] = {}
         self._listings: dict[tuple[str, int], Listing] = {}
@@ -239,6 +253,7 @@ class Market:
             root = parse_occ(symbol).root
         except InvalidOccSymbol:
             return None
+        root = root.rstrip("0123456789")  # an adjusted root (NVDA1) lists on its underlying
         if root not in self._walks:
             return None
         return self.option_snapshots(root, t, (symbol,)).get(symbol)
@@ -309,21 +324,28 @@ class Market:
         )
         volume[rng.random(n) < 0.03] = 0
         depth = np.maximum(1, oi // 200)
+        rows, roots, multipliers = np.arange(n), [underlying] * n, [100] * n
+        if underlying in self._adjusted:
+            twins, multiplier = adjusted_series(profile, strike, self.seed)
+            rows = np.concatenate([rows, twins])
+            roots += [adjusted_root(underlying)] * twins.size
+            multipliers += [multiplier] * twins.size
         contracts, index = [], {}
-        for i in range(n):
-            symbol = f"{underlying}{days[i]:%y%m%d}{right[i]}{round(strike[i] * 1000):08d}"
-            index[symbol] = i
+        for j, i in enumerate(rows.tolist()):
+            symbol = f"{roots[j]}{days[i]:%y%m%d}{right[i]}{round(strike[i] * 1000):08d}"
+            index[symbol] = j
             contracts.append(
                 ContractInfo(
                     id=asset_id(symbol),
                     symbol=symbol,
                     underlying=underlying,
-                    root=underlying,
+                    root=roots[j],
                     expiration=days[i],
                     right="call" if is_call[i] else "put",
                     strike=float(strike[i]),
                     open_interest=int(oi[i]),
                     close_price=round(float(prices.fair[i]), 2),
+                    multiplier=multipliers[j],
                 )
             )
         stale = rng.random(n) < STALE_QUOTE_RATE
@@ -331,17 +353,17 @@ class Market:
             session=calendar.session(day),
             contracts=contracts,
             index=index,
-            expiry=expiry,
-            closes_s=closes_s,
-            strike=strike,
-            right=right,
-            volume=volume,
-            bid_size=rng.integers(1, depth + 1),
-            ask_size=rng.integers(1, depth + 1),
-            no_greeks=rng.random(n) < MISSING_GREEKS_RATE,
-            stale_s=np.where(stale, rng.uniform(120, 900, n), 0.0),
-            trade_lag_s=rng.exponential(300.0, n),
-            trade_noise=rng.normal(0.0, 0.02, n),
+            expiry=expiry[rows],
+            closes_s=closes_s[rows],
+            strike=strike[rows],
+            right=right[rows],
+            volume=volume[rows],
+            bid_size=rng.integers(1, depth + 1)[rows],
+            ask_size=rng.integers(1, depth + 1)[rows],
+            no_greeks=(rng.random(n) < MISSING_GREEKS_RATE)[rows],
+            stale_s=np.where(stale, rng.uniform(120, 900, n), 0.0)[rows],
+            trade_lag_s=rng.exponential(300.0, n)[rows],
+            trade_noise=rng.normal(0.0, 0.02, n)[rows],
         )
 
     def _live(self, listing: Listing, t: datetime) -> np.ndarray:

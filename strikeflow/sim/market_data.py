@@ -40,7 +40,10 @@ class Trade:
 
 @dataclass(frozen=True, slots=True)
 class ContractInfo:
-    """One listed option contract's metadata, as /v2/options/contracts describes it."""
+    """One listed option contract's metadata, as /v2/options/contracts describes it.
+
+    ``multiplier`` is the shares it delivers: 100, or another figure for an adjusted
+    contract, whose ``root`` then differs from its underlying (NVDA1 on NVDA)."""
 
     id: str  # its asset id, as orders and positions on it carry (venue_orders.asset_id)
     symbol: str
@@ -51,6 +54,7 @@ class ContractInfo:
     strike: float
     open_interest: int
     close_price: float | None
+    multiplier: int = 100
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,33 @@ STALE_QUOTE_RATE = 0.02
 HORIZON_DAYS = 60
 WEEKLY_HORIZON_DAYS = 45
 
+# Adjusted contracts: after a split or a merger the old series keep trading under a new
+# root (NVDA1) and deliver other than 100 shares, listed beside the standard ones.
+ADJUSTED_UNDERLYINGS = ("NVDA",)
+ADJUSTED_MULTIPLIERS = (10, 50, 150)
+ADJUSTED_STRIKE_EVERY = 10  # one listed strike in ten carries an adjusted series
+
+
+def adjusted_root(underlying: str) -> str:
+    """The root an adjusted series trades under: the underlying's with a digit."""
+    return f"{underlying}1"
+
+
+def adjusted_series(
+    profile: UnderlyingProfile, strike: np.ndarray, seed: int
+) -> tuple[np.ndarray, int]:
+    """(rows of the standard listing that an adjusted series repeats, its multiplier).
+
+    Deterministic by seed, and the same strikes every day: one strike in
+    ``ADJUSTED_STRIKE_EVERY`` on the strike grid, call and put alike.
+    """
+    rng = np.random.default_rng([seed, *profile.symbol.encode(), 5])
+    multiplier = int(rng.choice(ADJUSTED_MULTIPLIERS))
+    offset = int(rng.integers(ADJUSTED_STRIKE_EVERY))
+    steps = np.rint(strike / profile.strike_step).astype(np.int64)
+    rows = np.flatnonzero(steps % ADJUSTED_STRIKE_EVERY == offset)
+    return rows, multiplier
+
 
 def listed_expirations(profile: UnderlyingProfile, today: date) -> list[date]:
     """Dailies for index ETFs; weekly Fridays, then monthly third Fridays, for stocks.

@@ -117,7 +117,7 @@ def contract(c: ContractInfo, as_of: date) -> dict[str, Any]:
         "style": "american",
         "strike_price": f"{c.strike:g}",
         "size": "100",
-        "multiplier": "100",
+        "multiplier": str(c.multiplier),
         "open_interest": str(c.open_interest),
         "open_interest_date": as_of.isoformat(),
         "close_price": None if c.close_price is None else f"{c.close_price:.2f}",

@@ -191,12 +191,11 @@ async def option_contracts(
     sim = sim_of(request)
     now = sim.now()
     underlyings = param_symbols(underlying_symbols, "underlying_symbols")
-    root = root_symbol
     chosen = [
         c
         for u in ([] if status == "inactive" else underlyings)
-        if not root or root == u
         for c in listed_contracts(sim, u, now, query)
+        if not root_symbol or c.root == root_symbol  # an adjusted series has its own root
     ]
     rows, token = page(chosen, page_token, limit or 100)
     today = trading_date(now)

@@ -21,7 +21,7 @@ from typing import Literal
 import uvicorn
 from fastapi import FastAPI
 
-from strikeflow.sim.calendar import SimClock, next_close
+from strikeflow.sim.calendar import SimClock, next_close, trading_from
 from strikeflow.sim.data_plan import PLANS, DataPlan
 from strikeflow.sim.faults import FaultConfig, Faults
 from strikeflow.sim.http_app import create_app
@@ -70,6 +70,7 @@ def build_app(options: EmulatorOptions) -> FastAPI:
         fill_delay_s=options.fill_delay_s,
         clock=clock.now,
         session_close=next_close,
+        tradable_from=trading_from,
     )
     sim = Emulator(
         market=market,

@@ -12,11 +12,15 @@ The model, and every simplification it makes on purpose:
   min(limit, ask) once ask <= limit, a limit sell at max(limit, bid) once bid >= limit; a
   quote side at zero never fills. An order that does not fill at its first try becomes
   ``new``. Fills are whole (no partial fills) and are tried in acceptance order.
-- Market hours are not enforced: an order sent outside the session is accepted and filled
-  at the next try that finds a quote. ``day`` orders expire at the session close that
-  follows their submission (``session_close``; by default 16:00 New York on the next
-  weekday, holidays ignored), and when the clock jumps past that close the last try is
-  priced at the close. Options orders also expire at their contract's expiration close.
+- Market hours (given ``tradable_from``, as the emulator does): an order sent while the
+  market is closed, not flagged ``extended_hours``, is accepted and rests ``accepted``
+  until the next open, where its first fill is tried, as Alpaca queues it; options
+  included (they refuse ``extended_hours``). An ``extended_hours`` stock order is tried
+  at once (extended sessions are not modelled). Without ``tradable_from``, hours are not
+  enforced. ``day`` orders expire at the session close that follows their submission
+  (``session_close``; by default 16:00 New York on the next weekday, holidays ignored),
+  and when the clock jumps past that close the last try is priced at the close. Options
+  orders also expire at their contract's expiration close.
 - A buy whose fill would cost more cash than is free (a market order's price moved up)
   is ``rejected`` at fill time, so cash never goes negative.
 - Expiry: at 16:00 New York on an option's expiration date its position is settled in
@@ -100,7 +104,9 @@ class Venue:
     """A thread-safe paper account: every public method holds one lock throughout.
 
     ``clock`` gives the venue's now (timezone-aware); ``session_close(t)`` the close at which
-    a ``day`` order sent at ``t`` expires (pass the emulator calendar's next close).
+    a ``day`` order sent at ``t`` expires (pass the emulator calendar's next close);
+    ``tradable_from(t)`` the first instant an order sent at ``t`` may trade: ``t`` in
+    session, else the next open (the calendar's ``trading_from``; None: any time).
     """
 
     def __init__(
@@ -112,12 +118,14 @@ class Venue:
         fill_delay_s: float = 1.0,
         clock: Callable[[], datetime],
         session_close: Callable[[datetime], datetime] = next_weekday_close,
+        tradable_from: Callable[[datetime], datetime] | None = None,
     ) -> None:
         if not fill_delay_s >= 0:
             raise ValueError(f"fill_delay_s must be >= 0, got {fill_delay_s}")
         self._quotes = quotes
         self._clock = clock
         self._session_close = session_close
+        self._tradable_from = tradable_from
         self._delay = timedelta(seconds=fill_delay_s)
         self._level = options_approved_level
         self._book = Book(to_number(cash, "cash"))
@@ -382,6 +390,8 @@ class Venue:
         self._orders[order.id] = order
         self._by_cid[cid] = order.id
         ready_at = now + self._delay
+        if self._tradable_from is not None and not ticket.extended_hours:
+            ready_at = max(ready_at, self._tradable_from(now))  # queued for the open
         self._book.add(Working(order, ready_at, reserve, ticket.multiplier, ticket.option))
         heapq.heappush(self._pending, (ready_at, len(self._orders), order.id))
         self._audit.append(

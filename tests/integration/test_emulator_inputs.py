@@ -153,3 +153,19 @@ def test_the_clock_never_goes_back(emulator):
     refused(reply, 422, 40010001, "forward")
     reply = emulator.session.post(f"{emulator.url}/_sim/clock", json={"seconds": -5}, timeout=10)
     refused(reply, 422, 40010001, "seconds")
+
+
+def test_a_root_symbol_filter_lists_that_series_only(emulator):
+    """NVDA lists adjusted contracts under their own root (NVDA1...): the root filter
+    tells the two series apart, as Alpaca's ``root_symbol`` does."""
+    listed = get(emulator, "/v2/options/contracts", underlying_symbols="NVDA", limit="10000")
+    roots = {c["root_symbol"] for c in listed.json()["option_contracts"]}
+    adjusted = sorted(r for r in roots if r != "NVDA")
+    assert "NVDA" in roots
+    assert adjusted, roots
+    for root in ("NVDA", adjusted[0]):
+        reply = get(
+            emulator, "/v2/options/contracts", underlying_symbols="NVDA", root_symbol=root,
+            limit="10000",
+        )  # fmt: skip
+        assert {c["root_symbol"] for c in reply.json()["option_contracts"]} == {root}

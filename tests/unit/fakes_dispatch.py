@@ -32,7 +32,9 @@ class FakeClock:
 
 class FakeMarket:
     """Stock quotes by ticker (a list is served one per call, the last repeating) and a
-    listed chain, filtered like the real port; every chain query is kept in ``queries``."""
+    listed chain, filtered like the real port; every chain query is kept in ``queries``.
+    The clock says the market is open until ``close_at`` unless ``is_open`` is False,
+    then opening at ``next_open``; ``clock_reads`` counts its reads."""
 
     def __init__(self, clock: FakeClock, contracts: Sequence[OptionContract] = ()) -> None:
         self._now = clock
@@ -41,6 +43,10 @@ class FakeMarket:
         self.queries: list[tuple[str, ExpiryWindow, StrikeBand | None, Right | None]] = []
         self.snapshot_calls = 0
         self.stock_calls = 0
+        self.is_open = True
+        self.close_at: datetime | None = None
+        self.next_open: datetime | None = None
+        self.clock_reads = 0
 
     def quote_stock(self, ticker: str, *mids: str, ages: Sequence[float] = ()) -> None:
         """Serve ``mids`` in turn (the last one repeats), each ``ages[i]`` s old (1 s)."""
@@ -94,9 +100,12 @@ class FakeMarket:
     def stock_bars(self, symbols, timeframe, start, end):  # pragma: no cover - unused here
         return {}
 
-    def clock(self) -> MarketClock:  # pragma: no cover - unused here
+    def clock(self) -> MarketClock:
+        self.clock_reads += 1
         at = self._now()
-        return MarketClock(at, True, at, at)
+        opens = self.next_open or at + timedelta(days=1)
+        closes = self.close_at or at + timedelta(hours=1)
+        return MarketClock(at, self.is_open, opens, closes if self.is_open else opens)
 
 
 class FakeStore:

@@ -62,6 +62,7 @@ BAD_VALUES = {
     "alpaca_stock_feed": "opra",
     "alpaca_data_url": "https://paper-api.alpaca.markets",
     "option_order_pricing": "best",
+    "off_hours": "sometimes",
     "option_spread_fraction": "2",
     "on_broker_failure": "panic",
     "order_retries": "11",

@@ -115,6 +115,13 @@ def test_the_pricing_settings_reach_the_steps_policy(monkeypatch):
     assert pricing.price(Action.BUY, BID, ASK, "XYZ") == (OrderType.MARKET, None)
 
 
+def test_the_off_hours_setting_reaches_the_steps_policy(monkeypatch):
+    monkeypatch.delenv("STRIKEFLOW_OFF_HOURS", raising=False)
+    assert wired().context.policy.off_hours == "refuse"
+    monkeypatch.setenv("STRIKEFLOW_OFF_HOURS", "queue")
+    assert wired().context.policy.off_hours == "queue"
+
+
 def test_the_risk_settings_reach_the_steps_policy(monkeypatch):
     monkeypatch.setenv("STRIKEFLOW_RISK_MAX_OPEN_POSITIONS", "7")
     monkeypatch.setenv("STRIKEFLOW_RISK_MAX_EXPOSURE_PER_TICKER", "0")

@@ -141,8 +141,8 @@ def test_an_unidentifiable_delta_is_a_reason_not_a_crash():
     [
         ({"dte": 9}, "expires in 9 day(s), outside 0–1 DTE"),
         ({"dte": -1}, "expired, outside 0–1 DTE"),
-        ({"root": "XYZ1"}, "adjusted contract (multiplier 100, symbol XYZ1"),
-        ({"multiplier": 10}, "adjusted contract (multiplier 10"),
+        ({"root": "XYZ1"}, "non-standard contract (multiplier 100, root XYZ1): adjusted"),
+        ({"multiplier": 10}, "non-standard contract (multiplier 10, root XYZ): adjusted"),
         ({"volume": 3}, "volume 3 < 100"),
         ({"open_interest": 3}, "open interest 3 < 500"),
         ({"quote_age_s": 300}, "quote 300 s old > 60 s"),
