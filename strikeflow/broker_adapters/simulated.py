@@ -137,20 +137,13 @@ class SimulatedBroker:
         fills = intent.order_type is OrderType.MARKET or (
             limit >= price if buying else limit <= price
         )
-        order = BrokerOrder(
+        order = intent.as_order(
             id=simulated_order_id(intent.client_order_id),
-            client_order_id=intent.client_order_id,
-            symbol=intent.symbol,
-            side=intent.side,
-            qty=intent.qty,
-            order_type=intent.order_type,
             status=ExecutionStatus.ACCEPTED,
             broker_status="accepted",
             broker=BrokerName.SIMULATED,
             execution_mode=ExecutionMode.SIMULATED,
-            limit_price=limit,
             submitted_at=at,
-            position_intent=intent.position_intent,
             simulated_reason=reason,
         )
         if not fills:

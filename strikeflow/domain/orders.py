@@ -117,6 +117,22 @@ class OrderIntent:
         verb = "buy" if self.side is Action.BUY else "sell"
         return f"{verb}_to_{self.position_effect.value.lower()}"
 
+    def as_order(self, **state: Any) -> BrokerOrder:
+        """The order this intent became: what was asked (id, symbol, side, quantity, type,
+        limit, position intent) from the intent, the venue's state (``id``, ``status``,
+        ``broker_status``, ``broker``, ``execution_mode``, fills...) from ``state``, which
+        may also override the quantity."""
+        asked: dict[str, Any] = {
+            "client_order_id": self.client_order_id,
+            "symbol": self.symbol,
+            "side": self.side,
+            "qty": self.qty,
+            "order_type": self.order_type,
+            "limit_price": self.limit_price,
+            "position_intent": self.position_intent,
+        }
+        return BrokerOrder(**{**asked, **state})
+
 
 def instrument_of(symbol: str) -> InstrumentType:
     """STOCK for a ticker, CALL or PUT for an OCC option symbol (told apart by length)."""

@@ -408,19 +408,12 @@ def refused_order(
     ``rejected`` execution with the venue's code and message, and the recommendation
     ends rejected with them (``outcomes``)."""
     mode = getattr(ctx.broker, "execution_mode", ExecutionMode.PAPER)  # the real broker's
-    order = BrokerOrder(
+    order = intent.as_order(
         id="",  # the venue gave it none
-        client_order_id=intent.client_order_id,
-        symbol=intent.symbol,
-        side=intent.side,
-        qty=intent.qty,
-        order_type=intent.order_type,
         status=ExecutionStatus.REJECTED,
         broker_status="refused",
         broker=BrokerName.ALPACA,
         execution_mode=mode,
-        limit_price=intent.limit_price,
-        position_intent=intent.position_intent,
     )
     refusal = Refusal(
         error=f"{type(refused).__name__}: {refused}",
@@ -433,23 +426,18 @@ def refused_order(
 
 def recorded_order(recorded: Execution, intent: OrderIntent) -> BrokerOrder:
     """The order an execution row already stands for, as the next step expects it."""
-    return BrokerOrder(
+    return intent.as_order(
         id=recorded.broker_order_id or recorded.client_order_id,
         client_order_id=recorded.client_order_id,
-        symbol=intent.symbol,
-        side=intent.side,
         qty=recorded.quantity or intent.qty,
-        order_type=intent.order_type,
         status=recorded.status,
         broker_status=recorded.status.value,
         broker=recorded.broker,
         execution_mode=recorded.execution_mode,
-        limit_price=intent.limit_price,
         filled_qty=recorded.filled_qty or Decimal(0),
         filled_avg_price=recorded.filled_avg_price,
         submitted_at=recorded.submitted_at,
         filled_at=recorded.filled_at,
-        position_intent=intent.position_intent,
         simulated_reason="an earlier delivery's simulated fill",
     )
 
