@@ -188,3 +188,21 @@ def test_a_recommendation_never_trades_an_adjusted_twin():
     assert parse_occ(report["chosen"]["symbol"]).root == "XYZ"
     assert report["rejected_counts"]["non-standard contract"] > 0
     assert any(ADJUSTED_REASON in r["reasons"] for r in report["rejected"])
+
+
+def test_size_position_sizes_an_option_by_its_own_contracts_multiplier():
+    """Were an adjusted contract let through, its shares per contract would decide the
+    quantity: ten shares a contract buy ten times the contracts of a hundred."""
+    from dataclasses import replace
+
+    from strikeflow.services.dispatch_steps import fetch_chain, select_contract, size_position
+    from tests.unit.dispatch_runs import hop, price, setup
+
+    ctx, *_ = setup()
+    checked = price(ctx, hop(select_contract(ctx, hop(fetch_chain(ctx, "rec-1")))))
+    standard = size_position(ctx, checked)
+    tenth = replace(checked.contract, multiplier=10)
+    adjusted = size_position(ctx, checked.model_copy(update={"contract": tenth}))
+    assert standard.quantity > 0
+    assert adjusted.quantity >= 9 * standard.quantity
+    assert adjusted.order_cost <= standard.order_cost * 2  # the same budget, not 10 x it
