@@ -215,7 +215,7 @@ def test_the_database_backstop_names_the_field_and_writes_nothing(execs, db_url)
 
 
 def _insert_in_child(args):
-    """Runs in a fresh process: its own engine, then the same insert as its siblings."""
+    """Runs in a process of its own: its own engine, then the same insert as its siblings."""
     url, kind, barrier = args
     barrier.wait(timeout=30)
     engine = engine_for(url)
@@ -224,11 +224,19 @@ def _insert_in_child(args):
     return ExecutionRepository(engine).insert(stock_execution("sf-race", "rec-race"))[1]
 
 
+def racing_processes() -> multiprocessing.context.BaseContext:
+    """Fresh processes that share no engine with this one, forked from a server that has
+    imported this module once (rather than each importing it again, as spawn does)."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
 @pytest.mark.parametrize("kind", ["recommendation", "execution"])
 def test_eight_processes_racing_on_one_key_write_one_row(db_url, recs, kind):
     if kind == "execution":
         recs.insert(recommendation("rec-race"))
-    ctx = multiprocessing.get_context("spawn")
+    ctx = racing_processes()
     with ctx.Manager() as manager:
         barrier = manager.Barrier(8)
         with ctx.Pool(8) as pool:
