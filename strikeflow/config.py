@@ -272,10 +272,13 @@ class Settings(BaseSettings):
         json_schema_extra=read_by("workers: dispatch (size_position)", "demo"),
     )
     risk_day_trade_cutoff: str | None = Field(
-        default="15:30",
+        default="15:10",
         pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
         description=(
             "No new day trade after this New York time (HH:MM). Empty or `none` turns it off."
+            " The default comes before 15:15, when Alpaca stops taking orders in contracts"
+            " that expire today (15:30 for broad-based ETFs such as SPY and QQQ); past those,"
+            " contract selection passes over today's expiry whatever this is set to."
         ),
         json_schema_extra=read_by("workers: dispatch (size_position)", "demo"),
     )

@@ -231,7 +231,7 @@ def demo_runtime(settings: Settings, now: Callable[[], datetime]) -> bootstrap.R
     Elsewhere ``STRIKEFLOW_CLOCK=market`` reads /v2/clock at most once a wall second and
     carries on by the wall clock in between: right while simulated time runs at wall
     speed, an hour behind when the demo moves it five minutes every few milliseconds
-    (quote ages, DTE, the 15:30 day-trade cutoff and every timestamp would lag).
+    (quote ages, DTE, the 15:10 day-trade cutoff and every timestamp would lag).
     """
     return bootstrap.build_runtime(settings, now=now)
 

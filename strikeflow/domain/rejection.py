@@ -10,6 +10,8 @@ class Reason(IntFlag):
 
     OUTSIDE_WINDOW = 1 << 0
     ADJUSTED = 1 << 1
+    # Declared here so that it reports before the liquidity rules; its bit is the newest.
+    ZERO_DTE_CLOSED = 1 << 11
     NO_QUOTE = 1 << 2
     NO_BID = 1 << 3
     WIDE_SPREAD = 1 << 4

@@ -25,6 +25,9 @@ from strikeflow.domain.expiry import NEW_YORK, require_aware, trading_date
 from strikeflow.domain.records import Execution
 from strikeflow.domain.sizing import CENT, OPTION_MULTIPLIER
 
+# Five minutes before the venue's earliest same-day cut-off (venue_rules, 15:15 ET).
+DEFAULT_DAY_TRADE_CUTOFF = time(15, 10)
+
 # Orders that hold (or may still take) a position: counted as open exposure.
 HOLDING_STATUSES = frozenset(
     {
@@ -66,12 +69,18 @@ class RiskViolation:
 
 @dataclass(frozen=True, slots=True)
 class RiskLimits:
-    """Limits on new entries; None disables a limit. Money in dollars, losses positive."""
+    """Limits on new entries; None disables a limit. Money in dollars, losses positive.
+
+    ``day_trade_cutoff`` (New York wall time) defaults to 15:10, before the earliest
+    time the venue stops taking orders in contracts that expire today (15:15 ET for
+    single stocks, ``venue_rules``): a 0-1 DTE day trade entered later could meet a
+    refusal, or a contract the venue starts liquidating minutes after the fill.
+    """
 
     max_open_positions: int | None = 20
     max_daily_realized_loss: Decimal | None = Decimal("5000")
     max_exposure_per_ticker: Decimal | None = Decimal("25000")
-    day_trade_cutoff: time | None = time(15, 30)  # New York wall time
+    day_trade_cutoff: time | None = DEFAULT_DAY_TRADE_CUTOFF
 
     def __post_init__(self) -> None:
         if self.max_open_positions is not None and self.max_open_positions < 1:

@@ -28,6 +28,7 @@ from strikeflow.domain.market import StrikeBand
 from strikeflow.domain.model_greeks import MarketRates, model_greeks
 from strikeflow.domain.models import Greeks, OptionContract
 from strikeflow.domain.rejection import Reason, reasons_in
+from strikeflow.domain.venue_rules import zero_dte_closed, zero_dte_refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +254,8 @@ class CandidateReport:
             return f"outside {policy.window}"
         if reason is Reason.ADJUSTED:
             return "non-standard contract"
+        if reason is Reason.ZERO_DTE_CLOSED:
+            return "0DTE orders closed at the venue"
         if reason is Reason.OFF_TARGET_STRIKE:
             return f"off target ({policy.strike})"
         if reason is Reason.DELTA_OFF_TARGET:
@@ -271,6 +274,8 @@ class CandidateReport:
         if reason is Reason.ADJUSTED:
             terms = f"multiplier {c.multiplier}, root {occ_root(c.symbol)}"
             return f"non-standard contract ({terms}): adjusted deliverable"
+        if reason is Reason.ZERO_DTE_CLOSED:
+            return zero_dte_refusal(c.underlying, self.now)
         if reason is Reason.OFF_TARGET_STRIKE:
             target = self.target_strike[i]
             if math.isnan(target):
@@ -326,8 +331,11 @@ def select_contract(
     and the reason in words (``ineligible.why_none_eligible``: ``underlying`` names the
     ticker, else the chain's own; ``listed_through`` is how far the chain was asked about).
 
-    Among eligible contracts: the nearest expiration in the window wins, then the
-    tighter spread (as a fraction of mid), then the |delta| nearest target, then the strike.
+    A contract expiring today is turned down once the venue takes no more orders in it
+    (``venue_rules``: 15:15 ET, 15:30 for broad-based ETFs), so a later expiry in the
+    window is chosen instead. Among eligible contracts: the nearest expiration in the
+    window wins, then the tighter spread (as a fraction of mid), then the |delta|
+    nearest target, then the strike.
     """
     if not (isinstance(spot, int | float) and math.isfinite(spot) and spot > 0):
         raise InvalidPolicy(f"spot must be a positive finite number, got {spot!r}")
@@ -363,6 +371,11 @@ def _evaluate(
     flags[~in_window] |= Reason.OUTSIDE_WINDOW
     admissible = cands.standard if policy.standard_only else np.ones(len(cands), bool)
     flags[~admissible] |= Reason.ADJUSTED
+    closed = _past_venue_cutoff(cands, dte, in_window, now)
+    flags[closed] |= Reason.ZERO_DTE_CLOSED
+    # The rules that pick among contracts look only at those still tradable: a closed
+    # 0DTE expiry must neither set the target strike nor crowd the delta band.
+    in_window = in_window & ~closed
 
     target = np.full(len(cands), np.nan)
     abs_delta = np.abs(cands.delta)
@@ -377,6 +390,25 @@ def _evaluate(
         off = ~np.isclose(cands.strike, target, rtol=0, atol=1e-9)
         flags[in_window & admissible & off] |= Reason.OFF_TARGET_STRIKE
     return CandidateReport(policy, spot, now, cands, flags, dte, target, abs_delta)
+
+
+def _past_venue_cutoff(
+    cands: OptionChain, dte: np.ndarray, in_window: np.ndarray, now: datetime
+) -> np.ndarray:
+    """Contracts in the window that expire today and that the venue no longer takes
+    orders in at ``now`` (``venue_rules.zero_dte_closed``), judged once per underlying."""
+    closed = np.zeros(len(cands), dtype=np.bool_)
+    rows = np.flatnonzero(in_window & (dte == 0))
+    past: dict[str, bool] = {}
+    for i in rows.tolist():
+        contract = cands.contracts[i]
+        shut = past.get(contract.underlying)
+        if shut is None:
+            shut = past[contract.underlying] = zero_dte_closed(
+                contract.underlying, contract.expiration, now
+            )
+        closed[i] = shut
+    return closed
 
 
 def _target_strikes(

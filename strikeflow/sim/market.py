@@ -7,7 +7,10 @@ domain's Black-Scholes (through ``option_chain.price_chain``).
 Listings are fixed for a session: strikes are laid out around the previous close, as
 exchanges list them overnight, and open interest and the day's volume are drawn once per
 session. Quotes, Greeks and IV move with the stock through the day. Some snapshots lack
-Greeks and IV, and a few quotes are stale, as Alpaca's feed does. Underlyings in
+Greeks and IV, and a few quotes are stale, as Alpaca's feed does. Outside the session
+(after 16:00, before the open, on a weekend or a holiday) the latest quote is the last one
+of the previous session, stamped with its close, as Alpaca's latest-quote and snapshot
+endpoints answer: no quote is made while the market is shut. Underlyings in
 ``adjusted`` also list adjusted contracts (root NVDA1, a multiplier other than 100) beside
 some of their standard strikes, as a chain does after a split or a merger; each is quoted
 as its standard twin, since clients are meant to recognise and leave them.
@@ -171,12 +174,15 @@ class Market:
         return float(low * (high / low) ** (elapsed - i))
 
     def stock_quote(self, symbol: str, t: datetime) -> Quote:
-        mid = self.spot(symbol, t)
+        """The latest quote at ``t``: made at ``t`` in session, else the previous
+        session's last one, stamped with its close (``quoted_at``)."""
+        at = quoted_at(t)
+        mid = self.spot(symbol, at)
         half = max(0.005, mid * 0.0001)
         bid = np.floor((mid - half) * 100) / 100
         ask = max(np.ceil((mid + half) * 100) / 100, bid + 0.01)
-        sizes = self._noise(symbol, 3, int(t.timestamp() // 60)).integers(1, 12, 2) * 100
-        return Quote(t, round(float(bid), 2), round(float(ask), 2), int(sizes[0]), int(sizes[1]))
+        sizes = self._noise(symbol, 3, int(at.timestamp() // 60)).integers(1, 12, 2) * 100
+        return Quote(at, round(float(bid), 2), round(float(ask), 2), int(sizes[0]), int(sizes[1]))
 
     def latest_trade(self, symbol: str, t: datetime) -> Trade:
         last = calendar.previous_close(t) if not calendar.is_open(t) else t
@@ -227,14 +233,19 @@ class Market:
         Priced on demand and kept per instant: a listing has thousands of contracts (SPY
         ~9,600, ~90 ms to price them all) and a request wants tens. Each contract's price
         is a function of its own row alone, so pricing a few gives what pricing all does.
+        Outside the session they are priced, and stamped, at the previous close
+        (``quoted_at``); which contracts are live is still judged at ``t``.
         """
         listing = self._listing(underlying, t)
         live = self._live(listing, t)
+        at = quoted_at(t)
         if symbols is None:
             wanted = np.flatnonzero(live)
         else:
             rows = [listing.index[s] for s in dict.fromkeys(symbols) if s in listing.index]
             wanted = np.array([i for i in rows if live[i]], dtype=np.int64)
+        # Kept per request instant, not per pricing instant: after the close, the next
+        # session's listing (its own sizes, lags, staleness) is priced at the same close.
         key = (underlying, t)
         with self._lock:
             priced = self._chains.get(key)
@@ -242,7 +253,7 @@ class Market:
                 priced = _bounded(self._chains)[key] = {}
             missing = [i for i in wanted.tolist() if listing.contracts[i].symbol not in priced]
         if missing:
-            fresh = self._price_snapshots(underlying, listing, t, np.array(missing, np.int64))
+            fresh = self._price_snapshots(underlying, listing, at, np.array(missing, np.int64))
             with self._lock:
                 priced.update(fresh)
         return {listing.contracts[i].symbol: priced[listing.contracts[i].symbol] for i in wanted}
@@ -412,6 +423,15 @@ class Market:
                 iv = float(p.iv[j])
             out[info.symbol] = OptionSnapshot(info.symbol, quote, trade, greeks, iv)
         return out
+
+
+def quoted_at(t: datetime) -> datetime:
+    """When the latest quote at ``t`` was made: ``t`` while the market is open, else the
+    close of the last session before it (Alpaca's latest quote after the close is the
+    close's, hours old: a client's freshness check is meant to see that)."""
+    if calendar.is_open(t):
+        return t
+    return calendar.previous_close(t) or t
 
 
 def _bar(path: DayPath, i: int) -> Bar:

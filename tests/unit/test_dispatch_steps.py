@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -292,7 +292,11 @@ def test_risk_breach_rejects_in_size_position_with_the_reason():
 
 
 def test_day_trade_after_the_cutoff_is_rejected():
-    ctx, *_ = setup(rec_overrides={"instrument_type": InstrumentType.STOCK})
+    limits = RiskLimits(day_trade_cutoff=time(15, 30))  # the cut-off the assertion names
+    ctx, *_ = setup(
+        rec_overrides={"instrument_type": InstrumentType.STOCK},
+        policy=DispatchPolicy(risk=limits),
+    )
     ctx.now.at = datetime(2026, 11, 19, 20, 31, tzinfo=UTC)  # 15:31 in New York
     ctx.market.quote_stock("XYZ", "100")
     with pytest.raises(DispatchRejected, match="after 15:30 ET"):
