@@ -115,3 +115,23 @@ class StrikeMode(StrEnum):
     OTM = "otm"
     ITM = "itm"
     DELTA = "delta"
+
+
+class ExitRule(StrEnum):
+    """Which exit rule closed (or would close) a held position, in order of precedence."""
+
+    EXPIRY = "expiry"
+    TIME_OF_DAY = "time_of_day"
+    STOP_LOSS = "stop_loss"
+    UNDERLYING_STOP = "underlying_stop"
+    TRAILING_STOP = "trailing_stop"
+    TAKE_PROFIT = "take_profit"
+    THETA = "theta"
+    MAX_HOLDING = "max_holding"
+
+
+class ExitUrgency(StrEnum):
+    """How hard a closing order must try: urgent ones must be done before the venue closes."""
+
+    ORDINARY = "ordinary"
+    URGENT = "urgent"

@@ -11,14 +11,23 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
 from strikeflow.domain.errors import DomainError
+from strikeflow.domain.exit_rules import (
+    OPTION_ONLY_FIELDS,
+    ExitRuleBook,
+    ExitRules,
+    InvalidExitRules,
+    StrategyExits,
+)
 
 __all__ = [
     "ConfidenceModel",
@@ -30,6 +39,7 @@ __all__ = [
     "StockRule",
     "SwingRule",
     "default_rules",
+    "exit_keys",
     "load_rules",
     "rules_from_mapping",
 ]
@@ -147,6 +157,7 @@ class Rules:
     swing: SwingRule
     stock: StockRule
     cooldown: CooldownRule
+    exits: ExitRuleBook
 
 
 SECTIONS: dict[str, type] = {
@@ -156,6 +167,7 @@ SECTIONS: dict[str, type] = {
     "swing": SwingRule,
     "stock": StockRule,
     "cooldown": CooldownRule,
+    "exits": ExitRuleBook,
 }
 
 
@@ -200,6 +212,9 @@ def _build(doc: Mapping[str, Any], base: Rules | None, source: str | None) -> Ru
         given = doc.get(name, {})
         if not isinstance(given, Mapping):
             raise InvalidRules(name, f"must be a table [{name}], got {given!r}", source)
+        if kind is ExitRuleBook:
+            built[name] = _exits(given, None if base is None else base.exits, source)
+            continue
         keys = [f.name for f in dataclasses.fields(kind)]
         extra = sorted(set(given) - set(keys))
         if extra:
@@ -236,3 +251,97 @@ def _check(key: str, value: object, spec: Mapping[str, Any]) -> None:
         raise InvalidRules(key, f"must be > {spec['gt']}, got {value!r}")
     if spec["le"] is not None and value > spec["le"]:
         raise InvalidRules(key, f"must be <= {spec['le']}, got {value!r}")
+
+
+# [exits.<strategy>.<kind>]: the file's keys of each kind, and how each value is read.
+OFF = "off"
+_EXIT_STRATEGIES = ("day_trade", "swing_trade")
+_EXIT_KINDS = ("option", "stock")
+_EXIT_KEYS = {
+    "take_profit_pct": "pct",
+    "stop_loss_pct": "pct",
+    "trailing_stop_pct": "pct",
+    "trailing_arm_pct": "number",
+    "time_exit": "time",
+    "close_at_dte": "days",
+    "underlying_stop_pct": "pct",
+    "theta_max_pct": "pct",
+    "max_holding_hours": "pct",
+    "max_quote_age_s": "number",
+}
+_STOCK_KEYS = tuple(k for k in _EXIT_KEYS if k not in OPTION_ONLY_FIELDS)
+_HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+
+
+def exit_keys(kind: str) -> tuple[str, ...]:
+    """The keys of an ``[exits.<strategy>.<kind>]`` table (a share has no option rules)."""
+    return _STOCK_KEYS if kind == "stock" else tuple(_EXIT_KEYS)
+
+
+def _exits(doc: Mapping[str, Any], base: ExitRuleBook | None, source: str | None) -> ExitRuleBook:
+    """The ``[exits]`` tables over ``base``; with no base every key must be present."""
+    _only("exits", doc, _EXIT_STRATEGIES, source)
+    strategies = {}
+    for strategy in _EXIT_STRATEGIES:
+        given = _table(f"exits.{strategy}", doc.get(strategy, {}), source)
+        _only(f"exits.{strategy}", given, _EXIT_KINDS, source)
+        kinds = {}
+        for kind in _EXIT_KINDS:
+            at = f"exits.{strategy}.{kind}"
+            table = _table(at, given.get(kind, {}), source)
+            old = None if base is None else getattr(getattr(base, strategy), kind)
+            kinds[kind] = _exit_rules(at, table, exit_keys(kind), old, source)
+        strategies[strategy] = StrategyExits(**kinds)
+    return ExitRuleBook(**strategies)
+
+
+def _exit_rules(
+    at: str,
+    table: Mapping[str, Any],
+    keys: tuple[str, ...],
+    base: ExitRules | None,
+    source: str | None,
+) -> ExitRules:
+    _only(at, table, keys, source)
+    values = {} if base is None else {k: getattr(base, k) for k in keys}
+    for key, raw in table.items():
+        values[key] = _exit_value(f"{at}.{key}", _EXIT_KEYS[key], raw, source)
+    missing = [k for k in keys if k not in values]
+    if missing:
+        raise InvalidRules(f"{at}.{missing[0]}", "is missing", source)
+    try:
+        return ExitRules(**values)
+    except InvalidExitRules as exc:
+        raise InvalidRules(f"{at}.{exc.field}", exc.problem, source) from None
+
+
+def _exit_value(key: str, kind: str, raw: object, source: str | None) -> object:
+    if raw == OFF and kind in ("pct", "time", "days"):
+        return None
+    off = f' or "{OFF}"' if kind != "number" else ""
+    if kind == "time":
+        match = _HH_MM.fullmatch(raw) if isinstance(raw, str) else None
+        if match is None:
+            raise InvalidRules(key, f'must be a New York time "HH:MM"{off}, got {raw!r}', source)
+        return time(int(match[1]), int(match[2]))
+    if kind == "days":
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise InvalidRules(key, f"must be a whole number of days{off}, got {raw!r}", source)
+        return raw
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise InvalidRules(key, f"must be a number{off}, got {raw!r}", source)
+    if not math.isfinite(raw):
+        raise InvalidRules(key, f"must be finite, got {raw!r}", source)
+    return float(raw)
+
+
+def _table(key: str, value: object, source: str | None) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidRules(key, f"must be a table [{key}], got {value!r}", source)
+    return value
+
+
+def _only(key: str, table: Mapping[str, Any], known: tuple[str, ...], source: str | None) -> None:
+    extra = sorted(set(table) - set(known))
+    if extra:
+        raise InvalidRules(f"{key}.{extra[0]}", f"is not a key (known: {', '.join(known)})", source)
