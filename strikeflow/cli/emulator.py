@@ -42,6 +42,12 @@ def add_emulator_command(commands: argparse._SubParsersAction) -> None:
     emu.add_argument("--api-key", default="strikeflow", help="APCA-API-KEY-ID to accept")
     emu.add_argument("--secret-key", default="strikeflow-secret", help="APCA-API-SECRET-KEY")
     emu.add_argument("--fill-delay", type=float, default=1.0, help="seconds before a fill")
+    emu.add_argument(
+        "--partial-fill-rate",
+        type=rate,
+        default=0.1,
+        help="share of fills that take only part of an order, 0 to 1 (default 0.1, seeded)",
+    )
     emu.add_argument("--cash", type=float, default=100_000, help="starting cash (default 100000)")
     emu.add_argument(
         "--options-level", type=int, default=2, help="options_approved_level (default 2)"
@@ -75,6 +81,17 @@ def port_number(text: str) -> int:
     return port
 
 
+def rate(text: str) -> float:
+    """A probability: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a number from 0 to 1, got {text!r}")
+    return value
+
+
 def symbol_list(text: str) -> tuple[str, ...]:
     """Comma-separated tickers, upper-cased; each 1-5 letters, as the market simulates."""
     from strikeflow.sim.market import TICKER
@@ -101,6 +118,7 @@ def run_emulator(args: argparse.Namespace) -> int:
             api_key=args.api_key,
             secret_key=args.secret_key,
             fill_delay_s=args.fill_delay,
+            partial_fill_rate=args.partial_fill_rate,
             cash=args.cash,
             options_approved_level=args.options_level,
             plan=args.plan,

@@ -7,13 +7,15 @@ domain's Black-Scholes (through ``option_chain.price_chain``).
 Listings are fixed for a session: strikes are laid out around the previous close, as
 exchanges list them overnight, and open interest and the day's volume are drawn once per
 session. Quotes, Greeks and IV move with the stock through the day. Some snapshots lack
-Greeks and IV, and a few quotes are stale, as Alpaca's feed does. Outside the session
-(after 16:00, before the open, on a weekend or a holiday) the latest quote is the last one
-of the previous session, stamped with its close, as Alpaca's latest-quote and snapshot
-endpoints answer: no quote is made while the market is shut. Underlyings in
-``adjusted`` also list adjusted contracts (root NVDA1, a multiplier other than 100) beside
-some of their standard strikes, as a chain does after a split or a merger; each is quoted
-as its standard twin, since clients are meant to recognise and leave them.
+Greeks and IV, and a few quotes are stale, as Alpaca's feed does. A contract that traded
+carries the bars of its latest minute, its day and the day before (``_session_bars``).
+Outside the session (after 16:00, before the open, on a weekend or a holiday) the latest
+quote is the last one of the previous session, stamped with its close, as Alpaca's
+latest-quote and snapshot endpoints answer: no quote is made while the market is shut.
+Underlyings in ``adjusted`` also list adjusted contracts (root NVDA1, a multiplier other
+than 100) beside some of their standard strikes, as a chain does after a split or a
+merger; each is quoted as its standard twin, since clients are meant to recognise and
+leave them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import numpy as np
 
@@ -40,6 +42,7 @@ from strikeflow.sim.option_chain import (
     UnderlyingProfile,
     adjusted_root,
     adjusted_series,
+    fair_values,
     liquidity,
     listed_expirations,
     price_chain,
@@ -51,6 +54,8 @@ from strikeflow.sim.venue_orders import asset_id
 RATE = 0.04
 TICKER = re.compile(r"[A-Z]{1,5}")
 MINUTE = timedelta(minutes=1)
+BAR_STEP = timedelta(minutes=5)  # an option's daily bar samples its trade price this often
+PRINT_SIZE = 5  # contracts per print: an option bar's trade count is its volume over this
 CACHE_LIMIT = 256
 
 
@@ -145,6 +150,7 @@ class Market:
         self._days: dict[tuple[str, int], DayPath] = {}
         self._listings: dict[tuple[str, int], Listing] = {}
         self._chains: dict[tuple[str, datetime], dict[str, OptionSnapshot]] = {}
+        self._previous: dict[tuple[str, datetime], dict[str, Bar | None]] = {}
 
     @property
     def last_day(self) -> date:
@@ -395,6 +401,9 @@ class Market:
         bid, ask = np.round(p.bid, 2), np.round(p.ask, 2)
         last = np.round(np.maximum(p.fair * (1 + listing.trade_noise[live]), 0.01), 2)
         last_trade_at = min(t, closes)
+        today = self._session_bars(underlying, listing, live, t)
+        symbols = [listing.contracts[i].symbol for i in live.tolist()]
+        before = self._previous_bars(underlying, listing, symbols)
         out = {}
         for j, i in enumerate(live.tolist()):
             info = listing.contracts[i]
@@ -411,6 +420,11 @@ class Market:
                 lag = timedelta(seconds=float(listing.trade_lag_s[i]))
                 traded_at = max(opens, last_trade_at - lag)
                 trade = Trade(traded_at, float(last[j]), int(min(traded[j], 10)))
+            minute_bar = None
+            if trade is not None:
+                minute = trade.t.replace(second=0, microsecond=0)
+                minute_bar = Bar(minute, trade.price, trade.price, trade.price, trade.price,
+                                 trade.size, 1, trade.price)  # fmt: skip
             greeks, iv = None, None
             if not listing.no_greeks[i]:
                 greeks = GreeksValues(
@@ -421,8 +435,78 @@ class Market:
                     float(g.rho[j]),
                 )
                 iv = float(p.iv[j])
-            out[info.symbol] = OptionSnapshot(info.symbol, quote, trade, greeks, iv)
+            out[info.symbol] = OptionSnapshot(
+                info.symbol, quote, trade, greeks, iv,
+                minute_bar, today.get(i), before.get(info.symbol),
+            )  # fmt: skip
         return out
+
+    def _session_bars(
+        self, underlying: str, listing: Listing, rows: np.ndarray, until: datetime
+    ) -> dict[int, Bar]:
+        """The daily bar of each of the listing's ``rows`` that traded in its session up to
+        ``until``, by row.
+
+        The volume is the snapshot's (the seeded day volume, traded evenly through the
+        session); the prices are the model's trade price (fair value times the contract's
+        seeded trade noise, as its latest trade) sampled every ``BAR_STEP`` from the open
+        and at ``until``: open the first, close the last (the latest trade's price), high,
+        low and VWAP over them; the trade count assumes ``PRINT_SIZE`` contracts a print.
+        """
+        opens, closes = listing.session
+        end = min(max(until, opens), closes)
+        share = (end - opens) / (closes - opens)
+        volume = np.floor(listing.volume[rows] * share).astype(np.int64)
+        rows, volume = rows[volume > 0], volume[volume > 0]
+        if not rows.size:
+            return {}
+        instants = [opens + j * BAR_STEP for j in range(int((end - opens) / BAR_STEP) + 1)]
+        if instants[-1] < end:
+            instants.append(end)
+        spots = np.array([self.spot(underlying, moment) for moment in instants])
+        stamps = np.array([moment.timestamp() for moment in instants])
+        years = np.maximum(year_fraction(listing.closes_s[rows][:, None] - stamps), 1e-6)
+        fair = fair_values(
+            self._profiles[underlying], spots, listing.strike[rows][:, None], years,
+            listing.right[rows][:, None], RATE,
+        )  # fmt: skip
+        noise = 1 + listing.trade_noise[rows][:, None]
+        prices = np.round(np.maximum(fair * noise, 0.01), 2)
+        day = opens.astimezone(NEW_YORK).date()
+        stamp = datetime.combine(day, time(0), NEW_YORK)
+        columns = zip(
+            rows.tolist(), prices[:, 0].tolist(), prices.max(1).tolist(),
+            prices.min(1).tolist(), prices[:, -1].tolist(), volume.tolist(),
+            np.maximum(1, -(-volume // PRINT_SIZE)).tolist(),
+            np.round(prices.mean(1), 4).tolist(), strict=True,
+        )  # fmt: skip
+        return {i: Bar(stamp, o, h, low, c, v, n, vw) for i, o, h, low, c, v, n, vw in columns}
+
+    def _previous_bars(
+        self, underlying: str, listing: Listing, symbols: list[str]
+    ) -> dict[str, Bar]:
+        """The daily bars of ``symbols`` in the session before the listing's, by symbol:
+        of the contracts listed then and traded in it. Kept per session, as a finished
+        session's bars never change."""
+        before = calendar.previous_close(listing.session[0])
+        walk = self._walk(underlying)
+        if before is None or not walk.covers(before.astimezone(NEW_YORK).date()):
+            return {}
+        key = (underlying, before)
+        with self._lock:
+            known = self._previous.get(key)
+            if known is None:
+                known = _bounded(self._previous)[key] = {}
+            missing = [s for s in symbols if s not in known]
+        if missing:
+            earlier = self._listing(underlying, before)
+            found = [(s, earlier.index[s]) for s in missing if s in earlier.index]
+            rows = np.array([i for _, i in found], np.int64)
+            bars = self._session_bars(underlying, earlier, rows, before) if found else {}
+            fresh = dict.fromkeys(missing) | {s: bars[i] for s, i in found if i in bars}
+            with self._lock:
+                known.update(fresh)
+        return {s: bar for s in symbols if (bar := known[s]) is not None}
 
 
 def quoted_at(t: datetime) -> datetime:

@@ -70,8 +70,14 @@ class GreeksValues:
 
 @dataclass(frozen=True, slots=True)
 class OptionSnapshot:
+    """A contract's snapshot; a bar is None when the contract did not trade in it, as
+    Alpaca then leaves the bar out."""
+
     symbol: str
     quote: Quote
     trade: Trade | None
     greeks: GreeksValues | None
     implied_vol: float | None
+    minute_bar: Bar | None = None
+    daily_bar: Bar | None = None
+    prev_daily_bar: Bar | None = None

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
@@ -128,6 +129,26 @@ class ChainPrices:
     greeks: BsGreeks
 
 
+def vol_surface(
+    profile: UnderlyingProfile, spot: Any, strike: Any, years: Any, rate: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(z, IV): log-moneyness against the forward in standard deviations, and the skewed
+    IV with its short-dated term premium. Arrays broadcast (a chain, or a chain over a day)."""
+    forward = spot * np.exp((rate - profile.dividend_yield) * years)
+    z = np.log(strike / forward) / (profile.vol * np.sqrt(years))
+    atm = profile.vol * (1 + 0.25 * np.exp(-years * 365 / 7))
+    return z, np.clip(atm * (1 - 0.10 * z + 0.02 * z**2), 0.5 * atm, 3 * atm)
+
+
+def fair_values(
+    profile: UnderlyingProfile, spot: Any, strike: Any, years: Any, right: Any, rate: float
+) -> np.ndarray:
+    """The model's fair values alone (``price_chain``'s ``fair``), arrays broadcast: the
+    price path of many contracts over many instants without their Greeks and quotes."""
+    _, iv = vol_surface(profile, spot, strike, years, rate)
+    return bs_price(spot, strike, years, rate, profile.dividend_yield, iv, right)
+
+
 def price_chain(
     profile: UnderlyingProfile,
     spot: float,
@@ -138,11 +159,7 @@ def price_chain(
 ) -> ChainPrices:
     """Vol surface, fair values, Greeks and a quoted market for every contract at once."""
     q = profile.dividend_yield
-    forward = spot * np.exp((rate - q) * years)
-    z = np.log(strike / forward) / (profile.vol * np.sqrt(years))
-    atm = profile.vol * (1 + 0.25 * np.exp(-years * 365 / 7))
-    iv = np.clip(atm * (1 - 0.10 * z + 0.02 * z**2), 0.5 * atm, 3 * atm)
-
+    z, iv = vol_surface(profile, spot, strike, years, rate)
     fair = bs_price(spot, strike, years, rate, q, iv, right)
     greeks = to_broker_greeks(bs_greeks(spot, strike, years, rate, q, iv, right))
     tick = option_tick(fair)

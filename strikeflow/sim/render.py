@@ -43,8 +43,11 @@ def account(a: Account) -> dict[str, Any]:
 
 
 def order(o: Order) -> dict[str, Any]:
+    """An order; the trailing-stop fields are null, as Alpaca sends them for every order
+    that is not a trailing stop (the emulator takes market and limit orders only)."""
     body = record(o)
     body["legs"] = None if o.legs is None else [order(leg) for leg in o.legs]
+    body.update(trail_percent=None, trail_price=None, hwm=None)
     return body
 
 
@@ -52,8 +55,32 @@ def position(p: Position) -> dict[str, Any]:
     return record(p)
 
 
-def quote(q: Quote) -> dict[str, Any]:
-    return {"t": ts(q.t), "bp": q.bid, "bs": q.bid_size, "ap": q.ask, "as": q.ask_size, "c": []}
+# Stock exchanges and tape, as Alpaca's stock data codes them: IEX is "V"; the SIP's best
+# quote is named here by the listing exchange, NASDAQ ("Q"), where the emulator's stocks
+# list (venue_orders.STOCK_EXCHANGE), and NASDAQ-listed stocks trade on tape C.
+IEX = "V"
+NASDAQ = "Q"
+NASDAQ_TAPE = "C"
+
+
+def stock_exchange(feed: str) -> str:
+    """The exchange code a quote or trade on ``feed`` carries: IEX's own, else NASDAQ."""
+    return IEX if feed == "iex" else NASDAQ
+
+
+def quote(q: Quote, feed: str = "iex") -> dict[str, Any]:
+    x = stock_exchange(feed)
+    return {
+        "t": ts(q.t),
+        "ax": x,
+        "ap": q.ask,
+        "as": q.ask_size,
+        "bx": x,
+        "bp": q.bid,
+        "bs": q.bid_size,
+        "c": [],
+        "z": NASDAQ_TAPE,
+    }
 
 
 def option_quote(q: Quote) -> dict[str, Any]:
@@ -69,8 +96,16 @@ def option_quote(q: Quote) -> dict[str, Any]:
     }
 
 
-def trade(t: Trade) -> dict[str, Any]:
-    return {"t": ts(t.t), "p": t.price, "s": t.size, "x": "V", "i": 0, "c": ["@"], "z": "C"}
+def trade(t: Trade, feed: str = "iex") -> dict[str, Any]:
+    return {
+        "t": ts(t.t),
+        "p": t.price,
+        "s": t.size,
+        "x": stock_exchange(feed),
+        "i": 0,
+        "c": ["@"],
+        "z": NASDAQ_TAPE,
+    }
 
 
 def option_trade(t: Trade) -> dict[str, Any]:
@@ -83,10 +118,13 @@ def bar(b: Bar) -> dict[str, Any]:
 
 def snapshot(s: OptionSnapshot) -> dict[str, Any]:
     """A contract's snapshot; Greeks and IV rounded: a model's 17 digits are noise that
-    every client would parse, carry and store."""
+    every client would parse, carry and store. Unknown Greeks and IV are null, as Alpaca
+    sends them; a contract that has not traded has no latestTrade, and a bar in which it
+    did not trade is left out, as Alpaca leaves it out."""
     body: dict[str, Any] = {"latestQuote": option_quote(s.quote)}
     if s.trade is not None:
         body["latestTrade"] = option_trade(s.trade)
+    body["greeks"], body["impliedVolatility"] = None, None
     if s.greeks is not None:
         g, d = s.greeks, GREEK_DECIMALS
         body["greeks"] = {
@@ -98,6 +136,13 @@ def snapshot(s: OptionSnapshot) -> dict[str, Any]:
         }
     if s.implied_vol is not None:
         body["impliedVolatility"] = round(s.implied_vol, GREEK_DECIMALS)
+    for name, b in (
+        ("minuteBar", s.minute_bar),
+        ("dailyBar", s.daily_bar),
+        ("prevDailyBar", s.prev_daily_bar),
+    ):
+        if b is not None:
+            body[name] = bar(b)
     return body
 
 

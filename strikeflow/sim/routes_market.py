@@ -47,10 +47,10 @@ async def stock_quotes(
     request: Request, symbols: Symbols = None, feed: StockFeed = None
 ) -> Response:
     plan_of(request).check_stock_latest(feed)
-    sim = sim_of(request)
+    sim, served = sim_of(request), _latest_feed(request, feed)
     now, symbols = sim.now(), _stocks(sim, symbols)
     return json_response(
-        {"quotes": {s: render.quote(sim.market.stock_quote(s, now)) for s in symbols}}
+        {"quotes": {s: render.quote(sim.market.stock_quote(s, now), served) for s in symbols}}
     )
 
 
@@ -59,10 +59,10 @@ async def stock_trades(
     request: Request, symbols: Symbols = None, feed: StockFeed = None
 ) -> Response:
     plan_of(request).check_stock_latest(feed)
-    sim = sim_of(request)
+    sim, served = sim_of(request), _latest_feed(request, feed)
     now, symbols = sim.now(), _stocks(sim, symbols)
     return json_response(
-        {"trades": {s: render.trade(sim.market.latest_trade(s, now)) for s in symbols}}
+        {"trades": {s: render.trade(sim.market.latest_trade(s, now), served) for s in symbols}}
     )
 
 
@@ -71,14 +71,14 @@ async def stock_snapshots(
     request: Request, symbols: Symbols = None, feed: StockFeed = None
 ) -> Response:
     plan_of(request).check_stock_latest(feed)
-    sim = sim_of(request)
+    sim, served = sim_of(request), _latest_feed(request, feed)
     now = sim.now()
     body = {}
     for symbol in _stocks(sim, symbols):
         minute = sim.market.bars(symbol, now - timedelta(minutes=1), now)
         body[symbol] = {
-            "latestTrade": render.trade(sim.market.latest_trade(symbol, now)),
-            "latestQuote": render.quote(sim.market.stock_quote(symbol, now)),
+            "latestTrade": render.trade(sim.market.latest_trade(symbol, now), served),
+            "latestQuote": render.quote(sim.market.stock_quote(symbol, now), served),
             "minuteBar": render.bar(minute[-1]) if minute else None,
             "dailyBar": None,
             "prevDailyBar": None,
@@ -171,6 +171,14 @@ async def option_trades(
     return json_response(
         {"trades": {s: render.option_trade(v.trade) for s, v in snaps.items() if v.trade}}
     )
+
+
+def _latest_feed(request: Request, feed: str | None) -> str:
+    """The feed latest data is served from: the one asked, else the plan's best (IEX on
+    Basic, SIP on Unlimited), as Alpaca chooses for latest quotes, trades and snapshots."""
+    if feed:
+        return feed
+    return "iex" if plan_of(request).basic else "sip"
 
 
 def _stocks(sim: Emulator, raw: str | None) -> list[str]:

@@ -5,12 +5,12 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from strikeflow.domain.expiry import trading_date
+from strikeflow.domain.expiry import NEW_YORK, trading_date
 from strikeflow.sim import calendar, render
 from strikeflow.sim.http_common import (
     Chain,
@@ -31,6 +31,7 @@ from strikeflow.sim.http_common import (
     param_time,
     sim_of,
 )
+from strikeflow.sim.venue_activities import MAX_PAGE_SIZE, activity_types
 
 router = APIRouter()
 OrdersLimit = limit_up_to(500)
@@ -58,6 +59,15 @@ ORDER_BODY = {
         "client_order_id": {"type": "string", "maxLength": 128},
         "position_intent": {"type": "string"},
         "extended_hours": {"type": "boolean"},
+    },
+}
+REPLACE_BODY = {
+    "type": "object",
+    "properties": {
+        "qty": {"type": "string", "description": "the new total quantity"},
+        "limit_price": {"type": "string"},
+        "time_in_force": {"type": "string", "enum": ["day", "gtc"]},
+        "client_order_id": {"type": "string", "maxLength": 128},
     },
 }
 CLOCK_BODY = {
@@ -146,6 +156,24 @@ async def get_order(request: Request, order_id: str) -> Response:
     return json_response(render.order(sim_of(request).venue.get_order(order_id)))
 
 
+@router.patch("/v2/orders/{order_id}", openapi_extra=json_body(REPLACE_BODY))
+async def replace_order(request: Request, order_id: str) -> Response:
+    """Replace an open order: the answer is the NEW order, whose ``replaces`` names this one."""
+    sim = sim_of(request)
+    body = await _json_body(request)
+    if any(body.get(name) is not None for name in ("stop_price", "trail")):
+        raise ClientError(422, "stop_price and trail apply to stop orders: the emulator has none")
+    tif = body.get("time_in_force")
+    order = sim.venue.replace(
+        order_id,
+        qty=body.get("qty"),
+        limit_price=body.get("limit_price"),
+        time_in_force=None if tif is None else str(tif),
+        client_order_id=body.get("client_order_id"),
+    )
+    return json_response(render.order(order))
+
+
 @router.delete("/v2/orders/{order_id}")
 async def cancel_order(request: Request, order_id: str) -> Response:
     sim_of(request).venue.cancel(order_id)
@@ -176,6 +204,77 @@ async def close_position(
         symbol, qty=qty or None, percentage=percentage or None
     )
     return json_response(render.order(order))
+
+
+@router.post("/v2/positions/{symbol}/exercise")
+async def exercise(request: Request, symbol: str) -> Response:
+    """Exercise a held long contract now, with physical delivery; 200 with no body."""
+    sim_of(request).venue.exercise(symbol)
+    return Response(status_code=200)
+
+
+ActivityTypes = Annotated[str | None, Query(description="comma-separated, e.g. FILL,OPEXC")]
+PageSize = Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="1 to 100")]
+
+
+@router.get("/v2/account/activities")
+async def account_activities(
+    request: Request,
+    activity_types: ActivityTypes = None,
+    date: Day = None,
+    after: Instant = None,
+    until: Instant = None,
+    direction: Annotated[str, Query(description="asc or desc")] = "desc",
+    page_size: PageSize = None,
+    page_token: PageToken = None,
+) -> Response:
+    return _activities(
+        request, activity_types, date, after, until, direction, page_size, page_token
+    )
+
+
+@router.get("/v2/account/activities/{activity_type}")
+async def account_activities_of_type(
+    request: Request,
+    activity_type: str,
+    date: Day = None,
+    after: Instant = None,
+    until: Instant = None,
+    direction: Annotated[str, Query(description="asc or desc")] = "desc",
+    page_size: PageSize = None,
+    page_token: PageToken = None,
+) -> Response:
+    return _activities(request, activity_type, date, after, until, direction, page_size, page_token)
+
+
+def _activities(
+    request: Request,
+    kinds: str | None,
+    on: str | None,
+    after: str | None,
+    until: str | None,
+    direction: str,
+    page_size: int | None,
+    page_token: str | None,
+) -> Response:
+    rows = sim_of(request).venue.account_activities(
+        activity_types=activity_types(kinds),
+        on=param_date(on, "date"),
+        after=_date_or_time(after, "after"),
+        until=_date_or_time(until, "until"),
+        direction=direction,
+        page_size=page_size,
+        page_token=page_token or None,
+    )
+    return json_response(rows)
+
+
+def _date_or_time(raw: str | None, name: str) -> datetime | None:
+    """Alpaca takes a date (midnight New York) or an RFC 3339 instant here."""
+    if raw is not None and len(raw) == 10:
+        day = param_date(raw, name)
+        return None if day is None else datetime.combine(day, time(0), tzinfo=NEW_YORK)
+    return param_time(raw, name)
 
 
 @router.get("/v2/options/contracts")

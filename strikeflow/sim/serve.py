@@ -27,7 +27,7 @@ from strikeflow.sim.faults import FaultConfig, Faults
 from strikeflow.sim.http_app import create_app
 from strikeflow.sim.http_common import Emulator
 from strikeflow.sim.market import Market
-from strikeflow.sim.venue import Venue
+from strikeflow.sim.venue import DEFAULT_PARTIAL_FILL_RATE, Venue
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "SPY", "QQQ")
 STARTUP_DEADLINE_S = 15.0
@@ -36,7 +36,8 @@ STARTUP_DEADLINE_S = 15.0
 @dataclass(frozen=True)
 class EmulatorOptions:
     """How to run one emulator. ``start`` is where simulated time begins; ``plan`` is the
-    market data plan it enforces (``data_plan``: ``basic`` refuses recent SIP and OPRA)."""
+    market data plan it enforces (``data_plan``: ``basic`` refuses recent SIP and OPRA);
+    ``partial_fill_rate`` the share of fills that take only part of an order (seeded)."""
 
     seed: int = 42
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
@@ -47,6 +48,7 @@ class EmulatorOptions:
     cash: float = 100_000
     options_approved_level: int = 2
     fill_delay_s: float = 1.0
+    partial_fill_rate: float = DEFAULT_PARTIAL_FILL_RATE
     faults: FaultConfig = field(default_factory=FaultConfig)
     plan: Literal["basic", "unlimited"] = "unlimited"
 
@@ -55,6 +57,8 @@ class EmulatorOptions:
             raise ValueError(f"plan must be one of {', '.join(PLANS)}, got {self.plan!r}")
         if self.clock not in ("sim", "real"):
             raise ValueError(f"clock must be 'sim' or 'real', got {self.clock!r}")
+        if not 0 <= self.partial_fill_rate <= 1:
+            raise ValueError(f"partial_fill_rate must be within 0..1, got {self.partial_fill_rate}")
         if not self.api_key or not self.secret_key:
             raise ValueError("the emulator needs an API key and a secret key")
 
@@ -71,6 +75,8 @@ def build_app(options: EmulatorOptions) -> FastAPI:
         clock=clock.now,
         session_close=next_close,
         tradable_from=trading_from,
+        partial_fill_rate=options.partial_fill_rate,
+        seed=options.seed,
     )
     sim = Emulator(
         market=market,

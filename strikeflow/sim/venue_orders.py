@@ -20,9 +20,10 @@ import hashlib
 import math
 import re
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from strikeflow.domain.errors import InvalidOccSymbol
@@ -40,7 +41,7 @@ STOCK_EXCHANGE = "NASDAQ"  # an AssetExchange enum value; options use "" as Alpa
 MAX_CLIENT_ORDER_ID = 128
 MAX_QTY_PLACES = 9
 MAX_DIGITS = 40  # no number taken needs more digits, either side of the point
-OPEN_STATUSES = frozenset({"accepted", "new", "pending_new", "partially_filled"})
+OPEN_STATUSES = frozenset({"accepted", "new", "pending_new", "partially_filled", "pending_cancel"})
 SIDES = ("buy", "sell")
 TYPES = ("market", "limit")
 TIME_IN_FORCE = ("day", "gtc", "opg", "cls", "ioc", "fok")
@@ -84,6 +85,12 @@ def forbidden(message: str, extra: dict[str, Any] | None = None) -> VenueError:
 
 def not_found(what: str) -> VenueError:
     return VenueError(404, NOT_FOUND, f"{what} not found")
+
+
+@lru_cache(maxsize=4096)
+def rfc3339(moment: datetime) -> str:
+    """Cached: a chain's snapshots share a handful of instants (the clock's now)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def stable_uuid(kind: str, n: int) -> str:
@@ -136,6 +143,9 @@ class Order:
     expires_at: datetime | None = None
     canceled_at: datetime | None = None
     failed_at: datetime | None = None
+    replaced_at: datetime | None = None
+    replaced_by: str | None = None
+    replaces: str | None = None
     order_class: str = "simple"
     extended_hours: bool = False
     position_intent: str | None = None
@@ -150,12 +160,17 @@ class Order:
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """A long position marked at the quote's mid (or at cost when there is no usable quote)."""
+    """A long position marked at the quote's mid (or at cost when there is no usable quote).
+
+    ``lastday_price`` is its mark at the previous session's close (``venue_day``), and the
+    intraday figures count from it; ``asset_marginable`` is the asset's, not the
+    account's: the stocks are, options are not (long options are paid in full)."""
 
     asset_id: str
     symbol: str
     exchange: str
     asset_class: str
+    asset_marginable: bool
     avg_entry_price: Decimal
     qty: Decimal
     qty_available: Decimal
@@ -165,11 +180,20 @@ class Position:
     current_price: Decimal
     unrealized_pl: Decimal
     unrealized_plpc: Decimal
+    unrealized_intraday_pl: Decimal
+    unrealized_intraday_plpc: Decimal
+    lastday_price: Decimal
+    change_today: Decimal
 
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """The paper account as /v2/account shows it; money fields render as strings."""
+    """The paper account as /v2/account shows it; money fields render as strings.
+
+    A cash account that trades no crypto and charges no fees: margin, day-trading and
+    fee figures are zero, ``crypto_status`` INACTIVE. ``last_equity`` is the equity at
+    the previous session's close, ``balance_asof`` that session's date (``venue_day``).
+    """
 
     id: str
     account_number: str
@@ -198,6 +222,20 @@ class Account:
     trade_suspended_by_user: bool
     daytrade_count: int
     created_at: datetime
+    effective_buying_power: Decimal
+    last_equity: Decimal
+    position_market_value: Decimal
+    balance_asof: date
+    bod_dtbp: int = 0  # a JSON number, as Alpaca sends it
+    accrued_fees: Decimal = Decimal(0)
+    last_maintenance_margin: Decimal = Decimal(0)
+    sma: Decimal = Decimal(0)
+    intraday_adjustments: Decimal = Decimal(0)
+    pending_reg_taf_fees: Decimal = Decimal(0)
+    crypto_status: str = "INACTIVE"
+    crypto_tier: int = 0
+    admin_configurations: dict[str, Any] = field(default_factory=dict)
+    user_configurations: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
-"""A day at the emulated venue through alpaca-py: options bought in the morning, settled at
-the close; and the same seed giving the same market, byte for byte."""
+"""A day at the emulated venue through alpaca-py: options bought in the morning, exercised
+(shares delivered) or expired at the close; and the same seed giving the same market, byte
+for byte."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def buy(trading, symbol: str, qty: int, cid: str):
     )
 
 
-def test_expiry_settles_itm_in_cash_and_lets_otm_expire(emulator, clients):
+def test_expiry_delivers_shares_for_itm_and_lets_otm_expire(emulator, clients):
     trading, stocks, options = clients
     today = START.date()
     chain = options.get_option_chain(
@@ -73,7 +74,7 @@ def test_expiry_settles_itm_in_cash_and_lets_otm_expire(emulator, clients):
         if parse_occ(s).right == "P" and parse_occ(s).strike == Decimal(str(otm_put_k))
     )
 
-    buy(trading, itm_call, 2, "exp-call")
+    buy(trading, itm_call, 1, "exp-call")  # 100 shares at the strike: cash enough
     buy(trading, otm_put, 1, "exp-put")
     emulator.advance(seconds=2)
     for cid in ("exp-call", "exp-put"):
@@ -82,11 +83,12 @@ def test_expiry_settles_itm_in_cash_and_lets_otm_expire(emulator, clients):
     held = {p.symbol: p for p in trading.get_all_positions()}
     assert set(held) == {itm_call, otm_put}
     assert held[itm_call].exchange == ""
-    assert held[itm_call].qty == "2"
+    assert held[itm_call].qty == "1"
     cash_after_fills = Decimal(trading.get_account().cash)
 
     emulator.advance(to=datetime.combine(today, time(16, 5), NEW_YORK).isoformat())
-    assert trading.get_all_positions() == []
+    (shares,) = trading.get_all_positions()  # the call delivered; the put expired
+    assert (shares.symbol, shares.qty) == ("SPY", "100")
     closing_bar = stocks.get_stock_bars(
         StockBarsRequest(
             symbol_or_symbols="SPY",
@@ -98,8 +100,20 @@ def test_expiry_settles_itm_in_cash_and_lets_otm_expire(emulator, clients):
     settle = Decimal(str(closing_bar.close))
     assert settle > Decimal(str(itm_call_k))
     assert settle > Decimal(str(otm_put_k))
-    intrinsic = (settle - Decimal(str(itm_call_k))) * 100 * 2
-    assert Decimal(trading.get_account().cash) == cash_after_fills + intrinsic
+    paid = Decimal(str(itm_call_k)) * 100
+    assert Decimal(trading.get_account().cash) == cash_after_fills - paid
+    assert Decimal(shares.cost_basis) == paid
+    reply = requests.get(
+        f"{emulator.url}/v2/account/activities",
+        params={"direction": "asc", "activity_types": "OPEXC,OPTRD,OPEXP"},
+        headers={"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET},
+        timeout=10,
+    )
+    assert [(a["activity_type"], a["symbol"], a["qty"]) for a in reply.json()] == [
+        ("OPEXC", itm_call, "1"),
+        ("OPTRD", "SPY", "100"),
+        ("OPEXP", otm_put, "1"),
+    ]
 
 
 def test_a_day_order_left_unfilled_expires_at_the_close(emulator, clients):

@@ -75,6 +75,7 @@ class FakeClock:
 def make_venue(
     quotes: FakeQuotes, clock: FakeClock, *, cash: object = 10_000, **options: Any
 ) -> Venue:
+    options.setdefault("partial_fill_rate", 0.0)  # whole fills; partial ones: test_sim_venue_life
     return Venue(quotes, cash=cash, fill_delay_s=1.0, clock=clock, **options)
 
 
@@ -227,7 +228,8 @@ def test_a_market_buy_is_accepted_then_filled_at_the_ask_after_the_delay(venue, 
     assert order.status == "accepted"  # submit handed back a copy
     (fill,) = venue.activities()
     assert fill["activity_type"] == "FILL"
-    assert (fill["qty"], fill["price"], fill["net_amount"]) == ("3", "2.15", "-645")
+    assert (fill["qty"], fill["price"], fill["side"], fill["type"]) == ("3", "2.15", "buy", "fill")
+    assert (fill["cum_qty"], fill["leaves_qty"], fill["order_status"]) == ("3", "0", "filled")
 
 
 def test_a_market_buy_takes_the_ask_at_fill_time(venue, clock, quotes):
@@ -397,8 +399,9 @@ def test_an_expired_contract_is_refused(venue, clock):
 
 
 def test_a_contract_on_its_last_minute_is_still_tradable(venue, clock):
+    holding_calls(venue, clock, 1)  # a closing order: the 0DTE cutoff stops only opening ones
     clock.now = datetime(2026, 11, 20, 15, 59, tzinfo=NEW_YORK)
-    assert venue.submit(CALL, 1, "buy", "market", "day").status == "accepted"
+    assert venue.submit(CALL, 1, "sell", "market", "day").status == "accepted"
 
 
 # -- client_order_id -------------------------------------------------------------------------

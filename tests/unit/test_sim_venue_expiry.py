@@ -160,45 +160,39 @@ def test_an_options_order_expires_with_its_contract_if_that_comes_first(quotes, 
 # -- settlement at expiry ----------------------------------------------------------------------
 
 
-def test_itm_call_and_put_are_settled_in_cash_at_intrinsic_value(venue, clock, quotes):
+def test_itm_call_and_put_are_exercised_with_physical_delivery(quotes, clock):
+    venue = make_venue(quotes, clock, cash=100_000)
+    venue.submit(STOCK, 200, "buy", "market", "day")  # 200 x 190.10 = 38 020
     venue.submit(CALL, 3, "buy", "market", "day")  # 3 x 215 = 645
     venue.submit(PUT, 2, "buy", "market", "day")  # 2 x 600 = 1200
     settle(venue, clock)
-    assert venue.account().cash == 10_000 - 645 - 1200
+    assert venue.account().cash == 100_000 - 38_020 - 645 - 1200
     quotes.settlement[("AAPL", EXPIRATION)] = 195.0  # call 190: 5 in; put 200: 5 in
 
     venue.process(FRIDAY_CLOSE - ONE_SECOND)
-    assert [p.symbol for p in venue.positions()] == [CALL, PUT]
-    assert venue.account().cash == 8155
+    assert [p.symbol for p in venue.positions()] == [STOCK, CALL, PUT]
+    assert venue.account().cash == 60_135
 
     venue.process(FRIDAY_CLOSE)
     account = venue.account()
-    assert account.cash == 8155 + 1500 + 1000
-    assert account.buying_power == account.equity == account.cash
-    assert venue.positions() == []
+    # the call buys 300 shares at 190 (57 000), the put sells 200 at 200 (40 000)
+    assert account.cash == 60_135 - 57_000 + 40_000
+    assert account.buying_power == account.cash
+    (shares,) = venue.positions()
+    assert (shares.symbol, shares.qty) == (STOCK, 300)
+    assert shares.cost_basis == (38_020 + 57_000) * 3 / 5  # 200 + 300 held, 200 sold
     settled = [a for a in venue.activities() if a["activity_type"] != "FILL"]
-    assert settled == [
-        {
-            "id": settled[0]["id"],
-            "activity_type": "OPEXC",
-            "transaction_time": "2026-11-20T21:00:00Z",
-            "symbol": CALL,
-            "qty": "3",
-            "price": "5",
-            "net_amount": "1500",
-            "spot": "195",
-        },
-        {
-            "id": settled[1]["id"],
-            "activity_type": "OPEXC",
-            "transaction_time": "2026-11-20T21:00:00Z",
-            "symbol": PUT,
-            "qty": "2",
-            "price": "5",
-            "net_amount": "1000",
-            "spot": "195",
-        },
+    assert [
+        (a["activity_type"], a["symbol"], a["qty"], a["price"], a["net_amount"], a["date"])
+        for a in settled
+    ] == [
+        ("OPEXC", CALL, "3", None, "0", "2026-11-20"),
+        ("OPTRD", STOCK, "300", "190", "-57000", "2026-11-20"),
+        ("OPEXC", PUT, "2", None, "0", "2026-11-20"),
+        ("OPTRD", STOCK, "200", "200", "40000", "2026-11-20"),
     ]
+    assert all(a["id"].startswith("20261120160000000::") for a in settled)
+    assert len({a["id"] for a in venue.activities()}) == len(venue.activities())
 
 
 def test_otm_options_expire_worthless(venue, clock, quotes):
@@ -219,27 +213,31 @@ def test_otm_options_expire_worthless(venue, clock, quotes):
 
 
 @pytest.mark.parametrize(
-    ("spot", "kind", "net"),
-    [(190.01, "OPEXC", "3"), (190.009, "OPEXP", "0"), (190.0, "OPEXP", "0")],
+    ("spot", "kinds", "shares"),
+    [(190.01, ["OPEXC", "OPTRD"], 300), (190.009, ["OPEXP"], 0), (190.0, ["OPEXP"], 0)],
 )
-def test_a_cent_in_the_money_is_settled_less_is_not(venue, clock, quotes, spot, kind, net):
+def test_a_cent_in_the_money_is_exercised_less_is_not(quotes, clock, spot, kinds, shares):
+    venue = make_venue(quotes, clock, cash=100_000)
     holding_calls(venue, clock)
     quotes.settlement[("AAPL", EXPIRATION)] = spot
     venue.process(FRIDAY_CLOSE)
-    (last,) = [a for a in venue.activities() if a["activity_type"] != "FILL"]
-    assert (last["activity_type"], last["net_amount"]) == (kind, net)
-    assert venue.account().cash == 9355 + int(net)
+    settled = [a["activity_type"] for a in venue.activities() if a["activity_type"] != "FILL"]
+    assert settled == kinds
+    assert venue.account().cash == 99_355 - 190 * shares
+    assert [(p.symbol, p.qty) for p in venue.positions()] == ([(STOCK, shares)] if shares else [])
 
 
-def test_settlement_happens_once(venue, clock, quotes):
+def test_settlement_happens_once(quotes, clock):
+    venue = make_venue(quotes, clock, cash=100_000)
     holding_calls(venue, clock)
     quotes.settlement[("AAPL", EXPIRATION)] = 195.0
     venue.process(FRIDAY_CLOSE)
     venue.process(FRIDAY_CLOSE + timedelta(days=3))
     venue.process(FRIDAY_CLOSE + timedelta(days=4))
-    assert venue.account().cash == 9355 + 1500
-    assert [a["activity_type"] for a in venue.activities()] == ["FILL", "OPEXC"]
+    assert venue.account().cash == 99_355 - 57_000
+    assert [a["activity_type"] for a in venue.activities()] == ["FILL", "OPEXC", "OPTRD"]
     refused(lambda: venue.close_position(CALL), 404, 40410000)
+    assert venue.position(STOCK).qty == 300
 
 
 def test_a_late_process_fills_then_settles_at_the_right_instants(venue, clock, quotes):
@@ -248,7 +246,10 @@ def test_a_late_process_fills_then_settles_at_the_right_instants(venue, clock, q
     venue.process(MONDAY_CLOSE)  # the first look at the book since Thursday 10:00
     fill, expiry = venue.activities()
     assert fill["transaction_time"] == "2026-11-19T21:00:00Z"  # at the day order's close
-    assert expiry["transaction_time"] == "2026-11-20T21:00:00Z"
+    assert expiry["date"] == "2026-11-20"
+    assert expiry["id"].startswith("20261120160000000::")
+    # 10 000 cannot buy 300 shares at 190: the contracts are settled in cash instead
+    assert expiry["activity_type"] == "OPCSH"
     assert venue.account().cash == 10_000 - 645 + 1500
 
 
