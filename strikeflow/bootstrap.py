@@ -47,7 +47,7 @@ if TYPE_CHECKING:
         SignalCooldown,
     )
     from strikeflow.services.queries import Records
-    from strikeflow.services.query_ports import DatabaseSchema
+    from strikeflow.services.query_ports import DatabaseSchema, PositionRecords
     from strikeflow.services.scan import ScanContext
     from strikeflow.signals.rules_file import Rules
 
@@ -144,9 +144,17 @@ def build_runtime(
 
 
 def _venue(settings: Settings) -> AlpacaAdapter:
+    """The Alpaca adapter, every call governed by the fleet's rate-limit budgets, kept
+    where the app's own state is (STRIKEFLOW_REDIS_URL: Redis, or this process)."""
+    from strikeflow.app_state.rate_budget import rate_budget
     from strikeflow.broker_adapters.alpaca.adapter import build_alpaca_adapter
+    from strikeflow.broker_adapters.alpaca.rate_limit import Governor, GovernorConfig
 
-    return build_alpaca_adapter(settings)
+    adapter = build_alpaca_adapter(settings)
+    budget = rate_budget(settings.redis_url)
+    key = adapter.config.api_key.reveal()
+    adapter.govern(Governor(budget, GovernorConfig.from_settings(settings), key))
+    return adapter
 
 
 def _dispatch_store(database_url: str) -> SqlDispatchStore:
@@ -179,6 +187,21 @@ def build_records(database_url: str | None = None) -> Records:
         reports=ReportQueries(engine),
         outcomes=OutcomeQueries(engine),
     )
+
+
+def position_records(database_url: str | None = None) -> PositionRecords:
+    """The position book's rows and the position check's differences, on
+    ``database_url`` (default: STRIKEFLOW_DATABASE_URL)."""
+    from strikeflow.db.engine import engine_for
+    from strikeflow.db.position_queries import PositionQueries
+
+    return PositionQueries(engine_for(database_url or _settings().database_url))
+
+
+def venue_broker() -> Broker:
+    """The venue alone (Alpaca, governed by the fleet's rate-limit budgets), for the
+    command line's reads of what it holds (``strikeflow positions``)."""
+    return _venue(_settings())
 
 
 def database_schema(database_url: str | None = None) -> DatabaseSchema:

@@ -195,6 +195,75 @@ class Settings(BaseSettings):
         ),
         json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
     )
+    # The rate-limit governor (broker_adapters.alpaca.rate_limit): one budget per API key,
+    # shared by the fleet through STRIKEFLOW_REDIS_URL.
+    alpaca_trading_rate_limit: int | None = Field(
+        default=None,
+        ge=0,
+        le=100_000,
+        description=(
+            "Trading API calls the venue allows this API key a window, the whole fleet"
+            " together; the governor plans for this less STRIKEFLOW_ALPACA_RATE_MARGIN."
+            " Unset: Alpaca's 200 a minute against Alpaca, none of our own against another"
+            " venue (the emulator). 0: none of our own; the venue's X-RateLimit headers"
+            " and 429s are obeyed whatever this says."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
+    )
+    alpaca_data_rate_limit: int | None = Field(
+        default=None,
+        ge=0,
+        le=100_000,
+        description=(
+            "Market data calls the data plan allows a window, the whole fleet together."
+            " Unset: the Basic plan's 200 a minute against Alpaca (set 10000 for Algo"
+            " Trader Plus), none of our own against another venue. 0: none of our own."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
+    )
+    alpaca_rate_window_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description=(
+            "The venue's rate-limit window in seconds, which both limits above count over:"
+            " Alpaca's is a minute. Shorter only against an emulator whose limits are"
+            " scaled down with it."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
+    )
+    alpaca_rate_margin: float = Field(
+        default=0.1,
+        gt=0,
+        lt=1,
+        description=(
+            "The share of each rate limit kept in hand: the governor refills at limit x"
+            " (1 - margin) a window and allows bursts of limit x margin, so no window"
+            " carries more than the limit."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
+    )
+    alpaca_order_reserve: float = Field(
+        default=0.5,
+        ge=0,
+        lt=1,
+        description=(
+            "The share of each budget's burst that only order submits, cancels and replaces"
+            " may spend: reads and reconciliation wait first, orders go ahead."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
+    )
+    alpaca_rate_max_wait_s: float = Field(
+        default=20.0,
+        gt=0,
+        le=60,
+        description=(
+            "The longest one call waits for its budget or for the venue's reset after a 429"
+            " before it fails as transient (its task retries it later); below the tasks'"
+            " time limits."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
+    )
     option_order_pricing: Literal["marketable_limit", "limit_at_mid", "market"] = Field(
         default="marketable_limit",
         description=(
@@ -331,6 +400,40 @@ class Settings(BaseSettings):
             " orders: fills in the database are at most this old."
         ),
         json_schema_extra=read_by("beat"),
+    )
+    stuck_after_s: float = Field(
+        default=180.0,
+        ge=1,
+        le=3600,
+        description=(
+            "A recommendation still pending or dispatched this many seconds after its"
+            " last send is re-driven by the stuck sweep (beat, and every worker at start):"
+            " its chain was lost (a broker restart, a cancelled step). A re-drive is"
+            " harmless to a chain still running (the client_order_id); shorter only costs"
+            " duplicate work. Beat sweeps every third of it (5-60 s)."
+        ),
+        json_schema_extra=read_by("beat", "workers: persistence (sweep_stuck)"),
+    )
+    entry_max_rest_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=23_400,
+        description=(
+            "How long an entry order may rest at the venue unfilled before"
+            " cancel_stale_entries cancels it (a 0DTE option entry no later than the"
+            " day-trade cut-off either)."
+        ),
+        json_schema_extra=read_by("workers: persistence (cancel_stale_entries)"),
+    )
+    close_fee_per_contract: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        le=100,
+        description=(
+            "Fees charged per option contract closed (regulatory and exchange fees):"
+            " subtracted from a close's realized P&L. Stock closes pay none."
+        ),
+        json_schema_extra=read_by("workers: dispatch (size_close)"),
     )
 
     @field_validator("alpaca_base_url", "alpaca_data_url")

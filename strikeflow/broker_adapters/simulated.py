@@ -115,6 +115,22 @@ class SimulatedBroker:
             self._orders[intent.client_order_id] = order
             return order
 
+    def cancel_order(self, order_id: str) -> BrokerOrder:
+        """Cancel a resting order (``OrderCancelling``): at once, since nothing here is
+        ever half-way through a fill; an order already closed is refused with the
+        venue's 422, as Alpaca refuses it."""
+        with self._lock:
+            found = [o for o in self._orders.values() if o.id == order_id]
+            if not found:
+                raise OrderRejected("simulated cancel", 404, 40410000, "order not found")
+            order = found[0]
+            if not order.is_open:
+                message = f'order is already in "{order.broker_status}" state'
+                raise OrderRejected("simulated cancel", 422, 42210000, message)
+            canceled = replace(order, status=ExecutionStatus.CANCELED, broker_status="canceled")
+            self._orders[order.client_order_id] = canceled
+            return canceled
+
     # -- fills -----------------------------------------------------------------------------
 
     def _quote(self, intent: OrderIntent):

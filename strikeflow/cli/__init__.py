@@ -33,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from strikeflow.cli.close import add_close_command
     from strikeflow.cli.database import add_db_commands
     from strikeflow.cli.demo import add_demo_command
     from strikeflow.cli.dispatch import add_dispatch_commands
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     add_emulator_command(commands)
     add_fleet_command(commands)
     add_dispatch_commands(commands)
+    add_close_command(commands)
     add_recover_command(commands)
     return parser
 

@@ -17,8 +17,9 @@ import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from strikeflow.cli.arguments import aware_instant, calendar_day, database_url
+from strikeflow.cli.arguments import aware_instant, database_url
 from strikeflow.cli.explain import add_explain_command
+from strikeflow.cli.positions import add_positions_command
 from strikeflow.cli.reading import DB_HELP, ReadFailed, failed, print_json, read_database
 from strikeflow.services.manual_signal import DEFAULT_CONFIDENCE
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from strikeflow.services.query_ports import RecommendationRecords
 
 POLL_S = 0.25
-EXIT_OUTCOME = {"executed": 0, "fell_back": 0, "rejected": 1, "failed": 1}
+EXIT_OUTCOME = {"executed": 0, "fell_back": 0, "rejected": 1, "failed": 1, "unfilled": 1}
 EXIT_TIMEOUT = 3
 MAX_WAIT_S = 24 * 3600.0
 MAX_ROWS = 10_000
@@ -62,18 +63,11 @@ def add_dispatch_commands(commands: argparse._SubParsersAction) -> None:
     execs.set_defaults(run=run_executions)
     add_explain_command(commands)
 
+    add_positions_command(commands)
     for name, views, what in (
-        ("positions", ("active_options_positions",), "open option positions"),
         ("report", ("options_performance_by_strategy", "daily_options_summary"), "P&L report"),
     ):
         view = commands.add_parser(name, help=what)
-        if name == "positions":
-            view.add_argument(
-                "--as-of",
-                type=calendar_day,
-                default=None,
-                help="the day positions are judged by, YYYY-MM-DD (default: today, UTC)",
-            )
         view.add_argument("--wide", action="store_true", help="every column of the view")
         view.add_argument("--json", action="store_true", help="every column, as JSON")
         view.add_argument("--db", type=database_url, default=None, help=DB_HELP)

@@ -59,6 +59,25 @@ def add_emulator_command(commands: argparse._SubParsersAction) -> None:
         help="market data plan: basic refuses recent SIP data and OPRA, as Alpaca's free"
         " plan does (default unlimited)",
     )
+    emu.add_argument(
+        "--rate-limit-trading",
+        type=calls,
+        default=0,
+        help="trading calls per key a window before a 429, as Alpaca's 200 a minute"
+        " (default 0: no limit)",
+    )
+    emu.add_argument(
+        "--rate-limit-data",
+        type=calls,
+        default=0,
+        help="market data calls per key a window before a 429 (default 0: no limit)",
+    )
+    emu.add_argument(
+        "--rate-limit-window",
+        type=float,
+        default=60.0,
+        help="the rate limits' window in seconds of wall time (default 60)",
+    )
     for name, what in (
         ("error-5xx", "500/503/504"),
         ("rate-limit", "429"),
@@ -92,6 +111,17 @@ def rate(text: str) -> float:
     return value
 
 
+def calls(text: str) -> int:
+    """A number of calls: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a whole number of calls, 0 or more, got {text!r}")
+    return value
+
+
 def symbol_list(text: str) -> tuple[str, ...]:
     """Comma-separated tickers, upper-cased; each 1-5 letters, as the market simulates."""
     from strikeflow.sim.market import TICKER
@@ -107,6 +137,7 @@ def symbol_list(text: str) -> tuple[str, ...]:
 
 def run_emulator(args: argparse.Namespace) -> int:
     from strikeflow.sim.faults import FaultConfig
+    from strikeflow.sim.rate_limits import RateLimitConfig
     from strikeflow.sim.serve import EmulatorOptions, serve
 
     try:
@@ -122,6 +153,9 @@ def run_emulator(args: argparse.Namespace) -> int:
             cash=args.cash,
             options_approved_level=args.options_level,
             plan=args.plan,
+            rate_limits=RateLimitConfig(
+                args.rate_limit_trading, args.rate_limit_data, args.rate_limit_window
+            ),
             faults=FaultConfig(
                 error_5xx=args.fault_error_5xx,
                 rate_limit=args.fault_rate_limit,

@@ -7,12 +7,9 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from strikeflow.cli.formats import json_default
-
-if TYPE_CHECKING:
-    from strikeflow.services.queries import Records
 
 DB_HELP = "database URL or SQLite file (default: STRIKEFLOW_DATABASE_URL)"
 T = TypeVar("T")
@@ -22,15 +19,21 @@ class ReadFailed(Exception):
     """The database could not be read; the message is the one line to show."""
 
 
-def read_database(read: Callable[[Records], T], url: str | None = None) -> T:
+def read_database(
+    read: Callable[[Any], T],
+    url: str | None = None,
+    build: Callable[[str | None], Any] | None = None,
+) -> T:
     """``read(records)`` on ``url`` (default: the configured database), its connections
-    closed afterwards; a database error becomes ReadFailed with its first line."""
+    closed afterwards; a database error becomes ReadFailed with its first line.
+    ``build`` makes what ``read`` is given from the URL (default: ``build_records``, the
+    commands' ``Records``; ``positions`` reads ``position_records``)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from strikeflow import bootstrap
 
     try:
-        return read(bootstrap.build_records(url))
+        return read((build or bootstrap.build_records)(url))
     except SQLAlchemyError as failed:
         lines = str(failed).strip().splitlines()
         raise ReadFailed(f"database: {lines[0] if lines else type(failed).__name__}") from None

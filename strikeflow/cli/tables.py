@@ -10,8 +10,9 @@ terminal a value wraps onto a second line but is never shown half.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from decimal import Decimal
 from typing import Any
 
 from rich import box
@@ -31,7 +32,7 @@ from strikeflow.cli.formats import (
     short_id,
     text,
 )
-from strikeflow.domain.enums import ExecutionStatus
+from strikeflow.domain.position_book import PositionDifference, SymbolPosition
 from strikeflow.domain.records import Execution, Recommendation
 
 WIDTH = 120  # what a table is laid out to fit when stdout is not a terminal
@@ -71,9 +72,11 @@ def short_reason(status: str, reason: str) -> str:
 
 
 def _ordered(e: Execution) -> str:
-    """Contracts or shares ordered; ``filled/ordered`` while partly filled."""
-    ordered = quantity(e.contracts if e.option_symbol else e.quantity)
-    if e.status is ExecutionStatus.PARTIALLY_FILLED and e.filled_qty:
+    """Contracts or shares ordered; ``filled/ordered`` while or once partly filled (an
+    order canceled or expired with part filled holds what filled)."""
+    amount = e.contracts if e.option_symbol else e.quantity
+    ordered = quantity(amount)
+    if e.filled_qty and amount is not None and 0 < e.filled_qty < amount:
         return f"{quantity(e.filled_qty)}/{ordered}"
     return ordered
 
@@ -307,3 +310,66 @@ def order_lines(e: Execution) -> list[tuple[str, str]]:
 def _fallback_reason(execution: Execution | None) -> str | None:
     fallback = execution.explain_json.get("fallback") if execution else None
     return fallback.get("reason") if isinstance(fallback, dict) else None
+
+
+# --- the position book (``strikeflow positions``) ---------------------------------
+
+NO_MARK = "—"
+
+
+def _expiry(p: SymbolPosition) -> str:
+    expiries = {lot.entry.expiration for lot in p.lots if lot.entry.expiration is not None}
+    return text(min(expiries)) if expiries else ""
+
+
+def _marked(show: Callable[[Any], str], value: Any) -> str:
+    return NO_MARK if value is None else show(value)
+
+
+def position_columns(marks: Mapping[str, Decimal], wide: bool = False) -> tuple[Column, ...]:
+    """The book's columns, each position marked by ``marks`` (its symbol's price a unit);
+    ``wide``: with the recommendations of its entries too."""
+    columns = (
+        Column("contract", lambda p: p.symbol),
+        Column("type", lambda p: p.instrument.value),
+        Column("expiry", _expiry),
+        Column("qty", lambda p: quantity(p.open_qty), numeric=True),
+        Column("avg price", lambda p: _marked(price, p.avg_price), numeric=True),
+        Column("cost", lambda p: _marked(money, p.cost), numeric=True),
+        Column("mark", lambda p: _marked(price, marks.get(p.symbol)), numeric=True),
+        Column(
+            "unrealized P&L",
+            lambda p: _marked(money, p.unrealized(marks.get(p.symbol))),
+            numeric=True,
+        ),
+        Column("entries", lambda p: str(len(p.lots)), numeric=True),
+    )
+    if not wide:
+        return columns
+    recs = Column("recs", lambda p: " ".join(lot.entry.recommendation_id for lot in p.lots))
+    return (*columns, recs)
+
+
+def position_table(
+    positions: Sequence[SymbolPosition],
+    marks: Mapping[str, Decimal],
+    caption: str | None = None,
+    wide: bool = False,
+) -> Table | str:
+    """The open positions per symbol: what remains, its cost, the venue's mark and the
+    unrealized P&L at that mark ("—" where there is none)."""
+    if not positions:
+        return "positions: none open"
+    columns = position_columns(marks, wide)
+    return _table(f"positions ({len(positions)})", columns, positions, caption)
+
+
+def differences_table(found: Sequence[PositionDifference]) -> Table:
+    """Each symbol whose quantity in the book is not the venue's."""
+    columns = (
+        Column("symbol", lambda d: d.symbol),
+        Column("ours", lambda d: quantity(d.ours), numeric=True),
+        Column("venue's", lambda d: quantity(d.venue), numeric=True),
+        Column("difference", lambda d: d.reason),
+    )
+    return _table(f"differences from the venue ({len(found)})", columns, found)

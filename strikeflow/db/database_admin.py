@@ -7,9 +7,9 @@ from sqlalchemy import delete, func, select
 
 from strikeflow.db import migrate
 from strikeflow.db.engine import engine_for
-from strikeflow.db.tables import dispatch_executions, recommendations
+from strikeflow.db.tables import dispatch_executions, position_differences, recommendations
 
-TABLES = (dispatch_executions, recommendations)  # children first
+TABLES = (position_differences, dispatch_executions, recommendations)  # children first
 
 
 class DatabaseAdmin:

@@ -15,6 +15,7 @@ from strikeflow.db.repositories import ExecutionRepository, RecommendationReposi
 from strikeflow.domain.enums import ExecutionStatus, RecommendationStatus
 from strikeflow.domain.errors import StoreUnavailable
 from strikeflow.domain.expiry import trading_date
+from strikeflow.domain.final_word import FinalWord
 from strikeflow.domain.money import CENT
 from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.domain.risk import OpenExposure, open_exposure
@@ -38,8 +39,9 @@ def _reachable(method: F) -> F:
 
 
 class SqlDispatchStore:
-    """Implements ``services.ports.DispatchStore``; every write is idempotent, and every
-    call that cannot reach the database raises StoreUnavailable."""
+    """Implements ``services.ports.DispatchStore`` and ``services.closing_ports.
+    ClosingStore``; every write is idempotent, and every call that cannot reach the
+    database raises StoreUnavailable."""
 
     def __init__(self, engine: Engine) -> None:
         self.recommendations = RecommendationRepository(engine)
@@ -103,6 +105,30 @@ class SqlDispatchStore:
                 self.executions.set_premium_paid(client_order_id, premium)
                 stored = self.executions.by_client_order_id(client_order_id) or stored
         return stored
+
+    @_reachable
+    def settle_recommendation(self, recommendation_id: str, word: FinalWord) -> bool:
+        return self.recommendations.settle(recommendation_id, word)
+
+    @_reachable
+    def note_cancel(self, client_order_id: str, cause: str, at: datetime) -> bool:
+        return self.executions.note_cancel(client_order_id, cause, at)
+
+    @_reachable
+    def execution_by_id(self, execution_id: int) -> Execution | None:
+        return self.executions.execution_by_id(execution_id)
+
+    @_reachable
+    def closes_of(self, entry_execution_id: int) -> list[Execution]:
+        return self.executions.closes_of(entry_execution_id)
+
+    @_reachable
+    def open_entries(self, symbol: str) -> list[Execution]:
+        return self.executions.open_entries(symbol)
+
+    @_reachable
+    def set_realized_pnl(self, execution_id: int, pnl: Decimal) -> None:
+        self.executions.set_realized_pnl(execution_id, pnl)
 
     @_reachable
     def risk_state(self, now: datetime) -> tuple[OpenExposure, Decimal]:

@@ -1,4 +1,5 @@
-"""The three views (migration 0002) as ``strikeflow positions`` and ``report`` read them.
+"""The three views (as migration 0005 defines them), as ``strikeflow positions`` and
+``report`` read them.
 
 ``active_options_positions`` judges "active" and ``days_to_expiry`` by the database's
 UTC date. A day on a simulated clock (the demo's, a backtest's) is not that date, so
@@ -18,8 +19,10 @@ from sqlalchemy import (
     Select,
     Text,
     bindparam,
+    case,
+    cast,
     column,
-    exists,
+    func,
     select,
     table,
     type_coerce,
@@ -69,6 +72,8 @@ VIEW_COLUMNS: dict[str, dict[str, Any]] = {
         "premium_spent": Numeric(18, 4),
         "fills": Integer(),
         "rejections": Integer(),
+        "closes": Integer(),
+        "realized_pnl": Numeric(18, 4),
     },
 }
 VIEW_ORDER = {
@@ -110,29 +115,36 @@ class ReportQueries(Repository):
 
 
 def _positions_as_of_query() -> Select:
-    """The view's SELECT (migration 0002) with the day a parameter; days_to_expiry is
+    """The view's SELECT (migration 0005) with the day a parameter; days_to_expiry is
     computed by the caller, the same on both dialects."""
     entry, close = dispatch_executions.alias("e"), dispatch_executions.alias("c")
-    closed = exists().where(
-        close.c.closes_execution_id == entry.c.id,
-        close.c.position_effect == "CLOSE",
-        close.c.status == "filled",
+    closed = (
+        select(func.coalesce(func.sum(_held(close)), 0))
+        .where(close.c.closes_execution_id == entry.c.id, close.c.position_effect == "CLOSE")
+        .scalar_subquery()
     )
+    held = _held(entry) - closed
     kinds = VIEW_COLUMNS["active_options_positions"]
     computed = ("execution_id", "days_to_expiry")  # the row id; the caller's arithmetic
-    sources = {"execution_id": entry.c.id}
-    sources |= {name: entry.c[name] for name in kinds if name not in computed}
+    sources = {"execution_id": entry.c.id, "contracts": cast(held, Integer())}
+    sources |= {name: entry.c[name] for name in kinds if name not in (*computed, "contracts")}
     return (
         select(*(type_coerce(col, kinds[name]).label(name) for name, col in sources.items()))
         .where(
             entry.c.instrument_type.in_(("CALL", "PUT")),
             entry.c.position_effect == "OPEN",
-            entry.c.status == "filled",
+            held > 0,
             entry.c.expiration_date >= bindparam("day", type_=Date()),
-            ~closed,
         )
         .order_by(entry.c.expiration_date, entry.c.id)
     )
+
+
+def _held(rows):
+    """What an execution holds (migration 0005's HELD): its fills, or a ``filled``
+    row's whole quantity when none were recorded."""
+    c = rows.c
+    return func.coalesce(c.filled_qty, case((c.status == "filled", c.quantity), else_=0))
 
 
 _POSITIONS_AS_OF = _positions_as_of_query()

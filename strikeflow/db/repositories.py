@@ -25,6 +25,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
     true,
     update,
@@ -37,8 +38,9 @@ from strikeflow.db.tables import dispatch_executions, recommendations
 from strikeflow.domain.enums import ExecutionStatus, PositionEffect, RecommendationStatus
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.expiry import trading_date
+from strikeflow.domain.final_word import CANCEL_KEY, FinalWord, settled
 from strikeflow.domain.orders import OPEN_STATUSES
-from strikeflow.domain.records import Execution, Recommendation, utcnow
+from strikeflow.domain.records import MAX_TEXT, Execution, Recommendation, utcnow
 from strikeflow.domain.risk import HOLDING_STATUSES, HeldEntry
 
 _EXECUTION_FIELDS = tuple(f.name for f in fields(Execution))
@@ -167,6 +169,35 @@ class RecommendationRepository(Repository):
         with self._transaction() as conn:
             return set_status_in(conn, rec_id, status, reason, now, explain)
 
+    def settle(self, rec_id: str, word: FinalWord, now: datetime | None = None) -> bool:
+        """The venue's final word on the recommendation's order (``domain.final_word``):
+        a state not yet terminal takes it; ``executed`` or ``fell_back`` become
+        ``unfilled`` when nothing filled (the one overwrite of a terminal state), or keep
+        their state with the word's reason added. True if this call changed the row.
+
+        Read and written in one transaction, the UPDATE guarded by the state read, so a
+        concurrent writer (an errback, a second reconcile) wins or loses whole."""
+        c = recommendations.c
+        read = select(c.status, c.status_reason).where(c.id == rec_id).with_for_update()
+        with self._transaction() as conn:
+            row = conn.execute(read).one_or_none()
+            if row is None:
+                return False
+            change = settled(RecommendationStatus(row.status), row.status_reason, word)
+            if change is None:
+                return False
+            status, reason = change
+            statement = (
+                update(recommendations)
+                .where(c.id == rec_id, c.status == row.status)
+                .values(
+                    status=status.value,
+                    status_reason=_clipped(reason),
+                    updated_at=now or utcnow(),
+                )
+            )
+            return conn.execute(statement).rowcount == 1
+
     def status_explain(self, rec_id: str) -> dict[str, Any] | None:
         """Why the recommendation ended as it did, in full (None: nothing recorded)."""
         query = select(recommendations.c.status_explain).where(recommendations.c.id == rec_id)
@@ -205,6 +236,15 @@ class RecommendationRepository(Repository):
         with self._reads.connect() as conn:
             found = conn.execute(query.limit(limit)).scalars().all()
         return [rec_id for rec_id in found if rec_id.endswith(tail)]
+
+    def starting_with(self, prefix: str, limit: int = 1_000) -> list[Recommendation]:
+        """Recommendations whose id starts with ``prefix`` (LIKE's wildcards escaped;
+        checked again here, as SQLite's LIKE ignores case), by id: a close's siblings."""
+        c = recommendations.c
+        query = select(recommendations).where(c.id.startswith(prefix, autoescape=True))
+        with self._reads.connect() as conn:
+            rows = conn.execute(query.order_by(c.id).limit(limit)).all()
+        return [_recommendation(row) for row in rows if row.id.startswith(prefix)]
 
     def pending(self, limit: int = 1_000) -> list[Recommendation]:
         """Recommendations without a terminal state, oldest first."""
@@ -264,6 +304,44 @@ class ExecutionRepository(Repository):
         with self._reads.connect() as conn:
             return _find_execution(conn, client_order_id)
 
+    def execution_by_id(self, execution_id: int) -> Execution | None:
+        query = select(dispatch_executions).where(dispatch_executions.c.id == execution_id)
+        with self._reads.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        return None if row is None else _execution(row)
+
+    def closes_of(self, entry_execution_id: int) -> list[Execution]:
+        """The CLOSE executions linked to an entry, oldest first."""
+        c = dispatch_executions.c
+        query = (
+            select(dispatch_executions)
+            .where(
+                c.closes_execution_id == entry_execution_id,
+                c.position_effect == PositionEffect.CLOSE.value,
+            )
+            .order_by(c.created_at, c.id)
+        )
+        with self._reads.connect() as conn:
+            return [_execution(row) for row in conn.execute(query)]
+
+    def open_entries(self, symbol: str, limit: int = 1_000) -> list[Execution]:
+        """OPEN executions on ``symbol`` (their ticker, or their option symbol) that
+        filled something, oldest first; what their closes filled is not subtracted."""
+        c = dispatch_executions.c
+        filled = or_(c.filled_qty > 0, (c.status == "filled") & c.filled_qty.is_(None))
+        query = (
+            select(dispatch_executions)
+            .where(
+                c.position_effect == PositionEffect.OPEN.value,
+                or_(c.ticker == symbol, c.option_symbol == symbol),
+                filled,
+            )
+            .order_by(c.created_at, c.id)
+            .limit(limit)
+        )
+        with self._reads.connect() as conn:
+            return [_execution(row) for row in conn.execute(query)]
+
     def with_recommendation_status(
         self, recommendation_id: str, client_order_id: str
     ) -> tuple[RecommendationStatus | None, Execution | None]:
@@ -310,6 +388,35 @@ class ExecutionRepository(Repository):
         if row is None:
             raise InvalidRecord("client_order_id", f"no execution {client_order_id!r}")
         return _execution(row)
+
+    def note_cancel(self, client_order_id: str, cause: str, at: datetime) -> bool:
+        """Keep, in the order's explain, that we asked the venue to cancel it and why
+        (``{"cancel": {"cause": …, "requested_at": …}}``), before asking: however the
+        cancel's answer arrives (the reply, or reconciliation), the final word names the
+        cause. The first request's is kept; True if this call wrote it."""
+        if not isinstance(cause, str) or not cause or len(cause) > MAX_TEXT:
+            raise InvalidRecord("cause", f"must be 1-{MAX_TEXT} characters, got {cause!r}")
+        c = dispatch_executions.c
+        read = (
+            select(c.id, c.explain_json)
+            .where(c.client_order_id == client_order_id)
+            .with_for_update()
+        )
+        with self._transaction() as conn:
+            row = conn.execute(read).one_or_none()
+            if row is None:
+                raise InvalidRecord("client_order_id", f"no execution {client_order_id!r}")
+            explain = dict(row.explain_json or {})
+            if CANCEL_KEY in explain:
+                return False
+            explain[CANCEL_KEY] = {"cause": cause, "requested_at": at.isoformat()}
+            statement = (
+                update(dispatch_executions)
+                .where(c.id == row.id)
+                .values(explain_json=explain, updated_at=utcnow())
+            )
+            conn.execute(statement)
+            return True
 
     def set_realized_pnl(self, execution_id: int, pnl: Decimal) -> None:
         if not isinstance(pnl, Decimal) or not pnl.is_finite():
@@ -409,11 +516,15 @@ def _open_entries_query(limit: int):
     c = dispatch_executions.c
     # The columns the risk check reads (domain.risk.HeldEntry), of the explain document
     # its one key: decoding whole explains (a selection report each) cost more than the
-    # rest of the check.
+    # rest of the check. Held: an order open or filled by status, or any order with a
+    # fill (``domain.risk.holds``: a day order partly filled, then canceled or expired).
     order_cost = c.explain_json["order_cost"].as_string().label("order_cost")
     return (
         select(*(c[name] for name in _HELD_ENTRY_COLUMNS), order_cost)
-        .where(c.position_effect == PositionEffect.OPEN.value, c.status.in_(_HOLDING))
+        .where(
+            c.position_effect == PositionEffect.OPEN.value,
+            or_(c.status.in_(_HOLDING), c.filled_qty > 0),
+        )
         .order_by(c.id)
         .limit(limit)
     )
@@ -425,9 +536,13 @@ def _risk_reads_query(limit: int):
     realized P&L: the entries left-joined to a constant row."""
     c = dispatch_executions.c
     closing = dispatch_executions.alias("closing")
+    # Closed: a closing execution filled, by status or by a fill of the whole holding.
     closed = exists().where(
         closing.c.closes_execution_id == c.id,
-        closing.c.status == ExecutionStatus.FILLED.value,
+        or_(
+            closing.c.status == ExecutionStatus.FILLED.value,
+            closing.c.filled_qty >= func.coalesce(c.filled_qty, c.quantity),
+        ),
     )
     held = _open_entries_query(limit).where(~closed).subquery("held")
     realized = _REALIZED_ON.scalar_subquery().label("realized_pnl_of_day")
@@ -519,6 +634,12 @@ def _stored(conn: Connection, client_order_id: str) -> Execution:
     if execution is None:
         raise InvalidRecord("client_order_id", f"no execution {client_order_id!r}")
     return execution
+
+
+def _clipped(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_TEXT:
+        return text
+    return text[: MAX_TEXT - 1] + "…"
 
 
 def _recommendation(row: Row) -> Recommendation:

@@ -69,9 +69,12 @@ recommendations = Table(
         name="strategy_type",
     ),
     CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence"),
-    CheckConstraint("source IN ('scan', 'manual', 'api')", name="source"),
+    CheckConstraint(  # revision 0006: the closes' sources
+        "source IN ('scan', 'manual', 'api', 'exit', 'manual_close')", name="source"
+    ),
     CheckConstraint(
-        "status IN ('pending', 'dispatched', 'executed', 'fell_back', 'rejected', 'failed')",
+        "status IN ('pending', 'dispatched', 'executed', 'fell_back', 'rejected', 'failed',"
+        " 'unfilled')",
         name="status",
     ),
     Index("ix_recommendations_created_at", "created_at"),
@@ -142,4 +145,19 @@ dispatch_executions = Table(
     Index("ix_dispatch_executions_instrument_type", "instrument_type"),
     Index("ix_dispatch_executions_expiration_date", "expiration_date"),
     Index("ix_dispatch_executions_strategy_type", "strategy_type"),
+)
+
+# revision 0007: what the position check found the venue holding that the book does not
+# (or the reverse), one row per symbol per check (services.position_check).
+position_differences = Table(
+    "position_differences",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    Column("checked_at", TIMESTAMP, nullable=False),
+    Column("symbol", Text, nullable=False),
+    Column("ours_qty", QUANTITY, nullable=False),
+    Column("venue_qty", QUANTITY, nullable=False),
+    Column("kind", Text, nullable=False),
+    CheckConstraint("kind IN ('venue_only', 'ours_only', 'quantity')", name="kind"),
+    Index("ix_position_differences_checked_at", "checked_at"),
 )

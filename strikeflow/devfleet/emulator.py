@@ -76,6 +76,10 @@ def emulator_args(options: EmulatorOptions) -> list[str]:
         f"--clock={options.clock}", f"--api-key={options.api_key}",
         f"--secret-key={options.secret_key}", f"--fill-delay={options.fill_delay_s}",
         f"--cash={options.cash}", f"--options-level={options.options_approved_level}",
+        f"--partial-fill-rate={options.partial_fill_rate}", f"--plan={options.plan}",
+        f"--rate-limit-trading={options.rate_limits.trading_limit}",
+        f"--rate-limit-data={options.rate_limits.data_limit}",
+        f"--rate-limit-window={options.rate_limits.window_s}",
     ]  # fmt: skip
     if options.start is not None:
         args.append(f"--start={options.start.isoformat()}")

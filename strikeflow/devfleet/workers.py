@@ -284,6 +284,17 @@ class Fleet:
             self._app.close()
             self._app = None
 
+    def forget_broker(self) -> None:
+        """Drop the client's connections to a broker that restarted (and kombu's
+        process-wide producer pools, which hold the old server's): the next use of
+        ``app`` connects anew. The fleet's processes reconnect on their own."""
+        import kombu.pools
+
+        if self._app is not None:
+            self._app.close()
+            self._app = None
+        kombu.pools.reset()
+
     def __enter__(self) -> Fleet:
         return self
 

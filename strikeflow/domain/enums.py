@@ -42,6 +42,13 @@ class RecommendationSource(StrEnum):
     SCAN = "scan"
     MANUAL = "manual"
     API = "api"
+    EXIT = "exit"  # an exit rule fired on a held position: a close
+    MANUAL_CLOSE = "manual_close"  # a close asked for at a shell or by a task
+
+    @property
+    def closes(self) -> bool:
+        """True for the sources whose recommendations close a held entry."""
+        return self in (RecommendationSource.EXIT, RecommendationSource.MANUAL_CLOSE)
 
 
 class RecommendationStatus(StrEnum):
@@ -51,6 +58,10 @@ class RecommendationStatus(StrEnum):
     FELL_BACK = "fell_back"
     REJECTED = "rejected"
     FAILED = "failed"
+    # Accepted by the venue, then ended (expired, canceled, rejected later) with nothing
+    # filled: the one state a terminal one (executed, fell_back) may still become, when
+    # the venue's final word on the order arrives after the recommendation was settled.
+    UNFILLED = "unfilled"
 
     @property
     def terminal(self) -> bool:

@@ -28,7 +28,10 @@ from strikeflow.domain.sizing import CENT, OPTION_MULTIPLIER
 # Five minutes before the venue's earliest same-day cut-off (venue_rules, 15:15 ET).
 DEFAULT_DAY_TRADE_CUTOFF = time(15, 10)
 
-# Orders that hold (or may still take) a position: counted as open exposure.
+# Orders that hold (or may still take) a position whatever their fills say: the open
+# ones may still fill, and a ``filled`` row holds its quantity. Any other order holds
+# what it filled (``holds``): a day order partly filled, then canceled or expired at
+# the close, keeps its filled contracts.
 HOLDING_STATUSES = frozenset(
     {
         ExecutionStatus.SUBMITTED,
@@ -212,18 +215,25 @@ def execution_cost(execution: Execution | HeldEntry) -> Decimal:
     return Decimal(str(estimate)) if estimate is not None else Decimal(0)
 
 
+def holds(execution: Execution | HeldEntry) -> bool:
+    """Whether an order holds, or may still take, a position: open or filled by status,
+    or any order with a fill (``HOLDING_STATUSES``)."""
+    return execution.status in HOLDING_STATUSES or bool(execution.filled_qty)
+
+
 def open_exposure(
     executions: Iterable[Execution | HeldEntry],
     now: datetime,
     closed_ids: Collection[int] = frozenset(),
 ) -> OpenExposure:
     """Exposure of entries still held at ``now``: opening orders that hold or may hold a
-    position, are not closed by a later execution (``closed_ids``, where the caller has
+    position (``holds``: by status, or by a fill of an order that ended otherwise), are
+    not closed by a later execution (``closed_ids``, where the caller has
     not left those out already), and (options) have not expired."""
     today = trading_date(now)
     count, by_ticker = 0, {}
     for e in executions:
-        if e.position_effect is not PositionEffect.OPEN or e.status not in HOLDING_STATUSES:
+        if e.position_effect is not PositionEffect.OPEN or not holds(e):
             continue
         if e.id is not None and e.id in closed_ids:
             continue

@@ -22,6 +22,7 @@ from strikeflow.domain.enums import (
     ExecutionMode,
     ExecutionStatus,
     InstrumentType,
+    PositionEffect,
     RecommendationStatus,
     Right,
     StrategyType,
@@ -81,6 +82,8 @@ def fetch_chain(
         raise DispatchRejected(f"unknown recommendation {recommendation_id!r}")
     if rec.status.terminal:
         raise DispatchRejected(f"recommendation already {rec.status.value}")
+    if rec.source.closes:  # its chain is the closing chain (``tasks.chains.chain_for_close``)
+        raise DispatchRejected(f"{rec.id} is a close: it is not an entry's to open")
     ticket = Ticket(
         recommendation_id=rec.id,
         ticker=rec.ticker,
@@ -349,8 +352,12 @@ def _unit_price(ctx: DispatchContext, checked: PriceChecked, trade: InstrumentTy
 
 def order_intent(ctx: DispatchContext, sized: SizedOrder) -> OrderIntent:
     """The order a sized message stands for. Options are bought to open (the right
-    carries the direction) at the pricing policy's limit; stock is a market day order."""
+    carries the direction) at the pricing policy's limit; stock is a market day order.
+    A close (``closes``) sells what is held: an option to close at the policy's limit for
+    a sale, stock at market."""
     ticket = sized.ticket
+    if sized.closes is not None:
+        return _close_intent(ctx, sized)
     if sized.contract is None or sized.option_quote is None:
         return OrderIntent(
             ticket.client_order_id,
@@ -367,6 +374,18 @@ def order_intent(ctx: DispatchContext, sized: SizedOrder) -> OrderIntent:
         sized.quantity,
         quote.bid,
         quote.ask,
+    )
+
+
+def _close_intent(ctx: DispatchContext, sized: SizedOrder) -> OrderIntent:
+    cid, symbol = sized.ticket.client_order_id, sized.closes.symbol
+    quote = sized.option_quote
+    if quote is None:
+        return OrderIntent(
+            cid, symbol, Action.SELL, sized.quantity, position_effect=PositionEffect.CLOSE
+        )
+    return ctx.policy.pricing.intent(
+        cid, symbol, Action.SELL, sized.quantity, quote.bid, quote.ask, PositionEffect.CLOSE
     )
 
 
@@ -464,6 +483,10 @@ def _fresh(
     return quote
 
 
+fresh_stock_quote = _fresh_stock_quote  # for the closing steps
+fresh_quote = _fresh
+
+
 def _spot(quote: StockQuote) -> Decimal:
     """Mid of a two-sided quote, else whichever side is quoted."""
     if quote.bid > 0 and quote.ask >= quote.bid:
@@ -498,6 +521,8 @@ def _quote_of(contract: OptionContract) -> OptionQuote:
 __all__ = [
     "fall_back",
     "fetch_chain",
+    "fresh_quote",
+    "fresh_stock_quote",
     "order_intent",
     "refuse_when_closed",
     "select_contract",

@@ -9,6 +9,11 @@
     submit_order(SizedOrder)            → PlacedOrder
     persist_execution(PlacedOrder)      → ExecutionRecorded
 
+A close travels its own two first steps, then the same last two::
+
+    quote_close(recommendation_id)      → CloseQuoted    the held contract's (or stock's) quote
+    size_close(CloseQuoted)             → SizedOrder     what is left of the entry, ``closes`` set
+
 Each is a pydantic model holding domain values (contracts, quotes, orders: the domain's
 own frozen dataclasses), so a step reads attributes, never string keys, and the one
 codec (``encode``/``decode``: pydantic's JSON mode) writes Decimals as strings (a price
@@ -56,7 +61,7 @@ from strikeflow.domain.errors import DomainError
 from strikeflow.domain.market import OptionQuote, StockQuote
 from strikeflow.domain.models import OptionContract
 from strikeflow.domain.orders import BrokerOrder
-from strikeflow.services.dispatch_policy import client_order_id_for
+from strikeflow.services.closing_ids import order_id_of
 
 SCHEMA = 2  # 1: the untyped payloads of release 0.1.0
 M = TypeVar("M", bound="Message")
@@ -88,9 +93,9 @@ class Ticket(Frozen):
 
     @property
     def client_order_id(self) -> str:
-        """The one client_order_id of the entry (``sf-open-<32 hex>``): every retry and
-        every duplicate of submit_order sends this id."""
-        return client_order_id_for(self.recommendation_id)
+        """The one client_order_id of the order (``sf-open-<32 hex>``, a close's
+        ``sf-close-<32 hex>``): every retry and every duplicate of submit_order sends it."""
+        return order_id_of(self.recommendation_id)
 
 
 class Fallback(Frozen):
@@ -181,9 +186,35 @@ class PriceChecked(Message):
     notes: Notes = Notes()
 
 
+class ClosingOf(Frozen):
+    """The entry a close sells, as its record and its realized P&L need it: the symbol
+    held (an OCC symbol, or the stock), the entry's fill price per share, the shares a
+    unit stands for, and the fee charged per contract closed."""
+
+    execution_id: int
+    symbol: str
+    entry_price: Decimal
+    multiplier: int
+    fee_per_contract: Decimal = Decimal(0)
+
+
+class CloseQuoted(Message):
+    """A close, quoted: the entry it closes, what is left of it, the quantity asked for
+    (None: all of it) and fresh quotes of what is held (an option's own quote, and the
+    underlying's)."""
+
+    ticket: Ticket
+    closes: ClosingOf
+    remaining: Decimal
+    requested: Decimal | None = None
+    underlying: StockQuote
+    option_quote: OptionQuote | None = None
+    notes: Notes = Notes()
+
+
 class SizedOrder(Message):
-    """The quantity, checked against the risk limits; a stock SELL closing a long
-    position says CLOSE."""
+    """The quantity, checked against the risk limits; a close (``closes`` set, or a
+    stock SELL closing a long position) says CLOSE."""
 
     ticket: Ticket
     trade: InstrumentType
@@ -192,6 +223,7 @@ class SizedOrder(Message):
     quantity: Decimal
     order_cost: Decimal
     position_effect: PositionEffect = PositionEffect.OPEN
+    closes: ClosingOf | None = None
     notes: Notes = Notes()
 
 

@@ -3,11 +3,18 @@
 All three are safe to run twice: the execution is upserted on its client_order_id, a
 terminal status is never overwritten, and a fill already recorded is recorded again as
 the same values.
+
+One correction is allowed, from the venue's final word (``follow_venue``): once the
+recommendation's order is final at the venue, its state follows what filled. Nothing
+filled (expired at the close, canceled, rejected after acceptance) turns ``executed``
+or ``fell_back`` into ``unfilled``; a partial fill stays ``executed`` with a reason
+saying how much ("3 of 5 filled; the rest expired").
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -28,20 +35,29 @@ from strikeflow.domain.errors import (
     OrderRejected,
     SizingError,
 )
+from strikeflow.domain.final_word import CANCEL_KEY, final_word
 from strikeflow.domain.models import OptionContract
 from strikeflow.domain.money import CENT
 from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.orders import BrokerOrder
 from strikeflow.domain.records import MAX_TEXT, Execution
-from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
+from strikeflow.services.closing_ids import order_id_of
+from strikeflow.services.closing_ports import closing_store
+from strikeflow.services.closing_size import CLOSES_KEY, closing_of_explain, pnl_of_close
+from strikeflow.services.dispatch_policy import DispatchContext
 from strikeflow.services.messages import (
     ExecutionRecorded,
     IncompatibleMessage,
     PlacedOrder,
     as_json,
 )
+from strikeflow.services.ports import OrderListing
 
 FOUR_PLACES = Decimal("0.0001")
+# reconcile_orders' one listing: from a minute before the oldest unfinished order, and
+# no more than a day before the newest (older orders are looked up one by one).
+RECONCILE_SLACK = timedelta(minutes=1)
+RECONCILE_LOOKBACK = timedelta(days=1)
 # The errors that mean "refused", not "broke": a rule, the venue or bad input said no.
 # They end a recommendation rejected, and are expected: logged as an outcome, without
 # a traceback (the tasks' ``throws``).
@@ -115,6 +131,13 @@ def build_execution(ctx: DispatchContext, placed: PlacedOrder) -> Execution:
     }
     if placed.refusal is not None:
         explain["refusal"] = placed.refusal.model_dump(mode="json")
+    closes = {}
+    if sized.closes is not None:  # a close: its entry, and what it realized once filled
+        explain[CLOSES_KEY] = sized.closes.model_dump(mode="json")
+        closes = {
+            "closes_execution_id": sized.closes.execution_id,
+            "realized_pnl": pnl_of_close(sized.closes, order.filled_qty, order.filled_avg_price),
+        }
     quoted_ask = None if sized.option_quote is None else sized.option_quote.ask
     return execution_of(
         order,
@@ -127,6 +150,7 @@ def build_execution(ctx: DispatchContext, placed: PlacedOrder) -> Execution:
         now=ctx.now(),
         contract=sized.contract,
         quoted_ask=quoted_ask,
+        **closes,
     )
 
 
@@ -142,6 +166,8 @@ def execution_of(
     now: datetime,
     contract: OptionContract | None = None,
     quoted_ask: Decimal | None = None,
+    closes_execution_id: int | None = None,
+    realized_pnl: Decimal | None = None,
 ) -> Execution:
     """The execution row of ``order``: the one way a row is made from an order, for a
     chain's persist_execution and for recovery's adoption alike. A stock row keeps the
@@ -161,6 +187,8 @@ def execution_of(
         quantity=order.qty,
         broker_order_id=order.id or None,
         position_effect=position_effect,
+        closes_execution_id=closes_execution_id,
+        realized_pnl=realized_pnl,
         filled_qty=order.filled_qty,
         filled_avg_price=order.filled_avg_price,
         notional=notional_of(order),
@@ -220,10 +248,16 @@ def notional_of(order: BrokerOrder) -> Decimal | None:
     return order.filled_qty * order.filled_avg_price
 
 
-def recommendation_status(order_status: ExecutionStatus, fell_back: bool) -> RecommendationStatus:
+def recommendation_status(
+    order_status: ExecutionStatus, fell_back: bool, filled_qty: Decimal | None = None
+) -> RecommendationStatus:
     """The recommendation's terminal state an order implies: rejected when the venue
-    refused or dropped it, fell_back when the stock was traded instead, else executed."""
-    if order_status in REFUSED_ORDER:
+    refused it, unfilled when it accepted it and the order ended (canceled, expired)
+    with nothing filled, fell_back when the stock was traded instead, else executed."""
+    if order_status is ExecutionStatus.CANCELED:
+        if not filled_qty:
+            return RecommendationStatus.UNFILLED
+    elif order_status in REFUSED_ORDER:
         return RecommendationStatus.REJECTED
     return RecommendationStatus.FELL_BACK if fell_back else RecommendationStatus.EXECUTED
 
@@ -232,19 +266,21 @@ def status_of_execution(execution: Execution, requested: InstrumentType) -> Reco
     """The recommendation's terminal state that a recorded execution implies: it fell
     back when it traded the stock of the option ``requested``."""
     fell_back = execution.instrument_type is InstrumentType.STOCK and requested.right is not None
-    return recommendation_status(execution.status, fell_back)
+    return recommendation_status(execution.status, fell_back, execution.filled_qty)
 
 
 def _outcome(placed: PlacedOrder) -> tuple[RecommendationStatus, str | None]:
     order, fallback = placed.order, placed.sized.notes.fallback
-    status = recommendation_status(order.status, fallback is not None)
+    status = recommendation_status(order.status, fallback is not None, order.filled_qty)
     if status is RecommendationStatus.REJECTED:
         if placed.refusal is not None:  # the venue refused the submit itself: its own words
             return status, _clip(f"submit_order: {placed.refusal.error}")
         return status, f"order {order.broker_status}"
+    word = final_word(order)  # an order already final: how much filled, if not all
+    said = None if word is None else word.reason
     if fallback is not None:
-        return status, _clip(fallback.reason)
-    return status, None
+        return status, _clip(fallback.reason if said is None else f"{fallback.reason}; {said}")
+    return status, said
 
 
 def record_failure(
@@ -261,7 +297,7 @@ def record_failure(
     the status was not (a worker died between the two), the execution decides.
     """
     reason = _clip(f"{kind}: {message}")
-    stored = ctx.store.execution_by_client_order_id(client_order_id_for(recommendation_id))
+    stored = ctx.store.execution_by_client_order_id(order_id_of(recommendation_id))
     if stored is not None:
         rec = ctx.store.get_recommendation(recommendation_id)
         requested = stored.instrument_type if rec is None else rec.instrument_type
@@ -273,11 +309,25 @@ def record_failure(
 
 
 def reconcile_orders(ctx: DispatchContext, limit: int = 500) -> int:
-    """Ask the broker about every unfinished execution (by client_order_id) and record
-    what changed; the number of executions updated."""
+    """Ask the broker about every unfinished execution and record what changed; the
+    number of executions updated.
+
+    A broker that lists its orders (``OrderListing``, Alpaca's ``GET /v2/orders``) is
+    asked once, for every order open or closed since the oldest unfinished execution
+    (a minute earlier, at most ``RECONCILE_LOOKBACK`` before the newest); the
+    executions are matched to it by client_order_id. Only those the listing leaves out
+    (older than its window, past its ``limit``, or of a broker that cannot list) are
+    looked up one by one. The rate limit counts requests, not orders: one listing every
+    few seconds instead of one request per unfinished order each time."""
+    unfinished = ctx.store.unfinished_executions(limit)
+    if not unfinished:
+        return 0
+    listed = _listed_orders(ctx, unfinished, limit)
     updated = 0
-    for execution in ctx.store.unfinished_executions(limit):
-        order = ctx.broker.order_by_client_id(execution.client_order_id)
+    for execution in unfinished:
+        order = listed.get(execution.client_order_id)
+        if order is None:
+            order = ctx.broker.order_by_client_id(execution.client_order_id)
         if order is None:
             continue
         same = order.status == execution.status and order.filled_qty == (
@@ -289,8 +339,23 @@ def reconcile_orders(ctx: DispatchContext, limit: int = 500) -> int:
     return updated
 
 
+def _listed_orders(
+    ctx: DispatchContext, unfinished: list[Execution], limit: int
+) -> dict[str, BrokerOrder]:
+    """The broker's recent orders by client_order_id, in one call; {} when it cannot list.
+
+    The window starts at the oldest execution's submission as the venue stamped it (its
+    own clock: an emulator's simulated time need not be ours), else our record's, and
+    reaches back at most ``RECONCILE_LOOKBACK`` from the newest: no clock is read."""
+    if not isinstance(ctx.broker, OrderListing):
+        return {}
+    stamps = [e.submitted_at or e.created_at for e in unfinished]
+    after = max(min(stamps), max(stamps) - RECONCILE_LOOKBACK) - RECONCILE_SLACK
+    return {o.client_order_id: o for o in ctx.broker.recent_orders(after, limit)}
+
+
 def _record(ctx: DispatchContext, order: BrokerOrder) -> Execution:
-    return ctx.store.record_fill(
+    stored = ctx.store.record_fill(
         order.client_order_id,
         order.status,
         filled_qty=order.filled_qty,
@@ -298,6 +363,46 @@ def _record(ctx: DispatchContext, order: BrokerOrder) -> Execution:
         filled_at=order.filled_at,
         broker_order_id=order.id,
     )
+    stored = _realize(ctx, stored)
+    follow_venue(ctx, stored, order)
+    return stored
+
+
+def _realize(ctx: DispatchContext, stored: Execution) -> Execution:
+    """A close's realized P&L, written when its fill is known and again when more fills:
+    always that of what has filled so far."""
+    if stored.position_effect is not PositionEffect.CLOSE or stored.closes_execution_id is None:
+        return stored
+    closes = closing_of_explain(stored.explain_json)
+    pnl = (
+        None if closes is None else pnl_of_close(closes, stored.filled_qty, stored.filled_avg_price)
+    )
+    if pnl is None or pnl == stored.realized_pnl:
+        return stored
+    closing_store(ctx.store).set_realized_pnl(stored.id, pnl)
+    return replace(stored, realized_pnl=pnl)
+
+
+def record_order(ctx: DispatchContext, order: BrokerOrder) -> Execution:
+    """Record what the venue now says of an order we hold a row for, and let its
+    recommendation follow (``follow_venue``): reconcile's write, for other callers."""
+    return _record(ctx, order)
+
+
+def follow_venue(ctx: DispatchContext, stored: Execution, order: BrokerOrder) -> bool:
+    """The recommendation follows its order's final state at the venue (``domain.
+    final_word``); True if its state or reason changed. Only the recommendation's own
+    order (its ``order_id_of``) speaks for it; while the order is open nothing
+    is said. A cancel we asked for (``stale_entries``) is named by its cause, kept with
+    the order before the cancel was sent."""
+    if stored.client_order_id != order_id_of(stored.recommendation_id):
+        return False
+    asked = stored.explain_json.get(CANCEL_KEY)
+    cause = asked.get("cause") if isinstance(asked, dict) else None
+    word = final_word(order, cause)
+    if word is None:
+        return False
+    return ctx.store.settle_recommendation(stored.recommendation_id, word)
 
 
 def _clip(text: str) -> str:

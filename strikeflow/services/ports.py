@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from strikeflow.domain.enums import BarTimeframe, ExecutionStatus, RecommendationStatus, Right
 from strikeflow.domain.errors import BrokerError
+from strikeflow.domain.final_word import FinalWord
 from strikeflow.domain.market import (
     ExpiryWindow,
     MarketClock,
@@ -72,6 +73,29 @@ class Broker(Protocol):
 
 
 @runtime_checkable
+class OrderListing(Protocol):
+    """A broker that lists its recent orders in one call (Alpaca's ``GET /v2/orders``):
+    reconciliation asks once for every unfinished execution instead of once each."""
+
+    def recent_orders(self, after: datetime, limit: int = 500) -> list[BrokerOrder]:
+        """Orders open or closed submitted after ``after``, newest first, at most
+        ``limit``; orders it cannot read are left out."""
+        ...
+
+
+@runtime_checkable
+class OrderCancelling(Protocol):
+    """A broker that cancels an order by its venue id (Alpaca's ``DELETE
+    /v2/orders/{id}``): stale entries are canceled rather than left resting."""
+
+    def cancel_order(self, order_id: str) -> BrokerOrder:
+        """Ask the venue to cancel ``order_id``; the order as the venue then reports it
+        (canceled, still ``pending_cancel``, or filled first). ``OrderRejected`` when
+        the venue refuses (an order already closed)."""
+        ...
+
+
+@runtime_checkable
 class DispatchStore(Protocol):
     """What the dispatch steps need from the database. Every write is idempotent."""
 
@@ -121,6 +145,16 @@ class DispatchStore(Protocol):
         filled_at: datetime | None = None,
         broker_order_id: str | None = None,
     ) -> Execution: ...
+
+    def settle_recommendation(self, recommendation_id: str, word: FinalWord) -> bool:
+        """The venue's final word on the recommendation's order (``domain.final_word.
+        settled``): executed or fell_back may become unfilled, the one overwrite of a
+        terminal state. True if this call changed it."""
+        ...
+
+    def note_cancel(self, client_order_id: str, cause: str, at: datetime) -> bool:
+        """Keep, with the order, that a cancel was asked for and why (the first ask's)."""
+        ...
 
     def risk_state(self, now: datetime) -> tuple[OpenExposure, Decimal]:
         """What the risk check reads, at once: the entries still held at ``now`` (their

@@ -27,6 +27,7 @@ NOT_TRADED = (
     RecommendationStatus.FELL_BACK,
     RecommendationStatus.REJECTED,
     RecommendationStatus.FAILED,
+    RecommendationStatus.UNFILLED,  # the venue accepted it; nothing filled
 )
 MAX_DAY_EXECUTIONS = 10_000
 
@@ -104,9 +105,9 @@ def report_views(
 def entry_execution(records: Records, recommendation_id: str) -> Execution | None:
     """The execution of a recommendation's entry order, if one is recorded."""
     # Imported here: the policy loads the numerics, which `explain` and `--help` never need.
-    from strikeflow.services.dispatch_policy import client_order_id_for
+    from strikeflow.services.closing_ids import order_id_of
 
-    return records.executions.by_client_order_id(client_order_id_for(recommendation_id))
+    return records.executions.by_client_order_id(order_id_of(recommendation_id))
 
 
 def day_executions(records: Records) -> list[Execution]:
@@ -115,7 +116,8 @@ def day_executions(records: Records) -> list[Execution]:
 
 
 def not_traded(records: Records) -> list[StoredOutcome]:
-    """Recommendations that fell back, were rejected or failed, oldest first."""
+    """Recommendations that fell back, were rejected, failed or went unfilled, oldest
+    first."""
     return records.outcomes.with_status(NOT_TRADED)
 
 

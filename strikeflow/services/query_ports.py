@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from strikeflow.domain.enums import RecommendationStatus
+from strikeflow.domain.position_book import BookEntry, CloseFill, PositionDifference
 from strikeflow.domain.records import Execution, Recommendation
 
 
@@ -83,6 +84,23 @@ class OutcomeRecords(Protocol):
 
     def with_status(self, statuses: Sequence[RecommendationStatus]) -> list[StoredOutcome]:
         """The recommendations in any of ``statuses``, oldest first."""
+        ...
+
+
+class PositionRecords(Protocol):
+    """The position book's rows (``domain.position_book``), and the differences the
+    position check found (``services.position_check``)."""
+
+    def book_rows(self) -> tuple[list[BookEntry], list[CloseFill]]:
+        """Every entry holding a fill, oldest first, and every close of one."""
+        ...
+
+    def record_differences(self, found: Sequence[PositionDifference], at: datetime) -> int:
+        """Store each difference as found at ``at``; how many rows were written."""
+        ...
+
+    def recent_differences(self, limit: int = 100) -> list[tuple[datetime, PositionDifference]]:
+        """The latest differences recorded, newest first."""
         ...
 
 

@@ -26,6 +26,14 @@ A recommendation whose order the venue cannot be asked about is left for the nex
 
 Recommendations touched within ``min_age_s`` of the wall clock (the records' own clock,
 not the venue's) are left alone: their chain may be in flight.
+
+``sweep_stuck`` is the walk with no operator: beat sends it every third of
+``STRIKEFLOW_STUCK_AFTER_S`` and every worker once at start. It re-drives what stayed
+pending or dispatched that long after its last send (a chain Redis lost in a restart, a
+step cancelled on a lost connection and acked when it came back), and stamps each
+re-driven recommendation, so the next re-drive of the same one waits another bound
+instead of piling chains behind a slow queue. A chain that was only slow runs twice,
+harmlessly (see above).
 """
 
 from __future__ import annotations
@@ -41,7 +49,8 @@ from strikeflow.domain.errors import BrokerUnavailable
 from strikeflow.domain.orders import BrokerOrder
 from strikeflow.domain.records import Execution, Recommendation, utcnow
 from strikeflow.services.chain_sending import send_and_mark
-from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
+from strikeflow.services.closing_ids import order_id_of
+from strikeflow.services.dispatch_policy import DispatchContext
 from strikeflow.services.outcomes import (
     execution_of,
     reconcile_orders,
@@ -86,16 +95,18 @@ def recover(
     min_age_s: float = 60.0,
     now: datetime | None = None,
     limit: int = 1_000,
+    restamp: bool = False,
 ) -> RecoveryReport:
     """Bring every stale non-terminal recommendation to its state: its row's, the order's
-    the venue holds (adopted), or with ``redrive`` its chain's, sent again."""
+    the venue holds (adopted), or with ``redrive`` its chain's, sent again. ``restamp``:
+    a dispatched one re-driven is marked again, which restarts its age."""
     report = RecoveryReport()
     with contextlib.suppress(BrokerUnavailable):  # fills wait for the next run
         report.reconciled = reconcile_orders(ctx, limit)
     cutoff = (now or utcnow()) - timedelta(seconds=min_age_s)
     stale, report.in_flight = _split_by_age(pending.pending(limit), cutoff)
     for rec in stale:
-        coid = client_order_id_for(rec.id)
+        coid = order_id_of(rec.id)
         stored = ctx.store.execution_by_client_order_id(coid)
         if stored is not None:
             status = status_of_execution(stored, rec.instrument_type)
@@ -117,13 +128,29 @@ def recover(
             report.adopted.append(rec.id)
         elif not redrive:
             report.waiting += 1
-        elif rec.status is RecommendationStatus.PENDING:
+        elif rec.status is RecommendationStatus.PENDING or restamp:
             send_and_mark(ctx.store, send_chain, rec.id)
             report.redriven.append(rec.id)
         else:  # already marked: its updated_at keeps the age of its first send
             send_chain(rec.id)
             report.redriven.append(rec.id)
     return report
+
+
+def sweep_stuck(
+    ctx: DispatchContext,
+    pending: PendingRecommendations,
+    send_chain: Callable[[str], object],
+    *,
+    stuck_after_s: float,
+    now: datetime | None = None,
+) -> RecoveryReport:
+    """Re-drive every recommendation pending or dispatched for ``stuck_after_s`` since
+    its last send, settling and adopting on the way (``recover`` with ``redrive`` and
+    ``restamp``)."""
+    return recover(
+        ctx, pending, send_chain, redrive=True, min_age_s=stuck_after_s, now=now, restamp=True
+    )
 
 
 def adopted_execution(rec: Recommendation, order: BrokerOrder, now: datetime) -> Execution:

@@ -2,7 +2,9 @@
 
 Thin by design: every route parses its parameters, asks the market or the venue, and
 renders Alpaca's JSON (render.py). Refusals carry Alpaca's status codes and error bodies;
-nothing returns a stack trace. Faults (faults.py) are injected ahead of the routes.
+nothing returns a stack trace. Faults (faults.py) are injected ahead of the routes, and
+Alpaca's rate limits (rate_limits.py) are enforced between the faults and the routes, so
+an injected fault carries no rate-limit headers and spends nothing of a budget.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,6 +30,7 @@ from strikeflow.sim.http_common import (
     DropConnection,
     Emulator,
 )
+from strikeflow.sim.rate_limits import RATE_LIMITED, RateLimitConfig, RateLimiter
 from strikeflow.sim.venue_orders import VenueError
 
 Scope = dict[str, Any]
@@ -35,7 +38,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAX_BODY_BYTES = 64 * 1024
-UNAUTHORIZED = {"code": 40110000, "message": "request is not authorized"}
+UNAUTHORIZED = {"message": "unauthorized."}  # as Alpaca answers a wrong key: no code
 
 
 class InjectedDrop(ConnectionAbortedError):
@@ -47,13 +50,19 @@ class _QuietInjectedDrops(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], InjectedDrop))
 
 
-def create_app(sim: Emulator) -> FastAPI:
+def create_app(sim: Emulator, rate_limits: RateLimitConfig | None = None) -> FastAPI:
+    """The app over ``sim``. ``rate_limits``: the per-key limits enforced from the start
+    (None: none until ``POST /_sim/rate_limits`` sets some)."""
     quiet = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _QuietInjectedDrops) for f in quiet.filters):
         quiet.addFilter(_QuietInjectedDrops())
     app = _routes()
     app.state.sim = sim
+    app.state.rate_limiter = RateLimiter(rate_limits)
+    _rate_limit_routes(app)
     _error_handlers(app)
+    # The last added runs first: the key check, the faults, the rate limits, the routes.
+    app.add_middleware(_RateLimitMiddleware, limiter=app.state.rate_limiter)
     app.add_middleware(_FaultMiddleware, faults=sim.faults)
     app.add_middleware(_GuardMiddleware, sim=sim)
     return app
@@ -69,6 +78,39 @@ def _routes() -> FastAPI:
     app.include_router(routes_trading.router)
     app.include_router(routes_market.router)
     return app
+
+
+def _rate_limit_routes(app: FastAPI) -> None:
+    """``GET /_sim/rate_limits``: the limits and the counts; ``POST``: new limits, as
+    ``{"trading_limit": n, "data_limit": n, "window_s": s}`` (any may be left out, and
+    keeps its value; a limit of 0: none).
+    Kept out of the OpenAPI document: they are the emulator's controls, not Alpaca's."""
+
+    @app.get("/_sim/rate_limits", include_in_schema=False)
+    async def rate_limit_stats(request: Request) -> JSONResponse:
+        return JSONResponse(request.app.state.rate_limiter.stats())
+
+    @app.post("/_sim/rate_limits", include_in_schema=False)
+    async def set_rate_limits(request: Request) -> JSONResponse:
+        limiter: RateLimiter = request.app.state.rate_limiter
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            raise ClientError(400, "the body must be a JSON object") from None
+        known = {"trading_limit", "data_limit", "window_s"}
+        if not isinstance(body, dict) or not set(body) <= known:
+            raise ClientError(422, f"give a JSON object of {', '.join(sorted(known))}")
+        current = limiter.config
+        try:
+            config = RateLimitConfig(
+                trading_limit=body.get("trading_limit", current.trading_limit),
+                data_limit=body.get("data_limit", current.data_limit),
+                window_s=body.get("window_s", current.window_s),
+            )
+        except ValueError as bad:
+            raise ClientError(422, str(bad)) from None
+        limiter.configure(config)
+        return JSONResponse(limiter.stats())
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -124,6 +166,39 @@ class _GuardMiddleware:
         await self.app(scope, receive, send)
 
 
+class _RateLimitMiddleware:
+    """Alpaca's per-key limits: the headers on every reply, a 429 beyond the limit
+    (never on /_sim control routes)."""
+
+    def __init__(self, app, limiter: RateLimiter) -> None:
+        self.app, self.limiter = app, limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith("/_sim") or path == "/openapi.json":
+            await self.app(scope, receive, send)
+            return
+        key = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"apca-api-key-id"),
+            "",
+        )
+        decision = self.limiter.admit(key, path)
+        if decision is None:
+            await self.app(scope, receive, send)
+            return
+        extra = decision.headers()
+        if not decision.allowed:
+            await _send_json(send, 429, RATE_LIMITED, extra)
+            return
+
+        async def with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 class _FaultMiddleware:
     """Injects the configured faults ahead of the routes (never on /_sim control routes)."""
 
@@ -150,7 +225,7 @@ class _FaultMiddleware:
 
 def _fault_body(status: int) -> dict[str, Any]:
     if status == 429:
-        return {"code": 42910000, "message": "rate limit exceeded"}
+        return dict(RATE_LIMITED)
     return {"code": status * 100_000, "message": "service unavailable (injected fault)"}
 
 
@@ -167,7 +242,9 @@ async def drop_connection(send: Send) -> None:
     raise InjectedDrop("injected dropped connection")
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     payload = json.dumps(body).encode()
     await send(
         {
@@ -176,6 +253,7 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),
+                *headers,
             ],
         }
     )

@@ -27,6 +27,7 @@ from strikeflow.sim.faults import FaultConfig, Faults
 from strikeflow.sim.http_app import create_app
 from strikeflow.sim.http_common import Emulator
 from strikeflow.sim.market import Market
+from strikeflow.sim.rate_limits import RateLimitConfig
 from strikeflow.sim.venue import DEFAULT_PARTIAL_FILL_RATE, Venue
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "SPY", "QQQ")
@@ -37,7 +38,9 @@ STARTUP_DEADLINE_S = 15.0
 class EmulatorOptions:
     """How to run one emulator. ``start`` is where simulated time begins; ``plan`` is the
     market data plan it enforces (``data_plan``: ``basic`` refuses recent SIP and OPRA);
-    ``partial_fill_rate`` the share of fills that take only part of an order (seeded)."""
+    ``partial_fill_rate`` the share of fills that take only part of an order (seeded);
+    ``rate_limits`` the calls per key and window it answers before a 429 (none by
+    default: ``RateLimitConfig()`` is Alpaca's 200 a minute)."""
 
     seed: int = 42
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
@@ -50,6 +53,7 @@ class EmulatorOptions:
     fill_delay_s: float = 1.0
     partial_fill_rate: float = DEFAULT_PARTIAL_FILL_RATE
     faults: FaultConfig = field(default_factory=FaultConfig)
+    rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig.unlimited)
     plan: Literal["basic", "unlimited"] = "unlimited"
 
     def __post_init__(self) -> None:
@@ -86,7 +90,7 @@ def build_app(options: EmulatorOptions) -> FastAPI:
         api_key=options.api_key,
         secret_key=options.secret_key,
     )
-    app = create_app(sim)
+    app = create_app(sim, options.rate_limits)
     app.state.plan = DataPlan(options.plan)
     return app
 

@@ -39,8 +39,11 @@ The model, and every simplification it makes on purpose:
   (``session_close``; by default 16:00 New York on the next weekday, holidays ignored),
   and when the clock jumps past that close the last try is priced at the close. A day
   order partly filled by then ends ``expired`` too, keeping its ``filled_qty`` (Alpaca's
-  ``done_for_day`` is a state between sessions a day order never leaves here). Options
-  orders also expire at their contract's expiration close.
+  ``done_for_day`` is a state between sessions a day order never leaves here). A ``gtc``
+  order still open when the market is closed (given ``tradable_from``) is
+  ``done_for_day``: it is not tried until the next open, where it is ``new`` (or
+  ``partially_filled``) again. Options orders also expire at their contract's
+  expiration close.
 - A buy whose fill would cost more cash than is free (a market order's price moved up)
   is ``rejected`` at fill time, so cash never goes negative.
 - Expiration day (``venue_expiry``): opening orders in contracts expiring today are refused
@@ -648,6 +651,8 @@ class Venue:
         order = working.order
         if now < working.ready_at or order.status == "pending_cancel":
             return
+        if self._between_sessions(order, now):
+            return
         deadline = order.expires_at
         if deadline is not None and working.ready_at >= deadline:
             self._book.close(order, "expired", deadline)
@@ -664,6 +669,20 @@ class Venue:
         elif order.status == "accepted":
             order.status = "partially_filled" if order.filled_qty else "new"
             order.updated_at = at
+
+    def _between_sessions(self, order: Order, now: datetime) -> bool:
+        """A ``gtc`` order rests ``done_for_day`` while the market is closed, and is worked
+        as before from the next open."""
+        if order.time_in_force != "gtc" or self._tradable_from is None:
+            return False
+        if self._tradable_from(now) > now:
+            if order.status != "done_for_day":
+                order.status, order.updated_at = "done_for_day", now
+            return True
+        if order.status == "done_for_day":
+            order.status = "partially_filled" if order.filled_qty else "new"
+            order.updated_at = now
+        return False
 
     def _fill_qty(self, working: Working) -> Decimal | None:
         """What this fill takes: None (all that is left), or a seeded part of it."""

@@ -41,7 +41,9 @@ STOCK_EXCHANGE = "NASDAQ"  # an AssetExchange enum value; options use "" as Alpa
 MAX_CLIENT_ORDER_ID = 128
 MAX_QTY_PLACES = 9
 MAX_DIGITS = 40  # no number taken needs more digits, either side of the point
-OPEN_STATUSES = frozenset({"accepted", "new", "pending_new", "partially_filled", "pending_cancel"})
+OPEN_STATUSES = frozenset(
+    {"accepted", "new", "pending_new", "partially_filled", "pending_cancel", "done_for_day"}
+)
 SIDES = ("buy", "sell")
 TYPES = ("market", "limit")
 TIME_IN_FORCE = ("day", "gtc", "opg", "cls", "ioc", "fok")

@@ -12,6 +12,8 @@ from typing import Any
 from celery import Celery, chain, current_app
 from celery.result import AsyncResult
 
+from strikeflow.services.closing_ids import is_close
+
 FETCH_CHAIN = "strikeflow.fetch_chain"
 SELECT_CONTRACT = "strikeflow.select_contract"
 SNAPSHOT_PRICE = "strikeflow.snapshot_price"
@@ -29,6 +31,10 @@ STEPS = (
 )
 # What snapshot_price sends again after the underlying moved (the rest follow as before).
 RESELECTION_STEPS = STEPS[:3]
+QUOTE_CLOSE = "strikeflow.quote_close"
+SIZE_CLOSE = "strikeflow.size_close"
+# A close: its own quote and size, then the entry's submit and persist.
+CLOSE_STEPS = (QUOTE_CLOSE, SIZE_CLOSE, SUBMIT_ORDER, PERSIST_EXECUTION)
 
 
 def chain_for(recommendation_id: str, app: Celery | None = None) -> chain:
@@ -39,6 +45,12 @@ def chain_for(recommendation_id: str, app: Celery | None = None) -> chain:
     (each would be written, published and kept for a day, 10-30 KB for an option chain).
     """
     return chain(*signatures(recommendation_id, STEPS, app=app, last_stores_result=True))
+
+
+def chain_for_close(recommendation_id: str, app: Celery | None = None) -> chain:
+    """The closing chain of a close recommendation (``services.closing``): quote_close →
+    size_close → submit_order → persist_execution, each with the failure errback."""
+    return chain(*signatures(recommendation_id, CLOSE_STEPS, app=app, last_stores_result=True))
 
 
 def reselection_chain(
@@ -83,5 +95,9 @@ def message_repr(recommendation_id: str) -> str:
 
 
 def dispatch_chain(recommendation_id: str) -> AsyncResult:
-    """Send the six steps for ``recommendation_id`` (``chain_for``)."""
+    """Send the chain of ``recommendation_id``: the six steps of an entry (``chain_for``),
+    or a close's (``chain_for_close``), so every sender (the entry task, recovery, the
+    stuck sweep) sends a close the way it must travel."""
+    if is_close(recommendation_id):
+        return chain_for_close(recommendation_id).apply_async()
     return chain_for(recommendation_id).apply_async()

@@ -12,6 +12,14 @@
 - ``recover`` with ``redrive=False`` runs every ``ADOPT_EVERY_S``: an order the venue
   accepted whose worker died before the execution row was written is found by its
   client_order_id and recorded (recommendations idle for ``ADOPT_MIN_AGE_S``).
+- ``cancel_stale_entries`` runs every ``STALE_ENTRIES_EVERY_S``: an entry resting
+  unfilled longer than ``entry_max_rest_s`` (a 0DTE one, past the day-trade cut-off)
+  is canceled at the venue, and its recommendation says why.
+- ``sweep_stuck`` runs every third of ``stuck_after_s`` (5-60 s): a recommendation
+  pending or dispatched that long after its last send lost its chain, and is re-driven.
+- ``check_positions`` runs every ``POSITION_CHECK_EVERY_S``: the position book against
+  the venue's positions, in the session only (the task asks the market clock); each
+  difference is recorded (``position_differences``) and logged at WARNING.
 - Every entry expires: a message that waited longer than its period is dropped instead
   of piling up behind a stopped worker (the next one comes anyway).
 
@@ -40,7 +48,7 @@ __all__ = [
     "beat_schedule",
 ]
 
-REDBEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+REDBEAT_SCHEDULER = "strikeflow.workers.beat_lock:PatientRedBeatScheduler"
 REDBEAT_KEY_PREFIX = "strikeflow:redbeat:"
 REDBEAT_LOCK_KEY = REDBEAT_KEY_PREFIX + "lock"  # redbeat's own default would be "...::lock"
 # Beat wakes at least this often, refreshing its lock each time; a lock not refreshed
@@ -52,6 +60,9 @@ CRONTAB_EXPIRES_S = 50  # a minute's scan that waited most of the minute is not 
 MIN_INTERVAL_EXPIRES_S = 10.0
 ADOPT_EVERY_S = 30.0
 ADOPT_MIN_AGE_S = 60.0
+STALE_ENTRIES_EVERY_S = 60.0
+SWEEP_EVERY_BOUNDS_S = (5.0, 60.0)
+POSITION_CHECK_EVERY_S = 60.0
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -86,6 +97,23 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "schedule": timedelta(seconds=ADOPT_EVERY_S),
         "kwargs": {"min_age_s": ADOPT_MIN_AGE_S, "redrive": False},
         "options": {"expires": ADOPT_EVERY_S},
+    }
+    entries["cancel-stale-entries"] = {
+        "task": "strikeflow.cancel_stale_entries",
+        "schedule": timedelta(seconds=STALE_ENTRIES_EVERY_S),
+        "options": {"expires": STALE_ENTRIES_EVERY_S},
+    }
+    low, high = SWEEP_EVERY_BOUNDS_S
+    sweep_every = min(high, max(low, settings.stuck_after_s / 3))
+    entries["sweep-stuck"] = {
+        "task": "strikeflow.sweep_stuck",
+        "schedule": timedelta(seconds=sweep_every),
+        "options": {"expires": sweep_every},
+    }
+    entries["check-positions"] = {
+        "task": "strikeflow.check_positions",
+        "schedule": timedelta(seconds=POSITION_CHECK_EVERY_S),
+        "options": {"expires": POSITION_CHECK_EVERY_S},
     }
     return entries
 

@@ -14,18 +14,28 @@ from typing import Any
 from kombu import Queue
 
 from strikeflow.config import Settings
+from strikeflow.workers import broker_reconnect
 from strikeflow.workers.beat import beat_config
 
 # Queues and what runs on each. A worker takes any set with -Q.
 QUEUES: dict[str, tuple[str, ...]] = {
-    "marketdata": ("strikeflow.fetch_chain", "strikeflow.snapshot_price"),
-    "dispatch": ("strikeflow.dispatch", "strikeflow.select_contract", "strikeflow.size_position"),
+    "marketdata": ("strikeflow.fetch_chain", "strikeflow.snapshot_price", "strikeflow.quote_close"),
+    "dispatch": (
+        "strikeflow.dispatch",
+        "strikeflow.select_contract",
+        "strikeflow.size_position",
+        "strikeflow.close",
+        "strikeflow.size_close",
+    ),
     "orders": ("strikeflow.submit_order",),
     "persistence": (
         "strikeflow.persist_execution",
         "strikeflow.record_failure",
         "strikeflow.reconcile_orders",
+        "strikeflow.cancel_stale_entries",
         "strikeflow.recover",
+        "strikeflow.sweep_stuck",
+        "strikeflow.check_positions",
     ),
     "signals": ("strikeflow.scan",),
 }
@@ -52,6 +62,7 @@ PREFETCH_MULTIPLIER = 4
 ORDERS_PREFETCH_MULTIPLIER = 1
 
 RESULT_EXPIRES_S = 24 * 3600
+CANCEL_ON_CONNECTION_LOSS = False
 
 LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"
 TASK_LOG_FORMAT = (
@@ -62,6 +73,7 @@ TASK_LOG_FORMAT = (
 
 def celery_config(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or Settings()
+    broker_reconnect.install()  # a Redis restart must not end the worker (see there)
     transport = {"visibility_timeout": VISIBILITY_TIMEOUT_S}
     return {
         "broker_url": settings.broker_url,
@@ -83,7 +95,13 @@ def celery_config(settings: Settings | None = None) -> dict[str, Any]:
         # ...but a child killed by the OS is not requeued: Redis has no delivery limit,
         # so a task that kills its worker would loop forever (orders above all).
         "task_reject_on_worker_lost": False,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # A step running when the broker connection drops is left to finish: its late
+        # ack meets the dead channel (broker_reconnect keeps that from raising), Redis
+        # keeps the message in ``unacked`` and hands it back after the visibility
+        # timeout, and the repeat is harmless (client_order_id). Cancelling (True) kills
+        # the step, an order submit perhaps mid-call, and saves nothing: its message
+        # waits for the same timeout (figures: docs/operations.md, Reliability).
+        "worker_cancel_long_running_tasks_on_connection_loss": CANCEL_ON_CONNECTION_LOSS,
         "worker_prefetch_multiplier": PREFETCH_MULTIPLIER,
         "task_soft_time_limit": SOFT_TIME_LIMIT_S,
         "task_time_limit": TIME_LIMIT_S,

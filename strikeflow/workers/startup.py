@@ -8,6 +8,9 @@
   clients, Redis) after fork, never inheriting its parent's sockets.
 - ``worker_process_shutdown``: close this process's database pools.
 - ``celeryd_init``: a worker that consumes ``orders`` runs with prefetch 1.
+- ``worker_ready``: the worker sends one ``strikeflow.sweep_stuck``: a worker starting
+  is often a fleet coming back (a host, a broker restart), and what it lost is re-driven
+  without waiting for beat (or without one at all).
 - ``task_prerun``/``task_postrun``: bind the recommendation id and its client_order_id
   to every log record of the task (``%(recommendation_id)s`` in the log formats).
 - ``after_setup_logger``: the worker's own lines carry them too (Celery's "Task ...
@@ -25,11 +28,14 @@ from celery import signals
 from celery.utils.log import ColorFormatter
 
 from strikeflow import bootstrap
-from strikeflow.services.dispatch_policy import client_order_id_for
+from strikeflow.services.closing_ids import order_id_of
 from strikeflow.services.messages import recommendation_id_in
 from strikeflow.workers.config import prefetch_for
 
 log = logging.getLogger(__name__)
+
+SWEEP_STUCK = "strikeflow.sweep_stuck"  # tasks.recovery, by name: no task import here
+SWEEP_ON_START_EXPIRES_S = 60.0
 
 _BOUND: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
     "strikeflow_log_binding", default=("-", "-")
@@ -72,6 +78,7 @@ def connect() -> None:
         on_process_shutdown, weak=False, dispatch_uid="sf-shutdown"
     )
     signals.celeryd_init.connect(on_worker_init, weak=False, dispatch_uid="sf-celeryd-init")
+    signals.worker_ready.connect(sweep_on_start, weak=False, dispatch_uid="sf-sweep-on-start")
     signals.task_prerun.connect(bind_task, weak=False, dispatch_uid="sf-prerun")
     signals.task_postrun.connect(unbind_task, weak=False, dispatch_uid="sf-postrun")
     signals.after_setup_logger.connect(on_setup_logger, weak=False, dispatch_uid="sf-log-ids")
@@ -109,13 +116,24 @@ def on_worker_init(sender: Any = None, conf: Any = None, options: Any = None, **
         conf.worker_prefetch_multiplier = prefetch_for(names)
 
 
+def sweep_on_start(sender: Any = None, **_: Any) -> None:
+    """Send one stuck sweep; a broker that cannot take it now only delays it to beat's."""
+    app = getattr(sender, "app", None)
+    if app is None:
+        return
+    try:
+        app.send_task(SWEEP_STUCK, expires=SWEEP_ON_START_EXPIRES_S)
+    except Exception as unsent:  # the worker runs on; beat sweeps too
+        log.warning("could not send the stuck sweep at start: %s", unsent)
+
+
 def binding_for(args: Any) -> tuple[str, str]:
     """(recommendation id, client_order_id) from a task's first argument (the id, or a
     step's message), or dashes."""
     rid = recommendation_id_in(args[0] if args else None)
     if not rid:
         return ("-", "-")
-    return (rid, client_order_id_for(rid))
+    return (rid, order_id_of(rid))
 
 
 def bind_task(task_id: str = "", task: Any = None, args: Any = None, **_: Any) -> None:

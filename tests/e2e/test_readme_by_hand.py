@@ -154,7 +154,7 @@ def test_the_pipeline_by_hand_runs_as_written(isolated):
     _, status, order_status, option_symbol = mine[0]
     assert (status, order_status) == ("executed", "filled"), printed
     assert (option_symbol or "").startswith("SPY"), mine
-    positions = printed.split("active_options_positions", 1)
+    positions = printed.split("positions (", 1)  # the position book's table
     assert len(positions) == 2, printed
     assert option_symbol in positions[1], printed
 

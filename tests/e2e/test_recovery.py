@@ -109,6 +109,14 @@ class World:
         finally:
             client.close()
 
+    def queued(self, queue: str) -> int:
+        """Messages waiting in one queue (a worker's start sends a sweep to persistence)."""
+        client = redis.Redis(port=self.redis_server.port, db=BROKER, socket_timeout=5)
+        try:
+            return client.llen(queue)
+        finally:
+            client.close()
+
     def settled(self, rid: str) -> bool:
         """``rid`` is terminal and nothing more can happen to it: no message left."""
         return self.status(rid) in TERMINAL and self.in_broker() == 0
@@ -238,7 +246,10 @@ def test_chains_redis_lost_stay_pending_until_strikeflow_recover_redrives_them(
         for rid in rids:
             world.send(rid)
         wait_for(
-            lambda: {world.status(r) for r in rids} == {"dispatched"} and world.in_broker() == 3,
+            lambda: (
+                {world.status(r) for r in rids} == {"dispatched"}
+                and world.queued("marketdata") == 3
+            ),
             "three chains queued for marketdata",
             world,
         )
@@ -252,7 +263,9 @@ def test_chains_redis_lost_stay_pending_until_strikeflow_recover_redrives_them(
                 world.spec("rest", ("dispatch", "orders", "persistence")),
             ]
         )
-        assert world.in_broker() == 0  # nothing left that could move them
+        # Nothing left that could move them: the workers' start sweeps find them younger
+        # than STRIKEFLOW_STUCK_AFTER_S (they would re-drive them after it, unasked).
+        wait_for(lambda: world.in_broker() == 0, "the start sweeps consumed", world)
         assert {world.status(r) for r in rids} == {"dispatched"}
         assert all(world.orders(r) == [] for r in rids)
 

@@ -30,7 +30,7 @@ def test_a_sqlite_file_is_read_in_place(demo_file, command, capsys, monkeypatch)
     shown = json.loads(capsys.readouterr().out)
     expected = {
         "report": {"options_performance_by_strategy", "daily_options_summary"},
-        "positions": {"active_options_positions"},
+        "positions": {"as_of", "venue", "positions", "active_options_positions"},
         "executions": {"executions"},
     }[command]
     assert set(shown) == expected

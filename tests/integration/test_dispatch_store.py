@@ -110,7 +110,11 @@ def test_the_exposure_counts_held_entries_by_ticker(store):
             action="SELL",
         )
     )
-    store.executions.insert(stock_execution("canceled", status=ExecutionStatus.CANCELED))
+    store.executions.insert(  # canceled with nothing filled: nothing held
+        stock_execution(
+            "canceled", status=ExecutionStatus.CANCELED, filled_qty=None, filled_avg_price=None
+        )
+    )
     store.executions.insert(option_execution("expired", expiration_date=date(2026, 11, 18)))
     exposure, loss = store.risk_state(SAME_DAY)
     assert exposure.positions == 2

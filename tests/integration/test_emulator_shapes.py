@@ -257,12 +257,8 @@ def test_the_emulator_sends_every_documented_field_with_a_compatible_type(served
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the emulator's 401 body carries a code (http_app.UNAUTHORIZED); Alpaca's has none",
-)
 def test_a_401_has_no_code_as_alpacas_has_none(served):
-    assert "code" not in served["401"]
+    assert served["401"] == {"message": "unauthorized."}
 
 
 def test_replace_links_the_two_orders(served):

@@ -1,5 +1,8 @@
 """The migration history on real PostgreSQL and SQLite: 0001 (stock only) → 0002 (options)
-→ 0003 (the status explain of a recommendation) → 0004 (its selection report).
+→ 0003 (the status explain of a recommendation) → 0004 (its selection report) → 0005
+(the unfilled state; views of what is held by its fills) → 0006 (closes: their sources,
+realized P&L in the daily summary) → 0007 (differences between the position book and
+the venue).
 
 Stock rows written by the stock-only system must come through the options upgrade intact,
 and go back down again; the head schema must match tables.py exactly (alembic check).
@@ -22,6 +25,7 @@ from strikeflow.db.engine import engine_for
 from strikeflow.db.tables import dispatch_executions, recommendations
 
 DIALECTS = ("postgresql", "sqlite")
+HEAD = "0007"  # the latest revision (migrate.head() is checked against it)
 OPTION_COLUMNS = (
     "instrument_type",
     "strike_price",
@@ -201,7 +205,7 @@ def test_stock_rows_survive_the_options_upgrade_and_the_way_back(blank_url):
         assert not set(VIEWS) & set(inspect(conn).get_view_names())
 
     migrate.upgrade(url)
-    assert migrate.current(url) == "0004"
+    assert migrate.current(url) == HEAD
     assert _stock_rows(url) == book
     _options_now_insert_and_bad_rows_are_refused(url)
 
@@ -258,7 +262,7 @@ def test_current_reports_the_revision(blank_url):
     migrate.upgrade(blank_url, "0001")
     assert migrate.current(blank_url) == "0001"
     migrate.upgrade(blank_url, "head")
-    assert migrate.current(blank_url) == "0004" == migrate.head()
+    assert migrate.current(blank_url) == HEAD == migrate.head()
     migrate.downgrade(blank_url, "base")
     assert migrate.current(blank_url) is None
 
@@ -280,7 +284,7 @@ def test_downgrade_refuses_to_drop_option_executions(blank_url):
         _insert(conn, _call("sf-opt-keep", date(2026, 5, 15)))
     with pytest.raises(CommandError, match="1 option execution"):
         migrate.downgrade(blank_url, "0001")
-    assert migrate.current(blank_url) == "0004"  # all or nothing: 0004's and 0003's undone too
+    assert migrate.current(blank_url) == HEAD  # all or nothing: the head's to 0003's undone too
     assert "strike_price" in _columns(blank_url)
     assert "status_explain" in _columns(blank_url, "recommendations")
 
@@ -377,19 +381,21 @@ def test_the_db_commands(tmp_path, monkeypatch, capsys):
         return code, out.strip(), err
 
     assert run("current") == (0, f"{url} is at no revision (empty database)", "")
-    assert run("upgrade") == (0, f"{url} upgraded to 0004 (head)", "")
-    assert run("current") == (0, f"{url} is at 0004 (head)", "")
+    assert run("upgrade") == (0, f"{url} upgraded to {HEAD} (head)", "")
+    assert run("current") == (0, f"{url} is at {HEAD} (head)", "")
     assert run("downgrade", "0001") == (0, f"{url} downgraded to 0001", "")
     assert migrate.current(url) == "0001"
     assert run("upgrade", "0003") == (0, f"{url} upgraded to 0003", "")
-    assert run("upgrade", "0004") == (0, f"{url} upgraded to 0004 (head)", "")
+    assert run("upgrade", "0004") == (0, f"{url} upgraded to 0004", "")
+    assert run("upgrade", "0005") == (0, f"{url} upgraded to 0005", "")
+    assert run("upgrade", HEAD) == (0, f"{url} upgraded to {HEAD} (head)", "")
 
 
 def test_the_db_commands_default_to_a_local_sqlite_file(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("STRIKEFLOW_DATABASE_URL", raising=False)
     monkeypatch.chdir(tmp_path)
     assert main(["db", "upgrade"]) == 0
-    assert "sqlite:///./strikeflow.db upgraded to 0004 (head)" in capsys.readouterr().out
+    assert f"sqlite:///./strikeflow.db upgraded to {HEAD} (head)" in capsys.readouterr().out
     assert (tmp_path / "strikeflow.db").is_file()
 
 

@@ -24,19 +24,34 @@ from sqlalchemy import func, select
 
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.repositories import RecommendationRepository
-from strikeflow.db.tables import recommendations
+from strikeflow.db.tables import dispatch_executions, recommendations
 from strikeflow.devfleet.emulator import InProcessEmulator
 from strikeflow.devfleet.workers import Fleet, FleetConfig, WorkerSpec
 from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.serve import EmulatorOptions
+from strikeflow.workers.messages import MAX_BODY_BYTES, MAX_DEPTH, body_problem
 from tests.hypothesis_profiles import examples
 from tests.integration.conftest import empty_tables, worker_dbs
 from tests.integration.emulator import KEY, SECRET, poll
 from tests.unit.test_bad_input_dispatch import FUZZ, payloads
 
 MONDAY = datetime(2037, 11, 16, 10, 45, tzinfo=NEW_YORK)
+JSON = "application/json"
+
+
+def kwargs_text(kwargs_json: str, args_json: str = "[]") -> str:
+    """A protocol 2 body as JSON text, its parts given as text (what json.dumps would
+    not write: lone surrogates, NaN, nesting past its recursion limit)."""
+    return f"[{args_json}, {kwargs_json}, null]"
+
+
+# A dispatch whose ticker is an array 900 deep: JSON reads it, pickle (the pool) cannot.
+DEEP_TICKER = kwargs_text('{"ticker": ' + "[" * 900 + '"MSFT"' + "]" * 900 + ', "action": "BUY"}')
+HUGE_REASON = kwargs_text(
+    '{"ticker": "MSFT", "action": "BUY", "reason": "' + "x" * 3_000_000 + '"}'
+)
 DBS = worker_dbs()
 WORKER = WorkerSpec("sf-poison", ("marketdata", "dispatch", "orders", "persistence"))
 DEADLINE_S = 30.0
@@ -55,8 +70,11 @@ class Queue:
     def worker(self):
         return self.fleet.workers[WORKER.name]
 
-    def publish_raw(self, body: bytes | str, content_type: str = "application/json") -> str:
-        """A message with a task's headers and ``body`` as it stands, on the dispatch queue."""
+    def publish_raw(
+        self, body: bytes | str, content_type: str = "application/json", **headers: object
+    ) -> str:
+        """A message with a task's headers (and ``headers``) and ``body`` as it stands, on
+        the dispatch queue."""
         task_id = str(uuid.uuid4())
         with self.fleet.app.connection_for_write() as conn:
             conn.Producer().publish(
@@ -64,7 +82,7 @@ class Queue:
                 routing_key="dispatch",
                 content_type=content_type,
                 content_encoding="utf-8" if content_type.endswith("json") else "binary",
-                headers={"task": "strikeflow.dispatch", "id": task_id, "lang": "py"},
+                headers={"task": "strikeflow.dispatch", "id": task_id, "lang": "py", **headers},
             )
         return task_id
 
@@ -93,6 +111,12 @@ class Queue:
     def stored(self) -> int:
         with engine_for(self.url).connect() as conn:
             return conn.execute(select(func.count()).select_from(recommendations)).scalar_one()
+
+    def executions_of(self, rid: str) -> int:
+        with engine_for(self.url).connect() as conn:
+            query = select(func.count()).select_from(dispatch_executions)
+            where = dispatch_executions.c.recommendation_id == rid
+            return conn.execute(query.where(where)).scalar_one()
 
     def nothing_waiting(self) -> bool:
         """The broker holds no message for any queue, delivered-unacked ones included."""
@@ -145,8 +169,29 @@ def empty(queue) -> None:
         (json.dumps([[], ["not", "an", "object"], {}]), "application/json", "kwargs must be"),
         ("not json{", "application/json", "undecodable body"),
         (b"\x80\x04K\x01.", "application/x-python-serialize", "untrusted content"),
+        (DEEP_TICKER, "application/json", f"nested deeper than {MAX_DEPTH}"),
+        (HUGE_REASON, "application/json", f"more than {MAX_BODY_BYTES}"),
+        (kwargs_text('{"ticker": "MS\\ud800FT", "action": "BUY"}'), JSON, "lone surrogate"),
+        (kwargs_text('{"ticker": "MSFT\\u0000", "action": "BUY"}'), JSON, "control character"),
+        (kwargs_text('{"ticker": "MSFT", "action": "BUY", "confidence": NaN}'), JSON, "finite"),
+        (kwargs_text('{"ticker": "MSFT", "confidence": 1e999}'), JSON, "not finite"),
+        (kwargs_text('{"ticker": "MSFT", "x": 99999999999999999999}'), JSON, "64 bits"),
     ],
-    ids=["object", "two-items", "args-not-list", "kwargs-not-object", "not-json", "pickle"],
+    ids=[
+        "object",
+        "two-items",
+        "args-not-list",
+        "kwargs-not-object",
+        "not-json",
+        "pickle",
+        "ticker-900-deep",
+        "huge-body",
+        "lone-surrogate",
+        "control-character",
+        "nan",
+        "infinity",
+        "int-past-64-bits",
+    ],
 )
 def test_a_malformed_message_is_refused_recorded_and_the_queue_moves_on(
     queue, body, content_type, why
@@ -157,6 +202,49 @@ def test_a_malformed_message_is_refused_recorded_and_the_queue_moves_on(
     queue.good_signal_executes()  # the same single worker process, still consuming
     assert f"refused strikeflow.dispatch message {task_id}" in queue.log()
     poll(queue.nothing_waiting, bool, DEADLINE_S)  # discarded: never redelivered
+
+
+def test_a_refused_message_that_names_a_recommendation_fails_it_with_the_reason(queue):
+    """Deep junk beside a stored recommendation's id: the message is refused before the
+    pool, and the recommendation ends failed, its reason naming the refusal."""
+    rid = "poison-named"
+    queue.recommendations.insert(manual_recommendation("MSFT", "BUY", recommendation_id=rid))
+    deep = "[" * 900 + "1" + "]" * 900
+    task_id = queue.publish_raw(kwargs_text(f'{{"recommendation_id": "{rid}", "x": {deep}}}'))
+
+    assert "nested deeper than" in queue.failed(task_id)
+    rec = poll(lambda: queue.recommendations.get(rid), lambda r: r.status.terminal, DEADLINE_S)
+    assert rec.status is RecommendationStatus.FAILED
+    assert "refused strikeflow.dispatch message" in rec.status_reason
+    assert queue.executions_of(rid) == 0  # never reached the pool, nor the venue
+    queue.good_signal_executes()
+    poll(queue.nothing_waiting, bool, DEADLINE_S)
+
+
+def test_a_poisoned_header_is_refused_like_a_poisoned_body(queue):
+    """Celery hands the headers to the pool beside the body: a header nested 900 deep
+    would fail to pickle the same way."""
+    deep: object = "x"
+    for _ in range(900):
+        deep = [deep]
+    task_id = queue.publish_raw(kwargs_text('{"ticker": "MSFT", "action": "BUY"}'), x_extra=deep)
+
+    assert "nested deeper than" in queue.failed(task_id)
+    queue.good_signal_executes()
+    poll(queue.nothing_waiting, bool, DEADLINE_S)
+
+
+def test_a_storm_of_poison_kills_no_worker(queue):
+    """Thirty of the poison that used to kill a worker each time, then a good signal."""
+    pid = queue.worker.pid
+    ids = [queue.publish_raw(DEEP_TICKER) for _ in range(30)]
+    for task_id in ids:
+        assert "nested deeper than" in queue.failed(task_id)
+    queue.good_signal_executes()
+    assert queue.worker.pid == pid
+    assert queue.worker.alive()
+    assert "Unrecoverable error" not in queue.log()
+    poll(queue.nothing_waiting, bool, DEADLINE_S)
 
 
 @pytest.mark.parametrize(
@@ -203,7 +291,9 @@ def test_a_poison_step_of_a_chain_is_recorded_on_its_recommendation(queue):
 @settings(FUZZ, max_examples=WORKER_EXAMPLES)
 @given(payloads())
 def test_generated_payloads_through_the_broker(queue, case):
-    """The unit suite's payloads, JSON-serializable ones, on the real worker."""
+    """The unit suite's payloads, JSON-serializable ones, on the real worker: refused at
+    the message check when it finds them unfit (a NaN, a control character), else as the
+    task's own validation decides."""
     payload, spoiled = case
     try:
         json.dumps(payload)
@@ -213,7 +303,12 @@ def test_generated_payloads_through_the_broker(queue, case):
     sent = queue.fleet.app.send_task("strikeflow.dispatch", kwargs=payload)
     result = AsyncResult(sent.id, app=queue.fleet.app)
     poll(lambda: result.state, lambda state: state in ("FAILURE", "SUCCESS"), DEADLINE_S)
-    if spoiled:
+    unfit = body_problem([[], json.loads(json.dumps(payload)), None])
+    if unfit is not None:  # refused at the message check, before any task code
+        assert result.state == "FAILURE", (payload, result.result)
+        assert unfit in repr(result.result)
+        assert queue.stored() == before
+    elif spoiled:
         assert result.state == "FAILURE", (payload, result.result)
         assert "InvalidRecord" in repr(result.result)
         assert queue.stored() == before

@@ -143,7 +143,11 @@ def test_fills_and_realized_pnl_are_recorded(execs):
 def test_held_entries_and_the_day_s_realized_pnl(execs):
     held, _ = execs.insert(option_execution("sf-held"))
     execs.insert(stock_execution("sf-pending", status=ExecutionStatus.SUBMITTED))
-    execs.insert(stock_execution("sf-refused", status=ExecutionStatus.REJECTED))
+    execs.insert(  # refused: nothing filled, nothing held
+        stock_execution(
+            "sf-refused", status=ExecutionStatus.REJECTED, filled_qty=None, filled_avg_price=None
+        )
+    )
     closed, _ = execs.insert(option_execution("sf-closed"))
     execs.insert(
         option_execution(

@@ -35,6 +35,7 @@ from strikeflow.devfleet.workers import Fleet, FleetConfig, WorkerSpec
 from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.records import Recommendation
+from strikeflow.services.dispatch_policy import client_order_id_for
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.serve import EmulatorOptions
 from tests.integration.conftest import worker_dbs
@@ -155,6 +156,21 @@ def live_a_day(day: Day) -> None:
 
     venue = EmulatorHandle(day.emulator.url)
     venue.session.headers.update({"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET})
+    # The venue cancels an order it accepted (its clock stands still: nothing fills), and
+    # reconciliation ends the recommendation unfilled.
+    rid = day.terminal(day.signal("QQQ", "BUY")).id
+    order = venue.session.get(
+        f"{venue.url}/v2/orders:by_client_order_id",
+        params={"client_order_id": client_order_id_for(rid)},
+        timeout=10,
+    ).json()
+    assert venue.session.delete(f"{venue.url}/v2/orders/{order['id']}", timeout=10).ok
+    day.fleet.app.send_task("strikeflow.reconcile_orders")
+    day.outcomes[rid] = poll(
+        lambda: day.recommendations.get(rid),
+        lambda r: r.status is RecommendationStatus.UNFILLED,
+        DEADLINE_S,
+    )
     venue.faults(error_5xx=1.0)  # every venue call answers 5xx: retries, then failure
     day.terminal(day.signal("TSLA", "BUY"))
     venue.faults(error_5xx=0.0)

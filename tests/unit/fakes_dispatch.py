@@ -11,8 +11,9 @@ from operator import attrgetter
 from typing import Any
 
 from strikeflow.broker_adapters.simulated import SimulatedBroker
-from strikeflow.domain.enums import ExecutionStatus, RecommendationStatus, Right
+from strikeflow.domain.enums import ExecutionStatus, PositionEffect, RecommendationStatus, Right
 from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
+from strikeflow.domain.final_word import CANCEL_KEY, FinalWord, settled
 from strikeflow.domain.market import ExpiryWindow, MarketClock, OptionQuote, StockQuote, StrikeBand
 from strikeflow.domain.models import OptionContract
 from strikeflow.domain.orders import BrokerOrder, OrderIntent
@@ -196,8 +197,82 @@ class FakeStore:
         self.executions[client_order_id] = e
         return e
 
+    def settle_recommendation(self, recommendation_id: str, word: FinalWord) -> bool:
+        rec = self.recs.get(recommendation_id)
+        change = None if rec is None else settled(rec.status, rec.status_reason, word)
+        if change is None:
+            return False
+        status, reason = change
+        self.recs[recommendation_id] = replace(rec, status=status, status_reason=reason)
+        self.status_writes += 1
+        return True
+
+    def note_cancel(self, client_order_id: str, cause: str, at: datetime) -> bool:
+        e = self.executions[client_order_id]
+        if CANCEL_KEY in e.explain_json:
+            return False
+        explain = {**e.explain_json, CANCEL_KEY: {"cause": cause, "requested_at": at.isoformat()}}
+        self.executions[client_order_id] = replace(e, explain_json=explain)
+        return True
+
     def risk_state(self, now: datetime) -> tuple[OpenExposure, Decimal]:
         return self.exposure, self.realized_loss
+
+    # -- what closes read and write (services.closing_ports) ---------------------------
+
+    def insert(self, rec: Recommendation) -> tuple[Recommendation, bool]:
+        known = self.recs.get(rec.id)
+        if known is not None:
+            return known, False
+        self.recs[rec.id] = rec
+        return rec, True
+
+    def get(self, rec_id: str) -> Recommendation | None:
+        return self.recs.get(rec_id)
+
+    def starting_with(self, prefix: str, limit: int = 1_000) -> list[Recommendation]:
+        return sorted((r for r in self.recs.values() if r.id.startswith(prefix)), key=_by_id)[
+            :limit
+        ]
+
+    def execution_by_id(self, execution_id: int) -> Execution | None:
+        return next((e for e in self.executions.values() if e.id == execution_id), None)
+
+    def closes_of(self, entry_execution_id: int) -> list[Execution]:
+        return sorted(
+            (
+                e
+                for e in self.executions.values()
+                if e.closes_execution_id == entry_execution_id
+                and e.position_effect is PositionEffect.CLOSE
+            ),
+            key=_by_execution_id,
+        )
+
+    def open_entries(self, symbol: str) -> list[Execution]:
+        return sorted(
+            (
+                e
+                for e in self.executions.values()
+                if e.position_effect is PositionEffect.OPEN
+                and symbol in (e.ticker, e.option_symbol)
+                and (e.filled_qty or e.status is ExecutionStatus.FILLED)
+            ),
+            key=_by_execution_id,
+        )
+
+    def set_realized_pnl(self, execution_id: int, pnl: Decimal) -> None:
+        e = self.execution_by_id(execution_id)
+        assert e is not None, f"no execution {execution_id}"
+        self.executions[e.client_order_id] = replace(e, realized_pnl=pnl)
+
+
+def _by_id(rec: Recommendation) -> str:
+    return rec.id
+
+
+def _by_execution_id(execution: Execution) -> int:
+    return execution.id or 0
 
 
 class FakeKillSwitch:
@@ -216,6 +291,44 @@ class OrderBook:
 
     def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         return self.orders.get(client_order_id)
+
+
+class CancellingBook(OrderBook):
+    """An OrderBook that cancels (``OrderCancelling``), as the venue does: at once, or
+    with ``pending`` as ``pending_cancel`` until ``finish_cancels``; a closed order is
+    refused with a 422. Every cancel asked is kept in ``cancels`` (order ids);
+    ``unreachable`` makes every call a BrokerUnavailable."""
+
+    def __init__(self, pending: bool = False) -> None:
+        super().__init__()
+        self.pending = pending
+        self.cancels: list[str] = []
+        self.unreachable = False
+
+    def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
+        if self.unreachable:
+            raise BrokerUnavailable("get order", "connection reset", None)
+        return super().order_by_client_id(client_order_id)
+
+    def cancel_order(self, order_id: str) -> BrokerOrder:
+        if self.unreachable:
+            raise BrokerUnavailable("cancel order", "connection reset", None)
+        self.cancels.append(order_id)
+        order = next(o for o in self.orders.values() if o.id == order_id)
+        if not order.is_open:
+            raise OrderRejected("cancel order", 422, 42210000, f"order is {order.broker_status}")
+        if self.pending:
+            ended = replace(order, broker_status="pending_cancel")
+        else:
+            ended = replace(order, status=ExecutionStatus.CANCELED, broker_status="canceled")
+        self.orders[order.client_order_id] = ended
+        return ended
+
+    def finish_cancels(self) -> None:
+        for coid, order in list(self.orders.items()):
+            if order.broker_status == "pending_cancel":
+                done = replace(order, status=ExecutionStatus.CANCELED, broker_status="canceled")
+                self.orders[coid] = done
 
 
 class ScriptedBroker:

@@ -327,3 +327,18 @@ def test_a_401_without_a_code_through_the_adapter(venue, adapter):
         adapter.account()
     assert (refused.value.status, refused.value.code) == (401, None)
     assert refused.value.message.endswith("unauthorized.")
+
+
+@pytest.mark.parametrize(("filled", "expected"), [("0", "accepted"), ("2", "partially_filled")])
+def test_done_for_day_is_still_open_not_canceled(filled, expected):
+    """A gtc order between sessions: it is worked again at the next open."""
+    reply = {
+        **body("order_numbers_as_strings"),
+        "status": "done_for_day",
+        "filled_qty": filled,
+        "filled_avg_price": None if filled == "0" else "1.05",
+        "filled_at": None,
+    }
+    order = parsing.broker_order(Order(**reply), ExecutionMode.PAPER)
+    assert order.status.value == expected
+    assert order.broker_status == "done_for_day"

@@ -10,6 +10,7 @@ import pytest
 from celery import Celery
 from celery.schedules import crontab
 from celery.utils.imports import symbol_by_name
+from redbeat import RedBeatScheduler
 
 from strikeflow.config import Settings
 from strikeflow.domain.expiry import NEW_YORK
@@ -130,8 +131,10 @@ def test_every_entry_expires_so_a_stopped_worker_finds_no_pile():
 def test_the_app_config_selects_redbeat_on_the_app_s_redis():
     settings = Settings(redis_url="redis://127.0.0.1:6379/7")
     conf = celery_config(settings)
-    assert conf["beat_scheduler"] == "redbeat.RedBeatScheduler"
-    assert symbol_by_name(conf["beat_scheduler"]).__name__ == "RedBeatScheduler"
+    assert conf["beat_scheduler"] == "strikeflow.workers.beat_lock:PatientRedBeatScheduler"
+    scheduler = symbol_by_name(conf["beat_scheduler"])
+    assert scheduler.__name__ == "PatientRedBeatScheduler"
+    assert issubclass(scheduler, RedBeatScheduler)  # redbeat's, riding out a Redis outage
     assert conf["redbeat_redis_url"] == "redis://127.0.0.1:6379/7"
     assert conf["redbeat_key_prefix"] == beat.REDBEAT_KEY_PREFIX
     assert conf["redbeat_lock_key"] == "strikeflow:redbeat:lock"
@@ -142,7 +145,7 @@ def test_the_app_config_selects_redbeat_on_the_app_s_redis():
 def test_the_real_app_uses_redbeat(monkeypatch):
     from strikeflow.workers.app import app
 
-    assert app.conf.beat_scheduler == "redbeat.RedBeatScheduler"
+    assert app.conf.beat_scheduler == "strikeflow.workers.beat_lock:PatientRedBeatScheduler"
     assert "scan-session" in app.conf.beat_schedule
 
 

@@ -55,6 +55,15 @@ def test_the_console_script_runs():
 # field must join one of the two.
 BAD_VALUES = {
     "clock": "foo",
+    "alpaca_trading_rate_limit": "-1",
+    "alpaca_data_rate_limit": "lots",
+    "alpaca_rate_window_s": "0",
+    "alpaca_rate_margin": "1",
+    "alpaca_order_reserve": "1",
+    "alpaca_rate_max_wait_s": "61",
+    "entry_max_rest_s": "-5",
+    "stuck_after_s": "0",
+    "close_fee_per_contract": "-1",
     "alpaca_paper": "maybe",
     "alpaca_connect_timeout_s": "0",
     "alpaca_read_timeout_s": "abc",

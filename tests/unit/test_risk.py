@@ -193,7 +193,9 @@ def test_open_exposure_skips_closed_expired_refused_and_closing_rows():
     held = option_execution("a", id=1)  # expires 2026-11-20
     closed = stock_execution("b", id=2)
     expired = option_execution("c", id=3, expiration_date=date(2026, 11, 18))
-    canceled = stock_execution("d", id=4, status=ExecutionStatus.CANCELED)
+    canceled = stock_execution(
+        "d", id=4, status=ExecutionStatus.CANCELED, filled_qty=None, filled_avg_price=None
+    )  # nothing filled: nothing held (one that filled part holds that part)
     closing = stock_execution("e", id=5, position_effect=PositionEffect.CLOSE)
     msft = stock_execution("f", id=6, ticker="MSFT", filled_avg_price=Decimal("100"))
     got = open_exposure([held, closed, expired, canceled, closing, msft], NOW, {2})

@@ -55,3 +55,42 @@ def test_an_extended_hours_stock_order_is_not_held_for_the_open(venue, clock):
     clock.now += timedelta(seconds=1)
     venue.process()
     assert venue.get_order(order.id).status == "filled"
+
+
+def test_a_gtc_order_is_done_for_the_day_between_sessions_and_worked_again_at_the_open(clock):
+    quotes = FakeQuotes()
+    venue = make_venue(
+        quotes, clock, cash=100_000, session_close=next_close, tradable_from=trading_from
+    )
+    clock.now = FRIDAY_OPEN - timedelta(days=1) + timedelta(hours=5)  # Thursday 14:30
+    order = venue.submit(STOCK, 1, "buy", "limit", "gtc", limit_price=180)
+    clock.now += timedelta(seconds=1)
+    venue.process()
+    assert venue.get_order(order.id).status == "new"  # 190.10 asked: no fill at 180
+    clock.now = THURSDAY_EVENING
+    quotes.set(STOCK, 178.90, 179.10)  # the night's quote would cross the limit
+    venue.process()
+    resting = venue.get_order(order.id)
+    assert (resting.status, resting.filled_qty) == ("done_for_day", 0)
+    assert resting.expires_at is None  # gtc: it stays open across sessions
+    clock.now = FRIDAY_OPEN + timedelta(seconds=1)
+    venue.process()
+    filled = venue.get_order(order.id)
+    assert (filled.status, filled.filled_at) == ("filled", clock.now)
+
+
+def test_a_gtc_order_still_resting_at_the_open_is_new_again(clock):
+    venue = make_venue(
+        FakeQuotes(), clock, cash=100_000, session_close=next_close, tradable_from=trading_from
+    )
+    clock.now = FRIDAY_OPEN - timedelta(days=1) + timedelta(hours=5)  # Thursday 14:30
+    order = venue.submit(STOCK, 1, "buy", "limit", "gtc", limit_price=180)
+    clock.now += timedelta(seconds=1)
+    venue.process()
+    clock.now = FRIDAY_OPEN - timedelta(hours=2)
+    venue.process()
+    assert venue.get_order(order.id).status == "done_for_day"
+    clock.now = FRIDAY_OPEN + timedelta(seconds=1)
+    venue.process()
+    assert venue.get_order(order.id).status == "new"
+    assert venue.cancel(order.id).status in ("canceled", "pending_cancel")

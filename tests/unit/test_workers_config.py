@@ -27,6 +27,12 @@ ROUTED = {
     "strikeflow.record_failure": "persistence",
     "strikeflow.reconcile_orders": "persistence",
     "strikeflow.recover": "persistence",
+    "strikeflow.sweep_stuck": "persistence",
+    "strikeflow.cancel_stale_entries": "persistence",
+    "strikeflow.check_positions": "persistence",
+    "strikeflow.quote_close": "marketdata",
+    "strikeflow.size_close": "dispatch",
+    "strikeflow.close": "dispatch",
     "strikeflow.scan": "signals",
 }
 
@@ -65,7 +71,9 @@ def test_reliability_settings(conf):
     orders = conf["task_annotations"]["strikeflow.submit_order"]
     assert orders["reject_on_worker_lost"] is False
     assert orders["acks_late"] is True
-    assert conf["worker_cancel_long_running_tasks_on_connection_loss"] is True
+    # A step cut off when Redis goes away is not saved by cancelling it: its message waits
+    # out the visibility timeout either way (docs/operations.md, Reliability).
+    assert conf["worker_cancel_long_running_tasks_on_connection_loss"] is False
     assert conf["broker_connection_retry_on_startup"] is True
     assert conf["worker_send_task_events"] is True
     assert conf["task_send_sent_event"] is True

@@ -20,7 +20,13 @@ lookup, no retry. Alpaca shares the duplicate's code with its validation errors,
 code alone never sends the call into step 2.
 
 No lookup before the POST: it would cost every order a round trip to learn what the
-venue's own uniqueness check says anyway.
+venue's own uniqueness check says anyway. Nor after a POST the rate-limit governor
+never sent (``errors.NotSent``: it would have waited too long for the budget). A 429
+from the venue reaches this point only after the governor sent the POST again past each
+reset for as long as it may wait; it is looked up like any other transient failure.
+
+``recent_orders`` lists the orders placed since an instant in one call (``GET
+/v2/orders?status=all&after=...``), so that reconciliation asks once, not once an order.
 
 Retries are therefore the caller's (Celery's policy for the dispatcher), never
 alpaca-py's: a silent 3 x 3 s retry inside one call would stretch a task past its time
@@ -29,13 +35,27 @@ limit, and hide from the record how often the venue failed.
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from alpaca.common.enums import Sort
+from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.requests import GetOrdersRequest
+
 from strikeflow.broker_adapters.alpaca import parsing
 from strikeflow.broker_adapters.alpaca.config import AlpacaConfig
-from strikeflow.broker_adapters.alpaca.errors import NOT_FOUND, is_duplicate, translated
+from strikeflow.broker_adapters.alpaca.errors import (
+    NOT_FOUND,
+    is_duplicate,
+    never_processed,
+    translated,
+)
 from strikeflow.broker_adapters.alpaca.http import AlpacaClients
+from strikeflow.broker_adapters.alpaca.rate_limit import Governor
 from strikeflow.domain.enums import ExecutionMode
-from strikeflow.domain.errors import BrokerError, BrokerUnavailable, OrderRejected
+from strikeflow.domain.errors import BrokerError, BrokerUnavailable, DomainError, OrderRejected
 from strikeflow.domain.orders import AccountSnapshot, BrokerOrder, OrderIntent, PositionSnapshot
+
+MAX_LISTED = 500  # the most one GET /v2/orders returns
 
 
 class AlpacaBroker:
@@ -46,6 +66,11 @@ class AlpacaBroker:
     @property
     def execution_mode(self) -> ExecutionMode:
         return ExecutionMode.PAPER if self._config.paper else ExecutionMode.LIVE
+
+    def govern(self, governor: Governor) -> None:
+        """Every call of this adapter's clients (orders and market data alike) asks
+        ``governor`` first: the fleet's shared rate-limit budgets (``rate_limit``)."""
+        self._clients.govern(governor)
 
     def account(self) -> AccountSnapshot:
         with translated("account", self._config.secrets):
@@ -65,6 +90,38 @@ class AlpacaBroker:
                 return None
             raise
 
+    def cancel_order(self, order_id: str) -> BrokerOrder:
+        """Ask Alpaca to cancel ``order_id`` (``DELETE /v2/orders/{id}``) and read the
+        order back: ``canceled``, ``pending_cancel`` while the venue works it, or what it
+        became first. A closed order's 422 is ``OrderRejected``."""
+        with translated("cancel", self._config.secrets):
+            self._clients.trading.cancel_order_by_id(order_id)
+        with translated("order lookup", self._config.secrets):
+            order = self._clients.trading.get_order_by_id(order_id)
+            return parsing.broker_order(order, self.execution_mode)
+
+    def recent_orders(self, after: datetime, limit: int = MAX_LISTED) -> list[BrokerOrder]:
+        """Orders open or closed submitted after ``after``, newest first, at most
+        ``limit``: one request. An order this adapter cannot read (a multi-leg parent, a
+        status it does not know) is left out; looked up by its client_order_id it would
+        say why."""
+        request = GetOrdersRequest(
+            status=QueryOrderStatus.ALL,
+            after=after,
+            limit=max(1, min(limit, MAX_LISTED)),
+            direction=Sort.DESC,
+            nested=False,
+        )
+        with translated("order listing", self._config.secrets):
+            listed = self._clients.trading.get_orders(request)
+        orders = []
+        for order in listed:
+            try:
+                orders.append(parsing.broker_order(order, self.execution_mode))
+            except (KeyError, ValueError, TypeError, DomainError):
+                continue
+        return orders
+
     def submit(self, intent: OrderIntent) -> BrokerOrder:
         request = parsing.order_request(intent)
         try:
@@ -72,7 +129,7 @@ class AlpacaBroker:
                 order = self._clients.trading.submit_order(request)
                 return parsing.broker_order(order, self.execution_mode)
         except BrokerError as failure:
-            if not (failure.transient or is_duplicate(failure)):
+            if never_processed(failure) or not (failure.transient or is_duplicate(failure)):
                 raise
             cause = failure
         return self._resolve(intent, cause)

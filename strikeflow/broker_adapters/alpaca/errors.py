@@ -1,12 +1,14 @@
 """Alpaca failures as domain errors: transient (``BrokerUnavailable``) or permanent
 (``OrderRejected``), with Alpaca's own code and message, and never a secret.
 
-Transient: no reply, a 429, a 5xx. Every other 4xx is the venue refusing (400, 401, 403,
-404, 422): retrying the same request cannot help. Alpaca's error codes are shared
-between errors (422 with 40010001 stands for many validation errors: an inactive asset,
-a limit price not above zero, a client_order_id too long), so the one refusal that
-means something else, a duplicate client_order_id, is told by its message
-(``is_duplicate``), never by its code alone. A 401 carries no code at all.
+Transient: no reply, a 429, a 5xx, a call the rate-limit governor would not send
+within its longest wait (``RateLimitWait``, reported as ``NotSent``, a 429). Every
+other 4xx is the venue refusing (400, 401, 403, 404, 422): retrying the same request
+cannot help. Alpaca's error codes are shared between errors (422 with 40010001 stands
+for many validation errors: an inactive asset, a limit price not above zero, a
+client_order_id too long), so the one refusal that means something else, a duplicate
+client_order_id, is told by its message (``is_duplicate``), never by its code alone.
+A 401 carries no code at all.
 
 A 403 from the data API whose message speaks of the subscription ("subscription does
 not permit querying recent SIP data") or of OPRA is the data plan refusing the feed
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 import requests
 from alpaca.common.exceptions import APIError
 
+from strikeflow.broker_adapters.alpaca.rate_limit import TOO_MANY_REQUESTS, RateLimitWait
 from strikeflow.domain.errors import BrokerError, BrokerUnavailable, DomainError, OrderRejected
 
 NOT_FOUND = 404
@@ -110,6 +113,8 @@ def classify(error: BaseException, operation: str, secrets: Iterable[str] = ()) 
         if advice is not None:
             message = f"{message}; {advice}"
         return OrderRejected(operation, failure.status, failure.code, message)
+    if isinstance(error, RateLimitWait):
+        return NotSent(operation, str(error)[:MAX_MESSAGE], TOO_MANY_REQUESTS)
     if isinstance(error, requests.Timeout):
         kind = "read timeout" if isinstance(error, requests.ReadTimeout) else "connect timeout"
         return BrokerUnavailable(operation, kind)
@@ -132,6 +137,17 @@ def plan_refusal(failure: ApiFailure, operation: str) -> str | None:
     if OPRA.search(failure.message) or operation.startswith("option"):
         return OPTIONS_FEED_ADVICE
     return STOCK_FEED_ADVICE
+
+
+class NotSent(BrokerUnavailable):
+    """Transient like any ``BrokerUnavailable``, and certain: the rate-limit governor
+    did not send the request (it would have waited too long), so nothing can have
+    happened at the venue and there is nothing to look up."""
+
+
+def never_processed(error: BrokerError) -> bool:
+    """The request never reached the venue (``NotSent``)."""
+    return isinstance(error, NotSent)
 
 
 def is_duplicate(error: BrokerError) -> bool:

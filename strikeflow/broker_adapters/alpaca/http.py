@@ -13,7 +13,10 @@ call, order POSTs included. Both are replaced here, once, at construction:
   does not pass the argument through anyway.
 
 Retries then belong to the caller, who repeats the whole idempotent operation (same
-client_order_id) under its own policy: Celery's for the dispatcher.
+client_order_id) under its own policy: Celery's for the dispatcher. The one exception is
+a 429, which the rate-limit governor (``rate_limit``), when one is given, sends again
+after the venue's reset; it wraps the session, so every client's every call spends the
+fleet's shared budget first.
 
 Option market data and the contract listing come from ``raw_data=True`` clients (plain
 dicts, parsed by ``parsing``): ``options`` and ``listings``, a second TradingClient
@@ -34,6 +37,7 @@ from alpaca.trading.client import TradingClient
 from requests.adapters import HTTPAdapter
 
 from strikeflow.broker_adapters.alpaca.config import AlpacaConfig, Timeouts
+from strikeflow.broker_adapters.alpaca.rate_limit import GovernedSession, Governor
 from strikeflow.broker_adapters.alpaca.transport import PooledSession
 
 
@@ -69,6 +73,14 @@ class AlpacaClients:
         for client in self.all:
             client._session.close()
 
+    def govern(self, governor: Governor) -> None:
+        """Send every client's requests through ``governor`` (once: a governed session is
+        given the new governor, not wrapped twice)."""
+        for client in self.all:
+            session = client._session
+            inner = session.inner if isinstance(session, GovernedSession) else session
+            client._session = GovernedSession(inner, governor)
+
 
 def session_for(timeouts: Timeouts) -> PooledSession | TimeoutSession:
     """A ``PooledSession``; a ``TimeoutSession`` when the environment names a proxy."""
@@ -76,16 +88,19 @@ def session_for(timeouts: Timeouts) -> PooledSession | TimeoutSession:
     return TimeoutSession(timeouts) if proxied else PooledSession(timeouts)
 
 
-def harden(client: RESTClient, timeouts: Timeouts) -> RESTClient:
-    """Give ``client`` a timeout-enforcing session and no retries of its own."""
+def harden(client: RESTClient, timeouts: Timeouts, governor: Governor | None = None) -> RESTClient:
+    """Give ``client`` a timeout-enforcing session and no retries of its own; with a
+    ``governor``, a session that asks it before every request."""
     client._session.close()
-    client._session = session_for(timeouts)
+    session = session_for(timeouts)
+    client._session = session if governor is None else GovernedSession(session, governor)
     client._retry = 0
     return client
 
 
-def build_clients(config: AlpacaConfig) -> AlpacaClients:
-    """The alpaca-py clients, hardened. Opens no connection until first used."""
+def build_clients(config: AlpacaConfig, governor: Governor | None = None) -> AlpacaClients:
+    """The alpaca-py clients, hardened (and governed, given a governor: one for all four,
+    so they share its budgets). Opens no connection until first used."""
     key, secret = config.secrets
     trading, data = config.trading_endpoint, config.data_endpoint
     clients = AlpacaClients(
@@ -97,5 +112,5 @@ def build_clients(config: AlpacaConfig) -> AlpacaClients:
         ),
     )
     for client in clients.all:
-        harden(client, config.timeouts)
+        harden(client, config.timeouts, governor)
     return clients

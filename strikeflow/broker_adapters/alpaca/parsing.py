@@ -58,7 +58,8 @@ ORDER_STATUS: Mapping[OrderStatus, ExecutionStatus] = {
     OrderStatus.STOPPED: ExecutionStatus.ACCEPTED,
     OrderStatus.PARTIALLY_FILLED: ExecutionStatus.PARTIALLY_FILLED,
     OrderStatus.FILLED: ExecutionStatus.FILLED,
-    OrderStatus.DONE_FOR_DAY: ExecutionStatus.CANCELED,
+    # Done for today, worked again at the next open (a gtc order between sessions).
+    OrderStatus.DONE_FOR_DAY: ExecutionStatus.ACCEPTED,
     OrderStatus.CANCELED: ExecutionStatus.CANCELED,
     OrderStatus.EXPIRED: ExecutionStatus.CANCELED,
     OrderStatus.REPLACED: ExecutionStatus.CANCELED,
@@ -121,6 +122,10 @@ def order_request(intent: OrderIntent) -> OrderRequest:
 
 def broker_order(order: Order, mode: ExecutionMode) -> BrokerOrder:
     kind = order.order_type or order.type
+    filled = money(order.filled_qty) or Decimal(0)
+    status = ORDER_STATUS[order.status]
+    if status is ExecutionStatus.ACCEPTED and filled > 0:  # done for the day, part filled
+        status = ExecutionStatus.PARTIALLY_FILLED
     return BrokerOrder(
         id=str(order.id),
         client_order_id=order.client_order_id,
@@ -128,12 +133,12 @@ def broker_order(order: Order, mode: ExecutionMode) -> BrokerOrder:
         side=SIDE_FROM_ALPACA[order.side],
         qty=money(order.qty) or Decimal(0),
         order_type=TYPE_FROM_ALPACA.get(kind, OrderType.MARKET),
-        status=ORDER_STATUS[order.status],
+        status=status,
         broker_status=_name(order.status),
         broker=BrokerName.ALPACA,
         execution_mode=mode,
         limit_price=money(order.limit_price),
-        filled_qty=money(order.filled_qty) or Decimal(0),
+        filled_qty=filled,
         filled_avg_price=money(order.filled_avg_price),
         submitted_at=order.submitted_at,
         filled_at=order.filled_at,

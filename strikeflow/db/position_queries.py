@@ -1,0 +1,128 @@
+"""The position book's rows and the position check's differences. Implements
+``services.query_ports.PositionRecords``.
+
+The book itself is ``domain.position_book``: this module reads the executions it is
+made from (entries holding a fill, the closes that name them) and writes what the
+check found (``position_differences``, migration 0007).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from strikeflow.db.repositories import Repository
+from strikeflow.db.tables import dispatch_executions, position_differences
+from strikeflow.domain.enums import Action, InstrumentType
+from strikeflow.domain.position_book import (
+    BookEntry,
+    CloseFill,
+    PositionDifference,
+    held_quantity,
+)
+
+MAX_DIFFERENCES = 10_000
+
+_E = dispatch_executions.c
+_ENTRY_COLUMNS = (
+    _E.id,
+    _E.recommendation_id,
+    _E.ticker,
+    _E.action,
+    _E.instrument_type,
+    _E.option_symbol,
+    _E.status,
+    _E.quantity,
+    _E.filled_qty,
+    _E.filled_avg_price,
+    _E.premium_paid,
+    _E.broker,
+    _E.expiration_date,
+    _E.strategy_type,
+    _E.filled_at,
+)
+_ENTRIES = (
+    select(*_ENTRY_COLUMNS)
+    .where(_E.position_effect == "OPEN", (_E.filled_qty > 0) | (_E.status == "filled"))
+    .order_by(_E.id)
+)
+_CLOSES = (
+    select(_E.closes_execution_id, _E.status, _E.quantity, _E.filled_qty)
+    .where(_E.position_effect == "CLOSE", _E.closes_execution_id.is_not(None))
+    .order_by(_E.id)
+)
+_D = position_differences.c
+_RECENT = select(_D.checked_at, _D.symbol, _D.ours_qty, _D.venue_qty).order_by(
+    _D.checked_at.desc(), _D.id.desc()
+)
+
+
+class PositionQueries(Repository):
+    def book_rows(self) -> tuple[list[BookEntry], list[CloseFill]]:
+        with self._reads.connect() as conn:
+            entries = [_entry(row) for row in conn.execute(_ENTRIES)]
+            closes = [
+                CloseFill(
+                    int(row.closes_execution_id),
+                    held_quantity(row.status, _decimal(row.quantity), _decimal(row.filled_qty)),
+                )
+                for row in conn.execute(_CLOSES)
+            ]
+        return [e for e in entries if e.filled_qty > 0], [c for c in closes if c.filled_qty > 0]
+
+    def record_differences(self, found: Sequence[PositionDifference], at: datetime) -> int:
+        if not found:
+            return 0
+        rows = [
+            {
+                "checked_at": at,
+                "symbol": d.symbol,
+                "ours_qty": d.ours,
+                "venue_qty": d.venue,
+                "kind": d.kind.value,
+            }
+            for d in found
+        ]
+        with self._transaction() as conn:
+            conn.execute(insert(position_differences), rows)
+        return len(rows)
+
+    def recent_differences(self, limit: int = 100) -> list[tuple[datetime, PositionDifference]]:
+        limit = max(1, min(int(limit), MAX_DIFFERENCES))
+        with self._reads.connect() as conn:
+            return [
+                (
+                    row.checked_at,
+                    PositionDifference(row.symbol, _decimal(row.ours_qty), _decimal(row.venue_qty)),
+                )
+                for row in conn.execute(_RECENT.limit(limit))
+            ]
+
+
+def _entry(row: Any) -> BookEntry:
+    price = row.filled_avg_price if row.filled_avg_price is not None else row.premium_paid
+    return BookEntry(
+        execution_id=int(row.id),
+        recommendation_id=row.recommendation_id,
+        symbol=row.option_symbol or row.ticker,
+        underlying=row.ticker,
+        instrument=InstrumentType(row.instrument_type),
+        action=Action(row.action),
+        filled_qty=held_quantity(row.status, _decimal(row.quantity), _decimal(row.filled_qty)),
+        fill_price=_decimal(price),
+        venue_held=row.broker == "alpaca",
+        expiration=row.expiration_date,
+        strategy=row.strategy_type,
+        filled_at=row.filled_at,
+    )
+
+
+def _decimal(value: Any) -> Any:
+    """NUMERIC as Decimal on both dialects (SQLite may hand back a float)."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))

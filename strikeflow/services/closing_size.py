@@ -1,0 +1,85 @@
+"""How much of an entry is still held, and what a close of it realized.
+
+An entry holds what it filled (``filled_qty``; a ``filled`` row without one, its
+quantity), less what the closes linked to it filled. A close is sized to that remainder
+(or less, when asked for less), never to more, and never to more than the venue says
+it holds: the database tells the venue's story, never a more hopeful one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from strikeflow.domain.enums import ExecutionStatus, InstrumentType
+from strikeflow.domain.exit_position import realized_pnl
+from strikeflow.domain.orders import OPEN_STATUSES
+from strikeflow.domain.records import Execution
+from strikeflow.services.messages import ClosingOf
+
+FOUR_PLACES = Decimal("0.0001")
+CLOSES_KEY = "closes"  # where a close's explain keeps its ClosingOf
+
+
+def held(execution: Execution) -> Decimal:
+    """What an execution filled (a ``filled`` row without ``filled_qty``: its quantity)."""
+    if execution.filled_qty is not None:
+        return execution.filled_qty
+    if execution.status is ExecutionStatus.FILLED and execution.quantity is not None:
+        return execution.quantity
+    return Decimal(0)
+
+
+def quantity_text(qty: Decimal) -> str:
+    """A quantity as a person writes it: 3, not 3.000000 (the column's scale)."""
+    return f"{qty.normalize():f}"
+
+
+def remaining(entry: Execution, closes: Iterable[Execution]) -> Decimal:
+    """What is left of ``entry`` after what ``closes`` filled (never below zero)."""
+    return max(held(entry) - sum((held(c) for c in closes), Decimal(0)), Decimal(0))
+
+
+def in_flight(closes: Iterable[Execution]) -> list[Execution]:
+    """The closes whose orders the venue may still fill."""
+    return [c for c in closes if c.status in OPEN_STATUSES]
+
+
+def multiplier_of(instrument: InstrumentType) -> int:
+    """Shares a unit stands for: 100 a standard option contract, 1 a share."""
+    return 1 if instrument is InstrumentType.STOCK else 100
+
+
+def close_quantity(
+    remaining_qty: Decimal,
+    requested: Decimal | None,
+    at_venue: Decimal,
+    whole_units: bool,
+) -> Decimal:
+    """The quantity a close sends: what is asked for (None: everything), at most what is
+    left of the entry and what the venue holds; whole contracts for options."""
+    qty = remaining_qty if requested is None else min(requested, remaining_qty)
+    qty = min(qty, max(at_venue, Decimal(0)))
+    if whole_units:
+        qty = qty.to_integral_value(rounding="ROUND_FLOOR")
+    return max(qty, Decimal(0))
+
+
+def pnl_of_close(
+    closes: ClosingOf, filled_qty: Decimal | None, fill_price: Decimal | None
+) -> Decimal | None:
+    """(exit fill − entry fill) × multiplier × filled − fee × contracts filled, to four
+    places; None until something filled at a known price."""
+    if not filled_qty or fill_price is None:
+        return None
+    option = closes.multiplier > 1
+    fees = closes.fee_per_contract * filled_qty if option else Decimal(0)
+    pnl = realized_pnl(closes.entry_price, fill_price, filled_qty, closes.multiplier, fees)
+    return pnl.quantize(FOUR_PLACES, ROUND_HALF_EVEN)
+
+
+def closing_of_explain(explain: Mapping[str, Any]) -> ClosingOf | None:
+    """The ClosingOf a close's explain keeps, or None (an entry, or a close without one)."""
+    kept = explain.get(CLOSES_KEY)
+    return ClosingOf.model_validate(kept) if isinstance(kept, dict) else None

@@ -1,0 +1,161 @@
+"""The closing chain's own steps: quote what is held, size the close to what is left.
+
+::
+
+    quote_close(recommendation_id) → CloseQuoted → size_close → SizedOrder
+        → submit_order → PlacedOrder → persist_execution → ExecutionRecorded
+
+The last two are the entry's own (``dispatch_steps.submit_order``, ``outcomes.
+persist_execution``): the same order guard, the same lookup by client_order_id before a
+second submit, the same upsert. What differs is read from ``SizedOrder.closes``: the
+order sells to close, and the row links its entry and carries the realized P&L.
+
+Neither step writes anything, so running one twice costs a repeated read.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from strikeflow.domain.enums import Action, InstrumentType, PositionEffect
+from strikeflow.domain.errors import DispatchRejected
+from strikeflow.domain.exit_position import money_text
+from strikeflow.domain.records import Execution, Recommendation
+from strikeflow.services.closing_ids import entry_closed_by
+from strikeflow.services.closing_ports import closing_store
+from strikeflow.services.closing_size import (
+    close_quantity,
+    held,
+    multiplier_of,
+    quantity_text,
+    remaining,
+)
+from strikeflow.services.dispatch_policy import DispatchContext
+from strikeflow.services.dispatch_steps import fresh_quote, fresh_stock_quote, refuse_when_closed
+from strikeflow.services.messages import (
+    CloseQuoted,
+    ClosingOf,
+    SizedOrder,
+    Sizing,
+    Ticket,
+)
+
+QUANTITY_FEATURE = "quantity"  # a close's features: the quantity asked for (absent: all)
+
+
+def quote_close(
+    ctx: DispatchContext, recommendation_id: str, fee_per_contract: Decimal = Decimal(0)
+) -> CloseQuoted:
+    """The close recommendation, its entry, what is left of it and fresh quotes of what
+    is held (the contract's snapshot for an option, the stock's quote either way)."""
+    rec = ctx.store.get_recommendation(recommendation_id)
+    if rec is None:
+        raise DispatchRejected(f"unknown recommendation {recommendation_id!r}")
+    if rec.status.terminal:
+        raise DispatchRejected(f"recommendation already {rec.status.value}")
+    entry = _entry_of(ctx, rec)
+    store = closing_store(ctx.store)
+    others = [c for c in store.closes_of(entry.id) if c.recommendation_id != rec.id]
+    symbol = entry.option_symbol or entry.ticker
+    price = entry.filled_avg_price or entry.premium_paid
+    if price is None or price <= 0:
+        raise DispatchRejected(f"execution {entry.id}: its fill price is not known yet")
+    closes = ClosingOf(
+        execution_id=entry.id,
+        symbol=symbol,
+        entry_price=price,
+        multiplier=multiplier_of(entry.instrument_type),
+        fee_per_contract=fee_per_contract,
+    )
+    ticket = Ticket(
+        recommendation_id=rec.id,
+        ticker=entry.ticker,
+        action=Action.SELL,
+        instrument=entry.instrument_type,
+        strategy=entry.strategy_type,
+        confidence=rec.confidence,
+    )
+    underlying = fresh_stock_quote(ctx, entry.ticker)
+    option_quote = None
+    if entry.instrument_type is not InstrumentType.STOCK:
+        option_quote = fresh_quote(
+            ctx, symbol, lambda: ctx.market.option_snapshots([symbol]).get(symbol)
+        )
+    return CloseQuoted(
+        ticket=ticket,
+        closes=closes,
+        remaining=remaining(entry, others),
+        requested=_requested(rec),
+        underlying=underlying,
+        option_quote=option_quote,
+    )
+
+
+def size_close(ctx: DispatchContext, quoted: CloseQuoted) -> SizedOrder:
+    """The close of what is left (or of the quantity asked for, when less), bounded by
+    what the venue holds of the symbol; a refusal when nothing is left to close. Risk
+    limits bound new entries, not exits: only the market hours (and, at submit, the
+    kill switch) stop a close."""
+    notes, closes = quoted.notes, quoted.closes
+    refuse_when_closed(ctx, notes)
+    entry = f"execution {closes.execution_id}"
+    placed = ctx.broker.order_by_client_id(quoted.ticket.client_order_id)
+    if placed is not None:  # a redelivery after the submit: the order as it was placed
+        placed_qty = quantity_text(placed.qty)
+        return _sized(quoted, placed.qty, f"the close of {entry} already placed: {placed_qty}")
+    if quoted.remaining <= 0:
+        raise DispatchRejected(f"nothing left to close: {entry} is closed", notes.record())
+    at_venue = sum((p.qty for p in ctx.broker.positions() if p.symbol == closes.symbol), Decimal(0))
+    option = quoted.option_quote is not None
+    qty = close_quantity(quoted.remaining, quoted.requested, at_venue, whole_units=option)
+    if qty <= 0:
+        raise DispatchRejected(
+            f"nothing to close: the venue holds {quantity_text(at_venue)} {closes.symbol}"
+            f" ({quantity_text(quoted.remaining)} left of {entry})",
+            notes.record(),
+        )
+    left = quantity_text(quoted.remaining)
+    describe = f"close {quantity_text(qty)} of the {left} left of {entry}"
+    if at_venue < quoted.remaining:
+        describe += f" (the venue holds {quantity_text(at_venue)})"
+    return _sized(quoted, qty, describe)
+
+
+def _sized(quoted: CloseQuoted, qty: Decimal, describe: str) -> SizedOrder:
+    bid = quoted.option_quote.bid if quoted.option_quote is not None else quoted.underlying.bid
+    sizing = Sizing(
+        describe=f"{describe} at about {money_text(bid)}",
+        quantity=qty,
+        unit_cost=bid,
+        basis="position",
+    )
+    return SizedOrder(
+        ticket=quoted.ticket,
+        trade=quoted.ticket.instrument,
+        option_quote=quoted.option_quote,
+        quantity=qty,
+        order_cost=qty * bid * quoted.closes.multiplier,
+        position_effect=PositionEffect.CLOSE,
+        closes=quoted.closes,
+        notes=quoted.notes.model_copy(update={"sizing": sizing}),
+    )
+
+
+def _entry_of(ctx: DispatchContext, rec: Recommendation) -> Execution:
+    entry_id = entry_closed_by(rec.id)
+    if entry_id is None or not rec.source.closes:
+        raise DispatchRejected(f"{rec.id} is not a close (source {rec.source.value})")
+    entry = closing_store(ctx.store).execution_by_id(entry_id)
+    if entry is None or entry.id is None:
+        raise DispatchRejected(f"no execution {entry_id} to close")
+    if entry.position_effect is not PositionEffect.OPEN or held(entry) <= 0:
+        raise DispatchRejected(f"execution {entry_id} is not an entry holding a position")
+    return entry
+
+
+def _requested(rec: Recommendation) -> Decimal | None:
+    asked = rec.features.get(QUANTITY_FEATURE)
+    return None if asked is None else Decimal(str(asked))
+
+
+__all__ = ["quote_close", "size_close"]
