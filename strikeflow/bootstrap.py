@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from strikeflow.config import Settings
     from strikeflow.db.dispatch_store import SqlDispatchStore
     from strikeflow.db.repositories import RecommendationRepository
+    from strikeflow.db.venue_event_store import SqlVenueEventStore
     from strikeflow.services.dispatch_policy import DispatchContext
     from strikeflow.services.kill_switch import KillSwitchControl
     from strikeflow.services.ports import (
@@ -196,6 +197,14 @@ def position_records(database_url: str | None = None) -> PositionRecords:
     from strikeflow.db.position_queries import PositionQueries
 
     return PositionQueries(engine_for(database_url or _settings().database_url))
+
+
+def venue_event_store(database_url: str | None = None) -> SqlVenueEventStore:
+    """Venue events' store: the activities seen, and what they recorded."""
+    from strikeflow.db.engine import engine_for
+    from strikeflow.db.venue_event_store import SqlVenueEventStore
+
+    return SqlVenueEventStore(engine_for(database_url or _settings().database_url))
 
 
 def venue_broker() -> Broker:

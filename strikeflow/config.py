@@ -351,6 +351,24 @@ class Settings(BaseSettings):
         ),
         json_schema_extra=read_by("workers: dispatch (size_position)", "demo"),
     )
+    risk_max_net_delta: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        description=(
+            "The open option positions' net delta at most, in shares (delta x contracts x"
+            " 100); an entry that takes it beyond is rejected. 0 turns it off."
+        ),
+        json_schema_extra=read_by("workers: dispatch (size_position)", "demo"),
+    )
+    risk_max_net_vega: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        description=(
+            "The open option positions' net vega at most, in dollars per vol point (vega x"
+            " contracts x 100); an entry that takes it beyond is rejected. 0 turns it off."
+        ),
+        json_schema_extra=read_by("workers: dispatch (size_position)", "demo"),
+    )
 
     # Scans: beat sends strikeflow.scan to the signals queue.
     watchlist: Annotated[tuple[str, ...], NoDecode] = Field(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -37,6 +37,7 @@ from strikeflow.domain.orders import (
     instrument_of,
 )
 from strikeflow.domain.sizing import OPTION_MULTIPLIER
+from strikeflow.domain.venue_activity import VenueActivity
 from strikeflow.services.ports import MarketData
 
 ORDER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://strikeflow/simulated-broker/orders")
@@ -90,6 +91,13 @@ class SimulatedBroker:
     def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         with self._lock:
             return self._orders.get(client_order_id)
+
+    def account_activities(
+        self, after: datetime | None, types: Sequence[str]
+    ) -> list[VenueActivity]:
+        """None: in-process fills are whole and immediate, and nothing here expires,
+        is exercised or liquidated on its own."""
+        return []
 
     def submit(self, intent: OrderIntent, reason: str | None = None) -> BrokerOrder:
         with self._lock:

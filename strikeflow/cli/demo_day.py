@@ -1,6 +1,7 @@
 """The compressed trading day: the emulator's clock moves through the session a step at a
-time, and at each step the scan fires, its chains run to a terminal state, and
-reconcile_orders records what the venue filled.
+time, and at each step the scan fires, its chains run to a terminal state,
+manage_positions decides the exits of what is held (their closing chains run to a
+terminal state too), and reconcile_orders records what the venue filled.
 
 Nothing sleeps to synchronise: every wait polls the database (or a task's result) with
 a deadline, and a deadline that passes stops the day with what was still running.
@@ -47,6 +48,9 @@ class Clock(Protocol):
 
 
 Scan = Callable[[datetime], dict[str, Any]]
+Manage = Callable[[datetime], dict[str, Any]]
+# The queue manage_positions runs on (the dispatch queue, beside the closes it sends).
+MANAGE_QUEUE = "dispatch"
 
 
 def session_steps(day: date, step_minutes: int) -> list[datetime]:
@@ -73,10 +77,12 @@ class DayTally:
     skipped_signals: Counter[str] = field(default_factory=Counter)
     statuses: Counter[str] = field(default_factory=Counter)
     fills_recorded: int = 0
+    exits: Counter[str] = field(default_factory=Counter)  # closes sent, by exit rule
 
     def line(self) -> str:
         done = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "none yet"
-        return f"{self.scans} scans · {len(self.sent)} chains · {done}"
+        closes = sum(self.exits.values())
+        return f"{self.scans} scans · {len(self.sent)} chains · {done} · {closes} exits"
 
 
 def task_scan(app: Celery, deadline_s: float = TASK_DEADLINE_S) -> Scan:
@@ -87,6 +93,18 @@ def task_scan(app: Celery, deadline_s: float = TASK_DEADLINE_S) -> Scan:
         return sent.get(timeout=deadline_s, interval=POLL_S)
 
     return scan
+
+
+def task_manage(app: Celery, deadline_s: float = TASK_DEADLINE_S) -> Manage:
+    """``strikeflow.manage_positions`` as beat fires it every minute, with ``at``."""
+
+    def manage(at: datetime) -> dict[str, Any]:
+        sent = app.send_task(
+            "strikeflow.manage_positions", kwargs={"at": at.isoformat()}, queue=MANAGE_QUEUE
+        )
+        return sent.get(timeout=deadline_s, interval=POLL_S)
+
+    return manage
 
 
 def reconcile(app: Celery, deadline_s: float = TASK_DEADLINE_S) -> int:
@@ -122,10 +140,12 @@ def run_day(
     wait: Callable[[Sequence[str]], dict[str, str]],
     steps: Iterable[datetime],
     tally: DayTally | None = None,
+    manage: Manage | None = None,
 ) -> Iterator[tuple[datetime, DayTally]]:
     """The day, one step per iteration (the caller draws progress between them): move the
-    clock, scan, ``wait`` for the chains the scan sent (their terminal statuses), and
-    every few steps reconcile."""
+    clock, scan, ``wait`` for the chains the scan sent (their terminal statuses), then
+    ``manage`` the positions held and wait for the closes it sent, and every few steps
+    reconcile."""
     tally = tally or DayTally()
     last: datetime | None = None
     for n, at in enumerate(steps, 1):
@@ -140,8 +160,16 @@ def run_day(
         tally.sent += sent
         for status in wait(sent).values():
             tally.statuses[status] += 1
+        now = at
         if sent:
-            clock.move_clock(at + FILL_AFTER)
+            now = at + FILL_AFTER
+            clock.move_clock(now)
+        if manage is not None:
+            closes = _manage(manage, now, tally)
+            for status in wait(closes).values():
+                tally.statuses[status] += 1
+            if closes:
+                clock.move_clock(now + FILL_AFTER)
         if n % RECONCILE_EVERY == 0:
             tally.fills_recorded += reconcile_once()
         last = at
@@ -149,6 +177,17 @@ def run_day(
     if last is not None:
         clock.move_clock(last + AFTER_CLOSE)
         tally.fills_recorded += reconcile_once()
+
+
+def _manage(manage: Manage, at: datetime, tally: DayTally) -> list[str]:
+    """Run the minute's exits; the closes it sent (their recommendation ids)."""
+    outcome = manage(at)
+    closes = []
+    for exit_ in outcome.get("exits") or ():
+        if exit_.get("sent"):
+            tally.exits[str(exit_.get("rule"))] += 1
+            closes.append(str(exit_["recommendation_id"]))
+    return closes
 
 
 def _skip_reason(skipped: Any) -> str:

@@ -1,6 +1,7 @@
-"""What the demo prints after its day: the executions, the recommendations that fell back
-or were turned down (with their reasons), and the three views, read as ``strikeflow
-positions`` and ``strikeflow report`` read them (services.queries)."""
+"""What the demo prints after its day: the executions, the exits (each close, the rule
+that fired it and what it realized), the recommendations that fell back or were turned
+down (with their reasons), and the three views, read as ``strikeflow positions`` and
+``strikeflow report`` read them (services.queries)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from rich.console import Console
 from rich.table import Table
 
+from strikeflow.cli.formats import money
 from strikeflow.cli.tables import (
     DEMO_EXECUTIONS,
     execution_table,
@@ -21,7 +24,10 @@ from strikeflow.cli.tables import (
     trade_label,
     view_table,
 )
+from strikeflow.domain.enums import PositionEffect
 from strikeflow.domain.expiry import NEW_YORK
+from strikeflow.domain.position_book import quantity_text
+from strikeflow.domain.records import Execution
 from strikeflow.services.queries import Records, day_executions, not_traded, report_views
 
 VIEWS = ("active_options_positions", "options_performance_by_strategy", "daily_options_summary")
@@ -102,11 +108,77 @@ def outcome_counts(rows: Sequence[Outcome]) -> str:
     return ", ".join(f"{n} {status}" for status, n in counts.most_common()) or "none"
 
 
+@dataclass(frozen=True)
+class ExitRow:
+    """A close that filled: when, what, the rule that fired it (or who asked), how much,
+    at what price, and the P&L it realized."""
+
+    at: datetime
+    symbol: str
+    rule: str
+    quantity: Decimal
+    price: Decimal | None
+    realized_pnl: Decimal | None
+
+
+def exit_rows(records: Records, executions: Sequence[Execution]) -> list[ExitRow]:
+    """The closes among ``executions`` that filled something, oldest first."""
+    rows = []
+    for e in executions:
+        if e.position_effect is not PositionEffect.CLOSE or not e.filled_qty:
+            continue
+        rec = records.recommendations.get(e.recommendation_id)
+        features = {} if rec is None else dict(rec.features or {})
+        exit_ = features.get("exit")
+        rule = exit_.get("rule") if isinstance(exit_, dict) else None
+        rows.append(
+            ExitRow(
+                e.filled_at or e.created_at,
+                e.option_symbol or e.ticker,
+                str(rule or _asked_by(rec)),
+                e.filled_qty,
+                e.filled_avg_price,
+                e.realized_pnl,
+            )
+        )
+    return rows
+
+
+# A close no exit rule fired: who asked for it.
+ASKED_BY = {"scan": "sell signal", "manual_close": "manual close"}
+
+
+def _asked_by(rec) -> str:
+    if rec is None:
+        return "close"
+    return ASKED_BY.get(rec.source.value, rec.source.value)
+
+
+def exit_table(rows: Sequence[ExitRow]) -> Table:
+    table = new_table(f"exits ({len(rows)} closes filled)")
+    for name in ("time", "symbol", "rule", "qty", "exit price", "realized P&L"):
+        table.add_column(
+            name, no_wrap=True, justify="right" if " " in name or name == "qty" else "left"
+        )
+    for row in rows:
+        table.add_row(
+            _ny(row.at),
+            row.symbol,
+            row.rule,
+            quantity_text(row.quantity),
+            "—" if row.price is None else money(row.price),
+            "—" if row.realized_pnl is None else money(row.realized_pnl),
+        )
+    return table
+
+
 def print_report(
     console: Console, records: Records, outcome_rows: int, as_of: date | None = None
 ) -> None:
     """The executions, the refusals and the three views (positions as of ``as_of``)."""
-    console.print(execution_table(day_executions(records), DEMO_EXECUTIONS))
+    executions = day_executions(records)
+    console.print(execution_table(executions, DEMO_EXECUTIONS))
+    console.print(exit_table(exit_rows(records, executions)))
     refused = outcomes(records)
     console.print(outcome_table(refused, outcome_rows))
     console.print(f"not traded as asked: {outcome_counts(refused)}")

@@ -23,6 +23,7 @@ from strikeflow.cli.demo_day import (
     reconcile,
     run_day,
     session_steps,
+    task_manage,
     task_scan,
     wait_terminal,
 )
@@ -95,6 +96,8 @@ def _demo_day(console: Console, stack: DemoStack, app: Celery, args: argparse.Na
         f" (listed with the rejections), {tally.fills_recorded} fills recorded by"
         " reconcile_orders"
     )
+    exits = ", ".join(f"{n} {rule}" for rule, n in sorted(tally.exits.items())) or "none"
+    console.print(f"manage_positions sent {sum(tally.exits.values())} closes: {exits}")
     print_report(console, records, OUTCOME_ROWS, as_of=args.date)
     return 0
 
@@ -120,6 +123,7 @@ def _trade_the_day(
             lambda ids: wait_terminal(records, ids),
             steps,
             tally,
+            task_manage(app),
         )
         for at, _ in day:
             progress.update(bar, advance=1, clock=_ny(at), tally=tally.line())

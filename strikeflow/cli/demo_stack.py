@@ -26,7 +26,9 @@ from celery.contrib.testing.worker import start_worker
 
 from strikeflow import bootstrap
 from strikeflow.config import Settings
+from strikeflow.services.manage_positions import lock_key as manage_lock_key
 from strikeflow.services.scan import cooldown_key, lock_key
+from strikeflow.signals.rules_file import Rules, load_rules, rules_from_mapping
 from strikeflow.sim.serve import EmulatorOptions, EmulatorServer, build_app
 from strikeflow.workers.config import QUEUES, celery_config
 
@@ -38,6 +40,11 @@ WORKER_THREADS = 4
 # which would add a second to every step of every chain).
 MEMORY_POLL_S = 0.005
 HTTP_TIMEOUT_S = 10.0
+# The demo's exits, over the packaged rules: a day trade in options takes its profit at
+# +25 % rather than +50 %, so that the compressed day (a look every 5 minutes, one seeded
+# session) shows each kind of exit: a take profit, a stop loss, a trailing stop and the
+# time of day. Only the demo's; a rules file of the user's (STRIKEFLOW_RULES_FILE) wins.
+DEMO_EXITS = {"exits": {"day_trade": {"option": {"take_profit_pct": 25}}}}
 
 
 @dataclass(frozen=True)
@@ -139,11 +146,12 @@ def fresh_database(url: str, reset: bool) -> None:
 
 
 def clear_scan_state(redis_url: str, watchlist: Sequence[str], minutes: Sequence[datetime]) -> None:
-    """Forget a previous demo's claims on this day's minutes and the watchlist's cooldowns
-    in Redis (the exact keys, nothing else): the day is scanned afresh."""
+    """Forget a previous demo's claims on this day's minutes (the scan's and
+    manage_positions') and the watchlist's cooldowns in Redis (the exact keys, nothing
+    else): the day is scanned and managed afresh."""
     bootstrap.forget_scan_state(
         redis_url,
-        claims=[lock_key(watchlist, m) for m in minutes],
+        claims=[lock_key(watchlist, m) for m in minutes] + [manage_lock_key(m) for m in minutes],
         cooldowns=[cooldown_key(t, a) for t in watchlist for a in ("BUY", "SELL")],
     )
 
@@ -233,7 +241,15 @@ def demo_runtime(settings: Settings, now: Callable[[], datetime]) -> bootstrap.R
     speed, an hour behind when the demo moves it five minutes every few milliseconds
     (quote ages, DTE, the 15:10 day-trade cutoff and every timestamp would lag).
     """
-    return bootstrap.build_runtime(settings, now=now)
+    return bootstrap.build_runtime(settings, now=now, rules=demo_rules(settings))
+
+
+def demo_rules(settings: Settings) -> Rules:
+    """The rules file's (STRIKEFLOW_RULES_FILE) when one is set; otherwise the packaged
+    rules with the demo's own exits (``DEMO_EXITS``)."""
+    if settings.rules_file is not None:
+        return load_rules(settings.rules_file)
+    return rules_from_mapping(DEMO_EXITS, "the demo's exit rules")
 
 
 @contextlib.contextmanager

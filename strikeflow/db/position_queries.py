@@ -8,22 +8,24 @@ check found (``position_differences``, migration 0007).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, or_, select, update
 
 from strikeflow.db.repositories import Repository
-from strikeflow.db.tables import dispatch_executions, position_differences
+from strikeflow.db.tables import dispatch_executions, position_differences, recommendations
 from strikeflow.domain.enums import Action, InstrumentType
 from strikeflow.domain.position_book import (
     BookEntry,
     CloseFill,
     PositionDifference,
     held_quantity,
+    open_lots,
 )
+from strikeflow.services.ports import HeldGreeks, ManagedEntry
 
 MAX_DIFFERENCES = 10_000
 
@@ -55,6 +57,20 @@ _CLOSES = (
     .where(_E.position_effect == "CLOSE", _E.closes_execution_id.is_not(None))
     .order_by(_E.id)
 )
+_R = recommendations.c
+_KEPT = select(_E.id, _E.high_water_mark, _R.selection).join(
+    recommendations, _R.id == _E.recommendation_id
+)
+_RAISE = (
+    update(dispatch_executions)
+    .where(
+        _E.id == bindparam("entry_id"),
+        or_(_E.high_water_mark.is_(None), _E.high_water_mark < bindparam("mark")),
+    )
+    .values(high_water_mark=bindparam("mark"))
+)
+GREEK_PLACES = Decimal("0.0001")  # NUMERIC(10, 4)
+GREEK_LIMIT = Decimal(10) ** 6
 _D = position_differences.c
 _RECENT = select(_D.checked_at, _D.symbol, _D.ours_qty, _D.venue_qty).order_by(
     _D.checked_at.desc(), _D.id.desc()
@@ -73,6 +89,53 @@ class PositionQueries(Repository):
                 for row in conn.execute(_CLOSES)
             ]
         return [e for e in entries if e.filled_qty > 0], [c for c in closes if c.filled_qty > 0]
+
+    def held_entries(self, as_of: date) -> list[ManagedEntry]:
+        """``services.ports.ManagedBook``: the open lots, each with its high-water mark
+        and the underlying's spot at selection (the recommendation's selection report)."""
+        entries, closes = self.book_rows()
+        lots = open_lots(entries, closes, as_of)
+        if not lots:
+            return []
+        ids = [lot.entry.execution_id for lot in lots]
+        with self._reads.connect() as conn:
+            kept = {row.id: row for row in conn.execute(_KEPT.where(_E.id.in_(ids)))}
+        found = []
+        for lot in lots:
+            row = kept.get(lot.entry.execution_id)
+            found.append(
+                ManagedEntry(
+                    lot,
+                    high_water=None if row is None else _decimal(row.high_water_mark),
+                    entry_spot=None if row is None else _spot(row.selection),
+                )
+            )
+        return found
+
+    def raise_high_water(self, marks: Mapping[int, Decimal]) -> None:
+        """One conditional UPDATE per entry: two writers never lower a mark."""
+        if not marks:
+            return
+        rows = [{"entry_id": int(i), "mark": Decimal(m)} for i, m in sorted(marks.items())]
+        with self._transaction() as conn:
+            conn.execute(_RAISE, rows)
+
+    def refresh_greeks(self, greeks: Mapping[int, HeldGreeks]) -> None:
+        with self._transaction() as conn:
+            for entry_id, g in sorted(greeks.items()):
+                values = {
+                    name: _greek(figure)
+                    for name, figure in (
+                        ("delta", g.delta),
+                        ("theta", g.theta),
+                        ("implied_volatility", g.implied_volatility),
+                    )
+                    if _greek(figure) is not None
+                }
+                if values:
+                    conn.execute(
+                        update(dispatch_executions).where(_E.id == entry_id).values(**values)
+                    )
 
     def record_differences(self, found: Sequence[PositionDifference], at: datetime) -> int:
         if not found:
@@ -126,3 +189,22 @@ def _decimal(value: Any) -> Any:
     if value is None or isinstance(value, Decimal):
         return value
     return Decimal(str(value))
+
+
+def _spot(selection: Any) -> Decimal | None:
+    """The underlying's spot a selection report kept (``domain.selection``), if any."""
+    spot = selection.get("spot") if isinstance(selection, dict) else None
+    if isinstance(spot, bool) or not isinstance(spot, int | float | str):
+        return None
+    try:
+        value = Decimal(str(spot))
+    except ArithmeticError:
+        return None
+    return value if value.is_finite() and value > 0 else None
+
+
+def _greek(value: Decimal | None) -> Decimal | None:
+    """A Greek fit for NUMERIC(10, 4); None for one missing or out of its range."""
+    if value is None or not value.is_finite() or abs(value) >= GREEK_LIMIT:
+        return None
+    return value.quantize(GREEK_PLACES)

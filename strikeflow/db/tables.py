@@ -69,8 +69,9 @@ recommendations = Table(
         name="strategy_type",
     ),
     CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence"),
-    CheckConstraint(  # revision 0006: the closes' sources
-        "source IN ('scan', 'manual', 'api', 'exit', 'manual_close')", name="source"
+    CheckConstraint(  # revisions 0006 (the closes' sources) and 0009 (the venue's)
+        "source IN ('scan', 'manual', 'api', 'exit', 'manual_close', 'venue', 'exercise')",
+        name="source",
     ),
     CheckConstraint(
         "status IN ('pending', 'dispatched', 'executed', 'fell_back', 'rejected', 'failed',"
@@ -124,6 +125,8 @@ dispatch_executions = Table(
     Column("implied_volatility", Numeric(10, 4)),
     Column("option_symbol", Text),
     Column("strategy_type", Text),
+    # revision 0008: the highest mark seen since entry (manage_positions' trailing stop)
+    Column("high_water_mark", MONEY),
     CheckConstraint("action IN ('BUY', 'SELL')", name="action"),
     CheckConstraint("broker IN ('alpaca', 'simulated')", name="broker"),
     CheckConstraint("execution_mode IN ('PAPER', 'LIVE', 'SIMULATED')", name="execution_mode"),
@@ -160,4 +163,18 @@ position_differences = Table(
     Column("kind", Text, nullable=False),
     CheckConstraint("kind IN ('venue_only', 'ours_only', 'quantity')", name="kind"),
     Index("ix_position_differences_checked_at", "checked_at"),
+)
+
+# revision 0009: the venue's account activities already read (services.venue_events),
+# one row per activity id, with what reading it recorded.
+venue_activities_seen = Table(
+    "venue_activities_seen",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("activity_type", Text, nullable=False),
+    Column("occurred_at", TIMESTAMP, nullable=False),
+    Column("processed_at", TIMESTAMP, nullable=False),
+    Column("recorded", Text, nullable=False),
+    Column("execution_ids", JSON_DOCUMENT, nullable=False),
+    Index("ix_venue_activities_seen_occurred_at", "occurred_at"),
 )

@@ -44,6 +44,11 @@ class RecommendationSource(StrEnum):
     API = "api"
     EXIT = "exit"  # an exit rule fired on a held position: a close
     MANUAL_CLOSE = "manual_close"  # a close asked for at a shell or by a task
+    # What the venue did on its own, read from its account activities (venue_events):
+    # a close it made (expiry, exercise, cash settlement, liquidation), and the shares an
+    # exercise delivered. Recorded already settled; never sent as an order.
+    VENUE = "venue"
+    EXERCISE = "exercise"
 
     @property
     def closes(self) -> bool:
@@ -119,6 +124,8 @@ class RiskBreach(StrEnum):
     MAX_DAILY_LOSS = "max_daily_loss"
     MAX_TICKER_EXPOSURE = "max_ticker_exposure"
     DAY_TRADE_CUTOFF = "day_trade_cutoff"
+    MAX_NET_DELTA = "max_net_delta"
+    MAX_NET_VEGA = "max_net_vega"
 
 
 class StrikeMode(StrEnum):

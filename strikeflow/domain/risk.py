@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from strikeflow.domain.enums import (
+    Action,
     ExecutionStatus,
     InstrumentType,
     PositionEffect,
@@ -22,6 +23,7 @@ from strikeflow.domain.enums import (
 )
 from strikeflow.domain.errors import InvalidPolicy
 from strikeflow.domain.expiry import NEW_YORK, require_aware, trading_date
+from strikeflow.domain.models import Greeks
 from strikeflow.domain.records import Execution
 from strikeflow.domain.sizing import CENT, OPTION_MULTIPLIER
 
@@ -59,6 +61,11 @@ class HeldEntry:
     filled_qty: Decimal | None
     filled_avg_price: Decimal | None
     explain_json: Mapping[str, Any]
+    # The Greeks kept with an option entry (per share; None: not known), and its side:
+    # the portfolio's net delta and vega are these x what it holds x 100 (``net_greeks``).
+    action: Action = Action.BUY
+    delta: Decimal | None = None
+    vega: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +91,18 @@ class RiskLimits:
     max_daily_realized_loss: Decimal | None = Decimal("5000")
     max_exposure_per_ticker: Decimal | None = Decimal("25000")
     day_trade_cutoff: time | None = DEFAULT_DAY_TRADE_CUTOFF
+    max_net_delta: Decimal | None = None
+    max_net_vega: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.max_open_positions is not None and self.max_open_positions < 1:
             raise InvalidPolicy(f"max_open_positions must be >= 1, got {self.max_open_positions}")
-        for name in ("max_daily_realized_loss", "max_exposure_per_ticker"):
+        for name in (
+            "max_daily_realized_loss",
+            "max_exposure_per_ticker",
+            "max_net_delta",
+            "max_net_vega",
+        ):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, Decimal) and value.is_finite()):
                 raise InvalidPolicy(f"{name} must be a finite Decimal, got {value!r}")
@@ -98,10 +112,14 @@ class RiskLimits:
 
 @dataclass(frozen=True, slots=True)
 class OpenExposure:
-    """Entries still held: how many, and their cost by ticker (dollars)."""
+    """Entries still held: how many, their cost by ticker (dollars), and the net delta
+    and vega of the option entries (share-equivalents: Greek x contracts x 100, a short
+    counted negative)."""
 
     positions: int = 0
     by_ticker: Mapping[str, Decimal] = field(default_factory=dict)
+    net_delta: Decimal = Decimal(0)
+    net_vega: Decimal = Decimal(0)
 
     def of(self, ticker: str) -> Decimal:
         return self.by_ticker.get(ticker, Decimal(0))
@@ -140,10 +158,14 @@ def check_risk(
     realized_loss_today: Decimal,
     now: datetime,
     kill_switch_on: bool,
+    order_delta: Decimal = Decimal(0),
+    order_vega: Decimal = Decimal(0),
 ) -> RiskCheck:
     """Whether one more entry of ``order_cost`` dollars in ``ticker`` is allowed at ``now``.
 
     ``realized_loss_today`` is positive for a loss (a net gain is 0 or negative).
+    ``order_delta`` and ``order_vega`` are what the order adds to the book's net Greeks
+    (Greek x contracts x 100; 0 for a stock order, or when not known).
     """
     require_aware(now)
     found: list[RiskViolation] = []
@@ -185,6 +207,8 @@ def check_risk(
                 f"no new day-trade entries after {cutoff:%H:%M} ET (now {local:%H:%M} ET)",
             )
         )
+    greeks = _greek_breaches(limits, exposure, order_delta, order_vega)
+    found.extend(violation for violation, _ in greeks if violation is not None)
     figures = {
         "open_positions": exposure.positions,
         "realized_loss_today": realized_loss_today,
@@ -192,7 +216,69 @@ def check_risk(
         "order_cost": order_cost,
         "at": local.isoformat(),
     }
+    for _, shown in greeks:
+        figures.update(shown)
     return RiskCheck(tuple(found), figures)
+
+
+def _greek_breaches(
+    limits: RiskLimits, exposure: OpenExposure, order_delta: Decimal, order_vega: Decimal
+) -> list[tuple[RiskViolation | None, dict[str, Decimal]]]:
+    """Each Greek limit that is on: the breach (None when within it) and its figures.
+    An order breaches when the net after it exceeds the cap in size and it moves the net
+    away from zero (an order that reduces an excess is allowed); an order adding nothing
+    known (a stock order, Greeks not known) is refused while the net exceeds the cap."""
+    checks = (
+        ("delta", RiskBreach.MAX_NET_DELTA, limits.max_net_delta, exposure.net_delta, order_delta),
+        ("vega", RiskBreach.MAX_NET_VEGA, limits.max_net_vega, exposure.net_vega, order_vega),
+    )
+    found: list[tuple[RiskViolation | None, dict[str, Decimal]]] = []
+    for name, breach, cap, net, order in checks:
+        if cap is None:
+            continue
+        after = net + order
+        shown = {f"net_{name}": net, f"order_{name}": order, f"max_net_{name}": cap}
+        violation = None
+        if abs(after) > cap and (order == 0 or abs(after) > abs(net)):
+            violation = RiskViolation(
+                breach,
+                f"net {name} {_figure(net)} + order {_figure(order)} = {_figure(after)}"
+                f" exceeds the maximum {_figure(cap)}",
+            )
+        found.append((violation, shown))
+    return found
+
+
+def _figure(amount: Decimal) -> str:
+    return f"{amount.quantize(CENT, ROUND_HALF_EVEN).normalize():f}"
+
+
+def order_greeks(
+    greeks: Greeks | None, contracts: Decimal | int, action: Action = Action.BUY
+) -> tuple[Decimal, Decimal]:
+    """What an option order adds to the net delta and vega: Greek x contracts x 100 (a
+    SELL negative); (0, 0) without Greeks."""
+    if greeks is None:
+        return Decimal(0), Decimal(0)
+    units = Decimal(contracts) * OPTION_MULTIPLIER * (-1 if action is Action.SELL else 1)
+    return Decimal(str(greeks.delta)) * units, Decimal(str(greeks.vega)) * units
+
+
+def net_greeks(entries: Iterable[Execution | HeldEntry]) -> tuple[Decimal, Decimal]:
+    """The net delta and vega of option entries: each Greek x what the entry holds x 100
+    (a SELL entry negative). An entry without a Greek adds nothing to it."""
+    delta = vega = Decimal(0)
+    for e in entries:
+        if e.instrument_type is InstrumentType.STOCK:
+            continue
+        held = e.filled_qty if e.filled_qty else Decimal(0)
+        if not held and e.status is ExecutionStatus.FILLED:
+            held = getattr(e, "quantity", None) or Decimal(0)
+        sign = -1 if e.action is Action.SELL else 1
+        units = held * OPTION_MULTIPLIER * sign
+        delta += (e.delta or Decimal(0)) * units
+        vega += (e.vega or Decimal(0)) * units
+    return delta, vega
 
 
 def _dollars(amount: Decimal) -> str:
@@ -231,7 +317,7 @@ def open_exposure(
     not closed by a later execution (``closed_ids``, where the caller has
     not left those out already), and (options) have not expired."""
     today = trading_date(now)
-    count, by_ticker = 0, {}
+    count, by_ticker, held = 0, {}, []
     for e in executions:
         if e.position_effect is not PositionEffect.OPEN or not holds(e):
             continue
@@ -241,4 +327,6 @@ def open_exposure(
             continue
         count += 1
         by_ticker[e.ticker] = by_ticker.get(e.ticker, Decimal(0)) + execution_cost(e)
-    return OpenExposure(count, by_ticker)
+        held.append(e)
+    delta, vega = net_greeks(held)
+    return OpenExposure(count, by_ticker, delta, vega)

@@ -45,6 +45,10 @@ class PolicySettings(Protocol):
     @property
     def risk_day_trade_cutoff(self) -> str | None: ...
     @property
+    def risk_max_net_delta(self) -> Decimal: ...
+    @property
+    def risk_max_net_vega(self) -> Decimal: ...
+    @property
     def option_order_pricing(self) -> str: ...
     @property
     def option_spread_fraction(self) -> Decimal: ...
@@ -60,6 +64,8 @@ def risk_limits(settings: PolicySettings) -> RiskLimits:
         max_daily_realized_loss=settings.risk_max_daily_realized_loss or None,
         max_exposure_per_ticker=settings.risk_max_exposure_per_ticker or None,
         day_trade_cutoff=None if cutoff is None else time_of_day.fromisoformat(cutoff),
+        max_net_delta=settings.risk_max_net_delta or None,
+        max_net_vega=settings.risk_max_net_vega or None,
     )
 
 

@@ -39,7 +39,7 @@ from strikeflow.domain.market import ExpiryWindow, OptionQuote, StockQuote, Stri
 from strikeflow.domain.models import OptionContract
 from strikeflow.domain.orders import BrokerOrder, OrderIntent
 from strikeflow.domain.records import Execution
-from strikeflow.domain.risk import check_risk
+from strikeflow.domain.risk import check_risk, order_greeks
 from strikeflow.domain.selection import STRATEGY_WINDOWS, SelectionPolicy
 from strikeflow.domain.selection import select_contract as select_from_chain
 from strikeflow.domain.sizing import PositionSize
@@ -256,6 +256,9 @@ def size_position(ctx: DispatchContext, checked: PriceChecked) -> SizedOrder:
     notes = notes.model_copy(update={"sizing": sizing_note(size)})
     now = ctx.now()
     exposure, realized_loss = ctx.store.risk_state(now)
+    contract = checked.contract if trade is not InstrumentType.STOCK else None
+    option_greeks = None if contract is None else contract.greeks
+    order_delta, order_vega = order_greeks(option_greeks, size.quantity, checked.ticket.action)
     check = check_risk(
         ctx.policy.risk,
         ticker=checked.ticket.ticker,
@@ -265,6 +268,8 @@ def size_position(ctx: DispatchContext, checked: PriceChecked) -> SizedOrder:
         realized_loss_today=realized_loss,
         now=now,
         kill_switch_on=ctx.kill_switch.is_on(),
+        order_delta=order_delta,
+        order_vega=order_vega,
     )
     notes = notes.model_copy(update={"risk": check.to_json()})
     if not check.allowed:

@@ -9,7 +9,8 @@ simulated broker, fakes in tests) implement them. Failures surface as domain err
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
@@ -26,8 +27,10 @@ from strikeflow.domain.market import (
 )
 from strikeflow.domain.models import OptionContract
 from strikeflow.domain.orders import AccountSnapshot, BrokerOrder, OrderIntent, PositionSnapshot
+from strikeflow.domain.position_book import OpenLot
 from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.domain.risk import OpenExposure
+from strikeflow.domain.venue_activity import VenueActivity
 
 
 @runtime_checkable
@@ -92,6 +95,19 @@ class OrderCancelling(Protocol):
         """Ask the venue to cancel ``order_id``; the order as the venue then reports it
         (canceled, still ``pending_cancel``, or filled first). ``OrderRejected`` when
         the venue refuses (an order already closed)."""
+        ...
+
+
+@runtime_checkable
+class VenueActivities(Protocol):
+    """A broker that lists its account activities (Alpaca's ``GET /v2/account/activities``):
+    what the venue closed or delivered on its own (expiry, exercise, liquidation)."""
+
+    def account_activities(
+        self, after: datetime | None, types: Sequence[str]
+    ) -> list[VenueActivity]:
+        """Activities of ``types`` strictly after ``after`` (None: as far back as the
+        venue lists), oldest first, every page; one the adapter cannot read is left out."""
         ...
 
 
@@ -208,4 +224,42 @@ class OrderFallback(Protocol):
 
     def fall_back(self, intent: OrderIntent, failure: BrokerError) -> BrokerOrder:
         """A simulated execution standing in for ``failure``, or ``failure`` raised."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedEntry:
+    """An entry still held, as ``manage_positions`` reads it: its open lot, the highest
+    mark seen since entry (None: none seen yet) and the underlying's price when it was
+    selected (an option's underlying stop; None when not kept)."""
+
+    lot: OpenLot
+    high_water: Decimal | None = None
+    entry_spot: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HeldGreeks:
+    """An open option entry's Greeks from its latest snapshot (None: not sent)."""
+
+    delta: Decimal | None
+    theta: Decimal | None
+    implied_volatility: Decimal | None
+
+
+@runtime_checkable
+class ManagedBook(Protocol):
+    """The held entries ``manage_positions`` decides exits for, and what it keeps of them."""
+
+    def held_entries(self, as_of: date) -> list[ManagedEntry]:
+        """Every entry with something left after its closes, oldest first (an option
+        expired before ``as_of`` is the venue events' to close, not listed)."""
+        ...
+
+    def raise_high_water(self, marks: Mapping[int, Decimal]) -> None:
+        """Raise each entry's high-water mark to the mark given, never lower it."""
+        ...
+
+    def refresh_greeks(self, greeks: Mapping[int, HeldGreeks]) -> None:
+        """Store each entry's latest Greeks (a None keeps the stored figure)."""
         ...

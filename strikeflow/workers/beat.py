@@ -20,6 +20,12 @@
 - ``check_positions`` runs every ``POSITION_CHECK_EVERY_S``: the position book against
   the venue's positions, in the session only (the task asks the market clock); each
   difference is recorded (``position_differences``) and logged at WARNING.
+- ``record_venue_events`` runs every ``VENUE_EVENTS_EVERY_S``: the account's activities
+  since the last one seen, recording what the venue closed (expiry, exercise with its
+  delivered shares, liquidations), once per activity id.
+- ``manage_positions`` runs every ``MANAGE_POSITIONS_EVERY_S``: the exits of what is
+  held, decided from fresh quotes in the session only (the task asks the market clock),
+  each sent as a closing chain.
 - Every entry expires: a message that waited longer than its period is dropped instead
   of piling up behind a stopped worker (the next one comes anyway).
 
@@ -63,6 +69,8 @@ ADOPT_MIN_AGE_S = 60.0
 STALE_ENTRIES_EVERY_S = 60.0
 SWEEP_EVERY_BOUNDS_S = (5.0, 60.0)
 POSITION_CHECK_EVERY_S = 60.0
+VENUE_EVENTS_EVERY_S = 60.0
+MANAGE_POSITIONS_EVERY_S = 60.0
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -114,6 +122,16 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "task": "strikeflow.check_positions",
         "schedule": timedelta(seconds=POSITION_CHECK_EVERY_S),
         "options": {"expires": POSITION_CHECK_EVERY_S},
+    }
+    entries["record-venue-events"] = {
+        "task": "strikeflow.record_venue_events",
+        "schedule": timedelta(seconds=VENUE_EVENTS_EVERY_S),
+        "options": {"expires": VENUE_EVENTS_EVERY_S},
+    }
+    entries["manage-positions"] = {
+        "task": "strikeflow.manage_positions",
+        "schedule": timedelta(seconds=MANAGE_POSITIONS_EVERY_S),
+        "options": {"expires": MANAGE_POSITIONS_EVERY_S},
     }
     return entries
 

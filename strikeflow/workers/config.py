@@ -26,6 +26,7 @@ QUEUES: dict[str, tuple[str, ...]] = {
         "strikeflow.size_position",
         "strikeflow.close",
         "strikeflow.size_close",
+        "strikeflow.manage_positions",
     ),
     "orders": ("strikeflow.submit_order",),
     "persistence": (
@@ -36,6 +37,7 @@ QUEUES: dict[str, tuple[str, ...]] = {
         "strikeflow.recover",
         "strikeflow.sweep_stuck",
         "strikeflow.check_positions",
+        "strikeflow.record_venue_events",
     ),
     "signals": ("strikeflow.scan",),
 }

@@ -64,6 +64,11 @@ def executions(url: str) -> list[dict]:
 
 def assert_a_day_of_real_trades(rows: list[dict]) -> None:
     filled = [r for r in rows if r["status"] == "filled"]
+    for close in (r for r in filled if r["position_effect"] == "CLOSE"):
+        assert close["closes_execution_id"] is not None, close
+        assert close["filled_avg_price"] > 0
+        assert close["realized_pnl"] is not None, close
+    filled = [r for r in filled if r["position_effect"] == "OPEN"]  # the entries
     options = [r for r in filled if r["instrument_type"] in ("CALL", "PUT")]
     for row in options:
         missing = [c for c in OPTION_COLUMNS if row[c] is None]
@@ -121,6 +126,39 @@ def test_every_recommendation_of_the_day_ended_in_a_terminal_state(embedded):
     engine.dispose()
     assert statuses.get("executed", 0) >= 4
     assert set(statuses) <= {"executed", "fell_back", "rejected", "failed"}, statuses
+
+
+def test_the_day_closes_trades_by_its_exit_rules(embedded):
+    """manage_positions ran through the day: a take profit, a stop loss and a time exit
+    each closed a position, and the performance view counts the closed trades."""
+    done, home = embedded
+    assert done.returncode == 0
+    engine = create_engine(f"sqlite:///{home / 'strikeflow-demo.db'}")
+    try:
+        with engine.connect() as conn:
+            features = conn.execute(
+                text(
+                    "SELECT r.features FROM dispatch_executions d"
+                    " JOIN recommendations r ON r.id = d.recommendation_id"
+                    " WHERE d.position_effect = 'CLOSE' AND r.source = 'exit'"
+                    " AND d.filled_qty > 0 AND d.realized_pnl IS NOT NULL"
+                )
+            ).scalars()
+            rules = [(json.loads(f) if isinstance(f, str) else f)["exit"]["rule"] for f in features]
+            performance = conn.execute(
+                text("SELECT trades, wins, losses FROM options_performance_by_strategy")
+            ).all()
+    finally:
+        engine.dispose()
+    assert {"take_profit", "stop_loss", "time_of_day"} <= set(rules), rules
+    assert performance, "no closed option trade in options_performance_by_strategy"
+    assert sum(row.trades for row in performance) >= 2
+    assert sum(row.wins for row in performance) >= 1
+    out = done.stdout
+    assert re.search(r"exits \(\d+ closes filled\)", out)
+    for rule in ("take_profit", "stop_loss", "time_of_day"):
+        assert rule in out
+    assert "manage_positions sent" in out
 
 
 def test_strikeflow_report_reads_the_file_afterwards(embedded):

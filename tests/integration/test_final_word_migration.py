@@ -86,8 +86,12 @@ def _book(url: str) -> None:
 
 
 def _rows(url: str, table) -> list[dict]:
+    """Every row with the columns the table has at this revision (later ones add some)."""
     with engine_for(url).connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(select(table).order_by(table.c.id))]
+        present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+        columns = [c for c in table.columns if c.name in present]
+        query = select(*columns).order_by(table.c.id)
+        return [dict(r._mapping) for r in conn.execute(query)]
 
 
 def _held(url: str) -> dict[str, int]:

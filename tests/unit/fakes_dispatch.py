@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from operator import attrgetter
 from typing import Any
@@ -17,9 +17,11 @@ from strikeflow.domain.final_word import CANCEL_KEY, FinalWord, settled
 from strikeflow.domain.market import ExpiryWindow, MarketClock, OptionQuote, StockQuote, StrikeBand
 from strikeflow.domain.models import OptionContract
 from strikeflow.domain.orders import BrokerOrder, OrderIntent
+from strikeflow.domain.position_book import BookEntry, CloseFill, held_quantity, open_lots
 from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.domain.risk import OpenExposure
 from strikeflow.services.dispatch_policy import DispatchContext, DispatchPolicy
+from strikeflow.services.ports import HeldGreeks, ManagedEntry
 from tests.unit.factories import NOW
 
 
@@ -48,6 +50,8 @@ class FakeMarket:
         self.close_at: datetime | None = None
         self.next_open: datetime | None = None
         self.clock_reads = 0
+        self.snapshot_greeks = False  # True: snapshots carry the listed contract's Greeks
+        self.snapshot_queries: list[tuple[str, ...]] = []
 
     def quote_stock(self, ticker: str, *mids: str, ages: Sequence[float] = ()) -> None:
         """Serve ``mids`` in turn (the last one repeats), each ``ages[i]`` s old (1 s)."""
@@ -92,9 +96,19 @@ class FakeMarket:
 
     def option_snapshots(self, symbols: Sequence[str]) -> Mapping[str, OptionQuote]:
         self.snapshot_calls += 1
+        self.snapshot_queries.append(tuple(symbols))
         found = {c.symbol: c for c in self.contracts if c.symbol in symbols}
         return {
-            s: OptionQuote(s, c.bid, c.ask, 10, 10, c.quote_time, implied_vol=c.implied_vol)
+            s: OptionQuote(
+                s,
+                c.bid,
+                c.ask,
+                10,
+                10,
+                c.quote_time,
+                implied_vol=c.implied_vol,
+                greeks=c.greeks if self.snapshot_greeks else None,
+            )
             for s, c in found.items()
         }
 
@@ -265,6 +279,67 @@ class FakeStore:
         e = self.execution_by_id(execution_id)
         assert e is not None, f"no execution {execution_id}"
         self.executions[e.client_order_id] = replace(e, realized_pnl=pnl)
+
+
+class FakeBook:
+    """``services.ports.ManagedBook`` over a FakeStore's executions (the position book
+    as ``db.position_queries`` builds it), high-water marks and Greeks kept in dicts;
+    ``spots`` holds the underlying's price at entry by execution id."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+        self.high_water: dict[int, Decimal] = {}
+        self.greeks: dict[int, HeldGreeks] = {}
+        self.spots: dict[int, Decimal] = {}
+        self.reads = 0
+
+    def held_entries(self, as_of: date) -> list[ManagedEntry]:
+        self.reads += 1
+        rows = sorted(self.store.executions.values(), key=_by_execution_id)
+        entries = [_book_entry(e) for e in rows if e.position_effect is PositionEffect.OPEN]
+        closes = [
+            CloseFill(e.closes_execution_id, _held(e))
+            for e in rows
+            if e.position_effect is PositionEffect.CLOSE and e.closes_execution_id is not None
+        ]
+        lots = open_lots([e for e in entries if e.filled_qty > 0], closes, as_of)
+        return [
+            ManagedEntry(
+                lot,
+                self.high_water.get(lot.entry.execution_id),
+                self.spots.get(lot.entry.execution_id),
+            )
+            for lot in lots
+        ]
+
+    def raise_high_water(self, marks: Mapping[int, Decimal]) -> None:
+        for entry_id, mark in marks.items():
+            if entry_id not in self.high_water or self.high_water[entry_id] < mark:
+                self.high_water[entry_id] = mark
+
+    def refresh_greeks(self, greeks: Mapping[int, HeldGreeks]) -> None:
+        self.greeks.update(greeks)
+
+
+def _held(e: Execution) -> Decimal:
+    return held_quantity(e.status.value, e.quantity or Decimal(0), e.filled_qty)
+
+
+def _book_entry(e: Execution) -> BookEntry:
+    assert e.id is not None
+    return BookEntry(
+        execution_id=e.id,
+        recommendation_id=e.recommendation_id,
+        symbol=e.option_symbol or e.ticker,
+        underlying=e.ticker,
+        instrument=e.instrument_type,
+        action=e.action,
+        filled_qty=_held(e),
+        fill_price=e.filled_avg_price if e.filled_avg_price is not None else e.premium_paid,
+        expiration=e.expiration_date,
+        strategy=None if e.strategy_type is None else e.strategy_type.value,
+        filled_at=e.filled_at,
+    )
 
 
 def _by_id(rec: Recommendation) -> str:

@@ -64,6 +64,8 @@ BAD_VALUES = {
     "entry_max_rest_s": "-5",
     "stuck_after_s": "0",
     "close_fee_per_contract": "-1",
+    "risk_max_net_delta": "-1",
+    "risk_max_net_vega": "lots",
     "alpaca_paper": "maybe",
     "alpaca_connect_timeout_s": "0",
     "alpaca_read_timeout_s": "abc",

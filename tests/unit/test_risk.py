@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time
 from decimal import Decimal
 
@@ -130,11 +131,18 @@ def test_day_trade_cutoff_in_new_york_time(wall, strategy, allowed):
 
 def test_every_breach_is_reported_not_only_the_first():
     late = datetime(2026, 11, 19, 15, 50, tzinfo=NEW_YORK)
-    result = check(
+    greeks = {"max_net_delta": Decimal("100"), "max_net_vega": Decimal("50")}
+    result = check_risk(
+        replace(LIMITS, **greeks),
+        ticker="AAPL",
+        strategy=StrategyType.DAY_TRADE,
+        order_cost=Decimal("2000"),
         kill_switch_on=True,
-        exposure=OpenExposure(3, {"AAPL": Decimal("9000")}),
+        exposure=OpenExposure(3, {"AAPL": Decimal("9000")}, Decimal("90"), Decimal("40")),
         realized_loss_today=Decimal("5000"),
         now=late,
+        order_delta=Decimal("20"),
+        order_vega=Decimal("20"),
     )
     assert set(breaches(result)) == set(RiskBreach)
 

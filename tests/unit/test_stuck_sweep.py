@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -107,6 +108,11 @@ def test_a_worker_at_start_sends_one_sweep_that_expires():
     assert sender.sent == [("strikeflow.sweep_stuck", {"expires": 60.0})]
 
 
-def test_a_worker_whose_broker_refuses_the_sweep_still_starts(caplog):
-    startup.sweep_on_start(sender=Sender(fails=True))
+def test_a_worker_whose_broker_refuses_the_sweep_still_starts(caplog, monkeypatch):
+    # Another test in this process may have set logging up (Celery's, a dictConfig that
+    # disables existing loggers): the module's logger is made to reach caplog again.
+    monkeypatch.setattr(startup.log, "disabled", False)
+    monkeypatch.setattr(startup.log, "propagate", True)
+    with caplog.at_level(logging.WARNING, logger=startup.log.name):
+        startup.sweep_on_start(sender=Sender(fails=True))
     assert "could not send the stuck sweep at start" in caplog.text

@@ -30,9 +30,11 @@ ROUTED = {
     "strikeflow.sweep_stuck": "persistence",
     "strikeflow.cancel_stale_entries": "persistence",
     "strikeflow.check_positions": "persistence",
+    "strikeflow.record_venue_events": "persistence",
     "strikeflow.quote_close": "marketdata",
     "strikeflow.size_close": "dispatch",
     "strikeflow.close": "dispatch",
+    "strikeflow.manage_positions": "dispatch",
     "strikeflow.scan": "signals",
 }
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, date, datetime
+from datetime import time as time_of_day
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -40,10 +41,14 @@ from strikeflow.domain.enums import (
     OrderType,
     Right,
 )
+from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.market import MarketClock, OptionQuote, StockBar, StockQuote
 from strikeflow.domain.models import Greeks, OptionContract
 from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.orders import AccountSnapshot, BrokerOrder, OrderIntent, PositionSnapshot
+from strikeflow.domain.venue_activity import VenueActivity
+
+SESSION_END = time_of_day(16, 0)  # a non-trade activity without an instant: its day's close
 
 ORDER_STATUS: Mapping[OrderStatus, ExecutionStatus] = {
     OrderStatus.PENDING_NEW: ExecutionStatus.SUBMITTED,
@@ -310,3 +315,39 @@ def option_contract(listed: ListedContract, quote: OptionQuote) -> OptionContrac
         quote_time=quote.time,
         multiplier=listed.multiplier,
     )
+
+
+def venue_activity(raw: Mapping[str, Any]) -> VenueActivity:
+    """An account activity in either of Alpaca's shapes: a trade activity (``FILL``:
+    ``transaction_time``, ``side``, ``order_id``) or a non-trade one (``date`` and
+    ``net_amount``; its instant is the New York time the id starts with,
+    ``YYYYMMDDHHMMSSmmm::<uuid>``, else the end of its day's session)."""
+    with malformed("activity"):
+        kind = str(raw["activity_type"]).upper()
+        activity_id = str(raw["id"])
+        if raw.get("transaction_time"):
+            at = timestamp(raw["transaction_time"])
+        else:
+            at = _activity_instant(activity_id, str(raw["date"]))
+        return VenueActivity(
+            id=activity_id,
+            kind=kind,
+            at=at,
+            symbol=str(raw.get("symbol") or ""),
+            qty=abs(Decimal(str(raw.get("qty") or 0))),
+            price=money(raw.get("price")),
+            net_amount=money(raw.get("net_amount")),
+            side=None if raw.get("side") is None else _name(raw["side"]).lower(),
+            order_id=None if raw.get("order_id") is None else str(raw["order_id"]),
+            description=raw.get("description"),
+        )
+
+
+def _activity_instant(activity_id: str, day: str) -> datetime:
+    stamp = activity_id.split("::", 1)[0]
+    if len(stamp) == 17 and stamp.isdigit():
+        local = datetime.strptime(stamp[:14], "%Y%m%d%H%M%S").replace(
+            microsecond=int(stamp[14:]) * 1000, tzinfo=NEW_YORK
+        )
+        return local.astimezone(UTC)
+    return datetime.combine(date.fromisoformat(day[:10]), SESSION_END, NEW_YORK).astimezone(UTC)
