@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -45,6 +46,9 @@ from tests.integration.test_pipeline import (
 FEE = Decimal("0.65")
 
 
+MARKET_CLOCK_TTL_S = 1.1  # broker_adapters.market_time.MarketTime: ttl_s=1.0, and a margin
+
+
 @pytest.fixture(scope="module")
 def closing_pipeline(create_database, tmp_path_factory) -> Iterator[Pipeline]:
     url = create_database("postgresql")
@@ -75,6 +79,11 @@ def closing_pipeline(create_database, tmp_path_factory) -> Iterator[Pipeline]:
 @pytest.fixture
 def pipeline(closing_pipeline) -> Pipeline:
     closing_pipeline.reset()
+    # The tests here move the venue's clock on by hours; a worker reads it at most once a
+    # second (MarketTime's ttl) and carries a reading on by wall time in between. A reading
+    # of the emulator before the reset must expire, or the next entry's quote (stamped at
+    # the reset's 10:45) looks hours old to a worker that still thinks it is afternoon.
+    time.sleep(MARKET_CLOCK_TTL_S)
     return closing_pipeline
 
 
