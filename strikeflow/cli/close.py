@@ -18,6 +18,7 @@ import sys
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from strikeflow.cli.chain_sender import Unsent, chain_sender
 from strikeflow.cli.dispatch import EXIT_OUTCOME, EXIT_TIMEOUT, _seconds, _wait
 from strikeflow.cli.reading import print_json
 
@@ -54,7 +55,7 @@ def run_close(args: argparse.Namespace) -> int:
     try:
         try:
             done = request_close(
-                records.executions, records.recommendations, _sender(), args.target, args.qty
+                records.executions, records.recommendations, chain_sender(), args.target, args.qty
             )
         except InvalidRecord as bad:
             print(f"{PROG}: {bad}", file=sys.stderr)  # checked before anything is stored
@@ -73,33 +74,6 @@ def run_close(args: argparse.Namespace) -> int:
         return 1
     finally:
         bootstrap.close_databases()
-
-
-class Unsent(Exception):
-    """The broker did not take a close's chain."""
-
-    def __init__(self, rid: str, reason: str) -> None:
-        super().__init__(reason)
-        self.rid, self.reason = rid, reason
-
-
-def _sender():
-    """Send a close's chain (``tasks.chains.dispatch_chain``, which sends a close the
-    closing chain); a broker that cannot take it is ``Unsent``."""
-    from celery import current_app
-
-    import strikeflow.workers.app  # noqa: F401  (configures and becomes the current app)
-    from strikeflow.tasks.chains import dispatch_chain
-
-    def send(recommendation_id: str) -> object:
-        try:
-            with current_app.connection_for_write() as conn:
-                conn.ensure_connection(max_retries=2)
-            return dispatch_chain(recommendation_id)
-        except Exception as unsent:  # kombu's errors vary by transport
-            raise Unsent(recommendation_id, str(unsent)) from unsent
-
-    return send
 
 
 def _show_requests(done: list[CloseRequested], as_json: bool) -> None:

@@ -18,6 +18,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from strikeflow.cli.arguments import aware_instant, database_url
+from strikeflow.cli.chain_sender import Unsent, chain_sender
 from strikeflow.cli.explain import add_explain_command
 from strikeflow.cli.positions import add_positions_command
 from strikeflow.cli.reading import DB_HELP, ReadFailed, failed, print_json, read_database
@@ -108,29 +109,14 @@ def run_signal(args: argparse.Namespace) -> int:
     return EXIT_OUTCOME.get(final.status.value, EXIT_TIMEOUT)
 
 
-class Unsent(Exception):
-    """The broker did not take the chain."""
-
-
 def _send(store: RecommendationRecords, rid: str) -> bool:
     """Send the chain and mark it dispatched, as every sender does
     (``services.chain_sending``); when the broker cannot take it, the recommendation
     ends failed."""
-    from celery import current_app
-
-    import strikeflow.workers.app  # noqa: F401  (configures and becomes the current app)
     from strikeflow.domain.enums import RecommendationStatus
     from strikeflow.services.chain_sending import send_and_mark
-    from strikeflow.tasks.chains import dispatch_chain
 
-    def send(recommendation_id: str) -> object:
-        try:
-            with current_app.connection_for_write() as conn:
-                conn.ensure_connection(max_retries=2)
-            return dispatch_chain(recommendation_id)
-        except Exception as unsent:  # kombu's errors vary by transport
-            raise Unsent(str(unsent)) from unsent
-
+    send = chain_sender()
     try:
         send_and_mark(store, send, rid)
     except Unsent as unsent:  # a database error marking it is the caller's to report
