@@ -96,8 +96,8 @@ def _show_requests(done: list[CloseRequested], as_json: bool) -> None:
 
 def _wait_all(records: Any, done: list[CloseRequested], timeout_s: float, as_json: bool) -> int:
     """Wait for each close sent, then show its outcome; the worst exit code of them."""
+    from strikeflow.domain.position_book import quantity_text
     from strikeflow.services.closing_ids import order_id_of
-    from strikeflow.services.closing_size import quantity_text
 
     outcomes, code = [], 0
     for c in done:

@@ -18,7 +18,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from strikeflow.db.dispatch_store import SqlDispatchStore, _reachable
-from strikeflow.db.repositories import ExecutionRepository
 from strikeflow.db.tables import dispatch_executions, recommendations, venue_activities_seen
 from strikeflow.domain.records import Execution
 from strikeflow.domain.venue_activity import VenueRecord
@@ -56,7 +55,7 @@ class SqlVenueEventStore(SqlDispatchStore):
     def record_event(self, record: VenueRecord, processed_at: datetime) -> list[Execution]:
         """Write ``record`` whole, or nothing when its activity is seen already (then [])."""
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        executions = ExecutionRepository(self._engine)
+        executions = self.executions
         stored: list[Execution] = []
         try:
             with self._engine.connect() as conn, conn.begin():

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from strikeflow.domain.enums import ExecutionStatus, RecommendationStatus
 from strikeflow.domain.orders import BrokerOrder
+from strikeflow.domain.position_book import quantity_text
 
 # How the venue's word for a final, not (wholly) filled order reads in a reason: the
 # phrase after "order ..." and the one after "the rest ...".
@@ -44,9 +45,7 @@ class FinalWord:
     reason: str | None
 
 
-def quantity(value: Decimal) -> str:
-    """``5`` rather than ``5.000000`` (NUMERIC(18, 6) as stored), ``2.5`` kept."""
-    return f"{value.normalize():f}"
+quantity = quantity_text  # ``5`` rather than ``5.000000`` (NUMERIC(18, 6) as stored)
 
 
 def final_word(order: BrokerOrder, cancel_cause: str | None = None) -> FinalWord | None:

@@ -22,9 +22,9 @@ from decimal import Decimal
 from enum import StrEnum
 
 from strikeflow.domain.enums import Action, InstrumentType
+from strikeflow.domain.sizing import OPTION_MULTIPLIER
 
 ZERO = Decimal(0)
-OPTION_MULTIPLIER = 100
 
 
 def held_quantity(status: str, quantity: Decimal, filled_qty: Decimal | None) -> Decimal:

@@ -35,11 +35,12 @@ from strikeflow.domain.enums import (
 )
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.exits import ExitDecision
+from strikeflow.domain.position_book import quantity_text
 from strikeflow.domain.records import Execution, Recommendation, shown
 from strikeflow.services.chain_sending import send_and_mark
 from strikeflow.services.closing_ids import CLOSE_ID, close_ids_prefix, close_recommendation_id
 from strikeflow.services.closing_ports import CloseRequests, EntryReads
-from strikeflow.services.closing_size import held, in_flight, quantity_text, remaining
+from strikeflow.services.closing_size import held, in_flight, remaining
 from strikeflow.services.closing_steps import QUANTITY_FEATURE
 
 EXECUTION_ID = re.compile(r"[1-9][0-9]{0,18}")

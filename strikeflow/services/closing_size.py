@@ -12,10 +12,12 @@ from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from strikeflow.domain.enums import ExecutionStatus, InstrumentType
+from strikeflow.domain.enums import InstrumentType
 from strikeflow.domain.exit_position import realized_pnl
 from strikeflow.domain.orders import OPEN_STATUSES
+from strikeflow.domain.position_book import held_quantity
 from strikeflow.domain.records import Execution
+from strikeflow.domain.sizing import OPTION_MULTIPLIER
 from strikeflow.services.messages import ClosingOf
 
 FOUR_PLACES = Decimal("0.0001")
@@ -23,17 +25,9 @@ CLOSES_KEY = "closes"  # where a close's explain keeps its ClosingOf
 
 
 def held(execution: Execution) -> Decimal:
-    """What an execution filled (a ``filled`` row without ``filled_qty``: its quantity)."""
-    if execution.filled_qty is not None:
-        return execution.filled_qty
-    if execution.status is ExecutionStatus.FILLED and execution.quantity is not None:
-        return execution.quantity
-    return Decimal(0)
-
-
-def quantity_text(qty: Decimal) -> str:
-    """A quantity as a person writes it: 3, not 3.000000 (the column's scale)."""
-    return f"{qty.normalize():f}"
+    """What an execution filled (``position_book.held_quantity``, the views' rule)."""
+    quantity = execution.quantity if execution.quantity is not None else Decimal(0)
+    return held_quantity(execution.status.value, quantity, execution.filled_qty)
 
 
 def remaining(entry: Execution, closes: Iterable[Execution]) -> Decimal:
@@ -48,7 +42,7 @@ def in_flight(closes: Iterable[Execution]) -> list[Execution]:
 
 def multiplier_of(instrument: InstrumentType) -> int:
     """Shares a unit stands for: 100 a standard option contract, 1 a share."""
-    return 1 if instrument is InstrumentType.STOCK else 100
+    return 1 if instrument is InstrumentType.STOCK else OPTION_MULTIPLIER
 
 
 def close_quantity(

@@ -20,6 +20,7 @@ from decimal import Decimal
 from strikeflow.domain.enums import Action, InstrumentType, PositionEffect
 from strikeflow.domain.errors import DispatchRejected
 from strikeflow.domain.exit_position import money_text
+from strikeflow.domain.position_book import quantity_text
 from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.services.closing_ids import entry_closed_by
 from strikeflow.services.closing_ports import closing_store
@@ -27,7 +28,6 @@ from strikeflow.services.closing_size import (
     close_quantity,
     held,
     multiplier_of,
-    quantity_text,
     remaining,
 )
 from strikeflow.services.dispatch_policy import DispatchContext

@@ -17,8 +17,9 @@ from decimal import Decimal
 
 from strikeflow.domain.enums import Action, InstrumentType, PositionEffect
 from strikeflow.domain.errors import DispatchRejected
+from strikeflow.domain.position_book import quantity_text
 from strikeflow.services.closing_ports import ClosingStore
-from strikeflow.services.closing_size import close_quantity, quantity_text, remaining
+from strikeflow.services.closing_size import close_quantity, remaining
 from strikeflow.services.dispatch_policy import DispatchContext
 from strikeflow.services.messages import (
     ClosingOf,

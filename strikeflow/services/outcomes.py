@@ -107,7 +107,7 @@ def persist_execution(ctx: DispatchContext, placed: PlacedOrder) -> ExecutionRec
     status, reason = _outcome(placed)
     stored, created = ctx.store.record_outcome(build_execution(ctx, placed), status, reason)
     if not created and stored.status != order.status and stored.status not in REFUSED_ORDER:
-        stored = _record(ctx, order)
+        stored = record_order(ctx, order)
     return ExecutionRecorded(
         recommendation_id=ticket.recommendation_id,
         client_order_id=stored.client_order_id,
@@ -334,7 +334,7 @@ def reconcile_orders(ctx: DispatchContext, limit: int = 500) -> int:
             execution.filled_qty or Decimal(0)
         )
         if not same:
-            _record(ctx, order)
+            record_order(ctx, order)
             updated += 1
     return updated
 
@@ -354,7 +354,9 @@ def _listed_orders(
     return {o.client_order_id: o for o in ctx.broker.recent_orders(after, limit)}
 
 
-def _record(ctx: DispatchContext, order: BrokerOrder) -> Execution:
+def record_order(ctx: DispatchContext, order: BrokerOrder) -> Execution:
+    """Record what the venue now says of an order we hold a row for, and let its
+    recommendation follow (``follow_venue``)."""
     stored = ctx.store.record_fill(
         order.client_order_id,
         order.status,
@@ -381,12 +383,6 @@ def _realize(ctx: DispatchContext, stored: Execution) -> Execution:
         return stored
     closing_store(ctx.store).set_realized_pnl(stored.id, pnl)
     return replace(stored, realized_pnl=pnl)
-
-
-def record_order(ctx: DispatchContext, order: BrokerOrder) -> Execution:
-    """Record what the venue now says of an order we hold a row for, and let its
-    recommendation follow (``follow_venue``): reconcile's write, for other callers."""
-    return _record(ctx, order)
 
 
 def follow_venue(ctx: DispatchContext, stored: Execution, order: BrokerOrder) -> bool:

@@ -47,6 +47,7 @@ from strikeflow.domain.errors import DomainError
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.money import CENT
 from strikeflow.domain.occ import parse_occ
+from strikeflow.domain.position_book import quantity_text
 from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.domain.venue_activity import (
     FILL,
@@ -60,7 +61,13 @@ from strikeflow.domain.venue_activity import (
     VenueRecord,
 )
 from strikeflow.services.closing_ports import EntryReads
-from strikeflow.services.closing_size import CLOSES_KEY, multiplier_of, pnl_of_close, remaining
+from strikeflow.services.closing_size import (
+    CLOSES_KEY,
+    multiplier_of,
+    pnl_of_close,
+    remaining,
+)
+from strikeflow.services.closing_steps import QUANTITY_FEATURE
 from strikeflow.services.messages import ClosingOf
 from strikeflow.services.ports import MarketData, OrderListing, VenueActivities
 
@@ -274,9 +281,10 @@ def _closes(store: EntryReads, activity: VenueActivity, price: Decimal, reason: 
         return VenueRecord(activity, NOT_OURS)
     closed = activity.qty - want
     ids = ", ".join(str(e.closes_execution_id) for _, e in rows)
-    note = f"{activity.kind} {reason}: {_qty(closed)} of {activity.symbol} at {price} (entry {ids})"
+    what = f"{quantity_text(closed)} of {activity.symbol} at {price}"
+    note = f"{activity.kind} {reason}: {what} (entry {ids})"
     if want > 0:
-        note += f"; {_qty(want)} {NOT_OURS}"
+        note += f"; {quantity_text(want)} {NOT_OURS}"
     return VenueRecord(activity, note, tuple(rows))
 
 
@@ -319,7 +327,7 @@ def _close(
         source=RecommendationSource.VENUE,
         features={
             "closes_execution_id": entry.id,
-            "quantity": str(qty),
+            QUANTITY_FEATURE: str(qty),
             **_venue_note(activity, reason),
         },
         reason=f"{reason} ({activity.kind} {activity.id})",
@@ -374,7 +382,8 @@ def _delivered(
     shares = close.filled_qty * multiplier_of(close.instrument_type)
     rid = _record_id(activity, entry_id, "-s")
     at = activity.at
-    reason = f"{_qty(shares)} shares delivered by the exercise of {close.option_symbol} at {strike}"
+    delivered = f"{quantity_text(shares)} shares delivered"
+    reason = f"{delivered} by the exercise of {close.option_symbol} at {strike}"
     link = {"exercise_of": entry_id, **_venue_note(activity, "delivered on exercise")}
     rec = Recommendation(
         id=rid,
@@ -413,7 +422,3 @@ def _delivered(
         updated_at=at,
     )
     return rec, execution
-
-
-def _qty(qty: Decimal) -> str:
-    return f"{qty.normalize():f}"

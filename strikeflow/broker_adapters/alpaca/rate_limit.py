@@ -306,7 +306,8 @@ class Governor:
         if reset is None or (remaining is not None and remaining > 0):
             return NO_RESET_WAIT_S
         until = reset + RESET_SLACK_S
-        self.budget.hold_until(self.name_of(route.budget), until)
+        if remaining is None:  # with "none remaining", _observe has held it already
+            self.budget.hold_until(self.name_of(route.budget), until)
         return max(RESET_SLACK_S, until - self._wall())
 
 
