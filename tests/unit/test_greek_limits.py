@@ -173,4 +173,4 @@ def test_past_the_daily_loss_limit_exits_still_run():
     sized = size_close(ctx, quote_close(ctx, "close-1-1"))
     assert sized.quantity == entry.filled_qty
     assert sized.closes is not None
-    assert entry.position_effect is PositionEffect.OPEN
+    assert sized.position_effect is PositionEffect.CLOSE

@@ -4,7 +4,7 @@ a FakeMarket, the book's marks in a FakeBook, closes "sent" to a recording sende
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -252,8 +252,7 @@ def test_the_exit_is_logged_once_with_the_rule(caplog):
     with caplog.at_level("INFO", logger="strikeflow.services.manage_positions"):
         desk.run()
         desk.later(1)
-        desk.quote("2.10", "2.20")
-        desk.run()
+        desk.run()  # the take profit fires again; its close is in flight: nothing sent, no line
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1
     assert "rule=take_profit" in lines[0]
@@ -261,8 +260,13 @@ def test_the_exit_is_logged_once_with_the_rule(caplog):
 
 
 def test_the_minute_is_new_york_time_aware():
+    """The time exit reads New York's wall time whatever zone the clock gives: 20:45 UTC
+    is 15:45 in New York (past 15:10), 15:45 UTC is 10:45 there (not yet)."""
     desk = Desk()
-    desk.clock.at = NOW.astimezone(NEW_YORK).replace(hour=15, minute=45)
+    day = NOW.astimezone(NEW_YORK).date()
+    desk.clock.at = datetime(day.year, day.month, day.day, 15, 45, tzinfo=UTC)
+    assert desk.run().exits == ()
+    desk.clock.at = datetime(day.year, day.month, day.day, 20, 45, tzinfo=UTC)
     assert [e.rule for e in desk.run().exits] == ["time_of_day"]
 
 

@@ -230,7 +230,10 @@ def test_a_0dte_entry_is_canceled_at_the_day_trade_cutoff_however_young():
 def test_no_cutoff_means_only_the_age_counts():
     row = option_execution(expiration_date=TODAY, created_at=at_new_york(15, 30))
     assert stale_cause(row, at_new_york(15, 31), MAX_REST_S, None) is None
-    assert stale_cause(row, at_new_york(15, 31), MAX_REST_S, time(15, 10)) is not None
+    assert (
+        stale_cause(row, at_new_york(15, 31), MAX_REST_S, time(15, 10))
+        == "at the 15:10 ET day-trade cut-off (0DTE) after resting 1 min 00 s"
+    )
     assert stale_cause(row, at_new_york(15, 35), MAX_REST_S, None) == "after resting 5 min 00 s"
 
 
