@@ -2,7 +2,9 @@
 
 Run: .venv/bin/python benchmarks/bench_pipeline.py [recommendations] [processes]
 [--layout split|one] [--runs N] (5 by default: every run's ratios, then the median run's
-figures)
+figures) [--signed] (every process signs and verifies its messages, with a throwaway key
+and certificate made for the run: strikeflow.workers.signing; the bare chain too, as it
+runs on the same Celery settings)
 
 A fleet (strikeflow.devfleet) on a redis-server of its own on this machine (db 12-14 of
 the shared Redis with STRIKEFLOW_BENCH_REDIS=shared), with
@@ -69,6 +71,7 @@ from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.serve import EmulatorOptions
 from strikeflow.tasks.chains import chain_for
+from strikeflow.workers import signing
 
 BENCHMARKS = Path(__file__).resolve().parent
 ADMIN_URL = os.environ.get(
@@ -394,18 +397,23 @@ def pipeline_runs(
     outcomes: dict[str, int] | None = None,
     layout: str = "split",
     runs: int = 1,
+    signed: bool = False,
 ) -> list[dict[str, float]]:
     """Every figure of the benchmark, ``runs`` times over on one fleet (each run warmed up
     and interleaved alike), for ``recommendations`` loaded chains of each kind: the
     machine's mood changes within minutes, so one run says little on its own.
-    ``outcomes`` (when given) is filled with how the loaded chains ended, over every run."""
+    ``outcomes`` (when given) is filled with how the loaded chains ended, over every run.
+    ``signed``: the fleet signs its messages (``signed_env``)."""
     batches = [BATCH] * (recommendations // BATCH) + [recommendations % BATCH]
     batches = [b for b in batches if b]
     with kept_on_failure(Path(tempfile.mkdtemp(prefix="strikeflow-bench-"))) as log_dir:
         emulator = SubprocessEmulator.from_options(EMULATOR, free_port(), log_dir / "emulator.log")
         with own_redis(log_dir) as (dbs, redis_group), fresh_database() as url:
             dbs.flush()
-            config = FleetConfig(url, emulator.url, dbs, log_dir, api_key=KEY, secret_key=SECRET)
+            env = signed_env(log_dir / "pki") if signed else {}
+            config = FleetConfig(
+                url, emulator.url, dbs, log_dir, api_key=KEY, secret_key=SECRET, env=env
+            )
             try:
                 emulator.start()
                 with Fleet(config) as fleet:
@@ -418,6 +426,16 @@ def pipeline_runs(
                 emulator.stop()
                 dbs.flush()
     return figures
+
+
+def signed_env(directory: Path) -> dict[str, str]:
+    """A throwaway key and self-signed certificate, trusted by a store of its own, as the
+    fleet's STRIKEFLOW_SIGNING_* settings (in the run's directory, removed with it)."""
+    key, cert = signing.self_signed(directory, "bench-fleet")
+    store = directory / "store"
+    store.mkdir()
+    (store / cert.name).write_bytes(cert.read_bytes())
+    return dict(signing.signing_env(key, cert, store))
 
 
 @contextmanager
@@ -543,6 +561,11 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("processes", nargs="?", type=int, default=PROCESSES)
     parser.add_argument("--layout", choices=LAYOUTS, default="split")
     parser.add_argument(
+        "--signed",
+        action="store_true",
+        help="sign every message (a throwaway key and certificate made for the run)",
+    )
+    parser.add_argument(
         "--runs",
         type=int,
         default=RUNS,
@@ -581,7 +604,12 @@ def main() -> None:
     started = time.monotonic()
     ended: dict[str, int] = {}
     runs = pipeline_runs(
-        count, processes=processes, outcomes=ended, layout=args.layout, runs=args.runs
+        count,
+        processes=processes,
+        outcomes=ended,
+        layout=args.layout,
+        runs=args.runs,
+        signed=args.signed,
     )
     f = median_run(runs)
     if len(runs) > 1:
@@ -592,7 +620,8 @@ def main() -> None:
     print(f"dispatch pipeline vs a bare 6-step chain ({count} recommendations, loaded in")
     print(
         f"batches of {BATCH}; {processes} worker processes each"
-        f" ({layout_described(processes, args.layout)}); local Redis, PostgreSQL, emulator)"
+        f" ({layout_described(processes, args.layout)}); local Redis, PostgreSQL, emulator"
+        + ("; every message signed, both sides)" if args.signed else ")")
     )
     executed = sum(run["executed"] for run in runs)
     sent = sum(run["recommendations"] for run in runs)

@@ -128,7 +128,11 @@ def build_runtime(
         broker=broker,
         store=store,
         kill_switch=kill_switch,
-        policy=DispatchPolicy.from_settings(settings, allow_short=rules.stock.allow_short),
+        policy=DispatchPolicy.from_settings(
+            settings,
+            allow_short=rules.stock.allow_short,
+            adjusted_contracts=rules.options.adjusted_contracts,
+        ),
         now=now,
     )
     scan = ScanContext(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from strikeflow.domain.watchlist import DEFAULT_WATCHLIST
@@ -302,16 +302,29 @@ class Settings(BaseSettings):
         ),
         json_schema_extra=read_by("workers: orders (submit_order)", RUNTIME_CLI),
     )
-    order_retries: int = Field(
-        default=6,
-        ge=0,
-        le=10,
+    retry_deadline_s: float = Field(
+        default=60.0,
+        ge=2,
+        le=120,
         description=(
-            "submit_order's retries on an unreachable venue or database (backoff 1, 2, 4,"
-            " 8, 16, 30 s, jittered), always with the same client_order_id, before"
-            " STRIKEFLOW_ON_BROKER_FAILURE applies."
+            "How long a step keeps retrying an unreachable database, venue or broker,"
+            " counted from its first failure: waits of 1, 2, 4, 8, then 10 s (each at least"
+            " half that), the last try at the deadline; then the step ends failed and the"
+            " failure is recorded (submit_order: STRIKEFLOW_ON_BROKER_FAILURE applies). The"
+            " default rides out an outage of 30 s with 30 s to spare; shorter ones do not."
+            " At most 120 s, far below the broker's 600 s visibility timeout."
         ),
-        json_schema_extra=read_by("workers: orders (submit_order)", "demo"),
+        json_schema_extra=read_by(ALL_QUEUES),
+    )
+    retry_floor_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=2,
+        description=(
+            "The shortest wait between two tries of a step (see STRIKEFLOW_RETRY_DEADLINE_S):"
+            " a burst of failures never retries at once."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES),
     )
 
     # Pre-trade risk limits (size_position); each breach is a rejection with its reason.
@@ -454,6 +467,33 @@ class Settings(BaseSettings):
         json_schema_extra=read_by("workers: dispatch (size_close)"),
     )
 
+    # Message signing (workers/signing.py): all three or none.
+    signing_key: Path | None = Field(
+        default=None,
+        description=(
+            "This process's RSA private key (PEM, unencrypted, readable by its user only):"
+            " with STRIKEFLOW_SIGNING_CERT and STRIKEFLOW_SIGNING_CERT_STORE, every task and"
+            " control message is signed, and only signed ones are run. Unset: no signing."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, "beat", "flower", "cli: signal, close, recover"),
+    )
+    signing_cert: Path | None = Field(
+        default=None,
+        description=(
+            "The X.509 certificate (PEM) of STRIKEFLOW_SIGNING_KEY; it must be in"
+            " STRIKEFLOW_SIGNING_CERT_STORE."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, "beat", "flower", "cli: signal, close, recover"),
+    )
+    signing_cert_store: Path | None = Field(
+        default=None,
+        description=(
+            "A directory of the certificates (PEM, one a file, nothing else in it) whose"
+            " messages this process runs: every sender's, this one's included."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, "beat", "flower", "cli: signal, close, recover"),
+    )
+
     @field_validator("alpaca_base_url", "alpaca_data_url")
     @classmethod
     def _no_trading_host_for_data(cls, value: str | None) -> str | None:
@@ -498,6 +538,22 @@ class Settings(BaseSettings):
     def _blank_rules_file_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("signing_key", "signing_cert", "signing_cert_store", mode="before")
+    @classmethod
+    def _blank_signing_path_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _signing_all_or_none(self) -> Settings:
+        """The three signing settings together or none, each path there (the files
+        themselves are read when the Celery configuration is built)."""
+        problem = signing_settings_problem(
+            self.signing_key, self.signing_cert, self.signing_cert_store
+        )
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -505,3 +561,30 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 def is_redis_url(url: str) -> bool:
     """A Redis the fleet shares (not memory://, which lives in one process)."""
     return url.startswith(REDIS_SCHEMES)
+
+
+def signing_settings_problem(key: object, cert: object, store: object) -> str | None:
+    """What is wrong with the three message-signing settings without opening a file (all
+    or none; the key and the certificate files, the store a directory), or None."""
+    values = {
+        "STRIKEFLOW_SIGNING_KEY": key,
+        "STRIKEFLOW_SIGNING_CERT": cert,
+        "STRIKEFLOW_SIGNING_CERT_STORE": store,
+    }
+    given = {name: str(value) for name, value in values.items() if value not in (None, "")}
+    if not given:
+        return None
+    if len(given) < len(values):
+        missing = " and ".join(name for name in values if name not in given)
+        return (
+            f"{missing} not set: message signing needs STRIKEFLOW_SIGNING_KEY,"
+            " STRIKEFLOW_SIGNING_CERT and STRIKEFLOW_SIGNING_CERT_STORE together (or none of"
+            " them)"
+        )
+    for name in ("STRIKEFLOW_SIGNING_KEY", "STRIKEFLOW_SIGNING_CERT"):
+        if not Path(given[name]).is_file():
+            return f"{name}={given[name]!r}: no such file"
+    store_dir = given["STRIKEFLOW_SIGNING_CERT_STORE"]
+    if not Path(store_dir).is_dir():
+        return f"STRIKEFLOW_SIGNING_CERT_STORE={store_dir!r}: not a directory of certificates"
+    return None

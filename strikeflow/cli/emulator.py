@@ -48,6 +48,20 @@ def add_emulator_command(commands: argparse._SubParsersAction) -> None:
         default=0.1,
         help="share of fills that take only part of an order, 0 to 1 (default 0.1, seeded)",
     )
+    emu.add_argument(
+        "--inside-fill-rate",
+        type=rate,
+        default=0.2,
+        help="chance a second that an option limit resting inside the spread fills once it"
+        " reaches the far side, 0 to 1 (default 0.2, seeded; 0: only when the quote crosses)",
+    )
+    emu.add_argument(
+        "--inside-fill-exponent",
+        type=exponent,
+        default=2.0,
+        help="how steeply that chance falls toward the near side: rate x fraction^exponent"
+        " (default 2: a limit at the mid fills in about 20 s on average)",
+    )
     emu.add_argument("--cash", type=float, default=100_000, help="starting cash (default 100000)")
     emu.add_argument(
         "--options-level", type=int, default=2, help="options_approved_level (default 2)"
@@ -111,6 +125,17 @@ def rate(text: str) -> float:
     return value
 
 
+def exponent(text: str) -> float:
+    """The inside-spread fill model's exponent: a number above 0, at most 10."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 10:
+        raise argparse.ArgumentTypeError(f"a number above 0 and at most 10, got {text!r}")
+    return value
+
+
 def calls(text: str) -> int:
     """A number of calls: a whole number, 0 or more."""
     try:
@@ -150,6 +175,8 @@ def run_emulator(args: argparse.Namespace) -> int:
             secret_key=args.secret_key,
             fill_delay_s=args.fill_delay,
             partial_fill_rate=args.partial_fill_rate,
+            inside_fill_rate=args.inside_fill_rate,
+            inside_fill_exponent=args.inside_fill_exponent,
             cash=args.cash,
             options_approved_level=args.options_level,
             plan=args.plan,

@@ -72,7 +72,8 @@ def run_positions(args: argparse.Namespace) -> int:
     positions = by_symbol(open_lots(entries, closes, as_of))
     whole = by_symbol(open_lots(entries, closes))  # compared whole: expired or not
     held, note = _venue_positions(strict=args.check)
-    marks = venue_marks(held) if held is not None else {}
+    multipliers = {position.symbol: position.multiplier for position in whole}
+    marks = venue_marks(held, multipliers) if held is not None else {}
     found = compare(whole, held) if args.check and held is not None else None
     if args.json:
         print_json(_as_json(positions, marks, as_of, note, found) | {OPTIONS_VIEW: options})

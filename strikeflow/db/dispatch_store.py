@@ -19,6 +19,7 @@ from strikeflow.domain.final_word import FinalWord
 from strikeflow.domain.money import CENT
 from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.domain.risk import OpenExposure, open_exposure
+from strikeflow.services.ports import OrderGuard
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,9 +77,11 @@ class SqlDispatchStore:
         return self.executions.by_client_order_id(client_order_id)
 
     @_reachable
-    def order_guard(
-        self, recommendation_id: str, client_order_id: str
-    ) -> tuple[RecommendationStatus | None, Execution | None]:
+    def record_decision(self, recommendation_id: str, decision: Mapping[str, str]) -> bool:
+        return self.executions.record_decision(recommendation_id, decision)
+
+    @_reachable
+    def order_guard(self, recommendation_id: str, client_order_id: str) -> OrderGuard:
         return self.executions.with_recommendation_status(recommendation_id, client_order_id)
 
     @_reachable
@@ -95,12 +98,14 @@ class SqlDispatchStore:
         filled_at: datetime | None = None,
         broker_order_id: str | None = None,
     ) -> Execution:
-        """The venue's report; an option row's premium_paid becomes its fill price."""
+        """The venue's report, unless it is behind the stored row (then the stored row,
+        unchanged); an option row's premium_paid becomes its fill price, as stored."""
         stored = self.executions.record_fill(
             client_order_id, status, filled_qty, filled_avg_price, filled_at, broker_order_id
         )
-        if stored.option_symbol and filled_avg_price is not None and filled_qty:
-            premium = filled_avg_price.quantize(CENT, ROUND_HALF_EVEN)
+        price = stored.filled_avg_price
+        if stored.option_symbol and price is not None and stored.filled_qty:
+            premium = price.quantize(CENT, ROUND_HALF_EVEN)
             if premium != stored.premium_paid:
                 self.executions.set_premium_paid(client_order_id, premium)
                 stored = self.executions.by_client_order_id(client_order_id) or stored

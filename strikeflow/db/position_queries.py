@@ -46,6 +46,7 @@ _ENTRY_COLUMNS = (
     _E.expiration_date,
     _E.strategy_type,
     _E.filled_at,
+    _E.multiplier,
 )
 _ENTRIES = (
     select(*_ENTRY_COLUMNS)
@@ -181,6 +182,7 @@ def _entry(row: Any) -> BookEntry:
         expiration=row.expiration_date,
         strategy=row.strategy_type,
         filled_at=row.filled_at,
+        contract_multiplier=row.multiplier,
     )
 
 

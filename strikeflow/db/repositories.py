@@ -22,7 +22,7 @@ from sqlalchemy import (
     Engine,
     Row,
     bindparam,
-    exists,
+    case,
     func,
     literal,
     or_,
@@ -39,17 +39,21 @@ from strikeflow.domain.enums import ExecutionStatus, PositionEffect, Recommendat
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.expiry import trading_date
 from strikeflow.domain.final_word import CANCEL_KEY, FinalWord, settled
+from strikeflow.domain.lifecycle import execution_predecessors, recommendation_predecessors
 from strikeflow.domain.orders import OPEN_STATUSES
 from strikeflow.domain.records import MAX_TEXT, Execution, Recommendation, utcnow
 from strikeflow.domain.risk import HOLDING_STATUSES, HeldEntry
+from strikeflow.services.ports import OrderGuard
 
 _EXECUTION_FIELDS = tuple(f.name for f in fields(Execution))
 _RECOMMENDATION_FIELDS = tuple(f.name for f in fields(Recommendation))
-_TERMINAL = sorted(s.value for s in RecommendationStatus if s.terminal)
 _ACTIVE = sorted(s.value for s in RecommendationStatus if not s.terminal)
 _UNFINISHED = sorted(s.value for s in OPEN_STATUSES)
 _HOLDING = sorted(s.value for s in HOLDING_STATUSES)
-_HELD_ENTRY_COLUMNS = tuple(f.name for f in fields(HeldEntry) if f.name != "explain_json")
+# HeldEntry's columns; ``closed_qty`` is computed from the closes (``_risk_reads_query``).
+_HELD_ENTRY_COLUMNS = tuple(
+    f.name for f in fields(HeldEntry) if f.name not in ("explain_json", "closed_qty")
+)
 # Its enum columns, from its own annotations: the text the database returns becomes these.
 _HELD_ENTRY_ENUMS = {
     name: kind
@@ -90,12 +94,26 @@ def _one_row():
     return select(literal(1).label("one")).subquery("one")
 
 
-# One row always: the status as a scalar subquery, the execution left-joined to one row.
+# Revision 0011's column, ``recommendations.sized_order``: the order a sizing step
+# decided (``services.dispatch_steps.decision_of``), as submit_order compares it.
+_DECISIONS = recommendations
+_DECISION_UPDATE = (
+    update(_DECISIONS)
+    .where(_DECISIONS.c.id == bindparam("rec_id"), _DECISIONS.c.status.in_(_ACTIVE))
+    .values(sized_order=bindparam("decision"), updated_at=bindparam("now"))
+)
+
+# One row always: the status and the decision as scalar subqueries, the execution
+# left-joined to one row.
 _STATUS_AND_EXECUTION = select(
     select(recommendations.c.status)
     .where(recommendations.c.id == bindparam("rec_id"))
     .scalar_subquery()
     .label("recommendation_status"),
+    select(_DECISIONS.c.sized_order)
+    .where(_DECISIONS.c.id == bindparam("rec_id"))
+    .scalar_subquery()
+    .label("sized_order"),
     *dispatch_executions.c,
 ).select_from(
     _one_row().outerjoin(
@@ -160,7 +178,9 @@ class RecommendationRepository(Repository):
         now: datetime | None = None,
         explain: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Move to ``status`` unless already terminal; True if this call changed the row.
+        """Move to ``status`` if it is not behind the stored one (``domain.lifecycle``:
+        never out of a terminal state, never back to pending); True if this call changed
+        the row.
 
         A terminal state is final: a second errback, or a late duplicate of a chain step,
         cannot overwrite what already happened. ``explain`` (JSON) is why, in full: the
@@ -344,15 +364,28 @@ class ExecutionRepository(Repository):
 
     def with_recommendation_status(
         self, recommendation_id: str, client_order_id: str
-    ) -> tuple[RecommendationStatus | None, Execution | None]:
-        """The recommendation's status and the execution under ``client_order_id``, each
-        None when absent, in one round trip."""
+    ) -> OrderGuard:
+        """The recommendation's status, its sized order and the execution under
+        ``client_order_id``, each None when absent, in one round trip."""
         params = {"rec_id": recommendation_id, "client_order_id": client_order_id}
         with self._reads.connect() as conn:
             row = conn.execute(_STATUS_AND_EXECUTION, params).one()
         status = row.recommendation_status
         execution = None if row.id is None else _execution(row)
-        return (None if status is None else RecommendationStatus(status)), execution
+        decision = row.sized_order
+        return OrderGuard(
+            None if status is None else RecommendationStatus(status),
+            None if decision is None else {str(k): str(v) for k, v in decision.items()},
+            execution,
+        )
+
+    def record_decision(self, recommendation_id: str, decision: Mapping[str, str]) -> bool:
+        """Keep the order a sizing step decided on its recommendation, replacing any
+        (a chain re-driven sizes again), while it is pending or dispatched; True if kept.
+        A commit that waits for the WAL: submit_order reads it next, on another worker."""
+        params = {"rec_id": recommendation_id, "decision": dict(decision), "now": utcnow()}
+        with self._transaction() as conn:
+            return conn.execute(_DECISION_UPDATE, params).rowcount == 1
 
     def record_fill(
         self,
@@ -363,7 +396,17 @@ class ExecutionRepository(Repository):
         filled_at: datetime | None = None,
         broker_order_id: str | None = None,
     ) -> Execution:
-        """Record what the venue reports for an order; repeating a report changes nothing."""
+        """Record what the venue reports for an order, if it is not behind what is stored;
+        the row as stored after the call.
+
+        A compare-and-set in one UPDATE (``domain.lifecycle``): its WHERE admits only a row
+        whose stored status may become ``status`` and, with ``filled_qty`` given, whose
+        stored fills are not more. A stale report (a worker that held the venue's
+        ``accepted`` while another stored ``filled``) matches no row and the stored row is
+        returned unchanged: callers compare it with what they reported to tell. Both
+        PostgreSQL (the WHERE is checked again on the row version it waited for) and
+        SQLite (one writer at a time) keep the most advanced state under concurrency.
+        Repeating a report changes nothing."""
         status = ExecutionStatus(status)
         changes: dict[str, Any] = {"status": status.value, "updated_at": utcnow()}
         for name, value in (("filled_qty", filled_qty), ("filled_avg_price", filled_avg_price)):
@@ -377,16 +420,20 @@ class ExecutionRepository(Repository):
             changes["broker_order_id"] = broker_order_id
         if filled_qty is not None and filled_avg_price is not None:
             changes["notional"] = filled_qty * filled_avg_price
+        c = dispatch_executions.c
+        forward = [c.status.in_(sorted(s.value for s in execution_predecessors(status)))]
+        if filled_qty is not None:
+            forward.append(func.coalesce(c.filled_qty, 0) <= filled_qty)
         statement = (
             update(dispatch_executions)
-            .where(dispatch_executions.c.client_order_id == client_order_id)
+            .where(c.client_order_id == client_order_id, *forward)
             .values(**changes)
             .returning(dispatch_executions)
         )
         with self._transaction() as conn:
             row = conn.execute(statement).one_or_none()
-        if row is None:
-            raise InvalidRecord("client_order_id", f"no execution {client_order_id!r}")
+            if row is None:  # behind what is stored, or no such row
+                return _stored(conn, client_order_id)
         return _execution(row)
 
     def note_cancel(self, client_order_id: str, cause: str, at: datetime) -> bool:
@@ -530,34 +577,46 @@ def _open_entries_query(limit: int):
     )
 
 
+def _held_quantity(c):
+    """What a row holds, in SQL (``domain.position_book.held_quantity``): its fills, a
+    ``filled`` row without any its quantity, else 0."""
+    filled = ExecutionStatus.FILLED.value
+    return case((c.filled_qty > 0, c.filled_qty), (c.status == filled, c.quantity), else_=0)
+
+
 @lru_cache(maxsize=16)
 def _risk_reads_query(limit: int):
     """One row per held entry (or one of NULLs when none is), each with the day's
-    realized P&L: the entries left-joined to a constant row."""
+    realized P&L: the entries left-joined to a constant row.
+
+    Each entry carries ``closed_qty``, what its linked closes filled: an entry whose
+    closes filled all it holds is left out; a partly closed one counts for the rest
+    (``domain.risk.still_held``). An order that holds nothing yet (open, unfilled) is
+    kept: it may still fill."""
     c = dispatch_executions.c
     closing = dispatch_executions.alias("closing")
-    # Closed: a closing execution filled, by status or by a fill of the whole holding.
-    closed = exists().where(
-        closing.c.closes_execution_id == c.id,
-        or_(
-            closing.c.status == ExecutionStatus.FILLED.value,
-            closing.c.filled_qty >= func.coalesce(c.filled_qty, c.quantity),
-        ),
+    closed_qty = (
+        select(func.coalesce(func.sum(_held_quantity(closing.c)), 0))
+        .where(closing.c.closes_execution_id == c.id)
+        .scalar_subquery()
     )
-    held = _open_entries_query(limit).where(~closed).subquery("held")
+    holding = _held_quantity(c)
+    entries = _open_entries_query(limit).add_columns(closed_qty.label("closed_qty"))
+    held = entries.where(or_(holding == 0, closed_qty < holding)).subquery("held")
     realized = _REALIZED_ON.scalar_subquery().label("realized_pnl_of_day")
     return select(realized, *held.c).select_from(_one_row().outerjoin(held, true()))
 
 
 @cache
-def _status_update(with_explain: bool):
-    """UPDATE of a recommendation's state unless terminal, parameters ``rec_id`` and
-    ``new_<column>`` (with ``new_status_explain`` when ``with_explain``)."""
+def _status_update(with_explain: bool, allowed: tuple[str, ...] = tuple(_ACTIVE)):
+    """UPDATE of a recommendation's state when it is one of ``allowed`` (the states the
+    new one may follow, ``domain.lifecycle``: never a terminal one), parameters ``rec_id``
+    and ``new_<column>`` (with ``new_status_explain`` when ``with_explain``)."""
     c = recommendations.c
     names = ["status", "status_reason", "updated_at"] + (["status_explain"] if with_explain else [])
     return (
         update(recommendations)
-        .where(c.id == bindparam("rec_id"), c.status.not_in(_TERMINAL))
+        .where(c.id == bindparam("rec_id"), c.status.in_(allowed))
         .values({name: bindparam(f"new_{name}", type_=c[name].type) for name in names})
     )
 
@@ -619,7 +678,8 @@ def set_status_in(
     values = _status_values(rec_id, status, reason, now)
     if explain is not None:
         values["new_status_explain"] = dict(explain)
-    statement = _status_update(explain is not None)
+    allowed = tuple(sorted(s.value for s in recommendation_predecessors(status)))
+    statement = _status_update(explain is not None, allowed)
     return conn.execute(statement, values).rowcount == 1
 
 
@@ -661,7 +721,12 @@ def _entry(row: Row) -> HeldEntry:
     for name, kind in _HELD_ENTRY_ENUMS.items():
         held[name] = kind(held[name])
     cost = values["order_cost"]
-    return HeldEntry(**held, explain_json={} if cost is None else {"order_cost": cost})
+    closed = values["closed_qty"]
+    return HeldEntry(
+        **held,
+        explain_json={} if cost is None else {"order_cost": cost},
+        closed_qty=Decimal(str(closed)) if closed else Decimal(0),
+    )
 
 
 def _as_invalid_record(error: IntegrityError) -> InvalidRecord:

@@ -62,6 +62,7 @@ recommendations = Table(
     Column("updated_at", TIMESTAMP, nullable=False),
     Column("status_explain", JSON_DOCUMENT),  # revision 0003: why it ended so, in full
     Column("selection", JSON_DOCUMENT),  # revision 0004: select_contract's report
+    Column("sized_order", JSON_DOCUMENT),  # revision 0011: the order its sizing step decided
     CheckConstraint("action IN ('BUY', 'SELL')", name="action"),
     CheckConstraint("instrument_type IN ('STOCK', 'CALL', 'PUT')", name="instrument_type"),
     CheckConstraint(
@@ -127,6 +128,8 @@ dispatch_executions = Table(
     Column("strategy_type", Text),
     # revision 0008: the highest mark seen since entry (manage_positions' trailing stop)
     Column("high_water_mark", MONEY),
+    # revision 0010: shares one contract delivers, NULL for a standard one (100) or a share
+    Column("multiplier", Integer),
     CheckConstraint("action IN ('BUY', 'SELL')", name="action"),
     CheckConstraint("broker IN ('alpaca', 'simulated')", name="broker"),
     CheckConstraint("execution_mode IN ('PAPER', 'LIVE', 'SIMULATED')", name="execution_mode"),

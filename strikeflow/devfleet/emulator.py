@@ -77,6 +77,8 @@ def emulator_args(options: EmulatorOptions) -> list[str]:
         f"--secret-key={options.secret_key}", f"--fill-delay={options.fill_delay_s}",
         f"--cash={options.cash}", f"--options-level={options.options_approved_level}",
         f"--partial-fill-rate={options.partial_fill_rate}", f"--plan={options.plan}",
+        f"--inside-fill-rate={options.inside_fill_rate}",
+        f"--inside-fill-exponent={options.inside_fill_exponent}",
         f"--rate-limit-trading={options.rate_limits.trading_limit}",
         f"--rate-limit-data={options.rate_limits.data_limit}",
         f"--rate-limit-window={options.rate_limits.window_s}",

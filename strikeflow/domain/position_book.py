@@ -22,7 +22,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from strikeflow.domain.enums import Action, InstrumentType
-from strikeflow.domain.sizing import OPTION_MULTIPLIER
+from strikeflow.domain.sizing import shares_per_unit
 
 ZERO = Decimal(0)
 
@@ -52,10 +52,11 @@ class BookEntry:
     expiration: date | None = None
     strategy: str | None = None
     filled_at: datetime | None = None
+    contract_multiplier: int | None = None  # an adjusted contract's; None: standard
 
     @property
     def multiplier(self) -> int:
-        return 1 if self.instrument is InstrumentType.STOCK else OPTION_MULTIPLIER
+        return shares_per_unit(self.instrument, self.contract_multiplier)
 
     @property
     def sign(self) -> int:
@@ -101,7 +102,8 @@ class SymbolPosition:
 
     @property
     def multiplier(self) -> int:
-        return 1 if self.instrument is InstrumentType.STOCK else OPTION_MULTIPLIER
+        """One symbol is one contract: its lots share the multiplier."""
+        return self.lots[0].entry.multiplier if self.lots else shares_per_unit(self.instrument)
 
     @property
     def avg_price(self) -> Decimal | None:

@@ -26,6 +26,7 @@ from strikeflow.domain.enums import (
     StrategyType,
 )
 from strikeflow.domain.errors import InvalidRecord
+from strikeflow.domain.sizing import MAX_MULTIPLIER
 
 # Column widths shared with the schema: text longer than these is refused, not truncated.
 MAX_ID = 64
@@ -124,6 +125,9 @@ class Execution:
     implied_volatility: Decimal | None = None
     option_symbol: str | None = None
     strategy_type: StrategyType | None = None
+    # Shares one contract delivers when it is not the standard 100 (an adjusted contract);
+    # None: standard, or a share.
+    multiplier: int | None = None
     created_at: datetime = field(default_factory=utcnow)
     submitted_at: datetime | None = None
     filled_at: datetime | None = None
@@ -167,6 +171,13 @@ class Execution:
                     "quantity", f"must equal contracts ({self.contracts}), got {self.quantity}"
                 )
         _amount("quantity", self.quantity, minimum=Decimal(0), exclusive=True, required=True)
+        if self.multiplier is not None and (
+            isinstance(self.multiplier, bool)
+            or not isinstance(self.multiplier, int)
+            or not 0 < self.multiplier <= MAX_MULTIPLIER
+        ):
+            got = shown(self.multiplier)
+            raise InvalidRecord("multiplier", f"must be 1-{MAX_MULTIPLIER} shares, got {got}")
 
     def _check_option_fields(self) -> None:
         kind = self.instrument_type.value

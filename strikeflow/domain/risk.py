@@ -25,7 +25,7 @@ from strikeflow.domain.errors import InvalidPolicy
 from strikeflow.domain.expiry import NEW_YORK, require_aware, trading_date
 from strikeflow.domain.models import Greeks
 from strikeflow.domain.records import Execution
-from strikeflow.domain.sizing import CENT, OPTION_MULTIPLIER
+from strikeflow.domain.sizing import CENT, shares_per_unit
 
 # Five minutes before the venue's earliest same-day cut-off (venue_rules, 15:15 ET).
 DEFAULT_DAY_TRADE_CUTOFF = time(15, 10)
@@ -66,6 +66,10 @@ class HeldEntry:
     action: Action = Action.BUY
     delta: Decimal | None = None
     vega: Decimal | None = None
+    # Shares one contract delivers (None: the standard 100; see ``sizing.shares_per_unit``).
+    multiplier: int | None = None
+    # What the closes linked to it have filled: a partial close leaves the rest held.
+    closed_qty: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,28 +258,41 @@ def _figure(amount: Decimal) -> str:
 
 
 def order_greeks(
-    greeks: Greeks | None, contracts: Decimal | int, action: Action = Action.BUY
+    greeks: Greeks | None,
+    contracts: Decimal | int,
+    action: Action = Action.BUY,
+    multiplier: int | None = None,
 ) -> tuple[Decimal, Decimal]:
-    """What an option order adds to the net delta and vega: Greek x contracts x 100 (a
-    SELL negative); (0, 0) without Greeks."""
+    """What an option order adds to the net delta and vega: Greek x contracts x the
+    contract's multiplier (a SELL negative); (0, 0) without Greeks."""
     if greeks is None:
         return Decimal(0), Decimal(0)
-    units = Decimal(contracts) * OPTION_MULTIPLIER * (-1 if action is Action.SELL else 1)
+    shares = shares_per_unit(InstrumentType.CALL, multiplier)
+    units = Decimal(contracts) * shares * (-1 if action is Action.SELL else 1)
     return Decimal(str(greeks.delta)) * units, Decimal(str(greeks.vega)) * units
 
 
+def still_held(entry: Execution | HeldEntry) -> Decimal:
+    """What an entry holds now: its fills (a ``filled`` row without one, its quantity)
+    less what its linked closes filled (``HeldEntry.closed_qty``; an ``Execution`` is
+    read whole), never below zero."""
+    held = entry.filled_qty if entry.filled_qty else Decimal(0)
+    if not held and entry.status is ExecutionStatus.FILLED:
+        held = getattr(entry, "quantity", None) or Decimal(0)
+    closed = entry.closed_qty if isinstance(entry, HeldEntry) else Decimal(0)
+    return max(held - closed, Decimal(0))
+
+
 def net_greeks(entries: Iterable[Execution | HeldEntry]) -> tuple[Decimal, Decimal]:
-    """The net delta and vega of option entries: each Greek x what the entry holds x 100
-    (a SELL entry negative). An entry without a Greek adds nothing to it."""
+    """The net delta and vega of option entries: each Greek x what the entry still
+    holds x its multiplier (a SELL entry negative). An entry without a Greek adds
+    nothing to it."""
     delta = vega = Decimal(0)
     for e in entries:
         if e.instrument_type is InstrumentType.STOCK:
             continue
-        held = e.filled_qty if e.filled_qty else Decimal(0)
-        if not held and e.status is ExecutionStatus.FILLED:
-            held = getattr(e, "quantity", None) or Decimal(0)
         sign = -1 if e.action is Action.SELL else 1
-        units = held * OPTION_MULTIPLIER * sign
+        units = still_held(e) * shares_per_unit(e.instrument_type, e.multiplier) * sign
         delta += (e.delta or Decimal(0)) * units
         vega += (e.vega or Decimal(0)) * units
     return delta, vega
@@ -291,12 +308,13 @@ def _dollars(amount: Decimal) -> str:
 def execution_cost(execution: Execution | HeldEntry) -> Decimal:
     """Dollars committed by an entry: the fill when there is one, else the order estimate.
 
-    Options count ×100 (prices are per share). The estimate is the explain_json's
+    Options count x their multiplier (prices are per share), and only what is still
+    held: a partial close frees its part. The estimate is the explain_json's
     ``order_cost`` that the dispatcher writes; absent, an unfilled order counts as 0.
     """
-    multiplier = 1 if execution.instrument_type is InstrumentType.STOCK else OPTION_MULTIPLIER
+    multiplier = shares_per_unit(execution.instrument_type, execution.multiplier)
     if execution.filled_qty and execution.filled_avg_price is not None:
-        return execution.filled_qty * execution.filled_avg_price * multiplier
+        return still_held(execution) * execution.filled_avg_price * multiplier
     estimate = execution.explain_json.get("order_cost")
     return Decimal(str(estimate)) if estimate is not None else Decimal(0)
 

@@ -123,7 +123,9 @@ class SelectionPolicy:
     ``standard_only`` turns down adjusted contracts (a multiplier other than 100, or a
     root that is not the underlying's, as after a split or a merger): they deliver a
     basket, not 100 shares, so neither the strike target nor the premium means what it
-    does for a standard contract. A deployment that wants them sets it False.
+    does for a standard contract. A deployment that wants them sets it False (the rules
+    file's ``options.adjusted_contracts``); the entry row then keeps the contract's
+    multiplier, which its close's P&L, the book and the Greek limits use.
     """
 
     right: Right

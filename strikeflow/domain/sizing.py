@@ -16,6 +16,18 @@ from strikeflow.domain.errors import InvalidPolicy, SizingError
 from strikeflow.domain.money import CENT
 
 OPTION_MULTIPLIER = 100
+MAX_MULTIPLIER = 100_000  # an adjusted contract delivers a few hundred shares at most
+
+
+def shares_per_unit(instrument: InstrumentType, multiplier: int | None = None) -> int:
+    """Shares one unit of a position stands for: a share is 1; an option contract its
+    own multiplier (an adjusted contract's deliverable, as the venue lists it), or the
+    standard 100 where none was kept."""
+    if instrument is InstrumentType.STOCK:
+        return 1
+    return OPTION_MULTIPLIER if multiplier is None else multiplier
+
+
 MAX_AMOUNT = Decimal("1e12")  # beyond any account: a larger figure is a units bug
 MIN_PRICE = Decimal("0.0001")  # the smallest tick any US venue quotes
 

@@ -12,12 +12,11 @@ from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from strikeflow.domain.enums import InstrumentType
 from strikeflow.domain.exit_position import realized_pnl
 from strikeflow.domain.orders import OPEN_STATUSES
 from strikeflow.domain.position_book import held_quantity
 from strikeflow.domain.records import Execution
-from strikeflow.domain.sizing import OPTION_MULTIPLIER
+from strikeflow.domain.sizing import shares_per_unit
 from strikeflow.services.messages import ClosingOf
 
 FOUR_PLACES = Decimal("0.0001")
@@ -40,9 +39,10 @@ def in_flight(closes: Iterable[Execution]) -> list[Execution]:
     return [c for c in closes if c.status in OPEN_STATUSES]
 
 
-def multiplier_of(instrument: InstrumentType) -> int:
-    """Shares a unit stands for: 100 a standard option contract, 1 a share."""
-    return 1 if instrument is InstrumentType.STOCK else OPTION_MULTIPLIER
+def multiplier_of(execution: Execution) -> int:
+    """Shares a unit of ``execution`` stands for: 1 a share; an option contract its own
+    multiplier as kept on the row (an adjusted contract), else the standard 100."""
+    return shares_per_unit(execution.instrument_type, execution.multiplier)
 
 
 def close_quantity(

@@ -31,7 +31,12 @@ from strikeflow.services.closing_size import (
     remaining,
 )
 from strikeflow.services.dispatch_policy import DispatchContext
-from strikeflow.services.dispatch_steps import fresh_quote, fresh_stock_quote, refuse_when_closed
+from strikeflow.services.dispatch_steps import (
+    decided,
+    fresh_quote,
+    fresh_stock_quote,
+    refuse_when_closed,
+)
 from strikeflow.services.messages import (
     CloseQuoted,
     ClosingOf,
@@ -64,7 +69,7 @@ def quote_close(
         execution_id=entry.id,
         symbol=symbol,
         entry_price=price,
-        multiplier=multiplier_of(entry.instrument_type),
+        multiplier=multiplier_of(entry),
         fee_per_contract=fee_per_contract,
     )
     ticket = Ticket(
@@ -95,14 +100,16 @@ def size_close(ctx: DispatchContext, quoted: CloseQuoted) -> SizedOrder:
     """The close of what is left (or of the quantity asked for, when less), bounded by
     what the venue holds of the symbol; a refusal when nothing is left to close. Risk
     limits bound new entries, not exits: only the market hours (and, at submit, the
-    kill switch) stop a close."""
+    kill switch) stop a close. The order decided is stored (``decided``), as an entry's
+    is: submit_order sends that order or nothing."""
     notes, closes = quoted.notes, quoted.closes
     refuse_when_closed(ctx, notes)
     entry = f"execution {closes.execution_id}"
     placed = ctx.broker.order_by_client_id(quoted.ticket.client_order_id)
     if placed is not None:  # a redelivery after the submit: the order as it was placed
         placed_qty = quantity_text(placed.qty)
-        return _sized(quoted, placed.qty, f"the close of {entry} already placed: {placed_qty}")
+        already = f"the close of {entry} already placed: {placed_qty}"
+        return decided(ctx, _sized(quoted, placed.qty, already))
     if quoted.remaining <= 0:
         raise DispatchRejected(f"nothing left to close: {entry} is closed", notes.record())
     at_venue = sum((p.qty for p in ctx.broker.positions() if p.symbol == closes.symbol), Decimal(0))
@@ -118,7 +125,7 @@ def size_close(ctx: DispatchContext, quoted: CloseQuoted) -> SizedOrder:
     describe = f"close {quantity_text(qty)} of the {left} left of {entry}"
     if at_venue < quoted.remaining:
         describe += f" (the venue holds {quantity_text(at_venue)})"
-    return _sized(quoted, qty, describe)
+    return decided(ctx, _sized(quoted, qty, describe))
 
 
 def _sized(quoted: CloseQuoted, qty: Decimal, describe: str) -> SizedOrder:

@@ -104,6 +104,8 @@ class DispatchPolicy:
     opening a short (``dispatch_close``).
     ``requote_after_s``: snapshot_price uses the quotes fetch_chain took when it runs
     within this many seconds of them, and fetches new ones otherwise (0: always).
+    ``adjusted_contracts``: selection may pick an adjusted contract (the rules file's
+    ``options.adjusted_contracts``); off, it trades standard contracts only.
     ``off_hours``: an order dispatched while the market is closed is refused (``refuse``,
     the reason naming the next open) or sent for the venue to hold until the open
     (``queue``); opening and closing trades alike.
@@ -116,6 +118,7 @@ class DispatchPolicy:
     max_price_move: Decimal = Decimal("0.02")
     stock_fallback: bool = True
     allow_short: bool = False
+    adjusted_contracts: bool = False
     risk: RiskLimits = field(default_factory=RiskLimits)
     sizing: SizingPolicy = field(default_factory=SizingPolicy)
     pricing: OptionPricing = field(default_factory=OptionPricing)
@@ -143,15 +146,20 @@ class DispatchPolicy:
 
     @classmethod
     def from_settings(
-        cls, settings: PolicySettings, *, allow_short: bool = False
+        cls,
+        settings: PolicySettings,
+        *,
+        allow_short: bool = False,
+        adjusted_contracts: bool = False,
     ) -> DispatchPolicy:
         """The policy every dispatch step runs by: the settings' risk limits, option
-        order pricing and off-hours rule, shorting as the rules file allows, the rest at
-        its defaults."""
+        order pricing and off-hours rule, shorting and adjusted contracts as the rules
+        file allows, the rest at its defaults."""
         return cls(
             risk=risk_limits(settings),
             pricing=option_pricing(settings),
             allow_short=allow_short,
+            adjusted_contracts=adjusted_contracts,
             off_hours=settings.off_hours,
         )
 

@@ -61,7 +61,7 @@ from strikeflow.services.messages import (
     Ticket,
     as_json,
 )
-from strikeflow.services.ports import OrderFallback
+from strikeflow.services.ports import OrderFallback, OrderGuard
 
 Q = TypeVar("Q", StockQuote, OptionQuote)
 FAILED_ALREADY = (RecommendationStatus.REJECTED, RecommendationStatus.FAILED)
@@ -152,6 +152,7 @@ def select_contract(ctx: DispatchContext, fetched: ChainFetched) -> ContractSele
         window=STRATEGY_WINDOWS[strategy],
         strike=ctx.policy.strike_for(ticket.strategy),
         liquidity=ctx.policy.liquidity,
+        standard_only=not ctx.policy.adjusted_contracts,
     )
     try:
         chosen = select_from_chain(
@@ -233,7 +234,12 @@ def size_position(ctx: DispatchContext, checked: PriceChecked) -> SizedOrder:
     checks on the resulting order cost, kill switch included. A stock SELL closes the
     long position held, or is refused when none is (no shorting: ``dispatch_close``).
     First of all, the market hours (``refuse_when_closed``): the last step before an
-    order is sent, and the one where every refusal of a trade's terms is made."""
+    order is sent, and the one where every refusal of a trade's terms is made. The order
+    decided is stored (``decided``): submit_order sends that order or nothing."""
+    return decided(ctx, _size_position(ctx, checked))
+
+
+def _size_position(ctx: DispatchContext, checked: PriceChecked) -> SizedOrder:
     notes, trade = checked.notes, checked.trade
     refuse_when_closed(ctx, notes)
     if opens_a_short(ctx, checked.ticket, trade):
@@ -257,8 +263,12 @@ def size_position(ctx: DispatchContext, checked: PriceChecked) -> SizedOrder:
     now = ctx.now()
     exposure, realized_loss = ctx.store.risk_state(now)
     contract = checked.contract if trade is not InstrumentType.STOCK else None
-    option_greeks = None if contract is None else contract.greeks
-    order_delta, order_vega = order_greeks(option_greeks, size.quantity, checked.ticket.action)
+    option_greeks, multiplier = (
+        (None, None) if contract is None else (contract.greeks, contract.multiplier)
+    )
+    order_delta, order_vega = order_greeks(
+        option_greeks, size.quantity, checked.ticket.action, multiplier
+    )
     check = check_risk(
         ctx.policy.risk,
         ticker=checked.ticket.ticker,
@@ -394,18 +404,81 @@ def _close_intent(ctx: DispatchContext, sized: SizedOrder) -> OrderIntent:
     )
 
 
+def decided(ctx: DispatchContext, sized: SizedOrder) -> SizedOrder:
+    """``sized``, once the order it stands for is stored on its recommendation
+    (``decision_of``): every sizing step (size_position, size_close) ends here, after the
+    last refusal it can make. A recommendation no longer in flight (ended, or unknown)
+    takes no decision: a refusal."""
+    rid = sized.ticket.recommendation_id
+    if not ctx.store.record_decision(rid, decision_of(order_intent(ctx, sized), sized)):
+        raise DispatchRejected(f"recommendation {rid} is not in flight: no order is sized for it")
+    return sized
+
+
+def decision_of(intent: OrderIntent, sized: SizedOrder) -> dict[str, str]:
+    """The order a sizing step decided, as text: every term the venue receives (the
+    recommendation's own client_order_id, symbol, side, quantity, type, limit, time in
+    force, position effect) and the entry a close closes (its row and its P&L follow it).
+    Stored by the sizing step, compared by submit_order (``refusal_of``)."""
+    return {
+        "client_order_id": intent.client_order_id,
+        "symbol": intent.symbol,
+        "side": intent.side.value,
+        "qty": _plain(intent.qty),
+        "order_type": intent.order_type.value,
+        "limit_price": "" if intent.limit_price is None else _plain(intent.limit_price),
+        "time_in_force": intent.time_in_force,
+        "position_effect": intent.position_effect.value,
+        "closes": "" if sized.closes is None else str(sized.closes.execution_id),
+    }
+
+
+def refusal_of(guard: OrderGuard, sent: dict[str, str]) -> str | None:
+    """Why submit_order must not send ``sent`` (None: it may): the recommendation is not
+    in flight, no order was sized for it, or the message's order differs from the one
+    sized, each differing term named. The message is never trusted: what the database
+    holds decides."""
+    if guard.status is None:
+        return "unknown recommendation"
+    if guard.status.terminal:
+        return f"recommendation already {guard.status.value}"
+    if guard.decision is None:
+        return "no order was sized for this recommendation"
+    differ = [
+        f"{term} {sent.get(term, '')!r} (sized {guard.decision.get(term, '')!r})"
+        for term in sorted(set(sent) | set(guard.decision))
+        if sent.get(term, "") != guard.decision.get(term, "")
+    ]
+    if differ:
+        return "the order differs from the one sized: " + ", ".join(differ)
+    return None
+
+
+def _plain(number: Decimal) -> str:
+    """A Decimal as text, one spelling per value (``3`` for 3, 3.0 and 3.000000)."""
+    return format(number.normalize(), "f")
+
+
 def submit_order(ctx: DispatchContext, sized: SizedOrder) -> PlacedOrder:
-    """Place the order once. With the kill switch on, nothing is sent: a duplicate of
-    this step after the order went out finds that order; otherwise a terminal refusal."""
+    """Place the order once, and only the order sized for the recommendation
+    (``refusal_of``): a message that is not one (forged, altered, or of a chain that has
+    moved on) is a terminal refusal and nothing is sent. With the kill switch on, nothing
+    is sent: a duplicate of this step after the order went out finds that order;
+    otherwise a terminal refusal."""
     rid, cid = sized.ticket.recommendation_id, sized.ticket.client_order_id
-    status, recorded = ctx.store.order_guard(rid, cid)  # one read for both checks
+    guard = ctx.store.order_guard(rid, cid)  # one read for every check
+    status, recorded = guard.status, guard.recorded
     if status in FAILED_ALREADY:
         raise DispatchRejected(f"recommendation already {status.value}")
     intent = order_intent(ctx, sized)
-    if recorded is not None and recorded.execution_mode is ExecutionMode.SIMULATED:
-        # An earlier delivery fell back to a simulated fill: the venue must never see
-        # this client_order_id now, or one recommendation would trade twice.
+    if recorded is not None:
+        # An earlier delivery's order is on record (at the venue, or a simulated fill the
+        # venue must never see): it is the recommendation's one order, and nothing is
+        # sent again; persist_execution finds the row and changes nothing.
         return PlacedOrder(sized=sized, order=recorded_order(recorded, intent))
+    refusal = refusal_of(guard, decision_of(intent, sized))
+    if refusal is not None:
+        raise DispatchRejected(f"submit_order refused: {refusal}", sized.notes.record())
     if ctx.kill_switch.is_on():
         placed = ctx.broker.order_by_client_id(intent.client_order_id)
         if placed is None:
@@ -449,10 +522,14 @@ def refused_order(
 
 
 def recorded_order(recorded: Execution, intent: OrderIntent) -> BrokerOrder:
-    """The order an execution row already stands for, as the next step expects it."""
+    """The order an execution row already stands for, as the next step expects it: what
+    was traded is the row's, not the message's."""
+    simulated = recorded.execution_mode is ExecutionMode.SIMULATED
     return intent.as_order(
         id=recorded.broker_order_id or recorded.client_order_id,
         client_order_id=recorded.client_order_id,
+        symbol=recorded.option_symbol or recorded.ticker,
+        side=recorded.action,
         qty=recorded.quantity or intent.qty,
         status=recorded.status,
         broker_status=recorded.status.value,
@@ -462,7 +539,7 @@ def recorded_order(recorded: Execution, intent: OrderIntent) -> BrokerOrder:
         filled_avg_price=recorded.filled_avg_price,
         submitted_at=recorded.submitted_at,
         filled_at=recorded.filled_at,
-        simulated_reason="an earlier delivery's simulated fill",
+        simulated_reason="an earlier delivery's simulated fill" if simulated else None,
     )
 
 
@@ -524,6 +601,8 @@ def _quote_of(contract: OptionContract) -> OptionQuote:
 
 
 __all__ = [
+    "decided",
+    "decision_of",
     "fall_back",
     "fetch_chain",
     "fresh_quote",

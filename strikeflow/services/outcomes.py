@@ -41,6 +41,7 @@ from strikeflow.domain.money import CENT
 from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.orders import BrokerOrder
 from strikeflow.domain.records import MAX_TEXT, Execution
+from strikeflow.domain.sizing import OPTION_MULTIPLIER
 from strikeflow.services.closing_ids import order_id_of
 from strikeflow.services.closing_ports import closing_store
 from strikeflow.services.closing_size import CLOSES_KEY, closing_of_explain, pnl_of_close
@@ -213,14 +214,18 @@ def option_columns(
     An order the venue already held under this client_order_id (placed by an earlier
     delivery of the chain, at other prices), or one adopted by recovery, keeps its own
     contract, read from its OCC symbol; a selection's Greeks and quote would describe
-    another contract.
+    another contract. An adjusted contract keeps its multiplier (``multiplier``); one
+    read from its symbol alone reads as standard.
     """
+    multiplier = None  # standard (100) unless the selected contract says otherwise
     if contract is None or contract.symbol != order.symbol:
         occ = parse_occ(order.symbol)
         strike, expiration, greeks, iv, quoted_ask = occ.strike, occ.expiration, None, None, None
     else:
         strike, expiration = contract.strike, contract.expiration
         greeks, iv = contract.greeks, contract.implied_vol
+        if contract.multiplier != OPTION_MULTIPLIER:
+            multiplier = contract.multiplier
     premium = order.filled_avg_price or order.limit_price or quoted_ask
     return {
         "strike_price": strike,
@@ -233,6 +238,7 @@ def option_columns(
         "vega": _four(None if greeks is None else greeks.vega),
         "implied_volatility": _four(iv),
         "option_symbol": order.symbol,
+        "multiplier": multiplier,
     }
 
 
@@ -293,15 +299,27 @@ def record_failure(
     """The terminal state of a chain that stopped: rejected (a refusal) or failed, with
     the refusal's explain (its reasons and figures) kept in full beside the message.
 
-    A terminal state already written is left alone. If the execution was persisted but
-    the status was not (a worker died between the two), the execution decides.
+    Only the recommendation's own running chain can end it, and "its own chain" is the
+    one the database says is running: the recommendation is ``dispatched``. Every sender
+    marks it so (``chain_sending.send_and_mark``) and nothing else does, a terminal state
+    is never left, and ``pending`` never comes back (``domain.lifecycle``). So a
+    ``record_failure`` for a recommendation pending (no chain sent, or one whose first
+    step failed before the mark: the stuck sweep sends it again, and that failure counts),
+    already ended (its chain moved on: executed, rejected...), or unknown changes nothing,
+    whoever sent it. A message carries nothing the database could check it against
+    (a chain id is not stored), so the state is the identity. Returns nothing either way.
+
+    If the execution was persisted but the status was not (a worker died between the
+    two), the execution decides.
     """
     reason = _clip(f"{kind}: {message}")
+    rec = ctx.store.get_recommendation(recommendation_id)
+    if rec is None or rec.status is not RecommendationStatus.DISPATCHED:
+        return
     stored = ctx.store.execution_by_client_order_id(order_id_of(recommendation_id))
     if stored is not None:
-        rec = ctx.store.get_recommendation(recommendation_id)
-        requested = stored.instrument_type if rec is None else rec.instrument_type
-        ctx.store.set_status(recommendation_id, status_of_execution(stored, requested), reason)
+        status = status_of_execution(stored, rec.instrument_type)
+        ctx.store.set_status(recommendation_id, status, reason)
         return
     failed = kind not in REJECTION_KINDS
     status = RecommendationStatus.FAILED if failed else RecommendationStatus.REJECTED
@@ -333,8 +351,7 @@ def reconcile_orders(ctx: DispatchContext, limit: int = 500) -> int:
         same = order.status == execution.status and order.filled_qty == (
             execution.filled_qty or Decimal(0)
         )
-        if not same:
-            record_order(ctx, order)
+        if not same and _written(record_order(ctx, order), order):
             updated += 1
     return updated
 
@@ -356,7 +373,9 @@ def _listed_orders(
 
 def record_order(ctx: DispatchContext, order: BrokerOrder) -> Execution:
     """Record what the venue now says of an order we hold a row for, and let its
-    recommendation follow (``follow_venue``)."""
+    recommendation follow (``follow_venue``). A report behind the stored row (a stale
+    copy: ``domain.lifecycle``) changes nothing: the stored row is returned, and the
+    recommendation already followed the newer report when it was written."""
     stored = ctx.store.record_fill(
         order.client_order_id,
         order.status,
@@ -365,9 +384,18 @@ def record_order(ctx: DispatchContext, order: BrokerOrder) -> Execution:
         filled_at=order.filled_at,
         broker_order_id=order.id,
     )
+    if not _written(stored, order):
+        return stored
     stored = _realize(ctx, stored)
     follow_venue(ctx, stored, order)
     return stored
+
+
+def _written(stored: Execution, order: BrokerOrder) -> bool:
+    """Whether the stored row says what ``order`` reported (False: it is newer)."""
+    return stored.status is order.status and (stored.filled_qty or Decimal(0)) == (
+        order.filled_qty or Decimal(0)
+    )
 
 
 def _realize(ctx: DispatchContext, stored: Execution) -> Execution:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from strikeflow.domain.enums import BarTimeframe, ExecutionStatus, RecommendationStatus, Right
 from strikeflow.domain.errors import BrokerError
@@ -111,6 +111,16 @@ class VenueActivities(Protocol):
         ...
 
 
+class OrderGuard(NamedTuple):
+    """What submit_order checks before sending, read at once: the recommendation's status
+    (None if unknown), the order its sizing step decided (``sized_order``, None if none),
+    and the execution already recorded under the client_order_id (None if none)."""
+
+    status: RecommendationStatus | None
+    decision: dict[str, str] | None
+    recorded: Execution | None
+
+
 @runtime_checkable
 class DispatchStore(Protocol):
     """What the dispatch steps need from the database. Every write is idempotent."""
@@ -124,7 +134,8 @@ class DispatchStore(Protocol):
         reason: str | None = None,
         explain: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Move to ``status`` unless already terminal; True if this call changed it.
+        """Move to ``status`` unless that is behind the stored state (``domain.lifecycle``:
+        never out of a terminal one); True if this call changed it.
         ``explain`` (JSON) keeps why, in full, next to the one-line ``reason``."""
         ...
 
@@ -141,11 +152,14 @@ class DispatchStore(Protocol):
 
     def execution_by_client_order_id(self, client_order_id: str) -> Execution | None: ...
 
-    def order_guard(
-        self, recommendation_id: str, client_order_id: str
-    ) -> tuple[RecommendationStatus | None, Execution | None]:
-        """What submit_order checks before sending, in one read: the recommendation's
-        status (None if unknown) and the execution recorded under ``client_order_id``."""
+    def record_decision(self, recommendation_id: str, decision: Mapping[str, str]) -> bool:
+        """Keep the order a sizing step decided (``dispatch_steps.decision_of``) on the
+        recommendation, replacing any, while it is in flight (pending or dispatched);
+        True if kept."""
+        ...
+
+    def order_guard(self, recommendation_id: str, client_order_id: str) -> OrderGuard:
+        """What submit_order checks before sending, in one read (``OrderGuard``)."""
         ...
 
     def unfinished_executions(self, limit: int = 500) -> list[Execution]:
@@ -160,7 +174,11 @@ class DispatchStore(Protocol):
         filled_avg_price: Decimal | None = None,
         filled_at: datetime | None = None,
         broker_order_id: str | None = None,
-    ) -> Execution: ...
+    ) -> Execution:
+        """Record the venue's report unless it is behind the stored row (an earlier
+        state, or fewer fills: ``domain.lifecycle``); the row as stored after the call,
+        unchanged when the report was stale."""
+        ...
 
     def settle_recommendation(self, recommendation_id: str, word: FinalWord) -> bool:
         """The venue's final word on the recommendation's order (``domain.final_word.

@@ -15,7 +15,7 @@ reached the venue, so it is in the book but not in the comparison.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,7 +23,6 @@ from typing import Any
 
 from strikeflow.domain.orders import PositionSnapshot
 from strikeflow.domain.position_book import (
-    OPTION_MULTIPLIER,
     PositionDifference,
     SymbolPosition,
     by_symbol,
@@ -31,6 +30,7 @@ from strikeflow.domain.position_book import (
     open_lots,
     quantity_text,
 )
+from strikeflow.domain.sizing import shares_per_unit
 from strikeflow.services.ports import Broker, MarketData
 from strikeflow.services.query_ports import PositionRecords
 
@@ -56,16 +56,20 @@ def venue_quantities(held: Iterable[PositionSnapshot]) -> dict[str, Decimal]:
     return {symbol: qty for symbol, qty in quantities.items() if qty != 0}
 
 
-def venue_marks(held: Iterable[PositionSnapshot]) -> dict[str, Decimal]:
+def venue_marks(
+    held: Iterable[PositionSnapshot], multipliers: Mapping[str, int] | None = None
+) -> dict[str, Decimal]:
     """Each venue position's current price per unit: its market value over its quantity
     and multiplier (Alpaca's ``market_value`` is ``current_price x qty x multiplier``).
-    A position without a market value has no mark."""
+    ``multipliers``: the book's per symbol (an adjusted contract's own); a symbol not in
+    it is standard. A position without a market value has no mark."""
     marks = {}
     for snapshot in held:
         if snapshot.market_value is None or snapshot.qty == 0:
             continue
-        multiplier = 1 if snapshot.instrument.value == "STOCK" else OPTION_MULTIPLIER
-        marks[snapshot.symbol] = snapshot.market_value / (snapshot.qty * multiplier)
+        multiplier = (multipliers or {}).get(snapshot.symbol)
+        units = snapshot.qty * shares_per_unit(snapshot.instrument, multiplier)
+        marks[snapshot.symbol] = snapshot.market_value / units
     return marks
 
 

@@ -49,6 +49,7 @@ from strikeflow.domain.money import CENT
 from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.position_book import quantity_text
 from strikeflow.domain.records import Execution, Recommendation
+from strikeflow.domain.sizing import shares_per_unit
 from strikeflow.domain.venue_activity import (
     FILL,
     OPASN,
@@ -205,7 +206,7 @@ def _cash_per_share(activity: VenueActivity) -> Decimal:
         return activity.price
     if activity.net_amount is None or not activity.qty:
         return Decimal(0)
-    return abs(activity.net_amount) / (activity.qty * multiplier_of(InstrumentType.CALL))
+    return abs(activity.net_amount) / (activity.qty * shares_per_unit(InstrumentType.CALL))
 
 
 def _exercise(store: EntryReads, market: MarketData, activity: VenueActivity) -> VenueRecord:
@@ -310,7 +311,7 @@ def _close(
     assert entry.id is not None
     rid = _record_id(activity, entry.id)
     symbol = entry.option_symbol or entry.ticker
-    multiplier = multiplier_of(entry.instrument_type)
+    multiplier = multiplier_of(entry)
     entry_price = entry.filled_avg_price or entry.premium_paid or Decimal(0)
     closes = ClosingOf(
         execution_id=entry.id, symbol=symbol, entry_price=entry_price, multiplier=multiplier
@@ -363,6 +364,7 @@ def _close(
         premium_paid=price.quantize(CENT, ROUND_HALF_EVEN) if option else None,
         option_symbol=entry.option_symbol,
         strategy_type=entry.strategy_type,
+        multiplier=entry.multiplier,
         created_at=at,
         submitted_at=at,
         filled_at=at,
@@ -379,7 +381,7 @@ def _delivered(
     entry_id = close.closes_execution_id
     assert entry_id is not None
     assert close.filled_qty is not None
-    shares = close.filled_qty * multiplier_of(close.instrument_type)
+    shares = close.filled_qty * multiplier_of(close)
     rid = _record_id(activity, entry_id, "-s")
     at = activity.at
     delivered = f"{quantity_text(shares)} shares delivered"

@@ -16,6 +16,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,6 +28,13 @@ from strikeflow.domain.exit_rules import (
     ExitRules,
     InvalidExitRules,
     StrategyExits,
+)
+from strikeflow.domain.working import (
+    InvalidWorkingPolicy,
+    Purpose,
+    StrategyWorking,
+    WorkingBook,
+    WorkingPolicy,
 )
 
 __all__ = [
@@ -42,6 +50,7 @@ __all__ = [
     "exit_keys",
     "load_rules",
     "rules_from_mapping",
+    "working_keys",
 ]
 
 DEFAULT_RULES_FILE = "default_rules.toml"
@@ -139,6 +148,14 @@ class StockRule(_Section):
 
 
 @dataclass(frozen=True, slots=True)
+class OptionRule(_Section):
+    """Which listed contracts an option entry may trade."""
+
+    SECTION: ClassVar[str] = "options"
+    adjusted_contracts: bool = _flag()
+
+
+@dataclass(frozen=True, slots=True)
 class CooldownRule(_Section):
     """Minutes of the scan's clock (bar minutes, so simulated time too) during which a
     ticker recorded with one action gets no new record with that action; 0: none."""
@@ -156,8 +173,10 @@ class Rules:
     day_trade: DayTradeRule
     swing: SwingRule
     stock: StockRule
+    options: OptionRule
     cooldown: CooldownRule
     exits: ExitRuleBook
+    working: WorkingBook
 
 
 SECTIONS: dict[str, type] = {
@@ -166,8 +185,10 @@ SECTIONS: dict[str, type] = {
     "day_trade": DayTradeRule,
     "swing": SwingRule,
     "stock": StockRule,
+    "options": OptionRule,
     "cooldown": CooldownRule,
     "exits": ExitRuleBook,
+    "working": WorkingBook,
 }
 
 
@@ -214,6 +235,9 @@ def _build(doc: Mapping[str, Any], base: Rules | None, source: str | None) -> Ru
             raise InvalidRules(name, f"must be a table [{name}], got {given!r}", source)
         if kind is ExitRuleBook:
             built[name] = _exits(given, None if base is None else base.exits, source)
+            continue
+        if kind is WorkingBook:
+            built[name] = _working(given, None if base is None else base.working, source)
             continue
         keys = [f.name for f in dataclasses.fields(kind)]
         extra = sorted(set(given) - set(keys))
@@ -345,3 +369,74 @@ def _only(key: str, table: Mapping[str, Any], known: tuple[str, ...], source: st
     extra = sorted(set(table) - set(known))
     if extra:
         raise InvalidRules(f"{key}.{extra[0]}", f"is not a key (known: {', '.join(known)})", source)
+
+
+# [working.<strategy>.<purpose>]: how an option order is worked (domain/working.py).
+_WORKING_PURPOSES = tuple(p.value for p in Purpose)
+_WORKING_KEYS = {
+    "start_toward_far": "number",
+    "steps": "count",
+    "interval_s": "number",
+    "final_toward_far": "number",
+    "max_slippage_pct": "pct",
+    "hold_s": "number",
+    "end": "end",
+    "max_move_pct": "pct",
+}
+
+
+def working_keys() -> tuple[str, ...]:
+    """The keys of a ``[working.<strategy>.<purpose>]`` table."""
+    return tuple(_WORKING_KEYS)
+
+
+def _working(doc: Mapping[str, Any], base: WorkingBook | None, source: str | None) -> WorkingBook:
+    """The ``[working]`` tables over ``base``; with no base every key must be present."""
+    _only("working", doc, _EXIT_STRATEGIES, source)
+    strategies = {}
+    for strategy in _EXIT_STRATEGIES:
+        given = _table(f"working.{strategy}", doc.get(strategy, {}), source)
+        _only(f"working.{strategy}", given, _WORKING_PURPOSES, source)
+        purposes = {}
+        for purpose in _WORKING_PURPOSES:
+            at = f"working.{strategy}.{purpose}"
+            table = _table(at, given.get(purpose, {}), source)
+            old = None if base is None else getattr(getattr(base, strategy), purpose)
+            purposes[purpose] = _working_policy(at, table, old, source)
+        strategies[strategy] = StrategyWorking(**purposes)
+    return WorkingBook(**strategies)
+
+
+def _working_policy(
+    at: str, table: Mapping[str, Any], base: WorkingPolicy | None, source: str | None
+) -> WorkingPolicy:
+    _only(at, table, working_keys(), source)
+    values = {} if base is None else {k: getattr(base, k) for k in _WORKING_KEYS}
+    for key, raw in table.items():
+        values[key] = _working_value(f"{at}.{key}", _WORKING_KEYS[key], raw, source)
+    missing = [k for k in _WORKING_KEYS if k not in values]
+    if missing:
+        raise InvalidRules(f"{at}.{missing[0]}", "is missing", source)
+    try:
+        return WorkingPolicy(**values)
+    except InvalidWorkingPolicy as exc:
+        raise InvalidRules(f"{at}.{exc.field}", exc.problem, source) from None
+
+
+def _working_value(key: str, kind: str, raw: object, source: str | None) -> object:
+    if kind == "end":
+        if raw not in ("cancel", "marketable"):
+            raise InvalidRules(key, f'must be "cancel" or "marketable", got {raw!r}', source)
+        return raw
+    if kind == "count":
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise InvalidRules(key, f"must be a whole number, got {raw!r}", source)
+        return raw
+    if kind == "pct" and raw == OFF:
+        return None
+    off = f' or "{OFF}"' if kind == "pct" else ""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise InvalidRules(key, f"must be a number{off}, got {raw!r}", source)
+    if not math.isfinite(raw):
+        raise InvalidRules(key, f"must be finite, got {raw!r}", source)
+    return float(raw) if kind == "number" and key.endswith("_s") else Decimal(repr(raw))

@@ -29,6 +29,11 @@ from strikeflow.sim.http_common import Emulator
 from strikeflow.sim.market import Market
 from strikeflow.sim.rate_limits import RateLimitConfig
 from strikeflow.sim.venue import DEFAULT_PARTIAL_FILL_RATE, Venue
+from strikeflow.sim.venue_fills import (
+    DEFAULT_INSIDE_FILL_EXPONENT,
+    DEFAULT_INSIDE_FILL_RATE,
+    InsideFills,
+)
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "SPY", "QQQ")
 STARTUP_DEADLINE_S = 15.0
@@ -39,6 +44,9 @@ class EmulatorOptions:
     """How to run one emulator. ``start`` is where simulated time begins; ``plan`` is the
     market data plan it enforces (``data_plan``: ``basic`` refuses recent SIP and OPRA);
     ``partial_fill_rate`` the share of fills that take only part of an order (seeded);
+    ``inside_fill_rate`` and ``inside_fill_exponent`` how soon an option limit resting
+    inside the spread fills (``venue_fills.InsideFills``; a rate of 0: never, until the
+    quote crosses it);
     ``rate_limits`` the calls per key and window it answers before a 429 (none by
     default: ``RateLimitConfig()`` is Alpaca's 200 a minute)."""
 
@@ -52,6 +60,8 @@ class EmulatorOptions:
     options_approved_level: int = 2
     fill_delay_s: float = 1.0
     partial_fill_rate: float = DEFAULT_PARTIAL_FILL_RATE
+    inside_fill_rate: float = DEFAULT_INSIDE_FILL_RATE
+    inside_fill_exponent: float = DEFAULT_INSIDE_FILL_EXPONENT
     faults: FaultConfig = field(default_factory=FaultConfig)
     rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig.unlimited)
     plan: Literal["basic", "unlimited"] = "unlimited"
@@ -63,8 +73,12 @@ class EmulatorOptions:
             raise ValueError(f"clock must be 'sim' or 'real', got {self.clock!r}")
         if not 0 <= self.partial_fill_rate <= 1:
             raise ValueError(f"partial_fill_rate must be within 0..1, got {self.partial_fill_rate}")
+        self.inside_fills()  # refuses a rate or an exponent out of range
         if not self.api_key or not self.secret_key:
             raise ValueError("the emulator needs an API key and a secret key")
+
+    def inside_fills(self) -> InsideFills:
+        return InsideFills(self.inside_fill_rate, self.inside_fill_exponent)
 
 
 def build_app(options: EmulatorOptions) -> FastAPI:
@@ -80,6 +94,7 @@ def build_app(options: EmulatorOptions) -> FastAPI:
         session_close=next_close,
         tradable_from=trading_from,
         partial_fill_rate=options.partial_fill_rate,
+        inside_fills=options.inside_fills(),
         seed=options.seed,
     )
     sim = Emulator(

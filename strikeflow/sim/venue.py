@@ -19,6 +19,12 @@ The model, and every simplification it makes on purpose:
   calls. The order is ``partially_filled`` (``filled_qty`` and ``filled_avg_price``, a
   volume-weighted average, follow); the rest works on and is tried again at the next
   ``process``. Less than two units left always fill whole.
+- Option limits resting strictly inside the spread (``venue_fills.InsideFills``): every
+  whole second from the order's readiness, one seeded draw fills it at its limit with
+  probability ``rate x fraction ** exponent`` (fraction: how far the limit has gone from the
+  near side to the far side of that second's quote), through the partial-fill rule too.
+  Seconds are judged once each, in order, before the crossing check of a ``process``; a
+  rate of 0 leaves such a limit waiting for the quote to cross it. Stocks never.
 - Cancel: an order the venue has not tried yet (``accepted``) is ``canceled`` at once; one it
   is working (``new`` or ``partially_filled``) is ``pending_cancel`` until the next
   ``process``, which cancels it (it fills no more meanwhile). A cancel of a
@@ -70,10 +76,11 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import math
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Protocol
 
@@ -98,7 +105,7 @@ from strikeflow.sim.venue_expiry import (
     liquidation_time,
     settle_expired,
 )
-from strikeflow.sim.venue_fills import partial_qty
+from strikeflow.sim.venue_fills import InsideFills, inside_fill_second, partial_qty
 from strikeflow.sim.venue_orders import (
     Account,
     Order,
@@ -172,6 +179,7 @@ class Venue:
         session_close: Callable[[datetime], datetime] = next_weekday_close,
         tradable_from: Callable[[datetime], datetime] | None = None,
         partial_fill_rate: float = DEFAULT_PARTIAL_FILL_RATE,
+        inside_fills: InsideFills | None = None,
         seed: int = 0,
     ) -> None:
         if not fill_delay_s >= 0:
@@ -179,6 +187,7 @@ class Venue:
         if not 0 <= partial_fill_rate <= 1:
             raise ValueError(f"partial_fill_rate must be within 0..1, got {partial_fill_rate}")
         self._partial_rate = partial_fill_rate
+        self._inside = InsideFills() if inside_fills is None else inside_fills
         self._seed = seed
         self._quotes = quotes
         self._clock = clock
@@ -658,6 +667,9 @@ class Venue:
             self._book.close(order, "expired", deadline)
             return
         at = now if deadline is None else min(now, deadline)
+        self._fill_inside(working, at)
+        if order.id not in self._book.open:
+            return
         quote = self._quotes.quote(order.symbol, at)
         price = None
         if quote is not None:
@@ -669,6 +681,34 @@ class Venue:
         elif order.status == "accepted":
             order.status = "partially_filled" if order.filled_qty else "new"
             order.updated_at = at
+
+    def _fill_inside(self, working: Working, at: datetime) -> None:
+        """Fills of a resting option limit strictly inside the spread (``InsideFills``), at
+        its limit, in the whole seconds from the last ones judged (or from its readiness) to
+        ``at``; each second judged once, whatever the calls, so a run repeats."""
+        order = working.order
+        if working.option is None or order.limit_price is None or not self._inside.on:
+            return
+        first = working.inside_from
+        if first is None:
+            first = math.ceil(working.ready_at.timestamp())
+        last = math.floor(at.timestamp())
+        working.inside_from = max(first, last + 1)
+
+        def quote_at(second: int) -> tuple[Decimal, Decimal] | None:
+            quote = self._quotes.quote(order.symbol, datetime.fromtimestamp(second, UTC))
+            return None if quote is None else (price_of(quote.bid), price_of(quote.ask))
+
+        while first <= last and order.id in self._book.open:
+            second = inside_fill_second(
+                self._inside, self._seed, order.id, order.side, order.limit_price,
+                first, last, quote_at,
+            )  # fmt: skip
+            if second is None:
+                return
+            moment = datetime.fromtimestamp(second, UTC)
+            self._book.fill(working, order.limit_price, moment, self._fill_qty(working))
+            first = second + 1
 
     def _between_sessions(self, order: Order, now: datetime) -> bool:
         """A ``gtc`` order rests ``done_for_day`` while the market is closed, and is worked

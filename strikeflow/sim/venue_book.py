@@ -57,6 +57,7 @@ class Working:
     reserve: Decimal  # per unit, for buys: the limit, or the ask at submission
     multiplier: Decimal
     option: OccSymbol | None
+    inside_from: int | None = None  # the next second (Unix) the inside-spread model draws
 
 
 def underlying_of(option: OccSymbol) -> str:

@@ -7,7 +7,6 @@ so it decides the same minute (its claim was given back).
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from celery import shared_task
@@ -16,12 +15,12 @@ from strikeflow import bootstrap
 from strikeflow.domain.errors import BrokerUnavailable, StoreUnavailable
 from strikeflow.services.manage_positions import ManageContext
 from strikeflow.services.manage_positions import manage_positions as manage
+from strikeflow.tasks.budgeted import BudgetedTask
 from strikeflow.tasks.chains import dispatch_chain
 from strikeflow.tasks.pipeline import EXPECTED
 from strikeflow.tasks.scan import parse_instant
 
 MANAGE_POSITIONS = "strikeflow.manage_positions"
-MAX_RETRIES = 3
 
 
 def manage_context(rt: bootstrap.Runtime) -> ManageContext:
@@ -39,13 +38,13 @@ def manage_context(rt: bootstrap.Runtime) -> ManageContext:
     )
 
 
-@shared_task(bind=True, name=MANAGE_POSITIONS, max_retries=MAX_RETRIES, **EXPECTED)
+@shared_task(bind=True, base=BudgetedTask, name=MANAGE_POSITIONS, **EXPECTED)
 def manage_positions(self, at: str | None = None) -> dict[str, Any]:
     rt = bootstrap.runtime()
     instant = parse_instant(at) if at is not None else rt.context.now()
     try:
         outcome = manage(manage_context(rt), instant)
     except (BrokerUnavailable, StoreUnavailable) as down:
-        delay = random.uniform(0, 2**self.request.retries)  # full jitter
-        raise self.retry(kwargs={"at": instant.isoformat()}, exc=down, countdown=delay) from down
+        # the retry budget's countdown (tasks.budgeted); past its deadline, ``down``
+        raise self.retry(kwargs={"at": instant.isoformat()}, exc=down) from down
     return outcome.to_json()

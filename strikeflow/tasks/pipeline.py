@@ -7,12 +7,15 @@ its decorator (``step``):
 - reads from the venue and the database retry on BrokerUnavailable and
   StoreUnavailable (they change nothing; select_contract's one write, the selection
   report, is idempotent);
-- submit_order retries only those, with the same client_order_id, and after its last
-  retry hands the order to the fallback policy (a simulated fill, or the failure);
+- submit_order retries only those, with the same client_order_id, and once its retry
+  budget is spent hands the order to the fallback policy (a simulated fill, or the
+  failure);
 - persist_execution retries anything but a domain error: its upsert is idempotent and
   it must not lose the record of an order that was placed.
 
-Every countdown stays far below the broker's visibility timeout
+Retries are budgeted in time, not attempts (``tasks.budgeted``): each step retries
+until a deadline set at its first failure. Every countdown (10 s at most) and every
+budget (120 s at most) stays far below the broker's visibility timeout
 (workers.config.VISIBILITY_TIMEOUT_S = 600 s).
 """
 
@@ -42,41 +45,38 @@ from strikeflow.services.messages import (
 )
 from strikeflow.services.outcomes import EXPECTED_FAILURES, REFUSALS
 from strikeflow.tasks import chains
+from strikeflow.tasks.budgeted import BudgetedTask
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
 
-# Venue and database reads: 1, 2, 4, 8, 10 s (jittered down), then the step fails: a
-# database that refuses connections for a few seconds must not fail a chain.
-READ_RETRY = {
+# Every retry below is budgeted in time (tasks.budgeted, domain.retry_budget): waits of
+# 1, 2, 4, 8, then 10 s (each at least half that, never below STRIKEFLOW_RETRY_FLOOR_S)
+# until STRIKEFLOW_RETRY_DEADLINE_S (60 s) after the first failure, then the step fails
+# and its errback records it. An outage of 30 s is ridden out with 30 s to spare.
+#
+# Venue and database reads.
+READ_RETRY: dict[str, Any] = {
+    "base": BudgetedTask,
     "autoretry_for": (BrokerUnavailable, StoreUnavailable),
-    "retry_backoff": 1,
-    "retry_backoff_max": 10,
-    "retry_jitter": True,
-    "max_retries": 5,
 }
-# Orders: 1, 2, 4, 8, 16, 30 s at most (jittered down, < 61 s in all), then fall back
-# (the venue) or fail (the database: submit_order reads it before sending anything).
-# Acknowledged late, and never redelivered for a lost worker: the client_order_id and
-# the database's guard decide what a redelivery may do, not the worker's death.
-ORDER_RETRY = {
+# Orders: the same message each time (the same client_order_id); once the budget is
+# spent, the fallback policy (the venue) or the failure (the database: submit_order
+# reads it before sending anything). Acknowledged late, and never redelivered for a lost
+# worker: the client_order_id and the database's guard decide what a redelivery may do,
+# not the worker's death.
+ORDER_RETRY: dict[str, Any] = {
+    "base": BudgetedTask,
     "autoretry_for": (BrokerUnavailable, StoreUnavailable),
-    "retry_backoff": 1,
-    "retry_backoff_max": 30,
-    "retry_jitter": True,
-    "max_retries": 6,
     "acks_late": True,
     "reject_on_worker_lost": False,
 }
 # Database writes: any error but a domain refusal or a malformed argument (neither a bad
 # record nor a message of the wrong shape gets better by waiting).
-STORE_RETRY = {
+STORE_RETRY: dict[str, Any] = {
+    "base": BudgetedTask,
     "autoretry_for": (Exception,),
     "dont_autoretry_for": (DomainError, TypeError, KeyError),
-    "retry_backoff": 1,
-    "retry_backoff_max": 30,
-    "retry_jitter": True,
-    "max_retries": 8,
 }
 # A refusal (a risk limit, the kill switch, the venue's no, no eligible contract) or a
 # message from another release is an outcome, not a fault: Celery logs a task raising
@@ -131,8 +131,7 @@ def submit_order(self, message: Json) -> Json:
     try:
         placed = steps.submit_order(rt.context, sized)
     except BrokerUnavailable as down:
-        if self.request.retries < self.max_retries:
-            raise  # autoretry: the same message, so the same client_order_id
+        self.retry_if_budget_left(down)  # the same message, so the same client_order_id
         placed = steps.fall_back(rt.context, rt.fallback, sized, down)
     if placed.refusal is not None:
         log.warning("the venue refused the order: %s", placed.refusal.error)

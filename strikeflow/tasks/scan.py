@@ -9,7 +9,6 @@ the task fails once with the venue's reason, which names the setting to change.
 
 from __future__ import annotations
 
-import random
 from datetime import datetime
 from typing import Any
 
@@ -19,10 +18,10 @@ from strikeflow import bootstrap
 from strikeflow.domain.errors import BrokerUnavailable, InvalidRecord
 from strikeflow.services import scan as scans
 from strikeflow.services.chain_sending import send_and_mark
+from strikeflow.tasks.budgeted import BudgetedTask
 from strikeflow.tasks.chains import dispatch_chain
 from strikeflow.tasks.pipeline import EXPECTED
 
-MAX_RETRIES = 3  # 1, 2, 4 s (jittered down): well inside the minute
 ZONE_SUFFIXES = ("Z", "z")
 
 
@@ -40,15 +39,15 @@ def parse_instant(at: str) -> datetime:
     return instant
 
 
-@shared_task(bind=True, name="strikeflow.scan", max_retries=MAX_RETRIES, **EXPECTED)
+@shared_task(bind=True, base=BudgetedTask, name="strikeflow.scan", **EXPECTED)
 def scan(self, at: str | None = None) -> dict[str, Any]:
     rt = bootstrap.runtime()
     instant = parse_instant(at) if at is not None else rt.context.now()
     try:
         outcome = scans.scan(rt.scan, instant)
     except BrokerUnavailable as down:
-        delay = random.uniform(0, 2**self.request.retries)  # full jitter
-        raise self.retry(kwargs={"at": instant.isoformat()}, exc=down, countdown=delay) from down
+        # the retry budget's countdown (tasks.budgeted); past its deadline, ``down``
+        raise self.retry(kwargs={"at": instant.isoformat()}, exc=down) from down
     sent = []
     for rid in outcome.to_send:
         send_and_mark(rt.recommendations, dispatch_chain, rid)

@@ -14,7 +14,7 @@ from typing import Any
 from kombu import Queue
 
 from strikeflow.config import Settings
-from strikeflow.workers import broker_reconnect
+from strikeflow.workers import broker_reconnect, signing
 from strikeflow.workers.beat import beat_config
 
 # Queues and what runs on each. A worker takes any set with -Q.
@@ -113,8 +113,10 @@ def celery_config(settings: Settings | None = None) -> dict[str, Any]:
                 "time_limit": ORDER_TIME_LIMIT_S,
                 "reject_on_worker_lost": False,
                 "acks_late": True,
-                "max_retries": settings.order_retries,
-            }
+            },
+            # Every retry is budgeted in time (tasks.budgeted): these are read by the
+            # tasks that retry (a BudgetedTask), and ignored by the rest.
+            "*": retry_budget_annotations(settings),
         },
         "result_expires": RESULT_EXPIRES_S,
         # Events on, so Flower sees every task from sent to done.
@@ -126,6 +128,17 @@ def celery_config(settings: Settings | None = None) -> dict[str, Any]:
         "worker_task_log_format": TASK_LOG_FORMAT,
         # Beat: market-hours scans and reconcile_orders, scheduled by redbeat (beat.py).
         **beat_config(settings),
+        # Signed messages when STRIKEFLOW_SIGNING_* are set (signing.py): last, as it
+        # replaces the serializers above.
+        **signing.celery_overrides(settings),
+    }
+
+
+def retry_budget_annotations(settings: Settings) -> dict[str, float]:
+    """The retry budget's figures from the settings, for every task (``BudgetedTask``)."""
+    return {
+        "retry_deadline_s": settings.retry_deadline_s,
+        "retry_floor_s": settings.retry_floor_s,
     }
 
 

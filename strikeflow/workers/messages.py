@@ -19,8 +19,15 @@ encoder takes them back out), a number that is not finite, an integer past 64 bi
 walk is iterative and stops at the first problem, so it costs at most one pass over a
 body the size limit already bounds. A refused message is acknowledged (Celery rejects it
 without requeue), never retried; when it names a recommendation, a
-``strikeflow.record_failure`` records the refusal on it (an unknown id changes nothing),
-otherwise the log line is the record.
+``strikeflow.record_failure`` records the refusal on it if its chain is running
+(dispatched; otherwise, and for an unknown id, nothing changes), otherwise the log line
+is the record.
+
+With message signing on (``signing``), the raw body is the signed envelope: the size
+limit applies to it as it travels, and decoding it verifies the signature before any
+JSON is read. An unsigned message (JSON, not accepted) or one whose signature does not
+verify against the trusted certificates is refused as undecodable, before its body is
+read: nothing in it is believed, so no recommendation it names is touched.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from celery import Task
 from celery.exceptions import InvalidTaskError
 from celery.worker.strategy import default
 from kombu.exceptions import ContentDisallowed, DecodeError
+
+from strikeflow.workers.signing import AUTH_CONTENT_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +144,8 @@ def checked_strategy(task: Task, app: Any, consumer: Any, **options: Any):
             payload = message.payload
         except (DecodeError, ContentDisallowed) as undecodable:
             # Celery logs and discards it; the sender also finds it FAILED under its id.
-            record_refusal(task, headers, InvalidTaskError(f"undecodable body: {undecodable}"))
+            reason = undecodable_reason(message, undecodable)
+            record_refusal(task, headers, InvalidTaskError(reason))
             raise
         if body is None and "args" not in payload:  # protocol 2, as we send
             problem = body_problem(payload)
@@ -146,6 +156,16 @@ def checked_strategy(task: Task, app: Any, consumer: Any, **options: Any):
         return handle(message, body, ack, reject, callbacks, **extra)
 
     return on_message
+
+
+def undecodable_reason(message: Any, error: Exception) -> str:
+    """Why a body could not be read: a signature that does not verify (an unknown
+    certificate, a bad signature, an expired certificate) is said as such."""
+    if isinstance(error, DecodeError) and message.content_type == AUTH_CONTENT_TYPE:
+        return f"signature not verified: {error}"
+    if isinstance(error, ContentDisallowed) and AUTH_CONTENT_TYPE in (message.accept or ()):
+        return f"unsigned message refused (signed messages only): {error}"
+    return f"undecodable body: {error}"
 
 
 def named_recommendation(payload: Any) -> str | None:

@@ -46,21 +46,29 @@ def chaos_env(chaos_dir: Path, kills: str, max_fires: int, visibility_s: float) 
     }
 
 
-def strikeflow_recover(config: FleetConfig, *args: str, timeout_s: float = 120.0):
-    """``strikeflow recover --json`` as an operator runs it, with the fleet's settings:
-    (exit code, report). 3 is an answer too: the venue could not be asked about some."""
+def strikeflow_json(
+    config: FleetConfig, *args: str, answers: tuple[int, ...] = (0,), timeout_s: float = 120.0
+):
+    """``strikeflow ARGS --json`` as an operator runs it, with the fleet's settings:
+    (exit code, the JSON it printed last); an exit code not in ``answers`` fails."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRIKEFLOW_")}
     env.update(config.settings_env())
     done = subprocess.run(
-        [sys.executable, "-m", "strikeflow", "recover", *args, "--json"],
+        [sys.executable, "-m", "strikeflow", *args, "--json"],
         env=env,
         capture_output=True,
         text=True,
         timeout=timeout_s,
         check=False,
     )
-    assert done.returncode in (0, 3), done.stderr[-3000:]
+    assert done.returncode in answers, done.stderr[-3000:]
     return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def strikeflow_recover(config: FleetConfig, *args: str, timeout_s: float = 120.0):
+    """``strikeflow recover``: (exit code, report). 3 is an answer too: the venue could
+    not be asked about some."""
+    return strikeflow_json(config, "recover", *args, answers=(0, 3), timeout_s=timeout_s)
 
 
 def broker_holds(config: FleetConfig) -> int:

@@ -12,7 +12,14 @@ left: the broker holds nothing, or only a few retry countdowns.
 
 Afterwards: at most one order per client_order_id at the venue, every recommendation in
 exactly one terminal state, every order the venue accepted with exactly one execution
-row, and the three views in agreement with the executions. The figures are printed on one
+row, and the three views in agreement with the executions.
+
+Then the exits, under the same faults and random kills: the clock moves past the day
+trades' time exit (15:10 New York) and ``strikeflow.manage_positions`` is sent for each
+of several minutes, twice a minute (two beats), while the same entries are also asked to
+close by hand. Afterwards: still at most one order per client_order_id, no entry closed
+for more than it holds, every day trade flat, and ``strikeflow positions --check`` finds
+the book equal to the venue's positions. The figures of both phases are printed on one
 line (docs/operations.md quotes it).
 """
 
@@ -23,7 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,6 +44,7 @@ from strikeflow.db.repositories import RecommendationRepository
 from strikeflow.devfleet.emulator import SubprocessEmulator, free_port
 from strikeflow.devfleet.redis_server import RedisServer
 from strikeflow.devfleet.workers import Fleet, FleetConfig, RedisDbs, WorkerSpec
+from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.services.manual_signal import manual_recommendation
 from strikeflow.sim.serve import EmulatorOptions
 from tests.e2e.chaos_support import (
@@ -49,6 +57,7 @@ from tests.e2e.chaos_support import (
     broker_holds,
     chaos_env,
     refuse_connections,
+    strikeflow_json,
     strikeflow_recover,
 )
 from tests.integration.conftest import ADMIN_URL, create_database  # noqa: F401  (fixture)
@@ -73,8 +82,8 @@ QUIET_S = 2.0
 # (client_order_id derived from the recommendation, lookup before submit, upsert on it,
 # terminal states kept): the duplicates and one-row assertions below prove it.
 RECOVER_MIN_AGE_S = 0
-# And whatever the broker holds, when nothing moved for longer than the longest retry
-# countdown (30 s, an order's last): a safety net, not the expected path.
+# And whatever the broker holds, when nothing moved for several times the longest retry
+# countdown (10 s): a safety net, not the expected path.
 STALL_S = 35.0
 POLL_S = 0.25
 # Random kills every 2-4 s from the first send, of a worker up for a few seconds: the
@@ -83,6 +92,13 @@ POLL_S = 0.25
 KILL_EVERY_S = (2.0, 4.0)
 RANDOM_KILLS = 10
 KILLS = "after_publish@7,after_accept@9,in_persist@11"
+# The exits: past the day trades' time exit (15:10 New York by default), minutes of
+# manage_positions under the same faults and random kills, within their own deadline.
+EXITS_AT = MONDAY.replace(hour=15, minute=11)
+EXIT_MINUTES = 4
+EXIT_KILLS = 4
+EXITS_DEADLINE_S = 150.0
+ENDED = frozenset(s.value for s in RecommendationStatus if s.terminal)
 MIX = (  # a quarter each CALL and PUT, half STOCK; the stock sells close what was bought
     ("SPY", "BUY", "CALL", "day_trade"),
     ("AAPL", "BUY", "STOCK", None),
@@ -111,12 +127,15 @@ def statuses(url: str) -> Counter[str]:
         return Counter(dict(rows.all()))
 
 
-def send(fleet: Fleet, rid: str, deadline_s: float = 30.0) -> None:
-    """Send the entry task, through a Redis that may be restarting."""
+def send(fleet: Fleet, rid: str, deadline_s: float = 30.0, task: str = "strikeflow.dispatch",
+         **kwargs: object) -> None:  # fmt: skip
+    """Send the entry task (or ``task`` with ``kwargs``), through a Redis that may be
+    restarting."""
     end = time.monotonic() + deadline_s
+    arguments = kwargs or {"recommendation_id": rid}
     while True:
         try:
-            fleet.app.send_task("strikeflow.dispatch", kwargs={"recommendation_id": rid})
+            fleet.app.send_task(task, kwargs=arguments)
             return
         except Exception:  # kombu's connection errors vary; the deadline bounds it
             if time.monotonic() > end:
@@ -239,20 +258,32 @@ def test_chaos_nothing_duplicated_nothing_lost(create_database, tmp_path, capsys
     assert killer.random_kills >= RANDOM_KILLS
     assert pg_ended > 0  # the outage met live connections
     check_views(url)
+    entries_s = time.monotonic() - started
+
+    exits = run_exits(config, fleet, url, venue)
+    check_views(url)
     line = (
         f"chaos: sent {RECOMMENDATIONS}, orders {len(audit)}, duplicates {duplicates},"
         f" lost {len(lost)}, outcomes {dict(sorted(final.items()))}, refusals and failures"
         f" {dict(sorted(kinds.items()))}, kills {len(point_kills)} at points +"
         f" {killer.random_kills} random, restarts {killer.restarts}, 1 redis restart,"
         f" {pg_ended} pg backends terminated, recover runs {len(recovered)} (re-driven"
-        f" {sum(len(r['redriven']) for r in recovered)}), {time.monotonic() - started:.0f} s"
+        f" {sum(len(r['redriven']) for r in recovered)}), {entries_s:.0f} s; exits:"
+        f" {exits}; {time.monotonic() - started:.0f} s in all"
     )
     (REPO / ".chaos-figures.txt").write_text(line + "\n")
     with capsys.disabled():
         print("\n" + line)
 
 
-def settle(config: FleetConfig, url: str, venue: EmulatorHandle, killer: Killer, started: float):
+def settle(
+    config: FleetConfig,
+    url: str,
+    venue: EmulatorHandle,
+    killer: Killer,
+    started: float,
+    deadline_s: float = RUN_DEADLINE_S,
+):
     """Until every recommendation is terminal (and the random kills are done), with
     ``strikeflow recover`` run whenever the fleet has stopped working on what is left
     (see IDLE_S): it re-drives what was lost and lists what it could not ask the venue
@@ -261,12 +292,12 @@ def settle(config: FleetConfig, url: str, venue: EmulatorHandle, killer: Killer,
     last, last_change = None, time.monotonic()
     with TIMELINE.open("a") as timeline:  # read when a run fails
         print(f"--- {datetime.now(UTC):%H:%M:%S} {RECOMMENDATIONS} sent", file=timeline)
-        while time.monotonic() - started < RUN_DEADLINE_S:
+        while time.monotonic() - started < deadline_s:
             now, held = statuses(url), broker_holds(config)
             elapsed = time.monotonic() - started
             print(f"{elapsed:6.1f} {dict(now)} held {held} {killer.log[-1:]}", file=timeline)
-            left = RECOMMENDATIONS - sum(now[s] for s in TERMINAL)
-            if left == 0 and killer.random_kills >= RANDOM_KILLS:
+            left = sum(now.values()) - sum(now[s] for s in ENDED)
+            if left == 0 and killer.random_kills >= killer.max_random_kills:
                 break
             if (now, held) != last:
                 last, last_change = (now, held), time.monotonic()
@@ -282,6 +313,84 @@ def settle(config: FleetConfig, url: str, venue: EmulatorHandle, killer: Killer,
             time.sleep(POLL_S)  # the poll's period; the loop's deadline bounds it
     killer.stop_killing()
     return recovered
+
+
+def run_exits(config: FleetConfig, fleet: Fleet, url: str, venue: EmulatorHandle) -> str:
+    """The exit phase (see the module's docstring); its figures, as one line's part."""
+    started = time.monotonic()
+    day_trades = held_entries(url, "day_trade")
+    assert len(day_trades) >= 10, day_trades  # enough open day trades to exit under chaos
+    venue.advance(to=EXITS_AT.isoformat())
+    venue.faults(error_5xx=0.10, rate_limit=0.05, commit_then_fail=0.05)
+    killer = Killer(fleet, seed=SEED + 1, every_s=KILL_EVERY_S, max_random_kills=EXIT_KILLS)
+    killer.start()
+    try:
+        for minute in range(EXIT_MINUTES):
+            at = (EXITS_AT + timedelta(minutes=minute)).isoformat()
+            for _ in range(2):  # a second beat of the same minute decides nothing more
+                send(fleet, "", task="strikeflow.manage_positions", at=at)
+            if minute == 0:  # a person asks too, for the same entries
+                for entry_id in sorted(day_trades)[::3]:
+                    send(fleet, "", task="strikeflow.close", execution_id=entry_id)
+            venue.advance(seconds=60)
+        recovered = settle(config, url, venue, killer, started, EXITS_DEADLINE_S)
+    finally:
+        killer.stop()
+    venue.faults(error_5xx=0, rate_limit=0, commit_then_fail=0)
+    venue.advance(seconds=120)
+    fleet.app.send_task("strikeflow.reconcile_orders").get(timeout=60)
+
+    per_id = Counter(order["client_order_id"] for order in venue.audit())
+    duplicates = sorted(c for c, n in per_id.items() if n > 1)
+    assert duplicates == [], duplicates
+    closes, over = closed_quantities(url)
+    assert over == [], f"closed for more than they hold: {over}"
+    still_open = sorted(set(held_entries(url, "day_trade")) & set(day_trades))
+    assert still_open == [], f"day trades not flat after the time exit: {still_open}"
+    code, book = strikeflow_json(config, "positions", "--check", answers=(0, 1))
+    assert book["differences"] == []
+    assert code == 0
+    return (
+        f"{len(day_trades)} day trades flat, close orders {len(closes)}, duplicates 0,"
+        f" over-closed 0, book = venue ({len(book['positions'])} positions),"
+        f" kills {killer.random_kills} random, restarts {killer.restarts},"
+        f" recover runs {len(recovered)}, {time.monotonic() - started:.0f} s"
+    )
+
+
+def held_entries(url: str, strategy: str) -> dict[int, Decimal]:
+    """The option entries of ``strategy`` at the venue still holding something after
+    their closes: execution id -> what is left."""
+    with engine_for(url).connect() as conn:
+        rows = conn.execute(text("SELECT * FROM dispatch_executions")).mappings().all()
+    closed: Counter[int] = Counter()
+    for r in rows:
+        if r["position_effect"] == "CLOSE":
+            closed[r["closes_execution_id"]] += held_qty(r)
+    left = {
+        r["id"]: held_qty(r) - closed[r["id"]]
+        for r in rows
+        if r["position_effect"] == "OPEN"
+        and r["instrument_type"] != "STOCK"
+        and r["strategy_type"] == strategy
+        and r["broker"] == "alpaca"  # a simulated fill (the fallback) is held nowhere
+    }
+    return {entry: qty for entry, qty in left.items() if qty > 0}
+
+
+def closed_quantities(url: str) -> tuple[list[str], list[int]]:
+    """The close orders' client_order_ids, and the entries their fills closed for more
+    than the entry holds."""
+    with engine_for(url).connect() as conn:
+        rows = conn.execute(text("SELECT * FROM dispatch_executions")).mappings().all()
+    held = {r["id"]: held_qty(r) for r in rows if r["position_effect"] == "OPEN"}
+    closed: Counter[int] = Counter()
+    closes = []
+    for r in rows:
+        if r["position_effect"] == "CLOSE":
+            closed[r["closes_execution_id"]] += held_qty(r)
+            closes.append(r["client_order_id"])
+    return closes, sorted(e for e, qty in closed.items() if qty > held.get(e, Decimal(0)))
 
 
 def reasons_of(url: str) -> Counter[str]:

@@ -68,7 +68,7 @@ def fleet_run(redis_server, create_database, tmp_path_factory) -> Iterator[tuple
         "STRIKEFLOW_SCAN_EVERY_S": f"{30 / SPEED:g}",
         "STRIKEFLOW_RECONCILE_EVERY_S": "2",
         "STRIKEFLOW_WATCHLIST": ",".join(WATCHLIST),
-        "STRIKEFLOW_ORDER_RETRIES": "1",
+        "STRIKEFLOW_RETRY_DEADLINE_S": "2",
     }
     config = StackConfig(
         fleet=FleetConfig(url, None, dbs, logs, api_key=KEY, secret_key=SECRET, env=settings),

@@ -105,9 +105,9 @@ MATRIX = {
     ),
     "two-bad-settings": Case(
         ("positions",),
-        {"STRIKEFLOW_ORDER_RETRIES": "many", "STRIKEFLOW_ON_BROKER_FAILURE": "panic"},
+        {"STRIKEFLOW_RETRY_DEADLINE_S": "many", "STRIKEFLOW_ON_BROKER_FAILURE": "panic"},
         2,
-        ("STRIKEFLOW_ORDER_RETRIES='many'", "STRIKEFLOW_ON_BROKER_FAILURE='panic'"),
+        ("STRIKEFLOW_RETRY_DEADLINE_S='many'", "STRIKEFLOW_ON_BROKER_FAILURE='panic'"),
     ),
     "recover-without-alpaca-keys": Case(
         ("recover",),

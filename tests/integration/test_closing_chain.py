@@ -63,7 +63,7 @@ def closing_pipeline(create_database, tmp_path_factory) -> Iterator[Pipeline]:
         log_dir=tmp_path_factory.mktemp("closing-logs"),
         api_key=KEY,
         secret_key=SECRET,
-        env={"STRIKEFLOW_ORDER_RETRIES": "1", "STRIKEFLOW_CLOSE_FEE_PER_CONTRACT": str(FEE)},
+        env={"STRIKEFLOW_RETRY_DEADLINE_S": "2", "STRIKEFLOW_CLOSE_FEE_PER_CONTRACT": str(FEE)},
     )
     fleet = Fleet(config)
     try:

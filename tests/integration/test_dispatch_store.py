@@ -66,13 +66,19 @@ def test_record_outcome_is_idempotent_on_client_order_id(store):
     assert store.get_recommendation("rec-aapl-1").status is executed
 
 
-def test_the_order_guard_reads_the_status_and_any_execution_at_once(store):
-    assert store.order_guard("nope", "sf-nope") == (None, None)
-    assert store.order_guard("rec-aapl-1", "sf-call-1") == (RecommendationStatus.PENDING, None)
+def test_the_order_guard_reads_the_status_the_decision_and_any_execution_at_once(store):
+    pending, failed = RecommendationStatus.PENDING, RecommendationStatus.FAILED
+    assert store.order_guard("nope", "sf-nope") == (None, None, None)
+    assert store.order_guard("rec-aapl-1", "sf-call-1") == (pending, None, None)
+    decision = {"client_order_id": "sf-call-1", "qty": "3"}
+    assert store.record_decision("rec-aapl-1", decision)
+    assert not store.record_decision("nope", decision)
     stored, _ = store.executions.insert(option_execution())
-    store.set_status("rec-aapl-1", RecommendationStatus.FAILED, "timed out")
-    assert store.order_guard("rec-aapl-1", "sf-call-1") == (RecommendationStatus.FAILED, stored)
-    assert store.order_guard("nope", "sf-call-1") == (None, stored)  # each looked up alone
+    assert store.order_guard("rec-aapl-1", "sf-call-1") == (pending, decision, stored)
+    store.set_status("rec-aapl-1", failed, "timed out")
+    assert not store.record_decision("rec-aapl-1", {"qty": "9"})  # ended: no new decision
+    assert store.order_guard("rec-aapl-1", "sf-call-1") == (failed, decision, stored)
+    assert store.order_guard("nope", "sf-call-1") == (None, None, stored)  # each looked up alone
 
 
 def test_record_fill_updates_the_premium_of_an_option_row(store):

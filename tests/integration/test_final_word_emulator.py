@@ -69,10 +69,12 @@ class Kill:
 @pytest.fixture
 def venue(request) -> Iterator[tuple[CancellingAdapter, EmulatorHandle]]:
     """Every fill partial (at least one unit left each time), fills tried 1 s after
-    submission and at each move of the clock."""
+    submission and at each move of the clock; a limit inside the spread fills only when
+    the quote crosses it (the inside-spread model off), so the one the ask rose past rests."""
     options = EmulatorOptions(
-        seed=42, start=START, api_key=KEY, secret_key=SECRET, partial_fill_rate=1.0
-    )
+        seed=42, start=START, api_key=KEY, secret_key=SECRET, partial_fill_rate=1.0,
+        inside_fill_rate=0.0,
+    )  # fmt: skip
     with running_emulator(options) as url:
         config = AlpacaConfig(Secret(KEY), Secret(SECRET), base_url=url, timeouts=Timeouts(2, 5))
         adapter = CancellingAdapter(config)

@@ -69,7 +69,7 @@ def managed(create_database, tmp_path_factory) -> Iterator[Pipeline]:
         log_dir=tmp_path_factory.mktemp("manage-logs"),
         api_key=KEY,
         secret_key=SECRET,
-        env={"STRIKEFLOW_ORDER_RETRIES": "1", "STRIKEFLOW_RULES_FILE": str(rules)},
+        env={"STRIKEFLOW_RETRY_DEADLINE_S": "2", "STRIKEFLOW_RULES_FILE": str(rules)},
     )
     fleet = Fleet(config)
     try:

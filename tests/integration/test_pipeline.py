@@ -84,7 +84,9 @@ class Pipeline:
 
     def prepare(self, rid: str) -> dict:
         """The chain's first four steps on the workers: the SizedOrder message (encoded)
-        submit_order gets."""
+        submit_order gets. The recommendation is marked dispatched first, as every
+        sender marks it: a failure is recorded only on a chain in flight."""
+        self.recommendations.set_status(rid, RecommendationStatus.DISPATCHED)
         app = self.fleet.app
         steps = app.signature(f"strikeflow.{PREPARE[0]}", args=(rid,))
         for name in PREPARE[1:]:
@@ -175,7 +177,7 @@ def fleet_pipeline(postgres_url, tmp_path_factory) -> Iterator[Pipeline]:
         log_dir=tmp_path_factory.mktemp("fleet-logs"),
         api_key=KEY,
         secret_key=SECRET,
-        env={"STRIKEFLOW_ORDER_RETRIES": "1"},
+        env={"STRIKEFLOW_RETRY_DEADLINE_S": "2"},  # a venue down: the fallback at once
     )
     fleet = Fleet(config)
     try:

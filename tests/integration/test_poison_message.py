@@ -204,19 +204,30 @@ def test_a_malformed_message_is_refused_recorded_and_the_queue_moves_on(
     poll(queue.nothing_waiting, bool, DEADLINE_S)  # discarded: never redelivered
 
 
-def test_a_refused_message_that_names_a_recommendation_fails_it_with_the_reason(queue):
+def record_failure_done(log: str, rid: str) -> bool:
+    """Whether the worker's log says a record_failure about ``rid`` finished."""
+    return any(
+        f" rec={rid} " in line and "strikeflow.record_failure[" in line and "succeeded" in line
+        for line in log.splitlines()
+    )
+
+
+def test_a_refused_message_that_names_a_recommendation_leaves_it_to_its_own_chain(queue):
     """Deep junk beside a stored recommendation's id: the message is refused before the
-    pool, and the recommendation ends failed, its reason naming the refusal."""
+    pool, and its record_failure changes nothing on a recommendation no chain is running
+    (pending: a message that names it is not its chain); its own dispatch still executes."""
     rid = "poison-named"
     queue.recommendations.insert(manual_recommendation("MSFT", "BUY", recommendation_id=rid))
     deep = "[" * 900 + "1" + "]" * 900
     task_id = queue.publish_raw(kwargs_text(f'{{"recommendation_id": "{rid}", "x": {deep}}}'))
 
     assert "nested deeper than" in queue.failed(task_id)
-    rec = poll(lambda: queue.recommendations.get(rid), lambda r: r.status.terminal, DEADLINE_S)
-    assert rec.status is RecommendationStatus.FAILED
-    assert "refused strikeflow.dispatch message" in rec.status_reason
+    poll(queue.log, lambda log: record_failure_done(log, rid), DEADLINE_S)
+    assert queue.recommendations.get(rid).status is RecommendationStatus.PENDING
     assert queue.executions_of(rid) == 0  # never reached the pool, nor the venue
+    queue.fleet.app.send_task("strikeflow.dispatch", kwargs={"recommendation_id": rid})
+    rec = poll(lambda: queue.recommendations.get(rid), lambda r: r.status.terminal, DEADLINE_S)
+    assert rec.status is RecommendationStatus.EXECUTED, rec.status_reason
     queue.good_signal_executes()
     poll(queue.nothing_waiting, bool, DEADLINE_S)
 
@@ -276,6 +287,8 @@ def test_a_poison_step_of_a_chain_is_recorded_on_its_recommendation(queue):
     with a reason naming the message's version (release 0.1.0's payloads have none: 1)."""
     rid = "poison-chain-step"
     queue.recommendations.insert(manual_recommendation("SPY", "BUY", "CALL", recommendation_id=rid))
+    # its chain is running: only then may a failure end it (record_failure)
+    queue.recommendations.set_status(rid, RecommendationStatus.DISPATCHED)
     app = queue.fleet.app
     step = app.signature("strikeflow.select_contract", args=({"recommendation_id": rid},))
     step.link_error(app.signature("strikeflow.on_step_failure"))

@@ -21,6 +21,7 @@ from strikeflow.domain.enums import (
     RecommendationStatus,
 )
 from strikeflow.domain.errors import InvalidRecord
+from strikeflow.domain.risk import open_exposure
 from tests.integration.record_factories import AT, option_execution, recommendation, stock_execution
 
 
@@ -173,6 +174,37 @@ def test_held_entries_and_the_day_s_realized_pnl(execs):
     assert [e.client_order_id for e in entries] == ["sf-held", "sf-pending"]
     assert realized == Decimal("-12.50")
     assert execs.risk_reads(AT.date() + timedelta(days=1))[1] == Decimal(0)
+
+
+def test_a_partly_closed_entry_is_held_for_what_is_left_with_its_own_multiplier(execs):
+    """5 adjusted contracts (150 shares each), 2 closed: risk reads the entry with its
+    closed quantity, so it counts 3 x 150 shares in the net Greeks and its cost; an
+    entry whose closes filled all it holds is left out."""
+    held, _ = execs.insert(option_execution("sf-held", contracts=5, multiplier=150))
+    gone, _ = execs.insert(option_execution("sf-gone", contracts=2))
+
+    def close(cid: str, entry, qty: int) -> None:
+        execs.insert(
+            option_execution(
+                cid,
+                action=Action.SELL,
+                position_effect=PositionEffect.CLOSE,
+                closes_execution_id=entry.id,
+                contracts=qty,
+                filled_avg_price=Decimal("3.00"),
+            )
+        )
+
+    close("sf-part", held, 2)
+    close("sf-rest-1", gone, 1)
+    close("sf-rest-2", gone, 1)
+    (entry,), _ = execs.risk_reads(AT.date())
+    assert (entry.client_order_id, entry.closed_qty, entry.multiplier) == ("sf-held", 2, 150)
+    exposure = open_exposure([entry], AT)
+    assert exposure.net_delta == Decimal("0.4812") * 3 * 150
+    assert exposure.by_ticker == {"AAPL": Decimal("2.15") * 3 * 150}
+    assert execs.by_client_order_id("sf-held").multiplier == 150
+    assert execs.by_client_order_id("sf-gone").multiplier is None
 
 
 def test_recent_filters_with_bound_parameters(execs, db_url):

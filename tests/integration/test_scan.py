@@ -114,7 +114,7 @@ def rig(postgres_url, tmp_path_factory) -> Iterator[ScanRig]:
         env={
             "STRIKEFLOW_WATCHLIST": WATCHLIST,
             "STRIKEFLOW_RULES_FILE": str(rules),
-            "STRIKEFLOW_ORDER_RETRIES": "1",
+            "STRIKEFLOW_RETRY_DEADLINE_S": "2",
         },
     )
     fleet = Fleet(config)

@@ -125,7 +125,7 @@ def day(postgres_url, tmp_path_factory) -> Iterator[Day]:
         api_key=KEY,
         secret_key=SECRET,
         on_broker_failure="reject",
-        env={"STRIKEFLOW_ORDER_RETRIES": "1"},
+        env={"STRIKEFLOW_RETRY_DEADLINE_S": "2"},  # a venue down: the fallback at once
     )
     fleet = Fleet(config)
     try:

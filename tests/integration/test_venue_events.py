@@ -20,6 +20,7 @@ from alpaca.data.requests import OptionChainRequest, StockBarsRequest, StockLate
 from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.enums import OrderStatus
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from strikeflow.broker_adapters.alpaca.adapter import AlpacaAdapter
 from strikeflow.db.engine import engine_for
@@ -32,7 +33,6 @@ from strikeflow.domain.enums import (
     RecommendationSource,
     Right,
 )
-from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.records import Execution
@@ -211,7 +211,7 @@ def test_migration_0009_is_additive_and_refuses_to_lose_venue_records(create_dat
     from strikeflow.db import migrate
 
     url = create_database(dialect)
-    migrate.upgrade(url, "0009")
+    migrate.upgrade(url, "head")
     migrate.check(url)  # tables.py agrees with the migrated schema
     recs = RecommendationRepository(engine_for(url))
     recs.insert(recommendation("venue-1", source=RecommendationSource.VENUE))
@@ -223,7 +223,12 @@ def test_migration_0009_is_additive_and_refuses_to_lose_venue_records(create_dat
     with engine_for(url).connect() as conn:
         tables = inspect(conn).get_table_names()
     assert "venue_activities_seen" not in tables
-    with pytest.raises(InvalidRecord):
-        recs.insert(recommendation("venue-2", source=RecommendationSource.VENUE))
-    migrate.upgrade(url, "0009")
+    venue_source = text(  # the repository's statements name later revisions' columns
+        "INSERT INTO recommendations (id, ticker, action, confidence, source, features,"
+        " reason, status, created_at, updated_at) VALUES ('venue-2', 'SPY', 'SELL', 1,"
+        " 'venue', '{}', 'x', 'executed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    )
+    with pytest.raises(IntegrityError), engine_for(url).begin() as conn:
+        conn.execute(venue_source)
+    migrate.upgrade(url, "head")
     assert recs.insert(recommendation("venue-3", source=RecommendationSource.EXERCISE))[1]

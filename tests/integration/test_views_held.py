@@ -126,10 +126,10 @@ def test_the_risk_exposure_counts_what_filled_and_what_may_still_fill(book, toda
     store, _rows = book
     now = datetime.combine(today, time(16, 0), tzinfo=UTC)
     exposure, _loss = store.risk_state(now)
-    # P1 (its fill), F1 (filled; X1 closed only half), W1 (open, its estimate: none)
+    # P1 (its fill), F1 (the 1 of its 2 that X1 did not close), W1 (open, no estimate)
     assert exposure.positions == 3
     assert (
-        exposure.of("AAPL") == Decimal(2768) * Decimal(2) * 100 + Decimal(2) * Decimal("1.50") * 100
+        exposure.of("AAPL") == Decimal(2768) * Decimal(2) * 100 + Decimal(1) * Decimal("1.50") * 100
     )
 
 

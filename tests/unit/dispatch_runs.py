@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
-from strikeflow.domain.enums import Action, InstrumentType, Right
+from strikeflow.domain.enums import Action, InstrumentType, RecommendationStatus, Right
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.orders import OrderIntent
 from strikeflow.services.dispatch_steps import (
@@ -54,7 +54,13 @@ def setup(contracts=None, rec_overrides=None, **ctx_kwargs):
         listed() if contracts is None else contracts, **ctx_kwargs
     )
     market.quote_stock("XYZ", "100")
-    values = {"ticker": "XYZ", "created_at": NOW, "updated_at": NOW, **(rec_overrides or {})}
+    values = {
+        "ticker": "XYZ",
+        "created_at": NOW,
+        "updated_at": NOW,
+        "status": RecommendationStatus.DISPATCHED,  # as its sender marks it
+        **(rec_overrides or {}),
+    }
     rec = store.add(recommendation("rec-1", **values))
     return ctx, market, store, switch, broker, rec
 

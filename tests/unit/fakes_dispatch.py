@@ -14,6 +14,7 @@ from strikeflow.broker_adapters.simulated import SimulatedBroker
 from strikeflow.domain.enums import ExecutionStatus, PositionEffect, RecommendationStatus, Right
 from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
 from strikeflow.domain.final_word import CANCEL_KEY, FinalWord, settled
+from strikeflow.domain.lifecycle import execution_may_become, recommendation_may_become
 from strikeflow.domain.market import ExpiryWindow, MarketClock, OptionQuote, StockQuote, StrikeBand
 from strikeflow.domain.models import OptionContract
 from strikeflow.domain.orders import BrokerOrder, OrderIntent
@@ -21,7 +22,7 @@ from strikeflow.domain.position_book import BookEntry, CloseFill, held_quantity,
 from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.domain.risk import OpenExposure
 from strikeflow.services.dispatch_policy import DispatchContext, DispatchPolicy
-from strikeflow.services.ports import HeldGreeks, ManagedEntry
+from strikeflow.services.ports import HeldGreeks, ManagedEntry, OrderGuard
 from tests.unit.factories import NOW
 
 
@@ -134,6 +135,7 @@ class FakeStore:
         self.status_writes = 0
         self.explains: dict[str, dict] = {}
         self.selections: dict[str, dict] = {}
+        self.decisions: dict[str, dict[str, str]] = {}
 
     def add(self, rec: Recommendation) -> Recommendation:
         self.recs[rec.id] = rec
@@ -150,7 +152,7 @@ class FakeStore:
         explain: Mapping[str, Any] | None = None,
     ) -> bool:
         rec = self.recs.get(recommendation_id)
-        if rec is None or rec.status.terminal:
+        if rec is None or rec.status.terminal or not recommendation_may_become(rec.status, status):
             return False
         self.recs[recommendation_id] = replace(rec, status=status, status_reason=reason)
         if explain is not None:
@@ -179,11 +181,20 @@ class FakeStore:
     def execution_by_client_order_id(self, client_order_id: str) -> Execution | None:
         return self.executions.get(client_order_id)
 
-    def order_guard(
-        self, recommendation_id: str, client_order_id: str
-    ) -> tuple[RecommendationStatus | None, Execution | None]:
+    def record_decision(self, recommendation_id: str, decision: Mapping[str, str]) -> bool:
         rec = self.recs.get(recommendation_id)
-        return (None if rec is None else rec.status), self.executions.get(client_order_id)
+        if rec is None or rec.status.terminal:
+            return False
+        self.decisions[recommendation_id] = dict(decision)
+        return True
+
+    def order_guard(self, recommendation_id: str, client_order_id: str) -> OrderGuard:
+        rec = self.recs.get(recommendation_id)
+        return OrderGuard(
+            None if rec is None else rec.status,
+            self.decisions.get(recommendation_id),
+            self.executions.get(client_order_id),
+        )
 
     def unfinished_executions(self, limit: int = 500) -> list[Execution]:
         open_ = {ExecutionStatus.SUBMITTED, ExecutionStatus.ACCEPTED}
@@ -200,6 +211,8 @@ class FakeStore:
         broker_order_id: str | None = None,
     ) -> Execution:
         e = self.executions[client_order_id]
+        if not execution_may_become(e.status, e.filled_qty, status, filled_qty):
+            return e  # behind what is stored: the stored row, unchanged
         e = replace(
             e,
             status=status,

@@ -76,7 +76,8 @@ BAD_VALUES = {
     "off_hours": "sometimes",
     "option_spread_fraction": "2",
     "on_broker_failure": "panic",
-    "order_retries": "11",
+    "retry_deadline_s": "1",
+    "retry_floor_s": "0",
     "risk_max_open_positions": "-1",
     "risk_max_daily_realized_loss": "nan",
     "risk_max_exposure_per_ticker": "lots",
@@ -96,6 +97,9 @@ FREE_TEXT = {
     "alpaca_base_url",
     "alpaca_trading_url",
     "rules_file",
+    "signing_key",
+    "signing_cert",
+    "signing_cert_store",
 }
 
 
@@ -135,7 +139,7 @@ def test_a_refused_setting_is_one_line_naming_the_variable_and_its_value(name):
         ("clock", "foo", "expected 'wall' or 'market'"),
         ("alpaca_paper", "maybe", "expected true or false"),
         ("alpaca_connect_timeout_s", "61", "expected a number in (0, 60]"),
-        ("order_retries", "x", "expected a whole number in [0, 10]"),
+        ("retry_deadline_s", "x", "expected a number in [2, 120]"),
         ("risk_max_daily_realized_loss", "-1", "expected a number >= 0"),
         ("risk_day_trade_cutoff", "25:00", "(HH:MM)"),
         ("watchlist", "SPY,$$$", "not ticker symbols: '$$$'"),
@@ -151,7 +155,7 @@ def test_the_line_says_what_the_setting_accepts(name, value, accepts):
 def test_every_refused_setting_is_on_the_one_line_and_a_secret_is_masked():
     from strikeflow.cli.failures import describe
 
-    line, _ = describe(refusal(clock="x", alpaca_api_key=12345, order_retries="y"))
+    line, _ = describe(refusal(clock="x", alpaca_api_key=12345, retry_deadline_s="y"))
     assert "\n" not in line
     assert line.count("; ") == 2
     assert "STRIKEFLOW_ALPACA_API_KEY='**********'" in line

@@ -165,6 +165,23 @@ def test_a_manual_close_sells_to_close_what_is_held_and_records_its_realized_pnl
     assert remaining(entry, store.closes_of(entry.id)) == 0
 
 
+def test_an_adjusted_contract_keeps_its_multiplier_from_entry_to_realized_pnl():
+    """Every listed contract delivers 150 shares (adjusted after a split): the entry row
+    keeps 150, and its close realizes the price difference x 150 per contract."""
+    ctx, market, store, _, _, _ = setup(rec_overrides=CALL)
+    ctx = replace(ctx, policy=replace(ctx.policy, adjusted_contracts=True))
+    market.contracts = [replace(c, multiplier=150) for c in market.contracts]
+    assert run_all(ctx).status is RecommendationStatus.EXECUTED
+    entry = store.executions[client_order_id_for("rec-1")]
+    assert entry.multiplier == 150
+    quote_contract(market, entry.option_symbol, "2.50", "2.60")
+    request_close(store, store, Sender(), entry.id)
+    assert run_close(ctx, "close-1-1").status is RecommendationStatus.EXECUTED
+    close = store.executions[order_id_of("close-1-1")]
+    expected = (Decimal("2.50") - entry.filled_avg_price) * 150 * entry.filled_qty
+    assert close.realized_pnl == expected != 0
+
+
 def test_an_option_close_is_a_sell_to_close_limit_on_its_own_client_order_id():
     ctx, _market, store, _broker, entry = entered()
     request_close(store, store, Sender(), entry.id)

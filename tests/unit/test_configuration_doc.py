@@ -90,7 +90,8 @@ def test_a_field_without_description_or_readers_is_reported():
 def test_values_come_from_the_type_and_bounds():
     fields = Settings.model_fields
     assert allowed_values(fields["clock"]) == "one of `wall`, `market`"
-    assert allowed_values(fields["order_retries"]) == "an integer ≥ 0 and ≤ 10"
+    assert allowed_values(fields["risk_max_open_positions"]) == "an integer ≥ 0 and ≤ 1000000"
+    assert allowed_values(fields["retry_deadline_s"]) == "a number ≥ 2 and ≤ 120"
     assert allowed_values(fields["alpaca_connect_timeout_s"]) == "a number > 0 and ≤ 60"
     assert allowed_values(fields["alpaca_paper"]) == "`true` or `false`"
     assert allowed_values(fields["database_url"]) is None

@@ -30,12 +30,12 @@ def config(**overrides) -> FleetConfig:
 
 
 def test_the_settings_name_the_fleets_own_dbs_and_emulator():
-    env = config(env={"STRIKEFLOW_ORDER_RETRIES": "1"}).settings_env()
+    env = config(env={"STRIKEFLOW_RETRY_DEADLINE_S": "2"}).settings_env()
     assert env["STRIKEFLOW_BROKER_URL"] == "redis://127.0.0.1:6390/3"
     assert env["STRIKEFLOW_RESULT_BACKEND"] == "redis://127.0.0.1:6390/4"
     assert env["STRIKEFLOW_REDIS_URL"] == "redis://127.0.0.1:6390/5"
     assert env["STRIKEFLOW_ALPACA_BASE_URL"] == "http://127.0.0.1:9999"
-    assert env["STRIKEFLOW_ORDER_RETRIES"] == "1"
+    assert env["STRIKEFLOW_RETRY_DEADLINE_S"] == "2"
 
 
 def test_without_an_emulator_there_is_no_base_url_so_alpaca_itself():

@@ -170,8 +170,8 @@ def test_fetch_chain_writes_nothing():
     ctx, _, store, *_ = setup()
     writes = store.status_writes
     fetch_chain(ctx, "rec-1")
-    assert store.status_writes == writes  # the sender marks it dispatched
-    assert store.recs["rec-1"].status is RecommendationStatus.PENDING
+    assert store.status_writes == writes  # the sender marks it dispatched, not the steps
+    assert store.recs["rec-1"].status is RecommendationStatus.DISPATCHED
     assert store.selections == {}  # select_contract keeps the report, not the fetch
 
 

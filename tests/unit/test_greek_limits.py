@@ -12,22 +12,27 @@ import pytest
 from strikeflow.config import Settings
 from strikeflow.domain.enums import (
     Action,
+    ExecutionStatus,
     InstrumentType,
     PositionEffect,
     RecommendationStatus,
     RiskBreach,
     StrategyType,
 )
-from strikeflow.domain.errors import DispatchRejected
+from strikeflow.domain.errors import DispatchRejected, InvalidRecord
 from strikeflow.domain.models import Greeks
 from strikeflow.domain.risk import (
+    HeldEntry,
     OpenExposure,
     RiskLimits,
     check_risk,
+    execution_cost,
     net_greeks,
     open_exposure,
     order_greeks,
+    still_held,
 )
+from strikeflow.domain.sizing import shares_per_unit
 from strikeflow.services.closing import request_close
 from strikeflow.services.closing_steps import quote_close, size_close
 from strikeflow.services.dispatch_policy import DispatchPolicy, client_order_id_for
@@ -174,3 +179,45 @@ def test_past_the_daily_loss_limit_exits_still_run():
     assert sized.quantity == entry.filled_qty
     assert sized.closes is not None
     assert sized.position_effect is PositionEffect.CLOSE
+
+
+def test_a_partial_close_and_an_adjusted_contract_count_what_is_left_in_shares():
+    """5 contracts of an adjusted call delivering 150 shares, 2 of them closed: 3 x 150
+    shares count, in the net Greeks and in the cost; a standard entry counts 100."""
+    adjusted = HeldEntry(
+        id=1,
+        client_order_id="sf-1",
+        ticker="AAPL",
+        instrument_type=InstrumentType.CALL,
+        position_effect=PositionEffect.OPEN,
+        status=ExecutionStatus.FILLED,
+        expiration_date=NOW.date(),
+        filled_qty=Decimal(5),
+        filled_avg_price=Decimal("2.00"),
+        explain_json={},
+        delta=Decimal("0.5"),
+        vega=Decimal("0.1"),
+        multiplier=150,
+        closed_qty=Decimal(2),
+    )
+    assert still_held(adjusted) == 3
+    assert net_greeks([adjusted]) == (Decimal("225.0"), Decimal("45.0"))
+    assert execution_cost(adjusted) == Decimal("900.00")
+    standard = replace(adjusted, multiplier=None, closed_qty=Decimal(5))
+    assert still_held(standard) == 0
+    assert net_greeks([standard]) == (0, 0)
+    greeks = Greeks(delta=0.5, gamma=0, theta=0, vega=0.1, rho=0)
+    assert order_greeks(greeks, 2, Action.BUY, 150) == (Decimal("150.0"), Decimal("30.0"))
+    assert order_greeks(greeks, 2, Action.SELL) == (-100, -20)
+
+
+def test_a_share_is_one_and_a_contract_its_own_multiplier_or_100():
+    assert shares_per_unit(InstrumentType.STOCK, 150) == 1
+    assert shares_per_unit(InstrumentType.PUT) == 100
+    assert shares_per_unit(InstrumentType.CALL, 150) == 150
+
+
+@pytest.mark.parametrize("bad", [0, -100, True, 1.5, 10**6])
+def test_an_execution_refuses_a_multiplier_that_is_no_count_of_shares(bad):
+    with pytest.raises(InvalidRecord, match="multiplier"):
+        option_execution("sf-1", multiplier=bad)

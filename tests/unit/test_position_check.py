@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -132,6 +133,18 @@ def test_a_short_venue_position_is_negative_and_lots_add_up():
 def test_marks_are_market_value_per_unit():
     marks = venue_marks([held(CALL, "2", "500"), held("XYZ", "10", "512.5"), held("ABC", "3")])
     assert marks == {CALL: D("2.5"), "XYZ": D("51.25")}
+
+
+def test_an_adjusted_contract_is_marked_and_costed_by_its_own_multiplier():
+    """A contract delivering 150 shares: the venue's market value is price x qty x 150,
+    and the book's cost and unrealized P&L are in the same shares."""
+    marks = venue_marks([held(CALL, "2", "750"), held("XYZ", "10", "512.5")], {CALL: 150})
+    assert marks == {CALL: D("2.5"), "XYZ": D("51.25")}
+    adjusted = replace(entry(1, "2"), contract_multiplier=150)
+    (position,) = book(BookRecords([adjusted]))
+    assert position.multiplier == 150
+    assert position.cost == adjusted.fill_price * 150 * 2
+    assert position.unrealized(D("2.5")) == D("2.5") * 150 * 2 - position.cost
 
 
 def test_each_difference_is_recorded_and_logged_at_warning(caplog):

@@ -16,6 +16,7 @@ import strikeflow.tasks  # noqa: F401  (registers the tasks)
 from strikeflow import bootstrap
 from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.domain.errors import BrokerUnavailable
+from strikeflow.tasks import budgeted
 from strikeflow.tasks import scan as scan_task
 from strikeflow.tasks.scan import parse_instant
 from tests.unit.memory_celery import memory_config, memory_worker
@@ -150,7 +151,7 @@ def test_a_retry_after_the_venue_was_down_scans_the_same_minute(celery_app, runt
         return real(*args, **kwargs)
 
     monkeypatch.setattr(market, "stock_bars", flaky)
-    monkeypatch.setattr(scan_task.random, "uniform", lambda a, b: 0.0)
+    monkeypatch.setattr(budgeted, "next_countdown", lambda *budget_and_clock: 0.01)
     result = send(celery_app)  # no at: the retry must carry the first attempt's instant
     assert result["minute"] == AT.astimezone(UTC).replace(second=0).isoformat()
     assert len(result["sent"]) == 1

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from celery import Celery
-from celery.app import autoretry
 
 import strikeflow.tasks  # noqa: F401  (registers the tasks)
 from strikeflow import bootstrap
@@ -29,6 +28,7 @@ from strikeflow.domain.errors import (
     StoreUnavailable,
 )
 from strikeflow.domain.orders import BrokerOrder
+from strikeflow.domain.retry_budget import DEADLINE_S, next_countdown
 from strikeflow.services import dispatch_steps, outcomes
 from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
 from strikeflow.services.manual_signal import manual_recommendation
@@ -46,7 +46,7 @@ from strikeflow.services.messages import (
     encode,
 )
 from strikeflow.services.outcomes import failure_kind
-from strikeflow.tasks import chains
+from strikeflow.tasks import budgeted, chains
 from strikeflow.tasks.chains import chain_for, dispatch_chain
 from strikeflow.tasks.entry import recommendation_id_of
 from tests.integration.record_factories import recommendation
@@ -226,19 +226,28 @@ def fakes(monkeypatch, celery_app) -> Iterator[tuple[FakeSteps, FakeRuntime]]:
     bootstrap.reset_runtime()
 
 
+@dataclass
+class Backoffs:
+    """What each retry asked the retry budget, and the budget shortened: the real policy
+    decides whether to retry, then the wait is milliseconds instead of seconds.
+    ``spent_after`` retries, the budget counts as spent (its deadline reached)."""
+
+    asked: list[dict] = field(default_factory=list)
+    spent_after: int | None = None
+
+    def countdown(self, budget, deadline, now, attempt, draw) -> float | None:
+        self.asked.append({"attempt": attempt, "deadline": deadline, "now": now})
+        if self.spent_after is not None and attempt >= self.spent_after:
+            return None
+        wait = next_countdown(budget, deadline, now, attempt, draw)
+        return None if wait is None else 0.01
+
+
 @pytest.fixture(autouse=True)
-def backoffs(monkeypatch) -> list[dict]:
-    """Celery's autoretry backoff, recorded and shortened for every test here: retries
-    are asked for with the task's own backoff settings, and wait milliseconds instead of
-    up to seconds of random jitter."""
-    asked: list[dict] = []
-
-    def shortened(**kwargs) -> float:
-        asked.append(kwargs)
-        return 0.01
-
-    monkeypatch.setattr(autoretry, "get_exponential_backoff_interval", shortened)
-    return asked
+def backoffs(monkeypatch) -> Backoffs:
+    shortened = Backoffs()
+    monkeypatch.setattr(budgeted, "next_countdown", shortened.countdown)
+    return shortened
 
 
 def wait_for(condition, timeout_s: float = 15.0):
@@ -331,9 +340,9 @@ def test_a_dispatch_refusal_midway_ends_rejected_and_sends_no_order(fakes):
     assert "submit_order" not in names(steps)
 
 
-def test_after_the_last_retry_the_fallback_stands_in(fakes, celery_app, monkeypatch):
+def test_once_the_retry_budget_is_spent_the_fallback_stands_in(fakes, backoffs):
     steps, rt = fakes
-    monkeypatch.setattr(celery_app.tasks["strikeflow.submit_order"], "max_retries", 1)
+    backoffs.spent_after = 1
     steps.fail["submit_order"] = [BrokerUnavailable("submit", "down")] * 2
     result = dispatch_chain("rec-fallback").get(timeout=15, interval=POLL_S)
     outcome = recorded(result, steps)
@@ -344,10 +353,10 @@ def test_after_the_last_retry_the_fallback_stands_in(fakes, celery_app, monkeypa
     assert [intent.client_order_id for intent in rt.fallback.intents] == [coid]
 
 
-def test_with_the_reject_policy_the_exhausted_order_ends_failed(fakes, celery_app, monkeypatch):
+def test_with_the_reject_policy_the_exhausted_order_ends_failed(fakes, backoffs):
     steps, rt = fakes
     rt.fallback.simulate = False
-    monkeypatch.setattr(celery_app.tasks["strikeflow.submit_order"], "max_retries", 1)
+    backoffs.spent_after = 1
     steps.fail["submit_order"] = [BrokerUnavailable("submit", "down")] * 2
     dispatch_chain("rec-down")
     rid, kind, message = wait_for(lambda: steps.failures)[0]
@@ -419,7 +428,8 @@ def test_a_message_from_another_release_ends_rejected_and_the_worker_keeps_runni
     the next chain runs on the same worker."""
     steps, rt = fakes
     rid = "rec-old-release"
-    rt.store.add(recommendation(rid, ticker="XYZ", created_at=NOW, updated_at=NOW))
+    dispatched = {"status": RecommendationStatus.DISPATCHED}  # its chain is running
+    rt.store.add(recommendation(rid, ticker="XYZ", created_at=NOW, updated_at=NOW, **dispatched))
     old = {"recommendation_id": rid, "ticker": "XYZ", "spot": "100.00", "trade": "CALL"}
     step = celery_app.signature(chains.SELECT_CONTRACT, args=(old,))
     step.link_error(celery_app.signature(chains.ON_STEP_FAILURE))
@@ -491,7 +501,9 @@ def test_domain_errors_survive_the_pickling_celery_does_before_errbacks(exc):
     assert str(kept) == str(exc)
 
 
-@pytest.mark.parametrize("step", ["fetch_chain", "size_position", "submit_order"])
+@pytest.mark.parametrize(
+    "step", ["fetch_chain", "size_position", "submit_order", "persist_execution"]
+)
 def test_a_database_that_cannot_be_reached_is_retried_not_failed(fakes, backoffs, step):
     steps, _ = fakes
     steps.fail[step] = [StoreUnavailable("get_recommendation", "connection refused")] * 2
@@ -501,8 +513,24 @@ def test_a_database_that_cannot_be_reached_is_retried_not_failed(fakes, backoffs
     assert all(handed == returned for handed, returned in handoffs(steps))
     assert names(steps).count(step) == 3
     assert steps.failures == []
-    assert [asked["retries"] for asked in backoffs] == [0, 1]
-    assert all(asked["factor"] == 1 and asked["full_jitter"] for asked in backoffs)
+    assert [asked["attempt"] for asked in backoffs.asked] == [0, 1]
+    # one deadline, set at the first failure and carried by the retried message
+    first, second = backoffs.asked
+    assert first["deadline"] == second["deadline"]
+    assert 0 < first["deadline"] - first["now"] <= DEADLINE_S
+
+
+def test_a_database_down_past_the_retry_budget_ends_failed_and_recorded(fakes, backoffs):
+    steps, _ = fakes
+    steps.fail["fetch_chain"] = [StoreUnavailable("get_recommendation", "refused")] * 3
+    backoffs.spent_after = 2
+    dispatch_chain("rec-db-gone")
+    rid, kind, message = wait_for(lambda: steps.failures)[0]
+    assert (rid, kind) == ("rec-db-gone", "failed")
+    assert "StoreUnavailable" in message
+    assert names(steps) == ["fetch_chain"] * 3
+    assert [asked["attempt"] for asked in backoffs.asked] == [0, 1, 2]
+    assert len({asked["deadline"] for asked in backoffs.asked}) == 1
 
 
 def test_store_unavailable_survives_pickling_and_counts_as_failed():

@@ -12,6 +12,8 @@ from celery import Celery
 
 import strikeflow.tasks  # noqa: F401  (registers the tasks)
 from strikeflow.config import Settings
+from strikeflow.domain.retry_budget import DEADLINE_S, FLOOR_S, RetryBudget
+from strikeflow.tasks.budgeted import BudgetedTask
 from strikeflow.tasks.pipeline import ORDER_RETRY, READ_RETRY, STORE_RETRY
 from strikeflow.workers import config
 from strikeflow.workers.config import celery_config, prefetch_for
@@ -85,14 +87,12 @@ def test_the_visibility_timeout_is_explicit_and_far_above_every_countdown_and_li
     visibility = conf["broker_transport_options"]["visibility_timeout"]
     assert visibility == config.VISIBILITY_TIMEOUT_S
     assert conf["result_backend_transport_options"]["visibility_timeout"] == visibility
-    for policy in (READ_RETRY, ORDER_RETRY, STORE_RETRY):
-        assert policy["retry_backoff_max"] * 10 <= visibility
-        # the whole retry schedule, unjittered, stays far below it as well
-        schedule = sum(
-            min(policy["retry_backoff"] * 2**n, policy["retry_backoff_max"])
-            for n in range(policy["max_retries"])
-        )
-        assert schedule * 2 < visibility
+    # one retry's countdown, and a whole retry budget at its longest, far below it
+    assert RetryBudget().cap_s * 10 <= visibility
+    fields = Settings.model_fields["retry_deadline_s"].metadata
+    longest = next(m.le for m in fields if getattr(m, "le", None))
+    assert longest * 5 <= visibility
+    assert Settings(retry_deadline_s=longest).retry_deadline_s == longest
     orders = conf["task_annotations"]["strikeflow.submit_order"]
     for limit in (conf["task_time_limit"], orders["time_limit"]):
         assert limit * 5 < visibility
@@ -116,8 +116,24 @@ def test_submit_order_retries_only_the_unreachable_venue_or_database():
     from strikeflow.domain.errors import BrokerUnavailable, StoreUnavailable
 
     assert ORDER_RETRY["autoretry_for"] == (BrokerUnavailable, StoreUnavailable)
-    assert ORDER_RETRY["retry_jitter"] is True
-    assert ORDER_RETRY["max_retries"] > 0
+    assert ORDER_RETRY["base"] is BudgetedTask
+
+
+def test_every_task_that_retries_is_budgeted_in_time_not_attempts(app):
+    retrying = {
+        name
+        for name, task in app.tasks.items()
+        if name.startswith("strikeflow.") and getattr(task, "autoretry_for", ())
+    }
+    assert {"strikeflow.persist_execution", "strikeflow.record_failure"} <= retrying
+    retrying |= {"strikeflow.scan", "strikeflow.manage_positions"}  # explicit self.retry
+    for name in retrying:
+        task = app.tasks[name]
+        assert isinstance(task, BudgetedTask), name
+        assert task.max_retries is None, name
+        assert not getattr(task, "retry_backoff", False), name  # Celery's backoff unused
+    for policy in (READ_RETRY, ORDER_RETRY, STORE_RETRY):
+        assert policy["base"] is BudgetedTask
 
 
 @pytest.mark.parametrize(("task", "queue"), sorted(ROUTED.items()))
@@ -161,13 +177,19 @@ def test_the_app_imports_without_connecting():
     assert done.stdout.split() == ["redis://127.0.0.1:1/0", "dispatch"]
 
 
-def test_submit_orders_retries_come_from_settings_and_default_to_the_task_s():
-    default = celery_config(Settings())["task_annotations"]["strikeflow.submit_order"]
-    assert default["max_retries"] == ORDER_RETRY["max_retries"] == 6
+def test_the_retry_budget_comes_from_settings_for_every_task():
+    default = celery_config(Settings())["task_annotations"]["*"]
+    assert default == {"retry_deadline_s": DEADLINE_S, "retry_floor_s": FLOOR_S}
+    assert (
+        "max_retries"
+        not in celery_config(Settings())["task_annotations"]["strikeflow.submit_order"]
+    )
     app = Celery("sf-retries", set_as_current=False)
-    app.config_from_object(celery_config(Settings(order_retries=1)))
+    app.config_from_object(celery_config(Settings(retry_deadline_s=30, retry_floor_s=2)))
     app.loader.import_default_modules()
     import strikeflow.tasks.pipeline as pipeline_tasks
 
-    task = app.tasks[pipeline_tasks.submit_order.name]
-    assert task.max_retries == 1
+    for task in (pipeline_tasks.submit_order, pipeline_tasks.persist_execution):
+        bound = app.tasks[task.name]
+        assert (bound.retry_deadline_s, bound.retry_floor_s) == (30, 2)
+        assert bound.retry_budget() == RetryBudget(deadline_s=30, floor_s=2)
