@@ -13,6 +13,7 @@ from strikeflow.app_state.rate_budget import InProcessRateBudget
 from strikeflow.broker_adapters.alpaca.errors import classify, never_processed
 from strikeflow.broker_adapters.alpaca.rate_limit import (
     DATA,
+    HOLD_CHECK_S,
     NO_RESET_WAIT_S,
     TRADING,
     GovernedSession,
@@ -146,6 +147,35 @@ def test_nothing_remaining_holds_the_budget_until_the_venues_reset():
     # the data budget is another budget: not held
     governor.send("GET", f"{EMULATOR}/v2/stocks/bars", lambda: session.request("GET", "d"))
     assert session.sent[2][0] == second
+
+
+class CountingBudget(InProcessRateBudget):
+    """The in-process store, counting the governor's trips to it."""
+
+    takes = 0
+
+    def take(self, name, rate_per_s, capacity, floor):
+        self.takes += 1
+        return super().take(name, rate_per_s, capacity, floor)
+
+
+def test_an_unbudgeted_api_looks_for_holds_at_most_every_quarter_second():
+    """Ten calls in one instant ask the store once; another process's hold is obeyed
+    from the next look on, at most HOLD_CHECK_S later."""
+    clock = FakeTime()
+    store = CountingBudget(clock.monotonic, clock.wall)
+    mine, _ = governed(clock, GovernorConfig(trading=None), store)
+    other, _ = governed(clock, GovernorConfig(trading=None), store)
+    session = ScriptedSession(clock)
+    for _ in range(10):
+        mine.send("GET", f"{TRADE}/account", lambda: session.request("GET", TRADE))
+    assert store.takes == 1
+    other._hold(other.name_of(TRADING), clock.wall() + 5)  # another process met "0 remaining"
+    clock.mono += HOLD_CHECK_S
+    mine.send("GET", f"{TRADE}/account", lambda: session.request("GET", TRADE))
+    assert store.takes == 3  # the look that found the hold, and the one after its wait
+    assert session.sent[-1][0] >= 1_000.0 + 5  # sent once the hold ran out
+    assert clock.slept  # it waited for the hold before sending
 
 
 def test_a_429_waits_for_the_reset_and_is_sent_again_by_the_governor():

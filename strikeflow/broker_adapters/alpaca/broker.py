@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from alpaca.common.enums import Sort
@@ -55,9 +56,16 @@ from strikeflow.broker_adapters.alpaca.http import AlpacaClients
 from strikeflow.broker_adapters.alpaca.rate_limit import Governor
 from strikeflow.domain.enums import ExecutionMode
 from strikeflow.domain.errors import BrokerError, BrokerUnavailable, DomainError, OrderRejected
-from strikeflow.domain.orders import AccountSnapshot, BrokerOrder, OrderIntent, PositionSnapshot
+from strikeflow.domain.orders import (
+    AccountSnapshot,
+    BrokerOrder,
+    OrderIntent,
+    OrderNotReplaceable,
+    PositionSnapshot,
+)
 from strikeflow.domain.venue_activity import VenueActivity
 
+UNPROCESSABLE = 422
 MAX_LISTED = 500  # the most one GET /v2/orders returns
 ACTIVITY_PAGE_SIZE = 100  # the most one GET /v2/account/activities returns
 MAX_ACTIVITY_PAGES = 50
@@ -104,6 +112,38 @@ class AlpacaBroker:
         with translated("order lookup", self._config.secrets):
             order = self._clients.trading.get_order_by_id(order_id)
             return parsing.broker_order(order, self.execution_mode)
+
+    def replace_order(
+        self, order_id: str, qty: Decimal, limit_price: Decimal, client_order_id: str
+    ) -> BrokerOrder:
+        """Replace the open limit order ``order_id`` (``PATCH /v2/orders/{id}``): the
+        venue's NEW order under ``client_order_id``, the old one ending ``replaced``. A
+        422 other than a duplicate (the order filled, was canceled or replaced meanwhile)
+        is ``OrderNotReplaceable``. Like ``submit``, a duplicate or an ambiguous reply is
+        looked up by ``client_order_id``: a replace that landed is that order."""
+        request = parsing.replace_request(qty, limit_price, client_order_id)
+        try:
+            with translated("replace", self._config.secrets):
+                order = self._clients.trading.replace_order_by_id(order_id, request)
+                return parsing.broker_order(order, self.execution_mode)
+        except OrderRejected as refused:
+            if not is_duplicate(refused):
+                if refused.status == UNPROCESSABLE:
+                    raise OrderNotReplaceable(
+                        refused.operation, refused.status, refused.code, refused.message
+                    ) from None
+                raise
+            cause: BrokerError = refused
+        except BrokerError as failure:
+            if never_processed(failure) or not failure.transient:
+                raise
+            cause = failure
+        found = self.order_by_client_id(client_order_id)
+        if found is not None:
+            return found
+        if isinstance(cause, OrderRejected):
+            raise BrokerUnavailable("replace", f"duplicate reported but not found: {cause.message}")
+        raise cause
 
     def recent_orders(self, after: datetime, limit: int = MAX_LISTED) -> list[BrokerOrder]:
         """Orders open or closed submitted after ``after``, newest first, at most

@@ -29,7 +29,12 @@ from alpaca.trading.enums import (
     OrderType as AlpacaOrderType,
 )
 from alpaca.trading.models import Clock, Order, Position, TradeAccount
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest, OrderRequest
+from alpaca.trading.requests import (
+    LimitOrderRequest,
+    MarketOrderRequest,
+    OrderRequest,
+    ReplaceOrderRequest,
+)
 
 from strikeflow.broker_adapters.alpaca.listings import ListedContract
 from strikeflow.domain.enums import (
@@ -67,7 +72,8 @@ ORDER_STATUS: Mapping[OrderStatus, ExecutionStatus] = {
     OrderStatus.DONE_FOR_DAY: ExecutionStatus.ACCEPTED,
     OrderStatus.CANCELED: ExecutionStatus.CANCELED,
     OrderStatus.EXPIRED: ExecutionStatus.CANCELED,
-    OrderStatus.REPLACED: ExecutionStatus.CANCELED,
+    # Final for this order; the replacing one (its ``replaced_by``) carries on.
+    OrderStatus.REPLACED: ExecutionStatus.REPLACED,
     OrderStatus.REJECTED: ExecutionStatus.REJECTED,
     OrderStatus.SUSPENDED: ExecutionStatus.REJECTED,
 }
@@ -148,6 +154,16 @@ def broker_order(order: Order, mode: ExecutionMode) -> BrokerOrder:
         submitted_at=order.submitted_at,
         filled_at=order.filled_at,
         position_intent=None if order.position_intent is None else _name(order.position_intent),
+        replaces=None if order.replaces is None else str(order.replaces),
+        replaced_by=None if order.replaced_by is None else str(order.replaced_by),
+    )
+
+
+def replace_request(qty: Decimal, limit_price: Decimal, client_order_id: str) -> ReplaceOrderRequest:
+    """A replace of a limit order: the new total quantity (the venue's new order carries
+    what the old one filled and works the rest), limit and client_order_id."""
+    return ReplaceOrderRequest(
+        qty=int(qty), limit_price=float(limit_price), client_order_id=client_order_id
     )
 
 
