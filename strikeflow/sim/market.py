@@ -6,16 +6,21 @@ domain's Black-Scholes (through ``option_chain.price_chain``).
 
 Listings are fixed for a session: strikes are laid out around the previous close, as
 exchanges list them overnight, and open interest and the day's volume are drawn once per
-session. Quotes, Greeks and IV move with the stock through the day. Some snapshots lack
-Greeks and IV, and a few quotes are stale, as Alpaca's feed does. A contract that traded
-carries the bars of its latest minute, its day and the day before (``_session_bars``).
-Outside the session (after 16:00, before the open, on a weekend or a holiday) the latest
-quote is the last one of the previous session, stamped with its close, as Alpaca's
-latest-quote and snapshot endpoints answer: no quote is made while the market is shut.
-Underlyings in ``adjusted`` also list adjusted contracts (root NVDA1, a multiplier other
-than 100) beside some of their standard strikes, as a chain does after a split or a
-merger; each is quoted as its standard twin, since clients are meant to recognise and
-leave them.
+session. A strike listed on an earlier session stays listed until it expires, as exchanges
+add strikes when the stock moves but never remove one early: each listing is the day's band
+followed by the earlier sessions' unexpired strikes outside it (with their own noise, so the
+band's values do not depend on them), found from the kept strike ranges of the sessions of
+the listing horizon; their deep in-the-money quotes are a hedger's (``price_chain``).
+
+Quotes, Greeks and IV move with the stock through the day. Some snapshots lack Greeks and
+IV, and a few quotes are stale, as Alpaca's feed does. A contract that traded carries the
+bars of its latest minute, its day and the day before (``_session_bars``). Outside the
+session (after 16:00, before the open, on a weekend or a holiday) the latest quote is the
+last one of the previous session, stamped with its close, as Alpaca's latest-quote and
+snapshot endpoints answer: no quote is made while the market is shut. Underlyings in
+``adjusted`` also list adjusted contracts (root NVDA1, a multiplier other than 100) beside
+some of their standard strikes, as a chain does after a split or a merger; each is quoted as
+its standard twin, since clients are meant to recognise and leave them.
 """
 
 from __future__ import annotations
@@ -36,17 +41,22 @@ from strikeflow.sim import calendar
 from strikeflow.sim.market_data import Bar, ContractInfo, GreeksValues, OptionSnapshot, Quote, Trade
 from strikeflow.sim.option_chain import (
     ADJUSTED_UNDERLYINGS,
+    HORIZON_DAYS,
     MISSING_GREEKS_RATE,
     PROFILES,
     STALE_QUOTE_RATE,
+    STRIKE_SPAN,
     UnderlyingProfile,
     adjusted_root,
     adjusted_series,
+    band_ranges,
     fair_values,
+    keyed_band,
     liquidity,
     listed_expirations,
     price_chain,
     strike_band,
+    union_keys,
 )
 from strikeflow.sim.stock_paths import DailyWalk, DayPath, symbol_key
 from strikeflow.sim.venue_orders import asset_id
@@ -57,6 +67,10 @@ MINUTE = timedelta(minutes=1)
 BAR_STEP = timedelta(minutes=5)  # an option's daily bar samples its trade price this often
 PRINT_SIZE = 5  # contracts per print: an option bar's trade count is its volume over this
 CACHE_LIMIT = 256
+RANGES_LIMIT = 4096  # sessions' strike ranges kept (a few hundred bytes each)
+# A strike carried from an earlier session keeps the open interest of one this many
+# deviations out (``liquidity``'s held_z): it was nearer the money when it was listed.
+CARRIED_HELD_Z = 3.0
 
 
 class UnknownSymbol(ValueError):
@@ -93,6 +107,9 @@ class Listing:
     stale_s: np.ndarray  # seconds a quote lags (0 for fresh ones)
     trade_lag_s: np.ndarray
     trade_noise: np.ndarray
+    # Listed on an earlier session and outside this one's band: far from the money, so
+    # quoted with ``price_chain``'s hedged spread.
+    carried: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +166,7 @@ class Market:
         self._lock = threading.Lock()
         self._days: dict[tuple[str, int], DayPath] = {}
         self._listings: dict[tuple[str, int], Listing] = {}
+        self._ranges: dict[tuple[str, int], np.ndarray] = {}
         self._chains: dict[tuple[str, datetime], dict[str, OptionSnapshot]] = {}
         self._previous: dict[tuple[str, datetime], dict[str, Bar | None]] = {}
 
@@ -319,26 +337,98 @@ class Market:
         return listing
 
     def _list(self, underlying: str, walk: DailyWalk, k: int) -> Listing:
+        """The session's listing: the day's band around the previous close, then the
+        contracts listed on an earlier day, not yet expired and outside the band (an
+        exchange never delists a strike before its expiry), each part with its own noise."""
         profile, day = self._profiles[underlying], walk.days[k]
         spot = walk.close(k - 1)
+        expiry, strike, is_call = self._band(underlying, walk, k)
+        band = self._rows(underlying, spot, day, expiry, strike, is_call, carried=False)
+        ranges = band_ranges(expiry, strike, profile.strike_step)
+        with self._lock:
+            _bounded(self._ranges, RANGES_LIMIT)[(underlying, k)] = ranges
+        keys = self._carried(underlying, walk, k, ranges)
+        if not keys.size:
+            contracts, arrays = band
+        else:
+            carried = keyed_band(keys, profile.strike_step)
+            extra = self._rows(underlying, spot, day, *carried, carried=True)
+            contracts = band[0] + extra[0]
+            arrays = {name: np.concatenate((band[1][name], extra[1][name])) for name in band[1]}
+        return Listing(
+            session=calendar.session(day),
+            contracts=contracts,
+            index={c.symbol: j for j, c in enumerate(contracts)},
+            **arrays,
+        )
+
+    def _band(
+        self, underlying: str, walk: DailyWalk, k: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The strikes listed fresh for session ``k``: a band around the previous close
+        on every expiration listed that day."""
+        profile, day = self._profiles[underlying], walk.days[k]
         expirations = sorted(
             {calendar.last_trading_day_on_or_before(d) for d in listed_expirations(profile, day)}
         )
-        expiry, strike, is_call = strike_band(
-            profile, spot, day, [d for d in expirations if d >= day]
-        )
+        return strike_band(profile, walk.close(k - 1), day, [d for d in expirations if d >= day])
+
+    def _carried(self, underlying: str, walk: DailyWalk, k: int, band: np.ndarray) -> np.ndarray:
+        """The keys (``option_chain.band_ranges``) of the strikes listed on a session
+        before ``k`` that expire on or after its day and are not in its ``band`` ranges.
+
+        Only the sessions of the last ``HORIZON_DAYS`` can have listed them (nothing is
+        listed further out); each one's ranges are kept, so a new day costs one band."""
+        day = walk.days[k]
+        earlier = []
+        j = k - 1
+        while j >= 1 and (day - walk.days[j]).days <= HORIZON_DAYS:
+            key = (underlying, j)
+            with self._lock:
+                ranges = self._ranges.get(key)
+            if ranges is None:
+                expiry, strike, _ = self._band(underlying, walk, j)
+                ranges = band_ranges(expiry, strike, self._profiles[underlying].strike_step)
+                with self._lock:
+                    _bounded(self._ranges, RANGES_LIMIT)[key] = ranges
+            earlier.append(ranges)
+            j -= 1
+        if not earlier:
+            return np.empty(0, np.int64)
+        ranges = np.concatenate(earlier)
+        alive = ranges[:, 0] // STRIKE_SPAN >= np.datetime64(day, "D").astype(np.int64)
+        listed = union_keys(ranges[alive])
+        return np.setdiff1d(listed, union_keys(band), assume_unique=True)
+
+    def _rows(
+        self,
+        underlying: str,
+        spot: float,
+        day: date,
+        expiry: np.ndarray,
+        strike: np.ndarray,
+        is_call: np.ndarray,
+        *,
+        carried: bool,
+    ) -> tuple[list[ContractInfo], dict[str, np.ndarray]]:
+        """The contracts of one part of a session's listing (the day's band, or the strikes
+        ``carried`` from earlier sessions) and their aligned arrays (the ``Listing``
+        fields), priced at the session's open off ``spot``, with the part's own noise for
+        the day: the adjusted series follow their part's standard rows."""
+        profile = self._profiles[underlying]
         right = np.where(is_call, "C", "P")
         days = expiry.tolist()
-        close_of = {d: expiry_instant(d).timestamp() for d in expirations}
+        close_of = {d: expiry_instant(d).timestamp() for d in set(days)}
         closes_s = np.array([close_of[d] for d in days], dtype=np.float64)
         opened = calendar.session(day)[0]
         years = np.maximum(year_fraction(closes_s - opened.timestamp()), 1e-6)
         prices = price_chain(profile, spot, strike, years, right, RATE)
-        rng = self._noise(underlying, 4, day.toordinal())
+        rng = self._noise(underlying, 6 if carried else 4, day.toordinal())
         n = strike.size
         oi, volume = liquidity(
-            profile, prices.z, years, rng.lognormal(0.0, 0.7, n), rng.lognormal(0.0, 0.8, n)
-        )
+            profile, prices.z, years, rng.lognormal(0.0, 0.7, n), rng.lognormal(0.0, 0.8, n),
+            CARRIED_HELD_Z if carried else None,
+        )  # fmt: skip
         volume[rng.random(n) < 0.03] = 0
         depth = np.maximum(1, oi // 200)
         rows, roots, multipliers = np.arange(n), [underlying] * n, [100] * n
@@ -347,10 +437,12 @@ class Market:
             rows = np.concatenate([rows, twins])
             roots += [adjusted_root(underlying)] * twins.size
             multipliers += [multiplier] * twins.size
-        contracts, index = [], {}
+        contracts = []
+        # Plain Python values: the loop runs once per contract, ten thousand on SPY.
+        rights, strikes, interest = right.tolist(), strike.tolist(), oi.tolist()
+        fair = prices.fair.tolist()
         for j, i in enumerate(rows.tolist()):
-            symbol = f"{roots[j]}{days[i]:%y%m%d}{right[i]}{round(strike[i] * 1000):08d}"
-            index[symbol] = j
+            symbol = f"{roots[j]}{days[i]:%y%m%d}{rights[i]}{round(strikes[i] * 1000):08d}"
             contracts.append(
                 ContractInfo(
                     id=asset_id(symbol),
@@ -358,30 +450,28 @@ class Market:
                     underlying=underlying,
                     root=roots[j],
                     expiration=days[i],
-                    right="call" if is_call[i] else "put",
-                    strike=float(strike[i]),
-                    open_interest=int(oi[i]),
-                    close_price=round(float(prices.fair[i]), 2),
+                    right="call" if rights[i] == "C" else "put",
+                    strike=strikes[i],
+                    open_interest=interest[i],
+                    close_price=round(fair[i], 2),
                     multiplier=multipliers[j],
                 )
             )
         stale = rng.random(n) < STALE_QUOTE_RATE
-        return Listing(
-            session=calendar.session(day),
-            contracts=contracts,
-            index=index,
-            expiry=expiry[rows],
-            closes_s=closes_s[rows],
-            strike=strike[rows],
-            right=right[rows],
-            volume=volume[rows],
-            bid_size=rng.integers(1, depth + 1)[rows],
-            ask_size=rng.integers(1, depth + 1)[rows],
-            no_greeks=(rng.random(n) < MISSING_GREEKS_RATE)[rows],
-            stale_s=np.where(stale, rng.uniform(120, 900, n), 0.0)[rows],
-            trade_lag_s=rng.exponential(300.0, n)[rows],
-            trade_noise=rng.normal(0.0, 0.02, n)[rows],
-        )
+        return contracts, {
+            "expiry": expiry[rows],
+            "closes_s": closes_s[rows],
+            "strike": strike[rows],
+            "right": right[rows],
+            "volume": volume[rows],
+            "bid_size": rng.integers(1, depth + 1)[rows],
+            "ask_size": rng.integers(1, depth + 1)[rows],
+            "no_greeks": (rng.random(n) < MISSING_GREEKS_RATE)[rows],
+            "stale_s": np.where(stale, rng.uniform(120, 900, n), 0.0)[rows],
+            "trade_lag_s": rng.exponential(300.0, n)[rows],
+            "trade_noise": rng.normal(0.0, 0.02, n)[rows],
+            "carried": np.full(rows.size, carried),
+        }
 
     def _live(self, listing: Listing, t: datetime) -> np.ndarray:
         return listing.closes_s > t.timestamp()
@@ -393,7 +483,10 @@ class Market:
         years = year_fraction(listing.closes_s[live] - t.timestamp())
         profile = self._profiles[underlying]
         spot = self.spot(underlying, t)
-        p = price_chain(profile, spot, listing.strike[live], years, listing.right[live], RATE)
+        p = price_chain(
+            profile, spot, listing.strike[live], years, listing.right[live], RATE,
+            listing.carried[live],
+        )  # fmt: skip
         g = p.greeks
         opens, closes = listing.session
         share = min(max((t - opens) / (closes - opens), 0.0), 1.0)
@@ -527,7 +620,7 @@ def _bar(path: DayPath, i: int) -> Bar:
     return Bar(t, o, high, low, c, int(path.volume[i]), int(path.trades[i]), vwap)
 
 
-def _bounded(cache: dict) -> dict:
-    if len(cache) >= CACHE_LIMIT:
+def _bounded(cache: dict, limit: int = CACHE_LIMIT) -> dict:
+    if len(cache) >= limit:
         cache.clear()
     return cache

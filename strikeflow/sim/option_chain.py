@@ -156,8 +156,17 @@ def price_chain(
     years: np.ndarray,
     right: np.ndarray,
     rate: float,
+    hedged: np.ndarray | None = None,
 ) -> ChainPrices:
-    """Vol surface, fair values, Greeks and a quoted market for every contract at once."""
+    """Vol surface, fair values, Greeks and a quoted market for every contract at once.
+
+    The half spread is a share of the value, widened in the wings and into expiry. For
+    the ``hedged`` rows only the time value is widened: their intrinsic value is quoted
+    at the plain share, as a market maker hedging in the stock quotes a deep in-the-money
+    contract. (Widening the whole value of a contract far in the money near expiry, where
+    ``z`` runs to hundreds, would quote a bid of zero against an ask of many times its
+    worth.) The emulator marks the strikes it carries beyond the day's band so.
+    """
     q = profile.dividend_yield
     z, iv = vol_surface(profile, spot, strike, years, rate)
     fair = bs_price(spot, strike, years, rate, q, iv, right)
@@ -165,6 +174,11 @@ def price_chain(
     tick = option_tick(fair)
     widening = (1 + np.abs(z)) * (1 + np.exp(-years * 365))
     half = np.maximum(fair * profile.half_spread * widening, tick / 2)
+    if hedged is not None and hedged.any():
+        intrinsic = np.maximum(np.where(right == "C", spot - strike, strike - spot), 0.0)
+        value = np.minimum(intrinsic, fair)
+        quoted = ((fair - value) * widening + value) * profile.half_spread
+        half = np.where(hedged, np.maximum(quoted, tick / 2), half)
     bid = np.maximum(np.floor((fair - half) / tick) * tick, 0.0)
     ask = np.maximum(np.ceil((fair + half) / tick) * tick, bid + 0.01)
     return ChainPrices(z, iv, fair, bid, ask, greeks)
@@ -176,14 +190,19 @@ def liquidity(
     years: np.ndarray,
     oi_noise: np.ndarray,
     volume_noise: np.ndarray,
+    held_z: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(open interest, day volume): both fade in the wings; volume also with time left.
 
     The noises are multiplicative (lognormal around 1), drawn by the caller so that the
-    one-instant chain and the emulator's market can seed them their own way.
+    one-instant chain and the emulator's market can seed them their own way. With
+    ``held_z``, open interest fades only as far as that many deviations out: a strike
+    listed when the stock stood nearer keeps the positions opened then (open interest is
+    a stock, volume a flow).
     """
     near = np.exp(-years * 365 / 12)
-    oi = profile.open_interest_scale * np.exp(-(z**2) / 3) * (0.3 + near)
+    fade = z if held_z is None else np.clip(z, -held_z, held_z)
+    oi = profile.open_interest_scale * np.exp(-(fade**2) / 3) * (0.3 + near)
     oi = np.floor(oi * oi_noise).astype(np.int64)
     turnover = (0.05 + 1.5 * near) * np.exp(-(z**2) / 4)
     volume = np.floor(oi * turnover * volume_noise).astype(np.int64)
@@ -210,6 +229,47 @@ def strike_band(
     strike = np.repeat(np.concatenate(strikes), 2)
     is_call = np.tile([True, False], strike.size // 2)
     return expiry, strike, is_call
+
+
+# Listed strikes as integer keys: an expiration's days since the epoch times STRIKE_SPAN,
+# plus the strike in steps of the underlying's grid. A chain's strikes on one expiration
+# are then a run of consecutive keys, and a day's listing a few (first, last) ranges.
+STRIKE_SPAN = 1 << 32
+
+
+def band_ranges(expiry: np.ndarray, strike: np.ndarray, step: float) -> np.ndarray:
+    """A ``strike_band``'s strikes as (first key, last key) rows, one per run of
+    consecutive keys (one per expiration): what a later day needs to know of a listing."""
+    days = expiry[::2].astype(np.int64)  # calls and puts interleaved: one key a strike
+    keys = days * STRIKE_SPAN + np.rint(strike[::2] / step).astype(np.int64)
+    if not keys.size:
+        return np.empty((0, 2), np.int64)
+    breaks = np.flatnonzero(np.diff(keys) != 1) + 1
+    starts = np.concatenate(([0], breaks))
+    ends = np.concatenate((breaks - 1, [keys.size - 1]))
+    return np.stack((keys[starts], keys[ends]), axis=1)
+
+
+def union_keys(ranges: np.ndarray) -> np.ndarray:
+    """Every key of any of the (first, last) ``ranges``, sorted, each once."""
+    if not ranges.size:
+        return np.empty(0, np.int64)
+    ranges = ranges[np.argsort(ranges[:, 0], kind="stable")]
+    lo, reach = ranges[:, 0], np.maximum.accumulate(ranges[:, 1])
+    fresh = np.concatenate(([True], lo[1:] > reach[:-1] + 1))
+    starts = lo[fresh]
+    ends = reach[np.concatenate((np.flatnonzero(fresh)[1:] - 1, [lo.size - 1]))]
+    counts = ends - starts + 1
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts) + offsets
+
+
+def keyed_band(keys: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keys back to ``strike_band``'s (expiration, strike, is_call), calls and puts
+    interleaved."""
+    expiry = np.repeat((keys // STRIKE_SPAN).astype("datetime64[D]"), 2)
+    strike = np.repeat((keys % STRIKE_SPAN) * step, 2)
+    return expiry, strike, np.tile([True, False], keys.size)
 
 
 def generate_chain(

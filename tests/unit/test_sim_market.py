@@ -14,7 +14,7 @@ from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.pricing import bs_greeks, bs_price, to_broker_greeks
 from strikeflow.sim import calendar
 from strikeflow.sim.market import RATE, Market, UnknownSymbol, synthetic_profile
-from strikeflow.sim.option_chain import PROFILES
+from strikeflow.sim.option_chain import HORIZON_DAYS, PROFILES
 from strikeflow.sim.stock_paths import DailyWalk
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=NEW_YORK)  # a Monday morning
@@ -294,16 +294,24 @@ def test_strikes_sit_on_the_grid_around_spot(market, underlying):
         assert occ.right.value == ("C" if c.right == "call" else "P")
         assert c.strike / step == pytest.approx(round(c.strike / step), abs=1e-9)
         by_expiry.setdefault(c.expiration, []).append(c.strike)
+    # The day's band sits around spot; strikes listed on the sessions before (as far back
+    # as anything still live was listed) stay listed beyond it.
+    listing = market._listing(underlying, t)
+    band = {c.symbol for c in contracts if not listing.carried[listing.index[c.symbol]]}
+    before = calendar.trading_days(t.date() - timedelta(days=HORIZON_DAYS + 5), t.date())
+    closes = [market.spot(underlying, calendar.session(d)[1]) for d in before]
     widths = []
     for expiry in sorted(by_expiry):
         strikes = by_expiry[expiry]
         grid = np.unique(strikes)
         assert np.allclose(np.diff(grid), step)  # no holes
         assert grid[0] < spot < grid[-1]
-        assert 0.7 * spot < grid[0]
-        assert grid[-1] < 1.3 * spot
+        assert 0.8 * min(closes) - step < grid[0]
+        assert grid[-1] < 1.2 * max(closes) + step
         assert sum(s == grid[0] for s in strikes) == 2  # a call and a put at each strike
-        widths.append(grid[-1] - grid[0])
+        fresh = [c.strike for c in contracts if c.expiration == expiry and c.symbol in band]
+        assert 0.7 * spot < min(fresh) < spot < max(fresh) < 1.3 * spot
+        widths.append(max(fresh) - min(fresh))
     assert widths[-1] > widths[0]  # wider further out
 
 
