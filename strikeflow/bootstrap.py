@@ -132,6 +132,7 @@ def build_runtime(
             settings,
             allow_short=rules.stock.allow_short,
             adjusted_contracts=rules.options.adjusted_contracts,
+            working=rules.working,
         ),
         now=now,
     )
@@ -163,10 +164,11 @@ def _venue(settings: Settings) -> AlpacaAdapter:
 
 
 def _dispatch_store(database_url: str) -> SqlDispatchStore:
-    from strikeflow.db.dispatch_store import SqlDispatchStore
+    """The dispatch store, recording worked orders too (``db.working_store``)."""
     from strikeflow.db.engine import engine_for
+    from strikeflow.db.working_store import SqlWorkingDispatchStore
 
-    return SqlDispatchStore(engine_for(database_url))
+    return SqlWorkingDispatchStore(engine_for(database_url))
 
 
 def _app_state(redis_url: str) -> AppState:

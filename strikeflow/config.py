@@ -264,12 +264,15 @@ class Settings(BaseSettings):
         ),
         json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
     )
-    option_order_pricing: Literal["marketable_limit", "limit_at_mid", "market"] = Field(
+    option_order_pricing: Literal["marketable_limit", "limit_at_mid", "market", "worked"] = Field(
         default="marketable_limit",
         description=(
             "How an option order is priced: `marketable_limit` (a limit at mid +"
             " STRIKEFLOW_OPTION_SPREAD_FRACTION x spread, on the option tick),"
-            " `limit_at_mid`, or `market`."
+            " `limit_at_mid`, `market`, or `worked` (an option entry starts at its"
+            " working policy's first price, the rules file's [working], and is re-priced"
+            " by replacing it step by step toward the far side, then canceled; closes"
+            " are priced as `marketable_limit`)."
         ),
         json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
     )

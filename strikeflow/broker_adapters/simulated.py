@@ -27,12 +27,14 @@ from strikeflow.domain.enums import (
     ExecutionStatus,
     InstrumentType,
     OrderType,
+    PositionEffect,
 )
 from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
 from strikeflow.domain.orders import (
     AccountSnapshot,
     BrokerOrder,
     OrderIntent,
+    OrderNotReplaceable,
     PositionSnapshot,
     instrument_of,
 )
@@ -138,6 +140,42 @@ class SimulatedBroker:
             canceled = replace(order, status=ExecutionStatus.CANCELED, broker_status="canceled")
             self._orders[order.client_order_id] = canceled
             return canceled
+
+    def replace_order(
+        self, order_id: str, qty: Decimal, limit_price: Decimal, client_order_id: str
+    ) -> BrokerOrder:
+        """Replace a resting limit order (``OrderReplacing``): a new order under
+        ``client_order_id``, filled at once when its limit reaches the quote, the old one
+        ``replaced``; a closed order is refused with the venue's 422, as Alpaca refuses
+        it. A second call with the same ``client_order_id`` returns the first's order."""
+        with self._lock:
+            known = self._orders.get(client_order_id)
+            if known is not None:
+                return known
+            found = [o for o in self._orders.values() if o.id == order_id]
+            if not found:
+                raise OrderRejected("simulated replace", 404, 40410000, "order not found")
+            old = found[0]
+            if not old.is_open:
+                message = f'order is already in "{old.broker_status}" state: cannot be replaced'
+                raise OrderNotReplaceable("simulated replace", 422, 42210000, message)
+            effect = PositionEffect.CLOSE if "to_close" in (old.position_intent or "") else None
+            intent = OrderIntent(
+                client_order_id,
+                old.symbol,
+                old.side,
+                qty,
+                OrderType.LIMIT,
+                limit_price,
+                effect or PositionEffect.OPEN,
+            )
+            bid, ask, at = self._quote(intent)
+            new = replace(self._execute(intent, bid, ask, at, self._reason), replaces=old.id)
+            self._orders[client_order_id] = new
+            self._orders[old.client_order_id] = replace(
+                old, status=ExecutionStatus.REPLACED, broker_status="replaced", replaced_by=new.id
+            )
+            return new
 
     # -- fills -----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from strikeflow.db.repositories import ExecutionRepository, RecommendationRepository
+from strikeflow.domain.claims import ClaimRefused, CloseClaims
 from strikeflow.domain.enums import ExecutionStatus, RecommendationStatus
 from strikeflow.domain.errors import StoreUnavailable
 from strikeflow.domain.expiry import trading_date
@@ -77,8 +78,14 @@ class SqlDispatchStore:
         return self.executions.by_client_order_id(client_order_id)
 
     @_reachable
-    def record_decision(self, recommendation_id: str, decision: Mapping[str, str]) -> bool:
+    def record_decision(
+        self, recommendation_id: str, decision: Mapping[str, str]
+    ) -> bool | ClaimRefused:
         return self.executions.record_decision(recommendation_id, decision)
+
+    @_reachable
+    def close_claims(self, entry_execution_id: int, excluding: str = "") -> CloseClaims | None:
+        return self.executions.close_claims(entry_execution_id, excluding)
 
     @_reachable
     def order_guard(self, recommendation_id: str, client_order_id: str) -> OrderGuard:

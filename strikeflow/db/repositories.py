@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from functools import cache, cached_property, lru_cache
 from typing import Any, get_type_hints
@@ -21,13 +21,18 @@ from sqlalchemy import (
     Connection,
     Engine,
     Row,
+    Text,
     bindparam,
     case,
+    cast,
+    exists,
     func,
     literal,
+    null,
     or_,
     select,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,6 +40,13 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from strikeflow.db.engine import reader_for
 from strikeflow.db.tables import dispatch_executions, recommendations
+from strikeflow.domain.claims import (
+    ClaimRefused,
+    CloseClaims,
+    CloseOrder,
+    DecidedClose,
+    close_claims,
+)
 from strikeflow.domain.enums import ExecutionStatus, PositionEffect, RecommendationStatus
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.expiry import trading_date
@@ -125,6 +137,94 @@ _REALIZED_ON = select(func.sum(dispatch_executions.c.realized_pnl)).where(
     dispatch_executions.c.trading_day == bindparam("day"),
     dispatch_executions.c.realized_pnl.is_not(None),
 )
+
+
+# What claims an entry (``domain.claims``), in one statement so that a close persisted
+# meanwhile counts once, as its decision or as its row: the entry's row, its close
+# executions, and the decisions in flight closing it that have no execution row yet;
+# those of the recommendation ``own`` left out.
+_LOCK_ENTRY = (
+    select(dispatch_executions.c.id)
+    .where(dispatch_executions.c.id == bindparam("entry_id"))
+    .with_for_update(key_share=True)
+)
+
+
+@cache
+def _claims_query():
+    c, r = dispatch_executions.c, recommendations.c
+    recorded = dispatch_executions.alias("recorded")
+    no_text = cast(null(), Text)
+    entry = select(
+        literal("entry").label("kind"),
+        c.recommendation_id,
+        c.status,
+        c.quantity,
+        c.filled_qty,
+        no_text.label("decided_qty"),
+    ).where(c.id == bindparam("entry_id"))
+    closes = select(
+        literal("close"),
+        c.recommendation_id,
+        c.status,
+        c.quantity,
+        c.filled_qty,
+        no_text,
+    ).where(
+        c.closes_execution_id == bindparam("entry_id"),
+        c.position_effect == PositionEffect.CLOSE.value,
+        c.recommendation_id != bindparam("own"),
+    )
+    decided = select(
+        literal("decided"),
+        r.id,
+        no_text,
+        cast(null(), c.quantity.type),
+        cast(null(), c.quantity.type),
+        r.sized_order["qty"].as_string(),
+    ).where(
+        r.status.in_(_ACTIVE),
+        r.id != bindparam("own"),
+        r.sized_order["closes"].as_string() == bindparam("entry_text"),
+        ~exists().where(recorded.c.recommendation_id == r.id),
+    )
+    return union_all(entry, closes, decided)
+
+
+def _claims_in(conn: Connection, entry_id: int, own: str) -> CloseClaims | None:
+    params = {"entry_id": entry_id, "entry_text": str(entry_id), "own": own}
+    rows = conn.execute(_claims_query(), params).all()
+    entry = next((row for row in rows if row.kind == "entry"), None)
+    if entry is None:
+        return None
+    orders = [
+        CloseOrder(row.recommendation_id, row.status, row.quantity, row.filled_qty)
+        for row in rows
+        if row.kind == "close"
+    ]
+    decided = [
+        DecidedClose(row.recommendation_id, _qty({"qty": row.decided_qty}))
+        for row in rows
+        if row.kind == "decided"
+    ]
+    return close_claims(entry_id, entry.status, entry.quantity, entry.filled_qty, orders, decided)
+
+
+def _qty(decision: Mapping[str, Any]) -> Decimal:
+    """A decision's quantity (0 when it has none a number can be read from)."""
+    try:
+        qty = Decimal(str(decision.get("qty") or 0))
+    except InvalidOperation:
+        return Decimal(0)
+    return qty if qty.is_finite() else Decimal(0)
+
+
+class _Refused(Exception):
+    """Rolls back a claim that does not fit, carrying why."""
+
+    def __init__(self, refusal: ClaimRefused) -> None:
+        super().__init__(refusal.describe())
+        self.refusal = refusal
 
 
 class Repository:
@@ -379,13 +479,45 @@ class ExecutionRepository(Repository):
             execution,
         )
 
-    def record_decision(self, recommendation_id: str, decision: Mapping[str, str]) -> bool:
+    def record_decision(
+        self, recommendation_id: str, decision: Mapping[str, str]
+    ) -> bool | ClaimRefused:
         """Keep the order a sizing step decided on its recommendation, replacing any
         (a chain re-driven sizes again), while it is pending or dispatched; True if kept.
-        A commit that waits for the WAL: submit_order reads it next, on another worker."""
+        A commit that waits for the WAL: submit_order reads it next, on another worker.
+
+        A close (``decision["closes"]``, the entry's execution id) is a claim on its
+        entry (``domain.claims``): in the same transaction, the entry's row locked, what
+        the other closes claim is read, and the decision is kept only if it fits in what
+        the entry holds; else nothing is written and the ClaimRefused (falsy) says why.
+        The decision is written first: on SQLite that write takes the database's write
+        lock, so no other claim commits between the read and the commit; on PostgreSQL
+        the entry's row lock (FOR NO KEY UPDATE: inserts of its closes, which reference
+        it, are not blocked) orders the claims of one entry."""
         params = {"rec_id": recommendation_id, "decision": dict(decision), "now": utcnow()}
-        with self._transaction() as conn:
-            return conn.execute(_DECISION_UPDATE, params).rowcount == 1
+        closes = decision.get("closes", "")
+        try:
+            with self._transaction() as conn:
+                kept = conn.execute(_DECISION_UPDATE, params).rowcount == 1
+                if not kept or not closes:
+                    return kept
+                entry_id = int(closes)
+                if conn.dialect.name == "postgresql":
+                    conn.execute(_LOCK_ENTRY, {"entry_id": entry_id})
+                claims = _claims_in(conn, entry_id, recommendation_id)
+                refused = None if claims is None else claims.refusal(_qty(decision))
+                if refused is not None:
+                    raise _Refused(refused)
+                return True
+        except _Refused as refused:
+            return refused.refusal
+
+    def close_claims(self, entry_execution_id: int, excluding: str = "") -> CloseClaims | None:
+        """What the closes of an entry claim of it, those of the recommendation
+        ``excluding`` left out (None: no such execution). Read without a lock: what a
+        close is sized from, before its claim (``record_decision``) is admitted."""
+        with self._reads.connect() as conn:
+            return _claims_in(conn, entry_execution_id, excluding)
 
     def record_fill(
         self,
@@ -416,11 +548,14 @@ class ExecutionRepository(Repository):
                 changes[name] = value
         if filled_at is not None:
             changes["filled_at"] = filled_at
+        c = dispatch_executions.c
         if broker_order_id is not None:
-            changes["broker_order_id"] = broker_order_id
+            # Set once: a worked order's row follows its replacements through the
+            # working store alone, so a late report of an earlier order of the chain
+            # never takes the row back to it.
+            changes["broker_order_id"] = func.coalesce(c.broker_order_id, broker_order_id)
         if filled_qty is not None and filled_avg_price is not None:
             changes["notional"] = filled_qty * filled_avg_price
-        c = dispatch_executions.c
         forward = [c.status.in_(sorted(s.value for s in execution_predecessors(status)))]
         if filled_qty is not None:
             forward.append(func.coalesce(c.filled_qty, 0) <= filled_qty)

@@ -130,12 +130,18 @@ dispatch_executions = Table(
     Column("high_water_mark", MONEY),
     # revision 0010: shares one contract delivers, NULL for a standard one (100) or a share
     Column("multiplier", Integer),
+    # revision 0012: a worked order (services.working_orders): how often it was replaced,
+    # and what its fill kept against the far side and paid against the mid at decision
+    Column("replaces", Integer),
+    Column("improvement", MONEY),
+    Column("improvement_of_half_spread", Numeric(10, 4)),
+    Column("slippage_vs_mid", MONEY),
     CheckConstraint("action IN ('BUY', 'SELL')", name="action"),
     CheckConstraint("broker IN ('alpaca', 'simulated')", name="broker"),
     CheckConstraint("execution_mode IN ('PAPER', 'LIVE', 'SIMULATED')", name="execution_mode"),
     CheckConstraint(
         "status IN ('submitted', 'accepted', 'filled', 'partially_filled', 'canceled',"
-        " 'rejected', 'failed')",
+        " 'rejected', 'failed', 'replaced')",  # revision 0012: replaced
         name="status",
     ),
     CheckConstraint("position_effect IN ('OPEN', 'CLOSE')", name="position_effect"),

@@ -81,6 +81,9 @@ class ExecutionStatus(StrEnum):
     CANCELED = "canceled"
     REJECTED = "rejected"
     FAILED = "failed"
+    # Replaced at the venue by another order (``PATCH /v2/orders/{id}``): final for this
+    # order, whose quantity and fills the replacing one carries on.
+    REPLACED = "replaced"
 
 
 class ExecutionMode(StrEnum):
@@ -110,6 +113,9 @@ class OrderPricing(StrEnum):
     MARKETABLE_LIMIT = "marketable_limit"  # buy at mid + fraction x spread (ask by default)
     LIMIT_AT_MID = "limit_at_mid"
     MARKET = "market"
+    # An option entry worked in steps from near the mid toward the far side, each step a
+    # replace of the resting order (``domain.working``, ``services.working_orders``).
+    WORKED = "worked"
 
 
 class BarTimeframe(StrEnum):

@@ -6,10 +6,10 @@ stopped while it held the venue's ``accepted`` reply, resumed after another work
 orders (``db.repositories``): a report is written only when it is not behind what is stored.
 
 An execution (the venue's order, ``ExecutionStatus``; Alpaca's ``pending_new`` is
-``submitted``, ``new``/``accepted``/``held``... are ``accepted``, ``expired``/``replaced`` are
-``canceled``, ``suspended`` is ``rejected``)::
+``submitted``, ``new``/``accepted``/``held``... are ``accepted``, ``expired`` is ``canceled``,
+``replaced`` is ``replaced``, ``suspended`` is ``rejected``)::
 
-    submitted → accepted → partially_filled → filled | canceled | rejected | failed
+    submitted → accepted → partially_filled → filled | canceled | rejected | failed | replaced
 
 A final state is never left, not even for another final state, and ``filled_qty`` never
 decreases (a partly filled order reports more fills in the same state).
@@ -37,6 +37,7 @@ EXECUTION_RANK: dict[ExecutionStatus, int] = {
     ExecutionStatus.CANCELED: 3,
     ExecutionStatus.REJECTED: 3,
     ExecutionStatus.FAILED: 3,
+    ExecutionStatus.REPLACED: 3,
 }
 FINAL_RANK = max(EXECUTION_RANK.values())
 

@@ -25,7 +25,7 @@ from strikeflow.domain.enums import (
     OrderType,
     PositionEffect,
 )
-from strikeflow.domain.errors import InvalidMarketData, InvalidPolicy, InvalidRecord
+from strikeflow.domain.errors import InvalidMarketData, InvalidPolicy, InvalidRecord, OrderRejected
 from strikeflow.domain.money import CENT
 from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.records import MAX_CLIENT_ORDER_ID
@@ -57,6 +57,37 @@ def client_order_id(recommendation_id: str, purpose: str = "open") -> str:
         raise InvalidRecord("purpose", f"must be 1-8 lowercase letters, got {purpose!r}")
     digest = hashlib.sha256(f"{recommendation_id}\x1f{purpose}".encode()).hexdigest()
     return f"sf-{purpose}-{digest[:32]}"
+
+
+WORKED_SUFFIX = re.compile(r"-w([1-9][0-9]{0,2})")
+
+
+def worked_client_order_id(entry_client_order_id: str, step: int) -> str:
+    """The client_order_id of step ``step`` (1, 2, ...) of a worked order: the entry's
+    own id and ``-w<step>`` (``sf-open-<32 hex>-w3``, at most 48 characters), so that a
+    step delivered twice finds its own order at the venue instead of replacing again."""
+    if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= 999:
+        raise InvalidRecord("step", f"must be a whole number 1-999, got {step!r}")
+    return f"{entry_client_order_id}-w{step}"
+
+
+def entry_client_order_id(client_order_id: str) -> str:
+    """The entry's own client_order_id behind a worked step's (itself for any other)."""
+    base, _ = split_worked(client_order_id)
+    return base
+
+
+def split_worked(client_order_id: str) -> tuple[str, int]:
+    """(the entry's client_order_id, the step: 0 for the entry's first order)."""
+    head, dash, tail = client_order_id.rpartition("-w")
+    if dash and head and WORKED_SUFFIX.fullmatch(f"-w{tail}"):
+        return head, int(tail)
+    return client_order_id, 0
+
+
+class OrderNotReplaceable(OrderRejected):
+    """The venue refused a replace because the order is no longer open (filled, canceled
+    or replaced meanwhile): read the order, do not retry the replace."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +195,8 @@ class BrokerOrder:
     filled_at: datetime | None = None
     position_intent: str | None = None
     simulated_reason: str | None = None
+    replaces: str | None = None  # the venue id of the order this one replaced
+    replaced_by: str | None = None  # the venue id of the order that replaced this one
 
     @property
     def instrument(self) -> InstrumentType:
@@ -219,7 +252,9 @@ class OptionPricing:
 
     MARKETABLE_LIMIT puts a buy at mid + ``spread_fraction`` x spread (0.5: the ask) and
     a sell symmetrically below mid; it crosses the spread like a market order but caps
-    the price if the quote moves. Rounded to the tick away from the mid for a buy (up)
+    the price if the quote moves. WORKED prices an option entry from its working policy
+    (``services.dispatch_steps``); what this class prices under it (closes) is priced
+    as MARKETABLE_LIMIT. Rounded to the tick away from the mid for a buy (up)
     and a sell (down), so the rounding never makes the order less marketable.
     """
 
@@ -243,7 +278,8 @@ class OptionPricing:
         if not (bid.is_finite() and ask.is_finite() and 0 <= bid <= ask and ask > 0):
             raise InvalidMarketData(f"cannot price an order on a {bid} x {ask} quote")
         mid, spread = (bid + ask) / 2, ask - bid
-        reach = self.spread_fraction * spread if self.mode is OrderPricing.MARKETABLE_LIMIT else 0
+        crossing = self.mode in (OrderPricing.MARKETABLE_LIMIT, OrderPricing.WORKED)
+        reach = self.spread_fraction * spread if crossing else 0
         buying = Action(side) is Action.BUY
         raw = mid + reach if buying else mid - reach
         return OrderType.LIMIT, round_to_tick(raw, underlying, up=buying, penny=self.penny_names)

@@ -8,8 +8,9 @@ closing chain (``tasks.chains.chain_for_close``) and marked dispatched, in the o
 every sender keeps (``chain_sending.send_and_mark``).
 
 At most one close of an entry is in flight: while a close recommendation of the entry is
-pending or dispatched, or a close order of it may still fill at the venue, another
-request sends nothing and names the one in flight. Two requests at the same moment
+pending or dispatched, a close order of it may still fill at the venue, or another close
+(a bearish stock signal, ``dispatch_close``) has claimed part of it (``domain.claims``),
+another request sends nothing and names the one in flight. Two requests at the same moment
 compute the same id; the insert keeps one, and only its writer sends. A partial close
 leaves the rest for the next request (``n`` + 1).
 
@@ -27,6 +28,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from strikeflow.domain.claims import CloseClaims
 from strikeflow.domain.enums import (
     Action,
     InstrumentType,
@@ -40,7 +42,7 @@ from strikeflow.domain.records import Execution, Recommendation, shown
 from strikeflow.services.chain_sending import send_and_mark
 from strikeflow.services.closing_ids import CLOSE_ID, close_ids_prefix, close_recommendation_id
 from strikeflow.services.closing_ports import CloseRequests, EntryReads
-from strikeflow.services.closing_size import held, in_flight, remaining
+from strikeflow.services.closing_size import claims_of, held, in_flight, remaining
 from strikeflow.services.closing_steps import QUANTITY_FEATURE
 
 EXECUTION_ID = re.compile(r"[1-9][0-9]{0,18}")
@@ -123,8 +125,8 @@ def request_close(
             raise InvalidRecord(
                 "qty", f"{goal} holds {len(held_now)} entries ({ids}): name one execution id"
             )
-        entry, left = held_now[0]
-        _check_quantity(entry, left, asked)
+        entry, claims = held_now[0]
+        _check_quantity(entry, claims, asked)
     return [
         open_close(
             entries, requests, send_chain, entry, asked, source=source, reason=reason, now=now
@@ -180,10 +182,12 @@ def open_close(
     """Store the entry's next close and send it, unless one is in flight."""
     assert entry.id is not None
     closes = entries.closes_of(entry.id)
-    left = remaining(entry, closes)
+    claims = claims_of(entries, entry)
+    left = claims.unclaimed
     siblings = requests.starting_with(close_ids_prefix(entry.id))
     active = [r.id for r in siblings if not r.status.terminal]
     active += [c.recommendation_id for c in in_flight(closes)]
+    active += [rid for rid in claims.claimants if rid not in active]
     if active:
         return CloseRequested(entry.id, active[0], False, qty, left, "a close is in flight")
     numbers = [int(m.group(2)) for r in siblings if (m := CLOSE_ID.fullmatch(r.id))]
@@ -214,16 +218,17 @@ def open_close(
     return CloseRequested(entry.id, rid, True, qty, left, "sent")
 
 
-def _entries(entries: EntryReads, goal: int | str) -> list[tuple[Execution, Decimal]]:
+def _entries(entries: EntryReads, goal: int | str) -> list[tuple[Execution, CloseClaims]]:
+    """The entries ``goal`` names that still hold something, each with what its closes
+    claim of it (a close asks for at most what is unclaimed)."""
     if isinstance(goal, int):
         entry = _entry(entries, goal)
-        return [(entry, remaining(entry, entries.closes_of(goal)))]
+        return [(entry, claims_of(entries, entry))]
     found = []
     for entry in entries.open_entries(goal):
         assert entry.id is not None
-        left = remaining(entry, entries.closes_of(entry.id))
-        if left > 0:
-            found.append((entry, left))
+        if remaining(entry, entries.closes_of(entry.id)) > 0:
+            found.append((entry, claims_of(entries, entry)))
     if not found:
         raise InvalidRecord("target", f"nothing is held on {goal}")
     return found
@@ -242,12 +247,15 @@ def _entry(entries: EntryReads, execution_id: int) -> Execution:
     return entry
 
 
-def _check_quantity(entry: Execution, left: Decimal, qty: Decimal) -> None:
+def _check_quantity(entry: Execution, claims: CloseClaims, qty: Decimal) -> None:
     if entry.instrument_type is not InstrumentType.STOCK and qty != qty.to_integral_value():
         raise InvalidRecord("qty", f"options close in whole contracts, got {qty}")
+    left = claims.unclaimed
     if qty > left:
+        closing = claims.open_orders + claims.decided
+        being = f" ({quantity_text(closing)} being closed)" if closing > 0 else ""
         raise InvalidRecord(
             "qty",
             f"{quantity_text(qty)} is more than the {quantity_text(left)} left"
-            f" of execution {entry.id}",
+            f" of execution {entry.id}{being}",
         )

@@ -3,20 +3,24 @@
 An entry holds what it filled (``filled_qty``; a ``filled`` row without one, its
 quantity), less what the closes linked to it filled. A close is sized to that remainder
 (or less, when asked for less), never to more, and never to more than the venue says
-it holds: the database tells the venue's story, never a more hopeful one.
+it holds: the database tells the venue's story, never a more hopeful one. What other
+closes of the entry claim (``domain.claims``: filled, still open at the venue, or decided
+and not yet sent) is not offered to a new close: it is sized from what is unclaimed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+from strikeflow.domain.claims import CloseClaims, CloseOrder, close_claims
 from strikeflow.domain.exit_position import realized_pnl
 from strikeflow.domain.orders import OPEN_STATUSES
 from strikeflow.domain.position_book import held_quantity
 from strikeflow.domain.records import Execution
 from strikeflow.domain.sizing import shares_per_unit
+from strikeflow.services.closing_ports import EntryReads
 from strikeflow.services.messages import ClosingOf
 
 FOUR_PLACES = Decimal("0.0001")
@@ -32,6 +36,34 @@ def held(execution: Execution) -> Decimal:
 def remaining(entry: Execution, closes: Iterable[Execution]) -> Decimal:
     """What is left of ``entry`` after what ``closes`` filled (never below zero)."""
     return max(held(entry) - sum((held(c) for c in closes), Decimal(0)), Decimal(0))
+
+
+@runtime_checkable
+class ClaimReads(Protocol):
+    """A store that reads what the closes of an entry claim of it (``domain.claims``)."""
+
+    def close_claims(self, entry_execution_id: int, excluding: str = "") -> CloseClaims | None:
+        """What the closes of the entry claim of it, those of the recommendation
+        ``excluding`` left out; None when there is no such execution."""
+        ...
+
+
+def claims_of(store: EntryReads, entry: Execution, excluding: str = "") -> CloseClaims:
+    """What the closes of ``entry`` claim of it, read without a lock (what a close is sized
+    from; its claim is admitted or refused when its decision is stored). A store that
+    cannot read decisions counts the close executions alone."""
+    assert entry.id is not None
+    if isinstance(store, ClaimReads):
+        found = store.close_claims(entry.id, excluding)
+        if found is not None:
+            return found
+    orders = [
+        CloseOrder(c.recommendation_id, c.status.value, c.quantity, c.filled_qty)
+        for c in store.closes_of(entry.id)
+        if c.recommendation_id != excluding
+    ]
+    quantity = entry.quantity if entry.quantity is not None else Decimal(0)
+    return close_claims(entry.id, entry.status.value, quantity, entry.filled_qty, orders, ())
 
 
 def in_flight(closes: Iterable[Execution]) -> list[Execution]:

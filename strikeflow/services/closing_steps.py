@@ -25,10 +25,10 @@ from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.services.closing_ids import entry_closed_by
 from strikeflow.services.closing_ports import closing_store
 from strikeflow.services.closing_size import (
+    claims_of,
     close_quantity,
     held,
     multiplier_of,
-    remaining,
 )
 from strikeflow.services.dispatch_policy import DispatchContext
 from strikeflow.services.dispatch_steps import (
@@ -51,16 +51,16 @@ QUANTITY_FEATURE = "quantity"  # a close's features: the quantity asked for (abs
 def quote_close(
     ctx: DispatchContext, recommendation_id: str, fee_per_contract: Decimal = Decimal(0)
 ) -> CloseQuoted:
-    """The close recommendation, its entry, what is left of it and fresh quotes of what
-    is held (the contract's snapshot for an option, the stock's quote either way)."""
+    """The close recommendation, its entry, what is left of it that no other close has
+    claimed (``domain.claims``) and fresh quotes of what is held (the contract's snapshot
+    for an option, the stock's quote either way)."""
     rec = ctx.store.get_recommendation(recommendation_id)
     if rec is None:
         raise DispatchRejected(f"unknown recommendation {recommendation_id!r}")
     if rec.status.terminal:
         raise DispatchRejected(f"recommendation already {rec.status.value}")
     entry = _entry_of(ctx, rec)
-    store = closing_store(ctx.store)
-    others = [c for c in store.closes_of(entry.id) if c.recommendation_id != rec.id]
+    claims = claims_of(closing_store(ctx.store), entry, rec.id)
     symbol = entry.option_symbol or entry.ticker
     price = entry.filled_avg_price or entry.premium_paid
     if price is None or price <= 0:
@@ -89,7 +89,7 @@ def quote_close(
     return CloseQuoted(
         ticket=ticket,
         closes=closes,
-        remaining=remaining(entry, others),
+        remaining=claims.unclaimed,
         requested=_requested(rec),
         underlying=underlying,
         option_quote=option_quote,
@@ -97,8 +97,10 @@ def quote_close(
 
 
 def size_close(ctx: DispatchContext, quoted: CloseQuoted) -> SizedOrder:
-    """The close of what is left (or of the quantity asked for, when less), bounded by
-    what the venue holds of the symbol; a refusal when nothing is left to close. Risk
+    """The close of what is left unclaimed (or of the quantity asked for, when less),
+    bounded by what the venue holds of the symbol; a refusal when nothing is left to
+    close. Its decision claims that much of the entry, refused if another close claimed
+    it meanwhile (``dispatch_steps.decided``). Risk
     limits bound new entries, not exits: only the market hours (and, at submit, the
     kill switch) stop a close. The order decided is stored (``decided``), as an entry's
     is: submit_order sends that order or nothing."""
@@ -111,7 +113,9 @@ def size_close(ctx: DispatchContext, quoted: CloseQuoted) -> SizedOrder:
         already = f"the close of {entry} already placed: {placed_qty}"
         return decided(ctx, _sized(quoted, placed.qty, already))
     if quoted.remaining <= 0:
-        raise DispatchRejected(f"nothing left to close: {entry} is closed", notes.record())
+        raise DispatchRejected(
+            f"nothing left to close: {entry} is closed or being closed", notes.record()
+        )
     at_venue = sum((p.qty for p in ctx.broker.positions() if p.symbol == closes.symbol), Decimal(0))
     option = quoted.option_quote is not None
     qty = close_quantity(quoted.remaining, quoted.requested, at_venue, whole_units=option)

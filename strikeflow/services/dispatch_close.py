@@ -5,10 +5,13 @@ nothing is held. With ``DispatchPolicy.allow_short`` off (the default, as the sc
 ``stock.allow_short``), the venue would refuse it anyway (a cash account: 403 insufficient
 qty), so the chain refuses it first, with its reason. When a long position is held, the
 trade closes it, sold at market and recorded as a CLOSE, the way every close is
-(``closing_size``): when the book holds a stock entry of the ticker, what is left of the
-oldest one (at most what the venue holds), linked to it with its realized P&L; the rest
-is left for the next close. A position the book has no entry for (bought elsewhere) is
-sold whole, unlinked.
+(``closing_size``): when the book holds a stock entry of the ticker, what no other close
+has claimed of the oldest one with something unclaimed (at most what the venue holds),
+linked to it with its realized P&L; the rest is left for the next close. Its decision
+claims that much of the entry (``domain.claims``), so two SELLs at once never both close
+the same shares. When every entry is being closed already or has not filled yet (the
+shares the venue holds may be its), the SELL is refused; a position the book has no
+entry for (bought elsewhere) is sold whole, unlinked.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from decimal import Decimal
 
 from strikeflow.domain.enums import Action, InstrumentType, PositionEffect
 from strikeflow.domain.errors import DispatchRejected
+from strikeflow.domain.orders import OPEN_STATUSES
 from strikeflow.domain.position_book import quantity_text
 from strikeflow.services.closing_ports import ClosingStore
-from strikeflow.services.closing_size import close_quantity, remaining
+from strikeflow.services.closing_size import claims_of, close_quantity
 from strikeflow.services.dispatch_policy import DispatchContext
 from strikeflow.services.messages import (
     ClosingOf,
@@ -54,7 +58,7 @@ def close_long(ctx: DispatchContext, checked: PriceChecked, notes: Notes) -> Siz
     if ctx.kill_switch.is_on():
         raise DispatchRejected("risk: kill switch on", notes.record())
     bid = checked.underlying.bid
-    closes, qty = _oldest_entry(ctx, ticker, held)
+    closes, qty = _oldest_entry(ctx, checked.ticket, held, notes)
     what = "the long position" if closes is None else f"execution {closes.execution_id}"
     sizing = Sizing(
         describe=f"close {what}: sell {quantity_text(qty)} {ticker}",
@@ -74,20 +78,34 @@ def close_long(ctx: DispatchContext, checked: PriceChecked, notes: Notes) -> Siz
 
 
 def _oldest_entry(
-    ctx: DispatchContext, ticker: str, held: Decimal
+    ctx: DispatchContext, ticket: Ticket, held: Decimal, notes: Notes
 ) -> tuple[ClosingOf | None, Decimal]:
-    """The oldest stock entry of ``ticker`` the book still holds, and what to sell of it
-    (its remainder, at most ``held`` at the venue); (None, ``held``) when there is none."""
-    store = ctx.store
+    """The oldest stock entry of ``ticker`` with something left that no other close has
+    claimed, and what to sell of it (that much, at most ``held`` at the venue). (None,
+    ``held``) when the book holds no stock entry of the ticker, filled or still open (a
+    position bought elsewhere, sold unlinked); a refusal when every one is being closed
+    already or has not filled yet."""
+    store, ticker = ctx.store, ticket.ticker
     if not isinstance(store, ClosingStore):
         return None, held
+    held_entries = 0
     for entry in store.open_entries(ticker):
         if entry.instrument_type is not InstrumentType.STOCK or entry.id is None:
             continue
-        left = remaining(entry, store.closes_of(entry.id))
+        claims = claims_of(store, entry, ticket.recommendation_id)
+        # an order still open may have filled at the venue before its row says so: the
+        # shares the venue holds may be its, never a position bought elsewhere
+        if claims.holds - claims.filled > 0 or entry.status in OPEN_STATUSES:
+            held_entries += 1
         price = entry.filled_avg_price
-        if left <= 0 or price is None or price <= 0:
+        if claims.unclaimed <= 0 or price is None or price <= 0:
             continue
         closes = ClosingOf(execution_id=entry.id, symbol=ticker, entry_price=price, multiplier=1)
-        return closes, close_quantity(left, None, held, whole_units=False)
+        return closes, close_quantity(claims.unclaimed, None, held, whole_units=False)
+    if held_entries:
+        raise DispatchRejected(
+            f"no {ticker} entry has anything left to close: each is being closed already"
+            " or not filled yet",
+            notes.record(),
+        )
     return None, held

@@ -18,8 +18,10 @@ from strikeflow.domain.orders import OptionPricing, client_order_id
 from strikeflow.domain.risk import RiskLimits
 from strikeflow.domain.selection import StrikeTarget
 from strikeflow.domain.sizing import SizingPolicy
+from strikeflow.domain.working import WorkingBook
 from strikeflow.services.market_hours import MarketHours
 from strikeflow.services.ports import Broker, DispatchStore, KillSwitch, MarketData
+from strikeflow.signals.rules_file import default_rules
 
 OffHours = Literal["refuse", "queue"]
 OFF_HOURS: tuple[OffHours, ...] = ("refuse", "queue")
@@ -109,6 +111,8 @@ class DispatchPolicy:
     ``off_hours``: an order dispatched while the market is closed is refused (``refuse``,
     the reason naming the next open) or sent for the venue to hold until the open
     (``queue``); opening and closing trades alike.
+    ``working``: how an option entry is worked under ``pricing`` mode ``worked`` (the
+    rules file's ``[working]``; the packaged rules' by default).
     """
 
     strike_band_fraction: Decimal = Decimal("0.10")
@@ -126,6 +130,7 @@ class DispatchPolicy:
     strikes: Mapping[StrategyType, StrikeTarget] = field(default_factory=lambda: DEFAULT_STRIKES)
     max_reselects: int = 1
     off_hours: OffHours = "refuse"
+    working: WorkingBook = field(default_factory=lambda: default_rules().working)
 
     def __post_init__(self) -> None:
         for name in ("strike_band_fraction", "day_trade_strike_band_fraction"):
@@ -151,6 +156,7 @@ class DispatchPolicy:
         *,
         allow_short: bool = False,
         adjusted_contracts: bool = False,
+        working: WorkingBook | None = None,
     ) -> DispatchPolicy:
         """The policy every dispatch step runs by: the settings' risk limits, option
         order pricing and off-hours rule, shorting and adjusted contracts as the rules
@@ -161,6 +167,7 @@ class DispatchPolicy:
             allow_short=allow_short,
             adjusted_contracts=adjusted_contracts,
             off_hours=settings.off_hours,
+            **({} if working is None else {"working": working}),
         )
 
     def strike_for(self, strategy: StrategyType | None) -> StrikeTarget:

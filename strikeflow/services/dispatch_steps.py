@@ -16,12 +16,15 @@ from decimal import Decimal
 from typing import TypeVar
 
 from strikeflow.domain.chain import OptionChain
+from strikeflow.domain.claims import ClaimRefused
 from strikeflow.domain.enums import (
     Action,
     BrokerName,
     ExecutionMode,
     ExecutionStatus,
     InstrumentType,
+    OrderPricing,
+    OrderType,
     PositionEffect,
     RecommendationStatus,
     Right,
@@ -37,6 +40,7 @@ from strikeflow.domain.errors import (
 from strikeflow.domain.expiry import NEW_YORK, trading_date
 from strikeflow.domain.market import ExpiryWindow, OptionQuote, StockQuote, StrikeBand
 from strikeflow.domain.models import OptionContract
+from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.orders import BrokerOrder, OrderIntent
 from strikeflow.domain.records import Execution
 from strikeflow.domain.risk import check_risk, order_greeks
@@ -44,6 +48,7 @@ from strikeflow.domain.selection import STRATEGY_WINDOWS, SelectionPolicy
 from strikeflow.domain.selection import select_contract as select_from_chain
 from strikeflow.domain.sizing import PositionSize
 from strikeflow.domain.sizing import size_position as size_from_budget
+from strikeflow.domain.working import Purpose, final_price, price_at_step
 from strikeflow.services.dispatch_close import close_long, opens_a_short
 from strikeflow.services.dispatch_policy import DispatchContext
 from strikeflow.services.messages import (
@@ -361,8 +366,17 @@ def _unit_price(ctx: DispatchContext, checked: PriceChecked, trade: InstrumentTy
         quote = checked.underlying
         return quote.ask if checked.ticket.action is Action.BUY else quote.bid
     quote = checked.option_quote
+    if worked(ctx):  # the furthest the ladder may walk: what the order may cost
+        policy = ctx.policy.working.policy(checked.ticket.strategy, Purpose.ENTRY)
+        limit = final_price(policy, quote, Action.BUY, underlying=checked.ticket.ticker)
+        return limit if limit is not None else quote.ask
     _, limit = ctx.policy.pricing.price(Action.BUY, quote.bid, quote.ask, checked.ticket.ticker)
     return limit if limit is not None else quote.ask
+
+
+def worked(ctx: DispatchContext) -> bool:
+    """Whether option entries are worked (STRIKEFLOW_OPTION_ORDER_PRICING=worked)."""
+    return ctx.policy.pricing.mode is OrderPricing.WORKED
 
 
 def order_intent(ctx: DispatchContext, sized: SizedOrder) -> OrderIntent:
@@ -382,6 +396,8 @@ def order_intent(ctx: DispatchContext, sized: SizedOrder) -> OrderIntent:
             position_effect=sized.position_effect,
         )
     quote = sized.option_quote
+    if worked(ctx):
+        return _worked_intent(ctx, sized)
     return ctx.policy.pricing.intent(
         ticket.client_order_id,
         sized.contract.symbol,
@@ -390,6 +406,17 @@ def order_intent(ctx: DispatchContext, sized: SizedOrder) -> OrderIntent:
         quote.bid,
         quote.ask,
     )
+
+
+def _worked_intent(ctx: DispatchContext, sized: SizedOrder) -> OrderIntent:
+    """A worked entry's first order: the ladder's first step, priced from the quote at
+    decision (``domain.working``); a market policy sends a market order. Its later steps
+    replace it (``services.working_orders``)."""
+    ticket, symbol, quote = sized.ticket, sized.contract.symbol, sized.option_quote
+    policy = ctx.policy.working.policy(ticket.strategy, Purpose.ENTRY)
+    limit = price_at_step(policy, quote, quote, 0, Action.BUY, underlying=parse_occ(symbol).root)
+    kind = OrderType.MARKET if limit is None else OrderType.LIMIT
+    return OrderIntent(ticket.client_order_id, symbol, Action.BUY, sized.quantity, kind, limit)
 
 
 def _close_intent(ctx: DispatchContext, sized: SizedOrder) -> OrderIntent:
@@ -408,9 +435,14 @@ def decided(ctx: DispatchContext, sized: SizedOrder) -> SizedOrder:
     """``sized``, once the order it stands for is stored on its recommendation
     (``decision_of``): every sizing step (size_position, size_close) ends here, after the
     last refusal it can make. A recommendation no longer in flight (ended, or unknown)
-    takes no decision: a refusal."""
+    takes no decision: a refusal. A close claims what it closes there: one asking for
+    more than its entry holds beside the other closes of it is refused, with the figures
+    (``domain.claims``)."""
     rid = sized.ticket.recommendation_id
-    if not ctx.store.record_decision(rid, decision_of(order_intent(ctx, sized), sized)):
+    kept = ctx.store.record_decision(rid, decision_of(order_intent(ctx, sized), sized))
+    if isinstance(kept, ClaimRefused):
+        raise DispatchRejected(kept.describe(), sized.notes.record())
+    if not kept:
         raise DispatchRejected(f"recommendation {rid} is not in flight: no order is sized for it")
     return sized
 

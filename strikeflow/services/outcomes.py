@@ -22,6 +22,8 @@ from strikeflow.domain.enums import (
     Action,
     ExecutionStatus,
     InstrumentType,
+    OrderPricing,
+    OrderType,
     PositionEffect,
     RecommendationStatus,
     StrategyType,
@@ -39,9 +41,10 @@ from strikeflow.domain.final_word import CANCEL_KEY, final_word
 from strikeflow.domain.models import OptionContract
 from strikeflow.domain.money import CENT
 from strikeflow.domain.occ import parse_occ
-from strikeflow.domain.orders import BrokerOrder
+from strikeflow.domain.orders import BrokerOrder, entry_client_order_id
 from strikeflow.domain.records import MAX_TEXT, Execution
 from strikeflow.domain.sizing import OPTION_MULTIPLIER
+from strikeflow.domain.working import Purpose
 from strikeflow.services.closing_ids import order_id_of
 from strikeflow.services.closing_ports import closing_store
 from strikeflow.services.closing_size import CLOSES_KEY, closing_of_explain, pnl_of_close
@@ -53,6 +56,13 @@ from strikeflow.services.messages import (
     as_json,
 )
 from strikeflow.services.ports import OrderListing
+from strikeflow.services.work_record import (
+    WORK_KEY,
+    current_client_order_id,
+    record_figures,
+    started,
+    work_of,
+)
 
 FOUR_PLACES = Decimal("0.0001")
 # reconcile_orders' one listing: from a minute before the oldest unfinished order, and
@@ -132,6 +142,9 @@ def build_execution(ctx: DispatchContext, placed: PlacedOrder) -> Execution:
     }
     if placed.refusal is not None:
         explain["refusal"] = placed.refusal.model_dump(mode="json")
+    elif worked_entry(ctx, placed):
+        policy = ctx.policy.working.policy(sized.ticket.strategy, Purpose.ENTRY)
+        explain[WORK_KEY] = started(policy, sized.option_quote, order, ctx.now())
     closes = {}
     if sized.closes is not None:  # a close: its entry, and what it realized once filled
         explain[CLOSES_KEY] = sized.closes.model_dump(mode="json")
@@ -152,6 +165,21 @@ def build_execution(ctx: DispatchContext, placed: PlacedOrder) -> Execution:
         contract=sized.contract,
         quoted_ask=quoted_ask,
         **closes,
+    )
+
+
+def worked_entry(ctx: DispatchContext, placed: PlacedOrder) -> bool:
+    """Whether ``placed`` is an option entry to work (STRIKEFLOW_OPTION_ORDER_PRICING=
+    worked): a limit order of an entry, placed at the venue (not refused)."""
+    sized, order = placed.sized, placed.order
+    return (
+        ctx.policy.pricing.mode is OrderPricing.WORKED
+        and sized.closes is None
+        and sized.contract is not None
+        and sized.option_quote is not None
+        and placed.refusal is None
+        and order.order_type is OrderType.LIMIT
+        and order.instrument is not InstrumentType.STOCK
     )
 
 
@@ -343,9 +371,10 @@ def reconcile_orders(ctx: DispatchContext, limit: int = 500) -> int:
     listed = _listed_orders(ctx, unfinished, limit)
     updated = 0
     for execution in unfinished:
-        order = listed.get(execution.client_order_id)
+        current = current_client_order_id(execution)  # a worked order's latest step
+        order = listed.get(current)
         if order is None:
-            order = ctx.broker.order_by_client_id(execution.client_order_id)
+            order = ctx.broker.order_by_client_id(current)
         if order is None:
             continue
         same = order.status == execution.status and order.filled_qty == (
@@ -375,9 +404,19 @@ def record_order(ctx: DispatchContext, order: BrokerOrder) -> Execution:
     """Record what the venue now says of an order we hold a row for, and let its
     recommendation follow (``follow_venue``). A report behind the stored row (a stale
     copy: ``domain.lifecycle``) changes nothing: the stored row is returned, and the
-    recommendation already followed the newer report when it was written."""
+    recommendation already followed the newer report when it was written.
+
+    A worked order's steps (``-w<step>`` client_order_ids) are recorded on their entry's
+    row; an order of the chain reported ``replaced`` changes nothing there (the step
+    that replaced it records the replacement), while any other row replaced at the
+    venue (by hand, say) ends ``replaced``."""
+    row_id = entry_client_order_id(order.client_order_id)
+    if order.status is ExecutionStatus.REPLACED:
+        row = ctx.store.execution_by_client_order_id(row_id)
+        if row is not None and work_of(row) is not None:
+            return row
     stored = ctx.store.record_fill(
-        order.client_order_id,
+        row_id,
         order.status,
         filled_qty=order.filled_qty,
         filled_avg_price=order.filled_avg_price,
@@ -387,6 +426,7 @@ def record_order(ctx: DispatchContext, order: BrokerOrder) -> Execution:
     if not _written(stored, order):
         return stored
     stored = _realize(ctx, stored)
+    record_figures(ctx.store, stored)
     follow_venue(ctx, stored, order)
     return stored
 
@@ -420,6 +460,8 @@ def follow_venue(ctx: DispatchContext, stored: Execution, order: BrokerOrder) ->
     is said. A cancel we asked for (``stale_entries``) is named by its cause, kept with
     the order before the cancel was sent."""
     if stored.client_order_id != order_id_of(stored.recommendation_id):
+        return False
+    if order.status is ExecutionStatus.REPLACED:  # the replacing order speaks for it
         return False
     asked = stored.explain_json.get(CANCEL_KEY)
     cause = asked.get("cause") if isinstance(asked, dict) else None

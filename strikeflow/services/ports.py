@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+from strikeflow.domain.claims import ClaimRefused
 from strikeflow.domain.enums import BarTimeframe, ExecutionStatus, RecommendationStatus, Right
 from strikeflow.domain.errors import BrokerError
 from strikeflow.domain.final_word import FinalWord
@@ -99,6 +100,50 @@ class OrderCancelling(Protocol):
 
 
 @runtime_checkable
+class OrderReplacing(Protocol):
+    """A broker that replaces an open order (Alpaca's ``PATCH /v2/orders/{id}``): a
+    worked order walks its limit by replacing itself, so that no two orders ever rest
+    for one entry."""
+
+    def replace_order(
+        self, order_id: str, qty: Decimal, limit_price: Decimal, client_order_id: str
+    ) -> BrokerOrder:
+        """The venue's NEW order (under ``client_order_id``, for ``qty`` in all: it carries
+        what the old one filled and works the rest); the old one ends ``replaced``.
+        ``OrderNotReplaceable`` when the order is no longer open (filled or canceled
+        meanwhile): read it, do not retry. A replace that already landed under
+        ``client_order_id`` is that order."""
+        ...
+
+
+@runtime_checkable
+class WorkingStore(Protocol):
+    """What working an order writes on its entry's execution row, beside the dispatch
+    store's writes (``db.working_store``)."""
+
+    def record_work_step(
+        self,
+        client_order_id: str,
+        step: Mapping[str, Any],
+        broker_order_id: str | None = None,
+        limit_price: Decimal | None = None,
+        replaces: int | None = None,
+    ) -> bool:
+        """Add ``step`` (price, time, client_order_id, outcome) to the row's
+        ``explain_json["work"]``. With ``replaces``, the row follows the replacement too:
+        the latest venue order id, limit (as premium, until a fill), client_order_id and
+        replace count, only forward (a count not above the stored one writes nothing:
+        False). True if written."""
+        ...
+
+    def record_work_figures(self, client_order_id: str, figures: Mapping[str, Any]) -> None:
+        """What the fill kept against the far side and paid against the mid
+        (``improvement``, ``improvement_of_half_spread``, ``slippage_vs_mid``, money
+        but the share), in their columns and in the work's explanation."""
+        ...
+
+
+@runtime_checkable
 class VenueActivities(Protocol):
     """A broker that lists its account activities (Alpaca's ``GET /v2/account/activities``):
     what the venue closed or delivered on its own (expiry, exercise, liquidation)."""
@@ -152,10 +197,14 @@ class DispatchStore(Protocol):
 
     def execution_by_client_order_id(self, client_order_id: str) -> Execution | None: ...
 
-    def record_decision(self, recommendation_id: str, decision: Mapping[str, str]) -> bool:
+    def record_decision(
+        self, recommendation_id: str, decision: Mapping[str, str]
+    ) -> bool | ClaimRefused:
         """Keep the order a sizing step decided (``dispatch_steps.decision_of``) on the
         recommendation, replacing any, while it is in flight (pending or dispatched);
-        True if kept."""
+        True if kept. A close (``decision["closes"]`` names its entry) is a claim,
+        admitted atomically only if it fits in what the entry holds beside what the
+        other closes claim (``domain.claims``); else a ClaimRefused (falsy) saying why."""
         ...
 
     def order_guard(self, recommendation_id: str, client_order_id: str) -> OrderGuard:

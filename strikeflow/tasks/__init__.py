@@ -11,6 +11,7 @@ from strikeflow.tasks import (
     scan,
     stale_entries,
     venue_events,
+    working,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "scan",
     "stale_entries",
     "venue_events",
+    "working",
 ]

@@ -140,7 +140,15 @@ def submit_order(self, message: Json) -> Json:
 
 @step(chains.PERSIST_EXECUTION, STORE_RETRY)
 def persist_execution(message: Json) -> Json:
-    return encode(outcomes.persist_execution(_ctx(), decode(PlacedOrder, message)))
+    """A worked option entry's first step is sent once its row is stored
+    (``working_orders.first_step``; STRIKEFLOW_OPTION_ORDER_PRICING=worked)."""
+    from strikeflow.services.working_orders import first_step
+    from strikeflow.tasks.working import send
+
+    ctx, placed = _ctx(), decode(PlacedOrder, message)
+    recorded = outcomes.persist_execution(ctx, placed)
+    send(first_step(ctx, placed))
+    return encode(recorded)
 
 
 @step("strikeflow.reconcile_orders", READ_RETRY)

@@ -28,7 +28,7 @@ QUEUES: dict[str, tuple[str, ...]] = {
         "strikeflow.size_close",
         "strikeflow.manage_positions",
     ),
-    "orders": ("strikeflow.submit_order",),
+    "orders": ("strikeflow.submit_order", "strikeflow.work_order"),
     "persistence": (
         "strikeflow.persist_execution",
         "strikeflow.record_failure",

@@ -58,6 +58,7 @@ RUNTIME_MODULES = (
     "strikeflow.broker_adapters.market_time",
     "strikeflow.broker_adapters.simulated",
     "strikeflow.db.dispatch_store",
+    "strikeflow.db.working_store",
     "strikeflow.db.engine",
     "strikeflow.db.repositories",
     "strikeflow.app_state.in_process",

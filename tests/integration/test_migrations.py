@@ -25,7 +25,7 @@ from strikeflow.db.engine import engine_for
 from strikeflow.db.tables import dispatch_executions, recommendations
 
 DIALECTS = ("postgresql", "sqlite")
-HEAD = "0011"  # the latest revision (migrate.head() is checked against it)
+HEAD = "0012"  # the latest revision (migrate.head() is checked against it)
 OPTION_COLUMNS = (
     "instrument_type",
     "strike_price",
@@ -40,10 +40,11 @@ OPTION_COLUMNS = (
     "option_symbol",
     "strategy_type",
 )
+WORK_COLUMNS = ("replaces", "improvement", "improvement_of_half_spread", "slippage_vs_mid")
 STOCK_COLUMNS = tuple(
     c.name
     for c in dispatch_executions.columns
-    if c.name not in (*OPTION_COLUMNS, "high_water_mark", "multiplier")
+    if c.name not in (*OPTION_COLUMNS, "high_water_mark", "multiplier", *WORK_COLUMNS)
 )
 VIEWS = ("active_options_positions", "options_performance_by_strategy", "daily_options_summary")
 REC_ID = "rec-20260508-AAPL-breakout-7f3a9c"

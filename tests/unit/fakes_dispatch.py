@@ -11,13 +11,27 @@ from operator import attrgetter
 from typing import Any
 
 from strikeflow.broker_adapters.simulated import SimulatedBroker
-from strikeflow.domain.enums import ExecutionStatus, PositionEffect, RecommendationStatus, Right
+from strikeflow.domain.claims import (
+    ClaimRefused,
+    CloseClaims,
+    CloseOrder,
+    DecidedClose,
+    close_claims,
+)
+from strikeflow.domain.enums import (
+    BrokerName,
+    ExecutionMode,
+    ExecutionStatus,
+    PositionEffect,
+    RecommendationStatus,
+    Right,
+)
 from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
 from strikeflow.domain.final_word import CANCEL_KEY, FinalWord, settled
 from strikeflow.domain.lifecycle import execution_may_become, recommendation_may_become
 from strikeflow.domain.market import ExpiryWindow, MarketClock, OptionQuote, StockQuote, StrikeBand
 from strikeflow.domain.models import OptionContract
-from strikeflow.domain.orders import BrokerOrder, OrderIntent
+from strikeflow.domain.orders import BrokerOrder, OrderIntent, OrderNotReplaceable
 from strikeflow.domain.position_book import BookEntry, CloseFill, held_quantity, open_lots
 from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.domain.risk import OpenExposure
@@ -181,12 +195,51 @@ class FakeStore:
     def execution_by_client_order_id(self, client_order_id: str) -> Execution | None:
         return self.executions.get(client_order_id)
 
-    def record_decision(self, recommendation_id: str, decision: Mapping[str, str]) -> bool:
+    def record_decision(
+        self, recommendation_id: str, decision: Mapping[str, str]
+    ) -> bool | ClaimRefused:
+        """The repositories' rule: a close is kept only if it fits in what its entry
+        holds beside what the other closes of it claim."""
         rec = self.recs.get(recommendation_id)
         if rec is None or rec.status.terminal:
             return False
+        closes = decision.get("closes", "")
+        if closes:
+            claims = self.claims_of(int(closes), recommendation_id)
+            asked = Decimal(decision.get("qty") or 0)
+            refused = None if claims is None else claims.refusal(asked)
+            if refused is not None:
+                return refused
         self.decisions[recommendation_id] = dict(decision)
         return True
+
+    def close_claims(self, entry_execution_id: int, excluding: str = "") -> CloseClaims | None:
+        return self.claims_of(entry_execution_id, excluding)
+
+    def claims_of(self, entry_execution_id: int, excluding: str) -> CloseClaims | None:
+        """What ``record_decision`` reads (a test may make ``close_claims`` stale)."""
+        entry = self.execution_by_id(entry_execution_id)
+        if entry is None:
+            return None
+        recorded = {e.recommendation_id for e in self.executions.values()}
+        orders = [
+            CloseOrder(c.recommendation_id, c.status.value, c.quantity, c.filled_qty)
+            for c in self.closes_of(entry_execution_id)
+            if c.recommendation_id != excluding
+        ]
+        decided = [
+            DecidedClose(rid, Decimal(d.get("qty") or 0))
+            for rid, d in self.decisions.items()
+            if rid != excluding
+            and d.get("closes") == str(entry_execution_id)
+            and rid in self.recs
+            and not self.recs[rid].status.terminal
+            and rid not in recorded
+        ]
+        quantity = entry.quantity if entry.quantity is not None else Decimal(0)
+        return close_claims(
+            entry_execution_id, entry.status.value, quantity, entry.filled_qty, orders, decided
+        )
 
     def order_guard(self, recommendation_id: str, client_order_id: str) -> OrderGuard:
         rec = self.recs.get(recommendation_id)
@@ -452,3 +505,124 @@ def make_context(
     broker = SimulatedBroker(market, cash=cash, reason="unit test", now=clock)
     ctx = DispatchContext(market, broker, store, switch, policy or DispatchPolicy(), clock)
     return ctx, market, store, switch, broker
+
+
+class WorkingFakeStore(FakeStore):
+    """A FakeStore that records worked orders too (``WorkingStore``), as the SQL one:
+    a step with ``replaces`` is written only forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.replaces: dict[str, int] = {}
+        self.figures: dict[str, dict] = {}
+
+    def record_work_step(
+        self,
+        client_order_id: str,
+        step: Mapping[str, Any],
+        broker_order_id: str | None = None,
+        limit_price: Decimal | None = None,
+        replaces: int | None = None,
+    ) -> bool:
+        e = self.executions[client_order_id]
+        work = dict(e.explain_json.get("work") or {})
+        changes: dict[str, Any] = {}
+        if replaces is not None:
+            if replaces <= self.replaces.get(client_order_id, 0):
+                return False
+            self.replaces[client_order_id] = replaces
+            work |= {"replaces": replaces, "client_order_id": step.get("client_order_id")}
+            changes["broker_order_id"] = broker_order_id or e.broker_order_id
+            if limit_price is not None and not e.filled_qty:
+                changes["premium_paid"] = limit_price
+        work["steps"] = [*work.get("steps", ()), json.loads(json.dumps(dict(step)))]
+        explain = {**e.explain_json, "work": work}
+        self.executions[client_order_id] = replace(e, explain_json=explain, **changes)
+        return True
+
+    def record_work_figures(self, client_order_id: str, figures: Mapping[str, Any]) -> None:
+        self.figures[client_order_id] = dict(figures)
+
+
+class WorkingVenue(CancellingBook):
+    """A venue whose orders rest until a test fills them (``fill``), and that replaces
+    an open order as Alpaca does (``OrderReplacing``): a new id under the new
+    client_order_id, carrying what filled, the old one ``replaced``; a closed order is
+    refused with a 422 (``OrderNotReplaceable``), a used client_order_id as a duplicate.
+    Accounts come from ``inner``; every replace asked is kept in ``replace_calls``."""
+
+    def __init__(self, inner: SimulatedBroker) -> None:
+        super().__init__()
+        self.inner = inner
+        self.replace_calls: list[tuple[str, Decimal, Decimal, str]] = []
+        self.count = 0
+
+    def account(self):
+        return self.inner.account()
+
+    def positions(self):
+        return []
+
+    def _next_id(self) -> str:
+        self.count += 1
+        return f"venue-{self.count}"
+
+    def submit(self, intent: OrderIntent) -> BrokerOrder:
+        known = self.orders.get(intent.client_order_id)
+        if known is not None:
+            return known
+        order = intent.as_order(
+            id=self._next_id(),
+            status=ExecutionStatus.ACCEPTED,
+            broker_status="new",
+            broker=BrokerName.ALPACA,
+            execution_mode=ExecutionMode.PAPER,
+            submitted_at=NOW,
+        )
+        self.orders[intent.client_order_id] = order
+        return order
+
+    def replace_order(
+        self, order_id: str, qty: Decimal, limit_price: Decimal, client_order_id: str
+    ) -> BrokerOrder:
+        self.replace_calls.append((order_id, qty, limit_price, client_order_id))
+        if client_order_id in self.orders:
+            raise OrderRejected("replace", 422, 40010001, "client_order_id must be unique")
+        old = next(o for o in self.orders.values() if o.id == order_id)
+        if not old.is_open or old.broker_status == "pending_cancel":
+            message = f'order is already in "{old.broker_status}" state'
+            raise OrderNotReplaceable("replace", 422, 42210000, message)
+        new = replace(
+            old,
+            id=self._next_id(),
+            client_order_id=client_order_id,
+            qty=qty,
+            limit_price=limit_price,
+            broker_status="new",
+            replaces=old.id,
+            replaced_by=None,
+        )
+        self.orders[old.client_order_id] = replace(
+            old, status=ExecutionStatus.REPLACED, broker_status="replaced", replaced_by=new.id
+        )
+        self.orders[client_order_id] = new
+        return new
+
+    def fill(self, client_order_id: str, filled: Decimal, price: Decimal) -> BrokerOrder:
+        """``filled`` in all (not more) at ``price`` on average."""
+        order = self.orders[client_order_id]
+        whole = filled >= order.qty
+        status = ExecutionStatus.FILLED if whole else ExecutionStatus.PARTIALLY_FILLED
+        order = replace(
+            order,
+            status=status,
+            broker_status=status.value,
+            filled_qty=filled,
+            filled_avg_price=price,
+            filled_at=NOW,
+        )
+        self.orders[client_order_id] = order
+        return order
+
+    def resting(self) -> list[BrokerOrder]:
+        return [o for o in self.orders.values() if o.is_open]

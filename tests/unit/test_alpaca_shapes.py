@@ -95,13 +95,16 @@ def test_a_replaced_order_and_its_replacement_name_each_other():
     assert str(old.replaced_by) == str(new.id) == "f4d1c0b2-7a6e-4c3b-8d9e-1a2b3c4d5e6f"
     assert str(new.replaces) == str(old.id)
     superseded = parsing.broker_order(old, ExecutionMode.PAPER)
-    assert superseded.status is ExecutionStatus.CANCELED  # done: the new order carries on
+    assert superseded.status is ExecutionStatus.REPLACED  # final: the new order carries on
+    assert not superseded.is_open
     assert superseded.broker_status == "replaced"
+    assert (superseded.replaced_by, superseded.replaces) == (str(new.id), None)
     assert superseded.filled_avg_price is None
     working = parsing.broker_order(new, ExecutionMode.PAPER)
     assert working.status is ExecutionStatus.SUBMITTED
     assert working.limit_price == D("2.1")
     assert working.is_open
+    assert working.replaces == str(old.id)
 
 
 # -- account, positions, clock ---------------------------------------------------------------

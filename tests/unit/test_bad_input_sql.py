@@ -20,6 +20,7 @@ ALLOWED = {
     "db/migrations/versions/0002_options_support.py",
     "db/migrations/versions/0005_venue_final_word.py",
     "db/migrations/versions/0006_closing_chain.py",
+    "db/migrations/versions/0012_worked_orders.py",
 }
 
 

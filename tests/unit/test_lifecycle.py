@@ -18,8 +18,8 @@ from strikeflow.domain.lifecycle import (
 E = ExecutionStatus
 R = RecommendationStatus
 SUB, ACC, PART, FILL = E.SUBMITTED, E.ACCEPTED, E.PARTIALLY_FILLED, E.FILLED
-CAN, REJ, FAIL = E.CANCELED, E.REJECTED, E.FAILED
-FINAL = (FILL, CAN, REJ, FAIL)
+CAN, REJ, FAIL, REPL = E.CANCELED, E.REJECTED, E.FAILED, E.REPLACED
+FINAL = (FILL, CAN, REJ, FAIL, REPL)
 
 # stored → the reports that may be written over it (fills aside)
 EXECUTION_FORWARD = {
@@ -30,6 +30,7 @@ EXECUTION_FORWARD = {
     CAN: {CAN},
     REJ: {REJ},
     FAIL: {FAIL},
+    REPL: {REPL},
 }
 
 

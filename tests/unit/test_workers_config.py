@@ -25,6 +25,7 @@ ROUTED = {
     "strikeflow.size_position": "dispatch",
     "strikeflow.dispatch": "dispatch",
     "strikeflow.submit_order": "orders",
+    "strikeflow.work_order": "orders",
     "strikeflow.persist_execution": "persistence",
     "strikeflow.record_failure": "persistence",
     "strikeflow.reconcile_orders": "persistence",

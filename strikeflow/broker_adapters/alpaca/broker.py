@@ -118,20 +118,17 @@ class AlpacaBroker:
     ) -> BrokerOrder:
         """Replace the open limit order ``order_id`` (``PATCH /v2/orders/{id}``): the
         venue's NEW order under ``client_order_id``, the old one ending ``replaced``. A
-        422 other than a duplicate (the order filled, was canceled or replaced meanwhile)
-        is ``OrderNotReplaceable``. Like ``submit``, a duplicate or an ambiguous reply is
-        looked up by ``client_order_id``: a replace that landed is that order."""
+        422, a duplicate or an ambiguous reply is looked up by ``client_order_id``: a
+        replace that landed (an earlier attempt's) is that order; else a 422 other than
+        a duplicate (the order filled, was canceled or replaced meanwhile) is
+        ``OrderNotReplaceable``."""
         request = parsing.replace_request(qty, limit_price, client_order_id)
         try:
             with translated("replace", self._config.secrets):
                 order = self._clients.trading.replace_order_by_id(order_id, request)
                 return parsing.broker_order(order, self.execution_mode)
         except OrderRejected as refused:
-            if not is_duplicate(refused):
-                if refused.status == UNPROCESSABLE:
-                    raise OrderNotReplaceable(
-                        refused.operation, refused.status, refused.code, refused.message
-                    ) from None
+            if not is_duplicate(refused) and refused.status != UNPROCESSABLE:
                 raise
             cause: BrokerError = refused
         except BrokerError as failure:
@@ -139,8 +136,10 @@ class AlpacaBroker:
                 raise
             cause = failure
         found = self.order_by_client_id(client_order_id)
-        if found is not None:
+        if found is not None:  # this replace landed before (its reply lost, say)
             return found
+        if isinstance(cause, OrderRejected) and not is_duplicate(cause):
+            raise OrderNotReplaceable(cause.operation, cause.status, cause.code, cause.message)
         if isinstance(cause, OrderRejected):
             raise BrokerUnavailable("replace", f"duplicate reported but not found: {cause.message}")
         raise cause

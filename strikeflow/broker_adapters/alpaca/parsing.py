@@ -159,7 +159,9 @@ def broker_order(order: Order, mode: ExecutionMode) -> BrokerOrder:
     )
 
 
-def replace_request(qty: Decimal, limit_price: Decimal, client_order_id: str) -> ReplaceOrderRequest:
+def replace_request(
+    qty: Decimal, limit_price: Decimal, client_order_id: str
+) -> ReplaceOrderRequest:
     """A replace of a limit order: the new total quantity (the venue's new order carries
     what the old one filled and works the rest), limit and client_order_id."""
     return ReplaceOrderRequest(

@@ -1,0 +1,42 @@
+"""``strikeflow.work_order``: one step of a worked option entry (``services.working_orders``).
+
+Sent by persist_execution for the first step and by each step for the next, with a
+countdown of at most ``working_orders.MAX_WAIT_S`` (far below the visibility timeout): a
+longer wait comes back here with ``left_s`` and is waited again before the step runs.
+Retried on an unreachable venue or database like the order steps: a step is idempotent
+per (entry, step), so a repeat replaces nothing twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from strikeflow import bootstrap
+from strikeflow.services import working_orders
+from strikeflow.services.working_orders import NextStep
+from strikeflow.tasks.pipeline import EXPECTED, ORDER_RETRY
+
+WORK_ORDER = "strikeflow.work_order"
+
+
+@shared_task(name=WORK_ORDER, **EXPECTED, **ORDER_RETRY)
+def work_order(recommendation_id: str, step: int, left_s: float = 0.0) -> dict[str, Any]:
+    if left_s > 0:  # the rest of a wait longer than one countdown
+        send(working_orders.waited(recommendation_id, step, left_s))
+        return {"recommendation_id": recommendation_id, "step": step, "outcome": "waiting"}
+    done = working_orders.work_step(bootstrap.runtime().context, recommendation_id, step)
+    if done.next is not None:
+        send(done.next)
+    return {"recommendation_id": recommendation_id, "step": step, "outcome": done.outcome}
+
+
+def send(next_step: NextStep | None) -> None:
+    """Send ``next_step`` (nothing for None) after its wait."""
+    if next_step is None:
+        return
+    work_order.apply_async(
+        (next_step.recommendation_id, next_step.step, next_step.left_s),
+        countdown=next_step.wait_s,
+    )

@@ -1,0 +1,261 @@
+"""Working an option entry (``services.working_orders``) over the hand-written fakes: a
+venue whose orders rest until the test fills them and that replaces as Alpaca does, the
+fake market's quotes, the store that records worked orders. The chain runs through the
+real steps (size, submit, persist) under STRIKEFLOW_OPTION_ORDER_PRICING=worked."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from strikeflow.broker_adapters.simulated import SimulatedBroker
+from strikeflow.domain.enums import (
+    Action,
+    ExecutionStatus,
+    OrderPricing,
+    OrderType,
+    RecommendationStatus,
+)
+from strikeflow.domain.orders import (
+    OptionPricing,
+    OrderIntent,
+    OrderNotReplaceable,
+    split_worked,
+    worked_client_order_id,
+)
+from strikeflow.services.dispatch_policy import DispatchContext, DispatchPolicy
+from strikeflow.services.dispatch_steps import submit_order
+from strikeflow.services.outcomes import persist_execution, reconcile_orders
+from strikeflow.services.working_orders import MAX_WAIT_S, first_step, waited, work_step
+from tests.integration.record_factories import recommendation
+from tests.unit.dispatch_runs import hop, listed, run_to_size
+from tests.unit.factories import NOW
+from tests.unit.fakes_dispatch import (
+    FakeClock,
+    FakeKillSwitch,
+    FakeMarket,
+    WorkingFakeStore,
+    WorkingVenue,
+)
+
+WORKED = DispatchPolicy(pricing=OptionPricing(OrderPricing.WORKED))
+RID = "rec-1"
+D205 = Decimal("2.05")
+SYMBOL = "XYZ261119C00100000"  # the ATM day trade the listing gives (bid 2.00, ask 2.10)
+
+
+def worked_entry(policy: DispatchPolicy = WORKED):
+    """A day-trade call entry placed by submit_order and persisted, resting at the venue
+    at its ladder's first price; the first step to send."""
+    clock = FakeClock()
+    market = FakeMarket(clock, listed())
+    market.quote_stock("XYZ", "100")
+    store, venue = WorkingFakeStore(), WorkingVenue(SimulatedBroker(market, now=clock))
+    ctx = DispatchContext(market, venue, store, FakeKillSwitch(), policy, clock)
+    store.add(
+        recommendation(RID, ticker="XYZ", created_at=NOW, updated_at=NOW, status="dispatched")
+    )
+    placed = hop(submit_order(ctx, run_to_size(ctx, RID)))
+    persist_execution(ctx, placed)
+    return ctx, market, store, venue, placed, first_step(ctx, placed)
+
+
+def row(store):
+    (only,) = store.executions.values()
+    return only
+
+
+def quote(market, bid: str, ask: str) -> None:
+    market.contracts = [
+        replace(c, bid=Decimal(bid), ask=Decimal(ask)) if c.symbol == SYMBOL else c
+        for c in market.contracts
+    ]
+
+
+def test_the_entry_starts_at_the_mid_and_sizes_at_the_last_price():
+    _, _, store, venue, placed, nxt = worked_entry()
+    order = placed.order
+    assert order.symbol == SYMBOL
+    assert (order.order_type, order.limit_price) == (OrderType.LIMIT, Decimal("2.05"))
+    assert order.qty == Decimal(22)  # 4,640 of budget // 209: the ladder's last price
+    work = row(store).explain_json["work"]
+    assert work["decision"] == {"bid": "2.00", "ask": "2.10"}
+    assert [s["price"] for s in work["steps"]] == ["2.05"]
+    assert (nxt.recommendation_id, nxt.step, nxt.wait_s) == (RID, 1, 10.0)  # day trade: 10 s
+    assert len(venue.resting()) == 1
+
+
+def test_the_default_pricing_works_nothing():
+    _, _, store, _, placed, nxt = worked_entry(DispatchPolicy())
+    assert nxt is None
+    assert placed.order.limit_price == Decimal("2.10")  # marketable: the ask
+    assert "work" not in row(store).explain_json
+
+
+def test_a_ladder_that_fills_on_step_two():
+    ctx, _, store, venue, placed, nxt = worked_entry()
+    first = work_step(ctx, RID, nxt.step)
+    assert first.next.step == 2
+    second = work_step(ctx, RID, 2)
+    assert [call[2] for call in venue.replace_calls] == [Decimal("2.07"), Decimal("2.08")]
+    (resting,) = venue.resting()  # never two orders for one entry
+    assert resting.client_order_id == worked_client_order_id(placed.order.client_order_id, 2)
+    assert second.next.step == 3
+    venue.fill(resting.client_order_id, Decimal(22), Decimal("2.08"))
+
+    done = work_step(ctx, RID, 3)
+
+    assert done.next is None
+    assert "filled" in done.outcome
+    entry = row(store)
+    assert (entry.status, entry.filled_qty) == (ExecutionStatus.FILLED, Decimal(22))
+    assert entry.client_order_id == placed.order.client_order_id  # the entry's own id
+    assert entry.broker_order_id == resting.id  # the latest order of the chain
+    assert entry.explain_json["work"]["replaces"] == 2
+    figures = store.figures[entry.client_order_id]
+    assert figures["improvement"] == Decimal("44.0000")  # (2.10 - 2.08) x 22 x 100
+    assert figures["improvement_of_half_spread"] == Decimal("0.4000")
+    assert figures["slippage_vs_mid"] == Decimal("66.0000")  # (2.08 - 2.05) x 22 x 100
+    assert store.recs[RID].status is RecommendationStatus.EXECUTED
+
+
+def test_a_ladder_that_ends_canceled_leaves_the_recommendation_unfilled_with_the_reason():
+    ctx, _, store, venue, _, nxt = worked_entry()
+    steps = []
+    while nxt is not None:
+        steps.append((nxt.step, nxt.wait_s))
+        nxt = work_step(ctx, RID, nxt.step).next
+        venue.finish_cancels()
+    assert steps == [(1, 10.0), (2, 10.0), (3, 10.0), (4, 60.0)]  # the last held a minute
+    assert [c[2] for c in venue.replace_calls] == [Decimal(p) for p in ("2.07", "2.08", "2.09")]
+    assert venue.resting() == []
+    reconcile_orders(ctx)
+    rec = store.recs[RID]
+    assert rec.status is RecommendationStatus.UNFILLED
+    assert rec.status_reason == "canceled after working 4 step(s) to 2.09 unfilled (0 of 22 filled)"
+    outcomes = [s["outcome"] for s in row(store).explain_json["work"]["steps"]]
+    assert outcomes[0] == "placed"
+    assert outcomes[-1].startswith("canceled after working")
+
+
+def test_a_partial_fill_then_a_replace_for_the_rest():
+    ctx, _, store, venue, placed, nxt = worked_entry()
+    venue.fill(placed.order.client_order_id, Decimal(5), Decimal("2.05"))
+    work_step(ctx, RID, nxt.step)
+    (_, qty, price, cid) = venue.replace_calls[0]
+    assert (qty, price) == (Decimal(22), Decimal("2.07"))  # the total: the venue works 17
+    (resting,) = venue.resting()
+    assert resting.filled_qty == Decimal(5)  # carried on by the replacing order
+    assert row(store).filled_qty == Decimal(5)
+    venue.fill(cid, Decimal(22), Decimal("2.0645"))
+    work_step(ctx, RID, 2)
+    entry = row(store)
+    assert (entry.status, entry.filled_qty) == (ExecutionStatus.FILLED, Decimal(22))
+    assert len(venue.replace_calls) == 1
+    assert store.recs[RID].status is RecommendationStatus.EXECUTED
+
+
+def test_a_market_that_moved_too_far_cancels_the_order_with_the_move():
+    ctx, market, store, venue, _, nxt = worked_entry()
+    quote(market, "2.40", "2.50")  # the mid moved from 2.05 to 2.45: +19.5% > 10%
+    done = work_step(ctx, RID, nxt.step)
+    assert done.next is None
+    assert venue.replace_calls == []
+    assert venue.resting() == []
+    rec = store.recs[RID]
+    assert rec.status is RecommendationStatus.UNFILLED
+    assert "as the market moved: the mid moved from 2.05 to 2.45 (+19.5%)" in rec.status_reason
+
+
+def test_a_redelivered_step_does_not_replace_twice():
+    ctx, _, store, venue, _, nxt = worked_entry()
+    once = work_step(ctx, RID, nxt.step)
+    again = work_step(ctx, RID, nxt.step)
+    assert len(venue.replace_calls) == 1
+    assert once.next is not None
+    assert again.next is None
+    assert row(store).explain_json["work"]["replaces"] == 1
+
+
+def test_a_step_whose_replace_landed_but_was_not_recorded_records_it_and_goes_on():
+    ctx, _, store, venue, placed, nxt = worked_entry()
+    own = worked_client_order_id(placed.order.client_order_id, 1)
+    venue.replace_order(placed.order.id, Decimal(22), Decimal("2.07"), own)  # then it died
+    done = work_step(ctx, RID, nxt.step)
+    assert len(venue.replace_calls) == 1  # the one before: none again
+    assert done.next.step == 2
+    assert row(store).explain_json["work"]["client_order_id"] == own
+
+
+def test_an_order_filled_meanwhile_stops_the_work_and_is_recorded():
+    ctx, _, store, venue, placed, nxt = worked_entry()
+    venue.fill(placed.order.client_order_id, Decimal(22), Decimal("2.05"))
+    done = work_step(ctx, RID, nxt.step)
+    assert done.next is None
+    assert venue.replace_calls == []
+    assert row(store).status is ExecutionStatus.FILLED
+    assert store.figures[row(store).client_order_id]["improvement"] == Decimal("110.0000")
+
+
+def test_reconcile_reads_the_latest_order_of_the_chain():
+    ctx, _, store, venue, _, nxt = worked_entry()
+    work_step(ctx, RID, nxt.step)
+    (resting,) = venue.resting()
+    venue.fill(resting.client_order_id, Decimal(22), Decimal("2.07"))
+    assert reconcile_orders(ctx) == 1
+    assert row(store).status is ExecutionStatus.FILLED
+
+
+def test_a_long_hold_is_waited_in_countdowns_below_the_visibility_timeout():
+    step = waited(RID, 4, 1000.0)
+    assert (step.wait_s, step.left_s) == (MAX_WAIT_S, 700.0)
+    assert waited(RID, 4, 5.0).left_s == 0.0
+
+
+@pytest.mark.parametrize(
+    ("cid", "split"),
+    [
+        ("sf-open-abc-w3", ("sf-open-abc", 3)),
+        ("sf-open-abc", ("sf-open-abc", 0)),
+        ("sf-open-abc-w0", ("sf-open-abc-w0", 0)),
+        ("sf-open-abc-wx", ("sf-open-abc-wx", 0)),
+    ],
+)
+def test_a_step_client_order_id_names_its_entry_and_step(cid, split):
+    assert split_worked(cid) == split
+    if split[1]:
+        assert worked_client_order_id(split[0], split[1]) == cid
+
+
+def test_the_simulated_broker_replaces_as_the_venue_does():
+    clock = FakeClock()
+    market = FakeMarket(clock, listed())
+    broker = SimulatedBroker(market, now=clock)
+    intent = OrderIntent("sf-open-x", SYMBOL, Action.BUY, Decimal(2), OrderType.LIMIT, D205)
+    resting = broker.submit(intent)
+    assert resting.is_open  # below the ask: it rests
+
+    new = broker.replace_order(resting.id, Decimal(2), Decimal("2.10"), "sf-open-x-w1")
+
+    assert (new.status, new.filled_avg_price, new.replaces) == (
+        ExecutionStatus.FILLED,
+        Decimal("2.10"),
+        resting.id,
+    )
+    old = broker.order_by_client_id("sf-open-x")
+    assert (old.status, old.replaced_by) == (ExecutionStatus.REPLACED, new.id)
+    assert broker.replace_order(resting.id, Decimal(2), Decimal("2.10"), "sf-open-x-w1") == new
+    with pytest.raises(OrderNotReplaceable):
+        broker.replace_order(new.id, Decimal(2), Decimal("2.11"), "sf-open-x-w2")
+
+
+def test_an_order_replaced_by_someone_else_ends_the_work_and_the_row_replaced():
+    ctx, _, store, venue, placed, nxt = worked_entry()
+    venue.replace_order(placed.order.id, Decimal(22), Decimal("2.06"), "by-hand-1")
+    done = work_step(ctx, RID, nxt.step)
+    assert done.next is None
+    assert len(venue.replace_calls) == 1  # the hand's, none of this work
+    assert row(store).status is ExecutionStatus.REPLACED
+    assert store.recs[RID].status is RecommendationStatus.EXECUTED  # its fate is the other's
