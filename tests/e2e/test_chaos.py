@@ -344,6 +344,23 @@ def run_exits(config: FleetConfig, fleet: Fleet, url: str, venue: EmulatorHandle
     venue.faults(error_5xx=0, rate_limit=0, commit_then_fail=0)
     venue.advance(seconds=120)
     fleet.app.send_task("strikeflow.reconcile_orders").get(timeout=60)
+    # Calm: the next minute's beat, as in production, decides again for any day trade
+    # whose exit ended without a close resting (refused or failed under the faults).
+    again = unexited(url, day_trades)
+    if again:
+        with TIMELINE.open("a") as timeline:  # why, for whoever reads a run
+            print(f"exits to decide again: {[(e, close_reasons(url, e)) for e in again]}",
+                  file=timeline)  # fmt: skip
+        calm = Killer(fleet, seed=SEED + 2, max_random_kills=0)  # restarts, never kills
+        calm.start()
+        try:
+            at = EXITS_AT + timedelta(minutes=EXIT_MINUTES + 2)
+            send(fleet, "", task="strikeflow.manage_positions", at=at.isoformat())
+            recovered += settle(config, url, venue, calm, time.monotonic(), EXITS_DEADLINE_S)
+        finally:
+            calm.stop()
+        venue.advance(seconds=60)
+        fleet.app.send_task("strikeflow.reconcile_orders").get(timeout=60)
 
     per_id = Counter(order["client_order_id"] for order in venue.audit())
     duplicates = sorted(c for c, n in per_id.items() if n > 1)
@@ -352,10 +369,9 @@ def run_exits(config: FleetConfig, fleet: Fleet, url: str, venue: EmulatorHandle
     assert over == [], f"closed for more than they hold: {over}"
     # Each day trade is flat, or its exit rests at the venue for all that is left (a
     # contract with no bid cannot be sold; it expires at the close, the venue's to end).
-    left, resting = held_entries(url, "day_trade"), resting_closes(url)
-    not_exited = sorted(e for e in set(left) & set(day_trades) if resting[e] != left[e])
-    assert not_exited == [], [(e, left[e], resting[e]) for e in not_exited]
-    flat = len(set(day_trades) - set(left))
+    not_exited = unexited(url, day_trades)
+    assert not_exited == [], [(e, close_reasons(url, e)) for e in not_exited]
+    flat = len(set(day_trades) - set(held_entries(url, "day_trade")))
     code, book = strikeflow_json(config, "positions", "--check", answers=(0, 1))
     assert book["differences"] == []
     assert code == 0
@@ -364,6 +380,7 @@ def run_exits(config: FleetConfig, fleet: Fleet, url: str, venue: EmulatorHandle
         f" close orders {len(closes)}, duplicates 0,"
         f" over-closed 0, book = venue ({len(book['positions'])} positions),"
         f" kills {killer.random_kills} random, restarts {killer.restarts},"
+        f" decided again in the calm minute {len(again)},"
         f" recover runs {len(recovered)}, {time.monotonic() - started:.0f} s"
     )
 
@@ -386,6 +403,22 @@ def held_entries(url: str, strategy: str) -> dict[int, Decimal]:
         and r["broker"] == "alpaca"  # a simulated fill (the fallback) is held nowhere
     }
     return {entry: qty for entry, qty in left.items() if qty > 0}
+
+
+def unexited(url: str, day_trades: dict[int, Decimal]) -> list[int]:
+    """The day trades neither flat nor with an exit resting at the venue for the rest."""
+    left, resting = held_entries(url, "day_trade"), resting_closes(url)
+    return sorted(e for e in set(left) & set(day_trades) if resting[e] != left[e])
+
+
+def close_reasons(url: str, entry_id: int) -> list[tuple[str, str, str | None]]:
+    """How the close recommendations of an entry ended: (id, status, reason)."""
+    with engine_for(url).connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, status, status_reason FROM recommendations WHERE id LIKE :ids"),
+            {"ids": f"close-{entry_id}-%"},
+        ).all()
+    return [tuple(row) for row in rows]
 
 
 def resting_closes(url: str) -> Counter[int]:
