@@ -10,8 +10,9 @@ has claimed of the oldest one with something unclaimed (at most what the venue h
 linked to it with its realized P&L; the rest is left for the next close. Its decision
 claims that much of the entry (``domain.claims``), so two SELLs at once never both close
 the same shares. When every entry is being closed already or has not filled yet (the
-shares the venue holds may be its), the SELL is refused; a position the book has no
-entry for (bought elsewhere) is sold whole, unlinked.
+shares the venue holds may be its), the SELL is refused; so it is when the book has no
+entry of the ticker: strikeflow sells only what it bought, never a position bought
+elsewhere, nor the shares of an entry whose order filled before its row was written.
 """
 
 from __future__ import annotations
@@ -81,10 +82,9 @@ def _oldest_entry(
     ctx: DispatchContext, ticket: Ticket, held: Decimal, notes: Notes
 ) -> tuple[ClosingOf | None, Decimal]:
     """The oldest stock entry of ``ticker`` with something left that no other close has
-    claimed, and what to sell of it (that much, at most ``held`` at the venue). (None,
-    ``held``) when the book holds no stock entry of the ticker, filled or still open (a
-    position bought elsewhere, sold unlinked); a refusal when every one is being closed
-    already or has not filled yet."""
+    claimed, and what to sell of it (that much, at most ``held`` at the venue); a
+    refusal when every one is being closed already or has not filled yet, or when there
+    is none. (None, ``held``) only from a store that keeps no entries to link to."""
     store, ticker = ctx.store, ticket.ticker
     if not isinstance(store, ClosingStore):
         return None, held
@@ -108,4 +108,9 @@ def _oldest_entry(
             " or not filled yet",
             notes.record(),
         )
-    return None, held
+    raise DispatchRejected(
+        f"no {ticker} entry to close: the {quantity_text(held)} shares the venue holds are"
+        " not strikeflow's (bought elsewhere, or an entry not yet recorded), and"
+        " allow_short is off",
+        notes.record(),
+    )

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import TypeVar
 
 from strikeflow.domain.enums import Action, InstrumentType, RecommendationStatus, Right
 from strikeflow.domain.expiry import NEW_YORK
-from strikeflow.domain.orders import OrderIntent
 from strikeflow.services.dispatch_steps import (
     fetch_chain,
     select_contract,
@@ -149,7 +147,7 @@ def messages_of_runs() -> list[Message]:
     messages += [fetched, selected, checked, size_position(ctx, checked)]
 
     ctx, _, store, _, broker, _ = setup(rec_overrides={"instrument_type": STOCK})
-    broker.submit(OrderIntent("sf-held", "XYZ", Action.BUY, Decimal("7.5")))
+    run_all(ctx)  # rec-1 buys the shares the close sells: strikeflow sells only its own
     bearish = {"instrument_type": STOCK, "action": Action.SELL}
     store.add(recommendation("rec-2", ticker="XYZ", created_at=NOW, updated_at=NOW, **bearish))
     checked = snapshot_price(ctx, select_contract(ctx, fetch_chain(ctx, "rec-2")))

@@ -4,13 +4,11 @@ version, and every message crosses Celery's JSON hop equal to itself."""
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
 
 from strikeflow.domain.enums import Action, RecommendationStatus
-from strikeflow.domain.orders import OrderIntent
 from strikeflow.services.dispatch_policy import client_order_id_for
 from strikeflow.services.dispatch_steps import (
     fetch_chain,
@@ -36,7 +34,7 @@ from strikeflow.services.messages import (
 from strikeflow.services.outcomes import failure_kind, persist_execution, record_failure
 from tests.hypothesis_profiles import examples
 from tests.integration.record_factories import recommendation
-from tests.unit.dispatch_runs import STOCK, hop, messages_of_runs, setup
+from tests.unit.dispatch_runs import STOCK, hop, messages_of_runs, run_all, setup
 from tests.unit.factories import NOW
 from tests.unit.message_strategies import MESSAGES
 
@@ -119,18 +117,20 @@ def test_every_message_of_a_run_survives_the_json_hop_equal_to_itself():
 def test_a_close_records_its_sizing_the_same_after_the_json_hop():
     """The execution's explain is the same whether or not the sized order crossed Celery's
     JSON: a close's quantity (the whole shares held) is written as it was before the hop."""
-    ctx, _, store, _, broker, _ = setup(rec_overrides={"instrument_type": STOCK})
-    broker.submit(OrderIntent("sf-held", "XYZ", Action.BUY, Decimal(7)))
+    ctx, _, store, *_ = setup(rec_overrides={"instrument_type": STOCK})
+    run_all(ctx)  # rec-1 buys the shares the close sells
+    held = store.executions[client_order_id_for("rec-1")].filled_qty
     bearish = {"instrument_type": STOCK, "action": Action.SELL}
     store.add(recommendation("rec-2", ticker="XYZ", created_at=NOW, updated_at=NOW, **bearish))
     checked = snapshot_price(ctx, select_contract(ctx, fetch_chain(ctx, "rec-2")))
     sized = size_position(ctx, checked)
-    assert sized.notes.sizing.quantity == Decimal(7)
-    assert sized.notes.record()["sizing"]["quantity"] == "7"  # in process
+    shown = format(held.normalize(), "f")
+    assert sized.notes.sizing.quantity == held
+    assert sized.notes.record()["sizing"]["quantity"] == shown  # in process
     placed = hop(submit_order(ctx, hop(sized)))
     persist_execution(ctx, placed)
     row = store.executions[client_order_id_for("rec-2")]
-    assert row.explain_json["sizing"]["quantity"] == "7"  # after the hops
+    assert row.explain_json["sizing"]["quantity"] == shown  # after the hops
     assert encode(hop(sized)) == encode(sized)
 
 

@@ -326,16 +326,34 @@ def test_a_bearish_stock_trade_closes_the_long_position_held():
     ctx, _market, store, _, broker, _ = setup(
         rec_overrides={"instrument_type": InstrumentType.STOCK}
     )
-    held = broker.submit(OrderIntent("sf-held", "XYZ", Action.BUY, Decimal(7)))
-    assert held.status is ExecutionStatus.FILLED
+    assert run_all(ctx).status is RecommendationStatus.EXECUTED  # rec-1 buys the shares
+    entry = store.executions[client_order_id_for("rec-1")]
     bearish = {"instrument_type": InstrumentType.STOCK, "action": Action.SELL}
     store.add(recommendation("rec-2", ticker="XYZ", created_at=NOW, updated_at=NOW, **bearish))
     out = run_all(ctx, "rec-2")
     assert out.status is RecommendationStatus.EXECUTED
     row = store.executions[client_order_id_for("rec-2")]
-    assert (row.action, row.quantity) == (Action.SELL, Decimal(7))
-    assert row.position_effect is PositionEffect.CLOSE
+    assert (row.action, row.quantity) == (Action.SELL, entry.filled_qty)
+    assert (row.position_effect, row.closes_execution_id) == (PositionEffect.CLOSE, entry.id)
     assert broker.positions() == []
+
+
+def test_a_bearish_stock_trade_never_sells_shares_strikeflow_did_not_buy():
+    """Shares the venue holds with no entry of ours (bought elsewhere, or an entry whose
+    fill came before its row): the SELL is refused and nothing is sold."""
+    ctx, _market, store, _, broker, _ = setup(
+        rec_overrides={"instrument_type": InstrumentType.STOCK}
+    )
+    broker.submit(OrderIntent("sf-elsewhere", "XYZ", Action.BUY, Decimal(7)))
+    bearish = {"instrument_type": InstrumentType.STOCK, "action": Action.SELL}
+    store.add(recommendation("rec-2", ticker="XYZ", created_at=NOW, updated_at=NOW, **bearish))
+    with pytest.raises(DispatchRejected) as refused:
+        run_all(ctx, "rec-2")
+    assert str(refused.value) == (
+        "no XYZ entry to close: the 7 shares the venue holds are not strikeflow's (bought"
+        " elsewhere, or an entry not yet recorded), and allow_short is off"
+    )
+    assert [p.qty for p in broker.positions()] == [Decimal(7)]
 
 
 def test_allow_short_lets_a_bearish_stock_trade_be_sized_as_before():
