@@ -98,6 +98,7 @@ EXITS_AT = MONDAY.replace(hour=15, minute=11)
 EXIT_MINUTES = 4
 EXIT_KILLS = 4
 EXITS_DEADLINE_S = 150.0
+CALM_MINUTES = 3  # beat's next minutes, with no faults: what an exit lost is decided again
 ENDED = frozenset(s.value for s in RecommendationStatus if s.terminal)
 OPEN = frozenset({"submitted", "accepted", "partially_filled"})  # orders that may still fill
 MIX = (  # a quarter each CALL and PUT, half STOCK; the stock sells close what was bought
@@ -347,20 +348,27 @@ def run_exits(config: FleetConfig, fleet: Fleet, url: str, venue: EmulatorHandle
     # Calm: the next minute's beat, as in production, decides again for any day trade
     # whose exit ended without a close resting (refused or failed under the faults).
     again = unexited(url, day_trades)
-    if again:
-        with TIMELINE.open("a") as timeline:  # why, for whoever reads a run
-            print(f"exits to decide again: {[(e, close_reasons(url, e)) for e in again]}",
-                  file=timeline)  # fmt: skip
-        calm = Killer(fleet, seed=SEED + 2, max_random_kills=0)  # restarts, never kills
-        calm.start()
-        try:
-            at = EXITS_AT + timedelta(minutes=EXIT_MINUTES + 2)
-            send(fleet, "", task="strikeflow.manage_positions", at=at.isoformat())
+    calm_minutes = 0
+    calm = Killer(fleet, seed=SEED + 2, max_random_kills=0)  # restarts, never kills
+    calm.start()
+    try:
+        while unexited(url, day_trades) and calm_minutes < CALM_MINUTES:
+            with TIMELINE.open("a") as timeline:  # why, for whoever reads a run
+                left = unexited(url, day_trades)
+                print(f"exits to decide again: {[(e, close_reasons(url, e)) for e in left]}",
+                      file=timeline)  # fmt: skip
+            calm_minutes += 1
+            at = venue.advance(seconds=60)["timestamp"]  # the next minute, the venue's
+            outcome = fleet.app.send_task("strikeflow.manage_positions", kwargs={"at": at}).get(
+                timeout=120
+            )
+            with TIMELINE.open("a") as timeline:
+                print(f"calm minute: {outcome}"[:2000], file=timeline)
             recovered += settle(config, url, venue, calm, time.monotonic(), EXITS_DEADLINE_S)
-        finally:
-            calm.stop()
-        venue.advance(seconds=60)
-        fleet.app.send_task("strikeflow.reconcile_orders").get(timeout=60)
+            venue.advance(seconds=30)
+            fleet.app.send_task("strikeflow.reconcile_orders").get(timeout=60)
+    finally:
+        calm.stop()
 
     per_id = Counter(order["client_order_id"] for order in venue.audit())
     duplicates = sorted(c for c, n in per_id.items() if n > 1)
@@ -380,7 +388,7 @@ def run_exits(config: FleetConfig, fleet: Fleet, url: str, venue: EmulatorHandle
         f" close orders {len(closes)}, duplicates 0,"
         f" over-closed 0, book = venue ({len(book['positions'])} positions),"
         f" kills {killer.random_kills} random, restarts {killer.restarts},"
-        f" decided again in the calm minute {len(again)},"
+        f" decided again in {calm_minutes} calm minutes {len(again)},"
         f" recover runs {len(recovered)}, {time.monotonic() - started:.0f} s"
     )
 

@@ -41,8 +41,9 @@ def test_the_same_process_shares_one_engine_and_a_fork_builds_its_own(db_url):
     with parent.connect() as conn:
         conn.execute(text("SELECT 1"))
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(2) as pool:
-        results = pool.map(_child_engine_is_its_own, [(db_url, os.getpid())] * 2)
+    # each task in a fresh fork: a child that ran one already dropped what it inherited
+    with ctx.Pool(2, maxtasksperchild=1) as pool:
+        results = pool.map(_child_engine_is_its_own, [(db_url, os.getpid())] * 2, chunksize=1)
     assert results == [True, True]
     with parent.connect() as conn:  # the parent's pool still works after the children
         assert conn.execute(text("SELECT 1")).scalar_one() == 1
