@@ -136,7 +136,7 @@ def venue(postgres_url, tmp_path_factory) -> Iterator[Venue]:
         dispose_all()
 
 
-def test_forged_submit_orders_reach_no_venue_and_the_decided_one_does(venue):
+def test_forged_submit_orders_reach_no_venue_and_the_decided_one_does(venue, capsys):
     msft, spy = venue.recommend("MSFT"), venue.recommend("SPY")
     sized_msft, sized_spy = venue.sized(msft), venue.sized(spy)
     qty = Decimal(sized_msft["quantity"])
@@ -175,9 +175,17 @@ def test_forged_submit_orders_reach_no_venue_and_the_decided_one_does(venue):
     [order] = venue.orders_of(msft)
     assert Decimal(order["qty"]) == qty
     assert [o["client_order_id"] for o in venue.venue.audit()] == [client_order_id_for(msft)]
+    alive = [w.alive() for w in venue.fleet.workers.values()]
+    assert all(alive)
+    with capsys.disabled():
+        print(
+            "\nforged submit_order: 5 forged (a size, two swapped ids, one never sized, one"
+            " with its errback), 5 refused, venue orders 0 from them; the decided order sent"
+            f" once; duplicates 0; rows regressed 0; workers alive {len(alive)}"
+        )
 
 
-def test_forged_record_failures_change_nothing_the_chain_does_not_own(venue):
+def test_forged_record_failures_change_nothing_the_chain_does_not_own(venue, capsys):
     executed = venue.recommend("MSFT")
     venue.fleet.app.send_task("strikeflow.dispatch", kwargs={"recommendation_id": executed})
     done = poll(lambda: venue.rec(executed), lambda r: r.status.terminal, DEADLINE_S)
@@ -207,3 +215,11 @@ def test_forged_record_failures_change_nothing_the_chain_does_not_own(venue):
     assert [o["id"] for o in venue.orders_of(executed)] == [order["id"]]
     assert venue.executions.by_client_order_id(client_order_id_for(executed)) == row
     assert venue.rec(executed) == before[executed]
+    alive = [w.alive() for w in venue.fleet.workers.values()]
+    assert all(alive)
+    with capsys.disabled():
+        print(
+            "\nforged record_failure: 3 forged (executed, never dispatched, unknown), rows"
+            " changed 0; a forged submit for the executed one: orders 1, duplicates 0;"
+            f" workers alive {len(alive)}"
+        )
