@@ -19,6 +19,7 @@ import redis
 from sqlalchemy import create_engine, text
 
 from strikeflow.devfleet.workers import Fleet, FleetConfig, WorkerProcess
+from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.workers.config import QUEUES
 
@@ -27,7 +28,8 @@ REPO = Path(__file__).resolve().parents[2]
 # A Monday far enough ahead that its expirations are "today or later" for the views.
 MONDAY = datetime(2037, 11, 16, 10, 45, tzinfo=NEW_YORK)
 SEED = 20261201
-TERMINAL = frozenset({"executed", "fell_back", "rejected", "failed"})
+# Every terminal state, the venue's final word (unfilled) included.
+TERMINAL = frozenset(s.value for s in RecommendationStatus if s.terminal)
 CHAOS_APP = "tests.e2e.chaos_worker"
 # kombu's Redis transport: a queue is a list per priority step (the name alone for the
 # default), and what it delivered waits in one hash until acknowledged.
