@@ -24,6 +24,7 @@ from strikeflow.domain.enums import (
 from strikeflow.domain.errors import InvalidPolicy
 from strikeflow.domain.expiry import NEW_YORK, require_aware, trading_date
 from strikeflow.domain.models import Greeks
+from strikeflow.domain.position_book import held_quantity
 from strikeflow.domain.records import Execution
 from strikeflow.domain.sizing import CENT, shares_per_unit
 
@@ -273,12 +274,11 @@ def order_greeks(
 
 
 def still_held(entry: Execution | HeldEntry) -> Decimal:
-    """What an entry holds now: its fills (a ``filled`` row without one, its quantity)
+    """What an entry holds now: its fills (``position_book.held_quantity``, the one rule)
     less what its linked closes filled (``HeldEntry.closed_qty``; an ``Execution`` is
     read whole), never below zero."""
-    held = entry.filled_qty if entry.filled_qty else Decimal(0)
-    if not held and entry.status is ExecutionStatus.FILLED:
-        held = getattr(entry, "quantity", None) or Decimal(0)
+    quantity = getattr(entry, "quantity", None) or Decimal(0)  # a HeldEntry has none
+    held = held_quantity(entry.status.value, quantity, entry.filled_qty)
     closed = entry.closed_qty if isinstance(entry, HeldEntry) else Decimal(0)
     return max(held - closed, Decimal(0))
 
