@@ -373,6 +373,10 @@ def run_exits(config: FleetConfig, fleet: Fleet, url: str, venue: EmulatorHandle
     per_id = Counter(order["client_order_id"] for order in venue.audit())
     duplicates = sorted(c for c, n in per_id.items() if n > 1)
     assert duplicates == [], duplicates
+    with engine_for(url).connect() as conn:
+        rows = set(conn.execute(text("SELECT client_order_id FROM dispatch_executions")).scalars())
+    lost = sorted(set(per_id) - rows)
+    assert lost == [], f"accepted by the venue, no execution row: {lost[:10]}"
     closes, over = closed_quantities(url)
     assert over == [], f"closed for more than they hold: {over}"
     # Each day trade is flat, or its exit rests at the venue for all that is left (a
