@@ -467,7 +467,10 @@ class Settings(BaseSettings):
             "Fees charged per option contract closed (regulatory and exchange fees):"
             " subtracted from a close's realized P&L. Stock closes pay none."
         ),
-        json_schema_extra=read_by("workers: dispatch (size_close)"),
+        json_schema_extra=read_by(
+            "workers: dispatch (quote_close), persistence (recover, sweep_stuck)",
+            "cli: recover",
+        ),
     )
 
     # Message signing (workers/signing.py): all three or none.

@@ -259,6 +259,7 @@ def test_chaos_nothing_duplicated_nothing_lost(create_database, tmp_path, capsys
         assert duplicates == 0, [c for c, n in per_id.items() if n > 1]
         assert lost == [], f"accepted by the venue, no execution row: {lost[:10]}"
         assert set(recorded.values()) == {1}
+        assert unlinked_closes(url) == []  # a stock sell adopted by recover included
         points = {p.split(".")[0] for p in point_kills}
         assert points == {"after_publish", "after_accept", "in_persist"}
         assert killer.random_kills >= RANDOM_KILLS
@@ -379,6 +380,8 @@ def run_exits(config: FleetConfig, fleet: Fleet, url: str, venue: EmulatorHandle
     assert lost == [], f"accepted by the venue, no execution row: {lost[:10]}"
     closes, over = closed_quantities(url)
     assert over == [], f"closed for more than they hold: {over}"
+    unlinked = unlinked_closes(url)  # what the book could not take back from its entry
+    assert unlinked == [], f"close rows linked to no entry: {unlinked[:10]}"
     # Each day trade is flat, or its exit rests at the venue for all that is left (a
     # contract with no bid cannot be sold; it expires at the close, the venue's to end).
     not_exited = unexited(url, day_trades)
@@ -455,9 +458,23 @@ def closed_quantities(url: str) -> tuple[list[str], list[int]]:
     for r in rows:
         if r["position_effect"] == "CLOSE":
             closes.append(r["client_order_id"])
-            if r["closes_execution_id"] is not None:  # a stock sell of no one entry
+            if r["closes_execution_id"] is not None:  # unlinked_closes: never
                 closed[r["closes_execution_id"]] += held_qty(r)
     return closes, sorted(e for e, qty in closed.items() if qty > held.get(e, Decimal(0)))
+
+
+def unlinked_closes(url: str) -> list[str]:
+    """The close rows that name no entry (client_order_ids): strikeflow sells only what
+    an entry of its own holds, and the book takes a close back from that entry alone."""
+    with engine_for(url).connect() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT client_order_id FROM dispatch_executions"
+                    " WHERE position_effect = 'CLOSE' AND closes_execution_id IS NULL"
+                )
+            ).scalars()
+        )
 
 
 def reasons_of(url: str) -> Counter[str]:

@@ -34,6 +34,7 @@ from strikeflow.services.dispatch_policy import client_order_id_for
 from strikeflow.services.dispatch_steps import order_intent, submit_order
 from strikeflow.services.messages import ClosingOf
 from strikeflow.services.outcomes import persist_execution, record_order
+from strikeflow.services.recovery import recover
 from tests.unit.dispatch_runs import hop, run_all, setup
 
 CALL = {
@@ -361,3 +362,37 @@ def test_a_bearish_stock_signal_closes_the_oldest_stock_entry_the_same_way():
     assert close.quantity == entry.filled_qty
     assert close.realized_pnl == (Decimal("103.99") - entry.filled_avg_price) * entry.filled_qty
     assert broker.positions() == []
+
+
+def test_a_close_the_venue_accepted_without_a_row_is_adopted_linked_to_its_entry():
+    """The worker dies after the venue accepted the close, before persist_execution:
+    recovery adopts the order from the venue, linked to the entry its stored decision
+    names, with what it realized. Unlinked, the book would still hold what the venue
+    sold."""
+    ctx, market, store, _broker, entry = entered()
+    quote_contract(market, entry.option_symbol, "2.50", "2.60")
+    request_close(store, store, Sender(), entry.id)
+    quoted = hop(quote_close(ctx, "close-1-1", Decimal("0.65")))
+    hop(submit_order(ctx, hop(size_close(ctx, quoted))))  # accepted; the worker dies
+    assert store.closes_of(entry.id) == []
+
+    pending = [r for r in store.recs.values() if not r.status.terminal]
+    report = recover(
+        ctx, PendingOf(pending), Sender(), min_age_s=0, fee_per_contract=Decimal("0.65")
+    )
+    assert report.adopted == ["close-1-1"]
+    (close,) = store.closes_of(entry.id)
+    assert (close.position_effect, close.closes_execution_id) == (PositionEffect.CLOSE, entry.id)
+    expected = (Decimal("2.50") - entry.filled_avg_price) * 100 * entry.filled_qty
+    assert close.realized_pnl == expected - Decimal("0.65") * entry.filled_qty
+    assert remaining(entry, store.closes_of(entry.id)) == 0
+
+
+class PendingOf:
+    """recover()'s read of the recommendations not terminal: those given."""
+
+    def __init__(self, recs) -> None:
+        self.recs = recs
+
+    def pending(self, limit: int = 1_000):
+        return self.recs[:limit]
