@@ -45,18 +45,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from strikeflow.domain.enums import Action, InstrumentType, PositionEffect, RecommendationStatus
+from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.domain.errors import BrokerUnavailable
-from strikeflow.domain.orders import BrokerOrder
-from strikeflow.domain.records import Execution, Recommendation, utcnow
+from strikeflow.domain.records import Recommendation, utcnow
+from strikeflow.services.adoption import adopt
 from strikeflow.services.chain_sending import send_and_mark
 from strikeflow.services.closing_ids import order_id_of
-from strikeflow.services.closing_ports import ClosingStore
-from strikeflow.services.closing_size import CLOSES_KEY, multiplier_of, pnl_of_close
 from strikeflow.services.dispatch_policy import DispatchContext
-from strikeflow.services.messages import ClosingOf
 from strikeflow.services.outcomes import (
-    execution_of,
     reconcile_orders,
     status_of_execution,
 )
@@ -126,13 +122,7 @@ def recover(
             report.unreachable.append(rec.id)  # never re-driven blind: it may be placed
             continue
         if placed is not None:
-            closes = closing_decided(ctx, rec.id, coid, fee_per_contract)
-            row = adopted_execution(rec, placed, ctx.now(), closes)
-            ctx.store.record_outcome(
-                row,
-                status_of_execution(row, rec.instrument_type),
-                "recovered: adopted the venue's order",
-            )
+            adopt(ctx, rec, placed, "recovered: adopted the venue's order", fee_per_contract)
             report.adopted.append(rec.id)
         elif not redrive:
             report.waiting += 1
@@ -166,77 +156,6 @@ def sweep_stuck(
         now=now,
         restamp=True,
         fee_per_contract=fee_per_contract,
-    )
-
-
-def closing_decided(
-    ctx: DispatchContext, rec_id: str, coid: str, fee_per_contract: Decimal
-) -> ClosingOf | None:
-    """The entry the order sized for ``rec_id`` closes (its stored decision's
-    ``closes``), as the close's row and realized P&L need it; None for an entry, a
-    decision that names no entry, or a store that keeps no entries. An adopted close
-    without its entry would sell what the book still shows as held: the book would hold
-    more than the venue."""
-    store = ctx.store
-    if not isinstance(store, ClosingStore):
-        return None
-    decision = store.order_guard(rec_id, coid).decision or {}
-    entry_id = decision.get("closes", "")
-    if not entry_id.isdigit():
-        return None
-    entry = store.execution_by_id(int(entry_id))
-    if entry is None or entry.id is None:
-        return None
-    price = entry.filled_avg_price or entry.premium_paid or Decimal(0)
-    option = entry.instrument_type is not InstrumentType.STOCK
-    return ClosingOf(
-        execution_id=entry.id,
-        symbol=entry.option_symbol or entry.ticker,
-        entry_price=price,
-        multiplier=multiplier_of(entry),
-        fee_per_contract=fee_per_contract if option else Decimal(0),
-    )
-
-
-def adopted_execution(
-    rec: Recommendation, order: BrokerOrder, now: datetime, closes: ClosingOf | None = None
-) -> Execution:
-    """The row of an order the venue holds that no chain recorded, made as
-    persist_execution makes one, from the order itself: its contract (strike and expiry
-    from the OCC symbol), quantity, limit and state; a close (``closes``, from its stored
-    decision) linked to its entry, with what it realized. The Greeks at selection died
-    with the worker."""
-    traded = order.instrument
-    explain: dict[str, object] = {
-        "adopted": "the venue held this order; no execution row recorded it",
-        "order": order.explain(),
-        "requested": rec.instrument_type.value,
-        "traded": traded.value,
-    }
-    if traded is InstrumentType.STOCK and rec.instrument_type is not InstrumentType.STOCK:
-        explain["fallback"] = {"reason": "adopted: the venue holds the stock order"}
-    closing = (
-        order.side is Action.SELL
-        if traded is InstrumentType.STOCK
-        else "_to_close" in (order.position_intent or "")
-    )
-    linked = {}
-    if closes is not None:
-        explain[CLOSES_KEY] = closes.model_dump(mode="json")
-        linked = {
-            "closes_execution_id": closes.execution_id,
-            "realized_pnl": pnl_of_close(closes, order.filled_qty, order.filled_avg_price),
-        }
-    return execution_of(
-        order,
-        recommendation_id=rec.id,
-        ticker=rec.ticker,
-        action=rec.action,
-        strategy=rec.strategy_type,
-        position_effect=PositionEffect.CLOSE if closing or closes else PositionEffect.OPEN,
-        explain=explain,
-        now=now,
-        **linked,
     )
 
 

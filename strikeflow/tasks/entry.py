@@ -10,13 +10,16 @@ state is never overwritten.
 
 from __future__ import annotations
 
+import functools
 import logging
+from decimal import Decimal
 from typing import Any
 
 from celery import shared_task
 
 from strikeflow import bootstrap
-from strikeflow.services import chain_sending, outcomes
+from strikeflow.domain.errors import BrokerUnavailable
+from strikeflow.services import adoption, chain_sending, outcomes
 from strikeflow.services.messages import recommendation_id_in
 from strikeflow.tasks import chains
 from strikeflow.tasks.pipeline import EXPECTED, STORE_RETRY
@@ -48,13 +51,34 @@ def on_step_failure(request: Any, exc: BaseException, traceback: Any) -> None:
     record_failure.apply_async((rid, kind, f"{task}: {message}", outcomes.explain_of(exc)))
 
 
-@shared_task(name="strikeflow.record_failure", **STORE_RETRY)
+@shared_task(name="strikeflow.record_failure", bind=True, **STORE_RETRY)
 def record_failure(
-    recommendation_id: str, kind: str, message: str, explain: dict[str, Any] | None = None
+    self: Any,
+    recommendation_id: str,
+    kind: str,
+    message: str,
+    explain: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    ctx = bootstrap.runtime().context
-    outcomes.record_failure(ctx, recommendation_id, kind, message, explain)
-    return {"recommendation_id": recommendation_id, "status": kind}
+    """End the chain (``adoption.end_chain``): an order the venue holds for it is
+    adopted, else the failure is recorded. A venue that cannot be asked is asked again
+    within the retry budget; past it the failure is recorded saying so."""
+    rt = bootstrap.runtime()
+    end = functools.partial(
+        adoption.end_chain,
+        rt.context,
+        recommendation_id,
+        kind,
+        message,
+        explain,
+        Decimal(rt.settings.close_fee_per_contract),
+    )
+    try:
+        adopted = end()
+    except BrokerUnavailable as exc:
+        if self.retry_countdown() is not None:
+            raise self.retry(exc=exc) from exc
+        adopted = end(venue_error=str(exc))
+    return {"recommendation_id": recommendation_id, "status": "adopted" if adopted else kind}
 
 
 @shared_task(name="strikeflow.dispatch", **EXPECTED, **STORE_RETRY)

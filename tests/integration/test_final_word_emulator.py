@@ -32,9 +32,9 @@ from strikeflow.domain.enums import (
 )
 from strikeflow.domain.market import ExpiryWindow
 from strikeflow.domain.orders import BrokerOrder, OrderIntent
+from strikeflow.services.adoption import adopted_execution
 from strikeflow.services.dispatch_policy import DispatchContext, DispatchPolicy, client_order_id_for
 from strikeflow.services.outcomes import reconcile_orders, status_of_execution
-from strikeflow.services.recovery import adopted_execution
 from strikeflow.services.stale_entries import cancel_stale_entries
 from strikeflow.sim.serve import EmulatorOptions, running_emulator
 from tests.integration.emulator import KEY, SECRET, START, EmulatorHandle

@@ -23,6 +23,7 @@ from strikeflow.domain.errors import BrokerUnavailable
 from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.orders import BrokerOrder
 from strikeflow.services import chain_sending, recovery
+from strikeflow.services.adoption import end_chain
 from strikeflow.services.dispatch_policy import client_order_id_for
 from strikeflow.services.dispatch_steps import (
     fetch_chain,
@@ -340,3 +341,52 @@ def test_a_second_delivery_after_the_market_moved_records_the_order_the_venue_ho
         parse_occ(held_symbol).expiration,
     )
     assert row.contracts == int(first.order.qty)
+
+
+# -- a chain that stops after its order went out (adoption.end_chain) -------------------
+
+
+def test_a_chain_that_stops_after_the_venue_took_its_order_ends_with_the_order_adopted():
+    """An earlier delivery placed the order; this one stops (a stale message refused, a
+    budget spent): the venue is asked, and its order is recorded, not the failure."""
+    ctx, store, _broker, _chains = world("r-1")
+    order = placed(ctx, "r-1").order  # the worker that placed it died before the row
+    adopted = end_chain(ctx, "r-1", "rejected", "submit_order refused: the order differs")
+    assert adopted
+    row = store.executions[client_order_id_for("r-1")]
+    assert row.broker_order_id == order.id
+    assert store.recs["r-1"].status is RecommendationStatus.EXECUTED
+    assert "the chain stopped (rejected: submit_order refused" in store.recs["r-1"].status_reason
+
+
+def test_a_chain_that_stops_before_sizing_ends_without_asking_the_venue():
+    ctx, store, _broker, _chains = world("r-1")
+    ctx.broker = Unreachable()  # never asked: no order can have been sent
+    assert not end_chain(ctx, "r-1", "rejected", "no eligible contract")
+    assert store.recs["r-1"].status is RecommendationStatus.REJECTED
+
+
+def test_a_chain_that_stops_after_sizing_with_the_venue_unreachable_asks_again():
+    ctx, store, _broker, _chains = world("r-1")
+    sized(ctx, "r-1")  # its decision is stored: an order may have been sent
+    ctx.broker = Unreachable()
+    with pytest.raises(BrokerUnavailable):
+        end_chain(ctx, "r-1", "failed", "submit_order: BrokerUnavailable")
+    assert store.recs["r-1"].status is RecommendationStatus.DISPATCHED
+
+
+def test_a_chain_that_stops_after_sizing_with_nothing_at_the_venue_ends_as_it_says():
+    ctx, store, _broker, _chains = world("r-1")
+    sized(ctx, "r-1")
+    assert not end_chain(ctx, "r-1", "failed", "submit_order: BrokerUnavailable")
+    assert store.recs["r-1"].status is RecommendationStatus.FAILED
+
+
+def test_past_the_retry_budget_the_failure_is_recorded_saying_the_venue_was_not_asked():
+    ctx, store, _broker, _chains = world("r-1")
+    sized(ctx, "r-1")
+    ctx.broker = Unreachable()
+    assert not end_chain(ctx, "r-1", "failed", "BrokerUnavailable", venue_error="HTTP 503")
+    rec = store.recs["r-1"]
+    assert rec.status is RecommendationStatus.FAILED
+    assert "the venue could not be asked whether it holds the order: HTTP 503" in rec.status_reason
