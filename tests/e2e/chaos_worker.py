@@ -13,7 +13,12 @@ setting) with three changes read from the environment:
   - ``in_persist``: inside persist_execution, the execution row (with the
     recommendation's terminal state, one transaction) is committed, the task not acked;
 - ``CHAOS_DIR``: where each firing leaves a marker, so a point fires at most
-  ``CHAOS_MAX_FIRES`` times in a whole run, across restarts.
+  ``CHAOS_MAX_FIRES`` times in a whole run, across restarts;
+- ``CHAOS_STOPS``: stop points, ``point@n`` as for kills. At the n-th time a pool
+  process reaches the point, it SIGSTOPs itself (that pool process only: its worker's
+  main process goes on), once in a whole run: the marker ``point.stopped`` in
+  ``CHAOS_DIR`` holds its pid, for whoever sends the SIGCONT. A hung worker, not a dead
+  one.
 """
 
 from __future__ import annotations
@@ -33,21 +38,42 @@ POINTS = ("after_publish", "after_accept", "in_persist")
 _reached: Counter[str] = Counter()
 
 
-def _armed() -> dict[str, int]:
+def _armed(variable: str = "CHAOS_KILLS") -> dict[str, int]:
     armed = {}
-    for item in filter(None, os.environ.get("CHAOS_KILLS", "").split(",")):
+    for item in filter(None, os.environ.get(variable, "").split(",")):
         point, _, nth = item.partition("@")
         if point not in POINTS:
-            raise ValueError(f"CHAOS_KILLS: unknown point {point!r}; known: {POINTS}")
+            raise ValueError(f"{variable}: unknown point {point!r}; known: {POINTS}")
         armed[point] = int(nth or 1)
     return armed
 
 
 ARMED = _armed()
+STOPS = _armed("CHAOS_STOPS")
+_stop_reached: Counter[str] = Counter()
+
+
+def stop_here(point: str) -> None:
+    """Count ``point``; at its stop count, claim the run's one stop of it and SIGSTOP
+    this pool process (it goes on at SIGCONT, from where it stopped)."""
+    if point not in STOPS:
+        return
+    _stop_reached[point] += 1
+    if _stop_reached[point] % STOPS[point]:
+        return
+    marker = Path(os.environ["CHAOS_DIR"]) / f"{point}.stopped"
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return  # stopped once already in this run
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    os.kill(os.getpid(), signal.SIGSTOP)
 
 
 def reach(point: str) -> None:
     """Count ``point``; at its armed count, claim a firing and kill this worker."""
+    stop_here(point)
     if point not in ARMED:
         return
     _reached[point] += 1
