@@ -387,6 +387,8 @@ def run_exits(config: FleetConfig, fleet: Fleet, url: str, venue: EmulatorHandle
     not_exited = unexited(url, day_trades)
     assert not_exited == [], [(e, close_reasons(url, e)) for e in not_exited]
     flat = len(set(day_trades) - set(held_entries(url, "day_trade")))
+    out_of_step = fills_out_of_step(url, venue)  # what the book is made of, row by row
+    assert out_of_step == [], out_of_step[:10]
     code, book = strikeflow_json(config, "positions", "--check", answers=(0, 1))
     assert book["differences"] == []
     assert code == 0
@@ -461,6 +463,35 @@ def closed_quantities(url: str) -> tuple[list[str], list[int]]:
             if r["closes_execution_id"] is not None:  # unlinked_closes: never
                 closed[r["closes_execution_id"]] += held_qty(r)
     return closes, sorted(e for e, qty in closed.items() if qty > held.get(e, Decimal(0)))
+
+
+def fills_out_of_step(url: str, venue: EmulatorHandle) -> list[dict]:
+    """The rows whose status or filled quantity is not their order's at the venue, once
+    reconcile_orders has run on a still clock: each with both sides."""
+    with engine_for(url).connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT client_order_id, position_effect, status, quantity, filled_qty"
+                " FROM dispatch_executions WHERE execution_mode <> 'SIMULATED'"
+                " AND broker_order_id IS NOT NULL"
+            )
+        ).mappings()
+        rows = [dict(r) for r in rows]
+    found = []
+    for row in rows:
+        reply = venue.session.get(
+            f"{venue.url}/v2/orders:by_client_order_id",
+            params={"client_order_id": row["client_order_id"]},
+            timeout=10,
+        )
+        reply.raise_for_status()
+        order = reply.json()
+        ours = held_qty(row)
+        if ours != Decimal(order["filled_qty"] or 0):
+            found.append(
+                {**row, "venue_status": order["status"], "venue_filled": order["filled_qty"]}
+            )
+    return found
 
 
 def unlinked_closes(url: str) -> list[str]:
