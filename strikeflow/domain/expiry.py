@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from strikeflow.domain.pricing import year_fraction
+from strikeflow.domain.year_fraction import year_fraction
 
 NEW_YORK = ZoneInfo("America/New_York")
 MARKET_CLOSE = time(16, 0)

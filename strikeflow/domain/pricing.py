@@ -19,9 +19,12 @@ import numpy as np
 from scipy.special import erfcx, ndtr, ndtri
 
 from strikeflow.domain.errors import InvalidPricingInput
-
-SECONDS_PER_YEAR = 365 * 24 * 3600
-DAYS_PER_YEAR = 365.0
+from strikeflow.domain.year_fraction import (  # noqa: F401  (re-exported: pricing's units)
+    DAYS_PER_YEAR,
+    SECONDS_PER_YEAR,
+    ArrayLike,
+    year_fraction,
+)
 
 IV_SIGMA_MIN = 1e-6
 IV_SIGMA_MAX = 100.0
@@ -41,8 +44,6 @@ _INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
 # Below this t = sigma sqrt(T) / 2 the OTM price is summed as a series (_otm_normalised).
 _SERIES_T = 0.01
 
-ArrayLike = float | np.ndarray
-
 
 class BsGreeks(NamedTuple):
     """Greeks in model units (theta per year, vega and rho per 1.00), or broker units
@@ -56,11 +57,6 @@ class BsGreeks(NamedTuple):
 
 
 # --- units -------------------------------------------------------------------------
-
-
-def year_fraction(seconds: ArrayLike) -> ArrayLike:
-    """Seconds to expiry as T in years of 365 days, the calendar the Greeks assume."""
-    return np.divide(seconds, SECONDS_PER_YEAR)
 
 
 def theta_per_day(theta_per_year: ArrayLike) -> ArrayLike:

@@ -36,7 +36,7 @@ import numpy as np
 from strikeflow.domain.errors import InvalidOccSymbol
 from strikeflow.domain.expiry import NEW_YORK, expiry_instant, require_aware
 from strikeflow.domain.occ import parse_occ
-from strikeflow.domain.pricing import year_fraction
+from strikeflow.domain.year_fraction import year_fraction
 from strikeflow.sim import calendar
 from strikeflow.sim.market_data import Bar, ContractInfo, GreeksValues, OptionSnapshot, Quote, Trade
 from strikeflow.sim.option_chain import (
