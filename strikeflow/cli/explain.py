@@ -2,10 +2,11 @@
 
 The signal, the contracts the selection considered and why each was turned down, the
 one it chose, the sizing and the risk figures, any fallback to stock and why, and the
-order with its fill: all read back from what the pipeline stored (the execution's
-explain document, or for a recommendation refused before any order, the explain kept
-with its status). REC_ID is the whole id, or its tail as ``strikeflow executions`` and
-``positions`` show it (``…6f58eb5f``), when exactly one id ends so.
+order with its fill (a worked order with its ladder, step by step): all read back
+from what the pipeline stored (the execution's explain document, or for a
+recommendation refused before any order, the explain kept with its status). REC_ID is
+the whole id, or its tail as ``strikeflow executions`` and ``positions`` show it
+(``…6f58eb5f``), when exactly one id ends so.
 
 The database and the rendering (rich) load when the command runs, not when the parser
 is built.
@@ -86,6 +87,7 @@ def run_explain(args: argparse.Namespace) -> int:
 def print_decision(console: Console, decision: Decision, rows: int) -> None:
     from rich.text import Text
 
+    from strikeflow.cli.ladder_view import ladder_lines
     from strikeflow.cli.selection_view import grid, heading, mapping, print_selection
     from strikeflow.cli.tables import order_lines, plain
 
@@ -99,6 +101,10 @@ def print_decision(console: Console, decision: Decision, rows: int) -> None:
     for execution in decision.executions:
         console.print(heading("order"))
         console.print(grid(order_lines(execution)))
+        ladder = ladder_lines(execution)
+        if ladder:
+            console.print(heading("worked"))
+            console.print(grid(ladder))
     if not decision.executions:
         console.print(heading("order"))
         console.print(Text("none was sent"))

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import pytest
 
+from strikeflow.cli.ladder_view import ladder_lines
 from strikeflow.db.engine import dispose_all, engine_for
 from strikeflow.db.working_store import WorkRepository
 from strikeflow.devfleet.emulator import InProcessEmulator
@@ -204,6 +205,14 @@ def test_a_ladder_that_fills_on_its_second_replace(pipeline):
     assert columns["improvement"] == per_unit * row.filled_qty * 100
     assert columns["slippage_vs_mid"] is not None
     assert pipeline.recommendations.get(rid).status is RecommendationStatus.EXECUTED
+    ladder = dict(ladder_lines(row))  # what `strikeflow explain` prints of the work
+    assert [label for label in ladder if label.startswith("step ")] == [
+        "step 0",
+        "step 1",
+        "step 2",
+    ]
+    assert ladder["replaces"] == "2"
+    assert "against the far side" in ladder["improvement"]
 
 
 def test_a_partial_fill_then_a_replace_for_the_rest(pipeline):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import io
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,9 +19,11 @@ from rich.console import Console
 from strikeflow.cli import main
 from strikeflow.cli.explain import Decision, print_decision, recommendation_ref
 from strikeflow.cli.tables import WIDTH
-from strikeflow.domain.enums import RecommendationStatus
+from strikeflow.domain.enums import Action, RecommendationStatus
+from strikeflow.domain.working import WorkEnd, WorkingPolicy
+from strikeflow.services.work_record import policy_json, step_json
 from tests.hypothesis_profiles import examples
-from tests.integration.record_factories import option_execution, recommendation, stock_execution
+from tests.integration.record_factories import AT, option_execution, recommendation, stock_execution
 
 REC_ID = "sig-20270415T1334Z-TSLA-c8e31ab7606e31506547"
 
@@ -251,3 +254,61 @@ def test_a_malformed_id_is_a_usage_error_before_any_read(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "not a recommendation id: 'a b'" in err
     assert "Traceback" not in err
+
+
+def worked_decision() -> Decision:
+    """A PUT entry worked from the mid (bid 11.00, ask 11.50) in three steps, filled at
+    the second step's 11.30 (step 0 placed at the mid, then one replace)."""
+    policy = WorkingPolicy(
+        start_toward_far=Decimal("0"),
+        steps=3,
+        interval_s=10.0,
+        final_toward_far=Decimal("0.8"),
+        max_slippage_pct=Decimal("5"),
+        hold_s=30.0,
+        end=WorkEnd.CANCEL,
+    )
+    order = "sf-open-w0"
+    placed = {"limit_price": Decimal("11.25")}
+    work = {
+        "policy": policy_json(policy),
+        "decision": {"bid": "11.00", "ask": "11.50"},
+        "client_order_id": "sf-open-w1",
+        "replaces": 1,
+        "steps": [
+            step_json(0, placed["limit_price"], AT, order, "placed"),
+            step_json(1, Decimal("11.30"), AT + timedelta(seconds=10), "sf-open-w1", "replaced"),
+        ],
+    }
+    decision = executed()
+    (execution,) = decision.executions
+    worked = replace(
+        execution,
+        filled_avg_price=Decimal("11.30"),
+        action=Action.BUY,
+        explain_json={**EXPLAIN, "work": work},
+    )
+    return replace(decision, executions=[worked])
+
+
+def test_a_worked_order_shows_its_ladder_and_what_the_fill_kept():
+    text = shown(worked_decision())
+    for expected in (
+        "worked",
+        "bid 11.00, ask 11.50 at decision",
+        "from 0.0% toward the far side to 80.0% in 3 steps of 10.0 s, hold 30.0 s, then cancel",
+        "limit 11.25: placed (sf-open-w0)",
+        "limit 11.30: replaced (sf-open-w1)",
+        "replaces",
+        # (11.50 - 11.30) x 15 contracts x 100 kept; 0.20 of a 0.25 half-spread
+        "300.00 against the far side (80.0% of the half-spread)",
+        # (11.30 - 11.25) x 15 x 100 paid against the mid
+        "75.00 paid against the mid",
+    ):
+        assert expected in text, (expected, text)
+
+
+def test_an_order_not_worked_shows_no_ladder():
+    text = shown(executed())
+    assert "at decision" not in text
+    assert "replaces" not in text
