@@ -204,7 +204,7 @@ def test_hung_worker_past_visibility_timeout(create_database, tmp_path, capsys):
             until(
                 "the stale copy ran to the end (its submit, messages held)",
                 lambda: (succeeded(config, "strikeflow.submit_order", hung), broker_holds(config)),
-                (1, 0).__eq__,
+                lambda seen: seen[0] >= 1 and seen[1] == 0,
             )
         finally:
             if stopped_pid is not None and process_state(stopped_pid) == "T":
@@ -220,7 +220,9 @@ def test_hung_worker_past_visibility_timeout(create_database, tmp_path, capsys):
         assert duplicates == 0, audit
         assert set(per_id) == {row["client_order_id"]}
         assert after == filled, (after, filled)  # not back to accepted, nor to 0 filled
-        assert succeeded(config, "strikeflow.submit_order", hung) == 1  # the stale copy's
+        # the stale copy's, and under load a later delivery of the same message may reach
+        # it too: each finds the order and the row, and changes neither
+        assert succeeded(config, "strikeflow.submit_order", hung) >= 1
         assert recommendation_status(url) == "executed"
         assert dead == []
     line = (
