@@ -269,10 +269,11 @@ class Settings(BaseSettings):
         description=(
             "How an option order is priced: `marketable_limit` (a limit at mid +"
             " STRIKEFLOW_OPTION_SPREAD_FRACTION x spread, on the option tick),"
-            " `limit_at_mid`, `market`, or `worked` (an option entry starts at its"
-            " working policy's first price, the rules file's [working], and is re-priced"
-            " by replacing it step by step toward the far side, then canceled; closes"
-            " are priced as `marketable_limit`)."
+            " `limit_at_mid`, `market`, or `worked` (an option entry, or the close of"
+            " one, starts at its working policy's first price, the rules file's"
+            " [working]: entry, exit, or urgent_exit for a stop or a clock exit near the"
+            " close; it is re-priced by replacing it step by step toward the far side,"
+            " then canceled or, for an exit, sold at the fresh bid)."
         ),
         json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
     )

@@ -72,6 +72,19 @@ class Purpose(StrEnum):
     URGENT_EXIT = "urgent_exit"  # a stop or the time exit: it must be out now
 
 
+# Exits that must be out now: a stop, and (``exits._urgency``) anything on an option's
+# expiry day or a clock exit near the close.
+URGENT_RULES = frozenset({"stop_loss", "underlying_stop", "trailing_stop"})
+
+
+def exit_purpose(rule: str | None, urgency: str | None) -> Purpose:
+    """How a close is worked: urgent for a stop or an exit the rules call urgent; an
+    ordinary exit otherwise (a take profit, a close asked for by hand)."""
+    if urgency == "urgent" or rule in URGENT_RULES:
+        return Purpose.URGENT_EXIT
+    return Purpose.EXIT
+
+
 class WorkEnd(StrEnum):
     CANCEL = "cancel"
     MARKETABLE = "marketable"

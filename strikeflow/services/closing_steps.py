@@ -22,6 +22,7 @@ from strikeflow.domain.errors import DispatchRejected
 from strikeflow.domain.exit_position import money_text
 from strikeflow.domain.position_book import quantity_text
 from strikeflow.domain.records import Execution, Recommendation
+from strikeflow.domain.working import Purpose, exit_purpose
 from strikeflow.services.closing_ids import entry_closed_by
 from strikeflow.services.closing_ports import closing_store
 from strikeflow.services.closing_size import (
@@ -46,6 +47,7 @@ from strikeflow.services.messages import (
 )
 
 QUANTITY_FEATURE = "quantity"  # a close's features: the quantity asked for (absent: all)
+EXIT_FEATURE = "exit"  # an exit's features: its rule, urgency, reason and figures
 
 
 def quote_close(
@@ -93,6 +95,7 @@ def quote_close(
         requested=_requested(rec),
         underlying=underlying,
         option_quote=option_quote,
+        purpose=_purpose(rec),
     )
 
 
@@ -148,6 +151,7 @@ def _sized(quoted: CloseQuoted, qty: Decimal, describe: str) -> SizedOrder:
         order_cost=qty * bid * quoted.closes.multiplier,
         position_effect=PositionEffect.CLOSE,
         closes=quoted.closes,
+        purpose=quoted.purpose,
         notes=quoted.notes.model_copy(update={"sizing": sizing}),
     )
 
@@ -162,6 +166,15 @@ def _entry_of(ctx: DispatchContext, rec: Recommendation) -> Execution:
     if entry.position_effect is not PositionEffect.OPEN or held(entry) <= 0:
         raise DispatchRejected(f"execution {entry_id} is not an entry holding a position")
     return entry
+
+
+def _purpose(rec: Recommendation) -> Purpose:
+    """An exit's rule and urgency (kept in its features by ``closing.request_exit``) say
+    how a worked close is worked; a close asked for by hand is an ordinary exit."""
+    exit_features = rec.features.get(EXIT_FEATURE)
+    if not isinstance(exit_features, dict):
+        return Purpose.EXIT
+    return exit_purpose(exit_features.get("rule"), exit_features.get("urgency"))
 
 
 def _requested(rec: Recommendation) -> Decimal | None:

@@ -375,7 +375,7 @@ def _unit_price(ctx: DispatchContext, checked: PriceChecked, trade: InstrumentTy
 
 
 def worked(ctx: DispatchContext) -> bool:
-    """Whether option entries are worked (STRIKEFLOW_OPTION_ORDER_PRICING=worked)."""
+    """Whether option orders are worked (STRIKEFLOW_OPTION_ORDER_PRICING=worked)."""
     return ctx.policy.pricing.mode is OrderPricing.WORKED
 
 
@@ -397,7 +397,7 @@ def order_intent(ctx: DispatchContext, sized: SizedOrder) -> OrderIntent:
         )
     quote = sized.option_quote
     if worked(ctx):
-        return _worked_intent(ctx, sized)
+        return _worked_intent(ctx, sized, sized.contract.symbol, Action.BUY)
     return ctx.policy.pricing.intent(
         ticket.client_order_id,
         sized.contract.symbol,
@@ -408,15 +408,26 @@ def order_intent(ctx: DispatchContext, sized: SizedOrder) -> OrderIntent:
     )
 
 
-def _worked_intent(ctx: DispatchContext, sized: SizedOrder) -> OrderIntent:
-    """A worked entry's first order: the ladder's first step, priced from the quote at
-    decision (``domain.working``); a market policy sends a market order. Its later steps
-    replace it (``services.working_orders``)."""
-    ticket, symbol, quote = sized.ticket, sized.contract.symbol, sized.option_quote
-    policy = ctx.policy.working.policy(ticket.strategy, Purpose.ENTRY)
-    limit = price_at_step(policy, quote, quote, 0, Action.BUY, underlying=parse_occ(symbol).root)
+def _worked_intent(
+    ctx: DispatchContext, sized: SizedOrder, symbol: str, side: Action
+) -> OrderIntent:
+    """A worked order's first order: the ladder's first step of its purpose's policy (an
+    entry's, an exit's, an urgent exit's), priced from the quote at decision
+    (``domain.working``); a market policy sends a market order. Its later steps replace
+    it (``services.working_orders``)."""
+    ticket, quote = sized.ticket, sized.option_quote
+    policy = ctx.policy.working.policy(ticket.strategy, sized.purpose)
+    limit = price_at_step(policy, quote, quote, 0, side, underlying=parse_occ(symbol).root)
     kind = OrderType.MARKET if limit is None else OrderType.LIMIT
-    return OrderIntent(ticket.client_order_id, symbol, Action.BUY, sized.quantity, kind, limit)
+    return OrderIntent(
+        ticket.client_order_id,
+        symbol,
+        side,
+        sized.quantity,
+        kind,
+        limit,
+        position_effect=sized.position_effect,
+    )
 
 
 def _close_intent(ctx: DispatchContext, sized: SizedOrder) -> OrderIntent:
@@ -426,6 +437,8 @@ def _close_intent(ctx: DispatchContext, sized: SizedOrder) -> OrderIntent:
         return OrderIntent(
             cid, symbol, Action.SELL, sized.quantity, position_effect=PositionEffect.CLOSE
         )
+    if worked(ctx):
+        return _worked_intent(ctx, sized, symbol, Action.SELL)
     return ctx.policy.pricing.intent(
         cid, symbol, Action.SELL, sized.quantity, quote.bid, quote.ask, PositionEffect.CLOSE
     )

@@ -61,6 +61,7 @@ from strikeflow.domain.errors import DomainError
 from strikeflow.domain.market import OptionQuote, StockQuote
 from strikeflow.domain.models import OptionContract
 from strikeflow.domain.orders import BrokerOrder
+from strikeflow.domain.working import Purpose
 from strikeflow.services.closing_ids import order_id_of
 
 SCHEMA = 2  # 1: the untyped payloads of release 0.1.0
@@ -209,6 +210,7 @@ class CloseQuoted(Message):
     requested: Decimal | None = None
     underlying: StockQuote
     option_quote: OptionQuote | None = None
+    purpose: Purpose = Purpose.EXIT  # how a worked close is worked (domain.working)
     notes: Notes = Notes()
 
 
@@ -224,6 +226,7 @@ class SizedOrder(Message):
     order_cost: Decimal
     position_effect: PositionEffect = PositionEffect.OPEN
     closes: ClosingOf | None = None
+    purpose: Purpose = Purpose.ENTRY  # its working policy's, when orders are worked
     notes: Notes = Notes()
 
 

@@ -44,7 +44,6 @@ from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.orders import BrokerOrder, entry_client_order_id
 from strikeflow.domain.records import MAX_TEXT, Execution
 from strikeflow.domain.sizing import OPTION_MULTIPLIER
-from strikeflow.domain.working import Purpose
 from strikeflow.services.closing_ids import order_id_of
 from strikeflow.services.closing_ports import closing_store
 from strikeflow.services.closing_size import CLOSES_KEY, closing_of_explain, pnl_of_close
@@ -142,8 +141,8 @@ def build_execution(ctx: DispatchContext, placed: PlacedOrder) -> Execution:
     }
     if placed.refusal is not None:
         explain["refusal"] = placed.refusal.model_dump(mode="json")
-    elif worked_entry(ctx, placed):
-        policy = ctx.policy.working.policy(sized.ticket.strategy, Purpose.ENTRY)
+    elif worked_order(ctx, placed):
+        policy = ctx.policy.working.policy(sized.ticket.strategy, sized.purpose)
         explain[WORK_KEY] = started(policy, sized.option_quote, order, ctx.now())
     closes = {}
     if sized.closes is not None:  # a close: its entry, and what it realized once filled
@@ -168,14 +167,14 @@ def build_execution(ctx: DispatchContext, placed: PlacedOrder) -> Execution:
     )
 
 
-def worked_entry(ctx: DispatchContext, placed: PlacedOrder) -> bool:
-    """Whether ``placed`` is an option entry to work (STRIKEFLOW_OPTION_ORDER_PRICING=
-    worked): a limit order of an entry, placed at the venue (not refused)."""
+def worked_order(ctx: DispatchContext, placed: PlacedOrder) -> bool:
+    """Whether ``placed`` is an option order to work (STRIKEFLOW_OPTION_ORDER_PRICING=
+    worked): a limit order of an entry (its contract) or of a close of one (its
+    entry), placed at the venue (not refused)."""
     sized, order = placed.sized, placed.order
     return (
         ctx.policy.pricing.mode is OrderPricing.WORKED
-        and sized.closes is None
-        and sized.contract is not None
+        and (sized.contract is not None or sized.closes is not None)
         and sized.option_quote is not None
         and placed.refusal is None
         and order.order_type is OrderType.LIMIT

@@ -1,9 +1,10 @@
-"""Working an option entry: each step a re-quote and a replace of the one resting order.
+"""Working an option order: each step a re-quote and a replace of the one resting order.
 
-Under STRIKEFLOW_OPTION_ORDER_PRICING=worked, submit_order places an option entry at the
-first price of its ladder (``domain.working``: near the mid), and persist_execution
-schedules step 1 (``first_step``). Each step (``work_step``, the ``strikeflow.work_order``
-task) then:
+Under STRIKEFLOW_OPTION_ORDER_PRICING=worked, submit_order places an option entry, or the
+close of one, at the first price of its ladder (``domain.working``: near the mid; the
+policy of its purpose: an entry, an ordinary exit, or an urgent one, a stop or a clock
+exit near the close), and persist_execution schedules step 1 (``first_step``). Each
+step (``work_step``, the ``strikeflow.work_order`` task) then:
 
 1. reads the order at the venue by the latest step's client_order_id; filled, canceled,
    expired, rejected or replaced by someone else: the work stops and the order is
@@ -17,9 +18,10 @@ task) then:
    entry; the new order carries what filled and works the rest;
 4. records the step on the entry's row (``WorkingStore``) and returns the next step.
 
-After the last step's hold, the end: an entry is canceled (``end = cancel``: a trade not
-worth more is not made), and the recommendation ends ``unfilled`` with the cause; a
-policy ending ``marketable`` replaces the order at the fresh far side instead.
+After the last step's hold, the end: the order is canceled (``end = cancel``: a trade not
+worth more is not made; an exit is decided again at the next minute), and the
+recommendation ends ``unfilled`` with the cause; a policy ending ``marketable`` (the
+shipped urgent exits) replaces the order at the fresh far side instead.
 
 Idempotent per (entry, step): a step delivered twice finds its own client_order_id at
 the venue and replaces nothing again; a step already recorded schedules nothing again.
@@ -37,7 +39,6 @@ from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.orders import BrokerOrder, OrderNotReplaceable, worked_client_order_id
 from strikeflow.domain.records import Execution
 from strikeflow.domain.working import (
-    Purpose,
     WorkingPolicy,
     end_price,
     moved_too_far,
@@ -46,7 +47,7 @@ from strikeflow.domain.working import (
 from strikeflow.services.closing_ids import order_id_of
 from strikeflow.services.dispatch_policy import DispatchContext
 from strikeflow.services.messages import PlacedOrder
-from strikeflow.services.outcomes import record_order, worked_entry
+from strikeflow.services.outcomes import record_order, worked_order
 from strikeflow.services.ports import OrderCancelling, OrderReplacing, WorkingStore
 from strikeflow.services.work_record import (
     current_client_order_id,
@@ -88,11 +89,11 @@ def first_step(ctx: DispatchContext, placed: PlacedOrder) -> NextStep | None:
     """Step 1 of a worked entry just persisted, after its first price's wait; None for
     any other order, or one already final (filled at once, refused) or simulated."""
     order = placed.order
-    if not worked_entry(ctx, placed) or not order.is_open:
+    if not worked_order(ctx, placed) or not order.is_open:
         return None
     if order.execution_mode is ExecutionMode.SIMULATED:
         return None
-    policy = ctx.policy.working.policy(placed.sized.ticket.strategy, Purpose.ENTRY)
+    policy = ctx.policy.working.policy(placed.sized.ticket.strategy, placed.sized.purpose)
     return waited(placed.sized.ticket.recommendation_id, 1, _wait_after(policy, 0))
 
 

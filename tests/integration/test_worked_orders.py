@@ -4,7 +4,8 @@ stands still unless a test moves it, so that an order fills only when the test l
 pass (its seeded inside-spread model, or a quote crossing the limit).
 
 A rules file makes the ladders short: three steps 2 s apart and a 3 s hold (wall time,
-the Celery countdowns); a day trade is never stopped by a move, a swing trade by any move.
+the Celery countdowns); a day trade is never stopped by a move, a swing trade by any move;
+a day trade's exit walks two steps from the mid to the bid, then sells at the bid.
 Everything waits by polling with a deadline; nothing sleeps to synchronise.
 """
 
@@ -23,6 +24,7 @@ from strikeflow.devfleet.workers import Fleet, FleetConfig
 from strikeflow.domain.enums import ExecutionStatus, RecommendationStatus
 from strikeflow.domain.orders import worked_client_order_id
 from strikeflow.domain.records import Execution
+from strikeflow.services.closing_ids import order_id_of
 from tests.integration.emulator import KEY, SECRET
 from tests.integration.test_pipeline import (
     DBS,
@@ -42,6 +44,16 @@ final_toward_far = 1
 max_slippage_pct = "off"
 hold_s = 3
 end = "cancel"
+max_move_pct = "off"
+
+[working.day_trade.exit]
+start_toward_far = 0
+steps = 2
+interval_s = 2
+final_toward_far = 1
+max_slippage_pct = "off"
+hold_s = 2
+end = "marketable"
 max_move_pct = "off"
 
 [working.swing_trade.entry]
@@ -250,3 +262,43 @@ def test_a_market_that_moves_cancels_the_work(pipeline):
     assert "as the market moved: the mid moved from" in rec.status_reason
     assert len(orders_of(pipeline, entry.client_order_id)) == 1  # never replaced
     assert work(row)["replaces"] == 0
+
+
+def test_a_close_is_worked_from_the_mid_to_a_marketable_end_and_realizes_its_pnl(pipeline):
+    rid, _ = started(pipeline, inside_fill_rate=1.0)
+    pipeline.venue.advance(seconds=5)  # the entry's ladder fills inside the spread
+    entry = settled(pipeline, rid, lambda e: e.status is ExecutionStatus.FILLED)
+
+    pipeline.fleet.app.send_task("strikeflow.close", kwargs={"execution_id": entry.id}).get(
+        timeout=DEADLINE_S
+    )
+    close_rid = f"close-{entry.id}-1"
+    close_cid = order_id_of(close_rid)
+    # the clock stands still: the close rests while its steps walk it down, then ends
+    # at the bid, still resting
+    worked = pipeline._poll(
+        lambda: pipeline.executions.by_client_order_id(close_cid),
+        lambda e: e is not None and len(work(e).get("steps", [])) >= 3,
+    )
+    chain = orders_of(pipeline, close_cid)
+    assert [o["side"] for o in chain] == ["sell"] * 3
+    limits = [Decimal(o["limit_price"]) for o in chain]
+    assert limits == sorted(limits, reverse=True)  # never less aggressive than before
+    decision = work(worked)["decision"]
+    mid = (Decimal(decision["bid"]) + Decimal(decision["ask"])) / 2
+    assert limits[0] >= mid - Decimal("0.01")  # the mid, on the tick
+    assert work(worked)["policy"]["end"] == "marketable"
+
+    pipeline.venue.advance(seconds=5)  # now it fills
+    close = pipeline._poll(
+        lambda: reconciled(pipeline, close_cid), lambda e: e.status is ExecutionStatus.FILLED
+    )
+    assert close.closes_execution_id == entry.id
+    assert close.filled_qty == entry.filled_qty
+    assert close.realized_pnl is not None
+    assert open_orders(pipeline) == []  # nothing left resting for the entry
+
+
+def reconciled(pipeline: Pipeline, client_order_id: str) -> Execution | None:
+    pipeline.fleet.app.send_task("strikeflow.reconcile_orders").get(timeout=DEADLINE_S)
+    return pipeline.executions.by_client_order_id(client_order_id)

@@ -14,17 +14,25 @@ from strikeflow.broker_adapters.simulated import SimulatedBroker
 from strikeflow.domain.enums import (
     Action,
     ExecutionStatus,
+    ExitRule,
+    ExitUrgency,
     OrderPricing,
     OrderType,
+    PositionEffect,
     RecommendationStatus,
 )
+from strikeflow.domain.exits import ExitDecision
 from strikeflow.domain.orders import (
     OptionPricing,
     OrderIntent,
     OrderNotReplaceable,
+    PositionSnapshot,
     split_worked,
     worked_client_order_id,
 )
+from strikeflow.domain.working import Purpose, exit_purpose
+from strikeflow.services.closing import request_exit
+from strikeflow.services.closing_steps import quote_close, size_close
 from strikeflow.services.dispatch_policy import DispatchContext, DispatchPolicy
 from strikeflow.services.dispatch_steps import submit_order
 from strikeflow.services.outcomes import persist_execution, reconcile_orders
@@ -259,3 +267,96 @@ def test_an_order_replaced_by_someone_else_ends_the_work_and_the_row_replaced():
     assert len(venue.replace_calls) == 1  # the hand's, none of this work
     assert row(store).status is ExecutionStatus.REPLACED
     assert store.recs[RID].status is RecommendationStatus.EXECUTED  # its fate is the other's
+
+
+# -- exits: the same machinery, the policy of the exit's purpose -----------------------
+
+
+class HoldingVenue(WorkingVenue):
+    """The working venue, holding what its filled buy orders bought."""
+
+    def positions(self):
+        held: dict[str, Decimal] = {}
+        for order in self.orders.values():
+            if order.side is Action.BUY and order.filled_qty:
+                held[order.symbol] = held.get(order.symbol, Decimal(0)) + order.filled_qty
+        return [PositionSnapshot(s, q, Decimal("2.05")) for s, q in held.items()]
+
+
+def worked_exit(rule: ExitRule, urgency: ExitUrgency = ExitUrgency.ORDINARY):
+    """The entry of ``worked_entry`` filled at 2.05, then an exit of it under ``rule``
+    placed and persisted: (ctx, market, store, venue, the close's placed order, its first
+    step)."""
+    clock = FakeClock()
+    market = FakeMarket(clock, listed())
+    market.quote_stock("XYZ", "100")
+    store, venue = WorkingFakeStore(), HoldingVenue(SimulatedBroker(market, now=clock))
+    ctx = DispatchContext(market, venue, store, FakeKillSwitch(), WORKED, clock)
+    store.add(
+        recommendation(RID, ticker="XYZ", created_at=NOW, updated_at=NOW, status="dispatched")
+    )
+    entered = hop(submit_order(ctx, run_to_size(ctx, RID)))
+    persist_execution(ctx, entered)
+    venue.fill(entered.order.client_order_id, entered.order.qty, D205)
+    reconcile_orders(ctx)
+    entry = row(store)
+    decision = ExitDecision(rule, f"{rule.value} fired", {}, urgency)
+    close_rid = request_exit(store, store, lambda rid: rid, entry.id, decision).recommendation_id
+    sized = hop(size_close(ctx, hop(quote_close(ctx, close_rid))))
+    placed = hop(submit_order(ctx, sized))
+    persist_execution(ctx, placed)
+    return ctx, market, store, venue, placed, first_step(ctx, placed)
+
+
+def close_row(store):
+    (close,) = [e for e in store.executions.values() if e.position_effect == PositionEffect.CLOSE]
+    return close
+
+
+def test_a_take_profit_exit_is_worked_from_the_mid_toward_the_bid():
+    ctx, _, store, venue, placed, nxt = worked_exit(ExitRule.TAKE_PROFIT)
+    order = placed.order
+    assert (order.side, order.order_type, order.limit_price) == (
+        Action.SELL,
+        OrderType.LIMIT,
+        D205,  # the mid of 2.00 x 2.10: the day-trade exit starts there
+    )
+    work = close_row(store).explain_json["work"]
+    assert work["policy"]["end"] == "marketable"
+    assert (nxt.step, nxt.wait_s) == (1, 10.0)
+    work_step(ctx, nxt.recommendation_id, 1)
+    assert [call[2] for call in venue.replace_calls] == [Decimal("2.03")]  # toward the bid
+    (resting,) = [o for o in venue.resting() if o.side is Action.SELL]
+    assert resting.client_order_id == worked_client_order_id(order.client_order_id, 1)
+
+
+def test_a_stop_is_an_urgent_exit_at_the_bid_that_ends_marketable_and_realizes_its_pnl():
+    ctx, _, store, venue, placed, nxt = worked_exit(ExitRule.STOP_LOSS)
+    assert placed.order.limit_price == Decimal("2.00")  # urgent: the far side at once
+    assert (nxt.step, nxt.wait_s) == (1, 5.0)
+    steps = []
+    while nxt is not None:
+        steps.append(nxt.step)
+        done = work_step(ctx, nxt.recommendation_id, nxt.step)
+        nxt = done.next
+    assert steps == [1, 2]
+    (resting,) = [o for o in venue.resting() if o.side is Action.SELL]  # the marketable end
+    assert resting.limit_price == Decimal("2.00")
+    venue.fill(resting.client_order_id, resting.qty, Decimal("2.00"))
+    reconcile_orders(ctx)
+    close = close_row(store)
+    assert close.status is ExecutionStatus.FILLED
+    assert close.closes_execution_id == row_of_entry(store).id
+    assert close.realized_pnl == (Decimal("2.00") - D205) * 100 * close.filled_qty
+
+
+def row_of_entry(store):
+    (entry,) = [e for e in store.executions.values() if e.position_effect is PositionEffect.OPEN]
+    return entry
+
+
+def test_a_clock_exit_near_the_close_is_urgent_and_a_manual_close_is_not():
+    assert exit_purpose("time_of_day", "urgent") is Purpose.URGENT_EXIT
+    assert exit_purpose("time_of_day", "ordinary") is Purpose.EXIT
+    assert exit_purpose("trailing_stop", "ordinary") is Purpose.URGENT_EXIT
+    assert exit_purpose(None, None) is Purpose.EXIT
