@@ -54,17 +54,24 @@ D205 = Decimal("2.05")
 SYMBOL = "XYZ261119C00100000"  # the ATM day trade the listing gives (bid 2.00, ask 2.10)
 
 
-def worked_entry(policy: DispatchPolicy = WORKED):
-    """A day-trade call entry placed by submit_order and persisted, resting at the venue
-    at its ladder's first price; the first step to send."""
+def working_world(policy: DispatchPolicy = WORKED, venue_kind: type = WorkingVenue):
+    """The fakes under ``policy``, and the recommendation RID dispatched: (ctx, market,
+    store, venue)."""
     clock = FakeClock()
     market = FakeMarket(clock, listed())
     market.quote_stock("XYZ", "100")
-    store, venue = WorkingFakeStore(), WorkingVenue(SimulatedBroker(market, now=clock))
+    store, venue = WorkingFakeStore(), venue_kind(SimulatedBroker(market, now=clock))
     ctx = DispatchContext(market, venue, store, FakeKillSwitch(), policy, clock)
     store.add(
         recommendation(RID, ticker="XYZ", created_at=NOW, updated_at=NOW, status="dispatched")
     )
+    return ctx, market, store, venue
+
+
+def worked_entry(policy: DispatchPolicy = WORKED):
+    """A day-trade call entry placed by submit_order and persisted, resting at the venue
+    at its ladder's first price; the first step to send."""
+    ctx, market, store, venue = working_world(policy)
     placed = hop(submit_order(ctx, run_to_size(ctx, RID)))
     persist_execution(ctx, placed)
     return ctx, market, store, venue, placed, first_step(ctx, placed)
@@ -287,14 +294,7 @@ def worked_exit(rule: ExitRule, urgency: ExitUrgency = ExitUrgency.ORDINARY):
     """The entry of ``worked_entry`` filled at 2.05, then an exit of it under ``rule``
     placed and persisted: (ctx, market, store, venue, the close's placed order, its first
     step)."""
-    clock = FakeClock()
-    market = FakeMarket(clock, listed())
-    market.quote_stock("XYZ", "100")
-    store, venue = WorkingFakeStore(), HoldingVenue(SimulatedBroker(market, now=clock))
-    ctx = DispatchContext(market, venue, store, FakeKillSwitch(), WORKED, clock)
-    store.add(
-        recommendation(RID, ticker="XYZ", created_at=NOW, updated_at=NOW, status="dispatched")
-    )
+    ctx, market, store, venue = working_world(WORKED, HoldingVenue)
     entered = hop(submit_order(ctx, run_to_size(ctx, RID)))
     persist_execution(ctx, entered)
     venue.fill(entered.order.client_order_id, entered.order.qty, D205)
