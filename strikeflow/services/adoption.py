@@ -25,10 +25,10 @@ from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.services import outcomes
 from strikeflow.services.closing_ids import order_id_of
 from strikeflow.services.closing_ports import ClosingStore
-from strikeflow.services.closing_size import CLOSES_KEY, multiplier_of, pnl_of_close
+from strikeflow.services.closing_size import multiplier_of
 from strikeflow.services.dispatch_policy import DispatchContext
 from strikeflow.services.messages import ClosingOf
-from strikeflow.services.outcomes import execution_of, status_of_execution
+from strikeflow.services.outcomes import execution_of, linked_close, status_of_execution
 
 
 def adopt(
@@ -137,13 +137,7 @@ def adopted_execution(
         if traded is InstrumentType.STOCK
         else "_to_close" in (order.position_intent or "")
     )
-    linked = {}
-    if closes is not None:
-        explain[CLOSES_KEY] = closes.model_dump(mode="json")
-        linked = {
-            "closes_execution_id": closes.execution_id,
-            "realized_pnl": pnl_of_close(closes, order.filled_qty, order.filled_avg_price),
-        }
+    linked = {} if closes is None else linked_close(closes, order, explain)
     return execution_of(
         order,
         recommendation_id=rec.id,

@@ -49,6 +49,7 @@ from strikeflow.services.closing_ports import closing_store
 from strikeflow.services.closing_size import CLOSES_KEY, closing_of_explain, pnl_of_close
 from strikeflow.services.dispatch_policy import DispatchContext
 from strikeflow.services.messages import (
+    ClosingOf,
     ExecutionRecorded,
     IncompatibleMessage,
     PlacedOrder,
@@ -144,13 +145,7 @@ def build_execution(ctx: DispatchContext, placed: PlacedOrder) -> Execution:
     elif worked_order(ctx, placed):
         policy = ctx.policy.working.policy(sized.ticket.strategy, sized.purpose)
         explain[WORK_KEY] = started(policy, sized.option_quote, order, ctx.now())
-    closes = {}
-    if sized.closes is not None:  # a close: its entry, and what it realized once filled
-        explain[CLOSES_KEY] = sized.closes.model_dump(mode="json")
-        closes = {
-            "closes_execution_id": sized.closes.execution_id,
-            "realized_pnl": pnl_of_close(sized.closes, order.filled_qty, order.filled_avg_price),
-        }
+    closes = {} if sized.closes is None else linked_close(sized.closes, order, explain)
     quoted_ask = None if sized.option_quote is None else sized.option_quote.ask
     return execution_of(
         order,
@@ -165,6 +160,17 @@ def build_execution(ctx: DispatchContext, placed: PlacedOrder) -> Execution:
         quoted_ask=quoted_ask,
         **closes,
     )
+
+
+def linked_close(closes: ClosingOf, order: BrokerOrder, explain: dict[str, Any]) -> dict[str, Any]:
+    """A close's link to its entry and what it realized once filled, as the columns of
+    its row (``execution_of``'s keywords); the ClosingOf is kept in ``explain`` for the
+    realized P&L of later fills."""
+    explain[CLOSES_KEY] = closes.model_dump(mode="json")
+    return {
+        "closes_execution_id": closes.execution_id,
+        "realized_pnl": pnl_of_close(closes, order.filled_qty, order.filled_avg_price),
+    }
 
 
 def worked_order(ctx: DispatchContext, placed: PlacedOrder) -> bool:
