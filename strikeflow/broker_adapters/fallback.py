@@ -7,8 +7,9 @@ paper trading, if the policy says so; never for a refusal, never for live tradin
 
 Fall back only once the real broker's retries are spent: after ``BrokerUnavailable``
 an earlier attempt may still have placed the order, and the simulated record cannot
-know. So the caller (submit_order's task) retries the real broker itself and hands the
-final failure to ``fall_back``.
+know. So the caller (submit_order's task) retries the real broker itself, asks it once
+more for the order (``dispatch_steps.fall_back``), and hands the final failure here only
+when the venue says it holds none or cannot be asked.
 
 An ``OrderRejected`` is the venue's answer, not its absence: the order it refused
 (insufficient buying power, an inactive asset, a bad price) would be refused again, so

@@ -10,6 +10,7 @@ step twice costs a repeated read and nothing else. Refusals for good raise
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
@@ -32,6 +33,7 @@ from strikeflow.domain.enums import (
 )
 from strikeflow.domain.errors import (
     BrokerError,
+    BrokerUnavailable,
     DispatchRejected,
     NoEligibleContract,
     OrderRejected,
@@ -539,8 +541,18 @@ def fall_back(
     ctx: DispatchContext, fallback: OrderFallback, sized: SizedOrder, failure: BrokerError
 ) -> PlacedOrder:
     """After submit_order's last retry on an unreachable venue: the fallback policy's
-    simulated fill (recorded as such), or the failure, raised (the chain ends failed)."""
-    return PlacedOrder(sized=sized, order=fallback.fall_back(order_intent(ctx, sized), failure))
+    simulated fill (recorded as such), or the failure, raised (the chain ends failed).
+
+    The venue is asked once more first: a submit that reached it and lost its answer
+    (a timeout, a 5xx after the commit) left an order there, and that order, not a
+    simulated one, is the recommendation's. A simulated fill stands in only for an order
+    the venue says it does not hold, or that it cannot be asked about."""
+    intent = order_intent(ctx, sized)
+    with contextlib.suppress(BrokerUnavailable):
+        placed = ctx.broker.order_by_client_id(intent.client_order_id)
+        if placed is not None:
+            return PlacedOrder(sized=sized, order=placed)
+    return PlacedOrder(sized=sized, order=fallback.fall_back(intent, failure))
 
 
 def refused_order(

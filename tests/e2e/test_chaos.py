@@ -389,6 +389,8 @@ def run_exits(config: FleetConfig, fleet: Fleet, url: str, venue: EmulatorHandle
     flat = len(set(day_trades) - set(held_entries(url, "day_trade")))
     out_of_step = fills_out_of_step(url, venue)  # what the book is made of, row by row
     assert out_of_step == [], out_of_step[:10]
+    stand_ins = simulated_at_venue(url, per_id)
+    assert stand_ins == [], f"simulated fills of orders the venue holds: {stand_ins[:10]}"
     code, book = strikeflow_json(config, "positions", "--check", answers=(0, 1))
     assert book["differences"] == []
     assert code == 0
@@ -492,6 +494,19 @@ def fills_out_of_step(url: str, venue: EmulatorHandle) -> list[dict]:
                 {**row, "venue_status": order["status"], "venue_filled": order["filled_qty"]}
             )
     return found
+
+
+def simulated_at_venue(url: str, at_venue: Counter[str]) -> list[str]:
+    """The rows the fallback simulated (the venue unreachable past submit_order's retry
+    budget) whose client_order_id the venue accepted all the same (a submit that reached
+    it and lost its answer): the book leaves them out, the venue holds them."""
+    with engine_for(url).connect() as conn:
+        simulated = conn.execute(
+            text(
+                "SELECT client_order_id FROM dispatch_executions WHERE execution_mode = 'SIMULATED'"
+            )
+        ).scalars()
+        return sorted(c for c in simulated if c in at_venue)
 
 
 def unlinked_closes(url: str) -> list[str]:

@@ -11,6 +11,8 @@ from decimal import Decimal
 
 import pytest
 
+from strikeflow.broker_adapters.fallback import FallbackBroker
+from strikeflow.broker_adapters.simulated import SimulatedBroker
 from strikeflow.domain.enums import (
     Action,
     BrokerName,
@@ -32,6 +34,7 @@ from strikeflow.domain.risk import OpenExposure, RiskLimits
 from strikeflow.domain.selection import StrikeTarget
 from strikeflow.services.dispatch_policy import DispatchPolicy, client_order_id_for
 from strikeflow.services.dispatch_steps import (
+    fall_back,
     fetch_chain,
     order_intent,
     select_contract,
@@ -769,3 +772,50 @@ def test_a_stock_recommendation_keeps_no_selection_report():
     assert run_all(ctx).status is RecommendationStatus.EXECUTED
     assert writes == []
     assert store.selections == {}
+
+
+def simulating(market) -> FallbackBroker:
+    """The fallback policy ``simulate``, its fills from a broker of its own."""
+    return FallbackBroker(OrderBook(), SimulatedBroker(market, reason="venue down"), "simulate")
+
+
+def test_after_the_last_retry_an_order_the_venue_took_is_the_one_recorded_not_a_simulation():
+    """The submit reached the venue and lost its answer; the retries are spent: the
+    venue, asked once more, holds the order, and that is the recommendation's."""
+    ctx, market, _, _, broker, _ = setup()
+    sized = run_to_size(ctx)
+    at_venue = broker.submit(order_intent(ctx, sized))  # committed; the answer was lost
+    down = BrokerUnavailable("submit_order", "read timeout", None)
+    placed = fall_back(ctx, simulating(market), sized, down)
+    assert placed.order == at_venue  # the venue's (this fake venue simulates its fills)
+    assert not stood_in(placed)
+
+
+def test_after_the_last_retry_a_venue_without_the_order_gets_a_simulated_stand_in():
+    ctx, market, _, _, _, _ = setup()
+    sized = run_to_size(ctx)
+    down = BrokerUnavailable("submit_order", "read timeout", None)
+    placed = fall_back(ctx, simulating(market), sized, down)
+    assert stood_in(placed)
+
+
+def test_after_the_last_retry_a_venue_that_cannot_be_asked_gets_a_simulated_stand_in():
+    ctx, market, _, _, broker, _ = setup()
+    sized = run_to_size(ctx)
+    ctx.broker = ScriptedBroker(broker, failures=10)
+    ctx.broker.order_by_client_id = _unreachable
+    down = BrokerUnavailable("submit_order", "read timeout", None)
+    placed = fall_back(ctx, simulating(market), sized, down)
+    assert stood_in(placed)
+
+
+def stood_in(placed) -> bool:
+    """Whether the fallback's simulated fill stands in for the venue's order."""
+    reason = placed.order.simulated_reason or ""
+    return placed.order.execution_mode is ExecutionMode.SIMULATED and reason.startswith(
+        "broker unavailable"
+    )
+
+
+def _unreachable(_client_order_id):
+    raise BrokerUnavailable("order lookup", "connection refused", None)
