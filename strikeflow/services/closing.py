@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -38,7 +38,7 @@ from strikeflow.domain.enums import (
 from strikeflow.domain.errors import InvalidRecord
 from strikeflow.domain.exits import ExitDecision
 from strikeflow.domain.position_book import quantity_text
-from strikeflow.domain.records import Execution, Recommendation, shown
+from strikeflow.domain.records import Execution, Recommendation, shown, utcnow
 from strikeflow.services.chain_sending import send_and_mark
 from strikeflow.services.closing_ids import CLOSE_ID, close_ids_prefix, close_recommendation_id
 from strikeflow.services.closing_ports import CloseRequests, EntryReads
@@ -192,7 +192,13 @@ def open_close(
         return CloseRequested(entry.id, active[0], False, qty, left, "a close is in flight")
     numbers = [int(m.group(2)) for r in siblings if (m := CLOSE_ID.fullmatch(r.id))]
     rid = close_recommendation_id(entry.id, max(numbers, default=0) + 1)
-    at = now or datetime.now(UTC)
+    # created_at: when the close was decided, on the decision's clock (an exit minute is
+    # the market's; ``manage_positions`` compares it with the next minutes). updated_at:
+    # when the record was touched, on the records' own clock, the wall's: a close whose
+    # sender died before sending it is found stale by recovery and the stuck sweep, which
+    # age records by the wall, even when the market runs in simulated time.
+    touched = utcnow()
+    at = now or touched
     stored, created = requests.insert(
         Recommendation(
             id=rid,
@@ -209,7 +215,7 @@ def open_close(
             },
             reason=reason or f"close execution {entry.id}",
             created_at=at,
-            updated_at=at,
+            updated_at=touched,
         )
     )
     if not created:  # another request computed the same id first: it sends

@@ -80,7 +80,7 @@ def manual_recommendation(
         source=RecommendationSource.MANUAL,
         reason="manual signal" if reason is None or reason == "" else reason,
         created_at=at,
-        updated_at=at,
+        updated_at=datetime.now(UTC),  # the records' clock, the wall's: what recovery ages by
     )
 
 

@@ -271,7 +271,7 @@ def to_recommendation(
         status=RecommendationStatus.REJECTED if decision.skipped else RecommendationStatus.PENDING,
         status_reason=decision.skipped,
         created_at=at,
-        updated_at=at,
+        updated_at=utcnow(),  # the records' clock, the wall's: what recovery ages by
     )
 
 

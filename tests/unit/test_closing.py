@@ -5,6 +5,7 @@ crosses Celery's JSON hop between two steps (``tests.unit.dispatch_runs.hop``)."
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -396,3 +397,27 @@ class PendingOf:
 
     def pending(self, limit: int = 1_000):
         return self.recs[:limit]
+
+
+def test_an_exit_decided_on_a_simulated_clock_and_never_sent_is_redriven_by_recovery():
+    """The market runs in simulated time (a minute in 2037) and the sender dies between
+    storing the close and sending it: the close stays pending, stamped on the records'
+    own clock, so recovery (which ages records by the wall) finds it and sends it."""
+    ctx, _market, store, _broker, entry = entered()
+    minute = datetime(2037, 11, 16, 20, 11, tzinfo=UTC)
+    decision = ExitDecision(ExitRule.TIME_OF_DAY, "time of day", {})
+
+    def dies(_rid):
+        raise ConnectionError("the worker died before the chain was sent")
+
+    with pytest.raises(ConnectionError):
+        request_exit(store, store, dies, entry.id, decision, now=minute)
+    rec = store.recs["close-1-1"]
+    assert rec.status is RecommendationStatus.PENDING
+    assert rec.created_at == minute  # the decision's clock, as manage_positions reads it
+    assert rec.updated_at < minute  # the records' clock: the wall's
+
+    send = Sender()
+    report = recover(ctx, PendingOf([rec]), send, min_age_s=0)
+    assert report.redriven == ["close-1-1"]
+    assert send.sent == ["close-1-1"]
