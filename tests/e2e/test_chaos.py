@@ -391,6 +391,8 @@ def run_exits(config: FleetConfig, fleet: Fleet, url: str, venue: EmulatorHandle
     assert out_of_step == [], out_of_step[:10]
     stand_ins = simulated_at_venue(url, per_id)
     assert stand_ins == [], f"simulated fills of orders the venue holds: {stand_ins[:10]}"
+    refused = refused_at_venue(url, per_id)
+    assert refused == [], f"refused submits whose order the venue holds: {refused[:10]}"
     code, book = strikeflow_json(config, "positions", "--check", answers=(0, 1))
     assert book["differences"] == []
     assert code == 0
@@ -507,6 +509,21 @@ def simulated_at_venue(url: str, at_venue: Counter[str]) -> list[str]:
             )
         ).scalars()
         return sorted(c for c in simulated if c in at_venue)
+
+
+def refused_at_venue(url: str, at_venue: Counter[str]) -> list[str]:
+    """The rows of a submit the venue refused (no venue order id) whose client_order_id
+    the venue holds an order for all the same: an earlier attempt, slower than the HTTP
+    timeout, that landed after its retry was refused. The book counts the refusal (no
+    fill), the venue the order."""
+    with engine_for(url).connect() as conn:
+        refused = conn.execute(
+            text(
+                "SELECT client_order_id FROM dispatch_executions"
+                " WHERE broker_order_id IS NULL AND execution_mode <> 'SIMULATED'"
+            )
+        ).scalars()
+        return sorted(c for c in refused if c in at_venue)
 
 
 def unlinked_closes(url: str) -> list[str]:
