@@ -122,10 +122,20 @@ def size_position(message: Json) -> Json:
     return encode(steps.size_position(_ctx(), decode(PriceChecked, message)))
 
 
+# A refusal heard on a retry is asked again once (a header on the retried message says so).
+REFUSAL_ASKED_AGAIN = "strikeflow_refusal_asked_again"
+
+
 @step(chains.SUBMIT_ORDER, ORDER_RETRY, bind=True)
 def submit_order(self, message: Json) -> Json:
     """An order the venue refuses is recorded, not raised (persist_execution writes it
-    rejected): its one log line is this task's, at WARNING, in the venue's words."""
+    rejected): its one log line is this task's, at WARNING, in the venue's words.
+
+    A refusal heard on a retry is not the last word yet: the attempt before it failed
+    without an answer (a timeout) and may still land at the venue after the refusal, an
+    order with no row. The same message is sent once more after the budget's wait; by
+    then the earlier attempt has landed (the venue answers the duplicate with that
+    order) or never will (the venue refuses again, and that is recorded)."""
     rt = bootstrap.runtime()
     sized = decode(SizedOrder, message)
     try:
@@ -133,9 +143,19 @@ def submit_order(self, message: Json) -> Json:
     except BrokerUnavailable as down:
         self.retry_if_budget_left(down)  # the same message, so the same client_order_id
         placed = steps.fall_back(rt.context, rt.fallback, sized, down)
+    if placed.refusal is not None and _ask_again(self):
+        log.info("a retried order was refused; sent once more: %s", placed.refusal.error)
+        raise self.retry(headers={REFUSAL_ASKED_AGAIN: True})
     if placed.refusal is not None:
         log.warning("the venue refused the order: %s", placed.refusal.error)
     return encode(placed)
+
+
+def _ask_again(task: Any) -> bool:
+    """Whether a refusal is heard on a retry (an earlier attempt went unanswered) not yet
+    asked again, with budget left for one more try."""
+    asked = bool((task.request.headers or {}).get(REFUSAL_ASKED_AGAIN))
+    return bool(task.request.retries) and not asked and task.retry_countdown() is not None
 
 
 @step(chains.PERSIST_EXECUTION, STORE_RETRY)

@@ -40,6 +40,7 @@ from strikeflow.services.messages import (
     Message,
     PlacedOrder,
     PriceChecked,
+    Refusal,
     Reselection,
     SizedOrder,
     decode,
@@ -91,6 +92,7 @@ class FakeSteps:
         self.explains: list[dict | None] = []
         self.fail: dict[str, list[BaseException | None]] = {}
         self.reselect = 0
+        self.refusals = 0  # the next submits the venue refuses (a PlacedOrder's refusal)
         self.lock = threading.Lock()
         self._write_failure = record_failure
 
@@ -129,7 +131,14 @@ class FakeSteps:
         return self._step("size_position", checked, lambda: build.sized_order(checked))
 
     def submit_order(self, ctx, sized: SizedOrder) -> PlacedOrder:
-        return self._step("submit_order", sized, lambda: build.placed_order(sized))
+        def placed() -> PlacedOrder:
+            if self.refusals:  # the venue's no, as the real step returns it
+                self.refusals -= 1
+                refusal = Refusal(error="OrderRejected: insufficient buying power", status=403)
+                return build.placed_order(sized).model_copy(update={"refusal": refusal})
+            return build.placed_order(sized)
+
+        return self._step("submit_order", sized, placed)
 
     def persist_execution(self, ctx, placed: PlacedOrder) -> ExecutionRecorded:
         return self._step("persist_execution", placed, lambda: build.execution_recorded(placed))
@@ -314,6 +323,38 @@ def test_submit_order_retries_broker_unavailable_with_the_same_message(fakes):
     assert recorded(result, steps).recommendation_id == "rec-retry"
     assert rt.fallback.intents == []
     assert steps.failures == []
+
+
+def test_a_refusal_heard_on_a_retry_is_asked_once_more_and_the_landed_order_wins(fakes):
+    """The first submit timed out (it may yet land); its retry was refused: the same
+    message goes once more, and the venue's order (the earlier attempt) is recorded."""
+    steps, _ = fakes
+    steps.fail["submit_order"] = [BrokerUnavailable("submit", "read timeout")]
+    steps.refusals = 1
+    result = dispatch_chain("rec-landed").get(timeout=15, interval=POLL_S)
+    submits = [call for call in steps.calls if call.name == "submit_order"]
+    assert len(submits) == 3
+    assert submits[0].handed == submits[1].handed == submits[2].handed
+    assert submits[2].returned.refusal is None
+    assert recorded(result, steps).recommendation_id == "rec-landed"
+
+
+def test_a_refusal_heard_twice_on_retries_is_recorded(fakes):
+    steps, _ = fakes
+    steps.fail["submit_order"] = [BrokerUnavailable("submit", "read timeout")]
+    steps.refusals = 2
+    dispatch_chain("rec-refused-twice").get(timeout=15, interval=POLL_S)
+    submits = [call for call in steps.calls if call.name == "submit_order"]
+    assert len(submits) == 3  # asked again once, not more
+    persisted = [call for call in steps.calls if call.name == "persist_execution"]
+    assert persisted[-1].handed.refusal is not None  # recorded as the venue's no
+
+
+def test_a_refusal_on_a_first_attempt_is_recorded_at_once(fakes):
+    steps, _ = fakes
+    steps.refusals = 1
+    dispatch_chain("rec-refused-once").get(timeout=15, interval=POLL_S)
+    assert [call.name for call in steps.calls].count("submit_order") == 1
 
 
 def test_a_rejection_is_not_retried_and_ends_rejected(fakes):
