@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from decimal import Decimal
 
 from strikeflow.cli.failures import EXIT_OK, EXIT_RUN_AGAIN
 
@@ -47,7 +46,6 @@ def run_recover(args: argparse.Namespace) -> int:
             dispatch_chain,
             redrive=not args.no_redrive,
             min_age_s=args.min_age,
-            fee_per_contract=Decimal(rt.settings.close_fee_per_contract),
         )
     finally:
         bootstrap.close_databases()

@@ -36,11 +36,10 @@ def adopt(
     rec: Recommendation,
     order: BrokerOrder,
     reason: str,
-    fee_per_contract: Decimal = Decimal(0),
 ) -> Execution:
     """Write the row of ``order`` (the venue's, under ``rec``'s client_order_id) and the
     state it implies, in one transaction; the row as written."""
-    closes = closing_decided(ctx, rec.id, order.client_order_id, fee_per_contract)
+    closes = closing_decided(ctx, rec.id, order.client_order_id)
     row = adopted_execution(rec, order, ctx.now(), closes)
     ctx.store.record_outcome(row, status_of_execution(row, rec.instrument_type), reason)
     return row
@@ -52,7 +51,6 @@ def end_chain(
     kind: str,
     message: str,
     explain: dict[str, Any] | None = None,
-    fee_per_contract: Decimal = Decimal(0),
     venue_error: str | None = None,
 ) -> bool:
     """A chain that stopped: if an order may have been sent for it (its decision is
@@ -80,15 +78,13 @@ def end_chain(
         rec = ctx.store.get_recommendation(recommendation_id) if placed is not None else None
         if placed is not None and rec is not None:
             said = f"the chain stopped ({kind}: {message})"[:300]
-            adopt(ctx, rec, placed, f"adopted the venue's order: {said}", fee_per_contract)
+            adopt(ctx, rec, placed, f"adopted the venue's order: {said}")
             return True
     outcomes.record_failure(ctx, recommendation_id, kind, message, explain)
     return False
 
 
-def closing_decided(
-    ctx: DispatchContext, rec_id: str, coid: str, fee_per_contract: Decimal
-) -> ClosingOf | None:
+def closing_decided(ctx: DispatchContext, rec_id: str, coid: str) -> ClosingOf | None:
     """The entry the order sized for ``rec_id`` closes (its stored decision's
     ``closes``), as the close's row and realized P&L need it; None for an entry, a
     decision that names no entry, or a store that keeps no entries. An adopted close
@@ -111,7 +107,7 @@ def closing_decided(
         symbol=entry.option_symbol or entry.ticker,
         entry_price=price,
         multiplier=multiplier_of(entry),
-        fee_per_contract=fee_per_contract if option else Decimal(0),
+        fee_per_contract=ctx.policy.close_fee_per_contract if option else Decimal(0),
     )
 
 

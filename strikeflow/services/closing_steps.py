@@ -50,9 +50,7 @@ QUANTITY_FEATURE = "quantity"  # a close's features: the quantity asked for (abs
 EXIT_FEATURE = "exit"  # an exit's features: its rule, urgency, reason and figures
 
 
-def quote_close(
-    ctx: DispatchContext, recommendation_id: str, fee_per_contract: Decimal = Decimal(0)
-) -> CloseQuoted:
+def quote_close(ctx: DispatchContext, recommendation_id: str) -> CloseQuoted:
     """The close recommendation, its entry, what is left of it that no other close has
     claimed (``domain.claims``) and fresh quotes of what is held (the contract's snapshot
     for an option, the stock's quote either way)."""
@@ -72,7 +70,7 @@ def quote_close(
         symbol=symbol,
         entry_price=price,
         multiplier=multiplier_of(entry),
-        fee_per_contract=fee_per_contract,
+        fee_per_contract=ctx.policy.close_fee_per_contract,
     )
     ticket = Ticket(
         recommendation_id=rec.id,

@@ -56,6 +56,8 @@ class PolicySettings(Protocol):
     def option_spread_fraction(self) -> Decimal: ...
     @property
     def off_hours(self) -> OffHours: ...
+    @property
+    def close_fee_per_contract(self) -> Decimal: ...
 
 
 def risk_limits(settings: PolicySettings) -> RiskLimits:
@@ -113,6 +115,8 @@ class DispatchPolicy:
     (``queue``); opening and closing trades alike.
     ``working``: how an option entry is worked under ``pricing`` mode ``worked`` (the
     rules file's ``[working]``; the packaged rules' by default).
+    ``close_fee_per_contract``: what a close pays per option contract, out of its realized
+    P&L (a chain's close and one recovery adopts alike).
     """
 
     strike_band_fraction: Decimal = Decimal("0.10")
@@ -131,6 +135,7 @@ class DispatchPolicy:
     max_reselects: int = 1
     off_hours: OffHours = "refuse"
     working: WorkingBook = field(default_factory=lambda: default_rules().working)
+    close_fee_per_contract: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
         for name in ("strike_band_fraction", "day_trade_strike_band_fraction"):
@@ -167,6 +172,7 @@ class DispatchPolicy:
             allow_short=allow_short,
             adjusted_contracts=adjusted_contracts,
             off_hours=settings.off_hours,
+            close_fee_per_contract=Decimal(settings.close_fee_per_contract),
             **({} if working is None else {"working": working}),
         )
 

@@ -42,7 +42,6 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Protocol
 
 from strikeflow.domain.enums import RecommendationStatus
@@ -96,13 +95,10 @@ def recover(
     now: datetime | None = None,
     limit: int = 1_000,
     restamp: bool = False,
-    fee_per_contract: Decimal = Decimal(0),
 ) -> RecoveryReport:
     """Bring every stale non-terminal recommendation to its state: its row's, the order's
     the venue holds (adopted), or with ``redrive`` its chain's, sent again. ``restamp``:
-    a dispatched one re-driven is marked again, which restarts its age.
-    ``fee_per_contract``: what an adopted option close's realized P&L pays per contract
-    (STRIKEFLOW_CLOSE_FEE_PER_CONTRACT, as size_close charges it)."""
+    a dispatched one re-driven is marked again, which restarts its age."""
     report = RecoveryReport()
     with contextlib.suppress(BrokerUnavailable):  # fills wait for the next run
         report.reconciled = reconcile_orders(ctx, limit)
@@ -122,7 +118,7 @@ def recover(
             report.unreachable.append(rec.id)  # never re-driven blind: it may be placed
             continue
         if placed is not None:
-            adopt(ctx, rec, placed, "recovered: adopted the venue's order", fee_per_contract)
+            adopt(ctx, rec, placed, "recovered: adopted the venue's order")
             report.adopted.append(rec.id)
         elif not redrive:
             report.waiting += 1
@@ -142,20 +138,12 @@ def sweep_stuck(
     *,
     stuck_after_s: float,
     now: datetime | None = None,
-    fee_per_contract: Decimal = Decimal(0),
 ) -> RecoveryReport:
     """Re-drive every recommendation pending or dispatched for ``stuck_after_s`` since
     its last send, settling and adopting on the way (``recover`` with ``redrive`` and
     ``restamp``)."""
     return recover(
-        ctx,
-        pending,
-        send_chain,
-        redrive=True,
-        min_age_s=stuck_after_s,
-        now=now,
-        restamp=True,
-        fee_per_contract=fee_per_contract,
+        ctx, pending, send_chain, redrive=True, min_age_s=stuck_after_s, now=now, restamp=True
     )
 
 

@@ -8,7 +8,6 @@ anything is stored.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from celery import shared_task
@@ -26,10 +25,8 @@ Json = dict[str, Any]
 
 @step(chains.QUOTE_CLOSE, READ_RETRY)
 def quote_close(recommendation_id: str) -> Json:
-    rt = bootstrap.runtime()
-    fee = Decimal(rt.settings.close_fee_per_contract)
     rid = stored_recommendation_id(recommendation_id)
-    return encode(closing_steps.quote_close(rt.context, rid, fee))
+    return encode(closing_steps.quote_close(bootstrap.runtime().context, rid))
 
 
 @step(chains.SIZE_CLOSE, READ_RETRY)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from decimal import Decimal
 from typing import Any
 
 from celery import shared_task
@@ -62,16 +61,8 @@ def record_failure(
     """End the chain (``adoption.end_chain``): an order the venue holds for it is
     adopted, else the failure is recorded. A venue that cannot be asked is asked again
     within the retry budget; past it the failure is recorded saying so."""
-    rt = bootstrap.runtime()
-    end = functools.partial(
-        adoption.end_chain,
-        rt.context,
-        recommendation_id,
-        kind,
-        message,
-        explain,
-        Decimal(rt.settings.close_fee_per_contract),
-    )
+    ctx = bootstrap.runtime().context
+    end = functools.partial(adoption.end_chain, ctx, recommendation_id, kind, message, explain)
     try:
         adopted = end()
     except BrokerUnavailable as exc:

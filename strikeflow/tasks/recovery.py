@@ -4,7 +4,6 @@ and every worker once at start)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from celery import shared_task
@@ -27,7 +26,6 @@ def recover(min_age_s: float = 60.0, redrive: bool = True) -> dict[str, Any]:
         dispatch_chain,
         redrive=redrive,
         min_age_s=min_age_s,
-        fee_per_contract=Decimal(rt.settings.close_fee_per_contract),
     )
     return report.to_json()
 
@@ -41,6 +39,5 @@ def sweep_stuck() -> dict[str, Any]:
         rt.recommendations,
         dispatch_chain,
         stuck_after_s=rt.settings.stuck_after_s,
-        fee_per_contract=Decimal(rt.settings.close_fee_per_contract),
     )
     return report.to_json()

@@ -76,8 +76,13 @@ def quote_contract(market, symbol: str, bid: str, ask: str) -> None:
     raise AssertionError(f"{symbol} is not listed")
 
 
-def run_close(ctx, rid: str, fee: Decimal = Decimal(0)):
-    quoted = hop(quote_close(ctx, rid, fee))
+def charging(ctx, fee: str):
+    """``ctx`` whose policy charges ``fee`` per option contract closed."""
+    return replace(ctx, policy=replace(ctx.policy, close_fee_per_contract=Decimal(fee)))
+
+
+def run_close(ctx, rid: str):
+    quoted = hop(quote_close(ctx, rid))
     sized = hop(size_close(ctx, quoted))
     placed = hop(submit_order(ctx, sized))
     return hop(persist_execution(ctx, placed))
@@ -150,7 +155,7 @@ def test_a_manual_close_sells_to_close_what_is_held_and_records_its_realized_pnl
         RecommendationSource.MANUAL_CLOSE,
         RecommendationStatus.DISPATCHED,
     )
-    out = run_close(ctx, "close-1-1", fee=Decimal("0.65"))
+    out = run_close(charging(ctx, "0.65"), "close-1-1")
     assert out.status is RecommendationStatus.EXECUTED
     close = store.executions[order_id_of("close-1-1")]
     assert close.client_order_id.startswith("sf-close-")
@@ -371,16 +376,15 @@ def test_a_close_the_venue_accepted_without_a_row_is_adopted_linked_to_its_entry
     names, with what it realized. Unlinked, the book would still hold what the venue
     sold."""
     ctx, market, store, _broker, entry = entered()
+    ctx = charging(ctx, "0.65")
     quote_contract(market, entry.option_symbol, "2.50", "2.60")
     request_close(store, store, Sender(), entry.id)
-    quoted = hop(quote_close(ctx, "close-1-1", Decimal("0.65")))
+    quoted = hop(quote_close(ctx, "close-1-1"))
     hop(submit_order(ctx, hop(size_close(ctx, quoted))))  # accepted; the worker dies
     assert store.closes_of(entry.id) == []
 
     pending = [r for r in store.recs.values() if not r.status.terminal]
-    report = recover(
-        ctx, PendingOf(pending), Sender(), min_age_s=0, fee_per_contract=Decimal("0.65")
-    )
+    report = recover(ctx, PendingOf(pending), Sender(), min_age_s=0)
     assert report.adopted == ["close-1-1"]
     (close,) = store.closes_of(entry.id)
     assert (close.position_effect, close.closes_execution_id) == (PositionEffect.CLOSE, entry.id)

@@ -202,17 +202,9 @@ def dispatch_context() -> DispatchContext:
     return make_context()[0]
 
 
-@dataclass(frozen=True)
-class FakeSettings:
-    """The settings the tasks under test read."""
-
-    close_fee_per_contract: Decimal = Decimal(0)
-
-
 @dataclass
 class FakeRuntime:
     context: DispatchContext = field(default_factory=dispatch_context)
-    settings: FakeSettings = field(default_factory=FakeSettings)
     fallback: FakeFallback = field(default_factory=FakeFallback)
     recommendations: FakeRecommendations = field(default_factory=FakeRecommendations)
 
