@@ -17,14 +17,14 @@ from strikeflow.bootstrap import Runtime, build_runtime
 from strikeflow.config import Settings
 from strikeflow.services import dispatch_steps as steps
 from strikeflow.services import outcomes
-from strikeflow.services.messages import ExecutionRecorded, Reselection
+from strikeflow.services.messages import ExecutionRecorded, PlacedOrder, Reselection
 
 
-def run_steps(runtime: Runtime, recommendation_id: str) -> ExecutionRecorded:
-    """fetch_chain → select_contract → snapshot_price → size_position → submit_order →
-    persist_execution for one recommendation, as the chain's tasks call them (a price
-    move that asks for a re-selection runs the first three again, as snapshot_price's
-    task does). The messages are handed on as objects: the codec is Celery's share."""
+def place(runtime: Runtime, recommendation_id: str) -> PlacedOrder:
+    """fetch_chain → select_contract → snapshot_price → size_position → submit_order for
+    one recommendation, as the chain's tasks call them (a price move that asks for a
+    re-selection runs the first three again, as snapshot_price's task does). The
+    messages are handed on as objects: the codec is Celery's share."""
     ctx = runtime.context
     reselection: Reselection | None = None
     while True:
@@ -33,8 +33,12 @@ def run_steps(runtime: Runtime, recommendation_id: str) -> ExecutionRecorded:
         if not isinstance(checked, Reselection):
             break
         reselection = checked
-    placed = steps.submit_order(ctx, steps.size_position(ctx, checked))
-    return outcomes.persist_execution(ctx, placed)
+    return steps.submit_order(ctx, steps.size_position(ctx, checked))
+
+
+def run_steps(runtime: Runtime, recommendation_id: str) -> ExecutionRecorded:
+    """``place``, then persist_execution: the six step bodies of one chain."""
+    return outcomes.persist_execution(runtime.context, place(runtime, recommendation_id))
 
 
 class InProcessSteps:

@@ -143,13 +143,14 @@ def test_a_ladder_that_ends_canceled_leaves_the_recommendation_unfilled_with_the
         steps.append((nxt.step, nxt.wait_s))
         nxt = work_step(ctx, RID, nxt.step).next
         venue.finish_cancels()
-    assert steps == [(1, 10.0), (2, 10.0), (3, 10.0), (4, 60.0)]  # the last held a minute
-    assert [c[2] for c in venue.replace_calls] == [Decimal(p) for p in ("2.07", "2.08", "2.09")]
+    assert steps == [(1, 10.0), (2, 10.0), (3, 10.0), (4, 10.0), (5, 60.0)]  # held a minute
+    replaced = [c[2] for c in venue.replace_calls]
+    assert replaced == [Decimal(p) for p in ("2.07", "2.08", "2.09", "2.10")]  # to the ask
     assert venue.resting() == []
     reconcile_orders(ctx)
     rec = store.recs[RID]
     assert rec.status is RecommendationStatus.UNFILLED
-    assert rec.status_reason == "canceled after working 4 step(s) to 2.09 unfilled (0 of 22 filled)"
+    assert rec.status_reason == "canceled after working 5 step(s) to 2.10 unfilled (0 of 22 filled)"
     outcomes = [s["outcome"] for s in row(store).explain_json["work"]["steps"]]
     assert outcomes[0] == "placed"
     assert outcomes[-1].startswith("canceled after working")
@@ -174,14 +175,14 @@ def test_a_partial_fill_then_a_replace_for_the_rest():
 
 def test_a_market_that_moved_too_far_cancels_the_order_with_the_move():
     ctx, market, store, venue, _, nxt = worked_entry()
-    quote(market, "2.40", "2.50")  # the mid moved from 2.05 to 2.45: +19.5% > 10%
+    quote(market, "2.50", "2.60")  # the mid moved from 2.05 to 2.55: +24.4% > 20%
     done = work_step(ctx, RID, nxt.step)
     assert done.next is None
     assert venue.replace_calls == []
     assert venue.resting() == []
     rec = store.recs[RID]
     assert rec.status is RecommendationStatus.UNFILLED
-    assert "as the market moved: the mid moved from 2.05 to 2.45 (+19.5%)" in rec.status_reason
+    assert "as the market moved: the mid moved from 2.05 to 2.55 (+24.4%)" in rec.status_reason
 
 
 def test_a_redelivered_step_does_not_replace_twice():

@@ -215,10 +215,11 @@ def test_a_policy_out_of_range_names_the_field(given, field):
 
 def test_the_shipped_policies():
     book = default_rules().working
-    assert book.policy(StrategyType.DAY_TRADE, Purpose.ENTRY) == policy()
+    day = policy(steps=5, final_toward_far=D(1), max_slippage_pct=D(5), max_move_pct=D(20))
+    assert book.policy(StrategyType.DAY_TRADE, Purpose.ENTRY) == day
     swing = book.policy(StrategyType.SWING_TRADE, Purpose.ENTRY)
     assert (swing.steps, swing.interval_s, swing.final_toward_far, swing.hold_s) == (
-        5, 20.0, D("0.5"), 120.0,
+        4, 15.0, D("0.75"), 60.0,
     )  # fmt: skip
     for strategy in (StrategyType.DAY_TRADE, StrategyType.SWING_TRADE, None):
         assert book.policy(strategy, Purpose.EXIT).end is WorkEnd.MARKETABLE
@@ -246,7 +247,7 @@ def test_a_rules_file_overrides_one_key(tmp_path: Path):
         ("[working.day_trade.entry]\nend = 'later'", 'day_trade.entry.end must be "cancel"'),
         ("[working.day_trade.exit]\nhold_s = 'x'", "working.day_trade.exit.hold_s must be a"),
         ("[working.day_trade.exit]\nhold_s = 'off'", "working.day_trade.exit.hold_s must be a"),
-        ("[working.day_trade.entry]\nstart_toward_far = 1.0", "final_toward_far must be at least"),
+        ("[working.day_trade.entry]\nstart_toward_far = 1.5", "final_toward_far must be at least"),
         ("[working.day_trade.entry]\nspeed = 1", "working.day_trade.entry.speed is not a key"),
         ("[working.day_trade.panic]\nsteps = 1", "working.day_trade.panic is not a key"),
         ("[working.stock]\nsteps = 1", "working.stock is not a key"),
