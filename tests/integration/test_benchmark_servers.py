@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 
@@ -50,3 +51,30 @@ def test_the_cpu_meter_counts_a_watched_process_from_its_start():
         for process in started:
             process.communicate("")
     assert 0.28 <= meter.spent["burners"] < 0.55  # the second one's burn, not the first's
+
+
+def test_the_execution_benchmark_works_entries_and_prices_the_baseline_at_the_ask(tmp_path):
+    """Twelve entries a side: every one an option order at the venue; the worked side's
+    orders start below the ask and some are replaced, the baseline's never."""
+    import bench_execution
+
+    worked, marketable = (
+        bench_execution.Arm("worked", "worked"),
+        bench_execution.Arm("marketable", "marketable_limit"),
+    )
+    figures = {}
+    for arm in (worked, marketable):
+        orders = bench_execution.run_arm(arm, 12, 7, tmp_path)
+        figures[arm.name] = bench_execution.figures(arm, orders, 120.0)
+        first = {o["client_order_id"]: o for o in orders}
+        for entry in arm.entries.values():
+            placed = Decimal(first[entry.client_order_id]["limit_price"])
+            if arm is marketable:
+                assert placed == entry.ask
+            else:
+                assert placed < entry.ask  # the mid, on the tick
+    assert figures["worked"].entries == figures["marketable"].entries == 12
+    assert figures["marketable"].replaces_per_entry == 0
+    assert figures["worked"].replaces_per_entry > 0
+    assert figures["worked"].saved_of_half_spread > figures["marketable"].saved_of_half_spread
+    assert 0 < figures["worked"].filled_at_all <= 12
