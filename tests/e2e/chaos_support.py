@@ -4,6 +4,7 @@ what it reads of the fleet's broker to know when nothing is in flight."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -11,17 +12,24 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import redis
 from sqlalchemy import create_engine, text
 
-from strikeflow.devfleet.workers import Fleet, FleetConfig, WorkerProcess
+from strikeflow.db.engine import dispose_all
+from strikeflow.devfleet.emulator import SubprocessEmulator, free_port
+from strikeflow.devfleet.redis_server import RedisServer
+from strikeflow.devfleet.workers import Fleet, FleetConfig, RedisDbs, WorkerProcess
 from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.domain.expiry import NEW_YORK
+from strikeflow.sim.serve import EmulatorOptions
 from strikeflow.workers.config import QUEUES
+from tests.integration.emulator import EmulatorHandle
 
 DEADLINE_S = 20.0
 REPO = Path(__file__).resolve().parents[2]
@@ -35,6 +43,47 @@ CHAOS_APP = "tests.e2e.chaos_worker"
 # default), and what it delivered waits in one hash until acknowledged.
 PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 UNACKED = "unacked"
+
+
+@contextlib.contextmanager
+def own_world(
+    url: str,
+    tmp_path: Path,
+    keys: tuple[str, str],
+    env: Mapping[str, str] | None = None,
+    **venue: Any,
+) -> Iterator[tuple[FleetConfig, Fleet, EmulatorHandle]]:
+    """The test's own redis-server, the emulator in its own process (simulated clock,
+    standing still until the test moves it; ``venue``: its options over these), a fleet
+    on them with ``env`` (no per-ticker or count limit: sizing takes a share of the
+    cash); everything stopped on the way out."""
+    key, secret = keys
+    with contextlib.ExitStack() as stack:
+        redis_server = RedisServer(tmp_path / "redis.log").start()
+        stack.callback(redis_server.stop)
+        options = EmulatorOptions(**{
+            "seed": SEED, "clock": "sim", "start": MONDAY, "api_key": key,
+            "secret_key": secret, "fill_delay_s": 1.0, "partial_fill_rate": 0.0,
+            "cash": 10_000_000, **venue,
+        })  # fmt: skip
+        emulator = SubprocessEmulator.from_options(options, free_port(), tmp_path / "emulator.log")
+        stack.enter_context(emulator)
+        config = FleetConfig(
+            database_url=url,
+            emulator_url=emulator.url,
+            redis=RedisDbs(broker=0, backend=1, app=2, port=redis_server.port),
+            log_dir=tmp_path / "logs",
+            api_key=key,
+            secret_key=secret,
+            env={
+                "STRIKEFLOW_RISK_MAX_OPEN_POSITIONS": "0",
+                "STRIKEFLOW_RISK_MAX_EXPOSURE_PER_TICKER": "0",
+                **(env or {}),
+            },
+        )
+        fleet = stack.enter_context(Fleet(config))
+        stack.callback(dispose_all)
+        yield config, fleet, EmulatorHandle(emulator.url, key, secret)
 
 
 def chaos_env(chaos_dir: Path, kills: str, max_fires: int, visibility_s: float) -> dict[str, str]:

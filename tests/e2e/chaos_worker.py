@@ -12,6 +12,8 @@ setting) with three changes read from the environment:
     not returned (nothing persisted, nothing acked);
   - ``in_persist``: inside persist_execution, the execution row (with the
     recommendation's terminal state, one transaction) is committed, the task not acked;
+  - ``after_replace``: inside a worked order's step (work_order), the venue replaced
+    the resting order, nothing of the step is recorded, the task not acked;
 - ``CHAOS_DIR``: where each firing leaves a marker, so a point fires at most
   ``CHAOS_MAX_FIRES`` times in a whole run, across restarts;
 - ``CHAOS_STOPS``: stop points, ``point@n`` as for kills. At the n-th time a pool
@@ -34,7 +36,7 @@ from celery import signals
 from strikeflow import bootstrap
 from strikeflow.workers.app import app
 
-POINTS = ("after_publish", "after_accept", "in_persist")
+POINTS = ("after_publish", "after_accept", "in_persist", "after_replace")
 _reached: Counter[str] = Counter()
 
 
@@ -92,7 +94,7 @@ def reach(point: str) -> None:
 
 
 class KillAfterSubmit:
-    """The broker, killing the worker once the venue has answered a submit."""
+    """The broker, killing the worker once the venue has answered a submit or a replace."""
 
     def __init__(self, broker: Any) -> None:
         self._broker = broker
@@ -100,6 +102,11 @@ class KillAfterSubmit:
     def submit(self, intent: Any) -> Any:
         order = self._broker.submit(intent)
         reach("after_accept")
+        return order
+
+    def replace_order(self, *args: Any) -> Any:
+        order = self._broker.replace_order(*args)
+        reach("after_replace")
         return order
 
     def __getattr__(self, name: str) -> Any:

@@ -15,28 +15,23 @@ own process, the test's own redis-server, a PostgreSQL database of its own).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import text
 
-from strikeflow.db.engine import dispose_all, engine_for
+from strikeflow.db.engine import engine_for
 from strikeflow.db.migrate import upgrade
 from strikeflow.db.repositories import RecommendationRepository
-from strikeflow.devfleet.emulator import SubprocessEmulator, free_port
-from strikeflow.devfleet.redis_server import RedisServer
-from strikeflow.devfleet.workers import Fleet, FleetConfig, RedisDbs, WorkerSpec
+from strikeflow.devfleet.workers import FleetConfig, WorkerSpec
 from strikeflow.services.manual_signal import manual_recommendation
-from strikeflow.sim.serve import EmulatorOptions
-from tests.e2e.chaos_support import CHAOS_APP, MONDAY, SEED, TERMINAL, broker_holds, chaos_env
+from tests.e2e.chaos_support import CHAOS_APP, TERMINAL, broker_holds, chaos_env, own_world
 from tests.integration.conftest import create_database  # noqa: F401  (fixture)
-from tests.integration.emulator import EmulatorHandle
 
 KEY, SECRET = "hung-key-id", "hung-secret-key"
 VISIBILITY_TIMEOUT_S = 6
@@ -59,34 +54,8 @@ def until(what: str, fetch: Callable[[], T], ready: Callable[[T], bool]) -> T:
         time.sleep(POLL_S)  # the poll's period; the deadline bounds the wait
 
 
-@contextlib.contextmanager
-def world(url: str, tmp_path: Path) -> Iterator[tuple[FleetConfig, Fleet, EmulatorHandle]]:
-    """The test's own redis-server, the emulator in its own process (simulated clock),
-    a fleet on them; everything stopped on the way out."""
-    with contextlib.ExitStack() as stack:
-        redis_server = RedisServer(tmp_path / "redis.log").start()
-        stack.callback(redis_server.stop)
-        options = EmulatorOptions(
-            seed=SEED, clock="sim", start=MONDAY, api_key=KEY, secret_key=SECRET,
-            fill_delay_s=1.0, partial_fill_rate=0.0, cash=10_000_000,
-        )  # fmt: skip
-        emulator = SubprocessEmulator.from_options(options, free_port(), tmp_path / "emulator.log")
-        stack.enter_context(emulator)
-        config = FleetConfig(
-            database_url=url,
-            emulator_url=emulator.url,
-            redis=RedisDbs(broker=0, backend=1, app=2, port=redis_server.port),
-            log_dir=tmp_path / "logs",
-            api_key=KEY,
-            secret_key=SECRET,
-            env={  # sizing takes a share of the cash: no per-ticker or count limit
-                "STRIKEFLOW_RISK_MAX_OPEN_POSITIONS": "0",
-                "STRIKEFLOW_RISK_MAX_EXPOSURE_PER_TICKER": "0",
-            },
-        )
-        fleet = stack.enter_context(Fleet(config))
-        stack.callback(dispose_all)
-        yield config, fleet, EmulatorHandle(emulator.url, KEY, SECRET)
+def world(url: str, tmp_path: Path):
+    return own_world(url, tmp_path, (KEY, SECRET))
 
 
 def worker_specs(chaos_dir: Path) -> list[WorkerSpec]:
