@@ -265,15 +265,16 @@ class Settings(BaseSettings):
         json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
     )
     option_order_pricing: Literal["marketable_limit", "limit_at_mid", "market", "worked"] = Field(
-        default="marketable_limit",
+        default="worked",
         description=(
-            "How an option order is priced: `marketable_limit` (a limit at mid +"
-            " STRIKEFLOW_OPTION_SPREAD_FRACTION x spread, on the option tick),"
-            " `limit_at_mid`, `market`, or `worked` (an option entry, or the close of"
+            "How an option order is priced: `worked` (an option entry, or the close of"
             " one, starts at its working policy's first price, the rules file's"
             " [working]: entry, exit, or urgent_exit for a stop or a clock exit near the"
             " close; it is re-priced by replacing it step by step toward the far side,"
-            " then canceled or, for an exit, sold at the fresh bid)."
+            " then canceled or, for an exit, sold at the fresh bid: about half the"
+            " half-spread kept, see docs/performance.md), `marketable_limit` (a limit at"
+            " mid + STRIKEFLOW_OPTION_SPREAD_FRACTION x spread, on the option tick: the"
+            " ask by default), `limit_at_mid`, or `market`."
         ),
         json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
     )

@@ -79,6 +79,9 @@ def stack_settings(plan: StackPlan, emulator_url: str) -> Settings:
         "clock": "market",
         "on_broker_failure": "simulate",
         "watchlist": ",".join(plan.watchlist),
+        # A worked order's steps are Celery countdowns of wall-clock seconds, and the
+        # demo's day passes in seconds: its orders are priced once, at the far side.
+        "option_order_pricing": "marketable_limit",
     }
     if plan.external:
         values["broker_url"] = plan.env["STRIKEFLOW_BROKER_URL"]

@@ -258,7 +258,7 @@ class OptionPricing:
     and a sell (down), so the rounding never makes the order less marketable.
     """
 
-    mode: OrderPricing = OrderPricing.MARKETABLE_LIMIT
+    mode: OrderPricing = OrderPricing.WORKED
     spread_fraction: Decimal = Decimal("0.5")
     penny_names: frozenset[str] = field(default=PENNY_PILOT, repr=False)
 

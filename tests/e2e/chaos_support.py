@@ -30,6 +30,7 @@ from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.sim.serve import EmulatorOptions
 from strikeflow.workers.config import QUEUES
 from tests.integration.emulator import EmulatorHandle
+from tests.one_price import ONE_PRICE_ENV
 
 DEADLINE_S = 20.0
 REPO = Path(__file__).resolve().parents[2]
@@ -76,6 +77,7 @@ def own_world(
             api_key=key,
             secret_key=secret,
             env={
+                **ONE_PRICE_ENV,
                 "STRIKEFLOW_RISK_MAX_OPEN_POSITIONS": "0",
                 "STRIKEFLOW_RISK_MAX_EXPOSURE_PER_TICKER": "0",
                 **(env or {}),

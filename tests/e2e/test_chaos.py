@@ -62,6 +62,7 @@ from tests.e2e.chaos_support import (
 )
 from tests.integration.conftest import ADMIN_URL, create_database  # noqa: F401  (fixture)
 from tests.integration.emulator import EmulatorHandle
+from tests.one_price import ONE_PRICE_ENV
 
 KEY, SECRET = "chaos-key-id", "chaos-secret-key"
 RECOMMENDATIONS = 300
@@ -171,6 +172,7 @@ def chaos_world(url: str, tmp_path: Path) -> Iterator[tuple[FleetConfig, Fleet, 
             api_key=KEY,
             secret_key=SECRET,
             env={
+                **ONE_PRICE_ENV,
                 "STRIKEFLOW_ALPACA_READ_TIMEOUT_S": "1.0",
                 "STRIKEFLOW_ALPACA_CONNECT_TIMEOUT_S": "1.0",
                 "STRIKEFLOW_RISK_MAX_OPEN_POSITIONS": "0",

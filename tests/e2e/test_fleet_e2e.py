@@ -36,7 +36,7 @@ KEY, SECRET = "e2e-key", "e2e-secret"
 DEADLINE_S = 60.0  # wall seconds past the simulated hour for the last chains to land
 CHAIN_TASKS = (
     "dispatch", "fetch_chain", "select_contract", "snapshot_price", "size_position",
-    "submit_order", "persist_execution", "record_failure",
+    "submit_order", "persist_execution", "record_failure", "work_order",
 )  # fmt: skip
 # Six known tickers and ten the emulator makes up: more chances of a signal in the hour.
 WATCHLIST = (*DEFAULT_SYMBOLS, "AMD", "AMZN", "META", "GOOGL", "NFLX", "INTC", "IWM", "DIA",

@@ -37,6 +37,7 @@ from strikeflow.sim.serve import EmulatorOptions
 from tests.e2e.chaos_support import MONDAY, SEED, TERMINAL
 from tests.e2e.postgres_cluster import PostgresCluster
 from tests.integration.emulator import EmulatorHandle
+from tests.one_price import ONE_PRICE_ENV
 
 KEY, SECRET = "pg-outage-key", "pg-outage-secret"
 RECOMMENDATIONS = 80
@@ -136,6 +137,7 @@ def outage_world(tmp_path: Path) -> Iterator[tuple[PostgresCluster, str, Fleet, 
             api_key=KEY,
             secret_key=SECRET,
             env={
+                **ONE_PRICE_ENV,
                 "STRIKEFLOW_RISK_MAX_OPEN_POSITIONS": "0",
                 "STRIKEFLOW_RISK_MAX_EXPOSURE_PER_TICKER": "0",
             },

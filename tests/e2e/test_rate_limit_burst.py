@@ -40,6 +40,7 @@ from strikeflow.sim.serve import EmulatorOptions
 from tests.e2e.chaos_support import MONDAY, TERMINAL
 from tests.integration.conftest import create_database  # noqa: F401  (fixture)
 from tests.integration.emulator import EmulatorHandle
+from tests.one_price import ONE_PRICE_ENV
 
 KEY, SECRET = "burst-key-id", "burst-secret-key"
 SEED = 20261207
@@ -97,6 +98,7 @@ def limited_world(url: str, tmp_path: Path) -> Iterator[tuple[Fleet, EmulatorHan
             api_key=KEY,
             secret_key=SECRET,
             env={
+                **ONE_PRICE_ENV,
                 "STRIKEFLOW_ALPACA_TRADING_RATE_LIMIT": str(TRADING_LIMIT),
                 "STRIKEFLOW_ALPACA_DATA_RATE_LIMIT": str(DATA_LIMIT),
                 "STRIKEFLOW_ALPACA_RATE_WINDOW_S": str(WINDOW_S),

@@ -49,6 +49,7 @@ from tests.e2e.chaos_support import (
 )
 from tests.integration.conftest import create_database  # noqa: F401  (fixture)
 from tests.integration.emulator import EmulatorHandle
+from tests.one_price import ONE_PRICE_ENV
 
 KEY, SECRET = "recovery-key-id", "recovery-secret-key"
 VISIBILITY_TIMEOUT_S = 4.0
@@ -168,6 +169,7 @@ def small_fleet(create_database, tmp_path: Path) -> Iterator[World]:  # noqa: F8
             api_key=KEY,
             secret_key=SECRET,
             env={
+                **ONE_PRICE_ENV,
                 "STRIKEFLOW_RISK_MAX_OPEN_POSITIONS": "0",
                 "STRIKEFLOW_RISK_MAX_EXPOSURE_PER_TICKER": "0",
             },

@@ -42,6 +42,7 @@ from tests.integration.test_pipeline import (
     Pipeline,
     emulator_options,
 )
+from tests.one_price import ONE_PRICE_ENV
 
 FEE = Decimal("0.65")
 
@@ -63,7 +64,11 @@ def closing_pipeline(create_database, tmp_path_factory) -> Iterator[Pipeline]:
         log_dir=tmp_path_factory.mktemp("closing-logs"),
         api_key=KEY,
         secret_key=SECRET,
-        env={"STRIKEFLOW_RETRY_DEADLINE_S": "2", "STRIKEFLOW_CLOSE_FEE_PER_CONTRACT": str(FEE)},
+        env={
+            **ONE_PRICE_ENV,
+            "STRIKEFLOW_RETRY_DEADLINE_S": "2",
+            "STRIKEFLOW_CLOSE_FEE_PER_CONTRACT": str(FEE),
+        },
     )
     fleet = Fleet(config)
     try:

@@ -60,6 +60,7 @@ from strikeflow.tasks.scan import parse_instant
 from tests.integration.emulator import KEY, SECRET
 from tests.integration.test_closing_chain import MARKET_CLOCK_TTL_S, venue_holds
 from tests.integration.test_pipeline import DBS, DEADLINE_S, ORDERS, PIPELINE, Pipeline
+from tests.one_price import ONE_PRICE_ENV
 
 MANAGE = "strikeflow.manage_positions"
 FEE = Decimal("0.65")
@@ -233,6 +234,7 @@ def exits(create_database, tmp_path_factory) -> Iterator[Exits]:
         api_key=KEY,
         secret_key=SECRET,
         env={
+            **ONE_PRICE_ENV,
             "STRIKEFLOW_RETRY_DEADLINE_S": "2",
             "STRIKEFLOW_CLOSE_FEE_PER_CONTRACT": str(FEE),
             "STRIKEFLOW_RISK_MAX_EXPOSURE_PER_TICKER": "0",

@@ -22,6 +22,7 @@ from strikeflow.domain.enums import (
     BrokerName,
     ExecutionMode,
     ExecutionStatus,
+    OrderPricing,
     PositionEffect,
     RecommendationStatus,
     Right,
@@ -31,7 +32,12 @@ from strikeflow.domain.final_word import CANCEL_KEY, FinalWord, settled
 from strikeflow.domain.lifecycle import execution_may_become, recommendation_may_become
 from strikeflow.domain.market import ExpiryWindow, MarketClock, OptionQuote, StockQuote, StrikeBand
 from strikeflow.domain.models import OptionContract
-from strikeflow.domain.orders import BrokerOrder, OrderIntent, OrderNotReplaceable
+from strikeflow.domain.orders import (
+    BrokerOrder,
+    OptionPricing,
+    OrderIntent,
+    OrderNotReplaceable,
+)
 from strikeflow.domain.position_book import BookEntry, CloseFill, held_quantity, open_lots
 from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.domain.risk import OpenExposure
@@ -493,6 +499,12 @@ class ScriptedBroker:
         return getattr(self.inner, name)
 
 
+# One price per option order, at the far side (marketable_limit): the fakes' steps run
+# one after another with nothing between them to work an order; a worked order's steps
+# have their own tests (test_working_orders.py).
+ONE_PRICE = DispatchPolicy(pricing=OptionPricing(OrderPricing.MARKETABLE_LIMIT))
+
+
 def make_context(
     contracts: Sequence[OptionContract] = (),
     policy: DispatchPolicy | None = None,
@@ -503,7 +515,7 @@ def make_context(
     market = FakeMarket(clock, contracts)
     store, switch = FakeStore(), FakeKillSwitch()
     broker = SimulatedBroker(market, cash=cash, reason="unit test", now=clock)
-    ctx = DispatchContext(market, broker, store, switch, policy or DispatchPolicy(), clock)
+    ctx = DispatchContext(market, broker, store, switch, policy or ONE_PRICE, clock)
     return ctx, market, store, switch, broker
 
 

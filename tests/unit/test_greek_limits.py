@@ -39,6 +39,7 @@ from strikeflow.services.dispatch_policy import DispatchPolicy, client_order_id_
 from tests.integration.record_factories import option_execution, stock_execution
 from tests.unit.dispatch_runs import run_all, run_to_size, setup
 from tests.unit.factories import NOW
+from tests.unit.fakes_dispatch import ONE_PRICE
 
 LIMITS = RiskLimits(
     max_open_positions=None,
@@ -168,7 +169,7 @@ def test_size_position_refuses_an_entry_whose_greeks_breach_a_cap():
 
 def test_past_the_daily_loss_limit_exits_still_run():
     loss_only = replace(LIMITS, max_net_delta=None, max_net_vega=None)
-    policy = DispatchPolicy(risk=loss_only)
+    policy = replace(ONE_PRICE, risk=loss_only)
     overrides = {"instrument_type": InstrumentType.CALL, "strategy_type": StrategyType.DAY_TRADE}
     ctx, _market, store, _switch, _broker, _rec = setup(policy=policy, rec_overrides=overrides)
     assert run_all(ctx).status is RecommendationStatus.EXECUTED

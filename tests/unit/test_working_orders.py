@@ -41,6 +41,7 @@ from tests.integration.record_factories import recommendation
 from tests.unit.dispatch_runs import hop, listed, run_to_size
 from tests.unit.factories import NOW
 from tests.unit.fakes_dispatch import (
+    ONE_PRICE,
     FakeClock,
     FakeKillSwitch,
     FakeMarket,
@@ -102,8 +103,12 @@ def test_the_entry_starts_at_the_mid_and_sizes_at_the_last_price():
     assert len(venue.resting()) == 1
 
 
-def test_the_default_pricing_works_nothing():
-    _, _, store, _, placed, nxt = worked_entry(DispatchPolicy())
+def test_the_default_pricing_works_the_order():
+    assert DispatchPolicy().pricing == WORKED.pricing
+
+
+def test_a_one_price_policy_works_nothing():
+    _, _, store, _, placed, nxt = worked_entry(ONE_PRICE)
     assert nxt is None
     assert placed.order.limit_price == Decimal("2.10")  # marketable: the ask
     assert "work" not in row(store).explain_json
