@@ -148,6 +148,15 @@ class DispatchRejected(DomainError):
         return (type(self), (self.reason, self.explain))
 
 
+class ChainSuperseded(DispatchRejected):
+    """A step's message is not the order its recommendation has decided: the
+    recommendation was sized again after the message was written (a chain re-driven
+    while the first still ran: the latest sizing is the one kept), or the message was
+    never written by a sizing step. The step sends nothing and its run ends without a
+    verdict: the recommendation's outcome belongs to the run whose decision is stored,
+    which goes on (or, if it died, the stuck sweep sends the chain again)."""
+
+
 class SetupError(Exception):
     """The process is not set up to do what it was asked: a database URL it cannot use, a
     database not created or not migrated, credentials not given. Nothing was refused and

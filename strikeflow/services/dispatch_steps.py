@@ -34,6 +34,7 @@ from strikeflow.domain.enums import (
 from strikeflow.domain.errors import (
     BrokerError,
     BrokerUnavailable,
+    ChainSuperseded,
     DispatchRejected,
     NoEligibleContract,
     OrderRejected,
@@ -466,7 +467,8 @@ def decision_of(intent: OrderIntent, sized: SizedOrder) -> dict[str, str]:
     """The order a sizing step decided, as text: every term the venue receives (the
     recommendation's own client_order_id, symbol, side, quantity, type, limit, time in
     force, position effect) and the entry a close closes (its row and its P&L follow it).
-    Stored by the sizing step, compared by submit_order (``refusal_of``)."""
+    Stored by the sizing step, compared by submit_order (``refusal_of``,
+    ``sized_differences``)."""
     return {
         "client_order_id": intent.client_order_id,
         "symbol": intent.symbol,
@@ -482,23 +484,26 @@ def decision_of(intent: OrderIntent, sized: SizedOrder) -> dict[str, str]:
 
 def refusal_of(guard: OrderGuard, sent: dict[str, str]) -> str | None:
     """Why submit_order must not send ``sent`` (None: it may): the recommendation is not
-    in flight, no order was sized for it, or the message's order differs from the one
-    sized, each differing term named. The message is never trusted: what the database
-    holds decides."""
+    in flight, or no order was sized for it. The message is never trusted: what the
+    database holds decides (``sized_differences``)."""
     if guard.status is None:
         return "unknown recommendation"
     if guard.status.terminal:
         return f"recommendation already {guard.status.value}"
     if guard.decision is None:
         return "no order was sized for this recommendation"
-    differ = [
-        f"{term} {sent.get(term, '')!r} (sized {guard.decision.get(term, '')!r})"
-        for term in sorted(set(sent) | set(guard.decision))
-        if sent.get(term, "") != guard.decision.get(term, "")
-    ]
-    if differ:
-        return "the order differs from the one sized: " + ", ".join(differ)
     return None
+
+
+def sized_differences(guard: OrderGuard, sent: dict[str, str]) -> list[str]:
+    """The terms in which ``sent`` differs from the order sized for the recommendation,
+    each named with both values; empty when it is that order."""
+    decision = guard.decision or {}
+    return [
+        f"{term} {sent.get(term, '')!r} (sized {decision.get(term, '')!r})"
+        for term in sorted(set(sent) | set(decision))
+        if sent.get(term, "") != decision.get(term, "")
+    ]
 
 
 def _plain(number: Decimal) -> str:
@@ -508,8 +513,10 @@ def _plain(number: Decimal) -> str:
 
 def submit_order(ctx: DispatchContext, sized: SizedOrder) -> PlacedOrder:
     """Place the order once, and only the order sized for the recommendation
-    (``refusal_of``): a message that is not one (forged, altered, or of a chain that has
-    moved on) is a terminal refusal and nothing is sent. With the kill switch on, nothing
+    (``refusal_of``): for a recommendation not in flight or never sized, a terminal
+    refusal; a message that is not its decision (a run of the chain sized again after
+    it, a forgery) sends nothing and ends its own run with no verdict
+    (``ChainSuperseded``). With the kill switch on, nothing
     is sent: a duplicate of this step after the order went out finds that order;
     otherwise a terminal refusal."""
     rid, cid = sized.ticket.recommendation_id, sized.ticket.client_order_id
@@ -523,9 +530,14 @@ def submit_order(ctx: DispatchContext, sized: SizedOrder) -> PlacedOrder:
         # venue must never see): it is the recommendation's one order, and nothing is
         # sent again; persist_execution finds the row and changes nothing.
         return PlacedOrder(sized=sized, order=recorded_order(recorded, intent))
-    refusal = refusal_of(guard, decision_of(intent, sized))
+    sent = decision_of(intent, sized)
+    refusal = refusal_of(guard, sent)
     if refusal is not None:
         raise DispatchRejected(f"submit_order refused: {refusal}", sized.notes.record())
+    differ = sized_differences(guard, sent)
+    if differ:  # not the order decided: another run of the chain owns the outcome
+        reason = "the order differs from the one sized: " + ", ".join(differ)
+        raise ChainSuperseded(f"submit_order refused: {reason}", sized.notes.record())
     if ctx.kill_switch.is_on():
         placed = ctx.broker.order_by_client_id(intent.client_order_id)
         if placed is None:

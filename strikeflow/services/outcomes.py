@@ -99,6 +99,12 @@ def failure_kind(exc: BaseException) -> str:
     return "rejected" if names & REJECTION_KINDS else "failed"
 
 
+def superseded(exc: BaseException) -> bool:
+    """Whether a step refused a message that is not its recommendation's decision
+    (``ChainSuperseded``): its run ends with no verdict. By class name, as above."""
+    return "ChainSuperseded" in {cls.__name__ for cls in type(exc).__mro__}
+
+
 def explain_of(exc: BaseException) -> dict[str, Any] | None:
     """What a refusal carries for the record, as JSON: DispatchRejected's explain (the
     sizing, the risk check, the fallback), or the venue's status, code and message."""

@@ -44,6 +44,9 @@ def on_step_failure(request: Any, exc: BaseException, traceback: Any) -> None:
     if rid is None:
         log.error("step %s failed with no recommendation id to record: %s", task, message)
         return
+    if outcomes.superseded(exc):  # another run of the chain decides the outcome
+        log.info("step %s of %s ends without a verdict: %s", task, rid, message)
+        return
     kind = outcomes.failure_kind(exc)
     level = logging.DEBUG if kind == "rejected" else logging.WARNING
     log.log(level, "step %s %s for %s: %s", task, kind, rid, message)

@@ -17,7 +17,7 @@ from strikeflow.domain.enums import (
     RecommendationStatus,
 )
 from strikeflow.domain.risk import OpenExposure
-from strikeflow.services.dispatch_policy import DispatchContext, DispatchPolicy, client_order_id_for
+from strikeflow.services.dispatch_policy import DispatchContext, client_order_id_for
 from strikeflow.services.dispatch_steps import (
     fetch_chain,
     select_contract,
@@ -29,7 +29,7 @@ from strikeflow.services.outcomes import persist_execution, record_failure
 from strikeflow.services.ports import DispatchStore
 from tests.integration.record_factories import AT, option_execution, recommendation, stock_execution
 from tests.unit.factories import NOW, contract
-from tests.unit.fakes_dispatch import FakeClock, FakeKillSwitch, FakeMarket
+from tests.unit.fakes_dispatch import ONE_PRICE, FakeClock, FakeKillSwitch, FakeMarket
 
 SAME_DAY = AT.replace(hour=19)  # 14:00 in New York, the trading day of AT
 
@@ -147,7 +147,7 @@ def test_the_steps_persist_a_full_option_row_and_a_terminal_state(db_url):
     market = FakeMarket(clock, [contract(k, dte=dte) for dte in (0, 1) for k in range(90, 111)])
     market.quote_stock("XYZ", "100")
     broker = SimulatedBroker(market, reason="integration test", now=clock)
-    ctx = DispatchContext(market, broker, store, FakeKillSwitch(), DispatchPolicy(), clock)
+    ctx = DispatchContext(market, broker, store, FakeKillSwitch(), ONE_PRICE, clock)
     message = fetch_chain(ctx, "rec-xyz")
     for step in (select_contract, snapshot_price, size_position, submit_order):
         message = step(ctx, message)
