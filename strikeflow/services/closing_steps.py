@@ -10,16 +10,20 @@ persist_execution``): the same order guard, the same lookup by client_order_id b
 second submit, the same upsert. What differs is read from ``SizedOrder.closes``: the
 order sells to close, and the row links its entry and carries the realized P&L.
 
-Neither step writes anything, so running one twice costs a repeated read.
+Neither step writes a row. quote_close stops the entry's order if it still works at the
+venue (``_entry_stopped``): an exit must not go on buying what it sells, and a close sized
+while the entry still fills would leave the rest uncovered. A cancel asked twice is
+answered with the order as it stands, so running a step twice costs a repeated read.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from strikeflow.domain.enums import Action, InstrumentType, PositionEffect
-from strikeflow.domain.errors import DispatchRejected
+from strikeflow.domain.enums import Action, ExecutionStatus, InstrumentType, PositionEffect
+from strikeflow.domain.errors import DispatchRejected, OrderRejected
 from strikeflow.domain.exit_position import money_text
+from strikeflow.domain.orders import OPEN_STATUSES
 from strikeflow.domain.position_book import quantity_text
 from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.domain.working import Purpose, exit_purpose
@@ -45,6 +49,9 @@ from strikeflow.services.messages import (
     Sizing,
     Ticket,
 )
+from strikeflow.services.outcomes import record_order
+from strikeflow.services.ports import OrderCancelling
+from strikeflow.services.work_record import current_client_order_id
 
 QUANTITY_FEATURE = "quantity"  # a close's features: the quantity asked for (absent: all)
 EXIT_FEATURE = "exit"  # an exit's features: its rule, urgency, reason and figures
@@ -59,7 +66,7 @@ def quote_close(ctx: DispatchContext, recommendation_id: str) -> CloseQuoted:
         raise DispatchRejected(f"unknown recommendation {recommendation_id!r}")
     if rec.status.terminal:
         raise DispatchRejected(f"recommendation already {rec.status.value}")
-    entry = _entry_of(ctx, rec)
+    entry = _entry_stopped(ctx, _entry_of(ctx, rec))
     claims = claims_of(closing_store(ctx.store), entry, rec.id)
     symbol = entry.option_symbol or entry.ticker
     price = entry.filled_avg_price or entry.premium_paid
@@ -164,6 +171,28 @@ def _entry_of(ctx: DispatchContext, rec: Recommendation) -> Execution:
     if entry.position_effect is not PositionEffect.OPEN or held(entry) <= 0:
         raise DispatchRejected(f"execution {entry_id} is not an entry holding a position")
     return entry
+
+
+def _entry_stopped(ctx: DispatchContext, entry: Execution) -> Execution:
+    """The entry once its order no longer works at the venue: one still open (a day
+    order partly filled, a worked ladder between steps) is canceled, the cause kept, and
+    the venue's answer recorded, so what the close is sized from is what the entry holds
+    for good. An order ``pending_cancel`` may fill a little more: the next exit decision
+    closes that."""
+    if entry.status not in OPEN_STATUSES or not isinstance(ctx.broker, OrderCancelling):
+        return entry
+    order = ctx.broker.order_by_client_id(current_client_order_id(entry))
+    if order is None:
+        return entry
+    if order.is_open:
+        ctx.store.note_cancel(entry.client_order_id, "its position is being closed", ctx.now())
+        try:
+            order = ctx.broker.cancel_order(order.id)
+        except OrderRejected:  # closed meanwhile (filled, say): read it as it stands
+            order = ctx.broker.order_by_client_id(order.client_order_id) or order
+    if order.status is ExecutionStatus.REPLACED:
+        return entry  # a worked step replaced it meanwhile: the next decision stops that
+    return record_order(ctx, order)
 
 
 def _purpose(rec: Recommendation) -> Purpose:

@@ -366,3 +366,27 @@ def test_a_clock_exit_near_the_close_is_urgent_and_a_manual_close_is_not():
     assert exit_purpose("time_of_day", "ordinary") is Purpose.EXIT
     assert exit_purpose("trailing_stop", "ordinary") is Purpose.URGENT_EXIT
     assert exit_purpose(None, None) is Purpose.EXIT
+
+
+def test_an_exit_stops_the_entry_still_working_and_closes_what_it_filled():
+    """An exit decided while the entry's order still works (5 of 22 filled, resting at
+    the mid): the entry's order is canceled before the close is sized, so the close
+    sells the 5 held and the entry buys no more."""
+    ctx, _, store, venue = working_world(WORKED, HoldingVenue)
+    entered = hop(submit_order(ctx, run_to_size(ctx, RID)))
+    persist_execution(ctx, entered)
+    venue.fill(entered.order.client_order_id, Decimal(5), D205)
+    reconcile_orders(ctx)
+    entry = row(store)
+    assert (entry.status, entry.filled_qty) == (ExecutionStatus.PARTIALLY_FILLED, Decimal(5))
+    decision = ExitDecision(ExitRule.TAKE_PROFIT, "take profit fired", {}, ExitUrgency.ORDINARY)
+    close_rid = request_exit(store, store, lambda rid: rid, entry.id, decision).recommendation_id
+
+    sized = hop(size_close(ctx, hop(quote_close(ctx, close_rid))))
+
+    assert venue.cancels == [entered.order.id]
+    assert venue.resting() == []  # the entry buys no more
+    stopped = row(store)
+    assert (stopped.status, stopped.filled_qty) == (ExecutionStatus.CANCELED, Decimal(5))
+    assert sized.quantity == Decimal(5)  # all it holds, nothing it never bought
+    assert store.recs[RID].status is RecommendationStatus.EXECUTED  # 5 filled: executed
