@@ -294,15 +294,17 @@ def _instant(text: str) -> datetime:
 def report(arms: list[tuple[Arm, Figures]], window_s: float) -> bool:
     """Print each arm's figures, the worked arm's against the baseline's, and whether
     the targets hold; True if they do."""
-    print(f"{'arm':<12}{'entries':>8}{'filled ≤' + f'{window_s:.0f}s':>12}{'filled':>8}"
-          f"{'saved/half-spread':>19}{'saved $':>12}{'median fill':>13}{'replaces':>10}"
-          f"{'wall':>8}")  # fmt: skip
+    window = f"filled ≤{window_s:.0f}s"
+    print(
+        f"{'arm':<12}{'entries':>8}{window:>14}{'filled':>8}{'saved/half-spread':>19}"
+        f"{'saved $':>10}{'median fill':>13}{'replaces':>10}{'wall':>8}"
+    )
     for arm, fig in arms:
         median = "-" if fig.median_fill_s is None else f"{fig.median_fill_s:.0f} s"
         share = fig.filled_in_window / fig.entries if fig.entries else 0.0
         print(
-            f"{arm.name:<12}{fig.entries:>8}{share:>12.1%}{fig.filled_at_all:>8}"
-            f"{fig.saved_of_half_spread:>19.1%}{fig.saved_dollars:>12,.0f}{median:>13}"
+            f"{arm.name:<12}{fig.entries:>8}{share:>14.1%}{fig.filled_at_all:>8}"
+            f"{fig.saved_of_half_spread:>19.1%}{fig.saved_dollars:>10,.0f}{median:>13}"
             f"{fig.replaces_per_entry:>10.2f}{arm.wall_s:>7.1f}s"
         )
         if arm.unfilled:
