@@ -100,6 +100,12 @@ def add_emulator_command(commands: argparse._SubParsersAction) -> None:
         ("commit-then-fail", "orders accepted then failed"),
     ):
         emu.add_argument(f"--fault-{name}", type=float, default=0.0, help=f"probability of {what}")
+    emu.add_argument(
+        "--fault-latency-fixed-ms",
+        type=float,
+        default=0.0,
+        help="milliseconds added to every request (default 0)",
+    )
     emu.set_defaults(run=run_emulator)
     add_clock_command(emu.add_subparsers(dest="emulator_action", metavar="[clock]"))
 
@@ -188,6 +194,7 @@ def run_emulator(args: argparse.Namespace) -> int:
                 rate_limit=args.fault_rate_limit,
                 drop=args.fault_drop,
                 latency=args.fault_latency,
+                latency_fixed_ms=args.fault_latency_fixed_ms,
                 commit_then_fail=args.fault_commit_then_fail,
             ),
         )

@@ -95,6 +95,8 @@ def emulator_args(options: EmulatorOptions) -> list[str]:
     ):
         if rate:
             args.append(f"--fault-{flag}={rate}")
+    if faults.latency_fixed_ms:
+        args.append(f"--fault-latency-fixed-ms={faults.latency_fixed_ms}")
     return args
 
 

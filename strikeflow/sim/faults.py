@@ -21,7 +21,9 @@ class FaultConfig:
     """Per-request probabilities (0–1) and the latency distribution.
 
     ``latency`` is the probability of a delay, drawn from an exponential distribution
-    with mean ``latency_mean_ms`` and capped at ``latency_max_ms``. ``commit_then_fail``
+    with mean ``latency_mean_ms`` and capped at ``latency_max_ms``. ``latency_fixed_ms``
+    is added to every request, before any other fault: a venue that far away, one round
+    trip at a time (the latency benchmark's 50 ms). ``commit_then_fail``
     applies to order submissions only: the order is accepted and recorded, then the
     client gets a 500 or a dropped connection.
     """
@@ -32,6 +34,7 @@ class FaultConfig:
     latency: float = 0.0
     latency_mean_ms: float = 200.0
     latency_max_ms: float = 5_000.0
+    latency_fixed_ms: float = 0.0
     commit_then_fail: float = 0.0
 
     def __post_init__(self) -> None:
@@ -41,7 +44,7 @@ class FaultConfig:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
         if self.error_5xx + self.rate_limit + self.drop > 1:
             raise ValueError("error_5xx + rate_limit + drop must not exceed 1")
-        for name in ("latency_mean_ms", "latency_max_ms"):
+        for name in ("latency_mean_ms", "latency_max_ms", "latency_fixed_ms"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0 <= value <= 60_000:
                 raise ValueError(f"{name} must be within [0, 60000] ms, got {value!r}")
@@ -83,9 +86,10 @@ class Faults:
         with self._lock:
             cfg, rng = self._config, self._rng
             self._counts["requests"] += 1
-            delay = 0.0
+            delay = cfg.latency_fixed_ms / 1e3
             if cfg.latency and rng.random() < cfg.latency:
-                delay = min(rng.expovariate(1000.0 / cfg.latency_mean_ms), cfg.latency_max_ms / 1e3)
+                drawn = rng.expovariate(1000.0 / cfg.latency_mean_ms)
+                delay += min(drawn, cfg.latency_max_ms / 1e3)
                 self._counts["latency"] += 1
             roll = rng.random()
             if roll < cfg.error_5xx:

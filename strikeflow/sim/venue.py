@@ -567,6 +567,9 @@ class Venue:
                 "time_in_force": order.time_in_force,
                 "limit_price": None if order.limit_price is None else str(order.limit_price),
                 "submitted_at": rfc3339(now),
+                # when it arrived by the wall clock, whatever the simulated one says: what
+                # a latency measurement compares with the moment its signal was sent
+                "received_at": datetime.now(UTC).isoformat(),
             }
         )
         if replaces is not None:

@@ -102,3 +102,16 @@ def test_the_pipeline_benchmark_refuses_fewer_than_one_run(capsys):
         bench_pipeline.arguments(["--runs", "0"])
     assert refused.value.code == 2
     assert "--runs must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_the_latency_benchmark_counts_the_round_trips_a_chain_waits_for(capsys):
+    import bench_latency
+
+    near = bench_latency.Timing(0.0, [0.030, 0.040, 0.050], [0.060, 0.070, 0.080], 9.0)
+    three_trips = bench_latency.Timing(50.0, [0.180, 0.190, 0.200], [0.260, 0.270, 0.280], 9.0)
+    assert bench_latency.report(near, three_trips) is False
+    printed = capsys.readouterr().out
+    assert "3.0 to the order, 4.0 to the persisted execution" in printed
+    assert "venue requests an execution: 9.0" in printed
+    two_trips = bench_latency.Timing(50.0, [0.130, 0.140, 0.150], [0.160, 0.170, 0.180], 9.0)
+    assert bench_latency.report(near, two_trips) is True  # 2.0 trips, 140 ms <= 140 ms

@@ -46,6 +46,17 @@ def test_the_same_seed_gives_the_same_faults():
     assert plans != [other.for_request() for _ in range(500)]
 
 
+def test_a_fixed_latency_delays_every_request_by_that_much_and_draws_nothing():
+    fixed = Faults(FaultConfig(latency_fixed_ms=50), seed=5)
+    assert {fixed.for_request().delay_s for _ in range(1000)} == {0.05}
+    both = Faults(FaultConfig(latency_fixed_ms=50, latency=0.5, error_5xx=0.2), seed=5)
+    alone = Faults(FaultConfig(latency=0.5, error_5xx=0.2), seed=5)
+    for _ in range(1000):  # the same draws as without it, each 50 ms later
+        with_fixed, without = both.for_request(), alone.for_request()
+        assert with_fixed.status == without.status
+        assert with_fixed.delay_s == pytest.approx(without.delay_s + 0.05)
+
+
 def test_no_faults_by_default():
     faults = Faults()
     assert all(
@@ -62,6 +73,7 @@ def test_no_faults_by_default():
         ({"rate_limit": -0.1}, "rate_limit must be a probability"),
         ({"error_5xx": 0.6, "rate_limit": 0.6}, "must not exceed 1"),
         ({"latency_mean_ms": 1e9}, "latency_mean_ms must be within"),
+        ({"latency_fixed_ms": -1}, "latency_fixed_ms must be within"),
         ({"nonsense": 1}, "unknown fault settings: nonsense"),
     ],
 )
