@@ -19,9 +19,7 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 from sqlalchemy import text
 
@@ -31,27 +29,19 @@ from strikeflow.db.repositories import RecommendationRepository
 from strikeflow.devfleet.workers import FleetConfig, WorkerSpec
 from strikeflow.services.manual_signal import manual_recommendation
 from tests.e2e.chaos_support import CHAOS_APP, TERMINAL, broker_holds, chaos_env, own_world
+from tests.e2e.chaos_support import until as until_within
 from tests.integration.conftest import create_database  # noqa: F401  (fixture)
 
 KEY, SECRET = "hung-key-id", "hung-secret-key"
 VISIBILITY_TIMEOUT_S = 6
 STOPS = "after_accept@1"  # the first submit_order to hear the venue's yes stops there
 DEADLINE_S = 25.0  # each wait below; a redelivery comes a few seconds after the timeout
-POLL_S = 0.1
 RID = "hung-000"
-T = TypeVar("T")
 
 
-def until(what: str, fetch: Callable[[], T], ready: Callable[[T], bool]) -> T:
-    """Fetch until ``ready`` holds, or fail at the deadline naming ``what``."""
-    end = time.monotonic() + DEADLINE_S
-    while True:
-        value = fetch()
-        if ready(value):
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"{what}: not after {DEADLINE_S} s: {value!r}")
-        time.sleep(POLL_S)  # the poll's period; the deadline bounds the wait
+def until(what, fetch, ready):
+    """``chaos_support.until`` with this test's deadline."""
+    return until_within(what, fetch, ready, DEADLINE_S)
 
 
 def world(url: str, tmp_path: Path):

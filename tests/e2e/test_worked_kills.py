@@ -28,12 +28,9 @@ redis-server, a PostgreSQL database of its own). Polls with deadlines; no sleeps
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
 
 from sqlalchemy import text
 
@@ -45,13 +42,13 @@ from strikeflow.domain.orders import worked_client_order_id
 from strikeflow.services.closing_ids import order_id_of
 from strikeflow.services.manual_signal import manual_recommendation
 from tests.e2e.chaos_support import CHAOS_APP, chaos_env, own_world
+from tests.e2e.chaos_support import until as until_within
 from tests.integration.conftest import create_database  # noqa: F401  (fixture)
 from tests.integration.emulator import EmulatorHandle
 
 KEY, SECRET = "worked-kill-key", "worked-kill-secret"
 VISIBILITY_TIMEOUT_S = 6
 DEADLINE_S = 30.0
-POLL_S = 0.1
 ORDERS = "kill-orders"
 RULES = """
 [working.day_trade.entry]
@@ -74,19 +71,11 @@ hold_s = 2
 end = "marketable"
 max_move_pct = "off"
 """
-T = TypeVar("T")
 
 
-def until(what: str, fetch: Callable[[], T], ready: Callable[[T], bool]) -> T:
-    """Fetch until ``ready`` holds, or fail at the deadline naming ``what``."""
-    end = time.monotonic() + DEADLINE_S
-    while True:
-        value = fetch()
-        if ready(value):
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"{what}: not after {DEADLINE_S} s: {value!r}")
-        time.sleep(POLL_S)  # the poll's period; the deadline bounds the wait
+def until(what, fetch, ready):
+    """``chaos_support.until`` with this test's deadline."""
+    return until_within(what, fetch, ready, DEADLINE_S)
 
 
 def specs(chaos_dir: Path) -> list[WorkerSpec]:
