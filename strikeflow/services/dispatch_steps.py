@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import TypeVar
@@ -55,6 +56,7 @@ from strikeflow.domain.working import Purpose, final_price, price_at_step
 from strikeflow.services.dispatch_close import close_long, opens_a_short
 from strikeflow.services.dispatch_policy import DispatchContext
 from strikeflow.services.messages import (
+    BuyingPower,
     ChainFetched,
     ContractSelected,
     Fallback,
@@ -100,13 +102,14 @@ def fetch_chain(
         strategy=rec.strategy_type,
         confidence=rec.confidence,
     )
-    quote = _fresh_stock_quote(ctx, ticket.ticker)
+    quote, account = _quote_and_account(ctx, ticket.ticker)
     fetched = ChainFetched(
         ticket=ticket,
         underlying=quote,
         quoted_at=ctx.now(),
         reselects=0 if reselection is None else reselection.reselects,
         notes=Notes() if reselection is None else reselection.notes,
+        account=account,
     )
     if ticket.instrument is InstrumentType.STOCK:
         return fetched
@@ -121,6 +124,26 @@ def fetch_chain(
         return fetched.model_copy(update={"chain": tuple(chain)})
     nearest, through = _nearest_listed(ctx, ticket.ticker, spot, right, today, expiries)
     return fetched.model_copy(update={"chain": tuple(nearest), "listed_through": through})
+
+
+def _quote_and_account(ctx: DispatchContext, ticker: str) -> tuple[StockQuote, BuyingPower | None]:
+    """The stock quote and the account's buying power, asked at once: one venue round
+    trip's wait for both, where size_position would otherwise wait for the account after
+    the rest. The account is a convenience: a failure to read it leaves None, and
+    size_position reads it then."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="account") as beside:
+        asked = beside.submit(ctx.broker.account)
+        quote = _fresh_stock_quote(ctx, ticker)
+        try:
+            account = asked.result()
+        except BrokerError:
+            return quote, None
+    power = BuyingPower(
+        buying_power=account.buying_power,
+        options_buying_power=account.options_buying_power,
+        read_at=ctx.now(),
+    )
+    return quote, power
 
 
 def _nearest_listed(
@@ -151,6 +174,7 @@ def select_contract(ctx: DispatchContext, fetched: ChainFetched) -> ContractSele
         trade=ticket.instrument,
         reselects=fetched.reselects,
         notes=fetched.notes,
+        account=fetched.account,
     )
     if ticket.instrument is InstrumentType.STOCK:
         return selected
@@ -224,6 +248,7 @@ def snapshot_price(ctx: DispatchContext, selected: ContractSelected) -> PriceChe
         contract=selected.contract,
         underlying=stock,
         notes=selected.notes,
+        account=selected.account,
     )
     if selected.contract is None:
         return checked
@@ -252,7 +277,14 @@ def _size_position(ctx: DispatchContext, checked: PriceChecked) -> SizedOrder:
     refuse_when_closed(ctx, notes)
     if opens_a_short(ctx, checked.ticket, trade):
         return close_long(ctx, checked, notes)
-    account = ctx.broker.account()
+    account = checked.account
+    if account is None or not 0 <= _age(ctx, account.read_at) <= ctx.policy.quote_max_age_s:
+        read = ctx.broker.account()
+        account = BuyingPower(
+            buying_power=read.buying_power,
+            options_buying_power=read.options_buying_power,
+            read_at=ctx.now(),
+        )
     size = _size(ctx, checked, trade, account.buying_power, account.options_buying_power)
     if size.quantity == 0 and trade is not InstrumentType.STOCK and ctx.policy.stock_fallback:
         notes = notes.model_copy(

@@ -141,6 +141,16 @@ class Notes(Frozen):
         return {name: part for name, part in notes.items() if part != []}
 
 
+class BuyingPower(Frozen):
+    """The account's buying power as fetch_chain read it, beside the stock quote, and
+    when (the decision clock): size_position sizes by it while it is younger than the
+    quotes' bound, instead of asking the venue once more."""
+
+    buying_power: Decimal
+    options_buying_power: Decimal
+    read_at: datetime
+
+
 class ChainFetched(Message):
     """The underlying's quote and, for an option, the chain of its right in the
     strategy's DTE window and strike band (``listed_through``: with the window empty,
@@ -153,6 +163,7 @@ class ChainFetched(Message):
     listed_through: date | None = None
     reselects: int = 0
     notes: Notes = Notes()
+    account: BuyingPower | None = None
 
 
 class ContractSelected(Message):
@@ -165,6 +176,7 @@ class ContractSelected(Message):
     contract: OptionContract | None = None
     reselects: int = 0
     notes: Notes = Notes()
+    account: BuyingPower | None = None
 
 
 class Reselection(Message):
@@ -185,6 +197,7 @@ class PriceChecked(Message):
     underlying: StockQuote
     option_quote: OptionQuote | None = None
     notes: Notes = Notes()
+    account: BuyingPower | None = None
 
 
 class ClosingOf(Frozen):
