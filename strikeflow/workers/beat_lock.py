@@ -33,11 +33,22 @@ class PatientRedBeatScheduler(RedBeatScheduler):
     """RedBeatScheduler whose ticks survive a lost lock or an unreachable Redis."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._stored = True  # setup_schedule stored the entries (it says when not)
         super().__init__(*args, **kwargs)
         self._backoff_s = 0.0
         self._holding = True  # until a tick says otherwise (beat_init took the lock)
-        self._stored = True  # setup_schedule stored the entries
         self._standing_by = False
+
+    def setup_schedule(self) -> None:
+        """Store the schedule's entries in Redis; unreachable (a restart as beat starts),
+        leave them for the next tick that holds the lock instead of ending beat."""
+        try:
+            super().setup_schedule()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as lost:
+            log.warning("beat: Redis unreachable storing the schedule (%s); retrying", lost)
+            self._stored = False
+            return
+        self._stored = True
 
     def tick(self, min: Any = min, **kwargs: Any) -> float:
         if self.lock_key and not self._hold_lock():
@@ -62,8 +73,7 @@ class PatientRedBeatScheduler(RedBeatScheduler):
                 log.info("beat: Retook lock")
                 self._stored = False
             if not self._stored:  # a Redis restarted empty lost the entries too
-                self.setup_schedule()
-                self._stored = True
+                self.setup_schedule()  # says in _stored whether it could
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as lost:
             if self._holding:
                 log.warning("beat: Redis unreachable (%s); waiting to take the lock again", lost)

@@ -162,3 +162,17 @@ def test_orders_without_a_row_are_adopted_on_beat_without_redriving():
     assert entry["task"] == "strikeflow.recover"
     assert entry["kwargs"] == {"min_age_s": 60.0, "redrive": False}
     assert entry["schedule"] == timedelta(seconds=30)
+
+
+def test_beat_starts_though_redis_drops_as_it_stores_its_schedule():
+    """Redis restarting while beat builds its scheduler: the entries are left for the
+    next tick that holds the lock, and beat goes on instead of ending."""
+    from celery import Celery
+
+    from strikeflow.workers.beat_lock import PatientRedBeatScheduler
+
+    app = Celery("beat-unreachable", set_as_current=False)
+    app.conf.redbeat_redis_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    app.conf.beat_schedule = {"sweep": {"task": "strikeflow.sweep_stuck", "schedule": 60.0}}
+    scheduler = PatientRedBeatScheduler(app=app)
+    assert scheduler._stored is False  # to store again once Redis answers
