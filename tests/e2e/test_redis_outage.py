@@ -26,7 +26,7 @@ from tests.integration.conftest import create_database  # noqa: F401  (fixture)
 
 STUCK_AFTER_S = 6.0
 SWEEP_EVERY_S = 5.0  # beat's floor (workers.beat.SWEEP_EVERY_BOUNDS_S)
-CHAIN_S = 15.0  # a chain's run on a loaded 2-core machine, with room
+CHAIN_S = 30.0  # a chain's run on a loaded 2-core machine (a full suite beside it), with room
 STUCK = {"STRIKEFLOW_STUCK_AFTER_S": str(STUCK_AFTER_S)}
 
 

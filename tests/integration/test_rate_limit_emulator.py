@@ -79,8 +79,11 @@ def test_the_governed_adapter_obeys_the_headers_and_is_never_refused(emulator):
     counted = stats(emulator)
     assert counted["trading"]["refused_429"] == 0
     assert counted["trading"]["admitted"] == 12
-    assert governor.stats.holds >= 2
-    assert elapsed >= 2 * WINDOW_S - 1  # three windows' worth: at least two waits
+    # three windows' worth of calls: they span two resets at least, and the governor
+    # held them at least once (twice when calls are quick; a loaded machine's slow calls
+    # let a window pass on its own)
+    assert elapsed >= 2 * WINDOW_S - 1
+    assert governor.stats.holds >= 1
     adapter.close()
 
 
