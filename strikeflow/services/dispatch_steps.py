@@ -132,18 +132,22 @@ def _quote_and_account(ctx: DispatchContext, ticker: str) -> tuple[StockQuote, B
     the rest. The account is a convenience: a failure to read it leaves None, and
     size_position reads it then."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="account") as beside:
-        asked = beside.submit(ctx.broker.account)
+        asked = beside.submit(_buying_power, ctx)
         quote = _fresh_stock_quote(ctx, ticker)
         try:
-            account = asked.result()
+            return quote, asked.result()
         except BrokerError:
             return quote, None
-    power = BuyingPower(
+
+
+def _buying_power(ctx: DispatchContext) -> BuyingPower:
+    """The account's buying power, read now, with the time it was read."""
+    account = ctx.broker.account()
+    return BuyingPower(
         buying_power=account.buying_power,
         options_buying_power=account.options_buying_power,
         read_at=ctx.now(),
     )
-    return quote, power
 
 
 def _nearest_listed(
@@ -279,12 +283,7 @@ def _size_position(ctx: DispatchContext, checked: PriceChecked) -> SizedOrder:
         return close_long(ctx, checked, notes)
     account = checked.account
     if account is None or not 0 <= _age(ctx, account.read_at) <= ctx.policy.quote_max_age_s:
-        read = ctx.broker.account()
-        account = BuyingPower(
-            buying_power=read.buying_power,
-            options_buying_power=read.options_buying_power,
-            read_at=ctx.now(),
-        )
+        account = _buying_power(ctx)
     size = _size(ctx, checked, trade, account.buying_power, account.options_buying_power)
     if size.quantity == 0 and trade is not InstrumentType.STOCK and ctx.policy.stock_fallback:
         notes = notes.model_copy(

@@ -12,11 +12,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import redis
 from sqlalchemy import create_engine, text
@@ -86,25 +86,6 @@ def own_world(
         fleet = stack.enter_context(Fleet(config))
         stack.callback(dispose_all)
         yield config, fleet, EmulatorHandle(emulator.url, key, secret)
-
-
-T = TypeVar("T")
-POLL_S = 0.1
-
-
-def until(
-    what: str, fetch: Callable[[], T], ready: Callable[[T], bool], deadline_s: float = 25.0
-) -> T:
-    """Fetch until ``ready`` holds, or fail at the deadline naming ``what`` and the last
-    value fetched."""
-    end = time.monotonic() + deadline_s
-    while True:
-        value = fetch()
-        if ready(value):
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"{what}: not after {deadline_s} s: {value!r}")
-        time.sleep(POLL_S)  # the poll's period; the deadline bounds the wait
 
 
 def chaos_env(chaos_dir: Path, kills: str, max_fires: int, visibility_s: float) -> dict[str, str]:

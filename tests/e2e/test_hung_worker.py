@@ -29,8 +29,8 @@ from strikeflow.db.repositories import RecommendationRepository
 from strikeflow.devfleet.workers import FleetConfig, WorkerSpec
 from strikeflow.services.manual_signal import manual_recommendation
 from tests.e2e.chaos_support import CHAOS_APP, TERMINAL, broker_holds, chaos_env, own_world
-from tests.e2e.chaos_support import until as until_within
 from tests.integration.conftest import create_database  # noqa: F401  (fixture)
+from tests.integration.emulator import poll
 
 KEY, SECRET = "hung-key-id", "hung-secret-key"
 VISIBILITY_TIMEOUT_S = 6
@@ -40,8 +40,8 @@ RID = "hung-000"
 
 
 def until(what, fetch, ready):
-    """``chaos_support.until`` with this test's deadline."""
-    return until_within(what, fetch, ready, DEADLINE_S)
+    """``emulator.poll`` with this test's deadline, naming what it waits for."""
+    return poll(fetch, ready, DEADLINE_S, what)
 
 
 def world(url: str, tmp_path: Path):

@@ -42,9 +42,8 @@ from strikeflow.domain.orders import worked_client_order_id
 from strikeflow.services.closing_ids import order_id_of
 from strikeflow.services.manual_signal import manual_recommendation
 from tests.e2e.chaos_support import CHAOS_APP, chaos_env, own_world
-from tests.e2e.chaos_support import until as until_within
 from tests.integration.conftest import create_database  # noqa: F401  (fixture)
-from tests.integration.emulator import EmulatorHandle
+from tests.integration.emulator import EmulatorHandle, poll
 
 KEY, SECRET = "worked-kill-key", "worked-kill-secret"
 VISIBILITY_TIMEOUT_S = 6
@@ -74,8 +73,8 @@ max_move_pct = "off"
 
 
 def until(what, fetch, ready):
-    """``chaos_support.until`` with this test's deadline."""
-    return until_within(what, fetch, ready, DEADLINE_S)
+    """``emulator.poll`` with this test's deadline, naming what it waits for."""
+    return poll(fetch, ready, DEADLINE_S, what)
 
 
 def specs(chaos_dir: Path) -> list[WorkerSpec]:

@@ -40,13 +40,16 @@ class EmulatorHandle:
         return reply.json()
 
 
-def poll(fetch: Callable[[], T], ready: Callable[[T], bool], deadline_s: float = 10.0) -> T:
-    """Fetch until ``ready`` holds, or fail at the deadline (no fixed sleeps)."""
+def poll(
+    fetch: Callable[[], T], ready: Callable[[T], bool], deadline_s: float = 10.0, what: str = ""
+) -> T:
+    """Fetch until ``ready`` holds, or fail at the deadline naming ``what`` (no fixed
+    sleeps)."""
     end = time.monotonic() + deadline_s
     while True:
         value = fetch()
         if ready(value):
             return value
         if time.monotonic() > end:
-            raise AssertionError(f"not ready after {deadline_s} s: {value!r}")
+            raise AssertionError(f"{what or 'not ready'}: not after {deadline_s} s: {value!r}")
         time.sleep(0.02)
