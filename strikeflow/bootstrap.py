@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         KillSwitch,
         MarketData,
         ScanLock,
+        SharedCache,
         SignalCooldown,
     )
     from strikeflow.services.queries import Records
@@ -80,6 +81,7 @@ def build_runtime(
     kill_switch: KillSwitch | None = None,
     scan_lock: ScanLock | None = None,
     cooldown: SignalCooldown | None = None,
+    shared: SharedCache | None = None,
     now: Callable[[], datetime] | None = None,
     rules: Rules | None = None,
 ) -> Runtime:
@@ -99,8 +101,14 @@ def build_runtime(
     from strikeflow.services.scan import ScanContext, load_rules
 
     settings = settings or Settings()
+    if kill_switch is None or scan_lock is None or cooldown is None or shared is None:
+        state = _app_state(settings.redis_url)
+        kill_switch = state.kill_switch if kill_switch is None else kill_switch
+        scan_lock = state.scan_lock if scan_lock is None else scan_lock
+        cooldown = state.cooldown if cooldown is None else cooldown
+        shared = state.cache if shared is None else shared
     if market is None or broker is None:
-        venue = _venue(settings)
+        venue = _venue(settings, shared)
         market = venue if market is None else market
         broker = venue if broker is None else broker
     if fallback is None:
@@ -114,11 +122,6 @@ def build_runtime(
         store = _dispatch_store(settings.database_url)
     if recommendations is None:
         recommendations = store.recommendations  # type: ignore[attr-defined]
-    if kill_switch is None or scan_lock is None or cooldown is None:
-        state = _app_state(settings.redis_url)
-        kill_switch = state.kill_switch if kill_switch is None else kill_switch
-        scan_lock = state.scan_lock if scan_lock is None else scan_lock
-        cooldown = state.cooldown if cooldown is None else cooldown
     if now is None:
         now = MarketTime(market) if settings.clock == "market" else wall_clock
     if rules is None:
@@ -135,6 +138,7 @@ def build_runtime(
             working=rules.working,
         ),
         now=now,
+        shared=shared,
     )
     scan = ScanContext(
         market=market,
@@ -145,13 +149,15 @@ def build_runtime(
         rules=rules,
         watchlist=settings.watchlist,
         now=now,
+        shared=shared,
     )
     return Runtime(settings, context, fallback, recommendations, scan)
 
 
-def _venue(settings: Settings) -> AlpacaAdapter:
+def _venue(settings: Settings, shared: SharedCache) -> AlpacaAdapter:
     """The Alpaca adapter, every call governed by the fleet's rate-limit budgets, kept
-    where the app's own state is (STRIKEFLOW_REDIS_URL: Redis, or this process)."""
+    where the app's own state is (STRIKEFLOW_REDIS_URL: Redis, or this process), and
+    the day's contract listings shared there too."""
     from strikeflow.app_state.rate_budget import rate_budget
     from strikeflow.broker_adapters.alpaca.adapter import build_alpaca_adapter
     from strikeflow.broker_adapters.alpaca.rate_limit import Governor, GovernorConfig
@@ -160,6 +166,7 @@ def _venue(settings: Settings) -> AlpacaAdapter:
     budget = rate_budget(settings.redis_url)
     key = adapter.config.api_key.reveal()
     adapter.govern(Governor(budget, GovernorConfig.from_settings(settings), key))
+    adapter.share_listings(shared)
     return adapter
 
 

@@ -1,5 +1,6 @@
-"""The app's own shared state (not Celery's): the kill switch, the scans' claims and the
-signal cool-downs, in Redis for a fleet or inside one process for ``memory://``.
+"""The app's own shared state (not Celery's): the kill switch, the scans' claims, the
+signal cool-downs and the shared cache, in Redis for a fleet or inside one process for
+``memory://``.
 
 ``app_state(url)`` picks the adapters by the URL; the composition root (bootstrap) is
 its caller, so nothing else names Redis.
@@ -14,15 +15,17 @@ from strikeflow.app_state.in_process import (
     InProcessCooldown,
     InProcessKillSwitch,
     InProcessScanLock,
+    InProcessSharedCache,
 )
 from strikeflow.app_state.in_redis import (
     RedisCooldown,
     RedisKillSwitch,
     RedisScanLock,
+    RedisSharedCache,
     redis_client,
 )
 from strikeflow.services.kill_switch import KillSwitchControl
-from strikeflow.services.ports import ScanLock, SignalCooldown
+from strikeflow.services.ports import ScanLock, SharedCache, SignalCooldown
 
 # STRIKEFLOW_REDIS_URL=memory://... keeps the app's own state in this process: the demo
 # and single-process runs need no Redis at all.
@@ -31,11 +34,12 @@ MEMORY_URL_PREFIX = "memory://"
 
 @dataclass(frozen=True)
 class AppState:
-    """The three pieces of state, from one store."""
+    """The four pieces of state, from one store."""
 
     kill_switch: KillSwitchControl
     scan_lock: ScanLock
     cooldown: SignalCooldown
+    cache: SharedCache
 
 
 _MEMORY_STATES: dict[str, AppState] = {}
@@ -49,8 +53,16 @@ def app_state(url: str) -> AppState:
         with _LOCK:
             if url not in _MEMORY_STATES:
                 _MEMORY_STATES[url] = AppState(
-                    InProcessKillSwitch(), InProcessScanLock(), InProcessCooldown()
+                    InProcessKillSwitch(),
+                    InProcessScanLock(),
+                    InProcessCooldown(),
+                    InProcessSharedCache(),
                 )
             return _MEMORY_STATES[url]
     client = redis_client(url)
-    return AppState(RedisKillSwitch(client), RedisScanLock(client), RedisCooldown(client))
+    return AppState(
+        RedisKillSwitch(client),
+        RedisScanLock(client),
+        RedisCooldown(client),
+        RedisSharedCache.from_url(url),
+    )

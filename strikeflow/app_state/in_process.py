@@ -73,3 +73,33 @@ class InProcessCooldown:
     def record(self, stamps: Mapping[str, datetime]) -> None:
         with self._lock:
             self._stamps.update(stamps)
+
+
+class InProcessSharedCache:
+    """``SharedCache`` for one process: a dict of values with their expiry, bounded."""
+
+    def __init__(
+        self, max_entries: int = 4096, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._values: dict[str, tuple[float, str]] = {}
+        self._max, self._monotonic = max_entries, monotonic
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            held = self._values.get(key)
+            if held is None or held[0] <= self._monotonic():
+                return None
+            return held[1]
+
+    def put(self, key: str, value: str, ttl_s: float) -> None:
+        self.put_many({key: value}, ttl_s)
+
+    def put_many(self, values: Mapping[str, str], ttl_s: float) -> None:
+        until = self._monotonic() + ttl_s
+        with self._lock:
+            for key, value in values.items():
+                self._values.pop(key, None)  # re-inserted last: the oldest go first
+                self._values[key] = (until, value)
+            while len(self._values) > self._max:
+                del self._values[next(iter(self._values))]

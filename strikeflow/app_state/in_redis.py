@@ -1,5 +1,6 @@
 """The app's own state in Redis, shared by every process of the fleet: the kill switch
-(one key), the scans' per-minute claims (SET NX PX) and the signal cool-downs.
+(one key), the scans' per-minute claims (SET NX PX), the signal cool-downs and the
+shared cache (the last spot per ticker, the day's contract listings).
 
 Building any of them opens nothing: the client connects on its first command.
 """
@@ -24,6 +25,10 @@ COOLDOWN_KEEP_S = 2 * 24 * 3600
 # an order.
 CONNECT_TIMEOUT_S = 2
 COMMAND_TIMEOUT_S = 2
+CACHE_PREFIX = "strikeflow:cache:"
+# The cache only saves venue round trips (tens of ms): a Redis slower than this is
+# treated as empty rather than waited for.
+CACHE_TIMEOUT_S = 0.25
 DELETE_BATCH = 500
 # What the store raises when it is down or refuses: a failure to report, not a bug.
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (redis.RedisError,)
@@ -118,6 +123,35 @@ class RedisCooldown:
         with self._redis.pipeline(transaction=False) as pipe:
             for key, at in stamps.items():
                 pipe.set(self._prefix + key, at.isoformat(), ex=COOLDOWN_KEEP_S)
+            pipe.execute()
+
+
+class RedisSharedCache:
+    """``SharedCache`` as keys with an expiry. Best effort: a Redis error or timeout
+    reads as a miss and drops the write (the venue is asked instead)."""
+
+    def __init__(self, client: redis.Redis, prefix: str = CACHE_PREFIX) -> None:
+        self._redis, self._prefix = client, prefix
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisSharedCache:
+        return cls(redis_client(url, socket_timeout=CACHE_TIMEOUT_S))
+
+    def get(self, key: str) -> str | None:
+        try:
+            raw = self._redis.get(self._prefix + key)
+        except redis.RedisError:
+            return None
+        return None if raw is None else raw.decode(errors="replace")
+
+    def put(self, key: str, value: str, ttl_s: float) -> None:
+        self.put_many({key: value}, ttl_s)
+
+    def put_many(self, values: Mapping[str, str], ttl_s: float) -> None:
+        keep_ms = max(1, int(ttl_s * 1000))
+        with contextlib.suppress(redis.RedisError), self._redis.pipeline(False) as pipe:
+            for key, value in values.items():
+                pipe.set(self._prefix + key, value, px=keep_ms)
             pipe.execute()
 
 

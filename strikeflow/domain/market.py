@@ -100,12 +100,19 @@ class StrikeBand:
     strikes OTM or ITM at spot, a percent target at spot x (1 +/- percent)) can use no
     other, and the venue's strike spacing, known from its listing only, decides how far
     away they lie. A fixed fraction of spot is far too wide for SPY's dollar strikes,
-    and may hold no strike at all for a $12 stock's $5 ones."""
+    and may hold no strike at all for a $12 stock's $5 ones.
+
+    With ``center_high`` too, the band is aimed at a range of prices rather than one: the
+    ``per_side`` strikes at or below ``center``, every strike above it up to
+    ``center_high``, and the ``per_side`` above that. It holds what a band by count
+    around any price within the range would pick (``spanning``): a chain can be asked
+    for before spot is known, and cut to spot's band once it is (``covers``)."""
 
     low: Decimal | None = None
     high: Decimal | None = None
     per_side: int | None = None
     center: Decimal | None = None
+    center_high: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.low is not None and self.high is not None and self.low > self.high:
@@ -114,6 +121,13 @@ class StrikeBand:
             raise InvalidPolicy(
                 f"strikes per side must be >= 1 around a price, got {self.per_side}"
                 f" around {self.center}"
+            )
+        if self.center_high is not None and (
+            self.per_side is None or self.center is None or self.center_high < self.center
+        ):
+            raise InvalidPolicy(
+                f"a band by count up to {self.center_high} needs strikes per side and a"
+                f" center at or below it, got {self.per_side} around {self.center}"
             )
 
     @classmethod
@@ -139,12 +153,53 @@ class StrikeBand:
         inside = [item for item in listed if self.contains(strike(item))]
         if self.per_side is None:
             return inside
-        center, wanted = self.center, set()
+        (center, top), wanted = self._aim(), set()
         by_expiry: dict[date, set[Decimal]] = {}
         for item in inside:
             by_expiry.setdefault(expiration(item), set()).add(strike(item))
         for day, strikes in by_expiry.items():
             below = sorted((k for k in strikes if k <= center), reverse=True)[: self.per_side]
-            above = sorted(k for k in strikes if k > center)[: self.per_side]
-            wanted.update((day, k) for k in (*below, *above))
+            between = [k for k in strikes if center < k <= top]
+            above = sorted(k for k in strikes if k > top)[: self.per_side]
+            wanted.update((day, k) for k in (*below, *between, *above))
         return [item for item in inside if (expiration(item), strike(item)) in wanted]
+
+    def spanning(self, other: StrikeBand) -> StrikeBand:
+        """The narrowest band of this kind that picks whatever either band picks, from
+        any listing: two ranges joined, or two bands by count (the same count, the same
+        range) aimed at the prices from the lower center to the higher top."""
+        if (self.per_side is None) != (other.per_side is None):
+            raise InvalidPolicy("a band by count and a range of strikes cannot be spanned")
+        low = None if self.low is None or other.low is None else min(self.low, other.low)
+        high = None if self.high is None or other.high is None else max(self.high, other.high)
+        if self.per_side is None or other.per_side is None:
+            return StrikeBand(low, high)
+        (center, top), (other_center, other_top) = self._aim(), other._aim()
+        return StrikeBand(
+            low,
+            high,
+            per_side=max(self.per_side, other.per_side),
+            center=min(center, other_center),
+            center_high=max(top, other_top),
+        )
+
+    def covers(self, other: StrikeBand) -> bool:
+        """Whether every strike ``other`` picks from a listing, this band picks from it
+        too: ``other``'s contracts can be cut from this band's."""
+        within = (self.low is None or (other.low is not None and other.low >= self.low)) and (
+            self.high is None or (other.high is not None and other.high <= self.high)
+        )
+        if not within:
+            return False
+        if self.per_side is None:
+            return True
+        if other.per_side is None or other.per_side > self.per_side:
+            return False
+        (center, top), (other_center, other_top) = self._aim(), other._aim()
+        return center <= other_center and other_top <= top
+
+    def _aim(self) -> tuple[Decimal, Decimal]:
+        """A band by count's lowest and highest aim (``__post_init__`` holds a center)."""
+        if self.center is None:
+            raise InvalidPolicy("a band by count needs a center")
+        return self.center, self.center if self.center_high is None else self.center_high

@@ -20,7 +20,7 @@ from strikeflow.domain.selection import StrikeTarget
 from strikeflow.domain.sizing import SizingPolicy
 from strikeflow.domain.working import WorkingBook
 from strikeflow.services.market_hours import MarketHours
-from strikeflow.services.ports import Broker, DispatchStore, KillSwitch, MarketData
+from strikeflow.services.ports import Broker, DispatchStore, KillSwitch, MarketData, SharedCache
 from strikeflow.signals.rules_file import default_rules
 
 OffHours = Literal["refuse", "queue"]
@@ -117,6 +117,9 @@ class DispatchPolicy:
     rules file's ``[working]``; the packaged rules' by default).
     ``close_fee_per_contract``: what a close pays per option contract, out of its realized
     P&L (a chain's close and one recovery adopts alike).
+    ``chain_spot_margin``: fetch_chain asks for the chain beside the stock quote, drawn
+    around the last spot seen for the ticker, wide enough for a spot this fraction away
+    (``chain_reads``); 0 asks for it after the quote only.
     """
 
     strike_band_fraction: Decimal = Decimal("0.10")
@@ -136,6 +139,7 @@ class DispatchPolicy:
     off_hours: OffHours = "refuse"
     working: WorkingBook = field(default_factory=lambda: default_rules().working)
     close_fee_per_contract: Decimal = Decimal(0)
+    chain_spot_margin: Decimal = Decimal("0.005")
 
     def __post_init__(self) -> None:
         for name in ("strike_band_fraction", "day_trade_strike_band_fraction"):
@@ -153,6 +157,10 @@ class DispatchPolicy:
             raise InvalidPolicy(f"max_reselects must be >= 0, got {self.max_reselects}")
         if self.off_hours not in OFF_HOURS:
             raise InvalidPolicy(f"off_hours must be refuse or queue, got {self.off_hours!r}")
+        if not Decimal(0) <= self.chain_spot_margin < Decimal("0.1"):
+            raise InvalidPolicy(
+                f"chain_spot_margin must be in [0, 0.1), got {self.chain_spot_margin}"
+            )
 
     @classmethod
     def from_settings(
@@ -200,6 +208,8 @@ class DispatchContext:
     ``now`` returns an aware datetime: the wall clock in production, the emulator's or a
     test's clock elsewhere (DTE and quote freshness are judged against it).
     ``hours`` answers whether the market is open, from ``market``'s clock.
+    ``shared``: what the fleet shares for a while (the last spot per ticker); None
+    shares nothing, and every chain is read after its quote.
     """
 
     market: MarketData
@@ -208,6 +218,7 @@ class DispatchContext:
     kill_switch: KillSwitch
     policy: DispatchPolicy
     now: Callable[[], datetime]
+    shared: SharedCache | None = None
     hours: MarketHours = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -11,8 +11,8 @@ step twice costs a repeated read and nothing else. Refusals for good raise
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import TypeVar
@@ -53,6 +53,7 @@ from strikeflow.domain.selection import select_contract as select_from_chain
 from strikeflow.domain.sizing import PositionSize
 from strikeflow.domain.sizing import size_position as size_from_budget
 from strikeflow.domain.working import Purpose, final_price, price_at_step
+from strikeflow.services.chain_reads import beside, cut, guessed_band, settled
 from strikeflow.services.dispatch_close import close_long, opens_a_short
 from strikeflow.services.dispatch_policy import DispatchContext
 from strikeflow.services.messages import (
@@ -72,8 +73,10 @@ from strikeflow.services.messages import (
     as_json,
 )
 from strikeflow.services.ports import OrderFallback, OrderGuard
+from strikeflow.services.spot_hints import remember_spots, remembered_spot
 
 Q = TypeVar("Q", StockQuote, OptionQuote)
+log = logging.getLogger(__name__)
 FAILED_ALREADY = (RecommendationStatus.REJECTED, RecommendationStatus.FAILED)
 # How far past its DTE window a chain with no expiry in it is asked about again, so the
 # fallback can name the nearest expiry listed (a monthly cycle fits with room to spare).
@@ -102,45 +105,49 @@ def fetch_chain(
         strategy=rec.strategy_type,
         confidence=rec.confidence,
     )
-    quote, account = _quote_and_account(ctx, ticket.ticker)
+    option = ticket.instrument is not InstrumentType.STOCK
+    today = trading_date(ctx.now())
+    window = STRATEGY_WINDOWS[ticket.strategy or StrategyType.DAY_TRADE]
+    expiries = ExpiryWindow.days_ahead(today, window.min_days, window.max_days)
+    right = ticket.instrument.right if option else None
+    hint = remembered_spot(ctx.shared, ticket.ticker, ctx.now()) if option else None
+    guess = None if right is None else guessed_band(ctx, ticket.strategy, right, hint)
+    # The reads go out at once (chain_reads): the account, and the chain drawn around
+    # the last spot seen, beside the quote this thread waits for.
+    account = beside(buying_power, ctx)
+    early = None
+    if guess is not None:
+        early = beside(ctx.market.option_chain, ticket.ticker, expiries, guess, right)
+    quote = _fresh_stock_quote(ctx, ticket.ticker)
+    spot = _spot(quote)
+    remember_spots(ctx.shared, {ticket.ticker: spot}, ctx.now())
     fetched = ChainFetched(
         ticket=ticket,
         underlying=quote,
         quoted_at=ctx.now(),
         reselects=0 if reselection is None else reselection.reselects,
         notes=Notes() if reselection is None else reselection.notes,
-        account=account,
+        account=settled(account),
     )
-    if ticket.instrument is InstrumentType.STOCK:
+    if right is None:
         return fetched
-    spot = _spot(quote)
-    window = STRATEGY_WINDOWS[ticket.strategy or StrategyType.DAY_TRADE]
-    today = trading_date(ctx.now())
-    expiries = ExpiryWindow.days_ahead(today, window.min_days, window.max_days)
-    right = ticket.instrument.right
     band = ctx.policy.strikes_to_fetch(ticket.strategy, spot, right)
-    chain = ctx.market.option_chain(ticket.ticker, expiries, band, right)
+    chain = cut(settled(early), guess, band)
+    if chain is None:  # no hint, a spot outside its margin, or the early read failed
+        log.info(
+            "fetch_chain %s: chain read after the quote (spot %s, hint %s)",
+            ticket.recommendation_id,
+            spot,
+            hint,
+        )
+        chain = ctx.market.option_chain(ticket.ticker, expiries, band, right)
     if chain:
         return fetched.model_copy(update={"chain": tuple(chain)})
     nearest, through = _nearest_listed(ctx, ticket.ticker, spot, right, today, expiries)
     return fetched.model_copy(update={"chain": tuple(nearest), "listed_through": through})
 
 
-def _quote_and_account(ctx: DispatchContext, ticker: str) -> tuple[StockQuote, BuyingPower | None]:
-    """The stock quote and the account's buying power, asked at once: one venue round
-    trip's wait for both, where size_position would otherwise wait for the account after
-    the rest. The account is a convenience: a failure to read it leaves None, and
-    size_position reads it then."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="account") as beside:
-        asked = beside.submit(_buying_power, ctx)
-        quote = _fresh_stock_quote(ctx, ticker)
-        try:
-            return quote, asked.result()
-        except BrokerError:
-            return quote, None
-
-
-def _buying_power(ctx: DispatchContext) -> BuyingPower:
+def buying_power(ctx: DispatchContext) -> BuyingPower:
     """The account's buying power, read now, with the time it was read."""
     account = ctx.broker.account()
     return BuyingPower(
@@ -283,7 +290,7 @@ def _size_position(ctx: DispatchContext, checked: PriceChecked) -> SizedOrder:
         return close_long(ctx, checked, notes)
     account = checked.account
     if account is None or not 0 <= _age(ctx, account.read_at) <= ctx.policy.quote_max_age_s:
-        account = _buying_power(ctx)
+        account = buying_power(ctx)
     size = _size(ctx, checked, trade, account.buying_power, account.options_buying_power)
     if size.quantity == 0 and trade is not InstrumentType.STOCK and ctx.policy.stock_fallback:
         notes = notes.model_copy(

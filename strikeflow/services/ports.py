@@ -278,6 +278,22 @@ class SignalCooldown(Protocol):
 
 
 @runtime_checkable
+class SharedCache(Protocol):
+    """Small text values the fleet shares for a while: the last spot seen per ticker,
+    the day's contract listings. Redis for a fleet, this process's memory otherwise.
+
+    Best effort by contract: a store that is down or slow reads as empty and forgets
+    what it is given, never failing the step that asked (each value only saves a venue
+    round trip, and the venue is asked instead)."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def put(self, key: str, value: str, ttl_s: float) -> None: ...
+
+    def put_many(self, values: Mapping[str, str], ttl_s: float) -> None: ...
+
+
+@runtime_checkable
 class RecommendationInbox(Protocol):
     """Where a scan stores what it found; the id is the natural key."""
 

@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -34,13 +35,14 @@ import numpy as np
 from strikeflow.domain.enums import BarTimeframe, InstrumentType, RecommendationStatus
 from strikeflow.domain.errors import OrderRejected
 from strikeflow.domain.expiry import NEW_YORK, require_aware
-from strikeflow.domain.market import MarketClock
+from strikeflow.domain.market import MarketClock, StockBar
 from strikeflow.domain.orders import PositionSnapshot
 from strikeflow.services.ports import (
     Broker,
     MarketData,
     RecommendationInbox,
     ScanLock,
+    SharedCache,
     SignalCooldown,
 )
 from strikeflow.services.scan_bars import (
@@ -50,6 +52,7 @@ from strikeflow.services.scan_bars import (
     session_arrays,
     session_open,
 )
+from strikeflow.services.spot_hints import remember_spots
 from strikeflow.signals.features import Bars
 from strikeflow.signals.rules import (
     Decision,
@@ -116,6 +119,7 @@ class ScanContext:
     sentiment: SentimentProvider | None = None
     lock_ttl_s: float = SCAN_LOCK_TTL_S
     daily: DailyCloses = field(default_factory=DailyCloses)
+    shared: SharedCache | None = None  # where the last closes are left (spot_hints)
 
 
 @dataclass(frozen=True)
@@ -255,6 +259,7 @@ def _scan_claimed(ctx: ScanContext, minute: datetime, bar_minute: datetime) -> S
             to_send.append(rec.id)
     if fresh:
         ctx.cooldown.record({cooldown_key(d.ticker, d.action.value): bar_minute for d in fresh})
+        remember_spots(ctx.shared, _last_closes(raw, fresh), bar_minute)
     return ScanOutcome(
         minute,
         bar_minute,
@@ -264,6 +269,14 @@ def _scan_claimed(ctx: ScanContext, minute: datetime, bar_minute: datetime) -> S
         cooling=tuple(cooling),
         without_bars=session.without_bars,
     )
+
+
+def _last_closes(
+    raw: Mapping[str, Sequence[StockBar]], decided: Sequence[Decision]
+) -> dict[str, Decimal]:
+    """The last close of each ticker a signal was decided for: the spot its chain will
+    be drawn around (``spot_hints``)."""
+    return {d.ticker: raw[d.ticker][-1].close for d in decided if raw.get(d.ticker)}
 
 
 def stock_holdings(positions: Collection[PositionSnapshot]) -> frozenset[str]:

@@ -82,10 +82,14 @@ class Faults:
             self._config = replace(self._config, **changes)
             return self._config
 
-    def for_request(self) -> Fault:
+    def for_request(self, route: str | None = None) -> Fault:
+        """The fault for one request; ``route`` (``GET /v2/account``, say) is counted
+        too, as ``requests GET /v2/account``: which requests a run made, not just how many."""
         with self._lock:
             cfg, rng = self._config, self._rng
             self._counts["requests"] += 1
+            if route is not None:
+                self._counts[f"requests {route}"] += 1
             delay = cfg.latency_fixed_ms / 1e3
             if cfg.latency and rng.random() < cfg.latency:
                 drawn = rng.expovariate(1000.0 / cfg.latency_mean_ms)

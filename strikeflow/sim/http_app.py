@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -209,7 +210,7 @@ class _FaultMiddleware:
         if scope["type"] != "http" or scope["path"].startswith("/_sim"):
             await self.app(scope, receive, send)
             return
-        fault = self.faults.for_request()
+        fault = self.faults.for_request(route_of(scope["method"], scope["path"]))
         if fault.delay_s:
             await asyncio.sleep(fault.delay_s)
         if fault.status is not None:
@@ -221,6 +222,16 @@ class _FaultMiddleware:
                 await self.app(scope, receive, send)
             except DropConnection:
                 await drop_connection(send)
+
+
+def route_of(method: str, path: str) -> str:
+    """The route a request took, its symbols and ids left out (``GET
+    /v1beta1/options/snapshots/{}``): what the fault plan counts requests by."""
+    parts = [p if _FIXED_SEGMENT.fullmatch(p) else "{}" for p in path.strip("/").split("/")]
+    return f"{method} /{'/'.join(parts)}"
+
+
+_FIXED_SEGMENT = re.compile(r"[a-z_:]+|v\d+(beta\d+)?")
 
 
 def _fault_body(status: int) -> dict[str, Any]:

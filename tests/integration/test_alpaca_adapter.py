@@ -12,6 +12,7 @@ import pytest
 from alpaca.data.historical.option import OptionHistoricalDataClient
 from alpaca.data.requests import OptionChainRequest
 
+from strikeflow.broker_adapters.alpaca import market_data
 from strikeflow.broker_adapters.alpaca.adapter import AlpacaAdapter
 from strikeflow.broker_adapters.alpaca.config import AlpacaConfig, Secret, Timeouts
 from strikeflow.broker_adapters.fallback import FallbackBroker
@@ -369,3 +370,24 @@ def test_a_closed_port_is_unavailable_not_an_exception_leak():
     adapter = make_adapter(f"http://127.0.0.1:{port}")
     with pytest.raises(BrokerUnavailable, match="ConnectionError"):
         adapter.clock()
+
+
+def test_a_chain_wider_than_a_page_is_asked_for_in_runs_of_expiries_at_once(
+    adapter, emulator, monkeypatch
+):
+    """More than a page of snapshots: one request per run of expiries that fits a page,
+    sent together, instead of page after page; the same chain either way."""
+    window = ExpiryWindow(TODAY, TODAY + timedelta(days=14))
+    quote = adapter.stock_quote("SPY")
+    band = StrikeBand.around((quote.bid + quote.ask) / 2, D("0.05"))
+    whole = adapter.option_chain("SPY", window, band, Right.CALL)  # under a page: one request
+    routes = emulator.faults()["counts"]
+    chains = "requests GET /v1beta1/options/snapshots/{}"
+    before = routes.get(chains, 0)
+    monkeypatch.setattr(market_data, "SNAPSHOT_PAGE", max(1, len(whole) // 3))
+    runs = adapter.option_chain("SPY", window, band, Right.CALL)
+    asked = emulator.faults()["counts"][chains] - before
+    assert len({c.expiration for c in whole}) >= 3
+    assert asked >= 3
+    assert [c.symbol for c in runs] == [c.symbol for c in whole]
+    assert [c.bid for c in runs] == [c.bid for c in whole]

@@ -107,11 +107,25 @@ def test_the_pipeline_benchmark_refuses_fewer_than_one_run(capsys):
 def test_the_latency_benchmark_counts_the_round_trips_a_chain_waits_for(capsys):
     import bench_latency
 
-    near = bench_latency.Timing(0.0, [0.030, 0.040, 0.050], [0.060, 0.070, 0.080], 9.0)
-    three_trips = bench_latency.Timing(50.0, [0.180, 0.190, 0.200], [0.260, 0.270, 0.280], 9.0)
+    routes = {"GET /v2/account": 1.0, "POST /v2/orders": 1.0}
+    near = bench_latency.Timing(
+        0.0, [0.030, 0.020, 0.050], [0.060, 0.070, 0.080], 9.0, routes, 0.001
+    )
+    # one request costs 51 ms more at the added 50 ms: a round trip is 50 ms of it
+    three_trips = bench_latency.Timing(
+        50.0, [0.180, 0.170, 0.200], [0.260, 0.270, 0.280], 9.0, routes, 0.051
+    )
     assert bench_latency.report(near, three_trips) is False
     printed = capsys.readouterr().out
-    assert "3.0 to the order, 4.0 to the persisted execution" in printed
+    assert "3.00 to the order, 4.00 to the persisted execution" in printed
     assert "venue requests an execution: 9.0" in printed
-    two_trips = bench_latency.Timing(50.0, [0.130, 0.140, 0.150], [0.160, 0.170, 0.180], 9.0)
+    assert "CALL   to order p50   30 ms, then  180 ms: 3.00 round trips" in printed
+    assert "1.00  POST /v2/orders" in printed
+    two_trips = bench_latency.Timing(
+        50.0, [0.130, 0.120, 0.150], [0.160, 0.170, 0.180], 9.0, routes, 0.051
+    )
     assert bench_latency.report(near, two_trips) is True  # 2.0 trips, 140 ms <= 140 ms
+    slow = bench_latency.Timing(
+        50.0, [0.130, 0.120, 0.150], [0.160, 0.170, 0.180], 9.0, routes, 0.041
+    )
+    assert bench_latency.report(near, slow) is False  # 40 ms a trip: 2.5 trips

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from strikeflow.broker_adapters.market_time import MarketTime
@@ -62,7 +64,7 @@ def test_a_venue_back_up_is_read_again():
 def test_a_venue_that_is_down_is_asked_at_most_once_per_ttl():
     venue = VenueClock()
     ticks = iter([100.0, 105.0, 105.5, 106.0, 107.0])
-    now = MarketTime(venue, ttl_s=1, monotonic=lambda: next(ticks))
+    now = MarketTime(venue, ttl_s=1, monotonic=lambda: next(ticks), refresh_ahead=False)
     assert now() == VENUE_NOW
     venue.down = True
     assert now() == VENUE_NOW + timedelta(seconds=5)
@@ -71,3 +73,51 @@ def test_a_venue_that_is_down_is_asked_at_most_once_per_ttl():
     assert venue.reads == 2
     assert now() == VENUE_NOW + timedelta(seconds=7)  # the ttl has passed: asked again
     assert venue.reads == 3
+
+
+class SlowVenueClock(VenueClock):
+    """A venue whose clock answers only once ``answer`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = threading.Event()
+
+    def clock(self) -> MarketClock:
+        if self.reads:  # the first reading answers at once
+            self.answer.wait(10)
+        return super().clock()
+
+
+def wait_for(condition, what: str, deadline_s: float = 5.0) -> None:
+    until = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() > until:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.001)
+
+
+def test_a_reading_past_half_its_ttl_is_renewed_while_the_caller_goes_on():
+    venue = SlowVenueClock()
+    ticks = iter([100.0, 100.6, 100.7, 100.8])
+    now = MarketTime(venue, ttl_s=1, monotonic=lambda: next(ticks))
+    assert now() == VENUE_NOW
+    venue.now += timedelta(seconds=1)
+    assert now() == VENUE_NOW  # past half the ttl: renewed beside, not waited for
+    assert now() == VENUE_NOW  # one renewal at a time, the reading kept meanwhile
+    venue.answer.set()
+    wait_for(lambda: venue.reads == 2, "the renewal")
+    wait_for(lambda: now._refreshing is False, "the renewal to land")
+    assert now() == VENUE_NOW + timedelta(seconds=1)
+    assert venue.reads == 2
+
+
+def test_a_renewal_that_fails_carries_on_from_the_last_reading():
+    venue = VenueClock()
+    ticks = iter([100.0, 100.6, 100.8])
+    now = MarketTime(venue, ttl_s=1, monotonic=lambda: next(ticks))
+    assert now() == VENUE_NOW
+    venue.down = True
+    now()  # starts the renewal, which fails
+    wait_for(lambda: now._refreshing is False, "the renewal to fail")
+    assert venue.reads == 2
+    assert now() == VENUE_NOW + timedelta(seconds=0.8)

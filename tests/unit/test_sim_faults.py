@@ -5,6 +5,7 @@ import math
 import pytest
 
 from strikeflow.sim.faults import FaultConfig, Faults
+from strikeflow.sim.http_app import route_of
 
 N = 20_000
 
@@ -86,3 +87,20 @@ def test_settings_change_at_run_time():
     faults = Faults(seed=2)
     faults.update({"rate_limit": 1.0})
     assert faults.for_request().status == 429
+
+
+def test_requests_are_counted_by_route_their_symbols_and_ids_left_out():
+    faults = Faults(FaultConfig(), seed=1)
+    paths = [
+        ("GET", "/v1beta1/options/snapshots/SPY"),
+        ("GET", "/v1beta1/options/snapshots/QQQ"),
+        ("GET", "/v2/orders:by_client_order_id"),
+        ("DELETE", "/v2/orders/61e69015-8549-4bfd-b9c3-01e75843f47d"),
+    ]
+    for method, path in paths:
+        faults.for_request(route_of(method, path))
+    counts = faults.report()["counts"]
+    assert counts["requests"] == 4
+    assert counts["requests GET /v1beta1/options/snapshots/{}"] == 2
+    assert counts["requests GET /v2/orders:by_client_order_id"] == 1
+    assert counts["requests DELETE /v2/orders/{}"] == 1

@@ -2,7 +2,7 @@
 
 An option chain is two listings merged by symbol: contracts (``/v2/options/contracts``,
 open interest and size; alpaca-py fetches one page, so every page is walked here), kept
-per process for the day (``listings``), and snapshots
+per process and in the fleet's shared cache for the day (``listings``), and snapshots
 (``/v1beta1/options/snapshots/{underlying}``, quotes, IV, Greeks and the daily bar's
 volume; alpaca-py walks those pages itself, 1,000 a page), asked for each chain with the
 right, window and strike band as filters. Both arrive as raw JSON (``raw_data`` clients,
@@ -17,8 +17,12 @@ query, so a scan asking bars up to the current minute would be refused.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime
+from typing import Any
 
 from alpaca.data.enums import DataFeed, OptionsFeed
 from alpaca.data.requests import (
@@ -33,7 +37,12 @@ from strikeflow.broker_adapters.alpaca import parsing
 from strikeflow.broker_adapters.alpaca.config import AlpacaConfig
 from strikeflow.broker_adapters.alpaca.errors import translated
 from strikeflow.broker_adapters.alpaca.http import AlpacaClients
-from strikeflow.broker_adapters.alpaca.listings import ListedContract, ListingCache, in_band
+from strikeflow.broker_adapters.alpaca.listings import (
+    ListedContract,
+    ListingCache,
+    expiry_groups,
+    in_band,
+)
 from strikeflow.broker_adapters.alpaca.parsing import malformed
 from strikeflow.domain.enums import BarTimeframe, Right
 from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
@@ -46,8 +55,27 @@ from strikeflow.domain.market import (
     StrikeBand,
 )
 from strikeflow.domain.models import OptionContract
+from strikeflow.services.ports import SharedCache
 
 SNAPSHOT_BATCH = 100  # symbols per /v1beta1/options/snapshots request (URL length)
+SNAPSHOT_PAGE = 1_000  # snapshots per page of a chain, as alpaca-py asks for them
+# Pages of one chain asked for at once, for the few chains a worker process runs at once.
+PAGE_THREADS = 8
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _reading_pool() -> ThreadPoolExecutor:
+    """This process's threads for a chain's pages, made on first use in each process
+    (a worker forked from its parent starts its own: threads do not survive a fork)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(PAGE_THREADS, "chain-page"))
+        return _pool[1]
+
+
 MAX_CONTRACT_PAGES = 1_000  # a venue that never ends its pages must not hang a worker
 
 
@@ -58,6 +86,13 @@ class AlpacaMarketData:
         self._feed = OptionsFeed(config.options_feed)
         self._stock_feed = DataFeed(config.stock_feed)
         self._listings = ListingCache(config.listing_ttl_s)
+
+    def share_listings(self, cache: SharedCache) -> None:
+        """Take listings from, and leave them in, the fleet's ``cache``, named by this
+        venue: the listings come from the trading API (paper, live, or the URL set)."""
+        config = self._config
+        venue = config.trading_endpoint or ("paper" if config.paper else "live")
+        self._listings.share(cache, venue)
 
     def option_chain(
         self,
@@ -75,25 +110,51 @@ class AlpacaMarketData:
         low, high = band.low, band.high
         if band.per_side is not None:  # the strikes picked: fewer snapshots to send
             low, high = min(c.strike for c in listed), max(c.strike for c in listed)
-        with translated("option chain snapshots", self._config.secrets):
-            snapshots = self._clients.options.get_option_chain(
-                OptionChainRequest(
-                    underlying_symbol=underlying,
-                    feed=self._feed,
-                    type=None if right is None else parsing.RIGHT_TO_ALPACA[right],
-                    expiration_date_gte=window.first,
-                    expiration_date_lte=window.last,
-                    strike_price_gte=None if low is None else float(low),
-                    strike_price_lte=None if high is None else float(high),
+        low_strike = None if low is None else float(low)
+        high_strike = None if high is None else float(high)
+        groups = expiry_groups(listed, SNAPSHOT_PAGE)
+        if len(groups) == 1:
+            snapshots = self._chain_page(underlying, right, groups[0], low_strike, high_strike)
+        else:  # more than a page: a request per group of expiries, all at once
+            pending = [
+                _reading_pool().submit(
+                    self._chain_page, underlying, right, group, low_strike, high_strike
                 )
-            )
-            contracts = []
+                for group in groups
+            ]
+            snapshots = {}
+            for asked in pending:
+                snapshots.update(asked.result())
+        contracts = []
+        with translated("option chain snapshots", self._config.secrets):
             for meta in listed:  # in listing order: the same chain gives the same list
                 snapshot = snapshots.get(meta.symbol)
                 quote = None if snapshot is None else parsing.option_quote(meta.symbol, snapshot)
                 if quote is not None:
                     contracts.append(parsing.option_contract(meta, quote))
         return contracts
+
+    def _chain_page(
+        self,
+        underlying: str,
+        right: Right | None,
+        expiries: tuple[date, date],
+        low: float | None,
+        high: float | None,
+    ) -> Mapping[str, Any]:
+        """The snapshots of one run of expiries within the strikes, as the venue sent them."""
+        with translated("option chain snapshots", self._config.secrets):
+            return self._clients.options.get_option_chain(
+                OptionChainRequest(
+                    underlying_symbol=underlying,
+                    feed=self._feed,
+                    type=None if right is None else parsing.RIGHT_TO_ALPACA[right],
+                    expiration_date_gte=expiries[0],
+                    expiration_date_lte=expiries[1],
+                    strike_price_gte=low,
+                    strike_price_lte=high,
+                )
+            )
 
     def _list_contracts(
         self, underlying: str, window: ExpiryWindow, right: Right | None
