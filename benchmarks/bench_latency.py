@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -81,6 +82,7 @@ class Timing:
     requests: float  # venue requests an execution (all of them, sequential or not)
     routes: dict[str, float]  # the same, by route
     one_request: float  # the median time of one request from here (GET /v2/clock)
+    beside_two: float = 0.0  # the same request's, sent with two others at once
 
     def by_kind(self, kind: str) -> list[float]:
         """The times to the order of one kind of the mix (CALL, STOCK, PUT)."""
@@ -119,16 +121,28 @@ class LatencyBench(Bench):
         counts = reply.json()["counts"]
         return {k: int(v) for k, v in counts.items() if k.startswith("requests")}
 
-    def one_request(self, times: int = 15) -> float:
+    def one_request(self, times: int = 15) -> tuple[float, float]:
         """The median time of one venue request from this process, the added latency
-        and the emulator's own time in it: what one round trip costs a worker."""
-        took = []
-        with requests.Session() as session:
+        and the emulator's own time in it (what one round trip costs a worker), alone
+        and with two other requests sent at the same moment (as fetch_chain sends its
+        reads: the emulator serves requests that arrive together one after another)."""
+        url = f"{self.emulator.url}/v2/clock"
+        alone, beside = [], []
+        with ThreadPoolExecutor(2) as pool, requests.Session() as session:
+            others = [requests.Session(), requests.Session()]
             for _ in range(times):
                 start = time.perf_counter()
-                session.get(f"{self.emulator.url}/v2/clock", headers=HEADERS, timeout=10)
-                took.append(time.perf_counter() - start)
-        return statistics.median(took)
+                session.get(url, headers=HEADERS, timeout=10)
+                alone.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                sent = [pool.submit(o.get, url, headers=HEADERS, timeout=10) for o in others]
+                session.get(url, headers=HEADERS, timeout=10)
+                beside.append(time.perf_counter() - start)
+                for reply in sent:
+                    reply.result()
+            for other in others:
+                other.close()
+        return statistics.median(alone), statistics.median(beside)
 
     def arrivals(self) -> dict[str, datetime]:
         """Each order's wall-clock arrival at the venue, by client_order_id."""
@@ -165,8 +179,8 @@ def timed(bench: LatencyBench, rtt_ms: float, executions: int) -> Timing:
         )
     persisted = [took for _, _, took in sent]
     routes = {k.removeprefix("requests "): n for k, n in served.items() if k != "requests" and n}
-    one = bench.one_request()
-    return Timing(rtt_ms, to_order, persisted, served.get("requests", 0.0), routes, one)
+    one, beside = bench.one_request()
+    return Timing(rtt_ms, to_order, persisted, served.get("requests", 0.0), routes, one, beside)
 
 
 @contextmanager
@@ -210,7 +224,8 @@ def report(near: Timing, far: Timing) -> bool:
     ) / rtt
     print(
         f"one request: {near.one_request * 1000:.1f} ms, then {far.one_request * 1000:.1f} ms"
-        f" (a round trip: {rtt * 1000:.1f} ms)"
+        f" (a round trip: {rtt * 1000:.1f} ms); sent beside two others:"
+        f" {near.beside_two * 1000:.1f} ms, then {far.beside_two * 1000:.1f} ms"
     )
     print(
         f"sequential venue round trips: {order_trips:.2f} to the order,"
