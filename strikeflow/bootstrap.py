@@ -154,10 +154,10 @@ def build_runtime(
     return Runtime(settings, context, fallback, recommendations, scan)
 
 
-def _venue(settings: Settings, shared: SharedCache) -> AlpacaAdapter:
+def _venue(settings: Settings, shared: SharedCache | None = None) -> AlpacaAdapter:
     """The Alpaca adapter, every call governed by the fleet's rate-limit budgets, kept
     where the app's own state is (STRIKEFLOW_REDIS_URL: Redis, or this process), and
-    the day's contract listings shared there too."""
+    with ``shared``, the day's contract listings shared there too."""
     from strikeflow.app_state.rate_budget import rate_budget
     from strikeflow.broker_adapters.alpaca.adapter import build_alpaca_adapter
     from strikeflow.broker_adapters.alpaca.rate_limit import Governor, GovernorConfig
@@ -166,7 +166,8 @@ def _venue(settings: Settings, shared: SharedCache) -> AlpacaAdapter:
     budget = rate_budget(settings.redis_url)
     key = adapter.config.api_key.reveal()
     adapter.govern(Governor(budget, GovernorConfig.from_settings(settings), key))
-    adapter.share_listings(shared)
+    if shared is not None:
+        adapter.share_listings(shared)
     return adapter
 
 

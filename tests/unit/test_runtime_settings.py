@@ -15,6 +15,7 @@ from strikeflow.app_state.in_process import (
     InProcessCooldown,
     InProcessKillSwitch,
     InProcessScanLock,
+    InProcessSharedCache,
 )
 from strikeflow.config import Settings
 from strikeflow.domain.enums import Action, ExecutionMode, ExecutionStatus, OrderType
@@ -64,6 +65,7 @@ def wired(**overrides) -> bootstrap.Runtime:
         "kill_switch": InProcessKillSwitch(),
         "scan_lock": InProcessScanLock(),
         "cooldown": InProcessCooldown(),
+        "shared": InProcessSharedCache(),
         "rules": default_rules(),
     }
     return bootstrap.build_runtime(Settings(), **{**pieces, **overrides})
@@ -190,3 +192,31 @@ def test_each_piece_handed_in_is_the_one_wired():
     assert scan.now is now
     assert rt.recommendations is recommendations
     assert rt.fallback is fallback
+
+
+VENUE_ENV = {
+    "STRIKEFLOW_ALPACA_API_KEY": "PKTESTKEY0123456789",
+    "STRIKEFLOW_ALPACA_SECRET_KEY": "s3cr3t-VALUE-abcdefghijklmnop",
+    "STRIKEFLOW_ALPACA_BASE_URL": "http://127.0.0.1:9",
+    "STRIKEFLOW_REDIS_URL": "memory://runtime-settings",
+}
+
+
+def test_the_shared_cache_reaches_the_steps_the_scans_and_the_venues_listings(monkeypatch):
+    for name, value in VENUE_ENV.items():
+        monkeypatch.setenv(name, value)
+    shared = InProcessSharedCache()
+    runtime = wired(market=None, broker=None, shared=shared)
+    assert runtime.context.shared is shared
+    assert runtime.scan is not None
+    assert runtime.scan.shared is shared
+    listings = runtime.context.market._listings  # the adapter's: built here, not handed in
+    listings.get(("SPY", VENUE_NOW.date(), VENUE_NOW.date(), None), list)
+    assert shared.get(f"listing:http://127.0.0.1:9:SPY:{VENUE_NOW.date()}:{VENUE_NOW.date()}:any")
+
+
+def test_the_command_lines_venue_is_built_from_the_settings_alone(monkeypatch):
+    for name, value in VENUE_ENV.items():
+        monkeypatch.setenv(name, value)
+    venue = bootstrap.venue_broker()  # builds, connects to nothing
+    assert "127.0.0.1:9" in repr(venue)
