@@ -28,6 +28,7 @@ from strikeflow.domain.enums import PositionEffect
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.position_book import quantity_text
 from strikeflow.domain.records import Execution
+from strikeflow.services.closed_trades import close_rule
 from strikeflow.services.queries import Records, day_executions, not_traded, report_views
 
 VIEWS = ("active_options_positions", "options_performance_by_strategy", "daily_options_summary")
@@ -128,30 +129,17 @@ def exit_rows(records: Records, executions: Sequence[Execution]) -> list[ExitRow
         if e.position_effect is not PositionEffect.CLOSE or not e.filled_qty:
             continue
         rec = records.recommendations.get(e.recommendation_id)
-        features = {} if rec is None else dict(rec.features or {})
-        exit_ = features.get("exit")
-        rule = exit_.get("rule") if isinstance(exit_, dict) else None
         rows.append(
             ExitRow(
                 e.filled_at or e.created_at,
                 e.option_symbol or e.ticker,
-                str(rule or _asked_by(rec)),
+                close_rule(rec),
                 e.filled_qty,
                 e.filled_avg_price,
                 e.realized_pnl,
             )
         )
     return rows
-
-
-# A close no exit rule fired: who asked for it.
-ASKED_BY = {"scan": "sell signal", "manual_close": "manual close"}
-
-
-def _asked_by(rec) -> str:
-    if rec is None:
-        return "close"
-    return ASKED_BY.get(rec.source.value, rec.source.value)
 
 
 def exit_table(rows: Sequence[ExitRow]) -> Table:

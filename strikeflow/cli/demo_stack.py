@@ -59,6 +59,8 @@ class StackPlan:
     minutes: tuple[datetime, ...]  # the instants the day is scanned at
     env: Mapping[str, str]  # the caller's environment, for the Redis + database switch
     reset: bool = False  # outside SQLite: empty a database that holds rows
+    rules_file: Path | None = None  # the rules to trade by (else the packaged ones)
+    demo_exits: bool = True  # without a rules file: the demo's exits (DEMO_EXITS)
 
     @property
     def external(self) -> bool:
@@ -83,6 +85,8 @@ def stack_settings(plan: StackPlan, emulator_url: str) -> Settings:
         # demo's day passes in seconds: its orders are priced once, at the far side.
         "option_order_pricing": "marketable_limit",
     }
+    if plan.rules_file is not None:
+        values["rules_file"] = plan.rules_file
     if plan.external:
         values["broker_url"] = plan.env["STRIKEFLOW_BROKER_URL"]
         values["database_url"] = plan.env["STRIKEFLOW_DATABASE_URL"]
@@ -205,7 +209,7 @@ class DemoStack:
         if settings.redis_url != EMBEDDED:
             clear_scan_state(settings.redis_url, self.plan.watchlist, self.plan.minutes)
         self._exit.callback(bootstrap.close_databases)
-        bootstrap.install_runtime(demo_runtime(settings, self.sim_now))
+        bootstrap.install_runtime(demo_runtime(settings, self.sim_now, self.plan.demo_exits))
         self._exit.callback(bootstrap.reset_runtime)
         conf = celery_config(settings)
         if not self.plan.external:
@@ -236,7 +240,9 @@ class DemoStack:
         return reply.json()
 
 
-def demo_runtime(settings: Settings, now: Callable[[], datetime]) -> bootstrap.Runtime:
+def demo_runtime(
+    settings: Settings, now: Callable[[], datetime], demo_exits: bool = True
+) -> bootstrap.Runtime:
     """bootstrap's Runtime, with the emulator's simulated clock, read directly, as "now".
 
     Elsewhere ``STRIKEFLOW_CLOCK=market`` reads /v2/clock at most once a wall second and
@@ -244,13 +250,13 @@ def demo_runtime(settings: Settings, now: Callable[[], datetime]) -> bootstrap.R
     speed, an hour behind when the demo moves it five minutes every few milliseconds
     (quote ages, DTE, the 15:10 day-trade cutoff and every timestamp would lag).
     """
-    return bootstrap.build_runtime(settings, now=now, rules=demo_rules(settings))
+    return bootstrap.build_runtime(settings, now=now, rules=demo_rules(settings, demo_exits))
 
 
-def demo_rules(settings: Settings) -> Rules:
+def demo_rules(settings: Settings, demo_exits: bool = True) -> Rules:
     """The rules file's (STRIKEFLOW_RULES_FILE) when one is set; otherwise the packaged
-    rules with the demo's own exits (``DEMO_EXITS``)."""
-    if settings.rules_file is not None:
+    rules, with the demo's own exits (``DEMO_EXITS``) unless ``demo_exits`` is off."""
+    if settings.rules_file is not None or not demo_exits:
         return load_rules(settings.rules_file)
     return rules_from_mapping(DEMO_EXITS, "the demo's exit rules")
 

@@ -100,11 +100,15 @@ class World:
         return [o for o in self.venue.audit() if o["client_order_id"] == coid]
 
     def in_broker(self) -> int:
-        """Messages Redis holds for the fleet: queued, or delivered and not yet acked."""
+        """Messages Redis holds for the fleet's chains: queued, or delivered and not yet
+        acked. Not the signals queue: no worker here scans, and beat sends a scan there
+        each minute of New York's session hours (by the wall clock), which would stay."""
         client = redis.Redis(port=self.redis_server.port, db=BROKER, socket_timeout=5)
         try:
             queued = sum(
-                client.llen(key) for key in client.scan_iter() if client.type(key) == b"list"
+                client.llen(key)
+                for key in client.scan_iter()
+                if key != b"signals" and client.type(key) == b"list"
             )
             return queued + client.hlen("unacked")
         finally:

@@ -1,0 +1,87 @@
+"""``strikeflow backtest`` as a user runs it: days through the whole pipeline on the
+embedded defaults, the same trades from the same seed, its files, and bad input."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+START, DAYS, STEP, SEED = "2027-04-12", "2", "30", "7"
+
+
+def backtest(out: Path, *extra: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIKEFLOW_")}
+    return subprocess.run(
+        [sys.executable, "-m", "strikeflow", "backtest", "--out", str(out), *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+        cwd=out.parent,
+    )
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("backtest")
+    runs = []
+    for name in ("first", "second"):
+        out = base / name
+        done = backtest(out, "--start", START, "--days", DAYS, "--step", STEP, "--seed", SEED)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "Traceback" not in done.stderr
+        runs.append(out)
+    return runs[0], runs[1]
+
+
+def trades(out: Path) -> list[dict[str, str]]:
+    with (out / "trades.csv").open(encoding="utf-8") as rows:
+        return list(csv.DictReader(rows))
+
+
+def test_the_same_seed_gives_the_same_trades(two_runs):
+    first, second = two_runs
+    assert trades(first)  # the seeded days close trades
+    assert trades(first) == trades(second)
+
+
+def test_the_run_leaves_its_report_its_charts_and_a_database_to_query(two_runs):
+    first, _ = two_runs
+    page = (first / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 3
+    for name in ("equity.png", "pnl_by_strategy.png", "pnl_by_rule.png", "backtest.db"):
+        assert (first / name).stat().st_size > 0
+    for trade in trades(first):
+        assert trade["strategy"] in {"day_trade", "swing_trade", "stock"}
+        assert trade["rule"]  # what closed it, always named
+        assert trade["closed_at"] >= trade["opened_at"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIKEFLOW_")}
+    shown = subprocess.run(
+        [sys.executable, "-m", "strikeflow", "report", "--db", str(first / "backtest.db")],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "options_performance_by_strategy" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--start", START, "--days", "0"), "--days must be within 1 to 260, got 0"),
+        (("--start", START, "--days", "1", "--step", "0"), "--step must be within 1 to 390"),
+        (("--start", "2027-02-30", "--days", "1"), "2027-02-30"),
+        (("--start", START, "--days", "1", "--rules", "nope.toml"), "--rules nope.toml"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, said):
+    done = backtest(tmp_path / "out", *args, timeout_s=60)
+    assert done.returncode == 2
+    assert said in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()  # nothing half-written
