@@ -22,7 +22,7 @@ from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.services.queries import Records, statuses_of
 from strikeflow.sim import calendar
 
-POLL_S = 0.01
+POLL_S = 0.002
 CHAIN_DEADLINE_S = 30.0
 TASK_DEADLINE_S = 30.0
 # After the close: the venue expires day orders and settles expiring options at 16:00,

@@ -38,7 +38,7 @@ API_KEY, SECRET_KEY = "strikeflow-demo", "strikeflow-demo-secret"
 WORKER_THREADS = 4
 # memory:// is polled: kombu sleeps this long when every queue is empty (default 1 s,
 # which would add a second to every step of every chain).
-MEMORY_POLL_S = 0.005
+MEMORY_POLL_S = 0.001
 HTTP_TIMEOUT_S = 10.0
 # The demo's exits, over the packaged rules: a day trade in options takes its profit at
 # +25 % rather than +50 %, so that the compressed day (a look every 5 minutes, one seeded

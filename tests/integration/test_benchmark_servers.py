@@ -78,3 +78,15 @@ def test_the_execution_benchmark_works_entries_and_prices_the_baseline_at_the_as
     assert figures["worked"].replaces_per_entry > 0
     assert figures["worked"].saved_of_half_spread > figures["marketable"].saved_of_half_spread
     assert 0 < figures["worked"].filled_at_all <= 12
+
+
+def test_the_backtest_benchmark_times_each_part_of_a_day(capsys):
+    import bench_backtest
+
+    assert bench_backtest.main(["1", "--step", "60"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 trading day(s) from 2027-04-12, scans every 60 min (6 steps)" in printed
+    assert "days a minute (target 5:" in printed
+    for part in ("scan task", "manage_positions task", "clock moves", "waits for chains"):
+        assert f"    {part}" in printed
+    assert "the clock alone through as many steps" in printed

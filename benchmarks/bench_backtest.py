@@ -1,0 +1,150 @@
+"""Simulated trading days a wall minute, through ``strikeflow backtest``'s own loop.
+
+Run: .venv/bin/python benchmarks/bench_backtest.py [days] [--step MINUTES] [--seed S]
+(1 day, 1-minute scans, seed 7 by default)
+
+The embedded stack the command runs on (demo_stack: the emulator in simulated time, a
+Celery worker on the memory transport, SQLite), the default watchlist, the packaged
+rules, from Monday 2027-04-12. Each part of a step is timed where the loop calls it
+(demo_day.run_day): the clock moves, the scan task, the wait for its chains, the exits
+(manage_positions and the wait for its closes) and reconcile_orders. Then, on the same
+stack, the clock alone is moved through the same day's steps: the floor a step costs
+with nothing to do, measured in the same run, and the ratio of the two.
+
+Target: at least 5 days a minute on 2 cores (12 s a day at most).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from strikeflow import bootstrap
+from strikeflow.cli.backtest_run import trading_days
+from strikeflow.cli.demo_day import (
+    DayTally,
+    reconcile,
+    run_day,
+    session_steps,
+    task_manage,
+    task_scan,
+    wait_terminal,
+)
+from strikeflow.cli.demo_stack import DemoStack, StackPlan
+from strikeflow.domain.watchlist import DEFAULT_WATCHLIST
+
+START = date(2027, 4, 12)
+TARGET_DAYS_A_MINUTE = 5.0
+T = TypeVar("T")
+
+
+class Timers:
+    """Wall seconds spent in each named part."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def timed(self, name: str, call: Callable[..., T]) -> Callable[..., T]:
+        def run(*args: Any) -> T:
+            start = time.perf_counter()
+            try:
+                return call(*args)
+            finally:
+                self.spent[name] += time.perf_counter() - start
+                self.calls[name] += 1
+
+        return run
+
+
+class TimedClock:
+    def __init__(self, stack: DemoStack, timers: Timers) -> None:
+        self.move_clock = timers.timed("clock moves", stack.move_clock)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("days", nargs="?", type=int, default=1)
+    parser.add_argument("--step", type=int, default=1, help="minutes between scans (1)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    days = trading_days(START, args.days)
+    steps = {day: session_steps(day, args.step) for day in days}
+    instants = tuple(at for day in days for at in steps[day])
+    folder = Path(tempfile.mkdtemp(prefix="bench-backtest-"))
+    plan = StackPlan(
+        seed=args.seed,
+        watchlist=DEFAULT_WATCHLIST,
+        start=instants[0] - timedelta(minutes=args.step),
+        db_path=folder / "backtest.db",
+        log_path=folder / "backtest.log",
+        minutes=instants,
+        env={k: v for k, v in os.environ.items() if not k.startswith("STRIKEFLOW_")},
+        demo_exits=False,
+    )
+    from strikeflow.workers.app import app
+
+    timers = Timers()
+    tally = DayTally()
+    with DemoStack(plan, app) as stack:
+        assert stack.settings is not None
+        records = bootstrap.build_records(stack.settings.database_url)
+        clock = TimedClock(stack, timers)
+        scan = timers.timed("scan task", task_scan(app))
+        manage = timers.timed("manage_positions task", task_manage(app))
+        wait = timers.timed("waits for chains", lambda ids: wait_terminal(records, ids))
+        settle = timers.timed("reconcile_orders", lambda: reconcile(app))
+        started = time.perf_counter()
+        for day in days:
+            for _ in run_day(clock, scan, settle, wait, steps[day], tally, manage):
+                pass
+        took = time.perf_counter() - started
+        # The floor: the clock alone through the last day's steps, a week later (the
+        # same hours, nothing open that the fills would change).
+        floor_steps = [at + timedelta(days=7) for at in steps[days[-1]]]
+        floor_start = time.perf_counter()
+        for at in floor_steps:
+            stack.move_clock(at)
+        floor = (time.perf_counter() - floor_start) / len(floor_steps) * len(instants)
+    per_day = took / len(days)
+    rate = 60.0 / per_day
+    print(
+        f"{len(days)} trading day(s) from {days[0]}, scans every {args.step} min"
+        f" ({len(instants)} steps), default watchlist, seed {args.seed}, embedded stack"
+    )
+    verdict = "met" if rate >= TARGET_DAYS_A_MINUTE else "NOT met"
+    print(
+        f"  {per_day:.1f} s a day: {rate:.2f} days a minute"
+        f" (target {TARGET_DAYS_A_MINUTE:g}: {verdict})"
+    )
+    print(
+        f"  {len(tally.sent)} chains, {sum(tally.exits.values())} exits,"
+        f" {tally.scans} scans; {took / len(instants) * 1000:.1f} ms a step"
+    )
+    print("  where the time goes:")
+    accounted = 0.0
+    for name, spent in sorted(timers.spent.items(), key=lambda kv: -kv[1]):
+        accounted += spent
+        calls = timers.calls[name]
+        print(
+            f"    {name:<24}{spent:8.2f} s {spent / took:6.1%}"
+            f"  ({calls} calls, {spent / calls * 1000:.1f} ms each)"
+        )
+    print(f"    {'the loop itself':<24}{took - accounted:8.2f} s {(took - accounted) / took:6.1%}")
+    print(
+        f"  the clock alone through as many steps: {floor:.2f} s;"
+        f" the backtest takes {took / floor:.1f}x that"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
