@@ -47,6 +47,9 @@ from strikeflow.services.ports import (
 )
 from strikeflow.services.scan_bars import (
     ONE_MINUTE,
+    SESSION_MINUTES,
+    MinuteGrid,
+    SessionBars,
     daily_closes,
     daily_lookback,
     session_arrays,
@@ -104,6 +107,46 @@ class DailyCloses:
             self._key, self._rows = key, rows
 
 
+class SessionBarsSoFar:
+    """The session's minute bars so far, kept per process on a grid (``MinuteGrid``):
+    each scan asks the venue only for the minutes since the last one asked for, and the
+    ``REFETCH`` minutes before it again (a bar still forming then, or corrected since),
+    not for the whole session again, whose size grows with every minute of the day. A
+    new session or watchlist starts over. Thread-safe (a threads pool shares it)."""
+
+    REFETCH = timedelta(minutes=2)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[datetime, tuple[str, ...]] | None = None
+        self._grid: MinuteGrid | None = None
+        self._until: datetime | None = None
+
+    def session(
+        self, ctx: ScanContext, opened: datetime, minute: datetime, bar_minute: datetime
+    ) -> tuple[SessionBars, Mapping[str, Sequence[StockBar]]]:
+        """The session from ``opened`` to ``bar_minute`` (``session_arrays``), from the
+        bars held and those the venue sent now up to ``minute``; and the latter."""
+        key = (opened, ctx.watchlist)
+        with self._lock:
+            if self._key != key or self._grid is None:
+                self._key, self._until = key, None
+                self._grid = MinuteGrid(ctx.watchlist, opened, SESSION_MINUTES)
+            grid, until = self._grid, self._until
+        start = opened if until is None else max(opened, min(until, minute) - self.REFETCH)
+        raw = ctx.market.stock_bars(ctx.watchlist, BarTimeframe.MINUTE, start, minute)
+        with self._lock:
+            if self._grid is grid:
+                grid.add(raw)
+                self._until = minute if self._until is None else max(self._until, minute)
+                return grid.session(bar_minute), raw
+        # Another session or watchlist began meanwhile (scans of two days at once): this
+        # one is read whole, on a grid of its own.
+        if until is not None:
+            raw = ctx.market.stock_bars(ctx.watchlist, BarTimeframe.MINUTE, opened, minute)
+        return session_arrays(raw, ctx.watchlist, opened, bar_minute), raw
+
+
 @dataclass
 class ScanContext:
     """The ports a scan uses, the rules (loaded once per process) and the watchlist."""
@@ -119,6 +162,7 @@ class ScanContext:
     sentiment: SentimentProvider | None = None
     lock_ttl_s: float = SCAN_LOCK_TTL_S
     daily: DailyCloses = field(default_factory=DailyCloses)
+    bars: SessionBarsSoFar = field(default_factory=SessionBarsSoFar)
     shared: SharedCache | None = None  # where the last closes are left (spot_hints)
 
 
@@ -231,8 +275,7 @@ class KnownSentiment:
 
 def _scan_claimed(ctx: ScanContext, minute: datetime, bar_minute: datetime) -> ScanOutcome:
     opened = session_open(minute)
-    raw = ctx.market.stock_bars(ctx.watchlist, BarTimeframe.MINUTE, opened, minute)
-    session = session_arrays(raw, ctx.watchlist, opened, bar_minute)
+    session, raw = ctx.bars.session(ctx, opened, minute, bar_minute)
     if not session.tickers:
         return ScanOutcome(minute, bar_minute, without_bars=session.without_bars)
     daily = _daily(ctx, session.tickers, opened, session.close[:, 0])

@@ -19,6 +19,8 @@ from strikeflow.domain.market import StockBar
 
 __all__ = [
     "REGULAR_OPEN",
+    "SESSION_MINUTES",
+    "MinuteGrid",
     "SessionBars",
     "daily_closes",
     "daily_lookback",
@@ -28,6 +30,7 @@ __all__ = [
 
 REGULAR_OPEN = time(9, 30)  # every session opens then; early closes only end sooner
 ONE_MINUTE = timedelta(minutes=1)
+SESSION_MINUTES = 390  # 09:30 to 16:00; a grid widens for a bar past it
 
 
 def session_open(at: datetime) -> datetime:
@@ -65,41 +68,83 @@ def session_arrays(
     are left out. Missing minutes carry the previous close with zero volume; minutes
     before a ticker's first bar carry that bar's close."""
     minutes = max(int((last - first) // ONE_MINUTE) + 1, 0)
-    lists = [bars.get(t, ()) for t in tickers]
-    flat = [b for bs in lists for b in bs]
-    # one pass per field over every bar: ~6x faster than a Python loop doing it all
-    stamp = np.array([b.time.timestamp() for b in flat], dtype=np.float64)
-    offset = np.floor((stamp - first.timestamp()) / 60.0).astype(np.intp)
-    owner = np.repeat(np.arange(len(tickers)), [len(bs) for bs in lists])
-    keep = (offset >= 0) & (offset < minutes)
-    present = np.bincount(owner[keep], minlength=len(tickers)) > 0
-    rows = tuple(t for t, ok in zip(tickers, present, strict=True) if ok)
-    without = tuple(t for t, ok in zip(tickers, present, strict=True) if not ok)
-    shape = (len(rows), minutes)
-    if not rows:
-        empty = np.zeros(shape)
-        return SessionBars((), empty, empty, empty, empty, without)
-    r = (np.cumsum(present) - 1)[owner[keep]]
-    c = offset[keep]
-    chosen = np.flatnonzero(keep)
-    close = np.full(shape, np.nan)
-    high, low, volume = close.copy(), close.copy(), np.zeros(shape)
-    for grid, field in ((close, "close"), (high, "high"), (low, "low"), (volume, "volume")):
-        values = np.array([float(getattr(b, field)) for b in flat], dtype=np.float64)
-        grid[r, c] = values[chosen]
-    have = ~np.isnan(close)
-    latest = np.maximum.accumulate(np.where(have, np.arange(minutes), -1), axis=1)
-    carried = close[np.arange(len(rows))[:, None], np.maximum(latest, 0)]
-    first_close = close[np.arange(len(rows)), have.argmax(axis=1)][:, None]
-    filled = np.where(latest < 0, first_close, carried)
-    return SessionBars(
-        tickers=rows,
-        close=filled,
-        volume=volume,
-        high=np.where(have, high, filled),
-        low=np.where(have, low, filled),
-        without_bars=without,
-    )
+    grid = MinuteGrid(tickers, first, minutes)
+    grid.add(bars)
+    return grid.session(last)
+
+
+class MinuteGrid:
+    """Bars placed on a (tickers, minutes from ``first``) grid as they arrive: a bar
+    arriving again for the same minute (corrected, or complete where it was forming)
+    replaces the first. ``session`` reads the grid up to a minute as ``session_arrays``
+    describes; the grid widens when a bar lands past it."""
+
+    def __init__(self, tickers: Sequence[str], first: datetime, minutes: int) -> None:
+        self.tickers, self.first = tuple(tickers), first
+        self._row = {t: i for i, t in enumerate(self.tickers)}
+        shape = (len(self.tickers), max(minutes, 0))
+        self.close = np.full(shape, np.nan)
+        self.high, self.low, self.volume = self.close.copy(), self.close.copy(), np.zeros(shape)
+
+    def add(self, bars: Mapping[str, Sequence[StockBar]]) -> None:
+        lists = [(self._row[t], bs) for t, bs in bars.items() if t in self._row and bs]
+        flat = [b for _, bs in lists for b in bs]
+        if not flat:
+            return
+        # one pass per field over every bar: ~6x faster than a Python loop doing it all
+        stamp = np.array([b.time.timestamp() for b in flat], dtype=np.float64)
+        offset = np.floor((stamp - self.first.timestamp()) / 60.0).astype(np.intp)
+        owner = np.repeat([row for row, _ in lists], [len(bs) for _, bs in lists])
+        keep = offset >= 0
+        if not keep.any():
+            return
+        self._widen(int(offset[keep].max()) + 1)
+        r, c, chosen = owner[keep], offset[keep], np.flatnonzero(keep)
+        for grid, field in (
+            (self.close, "close"),
+            (self.high, "high"),
+            (self.low, "low"),
+            (self.volume, "volume"),
+        ):
+            values = np.array([float(getattr(b, field)) for b in flat], dtype=np.float64)
+            grid[r, c] = values[chosen]
+
+    def _widen(self, minutes: int) -> None:
+        more = minutes - self.close.shape[1]
+        if more <= 0:
+            return
+        pad = ((0, 0), (0, more))
+        self.close = np.pad(self.close, pad, constant_values=np.nan)
+        self.high = np.pad(self.high, pad, constant_values=np.nan)
+        self.low = np.pad(self.low, pad, constant_values=np.nan)
+        self.volume = np.pad(self.volume, pad)
+
+    def session(self, last: datetime) -> SessionBars:
+        """The grid from ``first`` to ``last`` (inclusive), as ``session_arrays`` does."""
+        minutes = max(int((last - self.first) // ONE_MINUTE) + 1, 0)
+        self._widen(minutes)
+        close, high, low = (g[:, :minutes] for g in (self.close, self.high, self.low))
+        present = ~np.isnan(close).all(axis=1) if minutes else np.zeros(len(self.tickers), bool)
+        rows = tuple(t for t, ok in zip(self.tickers, present, strict=True) if ok)
+        without = tuple(t for t, ok in zip(self.tickers, present, strict=True) if not ok)
+        if not rows:
+            empty = np.zeros((0, minutes))
+            return SessionBars((), empty, empty, empty, empty, without)
+        close, high, low = close[present], high[present], low[present]
+        volume = np.where(np.isnan(close), 0.0, self.volume[present, :minutes])
+        have = ~np.isnan(close)
+        latest = np.maximum.accumulate(np.where(have, np.arange(minutes), -1), axis=1)
+        carried = close[np.arange(len(rows))[:, None], np.maximum(latest, 0)]
+        first_close = close[np.arange(len(rows)), have.argmax(axis=1)][:, None]
+        filled = np.where(latest < 0, first_close, carried)
+        return SessionBars(
+            tickers=rows,
+            close=filled,
+            volume=volume,
+            high=np.where(have, high, filled),
+            low=np.where(have, low, filled),
+            without_bars=without,
+        )
 
 
 def daily_closes(

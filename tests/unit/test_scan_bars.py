@@ -7,10 +7,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.market import StockBar
 from strikeflow.services.scan_bars import (
+    SESSION_MINUTES,
+    MinuteGrid,
     daily_closes,
     daily_lookback,
     session_arrays,
@@ -88,3 +92,34 @@ def test_daily_closes_are_the_last_bar_of_each_past_date_padded_in_front():
 def test_the_lookback_covers_weekends_and_a_holiday():
     assert daily_lookback(5) >= timedelta(days=9)  # 6 sessions over a weekend and a holiday
     assert daily_lookback(1) >= timedelta(days=5)
+
+
+@given(
+    present=st.lists(
+        st.tuples(st.sampled_from(["AAA", "BBB", "CCC"]), st.integers(-3, 30)),
+        max_size=60,
+        unique=True,
+    ),
+    cuts=st.lists(st.integers(0, 30), max_size=4),
+    last=st.integers(0, 30),
+)
+def test_a_grid_filled_in_pieces_reads_as_the_whole_session_read_at_once(present, cuts, last):
+    """Bars added a window at a time, each window asking again the two minutes before
+    it (``SessionBarsSoFar``), give the arrays of the whole session read at once."""
+    tickers = ["AAA", "BBB", "CCC"]
+    bars = {t: [] for t in tickers}
+    for ticker, minute in sorted(present, key=lambda p: p[1]):
+        bars[ticker].append(bar(ticker, OPEN + minute * ONE, 10 + minute, 5 + minute))
+    end = OPEN + last * ONE
+    whole = session_arrays(bars, tickers, OPEN, end)
+    grid = MinuteGrid(tickers, OPEN, SESSION_MINUTES)
+    start = OPEN - 5 * ONE
+    for cut in [*sorted(cuts), last + 1]:
+        until = OPEN + cut * ONE
+        grid.add({t: [b for b in bs if start <= b.time < until] for t, bs in bars.items()})
+        start = max(OPEN - 5 * ONE, until - 2 * ONE)
+    pieces = grid.session(end)
+    assert pieces.tickers == whole.tickers
+    assert pieces.without_bars == whole.without_bars
+    for field in ("close", "volume", "high", "low"):
+        np.testing.assert_array_equal(getattr(pieces, field), getattr(whole, field))

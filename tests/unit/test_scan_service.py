@@ -22,7 +22,7 @@ from strikeflow.domain.errors import BrokerUnavailable, OrderRejected
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.market import MarketClock, StockBar
 from strikeflow.domain.orders import PositionSnapshot
-from strikeflow.services.scan import ScanContext, lock_key, scan
+from strikeflow.services.scan import ScanContext, SessionBarsSoFar, lock_key, scan
 from strikeflow.signals.rules import RULE_DAY_TRADE, RULE_STOCK, RULE_SWING
 from strikeflow.signals.rules_file import default_rules
 
@@ -373,6 +373,9 @@ def test_a_ticker_that_keeps_its_momentum_is_recommended_once_per_cooldown():
         market.minute_bars["SPY"] = session_at("SPY", c, v, at)
         d, w = surge(-1, at)
         market.minute_bars["QQQ"] = session_at("QQQ", d, w, at)
+        # This market rewrites its last five bars every minute, as no venue does: the
+        # scan reads the session whole each time, as a new worker process would.
+        ctx.bars = SessionBarsSoFar()
         out = scan(ctx, at)
         sent[k] = out.to_send
         if k and k < cooldown:
@@ -393,6 +396,7 @@ def test_the_cooldown_is_per_action_and_can_be_turned_off():
         at = AT + k * ONE
         c, v = surge(sign, at)
         market.minute_bars["SPY"] = session_at("SPY", c, v, at)
+        ctx.bars = ctx_off.bars = SessionBarsSoFar()  # rewritten bars: read whole
         out = scan(ctx, at)
         actions.append([ctx.store.rows[i].action for i in out.to_send])
         assert len(scan(ctx_off, at).to_send) == 1
@@ -443,3 +447,26 @@ def test_the_outcome_is_json():
     assert data["minute"] == "2026-11-19T15:45:00+00:00"
     assert data["skipped"] is None
     assert data["skipped_signals"][0]["ticker"] == "TSLA"
+
+
+def test_each_scan_asks_only_for_the_minutes_since_the_last_and_reads_the_same_session():
+    """The session's bars are kept: the next scan asks for the minutes since the last
+    one (and two before them again), and its features are those of the whole session
+    read afresh."""
+    closes, volumes = surge(+1)
+    market = FakeMarket({"SPY": session("SPY", closes, volumes), "AAPL": session("AAPL", flat())})
+    no_cooldown = dataclasses.replace(
+        default_rules(), cooldown=dataclasses.replace(default_rules().cooldown, minutes=0)
+    )
+    ctx = context(market, rules=no_cooldown)
+    scan(ctx, AT - 2 * ONE)
+    later = scan(ctx, AT)
+    first_call, second_call = market.minute_calls()
+    assert first_call[2] == OPEN
+    assert second_call[2] == (AT - 2 * ONE).replace(second=0) - 2 * ONE
+    fresh = context(market, rules=no_cooldown)
+    again = scan(fresh, AT)
+    assert [fresh.store.rows[i].features for i in again.recommendations] == [
+        ctx.store.rows[i].features for i in later.recommendations
+    ]
+    assert later.recommendations
