@@ -207,4 +207,9 @@ def _sqlite_pragmas(connection: sqlite3.Connection, _record: object) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
+    # SQLite's advice for WAL: a commit no longer waits on the disk, the file cannot be
+    # corrupted, and a power cut may lose the last commits. SQLite is the embedded
+    # default (the demo, a backtest, one process trying things); a fleet that trades
+    # keeps its record in PostgreSQL.
+    cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()

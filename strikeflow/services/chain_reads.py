@@ -1,7 +1,7 @@
 """fetch_chain's venue reads, sent at once: one round trip's wait where there were three.
 
 The stock quote, the account and, for an option, the chain's snapshots go out together,
-the last two on a pool of threads this process keeps (``beside``). The chain's strike
+the last two on the process's reading threads (``services.beside``). The chain's strike
 band is drawn around spot, which only the quote brings, so the chain is asked for a band
 spanning every price within ``chain_spot_margin`` of the last spot the fleet saw
 (``spot_hints``; ``guessed_band``). When the quote lands within that range, the band
@@ -16,50 +16,14 @@ spot, the cut counts among the quoted ones, so it may reach one strike further.
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
 from decimal import Decimal
 from operator import attrgetter
-from typing import TypeVar
 
 from strikeflow.domain.enums import Right, StrategyType
-from strikeflow.domain.errors import BrokerError
 from strikeflow.domain.market import StrikeBand
 from strikeflow.domain.models import OptionContract
 from strikeflow.services.dispatch_policy import DispatchContext
-
-T = TypeVar("T")
-# Reads a process may have in flight beside its steps' own: two a chain (the account
-# and the chain's snapshots), for the few chains a worker process runs at once.
-READ_THREADS = 8
-
-_pool: tuple[int, ThreadPoolExecutor] | None = None
-_pool_lock = threading.Lock()
-
-
-def beside(read: Callable[..., T], *args: object) -> Future[T]:
-    """``read(*args)`` started on this process's pool of reading threads. The pool is
-    made on first use in each process (a worker forked from its parent starts its own:
-    threads do not survive a fork)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool[0] != os.getpid():
-            _pool = (os.getpid(), ThreadPoolExecutor(READ_THREADS, "venue-read"))
-        pool = _pool[1]
-    return pool.submit(read, *args)
-
-
-def settled(read: Future[T] | None) -> T | None:
-    """What a read beside the step returned; None for no read, or a venue that failed
-    (the step asks again itself where it needs the answer)."""
-    if read is None:
-        return None
-    try:
-        return read.result()
-    except BrokerError:
-        return None
 
 
 def guessed_band(
@@ -87,4 +51,4 @@ def cut(
     )
 
 
-__all__ = ["beside", "cut", "guessed_band", "settled"]
+__all__ = ["cut", "guessed_band"]

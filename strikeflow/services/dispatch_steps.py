@@ -53,7 +53,8 @@ from strikeflow.domain.selection import select_contract as select_from_chain
 from strikeflow.domain.sizing import PositionSize
 from strikeflow.domain.sizing import size_position as size_from_budget
 from strikeflow.domain.working import Purpose, final_price, price_at_step
-from strikeflow.services.chain_reads import beside, cut, guessed_band, settled
+from strikeflow.services.beside import beside, settled
+from strikeflow.services.chain_reads import cut, guessed_band
 from strikeflow.services.dispatch_close import close_long, opens_a_short
 from strikeflow.services.dispatch_policy import DispatchContext
 from strikeflow.services.messages import (

@@ -49,6 +49,7 @@ from strikeflow.domain.exits import (
 from strikeflow.domain.expiry import require_aware, trading_date
 from strikeflow.domain.market import MarketClock, OptionQuote, StockQuote
 from strikeflow.domain.models import Greeks
+from strikeflow.services.beside import beside
 from strikeflow.services.closing import request_exit
 from strikeflow.services.closing_ids import CLOSE_ID, close_ids_prefix
 from strikeflow.services.closing_ports import CloseRequests, EntryReads
@@ -167,8 +168,11 @@ def _manage(ctx: ManageContext, at: datetime, minute: datetime) -> ManageOutcome
     if not held:
         return ManageOutcome(minute)
     rules = {m.lot.entry.execution_id: _rules_of(ctx.rules, m) for m in held}
-    options = _option_quotes(ctx.market, held)
+    # Every quote is asked for at once (chain_reads.beside): one venue round trip's wait
+    # before the minute's exits are decided, however many symbols are held.
+    options_read = beside(_option_quotes, ctx.market, held)
     stocks = _stock_quotes(ctx.market, _stock_symbols(held, rules))
+    options = options_read.result()
     marks: dict[int, Decimal] = {}
     greeks: dict[int, HeldGreeks] = {}
     decisions: list[tuple[ManagedEntry, ExitDecision]] = []
@@ -235,10 +239,11 @@ def _stock_symbols(held: list[ManagedEntry], rules: Mapping[int, ExitRules]) -> 
 
 
 def _stock_quotes(market: MarketData, symbols: list[str]) -> dict[str, StockQuote]:
+    asked = {symbol: beside(market.stock_quote, symbol) for symbol in symbols}
     quotes = {}
-    for symbol in symbols:
+    for symbol, read in asked.items():
         try:
-            quotes[symbol] = market.stock_quote(symbol)
+            quotes[symbol] = read.result()
         except BrokerUnavailable as down:
             log.warning("manage_positions: no quote of %s this minute (%s)", symbol, down)
     return quotes
