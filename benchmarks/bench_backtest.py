@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         for at in floor_steps:
             stack.move_clock(at)
         floor = (time.perf_counter() - floor_start) / len(floor_steps) * len(instants)
+    shutil.rmtree(folder, ignore_errors=True)  # the record and the log: this run's only
     per_day = took / len(days)
     rate = 60.0 / per_day
     print(
