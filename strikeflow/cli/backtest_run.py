@@ -25,16 +25,7 @@ from strikeflow.cli.backtest_report import (
     write_html,
     write_trades,
 )
-from strikeflow.cli.demo_day import (
-    DayTally,
-    DemoTimeout,
-    reconcile,
-    run_day,
-    session_steps,
-    task_manage,
-    task_scan,
-    wait_terminal,
-)
+from strikeflow.cli.demo_day import DayTally, DemoTimeout, session_steps, trade_day
 from strikeflow.cli.demo_stack import DemoRefused, DemoStack, StackPlan
 from strikeflow.services.closed_trades import closed_trades
 from strikeflow.services.queries import Records
@@ -139,15 +130,7 @@ def _trade_days(
             bar = progress.add_task("days", total=len(days), day=f"{days[0]:%a %Y-%m-%d}", tally="")
             for day in days:
                 tally = DayTally()
-                for _ in run_day(
-                    stack,
-                    task_scan(app),
-                    lambda: reconcile(app),
-                    lambda ids: wait_terminal(records, ids),
-                    steps[day],
-                    tally,
-                    task_manage(app),
-                ):
+                for _ in trade_day(stack, app, records, steps[day], tally):
                     progress.update(bar, day=f"{day:%a %Y-%m-%d}", tally=tally.line())
                 done.append(day)
                 trades += sum(tally.exits.values())

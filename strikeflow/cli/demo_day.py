@@ -179,6 +179,22 @@ def run_day(
         tally.fills_recorded += reconcile_once()
 
 
+def trade_day(
+    clock: Clock, app: Celery, records: Records, steps: Iterable[datetime], tally: DayTally
+) -> Iterator[tuple[datetime, DayTally]]:
+    """``run_day`` with the tasks sent as beat sends them (the scan, manage_positions,
+    reconcile_orders) and the waits on ``records``."""
+    return run_day(
+        clock,
+        task_scan(app),
+        lambda: reconcile(app),
+        lambda ids: wait_terminal(records, ids),
+        steps,
+        tally,
+        task_manage(app),
+    )
+
+
 def _manage(manage: Manage, at: datetime, tally: DayTally) -> list[str]:
     """Run the minute's exits; the closes it sent (their recommendation ids)."""
     outcome = manage(at)

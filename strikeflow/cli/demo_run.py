@@ -17,16 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from strikeflow import bootstrap
 from strikeflow.cli.arguments import shown_url
 from strikeflow.cli.demo import OUTCOME_ROWS
-from strikeflow.cli.demo_day import (
-    DayTally,
-    DemoTimeout,
-    reconcile,
-    run_day,
-    session_steps,
-    task_manage,
-    task_scan,
-    wait_terminal,
-)
+from strikeflow.cli.demo_day import DayTally, DemoTimeout, session_steps, trade_day
 from strikeflow.cli.demo_report import print_report
 from strikeflow.cli.demo_stack import DemoRefused, DemoStack, StackPlan
 from strikeflow.domain.expiry import NEW_YORK
@@ -116,16 +107,7 @@ def _trade_the_day(
         bar = progress.add_task(
             "day", total=len(steps), clock=_ny(steps[0]), tally="the opening bell"
         )
-        day = run_day(
-            stack,
-            task_scan(app),
-            lambda: reconcile(app),
-            lambda ids: wait_terminal(records, ids),
-            steps,
-            tally,
-            task_manage(app),
-        )
-        for at, _ in day:
+        for at, _ in trade_day(stack, app, records, steps, tally):
             progress.update(bar, advance=1, clock=_ny(at), tally=tally.line())
     return tally
 
