@@ -132,7 +132,10 @@ def test_hung_worker_past_visibility_timeout(create_database, tmp_path, capsys):
             assert execution(url) is None  # ...and nothing recorded
 
             # The visibility timeout passes; the other orders worker takes the message.
-            row = until("the redelivery recorded", lambda: execution(url), bool)
+            try:
+                row = until("the redelivery recorded", lambda: execution(url), bool)
+            except AssertionError as late:  # the workers' own account of where it stands
+                raise AssertionError(fleet.report(str(late))) from None
             redelivered_s = time.monotonic() - stopped_at
             assert redelivered_s >= VISIBILITY_TIMEOUT_S - 1, redelivered_s
             assert recommendation_status(url) == "executed"
