@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from strikeflow import bootstrap
-from strikeflow.cli.backtest_run import trading_days
 from strikeflow.cli.demo_day import (
     DayTally,
     reconcile,
@@ -41,6 +40,7 @@ from strikeflow.cli.demo_day import (
 )
 from strikeflow.cli.demo_stack import DemoStack, StackPlan
 from strikeflow.domain.watchlist import DEFAULT_WATCHLIST
+from strikeflow.sim.calendar import first_trading_days
 
 START = date(2027, 4, 12)
 TARGET_DAYS_A_MINUTE = 5.0
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step", type=int, default=1, help="minutes between scans (1)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    days = trading_days(START, args.days)
+    days = first_trading_days(START, args.days)
     steps = {day: session_steps(day, args.step) for day in days}
     instants = tuple(at for day in days for at in steps[day])
     folder = Path(tempfile.mkdtemp(prefix="bench-backtest-"))

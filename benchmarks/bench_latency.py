@@ -54,6 +54,7 @@ from bench_pipeline import (  # benchmarks/, beside this script
     kept_on_failure,
     measure,
     own_redis,
+    percentile,
     workers,
 )
 
@@ -87,11 +88,6 @@ class Timing:
     def by_kind(self, kind: str) -> list[float]:
         """The times to the order of one kind of the mix (CALL, STOCK, PUT)."""
         return [t for i, t in enumerate(self.to_order) if MIX[i % len(MIX)][2] == kind]
-
-    @staticmethod
-    def p(values: list[float], q: float) -> float:
-        ordered = sorted(values)
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
 
 
 class LatencyBench(Bench):
@@ -211,8 +207,8 @@ def report(near: Timing, far: Timing) -> bool:
     they hold."""
     print(f"{'added latency':<15}{'to order p50':>14}{'p95':>8}{'to persisted p50':>18}{'p95':>8}")
     for timing in (near, far):
-        order = [Timing.p(timing.to_order, q) * 1000 for q in (0.5, 0.95)]
-        persisted = [Timing.p(timing.to_persisted, q) * 1000 for q in (0.5, 0.95)]
+        order = [percentile(timing.to_order, q) * 1000 for q in (0.5, 0.95)]
+        persisted = [percentile(timing.to_persisted, q) * 1000 for q in (0.5, 0.95)]
         print(
             f"{timing.rtt_ms:>10.0f} ms  {order[0]:>12.0f} ms{order[1]:>6.0f} ms"
             f"{persisted[0]:>15.0f} ms{persisted[1]:>6.0f} ms"

@@ -223,6 +223,12 @@ class CpuMeter:
             self.spent[name] = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank); 0 for none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
+
+
 @dataclass
 class Run:
     """One measured run: per-chain latencies (s), chains that ended in a row, seconds."""
@@ -236,8 +242,7 @@ class Run:
         return self.executed / self.seconds if self.seconds else 0.0
 
     def p(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
+        return percentile(self.latencies, q)
 
 
 @contextmanager

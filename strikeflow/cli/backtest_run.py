@@ -33,18 +33,8 @@ from strikeflow.signals.rules_file import InvalidRules
 from strikeflow.sim import calendar
 
 
-def trading_days(start: date, count: int) -> list[date]:
-    """The first ``count`` days the exchange is open, from ``start`` on."""
-    days, day = [], start
-    while len(days) < count:
-        if calendar.session(day) is not None:
-            days.append(day)
-        day += timedelta(days=1)
-    return days
-
-
 def run_days(args: argparse.Namespace) -> int:
-    days = trading_days(args.start, args.days)
+    days = calendar.first_trading_days(args.start, args.days)
     steps = {day: session_steps(day, args.step) for day in days}
     instants = tuple(at for day in days for at in steps[day])
     try:

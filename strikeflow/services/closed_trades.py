@@ -9,7 +9,7 @@ from decimal import Decimal
 from strikeflow.domain.enums import InstrumentType, PositionEffect, RecommendationSource
 from strikeflow.domain.records import Execution, Recommendation
 from strikeflow.domain.trade_stats import ClosedTrade, in_close_order
-from strikeflow.services.queries import Records, day_executions
+from strikeflow.services.queries import MAX_DAY_EXECUTIONS, Records
 
 # A close no exit rule fired and the venue did not make: who asked for it.
 ASKED_BY = {"scan": "sell signal", "manual_close": "manual close"}
@@ -38,7 +38,18 @@ def strategy_of(entry: Execution) -> str:
 
 def closed_trades(records: Records) -> list[ClosedTrade]:
     """Every close that filled and realized P&L against a recorded entry, oldest first."""
-    return trades_of(records, day_executions(records))
+    return trades_of(records, every_execution(records))
+
+
+def every_execution(records: Records, batch: int = MAX_DAY_EXECUTIONS) -> list[Execution]:
+    """Every execution recorded, oldest first: a year's backtest holds more than a day's
+    bound, and a trade left out would change every figure."""
+    limit = batch
+    while True:
+        newest_first = records.executions.recent(limit=limit)
+        if len(newest_first) < limit:
+            return list(reversed(newest_first))
+        limit *= 4
 
 
 def trades_of(records: Records, executions: Sequence[Execution]) -> list[ClosedTrade]:
@@ -67,4 +78,4 @@ def trades_of(records: Records, executions: Sequence[Execution]) -> list[ClosedT
     return in_close_order(trades)
 
 
-__all__ = ["ASKED_BY", "close_rule", "closed_trades", "strategy_of", "trades_of"]
+__all__ = ["ASKED_BY", "close_rule", "closed_trades", "every_execution", "strategy_of", "trades_of"]

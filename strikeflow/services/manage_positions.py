@@ -168,7 +168,7 @@ def _manage(ctx: ManageContext, at: datetime, minute: datetime) -> ManageOutcome
     if not held:
         return ManageOutcome(minute)
     rules = {m.lot.entry.execution_id: _rules_of(ctx.rules, m) for m in held}
-    # Every quote is asked for at once (chain_reads.beside): one venue round trip's wait
+    # Every quote is asked for at once (services.beside): one venue round trip's wait
     # before the minute's exits are decided, however many symbols are held.
     options_read = beside(_option_quotes, ctx.market, held)
     stocks = _stock_quotes(ctx.market, _stock_symbols(held, rules))

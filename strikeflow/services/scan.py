@@ -118,8 +118,7 @@ class SessionBarsSoFar:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._key: tuple[datetime, tuple[str, ...]] | None = None
-        self._grid: MinuteGrid | None = None
+        self._grid: MinuteGrid | None = None  # its first minute and tickers say whose
         self._until: datetime | None = None
 
     def session(
@@ -127,11 +126,10 @@ class SessionBarsSoFar:
     ) -> tuple[SessionBars, Mapping[str, Sequence[StockBar]]]:
         """The session from ``opened`` to ``bar_minute`` (``session_arrays``), from the
         bars held and those the venue sent now up to ``minute``; and the latter."""
-        key = (opened, ctx.watchlist)
         with self._lock:
-            if self._key != key or self._grid is None:
-                self._key, self._until = key, None
-                self._grid = MinuteGrid(ctx.watchlist, opened, SESSION_MINUTES)
+            held = self._grid
+            if held is None or (held.first, held.tickers) != (opened, ctx.watchlist):
+                self._grid, self._until = MinuteGrid(ctx.watchlist, opened, SESSION_MINUTES), None
             grid, until = self._grid, self._until
         start = opened if until is None else max(opened, min(until, minute) - self.REFETCH)
         raw = ctx.market.stock_bars(ctx.watchlist, BarTimeframe.MINUTE, start, minute)

@@ -155,6 +155,16 @@ def trading_days(start: date, end: date) -> list[date]:
     return [d for d in (start + timedelta(days=n) for n in range(count)) if is_trading_day(d)]
 
 
+def first_trading_days(start: date, count: int) -> list[date]:
+    """The first ``count`` trading days from ``start`` on (a backtest's days)."""
+    days, day = [], start
+    while len(days) < count:
+        if is_trading_day(day):
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
 class SimClock:
     """The emulator's now: the wall clock, or simulated time that only moves forward.
 

@@ -16,7 +16,9 @@ from strikeflow.cli.backtest_report import (
     write_html,
     write_trades,
 )
-from strikeflow.cli.backtest_run import trading_days
+from strikeflow.services.closed_trades import every_execution
+from strikeflow.services.queries import Records
+from strikeflow.sim.calendar import first_trading_days as trading_days
 from tests.unit.test_trade_stats import DAYS, TRADES
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -70,3 +72,23 @@ def test_a_run_that_closed_nothing_still_reports(tmp_path):
     assert "all" in console.export_text()
     write_html(tmp_path / "report.html", report, write_charts(tmp_path, report), "nothing")
     assert "<h2>Trades (0)</h2>" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+class NewestFirst:
+    """The executions port over ``count`` numbered rows, newest first, as the SQL one."""
+
+    def __init__(self, count: int) -> None:
+        self.rows = list(range(count))
+        self.limits: list[int] = []
+
+    def recent(self, since=None, *, limit: int = 100):
+        self.limits.append(limit)
+        return list(reversed(self.rows))[:limit]
+
+
+def test_every_execution_is_read_past_one_batch_oldest_first():
+    executions = NewestFirst(25)
+    records = Records(recommendations=None, executions=executions, reports=None, outcomes=None)
+    assert every_execution(records, batch=10) == list(range(25))
+    assert executions.limits == [10, 40]
+    assert every_execution(records, batch=30) == list(range(25))

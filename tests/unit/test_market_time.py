@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 from strikeflow.broker_adapters.market_time import MarketTime
 from strikeflow.domain.errors import BrokerUnavailable
 from strikeflow.domain.market import MarketClock
+from tests.integration.emulator import poll
 
 VENUE_NOW = datetime(2037, 11, 16, 15, 45, tzinfo=UTC)
 
@@ -88,14 +88,6 @@ class SlowVenueClock(VenueClock):
         return super().clock()
 
 
-def wait_for(condition, what: str, deadline_s: float = 5.0) -> None:
-    until = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > until:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.001)
-
-
 def test_a_reading_past_half_its_ttl_is_renewed_while_the_caller_goes_on():
     venue = SlowVenueClock()
     ticks = iter([100.0, 100.6, 100.7, 100.8])
@@ -105,8 +97,8 @@ def test_a_reading_past_half_its_ttl_is_renewed_while_the_caller_goes_on():
     assert now() == VENUE_NOW  # past half the ttl: renewed beside, not waited for
     assert now() == VENUE_NOW  # one renewal at a time, the reading kept meanwhile
     venue.answer.set()
-    wait_for(lambda: venue.reads == 2, "the renewal")
-    wait_for(lambda: now._refreshing is False, "the renewal to land")
+    poll(lambda: venue.reads, (2).__eq__, 5.0, "the renewal")
+    poll(lambda: now._refreshing, False.__eq__, 5.0, "the renewal to land")
     assert now() == VENUE_NOW + timedelta(seconds=1)
     assert venue.reads == 2
 
@@ -118,6 +110,6 @@ def test_a_renewal_that_fails_carries_on_from_the_last_reading():
     assert now() == VENUE_NOW
     venue.down = True
     now()  # starts the renewal, which fails
-    wait_for(lambda: now._refreshing is False, "the renewal to fail")
+    poll(lambda: now._refreshing, False.__eq__, 5.0, "the renewal to fail")
     assert venue.reads == 2
     assert now() == VENUE_NOW + timedelta(seconds=0.8)

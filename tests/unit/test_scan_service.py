@@ -470,3 +470,26 @@ def test_each_scan_asks_only_for_the_minutes_since_the_last_and_reads_the_same_s
         ctx.store.rows[i].features for i in later.recommendations
     ]
     assert later.recommendations
+
+
+def test_the_next_session_is_read_afresh_not_on_the_last_ones_bars():
+    no_cooldown = dataclasses.replace(
+        default_rules(), cooldown=dataclasses.replace(default_rules().cooldown, minutes=0)
+    )
+    up, up_vol = surge(+1)
+    market = FakeMarket({"SPY": session("SPY", up, up_vol)})
+    ctx = context(market, rules=no_cooldown)
+    assert scan(ctx, AT).recommendations
+    tomorrow = AT + timedelta(days=1)
+    down, down_vol = surge(-1, tomorrow)
+    market.minute_bars["SPY"] = session_at("SPY", down, down_vol, tomorrow)
+    day = timedelta(days=1)
+    market.clock = lambda: MarketClock(tomorrow, True, OPEN + 2 * day, CLOSE + day)
+    later = scan(ctx, tomorrow)
+    fresh = context(market, rules=no_cooldown)
+    again = scan(fresh, tomorrow)
+    assert later.recommendations
+    assert [ctx.store.rows[i].features for i in later.recommendations] == [
+        fresh.store.rows[i].features for i in again.recommendations
+    ]
+    assert market.minute_calls()[-2][2] == OPEN + timedelta(days=1)  # from the open again
