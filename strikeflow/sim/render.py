@@ -1,4 +1,4 @@
-"""Alpaca's JSON shapes, exactly as alpaca-py validates them (see ALPACA_API.md).
+"""Alpaca's JSON shapes, exactly as alpaca-py validates them (tests/data/alpaca_shapes holds them).
 
 Money on trading endpoints is a JSON string; market data uses numbers; timestamps are
 RFC 3339 in UTC.

@@ -2,9 +2,10 @@
 
 Built by ``celery_config()`` when the app first needs its config (never at import), from
 ``Settings`` (STRIKEFLOW_BROKER_URL, STRIKEFLOW_RESULT_BACKEND; beat's part: beat.py).
-The numbers follow CELERY_NOTES.md: delivery is at least once, so the settings only
-bound the damage of a redelivery (no requeue loops, no countdown outliving the visibility
-timeout); correctness comes from client_order_id and database unique constraints.
+The numbers follow what Celery on Redis guarantees (docs/operations.md, Reliability):
+delivery is at least once, so the settings only bound the damage of a redelivery (no
+requeue loops, no countdown outliving the visibility timeout); correctness comes from
+client_order_id and database unique constraints.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The Alpaca adapter's pure parts: parsing maps, failure classification, config, clients.
 
-Alpaca payloads are the JSON Alpaca sends (ALPACA_API.md), run through alpaca-py's own
+Alpaca payloads are the JSON Alpaca sends (tests/data/alpaca_shapes), run through alpaca-py's own
 models, then through our maps; option snapshots and contracts go through our maps as the
 raw JSON the ``raw_data`` clients hand over.
 """

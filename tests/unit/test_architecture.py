@@ -1,4 +1,4 @@
-"""Enforces the import table of ARCHITECTURE.md by walking every module's AST.
+"""Enforces the import table of docs/architecture.md by walking every module's AST.
 
 Each layer may import the standard library, its own layer, the domain (everything
 depends on the domain, never the reverse), and what its row of the table lists. A
@@ -130,7 +130,7 @@ def package_modules() -> list[Path]:
 
 def test_every_module_belongs_to_a_known_layer():
     unknown = [str(p) for p in package_modules() if layer_of(module_name(p)) not in RULES]
-    assert not unknown, f"modules outside every layer of ARCHITECTURE.md: {unknown}"
+    assert not unknown, f"modules outside every layer of docs/architecture.md: {unknown}"
 
 
 def test_the_walk_finds_the_package():
