@@ -121,7 +121,7 @@ def fetch_chain(
         early = beside(ctx.market.option_chain, ticket.ticker, expiries, guess, right)
     quote = _fresh_stock_quote(ctx, ticket.ticker)
     spot = _spot(quote)
-    beside(remember_spots, ctx.shared, {ticket.ticker: spot}, ctx.now())  # off the path
+    remember_spots(ctx.shared, {ticket.ticker: spot}, ctx.now())
     fetched = ChainFetched(
         ticket=ticket,
         underlying=quote,

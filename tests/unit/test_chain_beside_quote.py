@@ -19,7 +19,6 @@ from strikeflow.domain.market import StrikeBand
 from strikeflow.services.dispatch_steps import fetch_chain
 from strikeflow.services.scan import scan
 from strikeflow.services.spot_hints import HINT_MAX_AGE_S, remember_spots, remembered_spot
-from tests.integration.emulator import poll
 from tests.unit.dispatch_runs import setup
 from tests.unit.test_scan_service import AT, FakeMarket, context, flat, session, surge
 
@@ -53,8 +52,7 @@ def test_with_no_spot_seen_the_chain_is_asked_after_the_quote_and_the_spot_is_le
     (query,) = market.queries
     assert query[2] == ctx.policy.strikes_to_fetch(StrategyType.DAY_TRADE, D(100), Right.CALL)
     assert symbols(fetched) == sequential(DAY_CALL)
-    left = poll(lambda: remembered_spot(ctx.shared, "XYZ", ctx.now()), D(100).__eq__, 5.0)
-    assert left == D(100)  # for the next chain (written beside the step)
+    assert remembered_spot(ctx.shared, "XYZ", ctx.now()) == D(100)  # for the next chain
 
 
 def test_a_spot_within_the_hints_margin_is_cut_from_the_chain_asked_beside_the_quote():
