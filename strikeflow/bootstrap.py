@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from strikeflow.app_state import AppState
     from strikeflow.broker_adapters.alpaca.adapter import AlpacaAdapter
+    from strikeflow.broker_adapters.alpaca.history import AlpacaHistory
     from strikeflow.broker_adapters.fallback import FallbackBroker
     from strikeflow.config import Settings
     from strikeflow.db.dispatch_store import SqlDispatchStore
@@ -123,7 +124,11 @@ def build_runtime(
     if recommendations is None:
         recommendations = store.recommendations  # type: ignore[attr-defined]
     if now is None:
-        now = MarketTime(market) if settings.clock == "market" else wall_clock
+        now = (
+            MarketTime(market, ttl_s=settings.clock_ttl_s)
+            if settings.clock == "market"
+            else wall_clock
+        )
     if rules is None:
         rules = load_rules(settings.rules_file)  # once per process: a bad file fails here
     context = DispatchContext(
@@ -169,6 +174,25 @@ def _venue(settings: Settings, shared: SharedCache | None = None) -> AlpacaAdapt
     if shared is not None:
         adapter.share_listings(shared)
     return adapter
+
+
+def market_history(settings: Settings) -> AlpacaHistory:
+    """Alpaca's historical market data (``strikeflow data fetch``), on clients governed by
+    the fleet's rate-limit budgets, as the venue's are (``_venue``)."""
+    from strikeflow.broker_adapters.alpaca.config import AlpacaConfig
+
+    config = AlpacaConfig.from_settings(settings)  # missing keys: said before alpaca-py loads
+    from strikeflow.app_state.rate_budget import rate_budget
+    from strikeflow.broker_adapters.alpaca.history import AlpacaHistory
+    from strikeflow.broker_adapters.alpaca.http import build_clients
+    from strikeflow.broker_adapters.alpaca.rate_limit import Governor, GovernorConfig
+
+    governor = Governor(
+        rate_budget(settings.redis_url),
+        GovernorConfig.from_settings(settings),
+        config.api_key.reveal(),
+    )
+    return AlpacaHistory(build_clients(config, governor), config)
 
 
 def _dispatch_store(database_url: str) -> SqlDispatchStore:

@@ -106,6 +106,17 @@ class Settings(BaseSettings):
         ),
         json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI),
     )
+    clock_ttl_s: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=60.0,
+        description=(
+            "With `clock=market`: how old a reading of the venue's clock may be before"
+            " it is read again (seconds). 0 reads it on every use: for a fleet that a"
+            " backtest drives, whose simulated time jumps between steps."
+        ),
+        json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI),
+    )
 
     # Alpaca. The keys are SecretStr: masked in repr, str and logs.
     alpaca_api_key: SecretStr | None = Field(

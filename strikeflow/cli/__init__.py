@@ -35,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     from strikeflow.cli.backtest import add_backtest_command
     from strikeflow.cli.close import add_close_command
+    from strikeflow.cli.data import add_data_commands
     from strikeflow.cli.database import add_db_commands
     from strikeflow.cli.demo import add_demo_command
     from strikeflow.cli.dispatch import add_dispatch_commands
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
     add_demo_command(commands)
     add_backtest_command(commands)
+    add_data_commands(commands)
     add_db_commands(commands)
     add_emulator_command(commands)
     add_fleet_command(commands)

@@ -54,6 +54,8 @@ def run_days(args: argparse.Namespace) -> int:
         reset=args.reset,
         rules_file=args.rules,
         demo_exits=False,
+        fleet_workers=args.workers,
+        data_dir=args.data,
     )
     from strikeflow.workers.app import app
 
@@ -62,8 +64,10 @@ def run_days(args: argparse.Namespace) -> int:
             assert stack.settings is not None
             records = bootstrap.build_records(stack.settings.database_url)
             title = (
-                f"strikeflow backtest · {days[0]} to {days[-1]} · seed {args.seed}"
-                f" · step {args.step} min · {', '.join(plan.watchlist)}"
+                f"strikeflow backtest · {days[0]} to {days[-1]}"
+                + (f" · seed {args.seed}" if args.data is None else f" · data {args.data}")
+                + f" · step {args.step} min · {', '.join(plan.watchlist)}"
+                + (f" · a fleet of {args.workers} workers" if plan.external else "")
             )
             console.rule(f"[bold]{title}[/]")
             done = _trade_days(console, stack, app, records, days, steps)
@@ -79,11 +83,15 @@ def run_days(args: argparse.Namespace) -> int:
     charts = write_charts(args.out, report)
     write_html(args.out / "report.html", report, charts, title)
     stopped = len(done) < len(days)
+    record = (
+        "worker-*.log; the record in STRIKEFLOW_DATABASE_URL's database (strikeflow report)"
+        if plan.external
+        else f"backtest.db (strikeflow report --db {plan.db_path})"
+    )
     console.print(
         f"{'stopped after ' if stopped else ''}{len(done)} of {len(days)} trading days;"
         f" {len(report.trades)} trades closed. In {args.out}: report.html, trades.csv,"
-        f" {', '.join(c.name for c in charts)}, backtest.db (strikeflow report --db"
-        f" {plan.db_path}), backtest.log"
+        f" {', '.join(c.name for c in charts)}, backtest.log, {record}"
     )
     return 130 if stopped else 0
 

@@ -19,14 +19,16 @@ from typing import Any, Protocol
 from celery import Celery
 
 from strikeflow.domain.enums import RecommendationStatus
+from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.services.queries import Records, statuses_of
 from strikeflow.sim import calendar
 
 POLL_S = 0.002
 CHAIN_DEADLINE_S = 30.0
 TASK_DEADLINE_S = 30.0
-# After the close: the venue expires day orders and settles expiring options at 16:00,
-# and the last reconcile records it.
+# After the close: the venue expires day orders and settles expiring options at 16:00;
+# the last reconcile records the orders, record_venue_events the expirations, exercises
+# and assignments (what the venue closed on its own, as beat has it read every minute).
 AFTER_CLOSE = timedelta(minutes=5)
 # reconcile_orders every this many steps, as beat sends it every few seconds: fills
 # change nothing the scans look at, so the day need not pay for a round trip per minute.
@@ -78,6 +80,7 @@ class DayTally:
     statuses: Counter[str] = field(default_factory=Counter)
     fills_recorded: int = 0
     exits: Counter[str] = field(default_factory=Counter)  # closes sent, by exit rule
+    venue_events: int = 0  # expirations, exercises, assignments recorded after the close
 
     def line(self) -> str:
         done = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "none yet"
@@ -113,6 +116,19 @@ def reconcile(app: Celery, deadline_s: float = TASK_DEADLINE_S) -> int:
     return int(sent.get(timeout=deadline_s, interval=POLL_S))
 
 
+def record_venue_events(app: Celery, deadline_s: float = TASK_DEADLINE_S) -> int:
+    """``strikeflow.record_venue_events`` once, as beat sends it: the events it recorded."""
+    sent = app.send_task("strikeflow.record_venue_events")
+    return int(sent.get(timeout=deadline_s, interval=POLL_S).get("new") or 0)
+
+
+def after_close(at: datetime) -> datetime:
+    """``AFTER_CLOSE`` past the close of ``at``'s session (past ``at`` on a closed day):
+    whatever the last step, the day ends once the venue has settled it."""
+    hours = calendar.session(at.astimezone(NEW_YORK).date())
+    return max(at, hours[1] if hours is not None else at) + AFTER_CLOSE
+
+
 def wait_terminal(
     records: Records, ids: Sequence[str], deadline_s: float = CHAIN_DEADLINE_S
 ) -> dict[str, str]:
@@ -141,11 +157,13 @@ def run_day(
     steps: Iterable[datetime],
     tally: DayTally | None = None,
     manage: Manage | None = None,
+    venue_events: Callable[[], int] | None = None,
 ) -> Iterator[tuple[datetime, DayTally]]:
     """The day, one step per iteration (the caller draws progress between them): move the
     clock, scan, ``wait`` for the chains the scan sent (their terminal statuses), then
     ``manage`` the positions held and wait for the closes it sent, and every few steps
-    reconcile."""
+    reconcile. After the last step the clock moves past the close, where the venue
+    settles the day: a last reconcile, then ``venue_events``."""
     tally = tally or DayTally()
     last: datetime | None = None
     for n, at in enumerate(steps, 1):
@@ -175,15 +193,17 @@ def run_day(
         last = at
         yield at, tally
     if last is not None:
-        clock.move_clock(last + AFTER_CLOSE)
+        clock.move_clock(after_close(last))
         tally.fills_recorded += reconcile_once()
+        if venue_events is not None:
+            tally.venue_events += venue_events()
 
 
 def trade_day(
     clock: Clock, app: Celery, records: Records, steps: Iterable[datetime], tally: DayTally
 ) -> Iterator[tuple[datetime, DayTally]]:
     """``run_day`` with the tasks sent as beat sends them (the scan, manage_positions,
-    reconcile_orders) and the waits on ``records``."""
+    reconcile_orders, record_venue_events) and the waits on ``records``."""
     return run_day(
         clock,
         task_scan(app),
@@ -192,6 +212,7 @@ def trade_day(
         steps,
         tally,
         task_manage(app),
+        lambda: record_venue_events(app),
     )
 
 

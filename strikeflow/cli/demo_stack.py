@@ -26,6 +26,7 @@ from celery.contrib.testing.worker import start_worker
 
 from strikeflow import bootstrap
 from strikeflow.config import Settings
+from strikeflow.devfleet.workers import Fleet, FleetConfig, RedisDbs, WorkerSpec
 from strikeflow.services.manage_positions import lock_key as manage_lock_key
 from strikeflow.services.scan import cooldown_key, lock_key
 from strikeflow.signals.rules_file import Rules, load_rules, rules_from_mapping
@@ -61,6 +62,10 @@ class StackPlan:
     reset: bool = False  # outside SQLite: empty a database that holds rows
     rules_file: Path | None = None  # the rules to trade by (else the packaged ones)
     demo_exits: bool = True  # without a rules file: the demo's exits (DEMO_EXITS)
+    data_dir: Path | None = None  # a store of recorded data to replay (else the seeded market)
+    # With a broker and a database of the environment's: this many worker processes
+    # (each on every queue), instead of a worker in a thread of this process.
+    fleet_workers: int = 0
 
     @property
     def external(self) -> bool:
@@ -176,6 +181,7 @@ class DemoStack:
                 api_key=API_KEY,
                 secret_key=SECRET_KEY,
                 fill_delay_s=1.0,
+                data_dir=plan.data_dir,
             )
         )
         self.emulator = EmulatorServer(venue)
@@ -216,6 +222,11 @@ class DemoStack:
             conf["broker_transport_options"] = {"polling_interval": MEMORY_POLL_S}
         self.app.conf.update(conf)
         _log_to(self.plan.log_path)
+        if self.plan.external:
+            self._exit.callback(self.app.control.purge)
+        if self.plan.external and self.plan.fleet_workers:
+            self._exit.enter_context(worker_fleet(settings, self.plan))
+            return
         self._exit.enter_context(
             start_worker(
                 self.app,
@@ -228,8 +239,6 @@ class DemoStack:
                 shutdown_timeout=30.0,
             )
         )
-        if self.plan.external:
-            self._exit.callback(self.app.control.purge)
 
     def move_clock(self, to: datetime) -> dict[str, Any]:
         """The emulator's simulated clock to ``to`` (it fills what can fill at that instant)."""
@@ -238,6 +247,34 @@ class DemoStack:
         )
         reply.raise_for_status()
         return reply.json()
+
+
+def worker_fleet(settings: Settings, plan: StackPlan) -> Fleet:
+    """``plan.fleet_workers`` Celery worker processes on ``settings``' broker and database,
+    each on every queue, started and awaited (their logs beside ``plan.log_path``).
+
+    They read "now" from the emulator's clock on every use (STRIKEFLOW_CLOCK_TTL_S=0):
+    the driver jumps simulated time between steps, and a reading kept for a wall second
+    would carry the previous step's time into the next one's chains.
+    """
+    env = {**settings_env(settings), "STRIKEFLOW_CLOCK": "market", "STRIKEFLOW_CLOCK_TTL_S": "0"}
+    config = FleetConfig(
+        database_url=settings.database_url,
+        emulator_url=settings.alpaca_base_url,
+        redis=RedisDbs.of_url(settings.broker_url),
+        log_dir=plan.log_path.parent,
+        api_key=API_KEY,
+        secret_key=SECRET_KEY,
+        env=env,
+    )
+    fleet = Fleet(config)
+    specs = [WorkerSpec(f"backtest{n}", concurrency=1) for n in range(1, plan.fleet_workers + 1)]
+    try:
+        fleet.start_workers(specs)
+    except BaseException:
+        fleet.stop()
+        raise
+    return fleet
 
 
 def demo_runtime(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
+from datetime import datetime
+from pathlib import Path
 
 from strikeflow.cli.arguments import aware_instant
 from strikeflow.cli.emulator_clock import add_clock_command
@@ -106,6 +108,13 @@ def add_emulator_command(commands: argparse._SubParsersAction) -> None:
         default=0.0,
         help="milliseconds added to every request (default 0)",
     )
+    emu.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="replay a store of recorded data (strikeflow data fetch; docs/emulator.md) instead of"
+        " the seeded market; the clock starts at its first open unless --start says otherwise",
+    )
     emu.set_defaults(run=run_emulator)
     add_clock_command(emu.add_subparsers(dest="emulator_action", metavar="[clock]"))
 
@@ -172,11 +181,15 @@ def run_emulator(args: argparse.Namespace) -> int:
     from strikeflow.sim.serve import EmulatorOptions, serve
 
     try:
+        start = args.start
+        if args.data is not None:  # a malformed store is a ValueError: exit 2 below
+            start = start or recorded_start(args.data)
         options = EmulatorOptions(
             seed=args.seed,
             symbols=args.symbols,
             clock=args.clock,
-            start=args.start,
+            start=start,
+            data_dir=args.data,
             api_key=args.api_key,
             secret_key=args.secret_key,
             fill_delay_s=args.fill_delay,
@@ -212,12 +225,25 @@ def run_emulator(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     where = f"http://{host}:{port}"
     print(
-        f"strikeflow emulator on {where} (seed {args.seed}, {args.clock} clock,"
+        f"strikeflow emulator on {where}"
+        f" ({f'replaying {args.data}' if args.data else f'seed {args.seed}'}, {args.clock} clock,"
         f" {args.plan} data plan)",
         flush=True,
     )
     serve(options, sock=sock)
     return 0
+
+
+def recorded_start(data: Path) -> datetime:
+    """The first open of a store's window (its store read once, and kept for the app)."""
+    from strikeflow.sim import calendar
+    from strikeflow.sim.recorded_market import RecordedMarket
+
+    manifest = RecordedMarket.open(data).store.manifest
+    days = calendar.trading_days(manifest.start, manifest.end)
+    if not days:
+        raise ValueError(f"{data}: no trading day from {manifest.start} to {manifest.end}")
+    return calendar.session(days[0])[0]
 
 
 def bound_socket(host: str, port: int) -> socket.socket:

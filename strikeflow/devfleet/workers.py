@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit
 
 from celery import Celery
 
@@ -40,6 +41,14 @@ class RedisDbs:
     app: int
     host: str = "127.0.0.1"
     port: int = 6379
+
+    @classmethod
+    def of_url(cls, url: str) -> RedisDbs:
+        """The server and db of one Redis URL, as all three (the fleet's processes are
+        told their URLs by setting, which then override these)."""
+        parts = urlsplit(url)
+        db = int(parts.path.strip("/") or 0)
+        return cls(db, db, db, parts.hostname or "127.0.0.1", parts.port or 6379)
 
     def url(self, db: int) -> str:
         return f"redis://{self.host}:{self.port}/{db}"

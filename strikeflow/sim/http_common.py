@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse, Response
 
 from strikeflow.sim import calendar
 from strikeflow.sim.faults import Faults
-from strikeflow.sim.market import ChainQuery, Market, UnknownSymbol
+from strikeflow.sim.market import ChainQuery, UnknownSymbol
 from strikeflow.sim.market_data import ContractInfo
+from strikeflow.sim.market_model import MarketModel
 from strikeflow.sim.venue import Venue
 
 BAD_REQUEST = 40010000  # a body that cannot be read at all (400, 413)
@@ -43,7 +44,7 @@ class ClientError(Exception):
 class Emulator:
     """Everything one emulator instance serves."""
 
-    market: Market
+    market: MarketModel  # the synthetic Market, or a RecordedMarket replaying a store
     venue: Venue
     clock: calendar.SimClock
     faults: Faults
@@ -178,5 +179,16 @@ def listed_contracts(
     """The live contracts ``query`` selects on ``underlying``; 422 for an unknown one."""
     try:
         return sim.market.contracts_where(underlying, now, query)
+    except UnknownSymbol:
+        raise ClientError(422, f"unknown underlying symbol {underlying!r}") from None
+
+
+def expired_contracts(
+    sim: Emulator, underlying: str, now: datetime, query: ChainQuery
+) -> list[ContractInfo]:
+    """The contracts ``query`` selects on ``underlying`` that have expired (Alpaca's
+    ``status=inactive``); 422 for an unknown underlying."""
+    try:
+        return sim.market.expired_contracts(underlying, now, query)
     except UnknownSymbol:
         raise ClientError(422, f"unknown underlying symbol {underlying!r}") from None

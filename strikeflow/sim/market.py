@@ -248,6 +248,84 @@ class Market:
             chosen &= query.mask(listing)
         return [listing.contracts[i] for i in np.flatnonzero(chosen)]
 
+    def expired_contracts(
+        self, underlying: str, t: datetime, query: ChainQuery | None = None
+    ) -> list[ContractInfo]:
+        """Contracts on ``underlying`` that had expired by ``t``, as Alpaca lists them with
+        ``status=inactive``: each expiration day's session listed the contracts expiring
+        that day, so those are taken from it. Without a lower bound on the expiration, the
+        last ``HORIZON_DAYS`` are searched."""
+        walk = self._walk(underlying)
+        now = require_aware(t, "t").timestamp()
+        today = t.astimezone(NEW_YORK).date()
+        query = query or ChainQuery()
+        first = query.expiration_gte or query.expiration or today - timedelta(days=HORIZON_DAYS)
+        last = min(query.expiration_lte or query.expiration or today, today)
+        found: list[ContractInfo] = []
+        for day in calendar.trading_days(first, last):
+            if not walk.covers(day) or expiry_instant(day).timestamp() > now:
+                continue
+            listing = self._listing(underlying, calendar.session(day)[0])
+            chosen = (listing.expiry == np.datetime64(day, "D")) & query.mask(listing)
+            found.extend(listing.contracts[i] for i in np.flatnonzero(chosen))
+        return found
+
+    def option_bars(self, symbol: str, start: datetime, end: datetime) -> list[Bar]:
+        """One-minute bars of a contract, completed within [start, end]: on each session
+        that listed it, the model's trade price (fair value times the contract's trade
+        noise, as its latest trade) at each minute's start and end, and the session's
+        seeded volume traded evenly through its minutes (minutes without volume left
+        out, as Alpaca leaves them out)."""
+        try:
+            occ = parse_occ(symbol)
+        except InvalidOccSymbol:
+            return []
+        underlying = occ.root.rstrip("0123456789")
+        walk = self._walks.get(underlying)
+        if walk is None:
+            return []
+        first = require_aware(start, "start").astimezone(NEW_YORK).date()
+        last = min(require_aware(end, "end").astimezone(NEW_YORK).date(), occ.expiration)
+        bars: list[Bar] = []
+        for day in calendar.trading_days(first, last):
+            if not walk.covers(day):
+                continue
+            path = self._day(underlying, walk.index[day])
+            listing = self._listing(underlying, path.opens_at)
+            row = listing.index.get(symbol)
+            if row is None:
+                continue
+            lo = max(0, int(np.ceil((start - path.opens_at).total_seconds() / 60)))
+            hi = min(path.minutes, int((end - path.opens_at).total_seconds() // 60))
+            if lo >= hi:
+                continue
+            bars.extend(self._contract_minutes(underlying, listing, row, path, lo, hi))
+        return bars
+
+    def _contract_minutes(
+        self, underlying: str, listing: Listing, row: int, path: DayPath, lo: int, hi: int
+    ) -> list[Bar]:
+        minutes = np.arange(lo, hi + 1)
+        stamps = path.opens_at.timestamp() + minutes * 60.0
+        years = np.maximum(year_fraction(listing.closes_s[row] - stamps), 1e-6)
+        fair = fair_values(
+            self._profiles[underlying], path.points[minutes], listing.strike[row], years,
+            listing.right[row], RATE,
+        )  # fmt: skip
+        prices = np.round(np.maximum(fair * (1 + listing.trade_noise[row]), 0.01), 2)
+        total = int(listing.volume[row])
+        shares = (total * (minutes + 1)) // path.minutes - (total * minutes) // path.minutes
+        out = []
+        for j in range(hi - lo):
+            volume = int(shares[j])
+            if volume <= 0:
+                continue
+            o, c = float(prices[j]), float(prices[j + 1])
+            at = path.opens_at + int(minutes[j]) * MINUTE
+            trades = max(1, -(-volume // PRINT_SIZE))
+            out.append(Bar(at, o, max(o, c), min(o, c), c, volume, trades, round((o + c) / 2, 4)))
+        return out
+
     def option_snapshots(
         self, underlying: str, t: datetime, symbols: Iterable[str] | None = None
     ) -> dict[str, OptionSnapshot]:

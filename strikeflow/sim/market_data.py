@@ -71,10 +71,11 @@ class GreeksValues:
 @dataclass(frozen=True, slots=True)
 class OptionSnapshot:
     """A contract's snapshot; a bar is None when the contract did not trade in it, as
-    Alpaca then leaves the bar out."""
+    Alpaca then leaves the bar out, and the quote is None when none was recorded (a
+    replay, ``recorded_market``), as Alpaca then leaves out ``latestQuote``."""
 
     symbol: str
-    quote: Quote
+    quote: Quote | None
     trade: Trade | None
     greeks: GreeksValues | None
     implied_vol: float | None

@@ -121,7 +121,9 @@ def snapshot(s: OptionSnapshot) -> dict[str, Any]:
     every client would parse, carry and store. Unknown Greeks and IV are null, as Alpaca
     sends them; a contract that has not traded has no latestTrade, and a bar in which it
     did not trade is left out, as Alpaca leaves it out."""
-    body: dict[str, Any] = {"latestQuote": option_quote(s.quote)}
+    body: dict[str, Any] = {}
+    if s.quote is not None:
+        body["latestQuote"] = option_quote(s.quote)
     if s.trade is not None:
         body["latestTrade"] = option_trade(s.trade)
     body["greeks"], body["impliedVolatility"] = None, None
@@ -146,14 +148,16 @@ def snapshot(s: OptionSnapshot) -> dict[str, Any]:
     return body
 
 
-def contract(c: ContractInfo, as_of: date) -> dict[str, Any]:
+def contract(c: ContractInfo, as_of: date, *, active: bool = True) -> dict[str, Any]:
+    """A listed contract; an expired one (``active`` False) is ``inactive`` and not
+    tradable, as Alpaca lists it."""
     kind = "call" if c.right == "call" else "put"
     return {
         "id": c.id,
         "symbol": c.symbol,
         "name": f"{c.underlying} {c.expiration:%b %d %Y} {c.strike:g} {kind.title()}",
-        "status": "active",
-        "tradable": True,
+        "status": "active" if active else "inactive",
+        "tradable": active,
         "expiration_date": c.expiration.isoformat(),
         "root_symbol": c.root,
         "underlying_symbol": c.underlying,

@@ -118,6 +118,39 @@ async def stock_bars(
     return json_response({"bars": bars, "next_page_token": token})
 
 
+@router.get("/v1beta1/options/bars")
+async def option_bars(
+    request: Request,
+    symbols: Symbols = None,
+    timeframe: Annotated[str, Query(description="1Min (the only one served)")] = "1Min",
+    start: Instant = None,
+    end: Instant = None,
+    sort: Annotated[Literal["asc", "desc"], Query()] = "asc",
+    page_token: PageToken = None,
+    limit: BarsLimit = 1_000,
+) -> Response:
+    """Historical one-minute bars of option contracts, as Alpaca pages them: bars of every
+    symbol in one list (by symbol, then time), ``limit`` a page. Unknown contracts and
+    minutes without trades are left out."""
+    sim = sim_of(request)
+    listed = sorted(set(_options(symbols)))
+    if timeframe not in TIMEFRAMES:
+        raise ClientError(422, f"timeframe {timeframe!r} is not served; use 1Min")
+    now = sim.now()
+    until = min(param_time(end, "end") or now, now)
+    since = param_time(start, "start") or until - timedelta(days=1)
+    if since >= until or until - since > MAX_BARS_SPAN:
+        raise ClientError(422, "start must precede end, by at most 31 days")
+    rows = [(s, b) for s in listed for b in sim.market.option_bars(s, since, until)]
+    if sort == "desc":
+        rows.sort(key=lambda row: (row[0], row[1].t), reverse=True)
+    chunk, token = page(rows, page_token, limit or 1_000)
+    bars: dict[str, list] = {}
+    for symbol, b in chunk:
+        bars.setdefault(symbol, []).append(render.bar(b))
+    return json_response({"bars": bars, "next_page_token": token})
+
+
 @router.get("/v1beta1/options/snapshots/{underlying}")
 async def option_chain(
     request: Request,
@@ -159,7 +192,9 @@ async def option_quotes(
 ) -> Response:
     plan_of(request).check_options(feed)
     snaps = _known_snapshots(sim_of(request), symbols)
-    return json_response({"quotes": {s: render.option_quote(v.quote) for s, v in snaps.items()}})
+    return json_response(
+        {"quotes": {s: render.option_quote(v.quote) for s, v in snaps.items() if v.quote}}
+    )
 
 
 @router.get("/v1beta1/options/trades/latest")

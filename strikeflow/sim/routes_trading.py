@@ -21,6 +21,7 @@ from strikeflow.sim.http_common import (
     PageToken,
     Symbols,
     Text,
+    expired_contracts,
     json_response,
     limit_up_to,
     listed_contracts,
@@ -290,16 +291,22 @@ async def option_contracts(
     sim = sim_of(request)
     now = sim.now()
     underlyings = param_symbols(underlying_symbols, "underlying_symbols")
+    listed = expired_contracts if status == "inactive" else listed_contracts
     chosen = [
         c
-        for u in ([] if status == "inactive" else underlyings)
-        for c in listed_contracts(sim, u, now, query)
+        for u in underlyings
+        for c in listed(sim, u, now, query)
         if not root_symbol or c.root == root_symbol  # an adjusted series has its own root
     ]
     rows, token = page(chosen, page_token, limit or 100)
     today = trading_date(now)
     return json_response(
-        {"option_contracts": [render.contract(c, today) for c in rows], "next_page_token": token}
+        {
+            "option_contracts": [
+                render.contract(c, today, active=status != "inactive") for c in rows
+            ],
+            "next_page_token": token,
+        }
     )
 
 

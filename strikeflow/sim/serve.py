@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
@@ -27,6 +28,7 @@ from strikeflow.sim.faults import FaultConfig, Faults
 from strikeflow.sim.http_app import create_app
 from strikeflow.sim.http_common import Emulator
 from strikeflow.sim.market import Market
+from strikeflow.sim.market_model import MarketModel
 from strikeflow.sim.rate_limits import RateLimitConfig
 from strikeflow.sim.venue import DEFAULT_PARTIAL_FILL_RATE, Venue
 from strikeflow.sim.venue_fills import (
@@ -48,7 +50,9 @@ class EmulatorOptions:
     inside the spread fills (``venue_fills.InsideFills``; a rate of 0: never, until the
     quote crosses it);
     ``rate_limits`` the calls per key and window it answers before a 429 (none by
-    default: ``RateLimitConfig()`` is Alpaca's 200 a minute)."""
+    default: ``RateLimitConfig()`` is Alpaca's 200 a minute); ``data_dir`` a store of
+    recorded data (``recorded_store``) to replay instead of the seeded market: its
+    symbols are served, and ``symbols`` and ``seed`` no longer shape prices."""
 
     seed: int = 42
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
@@ -65,6 +69,7 @@ class EmulatorOptions:
     faults: FaultConfig = field(default_factory=FaultConfig)
     rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig.unlimited)
     plan: Literal["basic", "unlimited"] = "unlimited"
+    data_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.plan not in PLANS:
@@ -84,7 +89,14 @@ class EmulatorOptions:
 def build_app(options: EmulatorOptions) -> FastAPI:
     start = options.start or datetime.now(UTC)
     clock = SimClock(mode=options.clock, start=start)
-    market = Market(options.seed, list(options.symbols), start)
+    market: MarketModel
+    if options.data_dir is not None:
+        # Loaded only for a replay: it brings pyarrow, which the seeded market never needs.
+        from strikeflow.sim.recorded_market import RecordedMarket
+
+        market = RecordedMarket.open(options.data_dir)
+    else:
+        market = Market(options.seed, list(options.symbols), start)
     venue = Venue(
         market,
         cash=options.cash,

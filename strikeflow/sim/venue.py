@@ -15,10 +15,10 @@ The model, and every simplification it makes on purpose:
 - Partial fills, as Alpaca paper makes them at random: a fill that crosses is, with
   probability ``partial_fill_rate`` (default 0.1), a fill of part of what is left (10 % to
   90 % of it, whole shares or contracts, at least one unit left over), drawn from a hash of
-  ``seed``, the order id and the fill's number, so a run repeats whatever the timing of the
-  calls. The order is ``partially_filled`` (``filled_qty`` and ``filled_avg_price``, a
-  volume-weighted average, follow); the rest works on and is tried again at the next
-  ``process``. Less than two units left always fill whole.
+  ``seed``, the client_order_id and the fill's number, so a run repeats whatever the
+  order and timing of the calls. The order is ``partially_filled`` (``filled_qty`` and
+  ``filled_avg_price``, a volume-weighted average, follow); the rest works on and is
+  tried again at the next ``process``. Less than two units left always fill whole.
 - Option limits resting strictly inside the spread (``venue_fills.InsideFills``): every
   whole second from the order's readiness, one seeded draw fills it at its limit with
   probability ``rate x fraction ** exponent`` (fraction: how far the limit has gone from the
@@ -704,7 +704,7 @@ class Venue:
 
         while first <= last and order.id in self._book.open:
             second = inside_fill_second(
-                self._inside, self._seed, order.id, order.side, order.limit_price,
+                self._inside, self._seed, order.client_order_id, order.side, order.limit_price,
                 first, last, quote_at,
             )  # fmt: skip
             if second is None:
@@ -733,7 +733,7 @@ class Venue:
         n = self._fills.get(order.id, 0) + 1
         self._fills[order.id] = n
         leaves = order.qty - order.filled_qty
-        return partial_qty(self._seed, self._partial_rate, order.id, n, leaves)
+        return partial_qty(self._seed, self._partial_rate, order.client_order_id, n, leaves)
 
     def _liquidate_at_risk(self, now: datetime) -> set[str]:
         """From the liquidation time of expiration day, sell each expiring long position in

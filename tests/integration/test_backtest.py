@@ -11,11 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.conftest import worker_dbs
+
 START, DAYS, STEP, SEED = "2027-04-12", "2", "30", "7"
 
 
-def backtest(out: Path, *extra: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
+def backtest(
+    out: Path, *extra: str, timeout_s: float = 300, settings: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRIKEFLOW_")}
+    env.update(settings or {})
     return subprocess.run(
         [sys.executable, "-m", "strikeflow", "backtest", "--out", str(out), *extra],
         env=env,
@@ -70,6 +75,39 @@ def test_the_run_leaves_its_report_its_charts_and_a_database_to_query(two_runs):
     assert "options_performance_by_strategy" in shown.stdout
 
 
+def test_a_worker_fleet_on_redis_and_postgresql_trades_as_the_embedded_stack(
+    two_runs, tmp_path, create_database
+):
+    """The fleet path: with a broker and a database set, the command drives worker
+    processes of their own on Redis and PostgreSQL; the same seed gives the same trades
+    as the embedded stack (a worker in a thread, SQLite)."""
+    dbs = worker_dbs()
+    dbs.flush()
+    settings = {
+        "STRIKEFLOW_BROKER_URL": dbs.url(dbs.broker),
+        "STRIKEFLOW_RESULT_BACKEND": dbs.url(dbs.backend),
+        "STRIKEFLOW_REDIS_URL": dbs.url(dbs.app),
+        "STRIKEFLOW_DATABASE_URL": create_database("postgresql"),
+    }
+    out = tmp_path / "fleet"
+    try:
+        done = backtest(
+            out, "--start", START, "--days", DAYS, "--step", STEP, "--seed", SEED,
+            "--workers", "2", settings=settings,
+        )  # fmt: skip
+    finally:
+        dbs.flush()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "a fleet of 2 workers" in done.stdout
+    assert sorted(p.name for p in out.glob("worker-*.log")) == [
+        "worker-backtest1.log",
+        "worker-backtest2.log",
+    ]
+    assert not (out / "backtest.db").exists()  # the record is in PostgreSQL
+    embedded, _ = two_runs
+    assert trades(out) == trades(embedded)
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [
@@ -77,6 +115,7 @@ def test_the_run_leaves_its_report_its_charts_and_a_database_to_query(two_runs):
         (("--start", START, "--days", "1", "--step", "0"), "--step must be within 1 to 390"),
         (("--start", "2027-02-30", "--days", "1"), "2027-02-30"),
         (("--start", START, "--days", "1", "--rules", "nope.toml"), "--rules nope.toml"),
+        (("--start", START, "--days", "1", "--workers", "0"), "--workers must be within 1 to 32"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, said):

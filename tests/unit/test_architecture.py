@@ -48,7 +48,11 @@ RULES: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
         frozenset(),
     ),
     "tasks": (frozenset({"services", "bootstrap"}), frozenset({"celery", "kombu"})),
-    "sim": (frozenset(), PURE_NUMERICS | {"fastapi", "uvicorn", "starlette", "pydantic"}),
+    # pyarrow: the store of recorded market data the emulator replays (recorded_store).
+    "sim": (
+        frozenset(),
+        PURE_NUMERICS | {"fastapi", "uvicorn", "starlette", "pydantic", "pyarrow"},
+    ),
     "workers": (ANYTHING, ANYTHING),
     "cli": (ANYTHING, ANYTHING),
     # The local fleet launcher (tests, demo, benchmarks, chaos) starts workers and the

@@ -5,7 +5,7 @@ tests/integration/test_demo.py."""
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -87,19 +87,29 @@ class FakeDay:
         self.reconciles += 1
         return 1
 
+    def venue_events(self) -> int:
+        self.events.append(("events", None))
+        return 2
+
 
 def test_the_day_moves_the_clock_before_each_scan_and_waits_for_what_it_sent():
     steps = session_steps(THURSDAY, 30)
     day = FakeDay({steps[1]: ["rec-a", "rec-b"], steps[3]: ["rec-c"]}, skip_at=steps[2])
     clock = FakeClock(day.events)
     tally = DayTally()
-    seen = [at for at, _ in run_day(clock, day.scan, day.reconcile, day.wait, steps, tally)]
+    seen = [
+        at
+        for at, _ in run_day(
+            clock, day.scan, day.reconcile, day.wait, steps, tally, venue_events=day.venue_events
+        )
+    ]
 
     assert seen == steps
     assert [at for kind, at in day.events if kind == "scan"] == steps
     nudged = {steps[1], steps[3]}  # the steps that sent orders: a fill try 2 s later
     expected = [m for at in steps for m in ([at, at + FILL_AFTER] if at in nudged else [at])]
-    assert clock.moves == [*expected, steps[-1] + AFTER_CLOSE]
+    close = datetime.combine(THURSDAY, time(16), NEW_YORK)
+    assert clock.moves == [*expected, close + AFTER_CLOSE]  # past the close, whatever the step
     # each step: the clock, then the scan, then the wait on exactly what it sent
     assert day.events[:3] == [("clock", steps[0]), ("scan", steps[0]), ("wait", ())]
     second = day.events.index(("scan", steps[1]))
@@ -107,7 +117,9 @@ def test_the_day_moves_the_clock_before_each_scan_and_waits_for_what_it_sent():
         ("wait", ("rec-a", "rec-b")),
         ("clock", steps[1] + FILL_AFTER),
     ]
-    assert day.events[-2:] == [("clock", steps[-1] + AFTER_CLOSE), ("reconcile", None)]
+    ends = [("clock", close + AFTER_CLOSE), ("reconcile", None), ("events", None)]
+    assert day.events[-3:] == ends
+    assert tally.venue_events == 2
     assert tally.sent == ["rec-a", "rec-b", "rec-c"]
     assert tally.statuses == {"executed": 2, "rejected": 1}
     assert tally.skipped_signals == {"no shorting": 1}

@@ -151,6 +151,29 @@ def test_clock_market_is_the_venues_time_and_wall_the_hosts(monkeypatch):
     assert before <= wired().context.now() <= datetime.now(UTC)
 
 
+class MovingClockMarket(QuotingMarket):
+    """A venue whose clock moves a minute each time it is read (a backtest's jumps)."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def clock(self) -> MarketClock:
+        self.reads += 1
+        at = VENUE_NOW + timedelta(minutes=self.reads)
+        return MarketClock(at, True, at, at + timedelta(hours=5))
+
+
+@pytest.mark.parametrize(("ttl", "reads"), [("0", 3), ("60", 1)])
+def test_the_clock_ttl_decides_how_often_the_venues_clock_is_read(monkeypatch, ttl, reads):
+    monkeypatch.setenv("STRIKEFLOW_CLOCK", "market")
+    monkeypatch.setenv("STRIKEFLOW_CLOCK_TTL_S", ttl)
+    market = MovingClockMarket()
+    now = wired(market=market).context.now
+    seen = [now() for _ in range(3)]
+    assert market.reads == reads
+    assert len(set(seen)) == reads  # each reading is the venue's time as read
+
+
 def test_each_piece_handed_in_is_the_one_wired():
     market, broker, store = QuotingMarket(), UnreachableBroker(), object()
     recommendations, switch = Recommendations(), InProcessKillSwitch()
