@@ -38,7 +38,15 @@ from strikeflow.domain.expiry import NEW_YORK, expiry_instant, require_aware
 from strikeflow.domain.occ import parse_occ
 from strikeflow.domain.year_fraction import year_fraction
 from strikeflow.sim import calendar
-from strikeflow.sim.market_data import Bar, ContractInfo, GreeksValues, OptionSnapshot, Quote, Trade
+from strikeflow.sim.market_data import (
+    Bar,
+    ContractInfo,
+    GreeksValues,
+    OptionSnapshot,
+    Quote,
+    Trade,
+    daily_bars_of,
+)
 from strikeflow.sim.option_chain import (
     ADJUSTED_UNDERLYINGS,
     HORIZON_DAYS,
@@ -169,6 +177,7 @@ class Market:
         self._ranges: dict[tuple[str, int], np.ndarray] = {}
         self._chains: dict[tuple[str, datetime], dict[str, OptionSnapshot]] = {}
         self._previous: dict[tuple[str, datetime], dict[str, Bar | None]] = {}
+        self._grids: dict[tuple[str, datetime], np.ndarray] = {}
 
     @property
     def last_day(self) -> date:
@@ -228,6 +237,25 @@ class Market:
             for i in range(lo, hi):
                 bars.append(_bar(path, i))
         return bars
+
+    def daily_bars(self, symbol: str, start: datetime, end: datetime) -> list[Bar]:
+        """Daily bars stamped (New York midnight) within [start, end], each of its
+        session's minutes completed by ``end`` (a session in progress: so far)."""
+        walk = self._walk(symbol)
+        first = require_aware(start, "start").astimezone(NEW_YORK).date()
+        last = require_aware(end, "end").astimezone(NEW_YORK).date()
+        out: list[Bar] = []
+        for day in calendar.trading_days(first, last):
+            stamp = datetime.combine(day, time(0), NEW_YORK)
+            if not walk.covers(day) or not start <= stamp <= end:
+                continue
+            path = self._day(symbol, walk.index[day])
+            hi = min(path.minutes, int((end - path.opens_at).total_seconds() // 60))
+            if hi <= 0:
+                continue
+            minutes = [_bar(path, i) for i in range(hi)]
+            out.extend(daily_bars_of(minutes))
+        return out
 
     # -- options ----------------------------------------------------------------------
 
@@ -362,14 +390,24 @@ class Market:
 
     def option_snapshot(self, symbol: str, t: datetime) -> OptionSnapshot | None:
         """The snapshot of one contract, or None when it is not listed."""
-        try:
-            root = parse_occ(symbol).root
-        except InvalidOccSymbol:
-            return None
-        root = root.rstrip("0123456789")  # an adjusted root (NVDA1) lists on its underlying
-        if root not in self._walks:
-            return None
-        return self.option_snapshots(root, t, (symbol,)).get(symbol)
+        return self.snapshots_of((symbol,), t).get(symbol)
+
+    def snapshots_of(self, symbols: Iterable[str], t: datetime) -> dict[str, OptionSnapshot]:
+        """The snapshots of the named contracts, whatever their underlyings, the ones not
+        listed left out: priced together per underlying, as one request names several."""
+        by_underlying: dict[str, list[str]] = {}
+        for symbol in symbols:
+            try:
+                root = parse_occ(symbol).root
+            except InvalidOccSymbol:
+                continue
+            root = root.rstrip("0123456789")  # an adjusted root (NVDA1) lists on its underlying
+            if root in self._walks:
+                by_underlying.setdefault(root, []).append(symbol)
+        found: dict[str, OptionSnapshot] = {}
+        for underlying, named in by_underlying.items():
+            found.update(self.option_snapshots(underlying, t, named))
+        return found
 
     def quote(self, symbol: str, t: datetime) -> Quote | None:
         """A stock's or an option's quote at ``t``; None for a symbol not traded here."""
@@ -632,9 +670,10 @@ class Market:
         if not rows.size:
             return {}
         instants = [opens + j * BAR_STEP for j in range(int((end - opens) / BAR_STEP) + 1)]
+        spots = self._grid_spots(underlying, opens, len(instants))
         if instants[-1] < end:
             instants.append(end)
-        spots = np.array([self.spot(underlying, moment) for moment in instants])
+            spots = np.append(spots, self.spot(underlying, end))
         stamps = np.array([moment.timestamp() for moment in instants])
         years = np.maximum(year_fraction(listing.closes_s[rows][:, None] - stamps), 1e-6)
         fair = fair_values(
@@ -652,6 +691,22 @@ class Market:
             np.round(prices.mean(1), 4).tolist(), strict=True,
         )  # fmt: skip
         return {i: Bar(stamp, o, h, low, c, v, n, vw) for i, o, h, low, c, v, n, vw in columns}
+
+    def _grid_spots(self, underlying: str, opens: datetime, n: int) -> np.ndarray:
+        """The spot at the first ``n`` instants ``opens + j * BAR_STEP`` of a session, kept
+        per session and extended as the day goes on: every snapshot's daily bar samples
+        the same instants, and a price at a past instant never changes."""
+        key = (underlying, opens)
+        with self._lock:
+            known = self._grids.get(key)
+        have = 0 if known is None else known.size
+        if have >= n:
+            return known[:n]  # type: ignore[index]
+        more = [self.spot(underlying, opens + j * BAR_STEP) for j in range(have, n)]
+        grown = np.array(more) if known is None else np.concatenate((known, more))
+        with self._lock:
+            _bounded(self._grids)[key] = grown
+        return grown
 
     def _previous_bars(
         self, underlying: str, listing: Listing, symbols: list[str]

@@ -6,8 +6,11 @@ Decimal discipline starts at the adapters that parse these responses.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
+
+from strikeflow.domain.expiry import NEW_YORK
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +85,22 @@ class OptionSnapshot:
     minute_bar: Bar | None = None
     daily_bar: Bar | None = None
     prev_daily_bar: Bar | None = None
+
+
+def daily_bars_of(minute_bars: Iterable[Bar]) -> list[Bar]:
+    """Daily bars from one symbol's minute bars (in time order), one per New York date,
+    stamped at its midnight as Alpaca stamps them: the first open, the last close, the
+    extremes, the volume and trade count summed, the volume-weighted average of the
+    minutes' VWAPs."""
+    days: dict[date, list[Bar]] = {}
+    for bar in minute_bars:
+        days.setdefault(bar.t.astimezone(NEW_YORK).date(), []).append(bar)
+    out = []
+    for day, bars in days.items():
+        volume = sum(b.v for b in bars)
+        vwap = sum(b.vw * b.v for b in bars) / volume if volume else bars[-1].c
+        midnight = datetime.combine(day, time(0), NEW_YORK)
+        high, low = max(b.h for b in bars), min(b.low for b in bars)
+        trades = sum(b.n for b in bars)
+        out.append(Bar(midnight, bars[0].o, high, low, bars[-1].c, volume, trades, round(vwap, 4)))
+    return out

@@ -30,7 +30,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,15 @@ from strikeflow.domain.pricing import bs_greeks, implied_vol, to_broker_greeks
 from strikeflow.domain.year_fraction import year_fraction
 from strikeflow.sim import calendar
 from strikeflow.sim.market import RATE, ChainQuery, UnknownSymbol
-from strikeflow.sim.market_data import Bar, ContractInfo, GreeksValues, OptionSnapshot, Quote, Trade
+from strikeflow.sim.market_data import (
+    Bar,
+    ContractInfo,
+    GreeksValues,
+    OptionSnapshot,
+    Quote,
+    Trade,
+    daily_bars_of,
+)
 from strikeflow.sim.recorded_store import Series, Store, read_store
 from strikeflow.sim.venue_orders import asset_id
 
@@ -174,6 +182,13 @@ class RecordedMarket:
         """Recorded one-minute bars with ``start <= t`` and ``t + 1 min <= end``."""
         return _bars(self._series(symbol), 0, None, start, end)
 
+    def daily_bars(self, symbol: str, start: datetime, end: datetime) -> list[Bar]:
+        """Daily bars stamped (New York midnight) within [start, end], each of its
+        recorded minutes completed by ``end``."""
+        first = datetime.combine(start.astimezone(NEW_YORK).date(), time(0), NEW_YORK)
+        days = daily_bars_of(self.bars(symbol, first, end))
+        return [b for b in days if start <= b.t <= end]
+
     # -- options -------------------------------------------------------------------------
 
     def _chain(self, underlying: str) -> _Chain:
@@ -286,10 +301,19 @@ class RecordedMarket:
         return out
 
     def option_snapshot(self, symbol: str, t: datetime) -> OptionSnapshot | None:
-        underlying = self._by_symbol.get(symbol)
-        if underlying is None:
-            return None
-        return self.option_snapshots(underlying, t, (symbol,)).get(symbol)
+        return self.snapshots_of((symbol,), t).get(symbol)
+
+    def snapshots_of(self, symbols: Iterable[str], t: datetime) -> dict[str, OptionSnapshot]:
+        """The snapshots of the named contracts the store holds, per underlying at once."""
+        by_underlying: dict[str, list[str]] = {}
+        for symbol in symbols:
+            underlying = self._by_symbol.get(symbol)
+            if underlying is not None:
+                by_underlying.setdefault(underlying, []).append(symbol)
+        found: dict[str, OptionSnapshot] = {}
+        for underlying, named in by_underlying.items():
+            found.update(self.option_snapshots(underlying, t, named))
+        return found
 
     def quote(self, symbol: str, t: datetime) -> Quote | None:
         """A stock's quote, or an option's recorded one. None without one: the venue then

@@ -37,6 +37,8 @@ from strikeflow.sim.http_common import (
 router = APIRouter()
 
 TIMEFRAMES = {"1Min", "1T", "1min"}
+DAILY_TIMEFRAMES = {"1Day", "1D", "1day"}
+MAX_DAILY_SPAN = timedelta(days=366)
 BarsLimit = limit_up_to(10_000)
 ChainLimit = limit_up_to(1_000)
 MAX_BARS_SPAN = timedelta(days=31)
@@ -90,7 +92,7 @@ async def stock_snapshots(
 async def stock_bars(
     request: Request,
     symbols: Symbols = None,
-    timeframe: Annotated[str, Query(description="1Min (the only one served)")] = "1Min",
+    timeframe: Annotated[str, Query(description="1Min or 1Day")] = "1Min",
     start: Instant = None,
     end: Instant = None,
     sort: Annotated[Literal["asc", "desc"], Query()] = "asc",
@@ -98,17 +100,22 @@ async def stock_bars(
     limit: BarsLimit = 1_000,
     feed: StockFeed = None,
 ) -> Response:
+    """Minute bars, or daily bars stamped at New York midnight (today's so far, as
+    Alpaca's daily bar moves through the session)."""
     sim = sim_of(request)
     listed = _stocks(sim, symbols)
-    if timeframe not in TIMEFRAMES:
-        raise ClientError(422, f"timeframe {timeframe!r} is not served; use 1Min")
+    daily = timeframe in DAILY_TIMEFRAMES
+    if timeframe not in TIMEFRAMES and not daily:
+        raise ClientError(422, f"timeframe {timeframe!r} is not served; use 1Min or 1Day")
     now = sim.now()
     until = min(param_time(end, "end") or now, now)
     since = param_time(start, "start") or until - timedelta(days=1)
-    if since >= until or until - since > MAX_BARS_SPAN:
-        raise ClientError(422, "start must precede end, by at most 31 days")
+    if since >= until or until - since > (MAX_DAILY_SPAN if daily else MAX_BARS_SPAN):
+        span = "a year" if daily else "31 days"
+        raise ClientError(422, f"start must precede end, by at most {span}")
     plan_of(request).check_stock_history(feed, until, now)
-    rows = [(s, b) for s in sorted(listed) for b in sim.market.bars(s, since, until)]
+    read = sim.market.daily_bars if daily else sim.market.bars
+    rows = [(s, b) for s in sorted(listed) for b in read(s, since, until)]
     if sort == "desc":
         rows.sort(key=lambda row: (row[0], row[1].t), reverse=True)
     chunk, token = page(rows, page_token, limit or 1_000)
@@ -236,5 +243,6 @@ def _options(raw: str | None) -> list[str]:
 
 def _known_snapshots(sim: Emulator, raw: str | None) -> dict:
     now: datetime = sim.now()
-    found = {s: sim.market.option_snapshot(s, now) for s in _options(raw)}
-    return {s: v for s, v in found.items() if v is not None}
+    symbols = _options(raw)
+    found = sim.market.snapshots_of(symbols, now)
+    return {s: found[s] for s in symbols if s in found}
