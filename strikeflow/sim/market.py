@@ -47,6 +47,7 @@ from strikeflow.sim.market_data import (
     Trade,
     daily_bars_of,
 )
+from strikeflow.sim.market_model import snapshots_by_underlying
 from strikeflow.sim.option_chain import (
     ADJUSTED_UNDERLYINGS,
     HORIZON_DAYS,
@@ -395,19 +396,15 @@ class Market:
     def snapshots_of(self, symbols: Iterable[str], t: datetime) -> dict[str, OptionSnapshot]:
         """The snapshots of the named contracts, whatever their underlyings, the ones not
         listed left out: priced together per underlying, as one request names several."""
-        by_underlying: dict[str, list[str]] = {}
-        for symbol in symbols:
-            try:
-                root = parse_occ(symbol).root
-            except InvalidOccSymbol:
-                continue
-            root = root.rstrip("0123456789")  # an adjusted root (NVDA1) lists on its underlying
-            if root in self._walks:
-                by_underlying.setdefault(root, []).append(symbol)
-        found: dict[str, OptionSnapshot] = {}
-        for underlying, named in by_underlying.items():
-            found.update(self.option_snapshots(underlying, t, named))
-        return found
+        return snapshots_by_underlying(self, symbols, t, self._underlying_of)
+
+    def _underlying_of(self, symbol: str) -> str | None:
+        try:
+            root = parse_occ(symbol).root
+        except InvalidOccSymbol:
+            return None
+        root = root.rstrip("0123456789")  # an adjusted root (NVDA1) lists on its underlying
+        return root if root in self._walks else None
 
     def quote(self, symbol: str, t: datetime) -> Quote | None:
         """A stock's or an option's quote at ``t``; None for a symbol not traded here."""

@@ -4,7 +4,7 @@ offer, so either can stand behind the same HTTP app."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -55,3 +55,23 @@ class MarketModel(Protocol):
     def quote(self, symbol: str, t: datetime) -> Quote | None: ...
 
     def settlement_price(self, underlying: str, expiration: date) -> float: ...
+
+
+def snapshots_by_underlying(
+    market: MarketModel,
+    symbols: Iterable[str],
+    t: datetime,
+    underlying_of: Callable[[str], str | None],
+) -> dict[str, OptionSnapshot]:
+    """``market``'s snapshots of the named contracts (those ``underlying_of`` places on no
+    underlying left out), asked for once per underlying: a request that names several
+    contracts of one chain has them priced together."""
+    by_underlying: dict[str, list[str]] = {}
+    for symbol in symbols:
+        underlying = underlying_of(symbol)
+        if underlying is not None:
+            by_underlying.setdefault(underlying, []).append(symbol)
+    found: dict[str, OptionSnapshot] = {}
+    for underlying, named in by_underlying.items():
+        found.update(market.option_snapshots(underlying, t, named))
+    return found

@@ -51,6 +51,7 @@ from strikeflow.sim.market_data import (
     Trade,
     daily_bars_of,
 )
+from strikeflow.sim.market_model import snapshots_by_underlying
 from strikeflow.sim.recorded_store import Series, Store, read_store
 from strikeflow.sim.venue_orders import asset_id
 
@@ -305,15 +306,7 @@ class RecordedMarket:
 
     def snapshots_of(self, symbols: Iterable[str], t: datetime) -> dict[str, OptionSnapshot]:
         """The snapshots of the named contracts the store holds, per underlying at once."""
-        by_underlying: dict[str, list[str]] = {}
-        for symbol in symbols:
-            underlying = self._by_symbol.get(symbol)
-            if underlying is not None:
-                by_underlying.setdefault(underlying, []).append(symbol)
-        found: dict[str, OptionSnapshot] = {}
-        for underlying, named in by_underlying.items():
-            found.update(self.option_snapshots(underlying, t, named))
-        return found
+        return snapshots_by_underlying(self, symbols, t, self._by_symbol.get)
 
     def quote(self, symbol: str, t: datetime) -> Quote | None:
         """A stock's quote, or an option's recorded one. None without one: the venue then

@@ -108,21 +108,11 @@ async def stock_bars(
     if timeframe not in TIMEFRAMES and not daily:
         raise ClientError(422, f"timeframe {timeframe!r} is not served; use 1Min or 1Day")
     now = sim.now()
-    until = min(param_time(end, "end") or now, now)
-    since = param_time(start, "start") or until - timedelta(days=1)
-    if since >= until or until - since > (MAX_DAILY_SPAN if daily else MAX_BARS_SPAN):
-        span = "a year" if daily else "31 days"
-        raise ClientError(422, f"start must precede end, by at most {span}")
+    since, until = _bars_window(start, end, now, MAX_DAILY_SPAN if daily else MAX_BARS_SPAN)
     plan_of(request).check_stock_history(feed, until, now)
     read = sim.market.daily_bars if daily else sim.market.bars
     rows = [(s, b) for s in sorted(listed) for b in read(s, since, until)]
-    if sort == "desc":
-        rows.sort(key=lambda row: (row[0], row[1].t), reverse=True)
-    chunk, token = page(rows, page_token, limit or 1_000)
-    bars: dict[str, list] = {}
-    for symbol, b in chunk:
-        bars.setdefault(symbol, []).append(render.bar(b))
-    return json_response({"bars": bars, "next_page_token": token})
+    return _bars_page(rows, sort, page_token, limit)
 
 
 @router.get("/v1beta1/options/bars")
@@ -143,12 +133,26 @@ async def option_bars(
     listed = sorted(set(_options(symbols)))
     if timeframe not in TIMEFRAMES:
         raise ClientError(422, f"timeframe {timeframe!r} is not served; use 1Min")
-    now = sim.now()
+    since, until = _bars_window(start, end, sim.now(), MAX_BARS_SPAN)
+    rows = [(s, b) for s in listed for b in sim.market.option_bars(s, since, until)]
+    return _bars_page(rows, sort, page_token, limit)
+
+
+def _bars_window(
+    start: str | None, end: str | None, now: datetime, span: timedelta
+) -> tuple[datetime, datetime]:
+    """A bars request's [since, until]: ``end`` capped at now (default now), ``start``
+    a day before it by default; refused when empty or longer than ``span``."""
     until = min(param_time(end, "end") or now, now)
     since = param_time(start, "start") or until - timedelta(days=1)
-    if since >= until or until - since > MAX_BARS_SPAN:
-        raise ClientError(422, "start must precede end, by at most 31 days")
-    rows = [(s, b) for s in listed for b in sim.market.option_bars(s, since, until)]
+    if since >= until or until - since > span:
+        said = "a year" if span >= MAX_DAILY_SPAN else f"{span.days} days"
+        raise ClientError(422, f"start must precede end, by at most {said}")
+    return since, until
+
+
+def _bars_page(rows: list, sort: str, page_token: str | None, limit: int | None) -> Response:
+    """Alpaca's bars reply: one page of (symbol, bar) rows, by symbol then time."""
     if sort == "desc":
         rows.sort(key=lambda row: (row[0], row[1].t), reverse=True)
     chunk, token = page(rows, page_token, limit or 1_000)

@@ -26,6 +26,7 @@ from strikeflow.domain.enums import (
     Right,
 )
 from strikeflow.domain.errors import BrokerError, BrokerUnavailable, OrderRejected
+from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.domain.market import ExpiryWindow, StrikeBand
 from strikeflow.domain.orders import BrokerOrder, OptionPricing, OrderIntent, client_order_id
 from strikeflow.services.ports import Broker, MarketData
@@ -86,6 +87,22 @@ def test_stock_quote_and_bars(adapter):
     with pytest.raises(OrderRejected) as unknown:
         adapter.stock_quote("NOPE")
     assert unknown.value.status == 422
+
+
+def test_daily_bars_close_where_the_minutes_close(adapter):
+    """timeframe=1Day through alpaca-py: a bar per past session, stamped at New York
+    midnight, whose close is the session's last minute's (what a scan's trend reads)."""
+    start = START - timedelta(days=7)
+    days = adapter.stock_bars(["AAPL"], BarTimeframe.DAY, start, START)["AAPL"]
+    minutes = adapter.stock_bars(["AAPL"], BarTimeframe.MINUTE, start, START)["AAPL"]
+    assert len(days) >= 4
+    for day in days:
+        local = day.time.astimezone(NEW_YORK)
+        assert (local.hour, local.minute) == (0, 0)
+        same = [m for m in minutes if m.time.astimezone(NEW_YORK).date() == local.date()]
+        assert same
+        assert day.close == same[-1].close
+        assert day.volume == sum(m.volume for m in same)
 
 
 def test_a_chain_over_many_pages_is_fetched_whole(adapter, emulator):
