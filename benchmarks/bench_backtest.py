@@ -7,9 +7,10 @@ The embedded stack the command runs on (demo_stack: the emulator in simulated ti
 Celery worker on the memory transport, SQLite), the default watchlist, the packaged
 rules, from Monday 2027-04-12. Each part of a step is timed where the loop calls it
 (demo_day.run_day): the clock moves, the scan task, the wait for its chains, the exits
-(manage_positions and the wait for its closes) and reconcile_orders. Then, on the same
-stack, the clock alone is moved through the same day's steps: the floor a step costs
-with nothing to do, measured in the same run, and the ratio of the two.
+(manage_positions and the wait for its closes), the steps of worked option orders (run
+as simulated time reaches them, demo_day.ParkedStepsClock) and reconcile_orders. Then,
+on the same stack, the clock alone is moved through the same day's steps: the floor a
+step costs with nothing to do, measured in the same run, and the ratio of the two.
 
 With ``--fleet N`` the same loop drives N worker processes (each on every queue) on
 Redis and PostgreSQL instead: a database of its own is created on ``--postgres`` (the
@@ -39,11 +40,13 @@ from typing import Any, TypeVar
 from strikeflow import bootstrap
 from strikeflow.cli.demo_day import (
     DayTally,
+    ParkedStepsClock,
     reconcile,
     run_day,
     session_steps,
     task_manage,
     task_scan,
+    task_work_step,
     wait_terminal,
 )
 from strikeflow.cli.demo_stack import DemoStack, StackPlan
@@ -140,6 +143,7 @@ def bench(args: argparse.Namespace, stores: dict[str, str]) -> int:
         env={**{k: v for k, v in os.environ.items() if not k.startswith("STRIKEFLOW_")}, **stores},
         demo_exits=False,
         fleet_workers=args.fleet,
+        worked_orders=True,
     )
     from strikeflow.workers.app import app
 
@@ -148,7 +152,9 @@ def bench(args: argparse.Namespace, stores: dict[str, str]) -> int:
     with DemoStack(plan, app) as stack:
         assert stack.settings is not None
         records = bootstrap.build_records(stack.settings.database_url)
-        clock = TimedClock(stack, timers)
+        parked = bootstrap.parked_steps(stack.settings.redis_url)
+        work = timers.timed("worked order steps", task_work_step(app))
+        clock = ParkedStepsClock(TimedClock(stack, timers), parked.take_due, work)
         scan = timers.timed("scan task", task_scan(app))
         manage = timers.timed("manage_positions task", task_manage(app))
         wait = timers.timed("waits for chains", lambda ids: wait_terminal(records, ids))

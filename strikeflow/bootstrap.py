@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         DispatchStore,
         KillSwitch,
         MarketData,
+        ParkedSteps,
         ScanLock,
         SharedCache,
         SignalCooldown,
@@ -272,6 +273,12 @@ def close_databases() -> None:
     from strikeflow.db.engine import dispose_all
 
     dispose_all()
+
+
+def parked_steps(redis_url: str) -> ParkedSteps:
+    """The steps parked on simulated time (STRIKEFLOW_WORK_TIMER=parked) where the app's
+    own state is: Redis, or this process for ``memory://``."""
+    return _app_state(redis_url).parked
 
 
 def fleet_kill_switch(redis_url: str) -> KillSwitchControl:

@@ -289,6 +289,16 @@ class Settings(BaseSettings):
         ),
         json_schema_extra=read_by(ALL_QUEUES, RUNTIME_CLI, "demo"),
     )
+    work_timer: Literal["countdown", "parked"] = Field(
+        default="countdown",
+        description=(
+            "How a worked option order's next step waits: `countdown` (a Celery countdown"
+            " of wall-clock seconds) or `parked` (kept where the app's state is, due at an"
+            " instant of the venue's clock, and sent by whoever moves that clock:"
+            " `strikeflow backtest`, whose simulated time jumps)."
+        ),
+        json_schema_extra=read_by("workers: persistence (persist_execution), orders (work_order)"),
+    )
     off_hours: Literal["refuse", "queue"] = Field(
         default="refuse",
         description=(

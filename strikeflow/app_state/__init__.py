@@ -1,6 +1,6 @@
 """The app's own shared state (not Celery's): the kill switch, the scans' claims, the
-signal cool-downs and the shared cache, in Redis for a fleet or inside one process for
-``memory://``.
+signal cool-downs, the shared cache and the steps parked on simulated time, in Redis for
+a fleet or inside one process for ``memory://``.
 
 ``app_state(url)`` picks the adapters by the URL; the composition root (bootstrap) is
 its caller, so nothing else names Redis.
@@ -14,18 +14,20 @@ from dataclasses import dataclass
 from strikeflow.app_state.in_process import (
     InProcessCooldown,
     InProcessKillSwitch,
+    InProcessParkedSteps,
     InProcessScanLock,
     InProcessSharedCache,
 )
 from strikeflow.app_state.in_redis import (
     RedisCooldown,
     RedisKillSwitch,
+    RedisParkedSteps,
     RedisScanLock,
     RedisSharedCache,
     redis_client,
 )
 from strikeflow.services.kill_switch import KillSwitchControl
-from strikeflow.services.ports import ScanLock, SharedCache, SignalCooldown
+from strikeflow.services.ports import ParkedSteps, ScanLock, SharedCache, SignalCooldown
 
 # STRIKEFLOW_REDIS_URL=memory://... keeps the app's own state in this process: the demo
 # and single-process runs need no Redis at all.
@@ -34,12 +36,13 @@ MEMORY_URL_PREFIX = "memory://"
 
 @dataclass(frozen=True)
 class AppState:
-    """The four pieces of state, from one store."""
+    """The pieces of state, from one store."""
 
     kill_switch: KillSwitchControl
     scan_lock: ScanLock
     cooldown: SignalCooldown
     cache: SharedCache
+    parked: ParkedSteps
 
 
 _MEMORY_STATES: dict[str, AppState] = {}
@@ -57,6 +60,7 @@ def app_state(url: str) -> AppState:
                     InProcessScanLock(),
                     InProcessCooldown(),
                     InProcessSharedCache(),
+                    InProcessParkedSteps(),
                 )
             return _MEMORY_STATES[url]
     client = redis_client(url)
@@ -65,4 +69,5 @@ def app_state(url: str) -> AppState:
         RedisScanLock(client),
         RedisCooldown(client),
         RedisSharedCache.from_url(url),
+        RedisParkedSteps(client),
     )

@@ -5,6 +5,7 @@ shared by every thread of the process (the demo's worker threads and its command
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -103,3 +104,21 @@ class InProcessSharedCache:
                 self._values[key] = (until, value)
             while len(self._values) > self._max:
                 del self._values[next(iter(self._values))]
+
+
+class InProcessParkedSteps:
+    """``ParkedSteps`` for one process: a list kept in (due, payload) order."""
+
+    def __init__(self) -> None:
+        self._parked: list[tuple[datetime, str]] = []
+        self._lock = threading.Lock()
+
+    def park(self, due: datetime, payload: str) -> None:
+        with self._lock:
+            bisect.insort(self._parked, (due.astimezone(UTC), payload))
+
+    def take_due(self, at: datetime) -> tuple[datetime, str] | None:
+        with self._lock:
+            if not self._parked or self._parked[0][0] > at:
+                return None
+            return self._parked.pop(0)

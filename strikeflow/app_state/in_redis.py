@@ -26,6 +26,7 @@ COOLDOWN_KEEP_S = 2 * 24 * 3600
 CONNECT_TIMEOUT_S = 2
 COMMAND_TIMEOUT_S = 2
 CACHE_PREFIX = "strikeflow:cache:"
+PARKED_KEY = "strikeflow:parked-steps"
 # The cache only saves venue round trips (tens of ms): a Redis slower than this is
 # treated as empty rather than waited for.
 CACHE_TIMEOUT_S = 0.25
@@ -155,10 +156,34 @@ class RedisSharedCache:
             pipe.execute()
 
 
+class RedisParkedSteps:
+    """``ParkedSteps`` as one sorted set: each payload scored by its due instant (epoch
+    seconds), equal scores in payload order. A step is taken by removing it: of two
+    takers that read the same first member, the one whose ZREM removed it has it."""
+
+    def __init__(self, client: redis.Redis, key: str = PARKED_KEY) -> None:
+        self._redis, self._key = client, key
+
+    def park(self, due: datetime, payload: str) -> None:
+        self._redis.zadd(self._key, {payload: due.timestamp()})
+
+    def take_due(self, at: datetime) -> tuple[datetime, str] | None:
+        while True:
+            first = self._redis.zrangebyscore(
+                self._key, "-inf", at.timestamp(), start=0, num=1, withscores=True
+            )
+            if not first:
+                return None
+            member, score = first[0]
+            if self._redis.zrem(self._key, member):
+                return datetime.fromtimestamp(score, UTC), member.decode()
+
+
 def forget_scan_state(url: str, claims: Sequence[str], cooldowns: Sequence[str]) -> None:
     """Delete exactly these scan claims and cool-downs (``cooldowns`` as the scan names
-    them, unprefixed) from the Redis at ``url``, and nothing else."""
-    keys = [*claims, *(COOLDOWN_PREFIX + key for key in cooldowns)]
+    them, unprefixed) and the steps parked on simulated time from the Redis at ``url``,
+    and nothing else: a backtest or a demo starts its days afresh."""
+    keys = [*claims, *(COOLDOWN_PREFIX + key for key in cooldowns), PARKED_KEY]
     client = redis_client(url, socket_timeout=5)
     try:
         for start in range(0, len(keys), DELETE_BATCH):

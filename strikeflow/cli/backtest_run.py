@@ -25,7 +25,14 @@ from strikeflow.cli.backtest_report import (
     write_html,
     write_trades,
 )
-from strikeflow.cli.demo_day import DayTally, DemoTimeout, session_steps, trade_day
+from strikeflow.cli.demo_day import (
+    DayTally,
+    DemoTimeout,
+    ParkedStepsClock,
+    session_steps,
+    task_work_step,
+    trade_day,
+)
 from strikeflow.cli.demo_stack import DemoRefused, DemoStack, StackPlan
 from strikeflow.services.closed_trades import closed_trades
 from strikeflow.services.queries import Records
@@ -56,6 +63,7 @@ def run_days(args: argparse.Namespace) -> int:
         demo_exits=False,
         fleet_workers=args.workers,
         data_dir=args.data,
+        worked_orders=True,
     )
     from strikeflow.workers.app import app
 
@@ -126,9 +134,12 @@ def _trade_days(
     try:
         with Progress(*columns, console=console) as progress:
             bar = progress.add_task("days", total=len(days), day=f"{days[0]:%a %Y-%m-%d}", tally="")
+            assert stack.settings is not None
+            parked = bootstrap.parked_steps(stack.settings.redis_url)
+            clock = ParkedStepsClock(stack, parked.take_due, task_work_step(app))
             for day in days:
                 tally = DayTally()
-                for _ in trade_day(stack, app, records, steps[day], tally):
+                for _ in trade_day(clock, app, records, steps[day], tally):
                     progress.update(bar, day=f"{day:%a %Y-%m-%d}", tally=tally.line())
                 done.append(day)
                 trades += sum(tally.exits.values())

@@ -22,6 +22,7 @@ from strikeflow.domain.enums import RecommendationStatus
 from strikeflow.domain.expiry import NEW_YORK
 from strikeflow.services.queries import Records, statuses_of
 from strikeflow.sim import calendar
+from strikeflow.tasks.working import parked_step
 
 POLL_S = 0.002
 CHAIN_DEADLINE_S = 30.0
@@ -53,6 +54,7 @@ Scan = Callable[[datetime], dict[str, Any]]
 Manage = Callable[[datetime], dict[str, Any]]
 # The queue manage_positions runs on (the dispatch queue, beside the closes it sends).
 MANAGE_QUEUE = "dispatch"
+WORK_QUEUE = "orders"  # a worked order's steps, as the workers' routes send them
 
 
 def session_steps(day: date, step_minutes: int) -> list[datetime]:
@@ -86,6 +88,50 @@ class DayTally:
         done = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "none yet"
         closes = sum(self.exits.values())
         return f"{self.scans} scans · {len(self.sent)} chains · {done} · {closes} exits"
+
+
+TakeDue = Callable[[datetime], "tuple[datetime, str] | None"]
+
+
+class ParkedStepsClock:
+    """A clock that never moves past a parked step (STRIKEFLOW_WORK_TIMER=parked): before
+    it moves to an instant, each step due by then is run, in due order, with the clock
+    moved to its due instant first; a step a step parks is run too when it falls due by
+    then. So a worked order's ladder waits in simulated time, as beat's countdowns wait
+    in wall time, and the run repeats whatever the timing of the threads."""
+
+    def __init__(self, clock: Clock, take_due: TakeDue, run_step: Callable[[str], Any]) -> None:
+        self._clock, self._take_due, self._run_step = clock, take_due, run_step
+        self._at: datetime | None = None
+        self.steps_run = 0
+
+    def move_clock(self, to: datetime) -> dict[str, Any]:
+        while (due := self._take_due(to)) is not None:
+            at, payload = due
+            if self._at is None or at > self._at:  # never backwards
+                self._move(at)
+            self._run_step(payload)
+            self.steps_run += 1
+        return self._move(to)
+
+    def _move(self, to: datetime) -> dict[str, Any]:
+        moved = self._clock.move_clock(to)
+        self._at = to
+        return moved
+
+
+def task_work_step(app: Celery, deadline_s: float = TASK_DEADLINE_S) -> Callable[[str], Any]:
+    """A parked step of a worked order (``tasks.working.send`` parked it) run as the task
+    ``strikeflow.work_order``, awaited: what it parks next is parked when it returns."""
+
+    def run(payload: str) -> Any:
+        recommendation_id, step = parked_step(payload)
+        sent = app.send_task(
+            "strikeflow.work_order", args=[recommendation_id, step], queue=WORK_QUEUE
+        )
+        return sent.get(timeout=deadline_s, interval=POLL_S)
+
+    return run
 
 
 def task_scan(app: Celery, deadline_s: float = TASK_DEADLINE_S) -> Scan:

@@ -66,6 +66,10 @@ class StackPlan:
     # With a broker and a database of the environment's: this many worker processes
     # (each on every queue), instead of a worker in a thread of this process.
     fleet_workers: int = 0
+    # Option orders worked as in production (STRIKEFLOW_OPTION_ORDER_PRICING=worked), each
+    # step parked on simulated time (STRIKEFLOW_WORK_TIMER=parked) for the driver's clock
+    # (demo_day.ParkedStepsClock); else priced once, marketable, as the demo's are.
+    worked_orders: bool = False
 
     @property
     def external(self) -> bool:
@@ -87,8 +91,10 @@ def stack_settings(plan: StackPlan, emulator_url: str) -> Settings:
         "on_broker_failure": "simulate",
         "watchlist": ",".join(plan.watchlist),
         # A worked order's steps are Celery countdowns of wall-clock seconds, and the
-        # demo's day passes in seconds: its orders are priced once, at the far side.
-        "option_order_pricing": "marketable_limit",
+        # demo's day passes in seconds: its orders are priced once, at the far side. A
+        # backtest works them, its driver running each step when simulated time is due.
+        "option_order_pricing": "worked" if plan.worked_orders else "marketable_limit",
+        "work_timer": "parked" if plan.worked_orders else "countdown",
     }
     if plan.rules_file is not None:
         values["rules_file"] = plan.rules_file

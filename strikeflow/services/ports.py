@@ -294,6 +294,21 @@ class SharedCache(Protocol):
 
 
 @runtime_checkable
+class ParkedSteps(Protocol):
+    """Steps waiting on simulated time (STRIKEFLOW_WORK_TIMER=parked): each one a text
+    payload due at an instant of the venue's clock, taken by whoever moves that clock
+    (a backtest's driver) once the clock reaches it. Redis for a fleet, this process's
+    memory otherwise. Unlike the shared cache, not best effort: a parked step is work."""
+
+    def park(self, due: datetime, payload: str) -> None: ...
+
+    def take_due(self, at: datetime) -> tuple[datetime, str] | None:
+        """The earliest step due at or before ``at`` (ties by payload), removed; None
+        when none is due. Two takers never get the same step."""
+        ...
+
+
+@runtime_checkable
 class RecommendationInbox(Protocol):
     """Where a scan stores what it found; the id is the natural key."""
 

@@ -9,6 +9,8 @@ per (entry, step), so a repeat replaces nothing twice.
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
@@ -33,10 +35,24 @@ def work_order(recommendation_id: str, step: int, left_s: float = 0.0) -> dict[s
 
 
 def send(next_step: NextStep | None) -> None:
-    """Send ``next_step`` (nothing for None) after its wait."""
+    """Send ``next_step`` (nothing for None) after its wait: a Celery countdown, or, with
+    STRIKEFLOW_WORK_TIMER=parked, parked until the venue's clock reaches it (the whole
+    wait at once: simulated time has no visibility timeout to stay under)."""
     if next_step is None:
+        return
+    rt = bootstrap.runtime()
+    if rt.settings.work_timer == "parked":
+        due = rt.context.now() + timedelta(seconds=next_step.wait_s + next_step.left_s)
+        payload = json.dumps([next_step.recommendation_id, next_step.step])
+        bootstrap.parked_steps(rt.settings.redis_url).park(due, payload)
         return
     work_order.apply_async(
         (next_step.recommendation_id, next_step.step, next_step.left_s),
         countdown=next_step.wait_s,
     )
+
+
+def parked_step(payload: str) -> tuple[str, int]:
+    """A parked step's (recommendation_id, step), as ``send`` parked it."""
+    recommendation_id, step = json.loads(payload)
+    return str(recommendation_id), int(step)

@@ -87,6 +87,7 @@ BAD_VALUES = {
     "scan_every_min": "1.5",
     "reconcile_every_s": "1e9",
     "clock_ttl_s": "-1",
+    "work_timer": "eventually",
 }
 FREE_TEXT = {
     "database_url",

@@ -174,6 +174,25 @@ def test_the_clock_ttl_decides_how_often_the_venues_clock_is_read(monkeypatch, t
     assert len(set(seen)) == reads  # each reading is the venue's time as read
 
 
+def test_the_work_timer_parks_a_worked_orders_next_step_on_the_venues_clock(monkeypatch):
+    from strikeflow.services.working_orders import NextStep
+    from strikeflow.tasks.working import parked_step, send
+
+    monkeypatch.setenv("STRIKEFLOW_CLOCK", "market")
+    monkeypatch.setenv("STRIKEFLOW_WORK_TIMER", "parked")
+    monkeypatch.setenv("STRIKEFLOW_REDIS_URL", "memory://work-timer-test")
+    bootstrap.install_runtime(wired())
+    try:
+        send(NextStep("rec-1", 2, wait_s=20.0, left_s=10.0))  # the whole wait at once
+    finally:
+        bootstrap.reset_runtime()
+    parked = bootstrap.parked_steps("memory://work-timer-test")
+    assert parked.take_due(VENUE_NOW + timedelta(seconds=29)) is None
+    due, payload = parked.take_due(VENUE_NOW + timedelta(seconds=30))
+    assert due == VENUE_NOW + timedelta(seconds=30)
+    assert parked_step(payload) == ("rec-1", 2)
+
+
 def test_each_piece_handed_in_is_the_one_wired():
     market, broker, store = QuotingMarket(), UnreachableBroker(), object()
     recommendations, switch = Recommendations(), InProcessKillSwitch()
