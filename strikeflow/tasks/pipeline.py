@@ -161,13 +161,22 @@ def _ask_again(task: Any) -> bool:
 @step(chains.PERSIST_EXECUTION, STORE_RETRY)
 def persist_execution(message: Json) -> Json:
     """A worked option entry's first step is sent once its row is stored
-    (``working_orders.first_step``; STRIKEFLOW_OPTION_ORDER_PRICING=worked)."""
+    (``working_orders.first_step``; STRIKEFLOW_OPTION_ORDER_PRICING=worked); parked on
+    simulated time (STRIKEFLOW_WORK_TIMER=parked), just before: a backtest's driver moves
+    its clock once the entry is final, and must find the step parked, due from the
+    order's submission. A step parked twice (a retry) is worked once: steps are
+    idempotent."""
     from strikeflow.services.working_orders import first_step
-    from strikeflow.tasks.working import send
+    from strikeflow.tasks.working import parks_steps, send
 
     ctx, placed = _ctx(), decode(PlacedOrder, message)
+    step = first_step(ctx, placed)
+    parked = step is not None and parks_steps()
+    if parked:  # before the row makes the entry final: the driver then waits on it
+        send(step, since=placed.order.submitted_at)
     recorded = outcomes.persist_execution(ctx, placed)
-    send(first_step(ctx, placed))
+    if not parked:
+        send(step)
     return encode(recorded)
 
 

@@ -10,7 +10,7 @@ per (entry, step), so a repeat replaces nothing twice.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import shared_task
@@ -34,15 +34,18 @@ def work_order(recommendation_id: str, step: int, left_s: float = 0.0) -> dict[s
     return {"recommendation_id": recommendation_id, "step": step, "outcome": done.outcome}
 
 
-def send(next_step: NextStep | None) -> None:
+def send(next_step: NextStep | None, since: datetime | None = None) -> None:
     """Send ``next_step`` (nothing for None) after its wait: a Celery countdown, or, with
     STRIKEFLOW_WORK_TIMER=parked, parked until the venue's clock reaches it (the whole
-    wait at once: simulated time has no visibility timeout to stay under)."""
+    wait at once: simulated time has no visibility timeout to stay under), counted from
+    ``since`` (the order's submission, for the first step: the clock may have moved on
+    once the entry's row was stored) or from now."""
     if next_step is None:
         return
     rt = bootstrap.runtime()
     if rt.settings.work_timer == "parked":
-        due = rt.context.now() + timedelta(seconds=next_step.wait_s + next_step.left_s)
+        start = since or rt.context.now()
+        due = start + timedelta(seconds=next_step.wait_s + next_step.left_s)
         payload = json.dumps([next_step.recommendation_id, next_step.step])
         bootstrap.parked_steps(rt.settings.redis_url).park(due, payload)
         return
@@ -50,6 +53,11 @@ def send(next_step: NextStep | None) -> None:
         (next_step.recommendation_id, next_step.step, next_step.left_s),
         countdown=next_step.wait_s,
     )
+
+
+def parks_steps() -> bool:
+    """Whether this process parks worked steps on simulated time (STRIKEFLOW_WORK_TIMER)."""
+    return bootstrap.runtime().settings.work_timer == "parked"
 
 
 def parked_step(payload: str) -> tuple[str, int]:
