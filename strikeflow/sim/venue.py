@@ -15,8 +15,8 @@ The model, and every simplification it makes on purpose:
 - Partial fills, as Alpaca paper makes them at random: a fill that crosses is, with
   probability ``partial_fill_rate`` (default 0.1), a fill of part of what is left (10 % to
   90 % of it, whole shares or contracts, at least one unit left over), drawn from a hash of
-  ``seed``, the client_order_id and the fill's number, so a run repeats whatever the
-  order and timing of the calls. The order is ``partially_filled`` (``filled_qty`` and
+  ``seed``, the order's content and the fill's number (``content_key``), so a run repeats
+  whatever the order and timing of the calls. The order is ``partially_filled`` (``filled_qty`` and
   ``filled_avg_price``, a volume-weighted average, follow); the rest works on and is
   tried again at the next ``process``. Less than two units left always fill whole.
 - Option limits resting strictly inside the spread (``venue_fills.InsideFills``): every
@@ -79,6 +79,7 @@ import heapq
 import math
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -206,6 +207,10 @@ class Venue:
         self._ready: dict[str, Working] = {}  # past their delay, tried at every process
         self._cancelling: dict[str, Order] = {}  # pending_cancel, canceled at the next process
         self._fills: dict[str, int] = {}  # fills per order: the partial-fill draw's counter
+        # What each order's seeded draws are keyed by (``content_key``, then its rank among
+        # orders of the same content), and how many of each content were submitted.
+        self._draw_keys: dict[str, str] = {}
+        self._same_content: Counter[str] = Counter()
         self._liquidation_checked: set[str] = set()
         self._processed_to: datetime | None = None
 
@@ -551,6 +556,9 @@ class Venue:
             order.filled_at = replaces.filled_at
         self._orders[order.id] = order
         self._by_cid[cid] = order.id
+        content = content_key(order)
+        self._draw_keys[order.id] = f"{content}|{self._same_content[content]}"
+        self._same_content[content] += 1
         ready_at = now + self._delay
         if self._tradable_from is not None and not ticket.extended_hours:
             ready_at = max(ready_at, self._tradable_from(now))  # queued for the open
@@ -704,7 +712,7 @@ class Venue:
 
         while first <= last and order.id in self._book.open:
             second = inside_fill_second(
-                self._inside, self._seed, order.client_order_id, order.side, order.limit_price,
+                self._inside, self._seed, self._draw_keys[order.id], order.side, order.limit_price,
                 first, last, quote_at,
             )  # fmt: skip
             if second is None:
@@ -733,7 +741,7 @@ class Venue:
         n = self._fills.get(order.id, 0) + 1
         self._fills[order.id] = n
         leaves = order.qty - order.filled_qty
-        return partial_qty(self._seed, self._partial_rate, order.client_order_id, n, leaves)
+        return partial_qty(self._seed, self._partial_rate, self._draw_keys[order.id], n, leaves)
 
     def _liquidate_at_risk(self, now: datetime) -> set[str]:
         """From the liquidation time of expiration day, sell each expiring long position in
@@ -824,3 +832,12 @@ def _close_qty(lot: Lot, qty: Number | None, percentage: Number | None) -> Decim
             f"insufficient qty available for order (requested: {amount}, available: {lot.qty})"
         )
     return amount
+
+
+def content_key(order: Order) -> str:
+    """What an order's seeded draws (partial fills, fills inside the spread) are keyed
+    by, with its rank among orders of the same content: what it asks (symbol, side,
+    quantity) and when it was submitted, never an id. The venue's order id counts
+    arrivals, and a client's id may count its own records (a close is named after its
+    entry's row): two orders sent at once take either, and a run would not repeat."""
+    return f"{order.symbol}|{order.side}|{order.qty}|{order.submitted_at.isoformat()}"

@@ -3,11 +3,10 @@ does about one fill in ten, a part of it; and when a resting option limit strict
 the spread fills (``InsideFills``): a seeded chance each second that rises as the limit
 nears the far side, as a passive order's place in a real queue is reached sooner there.
 
-Each draw is a hash of the seed, the order's client_order_id and the fill's number (or the
-second) rather than a shared generator, so a run repeats whatever the order and timing of
-the requests that drive it: the client chose that id (strikeflow derives it from the
-recommendation), where the venue's own order id counts arrivals, and two orders sent at
-once arrive in either order.
+Each draw is a hash of the seed, the order's content and submission instant
+(``venue.content_key``) and the fill's number (or the second) rather than a shared
+generator, so a run repeats whatever the order and timing of the requests that drive
+it: ids count arrivals or records, and two orders sent at once arrive in either order.
 """
 
 from __future__ import annotations
