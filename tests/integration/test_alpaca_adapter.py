@@ -108,7 +108,11 @@ def test_daily_bars_close_where_the_minutes_close(adapter):
 def test_a_chain_over_many_pages_is_fetched_whole(adapter, emulator):
     window = ExpiryWindow(TODAY, TODAY + timedelta(days=14))
     paged = adapter.option_chain("SPY", window)  # 50 contracts a page
-    whole = make_adapter(emulator.url, contracts_page_size=10_000).option_chain("SPY", window)
+    # One page of the whole chain: a read the loaded suite has seen take over 5 s.
+    roomy = Timeouts(2.0, 20.0)
+    whole = make_adapter(emulator.url, contracts_page_size=10_000, timeouts=roomy).option_chain(
+        "SPY", window
+    )
     symbols = [c.symbol for c in paged]
     assert len(symbols) > 1_000  # more than twenty pages
     assert len(set(symbols)) == len(symbols)
