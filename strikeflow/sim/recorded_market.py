@@ -153,9 +153,13 @@ class RecordedMarket:
         return int(np.searchsorted(series.t[lo:hi], cut, side="right")) + lo - 1
 
     def spot(self, symbol: str, t: datetime) -> float:
-        """The latest trade's price: the last ended bar's close (the first bar's open
-        before any ended)."""
-        return self.latest_trade(symbol, t).price
+        series = self._series(symbol)
+        if not len(series):
+            raise UnknownSymbol(f"no bars recorded for {symbol!r}")
+        i = self._last_ended(series, t)
+        if i < 0:
+            return float(series.columns["open"][0])
+        return float(series.columns["close"][i])
 
     def stock_quote(self, symbol: str, t: datetime) -> Quote:
         trade = self.latest_trade(symbol, t)
