@@ -195,6 +195,9 @@ class DemoStack:
         self.settings: Settings | None = None
         self._exit = contextlib.ExitStack()
         self._session = requests.Session()
+        # The emulator listens on loopback in this process: no proxy or .netrc applies,
+        # and looking for them costs each clock move more than the move itself.
+        self._session.trust_env = False
         self._session.headers.update(
             {"APCA-API-KEY-ID": API_KEY, "APCA-API-SECRET-KEY": SECRET_KEY}
         )

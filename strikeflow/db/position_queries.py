@@ -8,12 +8,13 @@ check found (``position_differences``, migration 0007).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import Update, bindparam, insert, or_, select, update
 
 from strikeflow.db.repositories import Repository
 from strikeflow.db.tables import dispatch_executions, position_differences, recommendations
@@ -59,9 +60,12 @@ _CLOSES = (
     .order_by(_E.id)
 )
 _R = recommendations.c
-_KEPT = select(_E.id, _E.high_water_mark, _R.selection).join(
-    recommendations, _R.id == _E.recommendation_id
-)
+# The spot alone is read out of the selection report (JSON_EXTRACT on SQLite, ->> on
+# PostgreSQL): the report lists every rejected candidate, and every held entry's is read
+# every minute of the session.
+_KEPT = select(
+    _E.id, _E.high_water_mark, _R.selection["spot"].as_string().label("entry_spot")
+).join(recommendations, _R.id == _E.recommendation_id)
 _RAISE = (
     update(dispatch_executions)
     .where(
@@ -70,6 +74,19 @@ _RAISE = (
     )
     .values(high_water_mark=bindparam("mark"))
 )
+
+
+@functools.cache
+def _greeks_update(names: tuple[str, ...]) -> Update:
+    """``UPDATE dispatch_executions SET <names> WHERE id = :entry_id`` for an executemany
+    of rows keyed ``entry_id`` and ``new_<name>``."""
+    return (
+        update(dispatch_executions)
+        .where(_E.id == bindparam("entry_id"))
+        .values({name: bindparam(f"new_{name}") for name in names})
+    )
+
+
 GREEK_PLACES = Decimal("0.0001")  # NUMERIC(10, 4)
 GREEK_LIMIT = Decimal(10) ** 6
 _D = position_differences.c
@@ -108,7 +125,7 @@ class PositionQueries(Repository):
                 ManagedEntry(
                     lot,
                     high_water=None if row is None else _decimal(row.high_water_mark),
-                    entry_spot=None if row is None else _spot(row.selection),
+                    entry_spot=None if row is None else _spot(row.entry_spot),
                 )
             )
         return found
@@ -122,21 +139,27 @@ class PositionQueries(Repository):
             conn.execute(_RAISE, rows)
 
     def refresh_greeks(self, greeks: Mapping[int, HeldGreeks]) -> None:
+        """The held entries' latest Greeks: one executemany per set of figures present
+        (a figure the snapshot lacks keeps the stored one)."""
+        batches: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for entry_id, g in sorted(greeks.items()):
+            values = {
+                name: rounded
+                for name, figure in (
+                    ("delta", g.delta),
+                    ("theta", g.theta),
+                    ("implied_volatility", g.implied_volatility),
+                )
+                if (rounded := _greek(figure)) is not None
+            }
+            if values:
+                row = {"entry_id": entry_id} | {f"new_{n}": v for n, v in values.items()}
+                batches.setdefault(tuple(values), []).append(row)
+        if not batches:
+            return
         with self._transaction() as conn:
-            for entry_id, g in sorted(greeks.items()):
-                values = {
-                    name: _greek(figure)
-                    for name, figure in (
-                        ("delta", g.delta),
-                        ("theta", g.theta),
-                        ("implied_volatility", g.implied_volatility),
-                    )
-                    if _greek(figure) is not None
-                }
-                if values:
-                    conn.execute(
-                        update(dispatch_executions).where(_E.id == entry_id).values(**values)
-                    )
+            for names, rows in batches.items():
+                conn.execute(_greeks_update(names), rows)
 
     def record_differences(self, found: Sequence[PositionDifference], at: datetime) -> int:
         if not found:
@@ -193,9 +216,8 @@ def _decimal(value: Any) -> Any:
     return Decimal(str(value))
 
 
-def _spot(selection: Any) -> Decimal | None:
+def _spot(spot: Any) -> Decimal | None:
     """The underlying's spot a selection report kept (``domain.selection``), if any."""
-    spot = selection.get("spot") if isinstance(selection, dict) else None
     if isinstance(spot, bool) or not isinstance(spot, int | float | str):
         return None
     try:

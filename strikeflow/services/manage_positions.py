@@ -11,9 +11,10 @@ Order matters, and each step says why it is there:
 3. the entries still held (the position book, with each one's high-water mark and the
    underlying's spot at entry), then ONE batched snapshot request for every option held,
    and a stock quote for each share held (and an option's underlying, only when its
-   underlying stop can use it). A venue that does not answer leaves the positions
-   without quotes: the rules of the clock (expiry, time of day, holding time) still
-   decide, the price rules wait for the next minute;
+   underlying stop can use it), all in a second request beside the first. A venue
+   that does not answer leaves the positions without quotes: the rules of the clock
+   (expiry, time of day, holding time) still decide, the price rules wait for the next
+   minute;
 4. each entry's high-water mark is raised from a fresh mark and kept (the trailing stop
    needs it across minutes and workers), and the stored Greeks of open option entries
    are refreshed from the snapshot;
@@ -238,15 +239,16 @@ def _stock_symbols(held: list[ManagedEntry], rules: Mapping[int, ExitRules]) -> 
     return sorted(wanted)
 
 
-def _stock_quotes(market: MarketData, symbols: list[str]) -> dict[str, StockQuote]:
-    asked = {symbol: beside(market.stock_quote, symbol) for symbol in symbols}
-    quotes = {}
-    for symbol, read in asked.items():
-        try:
-            quotes[symbol] = read.result()
-        except BrokerUnavailable as down:
-            log.warning("manage_positions: no quote of %s this minute (%s)", symbol, down)
-    return quotes
+def _stock_quotes(market: MarketData, symbols: list[str]) -> Mapping[str, StockQuote]:
+    """The symbols' latest quotes in one request (those the venue has no quote for are
+    absent: their price rules wait, as for a venue that does not answer)."""
+    if not symbols:
+        return {}
+    try:
+        return market.stock_quotes(symbols)
+    except BrokerUnavailable as down:
+        log.warning("manage_positions: no stock quotes this minute (%s)", down)
+        return {}
 
 
 def _exit_quote(

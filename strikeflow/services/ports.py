@@ -55,6 +55,10 @@ class MarketData(Protocol):
 
     def stock_quote(self, symbol: str) -> StockQuote: ...
 
+    def stock_quotes(self, symbols: Sequence[str]) -> Mapping[str, StockQuote]:
+        """Latest quotes by symbol, asked for in one request; unknown symbols are absent."""
+        ...
+
     def stock_bars(
         self, symbols: Sequence[str], timeframe: BarTimeframe, start: datetime, end: datetime
     ) -> Mapping[str, list[StockBar]]: ...

@@ -187,13 +187,10 @@ async def option_snapshots(
     request: Request, symbols: Symbols = None, feed: OptionsFeed = None
 ) -> Response:
     plan_of(request).check_options(feed)
-    sim = sim_of(request)
-    now = sim.now()
-    body = {}
-    for symbol in _options(symbols):
-        snap = sim.market.option_snapshot(symbol, now)
-        if snap is not None:  # unknown symbols are omitted: a null value crashes alpaca-py
-            body[symbol] = render.snapshot(snap)
+    # Priced together, per underlying; unknown symbols are omitted (a null value crashes
+    # alpaca-py).
+    snaps = _known_snapshots(sim_of(request), symbols)
+    body = {symbol: render.snapshot(snap) for symbol, snap in snaps.items()}
     return json_response({"snapshots": body, "next_page_token": None})
 
 

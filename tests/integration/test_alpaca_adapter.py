@@ -79,6 +79,11 @@ def test_stock_quote_and_bars(adapter):
     quote = adapter.stock_quote("AAPL")
     assert 0 < quote.bid < quote.ask
     assert quote.time == START
+    both = adapter.stock_quotes(["AAPL", "MSFT"])
+    assert sorted(both) == ["AAPL", "MSFT"]
+    assert both["AAPL"] == quote
+    assert 0 < both["MSFT"].bid < both["MSFT"].ask
+    assert adapter.stock_quotes([]) == {}
     bars = adapter.stock_bars(
         ["AAPL", "MSFT"], BarTimeframe.MINUTE, START - timedelta(hours=1), START
     )

@@ -94,6 +94,16 @@ class FakeMarket:
         queue = self.stock[symbol]
         return queue.pop(0) if len(queue) > 1 else queue[0]
 
+    def stock_quotes(self, symbols: Sequence[str]) -> dict[str, StockQuote]:
+        """One request: each known symbol's next quote, as ``stock_quote`` serves it."""
+        self.stock_calls += 1
+        found = {}
+        for symbol in symbols:
+            queue = self.stock.get(symbol)
+            if queue:
+                found[symbol] = queue.pop(0) if len(queue) > 1 else queue[0]
+        return found
+
     def option_chain(
         self,
         underlying: str,

@@ -217,6 +217,35 @@ def test_every_held_contract_is_quoted_in_one_request():
     )
 
 
+def test_every_share_held_is_quoted_in_one_request():
+    """Shares of two tickers: one stock quote request names both, and each one's exit is
+    decided from its own quote (AAA up 11 % takes its profit, BBB up 1 % is held)."""
+    desk = Desk(strikes=())
+    shares = StrategyExits(option=DAY_RULES, stock=ExitRules(take_profit_pct=10))
+    desk.rules = ExitRuleBook(day_trade=shares, swing_trade=shares)
+    for n, ticker in enumerate(("AAA", "BBB"), 1):
+        held = desk.hold(n, contract(100))
+        desk.store.executions[held.client_order_id] = replace(
+            held,
+            ticker=ticker,
+            instrument_type=InstrumentType.STOCK,
+            option_symbol=None,
+            strike_price=None,
+            expiration_date=None,
+            contracts=None,
+            quantity=Decimal(10),
+            filled_qty=Decimal(10),
+            filled_avg_price=Decimal("100.00"),
+            premium_paid=Decimal("100.00"),
+        )
+    desk.market.quote_stock("AAA", "111.00")
+    desk.market.quote_stock("BBB", "101.00")
+    outcome = desk.run()
+    assert desk.market.stock_calls == 1
+    assert outcome.held == 2
+    assert [(e.symbol, e.rule) for e in outcome.exits] == [("AAA", "take_profit")]
+
+
 def test_a_closed_market_reads_nothing():
     desk = Desk()
     desk.market.is_open = False

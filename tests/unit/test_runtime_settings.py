@@ -31,6 +31,9 @@ BID, ASK = Decimal("1.20"), Decimal("1.40")
 class QuotingMarket:
     """The MarketData calls the simulated broker and the clock make: one stock quote."""
 
+    def stock_quotes(self, symbols):
+        return {s: self.stock_quote(s) for s in symbols}
+
     def stock_quote(self, symbol: str) -> StockQuote:
         return StockQuote(symbol, Decimal("49.98"), Decimal("50.02"), 100, 100, VENUE_NOW)
 

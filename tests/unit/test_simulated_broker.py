@@ -51,6 +51,12 @@ class FakeMarketData:
             s: OptionQuote(s, *self.options[s], 10, 10, NOW) for s in symbols if s in self.options
         }
 
+    def stock_quotes(self, symbols):
+        self.reads += 1
+        return {
+            s: StockQuote(s, *self.stocks[s], 100, 100, NOW) for s in symbols if s in self.stocks
+        }
+
     def stock_quote(self, symbol):
         self.reads += 1
         if symbol not in self.stocks:

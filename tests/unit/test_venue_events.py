@@ -119,6 +119,9 @@ class FakeMarket:
     def stock_quote(self, symbol):
         return StockQuote(symbol, self.close, self.close, 1, 1, NOW)
 
+    def stock_quotes(self, symbols):
+        return {s: self.stock_quote(s) for s in symbols}
+
 
 def activity(n: int, kind: str, symbol: str, qty: str, **extra) -> VenueActivity:
     return VenueActivity(

@@ -199,13 +199,19 @@ class AlpacaMarketData:
         return found
 
     def stock_quote(self, symbol: str) -> StockQuote:
+        quote = self.stock_quotes([symbol]).get(symbol)
+        if quote is None:
+            raise OrderRejected("stock quote", None, None, f"no quote for {symbol}")
+        return quote
+
+    def stock_quotes(self, symbols: Sequence[str]) -> Mapping[str, StockQuote]:
+        if not symbols:
+            return {}
         with translated("stock quote", self._config.secrets):
             quotes = self._clients.stocks.get_stock_latest_quote(
-                StockLatestQuoteRequest(symbol_or_symbols=[symbol], feed=self._stock_feed)
+                StockLatestQuoteRequest(symbol_or_symbols=list(symbols), feed=self._stock_feed)
             )
-            if symbol not in quotes:
-                raise OrderRejected("stock quote", None, None, f"no quote for {symbol}")
-            return parsing.stock_quote(quotes[symbol])
+            return {s: parsing.stock_quote(quotes[s]) for s in symbols if s in quotes}
 
     def stock_bars(
         self, symbols: Sequence[str], timeframe: BarTimeframe, start: datetime, end: datetime
