@@ -51,7 +51,7 @@ LOG_FORMAT_WITH_IDS = (
 
 
 # What ``bootstrap.build_runtime`` imports, in the order it needs them: importing is all
-# that happens here (tests/unit/test_worker_preload.py holds the list to build_runtime).
+# that happens here (tests/integration/test_worker_preload.py holds the list to build_runtime).
 RUNTIME_MODULES = (
     "strikeflow.broker_adapters.alpaca.adapter",
     "strikeflow.broker_adapters.fallback",

@@ -5,11 +5,14 @@ may have stored."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
+from celery.utils.timer2 import Timer
 from celery.worker import state
 from celery.worker.consumer import Consumer
 from sqlalchemy import func, select
@@ -24,11 +27,31 @@ from strikeflow.workers.config import QUEUES, celery_config
 POLL_S = 0.01
 
 
+class _PromptCondition(threading.Condition):
+    def wait(self, timeout: float | None = None) -> bool:
+        return super().wait(POLL_S if timeout is None else min(timeout, POLL_S))
+
+
+class PromptTimer(Timer):
+    """Celery's thread timer (a retry's countdown waits in it) looking every POLL_S: idle,
+    it waits up to 1 s at a time, and a worker's stop waits for that wait to end."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.not_empty = _PromptCondition(self.mutex)
+
+
 def memory_config(**overrides: object) -> dict:
-    """The app's own configuration on memory://, polled every POLL_S; ``overrides`` last."""
+    """The app's own configuration on memory://, polled every POLL_S (its timer too);
+    ``overrides`` last."""
     conf = celery_config()
     transport = {**conf.get("broker_transport_options", {}), "polling_interval": POLL_S}
-    conf.update(broker_url="memory://", broker_transport_options=transport)
+    conf.update(
+        broker_url="memory://",
+        broker_transport_options=transport,
+        worker_timer=f"{__name__}:PromptTimer",
+        worker_timer_precision=POLL_S,
+    )
     conf.update(overrides)
     return conf
 

@@ -318,10 +318,17 @@ def test_strikes_sit_on_the_grid_around_spot(market, underlying):
 # -- option prices ----------------------------------------------------------------------
 
 
-def chain(market: Market, underlying: str, t: datetime):
-    """Snapshots with their contracts' terms, as aligned arrays."""
-    snaps = market.option_snapshots(underlying, t)
+def chain(market: Market, underlying: str, t: datetime, near: float | None = None):
+    """Snapshots with their contracts' terms, as aligned arrays: of the whole chain, or
+    with ``near`` of the contracts struck within that fraction of spot."""
     info = {c.symbol: c for c in market.contracts(underlying, t)}
+    if near is None:
+        snaps = market.option_snapshots(underlying, t)
+    else:
+        spot = market.spot(underlying, t)
+        named = [s for s, c in info.items() if abs(c.strike / spot - 1) <= near]
+        snaps = market.option_snapshots(underlying, t, named)
+        info = {s: info[s] for s in named}
     assert snaps.keys() == info.keys()
     rows = [(info[s], snap) for s, snap in snaps.items()]
     return {
@@ -436,7 +443,8 @@ def test_spreads_widen_in_the_wings_and_into_expiry(market, spy):
     # Into expiry, at the money: pooled over a few instants, for enough 0 and 1 DTE quotes.
     by_dte: dict[int, list[np.ndarray]] = {0: [], 1: [], 30: []}
     for t in (T_CHAIN, ny(2026, 3, 11, 13, 0), ny(2026, 3, 18, 12, 0)):
-        c = spy if t == T_CHAIN else chain(market, "SPY", t)
+        # At the money is within a few percent of spot: those alone are priced.
+        c = spy if t == T_CHAIN else chain(market, "SPY", t, near=0.05)
         spread, delta = relative_spread(c), np.abs(c["delta"])
         days = (c["expiry"] - np.datetime64(t.date())).astype(int)
         atm = (delta >= 0.35) & (delta <= 0.65)
@@ -586,10 +594,11 @@ def test_the_start_must_be_aware():
         Market(1, ["AAPL"], datetime(2026, 3, 2, 10, 0))
 
 
-def test_snapshots_priced_on_demand_are_those_of_the_whole_chain():
+def test_snapshots_priced_on_demand_are_those_of_the_whole_chain(market, spy):
     """A request that names a few contracts prices those alone, and gets what pricing the
-    whole chain at that instant gives; unlisted and expired names are left out."""
-    whole = Market(7, ["SPY"], START).option_snapshots("SPY", T_CHAIN)
+    whole chain at that instant gives (the module's market, another watchlist: the same
+    SPY); unlisted and expired names are left out."""
+    whole = dict(zip(spy["symbol"], spy["snaps"], strict=True))
     named = sorted(whole)[::250]
     expired = next(s for s in sorted(whole) if parse_occ(s).expiration == T_CHAIN.date())
     later = ny(2026, 3, 4, 16, 30)  # after the close: the 0-DTE contracts have expired

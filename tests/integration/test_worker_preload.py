@@ -1,4 +1,5 @@
-"""A worker's pool processes start with what their Runtime needs already imported.
+"""What a worker process imports: its pool processes start with what their Runtime
+needs already imported, and importing the app connects to nothing.
 
 ``startup.preload_runtime_modules`` runs in the worker's main process (``worker_init``),
 before the pool forks. If ``bootstrap.build_runtime`` grows a dependency the list does
@@ -59,3 +60,19 @@ def test_a_runtime_on_alpaca_and_postgresql_imports_nothing_new_after_preload():
 def test_without_preload_the_probe_sees_the_imports():
     """The probe can fail: without the preload, the Alpaca adapter is imported late."""
     assert "strikeflow.broker_adapters.alpaca.adapter" in imported_by_build_runtime(preload=False)
+
+
+def test_the_app_imports_without_connecting():
+    # A broker nobody listens on: an import that connected would hang or fail.
+    env = {**os.environ, "STRIKEFLOW_BROKER_URL": "redis://127.0.0.1:1/0"}
+    code = (
+        "from strikeflow.workers.app import app\n"
+        "import strikeflow.tasks\n"
+        "assert app._pool is None\n"
+        "print(app.conf.broker_url, app.conf.task_default_queue)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["redis://127.0.0.1:1/0", "dispatch"]
