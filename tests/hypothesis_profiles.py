@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, settings
 
 QUICK, CI = "quick", "ci"
 CI_EXAMPLES = 100  # Hypothesis's own default
-QUICK_EXAMPLES = 10  # a tenth of every count
+QUICK_EXAMPLES = 5  # a twentieth of every count
 ENVIRONMENT = "HYPOTHESIS_PROFILE"
 
 _COMMON = {
@@ -48,7 +48,7 @@ def from_environment() -> str:
 
 def examples(under_ci: int) -> int:
     """A test's example count, given as what it runs under the ci profile and scaled by
-    the loaded profile (the quick profile runs a tenth of it, at least one).
+    the loaded profile (the quick profile runs a twentieth of it, at least one).
 
     Read when the test module is imported, after the profile is loaded."""
     return max(1, under_ci * settings.default.max_examples // CI_EXAMPLES)
