@@ -25,6 +25,7 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker
 
 from strikeflow import bootstrap
+from strikeflow.cli.embedded_results import EMBEDDED_RESULTS
 from strikeflow.config import Settings
 from strikeflow.devfleet.workers import Fleet, FleetConfig, RedisDbs, WorkerSpec
 from strikeflow.services.manage_positions import lock_key as manage_lock_key
@@ -34,7 +35,6 @@ from strikeflow.sim.serve import EmulatorOptions, EmulatorServer, build_app
 from strikeflow.workers.config import QUEUES, celery_config
 
 EMBEDDED = "memory://"
-EMBEDDED_RESULTS = "cache+memory://"
 API_KEY, SECRET_KEY = "strikeflow-demo", "strikeflow-demo-secret"
 WORKER_THREADS = 4
 # memory:// is polled: kombu sleeps this long when every queue is empty (default 1 s,
@@ -229,6 +229,9 @@ class DemoStack:
         conf = celery_config(settings)
         if not self.plan.external:
             conf["broker_transport_options"] = {"polling_interval": MEMORY_POLL_S}
+            # Task events are for Flower, which cannot reach an in-process memory://
+            # broker: nobody would read them.
+            conf["worker_send_task_events"] = conf["task_send_sent_event"] = False
         self.app.conf.update(conf)
         _log_to(self.plan.log_path)
         if self.plan.external:

@@ -20,6 +20,7 @@ from strikeflow.cli.demo_day import (
 )
 from strikeflow.cli.demo_report import Outcome, group_outcomes, short_reason, trade_label
 from strikeflow.cli.demo_stack import EMBEDDED, StackPlan, settings_env, stack_settings
+from strikeflow.cli.embedded_results import EMBEDDED_RESULTS
 from strikeflow.config import Settings
 from strikeflow.domain.expiry import NEW_YORK
 
@@ -161,7 +162,7 @@ def test_embedded_settings_need_no_server():
     settings = stack_settings(plan(), "http://127.0.0.1:5555")
     assert settings.broker_url == EMBEDDED
     assert settings.redis_url == EMBEDDED
-    assert settings.result_backend.startswith("cache+memory")
+    assert settings.result_backend == EMBEDDED_RESULTS
     assert settings.database_url == f"sqlite:///{Path('demo.db').resolve()}"
     assert settings.alpaca_base_url == "http://127.0.0.1:5555"
     assert settings.clock == "market"
