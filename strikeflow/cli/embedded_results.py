@@ -6,7 +6,8 @@ task as beat would and waits for its result, twice or more a simulated minute, i
 process whose threads run the worker. Celery's own wait polls the backend every
 ``interval``: each poll takes the interpreter from the worker threads, and a result is
 seen half an interval after it landed, on average. Here storing a result wakes the
-waiters; ``interval`` only bounds how long a wait sleeps before it looks again.
+waiters, and a wait looks again only then (or each ``RELOOK_S``, whatever ``interval``
+the caller gave).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from celery.exceptions import TimeoutError as CeleryTimeout
 __all__ = ["EMBEDDED_RESULTS", "EmbeddedResults"]
 
 EMBEDDED_RESULTS = f"{__name__}:EmbeddedResults"
+RELOOK_S = 1.0
 
 
 class EmbeddedResults(CacheBackend):
@@ -48,7 +50,8 @@ class EmbeddedResults(CacheBackend):
         on_interval: Any = None,
     ) -> dict[str, Any]:
         """Celery's ``wait_for``, woken by ``set``: a result stored between the look and
-        the wait cannot be missed, as both hold the same lock."""
+        the wait cannot be missed, as both hold the same lock. ``interval`` is Celery's
+        polling period, which this wait does not need."""
         self._ensure_not_eager()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._stored:
@@ -61,4 +64,5 @@ class EmbeddedResults(CacheBackend):
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise CeleryTimeout("The operation timed out.")
-                self._stored.wait(interval if left is None else min(interval, left))
+                relook = RELOOK_S if left is None else min(RELOOK_S, left)
+                self._stored.wait(relook)

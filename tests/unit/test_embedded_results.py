@@ -11,6 +11,7 @@ import pytest
 from celery import Celery, states
 from celery.exceptions import TimeoutError as CeleryTimeout
 
+from strikeflow.cli import embedded_results
 from strikeflow.cli.embedded_results import EMBEDDED_RESULTS, EmbeddedResults
 
 # Longer than any test may take: a wait that ended before it was woken, not polled.
@@ -18,7 +19,8 @@ INTERVAL_S = 60.0
 
 
 @pytest.fixture
-def backend() -> EmbeddedResults:
+def backend(monkeypatch) -> EmbeddedResults:
+    monkeypatch.setattr(embedded_results, "RELOOK_S", INTERVAL_S)
     app = Celery("embedded-results-test", set_as_current=False)
     app.conf.update(broker_url="memory://", result_backend=EMBEDDED_RESULTS)
     assert isinstance(app.backend, EmbeddedResults)
