@@ -153,13 +153,9 @@ class RecordedMarket:
         return int(np.searchsorted(series.t[lo:hi], cut, side="right")) + lo - 1
 
     def spot(self, symbol: str, t: datetime) -> float:
-        series = self._series(symbol)
-        if not len(series):
-            raise UnknownSymbol(f"no bars recorded for {symbol!r}")
-        i = self._last_ended(series, t)
-        if i < 0:
-            return float(series.columns["open"][0])
-        return float(series.columns["close"][i])
+        """The latest trade's price: the last ended bar's close (the first bar's open
+        before any ended)."""
+        return self.latest_trade(symbol, t).price
 
     def stock_quote(self, symbol: str, t: datetime) -> Quote:
         trade = self.latest_trade(symbol, t)
