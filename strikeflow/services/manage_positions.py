@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from strikeflow.domain.enums import InstrumentType, RecommendationStatus
 from strikeflow.domain.errors import BrokerUnavailable, InvalidMarketData, InvalidRecord
@@ -60,6 +60,7 @@ from strikeflow.services.ports import HeldGreeks, ManagedBook, ManagedEntry, Mar
 __all__ = ["MANAGE_LOCK_TTL_S", "ExitSent", "ManageContext", "ManageOutcome", "manage_positions"]
 
 log = logging.getLogger(__name__)
+Q = TypeVar("Q")
 
 # As the scan's: a claim outlives any redelivery of the same minute's task.
 MANAGE_LOCK_TTL_S = 3600.0
@@ -172,7 +173,7 @@ def _manage(ctx: ManageContext, at: datetime, minute: datetime) -> ManageOutcome
     # Every quote is asked for at once (services.beside): one venue round trip's wait
     # before the minute's exits are decided, however many symbols are held.
     options_read = beside(_option_quotes, ctx.market, held)
-    stocks = _stock_quotes(ctx.market, _stock_symbols(held, rules))
+    stocks = _quotes_or_none(ctx.market.stock_quotes, _stock_symbols(held, rules), "stock")
     options = options_read.result()
     marks: dict[int, Decimal] = {}
     greeks: dict[int, HeldGreeks] = {}
@@ -218,13 +219,7 @@ def _option_quotes(market: MarketData, held: list[ManagedEntry]) -> Mapping[str,
     symbols = sorted(
         {m.lot.entry.symbol for m in held if m.lot.entry.instrument is not InstrumentType.STOCK}
     )
-    if not symbols:
-        return {}
-    try:
-        return market.option_snapshots(symbols)
-    except BrokerUnavailable as down:
-        log.warning("manage_positions: no option quotes this minute (%s)", down)
-        return {}
+    return _quotes_or_none(market.option_snapshots, symbols, "option")
 
 
 def _stock_symbols(held: list[ManagedEntry], rules: Mapping[int, ExitRules]) -> list[str]:
@@ -239,15 +234,18 @@ def _stock_symbols(held: list[ManagedEntry], rules: Mapping[int, ExitRules]) -> 
     return sorted(wanted)
 
 
-def _stock_quotes(market: MarketData, symbols: list[str]) -> Mapping[str, StockQuote]:
-    """The symbols' latest quotes in one request (those the venue has no quote for are
-    absent: their price rules wait, as for a venue that does not answer)."""
+def _quotes_or_none(
+    read: Callable[[list[str]], Mapping[str, Q]], symbols: list[str], kind: str
+) -> Mapping[str, Q]:
+    """``read(symbols)``: one request for the minute's quotes of one kind (a symbol the
+    venue has none for is absent). A venue that does not answer gives none: the price
+    rules wait for the next minute."""
     if not symbols:
         return {}
     try:
-        return market.stock_quotes(symbols)
+        return read(symbols)
     except BrokerUnavailable as down:
-        log.warning("manage_positions: no stock quotes this minute (%s)", down)
+        log.warning("manage_positions: no %s quotes this minute (%s)", kind, down)
         return {}
 
 

@@ -42,8 +42,8 @@ def send(next_step: NextStep | None, since: datetime | None = None) -> None:
     once the entry's row was stored) or from now."""
     if next_step is None:
         return
-    rt = bootstrap.runtime()
-    if rt.settings.work_timer == "parked":
+    if parks_steps():
+        rt = bootstrap.runtime()
         start = since or rt.context.now()
         due = start + timedelta(seconds=next_step.wait_s + next_step.left_s)
         payload = json.dumps([next_step.recommendation_id, next_step.step])
