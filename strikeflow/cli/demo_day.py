@@ -120,16 +120,19 @@ class ParkedStepsClock:
         return moved
 
 
+def awaited(app: Celery, name: str, deadline_s: float, **options: Any) -> Any:
+    """Send the task ``name`` (``options`` as ``send_task`` takes them) and wait for its
+    result: the driver runs each task as beat sends it, one at a time."""
+    return app.send_task(name, **options).get(timeout=deadline_s, interval=POLL_S)
+
+
 def task_work_step(app: Celery, deadline_s: float = TASK_DEADLINE_S) -> Callable[[str], Any]:
     """A parked step of a worked order (``tasks.working.send`` parked it) run as the task
     ``strikeflow.work_order``, awaited: what it parks next is parked when it returns."""
 
     def run(payload: str) -> Any:
-        recommendation_id, step = parked_step(payload)
-        sent = app.send_task(
-            "strikeflow.work_order", args=[recommendation_id, step], queue=WORK_QUEUE
-        )
-        return sent.get(timeout=deadline_s, interval=POLL_S)
+        args = list(parked_step(payload))
+        return awaited(app, "strikeflow.work_order", deadline_s, args=args, queue=WORK_QUEUE)
 
     return run
 
@@ -138,8 +141,7 @@ def task_scan(app: Celery, deadline_s: float = TASK_DEADLINE_S) -> Scan:
     """The scan as beat fires it: ``strikeflow.scan`` on the signals queue, with ``at``."""
 
     def scan(at: datetime) -> dict[str, Any]:
-        sent = app.send_task("strikeflow.scan", kwargs={"at": at.isoformat()})
-        return sent.get(timeout=deadline_s, interval=POLL_S)
+        return awaited(app, "strikeflow.scan", deadline_s, kwargs={"at": at.isoformat()})
 
     return scan
 
@@ -148,24 +150,25 @@ def task_manage(app: Celery, deadline_s: float = TASK_DEADLINE_S) -> Manage:
     """``strikeflow.manage_positions`` as beat fires it every minute, with ``at``."""
 
     def manage(at: datetime) -> dict[str, Any]:
-        sent = app.send_task(
-            "strikeflow.manage_positions", kwargs={"at": at.isoformat()}, queue=MANAGE_QUEUE
+        return awaited(
+            app,
+            "strikeflow.manage_positions",
+            deadline_s,
+            kwargs={"at": at.isoformat()},
+            queue=MANAGE_QUEUE,
         )
-        return sent.get(timeout=deadline_s, interval=POLL_S)
 
     return manage
 
 
 def reconcile(app: Celery, deadline_s: float = TASK_DEADLINE_S) -> int:
     """``strikeflow.reconcile_orders`` once: the number of executions it updated."""
-    sent = app.send_task("strikeflow.reconcile_orders")
-    return int(sent.get(timeout=deadline_s, interval=POLL_S))
+    return int(awaited(app, "strikeflow.reconcile_orders", deadline_s))
 
 
 def record_venue_events(app: Celery, deadline_s: float = TASK_DEADLINE_S) -> int:
     """``strikeflow.record_venue_events`` once, as beat sends it: the events it recorded."""
-    sent = app.send_task("strikeflow.record_venue_events")
-    return int(sent.get(timeout=deadline_s, interval=POLL_S).get("new") or 0)
+    return int(awaited(app, "strikeflow.record_venue_events", deadline_s).get("new") or 0)
 
 
 def after_close(at: datetime) -> datetime:
