@@ -91,18 +91,16 @@ class FakeMarket:
 
     def stock_quote(self, symbol: str) -> StockQuote:
         self.stock_calls += 1
-        queue = self.stock[symbol]
-        return queue.pop(0) if len(queue) > 1 else queue[0]
+        return self._next_quote(self.stock[symbol])
 
     def stock_quotes(self, symbols: Sequence[str]) -> dict[str, StockQuote]:
         """One request: each known symbol's next quote, as ``stock_quote`` serves it."""
         self.stock_calls += 1
-        found = {}
-        for symbol in symbols:
-            queue = self.stock.get(symbol)
-            if queue:
-                found[symbol] = queue.pop(0) if len(queue) > 1 else queue[0]
-        return found
+        return {s: self._next_quote(self.stock[s]) for s in symbols if self.stock.get(s)}
+
+    @staticmethod
+    def _next_quote(queue: list[StockQuote]) -> StockQuote:
+        return queue.pop(0) if len(queue) > 1 else queue[0]
 
     def option_chain(
         self,
