@@ -139,14 +139,22 @@ def book(db_url) -> PositionQueries:
     return PositionQueries(engine_for(db_url))
 
 
-def held_call(db_url: str) -> int:
+def held_call(db_url: str, n: int = 1) -> int:
     recommendations = RecommendationRepository(engine_for(db_url))
-    recommendations.insert(recommendation("mp-rec-1"))
-    recommendations.record_selection("mp-rec-1", {"spot": 512.25})
+    recommendations.insert(recommendation(f"mp-rec-{n}"))
+    recommendations.record_selection(f"mp-rec-{n}", {"spot": 512.25})
     stored, _ = ExecutionRepository(engine_for(db_url)).insert(
-        option_execution("sf-mp-1", "mp-rec-1")
+        option_execution(f"sf-mp-{n}", f"mp-rec-{n}")
     )
     return stored.id
+
+
+def greeks_of(db_url: str, entry_id: int):
+    with engine_for(db_url).connect() as conn:
+        return conn.execute(
+            text("SELECT delta, theta, implied_volatility FROM dispatch_executions WHERE id = :i"),
+            {"i": entry_id},
+        ).one()
 
 
 def test_the_book_keeps_the_highest_mark_and_the_latest_greeks(db_url, book):
@@ -157,14 +165,23 @@ def test_the_book_keeps_the_highest_mark_and_the_latest_greeks(db_url, book):
 
     book.raise_high_water({entry_id: Decimal("3.10")})
     book.raise_high_water({entry_id: Decimal("2.90")})  # lower: kept as it was
-    book.refresh_greeks({entry_id: HeldGreeks(Decimal("0.61234"), None, Decimal("0.25"))})
-    [held] = book.held_entries(date(2000, 1, 1))
-    assert held.high_water == Decimal("3.10")
-    with engine_for(db_url).connect() as conn:
-        row = conn.execute(
-            text("SELECT delta, theta, implied_volatility FROM dispatch_executions WHERE id = :i"),
-            {"i": entry_id},
-        ).one()
+    other_id = held_call(db_url, 2)
+    book.refresh_greeks(
+        {
+            entry_id: HeldGreeks(Decimal("0.61234"), None, Decimal("0.25")),
+            other_id: HeldGreeks(Decimal("0.4"), Decimal("-0.07"), Decimal("0.31")),
+        }
+    )
+    held = book.held_entries(date(2000, 1, 1))
+    assert {h.lot.entry.execution_id: h.high_water for h in held}[entry_id] == Decimal("3.10")
+    row = greeks_of(db_url, entry_id)
     assert Decimal(str(row.delta)) == Decimal("0.6123")
     assert row.theta is not None  # None kept the stored figure
     assert Decimal(str(row.implied_volatility)) == Decimal("0.25")
+    # Another entry with every figure, written in its own batch of the same call.
+    other = greeks_of(db_url, other_id)
+    assert (Decimal(str(other.delta)), Decimal(str(other.theta))) == (
+        Decimal("0.4"),
+        Decimal("-0.07"),
+    )
+    assert Decimal(str(other.implied_volatility)) == Decimal("0.31")
