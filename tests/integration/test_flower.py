@@ -29,11 +29,14 @@ DEADLINE_S = 30.0
 @pytest.fixture(scope="module")
 def flower(tmp_path_factory) -> Iterator[tuple[Fleet, str]]:
     DBS.flush()
+    logs = tmp_path_factory.mktemp("flower-logs")
     config = FleetConfig(
-        database_url="sqlite:///unused.db",  # never opened: the worker runs no task
+        # The worker runs no task, but its start-up may open the database: in the
+        # test's own folder, never the checkout.
+        database_url=f"sqlite:///{logs / 'unused.db'}",
         emulator_url=None,
         redis=DBS,
-        log_dir=tmp_path_factory.mktemp("flower-logs"),
+        log_dir=logs,
     )
     fleet = Fleet(config)
     try:
